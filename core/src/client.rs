@@ -1,0 +1,123 @@
+//! One connected client: its query buffer and parser, its pending replies,
+//! and the state commands keep per connection (database, protocol, name,
+//! authentication, MULTI queue, WATCHed keys, subscriptions).
+
+use std::collections::BTreeSet;
+
+use crate::env::ConnId;
+use crate::resp::{Out, Protocol, RequestParser};
+
+/// Where a connection comes from, as the driver knows it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// `ip:port` of the peer.
+    pub peer_addr: String,
+    /// `ip:port` of our end.
+    pub local_addr: String,
+    /// The driver's file descriptor number, for CLIENT LIST.
+    pub fd: i64,
+}
+
+/// A MULTI in progress.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command failed to queue: EXEC must answer EXECABORT.
+    pub aborted: bool,
+}
+
+/// A key this client WATCHes.
+#[derive(Debug, Clone)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// The key was already logically expired when watched, so its removal
+    /// by expiry does not count as a change.
+    pub expired_at_watch: bool,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: ConnId,
+    pub info: ConnInfo,
+    pub name: Option<Vec<u8>>,
+    pub db: usize,
+    pub out: Out,
+    /// Bytes received and not yet parsed start at `query_pos`.
+    pub query: Vec<u8>,
+    pub query_pos: usize,
+    pub parser: RequestParser,
+    pub authenticated: bool,
+    pub multi: Option<Transaction>,
+    pub watched: Vec<WatchedKey>,
+    /// A watched key changed: the next EXEC fails.
+    pub watch_dirty: bool,
+    pub channels: BTreeSet<Vec<u8>>,
+    pub patterns: BTreeSet<Vec<u8>>,
+    /// Close once the pending replies have been sent (QUIT, protocol
+    /// errors, CLIENT KILL).
+    pub close_after_reply: bool,
+    /// Queued in the node's list of clients with replies to release.
+    pub pending_write: bool,
+    pub created_ms: u64,
+    pub last_interaction_ms: u64,
+    /// Full name of the last command run (`client|list`).
+    pub last_command: String,
+}
+
+impl Client {
+    pub fn new(id: ConnId, info: ConnInfo, now_monotonic_ms: u64, authenticated: bool) -> Self {
+        Client {
+            id,
+            info,
+            name: None,
+            db: 0,
+            out: Out::new(Protocol::Resp2),
+            query: Vec::new(),
+            query_pos: 0,
+            parser: RequestParser::default(),
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: false,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            close_after_reply: false,
+            pending_write: false,
+            created_ms: now_monotonic_ms,
+            last_interaction_ms: now_monotonic_ms,
+            last_command: "NULL".to_string(),
+        }
+    }
+
+    /// Number of channel and pattern subscriptions.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// RESP2 clients with subscriptions may only run pub/sub commands.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.out.protocol == Protocol::Resp2 && self.subscription_count() > 0
+    }
+
+    /// Redis's CLIENT LIST flags for this client.
+    pub fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.subscription_count() > 0 {
+            flags.push('P');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
+        if self.watch_dirty {
+            flags.push('d');
+        }
+        if self.close_after_reply {
+            flags.push('c');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
+}

@@ -1,0 +1,378 @@
+//! The command table and the path every request takes through it.
+//!
+//! Each command family lives in its own file with its table of
+//! [`CommandSpec`]s, its argument parsing, its execution and its replies side
+//! by side. This module checks what is common to all of them in one place,
+//! in Redis's order (`processCommand`): the name, the arity, authentication,
+//! the pub/sub context, MULTI queueing; then it runs the handler and reports
+//! the execution to the trace.
+
+pub mod connection;
+pub mod keys;
+pub mod pubsub;
+pub mod server;
+pub mod string;
+pub mod transaction;
+
+use crate::client::Client;
+use crate::db::{Db, Value};
+use crate::env::{Env, Trace};
+use crate::node::Server;
+use crate::resp::{parse_i64, Out};
+
+/// Command flags, Redis's names.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const FAST: u32 = 1 << 8;
+    pub const NO_AUTH: u32 = 1 << 9;
+    /// Runs even in MULTI instead of being queued (EXEC, DISCARD, ...).
+    pub const NO_MULTI_QUEUE: u32 = 1 << 10;
+    /// Refused inside MULTI with Redis's "not allowed" error.
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const BLOCKING: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Allowed in the RESP2 pub/sub context.
+    pub const SUBSCRIBED_OK: u32 = 1 << 14;
+
+    /// Flag names as COMMAND INFO lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (BLOCKING, "blocking"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Runs a command: reads `ctx.argv`, acts, writes exactly one reply.
+pub type Handler = fn(&mut Ctx<'_>);
+
+/// One command (or subcommand) and its metadata, as COMMAND reports it.
+pub struct CommandSpec {
+    /// Lower case; subcommands hold only their own word (`get`).
+    pub name: &'static str,
+    /// Redis's arity: `n` exactly n words, `-n` at least n (name included).
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions: first, last (negative counts from the end), step.
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags & flag::WRITE != 0
+    }
+}
+
+/// Every top-level command, sorted by name for lookup.
+pub struct CommandTable {
+    sorted: Vec<&'static CommandSpec>,
+}
+
+impl CommandTable {
+    pub fn new() -> Self {
+        let families: [&'static [CommandSpec]; 6] = [
+            connection::COMMANDS,
+            keys::COMMANDS,
+            pubsub::COMMANDS,
+            server::COMMANDS,
+            string::COMMANDS,
+            transaction::COMMANDS,
+        ];
+        let mut sorted: Vec<&'static CommandSpec> =
+            families.iter().flat_map(|f| f.iter()).collect();
+        sorted.sort_by_key(|spec| spec.name);
+        for pair in sorted.windows(2) {
+            assert_ne!(pair[0].name, pair[1].name, "command defined twice");
+        }
+        CommandTable { sorted }
+    }
+
+    /// Looks a command up by name, case-insensitively.
+    pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut lower = [0u8; 32];
+        if name.len() > lower.len() {
+            return None;
+        }
+        for (slot, byte) in lower.iter_mut().zip(name) {
+            *slot = byte.to_ascii_lowercase();
+        }
+        let lower = &lower[..name.len()];
+        self.sorted
+            .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
+            .ok()
+            .map(|i| self.sorted[i])
+    }
+
+    pub fn all(&self) -> &[&'static CommandSpec] {
+        &self.sorted
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The process-wide command table, built on first use.
+pub fn table() -> &'static CommandTable {
+    static TABLE: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(CommandTable::new)
+}
+
+/// A resolved command: the spec to run and its full name (`config|get`).
+pub struct Resolved {
+    pub spec: &'static CommandSpec,
+    pub full_name: String,
+}
+
+/// Finds the spec for `argv`, descending into subcommands, and checks arity.
+/// On failure returns Redis's error text.
+pub fn resolve(table: &CommandTable, argv: &[Vec<u8>]) -> Result<Resolved, String> {
+    let Some(spec) = table.get(&argv[0]) else {
+        return Err(unknown_command_error(argv));
+    };
+    if spec.subcommands.is_empty() || argv.len() < 2 {
+        check_arity(spec, spec.name, argv.len())?;
+        return Ok(Resolved {
+            spec,
+            full_name: spec.name.to_string(),
+        });
+    }
+    let word = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let Some(sub) = spec.subcommands.iter().find(|s| s.name == word) else {
+        return Err(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            truncate(&String::from_utf8_lossy(&argv[1]), 128),
+            spec.name.to_ascii_uppercase()
+        ));
+    };
+    let full_name = format!("{}|{}", spec.name, sub.name);
+    check_arity(sub, &full_name, argv.len())?;
+    Ok(Resolved {
+        spec: sub,
+        full_name,
+    })
+}
+
+fn check_arity(spec: &CommandSpec, full_name: &str, words: usize) -> Result<(), String> {
+    let words = words as i32;
+    let fits = if spec.arity >= 0 {
+        words == spec.arity
+    } else {
+        words >= -spec.arity
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "ERR wrong number of arguments for '{full_name}' command"
+        ))
+    }
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// Redis's reply to an unknown command, quoting the first arguments.
+fn unknown_command_error(argv: &[Vec<u8>]) -> String {
+    let mut args = String::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let remaining = 128 - args.len();
+        args.push_str(&format!(
+            "'{}' ",
+            truncate(&String::from_utf8_lossy(arg), remaining)
+        ));
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate(&String::from_utf8_lossy(&argv[0]), 128),
+        args
+    )
+}
+
+/// Everything a command handler may touch.
+pub struct Ctx<'a> {
+    pub server: &'a mut Server,
+    pub client: &'a mut Client,
+    pub argv: &'a [Vec<u8>],
+    /// Wall-clock milliseconds, read once per command (once per EXEC).
+    pub now_ms: i64,
+    pub env: &'a mut dyn Env,
+}
+
+/// A key holds a value of another type than the command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// Redis's common error replies.
+pub const ERR_SYNTAX: &str = "ERR syntax error";
+pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const ERR_NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const ERR_WRONG_TYPE: &str =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const ERR_NO_SUCH_KEY: &str = "ERR no such key";
+pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.server.keyspace.dbs[self.client.db]
+    }
+
+    pub fn out(&mut self) -> &mut Out {
+        &mut self.client.out
+    }
+
+    pub fn error(&mut self, message: &str) {
+        self.client.out.error(message);
+    }
+
+    /// Argument `i`, as bytes.
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        &self.argv[i]
+    }
+
+    /// Argument `i`, upper-cased, for keyword matching.
+    pub fn keyword(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.argv[i]).to_ascii_uppercase()
+    }
+
+    /// Argument `i` as an integer, or the integer error reply and `None`.
+    pub fn int_arg(&mut self, i: usize) -> Option<i64> {
+        let value = parse_i64(&self.argv[i]);
+        if value.is_none() {
+            self.error(ERR_NOT_INTEGER);
+        }
+        value
+    }
+
+    /// Reads a live string value, counting keyspace hits and misses.
+    /// `Err(WrongType)` when the key holds another type; the caller replies
+    /// with [`ERR_WRONG_TYPE`].
+    pub fn get_string(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, WrongType> {
+        let now = self.now_ms;
+        let found =
+            self.server.keyspace.dbs[self.client.db]
+                .get(key, now)
+                .map(|value| match value {
+                    Value::String(bytes) => bytes.clone(),
+                });
+        match &found {
+            Some(_) => self.server.stats.keyspace_hits += 1,
+            None => self.server.stats.keyspace_misses += 1,
+        }
+        Ok(found)
+    }
+
+    /// Counts `n` changes to the dataset (`rdb_changes_since_last_save`).
+    pub fn dirty(&mut self, n: u64) {
+        self.server.dirty += n;
+    }
+
+    pub fn random(&mut self) -> u64 {
+        self.env.random_u64()
+    }
+}
+
+/// Runs one parsed request for `client`, with all of Redis's checks, writing
+/// the reply to the client's output.
+pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv: Vec<Vec<u8>>) {
+    let resolved = resolve(table(), &argv);
+    if let Some(multi) = &mut client.multi {
+        let queue_time = resolved
+            .as_ref()
+            .map(|r| r.spec.flags & flag::NO_MULTI_QUEUE == 0);
+        if !matches!(queue_time, Ok(false)) {
+            match resolved {
+                Err(error) => {
+                    multi.aborted = true;
+                    client.out.error(&error);
+                }
+                Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
+                    multi.aborted = true;
+                    client
+                        .out
+                        .error("ERR Command not allowed inside a transaction");
+                }
+                Ok(_) => {
+                    multi.queued.push(argv);
+                    client.out.simple("QUEUED");
+                }
+            }
+            return;
+        }
+    }
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            client.out.error(&error);
+            return;
+        }
+    };
+    if !client.authenticated && resolved.spec.flags & flag::NO_AUTH == 0 {
+        client.out.error("NOAUTH Authentication required.");
+        return;
+    }
+    if client.in_pubsub_context() && resolved.spec.flags & flag::SUBSCRIBED_OK == 0 {
+        client.out.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            resolved.full_name
+        ));
+        return;
+    }
+    let now_ms = env.wall_ms();
+    let mut ctx = Ctx {
+        server,
+        client,
+        argv: &argv,
+        now_ms,
+        env,
+    };
+    call(&mut ctx, &resolved, false);
+}
+
+/// Runs a resolved command and reports it: statistics, expired keys, WATCH
+/// invalidations and the trace.
+pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
+    let reply_start = ctx.client.out.buf.len();
+    let errors_before = ctx.client.out.errors;
+    (resolved.spec.handler)(ctx);
+    ctx.server.stats.total_commands_processed += 1;
+    ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
+    ctx.client.last_command = resolved.full_name.clone();
+    ctx.server.after_command(Some(ctx.client), ctx.env);
+    ctx.env.trace(&Trace::Executed {
+        conn: ctx.client.id,
+        db: ctx.client.db,
+        argv: ctx.argv,
+        reply: &ctx.client.out.buf[reply_start..],
+        in_transaction,
+    });
+}

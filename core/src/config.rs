@@ -1,0 +1,646 @@
+//! Configuration: Redis's directive names, defaults, value syntax and error
+//! strings, shared by redis.conf files, `--directive value` command-line
+//! arguments and `CONFIG GET/SET`.
+//!
+//! Directives core acts on are typed fields of [`Config`]. Every other Redis
+//! 7.0 directive is accepted and kept as text, so real redis.conf files load
+//! and tools that read them with `CONFIG GET` see Redis's defaults; the
+//! server logs which of those it does not act on. A name Redis does not know
+//! is refused, as Redis refuses it.
+
+use std::collections::BTreeMap;
+
+use crate::glob::glob_match;
+use crate::resp::split_args;
+
+/// `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendFsync {
+    Always,
+    EverySec,
+    No,
+}
+
+/// Everything core reads from the configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub requirepass: Option<Vec<u8>>,
+    pub hz: u32,
+    pub databases: usize,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: u64,
+    pub maxclients: u64,
+    pub timeout_s: u64,
+    pub dir: String,
+    pub dbfilename: String,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: AppendFsync,
+    /// `save` points: (seconds, changes).
+    pub save: Vec<(u64, u64)>,
+    pub loglevel: String,
+    pub logfile: String,
+    /// Redis directives kept as text.
+    passive: BTreeMap<&'static str, String>,
+    /// Path of the config file the server was started with, for INFO.
+    pub config_file: String,
+    save_given_at_startup: bool,
+}
+
+/// Why a directive could not be set: the text after
+/// `CONFIG SET failed (possibly related to argument '<name>') - `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetError(pub String);
+
+/// A directive error while reading a config file or command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub line: usize,
+    pub text: String,
+    pub reason: String,
+}
+
+type Getter = fn(&Config) -> String;
+type Setter = fn(&mut Config, &str) -> Result<(), SetError>;
+
+struct Directive {
+    name: &'static str,
+    mutable: bool,
+    get: Getter,
+    set: Setter,
+}
+
+const MEMORY_MAX: u64 = i64::MAX as u64;
+
+/// The directives core acts on.
+const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "port",
+        mutable: false,
+        get: |c| c.port.to_string(),
+        set: |c, v| {
+            c.port = int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "bind",
+        mutable: false,
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            c.bind = v.split_whitespace().map(str::to_string).collect();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "requirepass",
+        mutable: true,
+        get: |c| {
+            c.requirepass
+                .as_deref()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        },
+        set: |c, v| {
+            c.requirepass = (!v.is_empty()).then(|| v.as_bytes().to_vec());
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hz",
+        mutable: true,
+        get: |c| c.hz.to_string(),
+        set: |c, v| {
+            c.hz = int(v, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "databases",
+        mutable: false,
+        get: |c| c.databases.to_string(),
+        set: |c, v| {
+            c.databases = int(v, 1, i32::MAX as i64)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        mutable: true,
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, v| {
+            c.proto_max_bulk_len = memory(v, 1024 * 1024, MEMORY_MAX)? as i64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        mutable: true,
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: |c, v| {
+            c.client_query_buffer_limit = memory(v, 1024 * 1024, MEMORY_MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxclients",
+        mutable: true,
+        get: |c| c.maxclients.to_string(),
+        set: |c, v| {
+            c.maxclients = int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "timeout",
+        mutable: true,
+        get: |c| c.timeout_s.to_string(),
+        set: |c, v| {
+            c.timeout_s = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "dir",
+        mutable: true,
+        get: |c| c.dir.clone(),
+        set: |c, v| {
+            c.dir = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "dbfilename",
+        mutable: true,
+        get: |c| c.dbfilename.clone(),
+        set: |c, v| {
+            c.dbfilename = file_name(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendonly",
+        mutable: true,
+        get: |c| yes_no(c.appendonly),
+        set: |c, v| {
+            c.appendonly = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendfilename",
+        mutable: false,
+        get: |c| c.appendfilename.clone(),
+        set: |c, v| {
+            c.appendfilename = file_name(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appenddirname",
+        mutable: false,
+        get: |c| c.appenddirname.clone(),
+        set: |c, v| {
+            c.appenddirname = file_name(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendfsync",
+        mutable: true,
+        get: |c| appendfsync_name(c.appendfsync).to_string(),
+        set: |c, v| {
+            c.appendfsync = appendfsync(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "save",
+        mutable: true,
+        get: |c| save_text(&c.save),
+        set: |c, v| {
+            c.save = save_points(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "loglevel",
+        mutable: true,
+        get: |c| c.loglevel.clone(),
+        set: |c, v| {
+            c.loglevel = one_of(v, &["debug", "verbose", "notice", "warning", "nothing"])?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "logfile",
+        mutable: false,
+        get: |c| c.logfile.clone(),
+        set: |c, v| {
+            c.logfile = v.to_string();
+            Ok(())
+        },
+    },
+];
+
+/// Redis 7.0 directives core keeps as text, with Redis's defaults.
+const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
+    ("daemonize", "no"),
+    ("pidfile", ""),
+    ("protected-mode", "yes"),
+    ("tcp-backlog", "511"),
+    ("tcp-keepalive", "300"),
+    ("unixsocket", ""),
+    ("unixsocketperm", "0"),
+    ("supervised", "no"),
+    ("syslog-enabled", "no"),
+    ("syslog-ident", "redis"),
+    ("syslog-facility", "local0"),
+    ("always-show-logo", "no"),
+    ("set-proc-title", "yes"),
+    ("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    ("crash-log-enabled", "yes"),
+    ("crash-memcheck-enabled", "yes"),
+    ("locale-collate", ""),
+    ("stop-writes-on-bgsave-error", "yes"),
+    ("rdbcompression", "yes"),
+    ("rdbchecksum", "yes"),
+    ("sanitize-dump-payload", "no"),
+    ("rdb-del-sync-files", "no"),
+    ("replicaof", ""),
+    ("masterauth", ""),
+    ("masteruser", ""),
+    ("replica-serve-stale-data", "yes"),
+    ("replica-read-only", "yes"),
+    ("repl-diskless-sync", "yes"),
+    ("repl-diskless-sync-delay", "5"),
+    ("repl-diskless-sync-max-replicas", "0"),
+    ("repl-diskless-load", "disabled"),
+    ("repl-ping-replica-period", "10"),
+    ("repl-timeout", "60"),
+    ("repl-disable-tcp-nodelay", "no"),
+    ("repl-backlog-size", "1048576"),
+    ("repl-backlog-ttl", "3600"),
+    ("replica-priority", "100"),
+    ("propagation-error-behavior", "ignore"),
+    ("replica-ignore-disk-write-errors", "no"),
+    ("replica-announced", "yes"),
+    ("min-replicas-to-write", "0"),
+    ("min-replicas-max-lag", "10"),
+    ("replica-announce-ip", ""),
+    ("replica-announce-port", "0"),
+    ("replica-lazy-flush", "no"),
+    ("acllog-max-len", "128"),
+    ("aclfile", ""),
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("maxmemory-samples", "5"),
+    ("maxmemory-eviction-tenacity", "10"),
+    ("replica-ignore-maxmemory", "yes"),
+    ("active-expire-effort", "1"),
+    ("lazyfree-lazy-eviction", "no"),
+    ("lazyfree-lazy-expire", "no"),
+    ("lazyfree-lazy-server-del", "no"),
+    ("lazyfree-lazy-user-del", "no"),
+    ("lazyfree-lazy-user-flush", "no"),
+    ("io-threads", "1"),
+    ("io-threads-do-reads", "no"),
+    ("oom-score-adj", "no"),
+    ("oom-score-adj-values", "0 200 800"),
+    ("disable-thp", "yes"),
+    ("no-appendfsync-on-rewrite", "no"),
+    ("auto-aof-rewrite-percentage", "100"),
+    ("auto-aof-rewrite-min-size", "67108864"),
+    ("aof-load-truncated", "yes"),
+    ("aof-use-rdb-preamble", "yes"),
+    ("aof-timestamp-enabled", "no"),
+    ("aof-rewrite-incremental-fsync", "yes"),
+    ("rdb-save-incremental-fsync", "yes"),
+    ("shutdown-timeout", "10"),
+    ("shutdown-on-sigint", "default"),
+    ("shutdown-on-sigterm", "default"),
+    ("lua-time-limit", "5000"),
+    ("busy-reply-threshold", "5000"),
+    ("cluster-enabled", "no"),
+    ("slowlog-log-slower-than", "10000"),
+    ("slowlog-max-len", "128"),
+    ("latency-monitor-threshold", "0"),
+    ("latency-tracking", "yes"),
+    ("latency-tracking-info-percentiles", "50 99 99.9"),
+    ("notify-keyspace-events", ""),
+    ("hash-max-listpack-entries", "128"),
+    ("hash-max-listpack-value", "64"),
+    ("hash-max-ziplist-entries", "128"),
+    ("hash-max-ziplist-value", "64"),
+    ("list-max-listpack-size", "-2"),
+    ("list-max-ziplist-size", "-2"),
+    ("list-compress-depth", "0"),
+    ("set-max-intset-entries", "512"),
+    ("zset-max-listpack-entries", "128"),
+    ("zset-max-listpack-value", "64"),
+    ("zset-max-ziplist-entries", "128"),
+    ("zset-max-ziplist-value", "64"),
+    ("hll-sparse-max-bytes", "3000"),
+    ("stream-node-max-bytes", "4096"),
+    ("stream-node-max-entries", "100"),
+    ("activerehashing", "yes"),
+    (
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
+    ("dynamic-hz", "yes"),
+    ("jemalloc-bg-thread", "yes"),
+    ("activedefrag", "no"),
+    ("active-defrag-ignore-bytes", "104857600"),
+    ("active-defrag-threshold-lower", "10"),
+    ("active-defrag-threshold-upper", "100"),
+    ("active-defrag-cycle-min", "1"),
+    ("active-defrag-cycle-max", "25"),
+    ("active-defrag-max-scan-fields", "1000"),
+    ("lfu-log-factor", "10"),
+    ("lfu-decay-time", "1"),
+    ("maxmemory-clients", "0"),
+    ("tracking-table-max-keys", "1000000"),
+    ("enable-protected-configs", "no"),
+    ("enable-debug-command", "no"),
+    ("enable-module-command", "no"),
+    ("tls-port", "0"),
+    ("cluster-config-file", "nodes.conf"),
+    ("cluster-node-timeout", "15000"),
+    ("bind-source-addr", ""),
+    ("ignore-warnings", ""),
+    ("appendfsync-always-group-commit", "yes"),
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        let passive = PASSIVE_DEFAULTS
+            .iter()
+            .map(|&(k, v)| (k, v.to_string()))
+            .collect();
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".to_string(), "-::1".to_string()],
+            requirepass: None,
+            hz: 10,
+            databases: 16,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxclients: 10000,
+            timeout_s: 0,
+            dir: ".".to_string(),
+            dbfilename: "dump.rdb".to_string(),
+            appendonly: false,
+            appendfilename: "appendonly.aof".to_string(),
+            appenddirname: "appendonlydir".to_string(),
+            appendfsync: AppendFsync::EverySec,
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            loglevel: "notice".to_string(),
+            logfile: String::new(),
+            passive,
+            config_file: String::new(),
+            save_given_at_startup: false,
+        }
+    }
+}
+
+/// Directive names Redis accepts under an older name.
+fn canonical(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let replaced = match lower.as_str() {
+        "slaveof" => "replicaof",
+        "slave-serve-stale-data" => "replica-serve-stale-data",
+        "slave-read-only" => "replica-read-only",
+        "slave-priority" => "replica-priority",
+        "slave-lazy-flush" => "replica-lazy-flush",
+        "repl-ping-slave-period" => "repl-ping-replica-period",
+        "min-slaves-to-write" => "min-replicas-to-write",
+        "min-slaves-max-lag" => "min-replicas-max-lag",
+        other => other,
+    };
+    replaced.to_string()
+}
+
+impl Config {
+    /// Sets one directive from its text value, as `CONFIG SET` does.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SetError> {
+        self.set_inner(name, value, true)
+    }
+
+    fn set_inner(&mut self, name: &str, value: &str, at_runtime: bool) -> Result<(), SetError> {
+        let name = canonical(name);
+        if let Some(directive) = DIRECTIVES.iter().find(|d| d.name == name) {
+            if at_runtime && !directive.mutable {
+                return Err(SetError("can't set immutable config".to_string()));
+            }
+            return (directive.set)(self, value);
+        }
+        match self.passive.keys().find(|k| **k == name) {
+            Some(&key) => {
+                self.passive.insert(key, value.to_string());
+                Ok(())
+            }
+            None => Err(SetError(
+                "Bad directive or wrong number of arguments".to_string(),
+            )),
+        }
+    }
+
+    /// True if `name` (or an alias of it) is a directive Redis knows.
+    pub fn knows(&self, name: &str) -> bool {
+        let name = canonical(name);
+        DIRECTIVES.iter().any(|d| d.name == name) || self.passive.contains_key(name.as_str())
+    }
+
+    /// Reads one directive's current value.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let name = canonical(name);
+        if let Some(directive) = DIRECTIVES.iter().find(|d| d.name == name) {
+            return Some((directive.get)(self));
+        }
+        self.passive.get(name.as_str()).cloned()
+    }
+
+    /// The (name, value) pairs whose names match the glob `pattern`, in name
+    /// order, for `CONFIG GET`.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = DIRECTIVES
+            .iter()
+            .map(|d| (d.name.to_string(), (d.get)(self)))
+            .chain(self.passive.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .filter(|(name, _)| glob_match(pattern, name.as_bytes(), true))
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    /// Whether core acts on this directive (false: kept as text only).
+    pub fn is_active(name: &str) -> bool {
+        DIRECTIVES.iter().any(|d| d.name == canonical(name))
+    }
+
+    /// Applies redis.conf text: one directive a line, `#` comments, Redis's
+    /// quoting, multi-word values joined by spaces. `include` is refused
+    /// (the driver reads files; see `redoubt-server`).
+    pub fn apply_file_text(&mut self, text: &str) -> Result<Vec<String>, FileError> {
+        let mut applied = Vec::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let error = |reason: &str| FileError {
+                line: index + 1,
+                text: raw.to_string(),
+                reason: reason.to_string(),
+            };
+            let words = split_args(line.as_bytes())
+                .ok_or_else(|| error("Unbalanced quotes in configuration line"))?;
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let (name, values) = words
+                .split_first()
+                .ok_or_else(|| error("Bad directive or wrong number of arguments"))?;
+            if values.is_empty() && canonical(name) != "save" {
+                return Err(error("wrong number of arguments"));
+            }
+            self.apply_startup(name, &values.join(" "))
+                .map_err(|e| error(&e.0))?;
+            applied.push(canonical(name));
+        }
+        Ok(applied)
+    }
+
+    /// Sets a directive at start-up, where immutable ones are allowed.
+    /// redis.conf lists `save` once per point: the first `save` replaces the
+    /// defaults, later ones add points, and `save ""` clears them all.
+    pub fn apply_startup(&mut self, name: &str, value: &str) -> Result<(), SetError> {
+        if canonical(name) != "save" {
+            return self.set_inner(name, value, false);
+        }
+        let points = save_points(value)?;
+        if !self.save_given_at_startup || points.is_empty() {
+            self.save.clear();
+        }
+        self.save_given_at_startup = true;
+        self.save.extend(points);
+        Ok(())
+    }
+}
+
+fn int(value: &str, min: i64, max: i64) -> Result<i64, SetError> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| SetError("argument couldn't be parsed into an integer".to_string()))?;
+    if n < min || n > max {
+        return Err(SetError(format!(
+            "argument must be between {min} and {max} inclusive"
+        )));
+    }
+    Ok(n)
+}
+
+/// Redis's memory values: a number with an optional k, kb, m, mb, g, gb
+/// suffix (k = 1000, kb = 1024), case-insensitive.
+pub fn parse_memory(value: &str) -> Option<u64> {
+    let lower = value.trim().to_ascii_lowercase();
+    let units: &[(&str, u64)] = &[
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ];
+    let (digits, multiplier) = units
+        .iter()
+        .find_map(|&(suffix, m)| lower.strip_suffix(suffix).map(|d| (d.to_string(), m)))
+        .unwrap_or((lower.clone(), 1));
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+fn memory(value: &str, min: u64, max: u64) -> Result<u64, SetError> {
+    let n = parse_memory(value)
+        .ok_or_else(|| SetError("argument must be a memory value".to_string()))?;
+    if n < min || n > max {
+        return Err(SetError(format!(
+            "argument must be between {min} and {max} inclusive"
+        )));
+    }
+    Ok(n)
+}
+
+fn boolean(value: &str) -> Result<bool, SetError> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(SetError("argument must be 'yes' or 'no'".to_string())),
+    }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_string()
+}
+
+fn one_of(value: &str, allowed: &[&str]) -> Result<String, SetError> {
+    let lower = value.to_ascii_lowercase();
+    if allowed.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(SetError(format!(
+            "argument(s) must be one of the following: {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+fn file_name(value: &str) -> Result<String, SetError> {
+    if value.contains('/') {
+        return Err(SetError(
+            "File can't be a path, just a filename".to_string(),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn appendfsync(value: &str) -> Result<AppendFsync, SetError> {
+    match one_of(value, &["always", "everysec", "no"])?.as_str() {
+        "always" => Ok(AppendFsync::Always),
+        "everysec" => Ok(AppendFsync::EverySec),
+        _ => Ok(AppendFsync::No),
+    }
+}
+
+fn appendfsync_name(value: AppendFsync) -> &'static str {
+    match value {
+        AppendFsync::Always => "always",
+        AppendFsync::EverySec => "everysec",
+        AppendFsync::No => "no",
+    }
+}
+
+fn save_points(value: &str) -> Result<Vec<(u64, u64)>, SetError> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return Err(SetError("Invalid save parameters".to_string()));
+    }
+    words
+        .chunks(2)
+        .map(|pair| match (pair[0].parse(), pair[1].parse()) {
+            (Ok(seconds), Ok(changes)) => Ok((seconds, changes)),
+            _ => Err(SetError("Invalid save parameters".to_string())),
+        })
+        .collect()
+}
+
+fn save_text(points: &[(u64, u64)]) -> String {
+    let words: Vec<String> = points.iter().map(|(s, c)| format!("{s} {c}")).collect();
+    words.join(" ")
+}

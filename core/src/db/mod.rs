@@ -1,0 +1,373 @@
+//! The keyspace: numbered databases of keys to values, with expiry times.
+//!
+//! Expiry is lazy (a key past its time is removed when a command touches it)
+//! and active (`Keyspace::active_expire_cycle`, run from `on_tick`). Time is
+//! the wall-clock milliseconds the caller passes in; this module reads no
+//! clock. Every change to a key is seen by `WATCH`: mutations go through
+//! methods that mark the clients watching the key, so no command can forget.
+
+pub mod dict;
+
+use std::collections::BTreeMap;
+
+pub use dict::Dict;
+
+use crate::env::ConnId;
+
+/// A value stored under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    String(Vec<u8>),
+}
+
+/// Longest string Redis stores embedded with its object header
+/// (OBJ_ENCODING_EMBSTR_SIZE_LIMIT); longer ones report `raw`.
+const EMBSTR_BYTES_MAX: usize = 44;
+
+impl Value {
+    /// The name `TYPE` replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` replies with, as Redis would encode it.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::String(bytes)
+                if bytes.len() <= 20 && crate::resp::parse_i64(bytes).is_some() =>
+            {
+                "int"
+            }
+            Value::String(bytes) if bytes.len() <= EMBSTR_BYTES_MAX => "embstr",
+            Value::String(_) => "raw",
+        }
+    }
+}
+
+/// One numbered database.
+pub struct Db {
+    entries: Dict<Value>,
+    expires: Dict<i64>,
+    /// Keys some client WATCHes, with the watchers in WATCH order and
+    /// whether the key was already expired when each watched it.
+    watched: BTreeMap<Vec<u8>, Vec<(ConnId, bool)>>,
+    /// Clients whose watched key changed since the node last drained them.
+    pub touched_watchers: Vec<ConnId>,
+    /// Keys removed by expiry since the node last drained them.
+    pub expired_keys: Vec<Vec<u8>>,
+}
+
+/// Most keys sampled per database per active expiry cycle (Redis's
+/// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP is 20 a loop; we bound the loops too).
+pub const ACTIVE_EXPIRE_KEYS_PER_LOOP: usize = 20;
+pub const ACTIVE_EXPIRE_LOOPS_MAX: usize = 16;
+
+impl Db {
+    fn new(seed: (u64, u64)) -> Self {
+        Db {
+            entries: Dict::new(seed),
+            expires: Dict::new((seed.1, seed.0)),
+            watched: BTreeMap::new(),
+            touched_watchers: Vec::new(),
+            expired_keys: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        self.expires.get(key).is_some_and(|&at| at <= now_ms)
+    }
+
+    /// Removes `key` if its time has passed; true if it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        if !self.is_expired(key, now_ms) {
+            return false;
+        }
+        self.entries.remove(key);
+        self.expires.remove(key);
+        self.expired_keys.push(key.to_vec());
+        // A key that had already expired when watched did not change for
+        // that watcher when expiry removes it.
+        if let Some(watchers) = self.watched.get(key) {
+            let changed = watchers
+                .iter()
+                .filter(|(_, expired)| !expired)
+                .map(|(c, _)| *c);
+            self.touched_watchers.extend(changed);
+        }
+        true
+    }
+
+    /// The live value under `key`.
+    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        self.expire_if_needed(key, now_ms);
+        self.entries.get(key)
+    }
+
+    /// The live value under `key`, to be changed in place. Counts as a
+    /// change for WATCH.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.expire_if_needed(key, now_ms);
+        if self.entries.contains_key(key) {
+            self.touch(key);
+        }
+        self.entries.get_mut(key)
+    }
+
+    /// Whether `key` holds a live value, without touching it.
+    pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.expire_if_needed(key, now_ms);
+        self.entries.contains_key(key)
+    }
+
+    /// Sets `key` and clears its time to live (SET without KEEPTTL).
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.expires.remove(key);
+        self.set_keep_ttl(key, value);
+    }
+
+    /// Sets `key`, keeping the time to live of a live previous value.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        self.touch(key);
+        match self.entries.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                self.entries.insert(key.to_vec(), value);
+            }
+        }
+    }
+
+    /// Removes `key` whether or not it expired; returns its value.
+    pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Value> {
+        self.expire_if_needed(key, now_ms);
+        self.delete(key)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Option<Value> {
+        let (_, value) = self.entries.remove(key)?;
+        self.expires.remove(key);
+        self.touch(key);
+        Some(value)
+    }
+
+    /// Removes `key` with its expiry and returns both, for RENAME and MOVE.
+    pub fn take(&mut self, key: &[u8], now_ms: i64) -> Option<(Value, Option<i64>)> {
+        let expire = self.expire_at(key, now_ms);
+        self.remove(key, now_ms).map(|value| (value, expire))
+    }
+
+    /// Stores a value with an optional absolute expiry, replacing any.
+    pub fn put(&mut self, key: &[u8], value: Value, expire_at_ms: Option<i64>) {
+        self.set(key, value);
+        if let Some(at) = expire_at_ms {
+            self.expires.insert(key.to_vec(), at);
+        }
+    }
+
+    /// The absolute expiry of a live key, in wall-clock milliseconds.
+    pub fn expire_at(&mut self, key: &[u8], now_ms: i64) -> Option<i64> {
+        self.expire_if_needed(key, now_ms);
+        self.expires.get(key).copied()
+    }
+
+    /// Sets the absolute expiry of an existing key. The caller has checked
+    /// that the key exists and that `at_ms` lies in the future.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        debug_assert!(self.entries.contains_key(key));
+        self.touch(key);
+        match self.expires.get_mut(key) {
+            Some(slot) => *slot = at_ms,
+            None => {
+                self.expires.insert(key.to_vec(), at_ms);
+            }
+        }
+    }
+
+    /// Removes a key's time to live; true if it had one.
+    pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.expire_if_needed(key, now_ms);
+        let had = self.expires.remove(key).is_some();
+        if had {
+            self.touch(key);
+        }
+        had
+    }
+
+    /// Empties the database; returns how many keys it held.
+    pub fn clear(&mut self) -> usize {
+        let removed = self.entries.len();
+        self.touch_all_existing();
+        self.entries.clear();
+        self.expires.clear();
+        removed
+    }
+
+    /// Visits every key; order is deterministic for a given hash seed.
+    pub fn keys(&self) -> impl Iterator<Item = (&[u8], &Value)> {
+        self.entries.iter()
+    }
+
+    /// One SCAN step over the keys (dead keys included; callers filter).
+    pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Value)) -> u64 {
+        self.entries.scan(cursor, visit)
+    }
+
+    /// A random live key, trying a bounded number of samples the way Redis's
+    /// RANDOMKEY does when many keys are expired.
+    pub fn random_key(&mut self, now_ms: i64, random: &mut dyn FnMut() -> u64) -> Option<Vec<u8>> {
+        const TRIES_MAX: usize = 100;
+        for _ in 0..TRIES_MAX {
+            let key = self.entries.random_entry(random)?.0.to_vec();
+            if !self.expire_if_needed(&key, now_ms) {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// Samples keys with a time to live and removes expired ones; repeats
+    /// while more than a quarter of a sample had expired, within
+    /// [`ACTIVE_EXPIRE_LOOPS_MAX`]. Returns (sampled, expired).
+    pub fn active_expire_cycle(
+        &mut self,
+        now_ms: i64,
+        random: &mut dyn FnMut() -> u64,
+    ) -> (usize, usize) {
+        let (mut sampled, mut expired) = (0, 0);
+        for _ in 0..ACTIVE_EXPIRE_LOOPS_MAX {
+            if self.expires.is_empty() {
+                break;
+            }
+            let samples = ACTIVE_EXPIRE_KEYS_PER_LOOP.min(self.expires.len());
+            let mut expired_now = 0;
+            for _ in 0..samples {
+                let Some((key, &at)) = self.expires.random_entry(random) else {
+                    break;
+                };
+                if at <= now_ms {
+                    let key = key.to_vec();
+                    self.expire_if_needed(&key, now_ms);
+                    expired_now += 1;
+                }
+            }
+            sampled += samples;
+            expired += expired_now;
+            if expired_now * 4 <= samples {
+                break;
+            }
+        }
+        (sampled, expired)
+    }
+
+    /// Background upkeep from cron: incremental rehashing and shrinking.
+    pub fn rehash_steps(&mut self, steps: usize) {
+        self.entries.shrink_if_needed();
+        self.expires.shrink_if_needed();
+        self.entries.rehash_steps(steps);
+        self.expires.rehash_steps(steps);
+    }
+
+    /// Registers `conn` as watching `key`; returns whether the key was
+    /// already logically expired (see `WatchedKey::expired_at_watch`).
+    pub fn watch(&mut self, key: &[u8], conn: ConnId, now_ms: i64) -> bool {
+        let expired = self.is_expired(key, now_ms);
+        let watchers = self.watched.entry(key.to_vec()).or_default();
+        if !watchers.iter().any(|(c, _)| *c == conn) {
+            watchers.push((conn, expired));
+        }
+        expired
+    }
+
+    /// Drops `conn` from the watchers of `key`.
+    pub fn unwatch(&mut self, key: &[u8], conn: ConnId) {
+        if let Some(watchers) = self.watched.get_mut(key) {
+            watchers.retain(|(c, _)| *c != conn);
+            if watchers.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether the key is logically expired at `now_ms` but still stored
+    /// (EXEC aborts if a watched key expired after WATCH).
+    pub fn is_stale(&self, key: &[u8], now_ms: i64) -> bool {
+        self.is_expired(key, now_ms)
+    }
+
+    /// Marks the watchers of `key` as having seen it change.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(watchers) = self.watched.get(key) {
+            self.touched_watchers
+                .extend(watchers.iter().map(|(c, _)| *c));
+        }
+    }
+
+    /// Touches every watched key that holds a value (FLUSHDB, SWAPDB).
+    fn touch_all_existing(&mut self) {
+        let existing: Vec<ConnId> = self
+            .watched
+            .iter()
+            .filter(|(key, _)| self.entries.contains_key(key))
+            .flat_map(|(_, watchers)| watchers.iter().map(|(c, _)| *c))
+            .collect();
+        self.touched_watchers.extend(existing);
+    }
+}
+
+/// All databases.
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    /// `seed` keys the hash tables; the simulator derives it from the run's
+    /// seed, the server draws it at start.
+    pub fn new(databases: usize, seed: (u64, u64)) -> Self {
+        let dbs = (0..databases)
+            .map(|i| Db::new((seed.0 ^ i as u64, seed.1.wrapping_add(i as u64))))
+            .collect();
+        Keyspace { dbs }
+    }
+
+    /// Total keys in all databases.
+    pub fn len(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// SWAPDB: exchanges the contents of two databases; watchers stay with
+    /// their database number and see every key that existed in either.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        self.dbs[a].touch_all_existing();
+        self.dbs[b].touch_all_existing();
+        let (low, high) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(high);
+        let (first, second) = (&mut left[low], &mut right[0]);
+        std::mem::swap(&mut first.entries, &mut second.entries);
+        std::mem::swap(&mut first.expires, &mut second.expires);
+        first.touch_all_existing();
+        second.touch_all_existing();
+    }
+}

@@ -1,0 +1,163 @@
+//! The only door between core and the world.
+//!
+//! Core reads time, touches files, talks to peers and draws randomness only
+//! through the traits here. The production driver (`redoubt-server`) plugs in
+//! the system clock, real files and sockets; the simulator plugs in a
+//! simulated clock, disk and network under a seed. Because nothing else leaks
+//! in, the same seed replays the same run byte for byte.
+//!
+//! Every disk call returns an `io::Result`: ENOSPC, EIO and short writes are
+//! ordinary results that core must handle, never panics.
+
+use std::io;
+
+/// A client or peer connection. Core allocates ids (they are Redis's
+/// `CLIENT ID`s), so ids are deterministic under simulation.
+pub type ConnId = u64;
+
+/// An open file handle handed out by [`Disk::open`].
+pub type FileId = u64;
+
+/// Names a background disk operation; its result arrives through
+/// `Node::on_disk_done`.
+pub type DiskOpId = u64;
+
+/// Time, in two separate kinds, as Redis uses them.
+pub trait Clock {
+    /// Milliseconds since an arbitrary origin; never goes backwards. Used for
+    /// fsync scheduling, timeouts and replication lag.
+    fn monotonic_ms(&self) -> u64;
+    /// Milliseconds since the Unix epoch; may jump either way. Used for
+    /// absolute expiry times (`PEXPIREAT`) and `TIME`.
+    fn wall_ms(&self) -> i64;
+    /// Microseconds since the Unix epoch, for `TIME` and
+    /// `server_time_usec`. Defaults to the millisecond clock.
+    fn wall_us(&self) -> i64 {
+        self.wall_ms().saturating_mul(1000)
+    }
+}
+
+/// How [`Disk::open`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read only; the file must exist.
+    Read,
+    /// Read and append; created if missing, existing data kept.
+    Append,
+    /// Read and append; created empty, existing data discarded.
+    CreateTruncate,
+}
+
+/// A POSIX-shaped file system. Paths are `/`-separated strings, relative to
+/// the driver's working directory unless absolute.
+///
+/// Writes append at the end of the file (the only pattern the AOF and RDB
+/// need) and may be short: `Ok(n)` with `n < data.len()` means only the first
+/// `n` bytes reached the file.
+pub trait Disk {
+    fn open(&mut self, path: &str, mode: OpenMode) -> io::Result<FileId>;
+    /// Appends `data`; may write fewer bytes than asked.
+    fn write(&mut self, file: FileId, data: &[u8]) -> io::Result<usize>;
+    /// Reads up to `buf.len()` bytes at `offset`; `Ok(0)` at end of file.
+    fn read_at(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+    /// The file's current length, unsynced writes included.
+    fn size(&mut self, file: FileId) -> io::Result<u64>;
+    fn truncate(&mut self, file: FileId, len: u64) -> io::Result<()>;
+    /// Makes everything written to `file` so far durable, synchronously.
+    fn fsync(&mut self, file: FileId) -> io::Result<()>;
+    /// Starts an fsync in the background (Redis's bio thread). Its result is
+    /// delivered later as `Node::on_disk_done(op, result)`. An `Err` here
+    /// means it could not even be submitted.
+    fn fsync_background(&mut self, file: FileId, op: DiskOpId) -> io::Result<()>;
+    fn close_file(&mut self, file: FileId) -> io::Result<()>;
+    fn rename(&mut self, from: &str, to: &str) -> io::Result<()>;
+    fn remove(&mut self, path: &str) -> io::Result<()>;
+    /// Names (not paths) of the entries in `dir`, sorted.
+    fn list(&mut self, dir: &str) -> io::Result<Vec<String>>;
+    fn create_dir(&mut self, dir: &str) -> io::Result<()>;
+    /// Makes renames and creations inside `dir` durable.
+    fn fsync_dir(&mut self, dir: &str) -> io::Result<()>;
+    /// Bytes available to writes on the file system holding `path`.
+    fn free_space(&mut self, path: &str) -> io::Result<u64>;
+}
+
+/// Peers. Incoming bytes arrive as `Node::on_bytes` events.
+pub trait Net {
+    /// Queues `data` for the peer. The driver buffers what the socket does not
+    /// take at once; a send to a closed connection is dropped.
+    fn send(&mut self, conn: ConnId, data: &[u8]);
+    /// Closes the connection after what was sent before it has been written.
+    /// No `on_closed` event follows a close that core asked for.
+    fn close(&mut self, conn: ConnId);
+    /// Opens an outgoing connection (a replica to its master) under the id
+    /// core chose. Success arrives as `Node::on_connected`, failure as
+    /// `Node::on_closed`.
+    fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()>;
+}
+
+/// The seeded random source: RANDOMKEY, SPOP, run ids, hash seeds.
+pub trait Random {
+    fn random_u64(&mut self) -> u64;
+}
+
+/// Facts about the process that hosts the node, and the trace sink.
+pub trait Host {
+    /// Bytes currently allocated by the process (INFO `used_memory`).
+    fn used_memory_bytes(&self) -> u64;
+    /// Peak of [`Host::used_memory_bytes`] since start.
+    fn used_memory_peak_bytes(&self) -> u64 {
+        self.used_memory_bytes()
+    }
+    /// The process id for the INFO `process_id` field.
+    fn process_id(&self) -> u32;
+    /// Writes a log line (Redis's words for Redis's events). The server
+    /// prints it in Redis's log format; the simulator records it.
+    fn log(&mut self, level: LogLevel, message: &str);
+    /// Receives every observable decision core makes. The simulator hashes
+    /// these into the run's trace hash and feeds its checkers from them; the
+    /// production driver ignores them.
+    fn trace(&mut self, _event: &Trace<'_>) {}
+}
+
+/// Everything core needs from the world.
+pub trait Env: Clock + Disk + Net + Random + Host {}
+
+impl<T: Clock + Disk + Net + Random + Host> Env for T {}
+
+/// Redis's log levels, least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+}
+
+/// An observable event inside core, in execution order.
+#[derive(Debug)]
+pub enum Trace<'a> {
+    /// A command ran to completion. `reply` is the exact RESP bytes it
+    /// produced (for EXEC, the whole array), `db` the database it ran in.
+    /// Commands inside MULTI/EXEC are reported one by one with
+    /// `in_transaction` set, followed by the EXEC itself.
+    Executed {
+        conn: ConnId,
+        db: usize,
+        argv: &'a [Vec<u8>],
+        reply: &'a [u8],
+        in_transaction: bool,
+    },
+    /// A key was removed because its time to live ran out, by lazy or active
+    /// expiry.
+    Expired {
+        db: usize,
+        key: &'a [u8],
+    },
+    /// A connection was accepted or closed.
+    Connected {
+        conn: ConnId,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+}

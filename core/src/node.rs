@@ -1,0 +1,412 @@
+//! `Node<E>`: the server as a state machine over events.
+//!
+//! A driver feeds events in (`on_accept`, `on_bytes`, `on_closed`,
+//! `on_tick`, `on_disk_done`) and calls `before_sleep` once it has delivered
+//! everything that was ready, exactly where Redis's event loop calls
+//! `beforeSleep`. The order is the durability contract (DESIGN.md §2):
+//! commands execute during the events, their replies wait in each client's
+//! output buffer, and only `before_sleep` releases them, after the work that
+//! must precede any reply. `next_deadline` says when the node next needs
+//! `on_tick`.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use crate::client::{Client, ConnInfo};
+use crate::cmd::{self, pubsub::PubSub};
+use crate::config::Config;
+use crate::db::Keyspace;
+use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
+use crate::resp::ParseLimits;
+
+/// Counters reported by INFO stats.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    /// Commands counted at each of the last samples, for
+    /// `instantaneous_ops_per_sec`.
+    ops_samples: Vec<u64>,
+    ops_last_count: u64,
+    ops_last_ms: u64,
+}
+
+/// How many samples `instantaneous_ops_per_sec` averages (Redis's
+/// STATS_METRIC_SAMPLES).
+const OPS_SAMPLES_MAX: usize = 16;
+/// Sampling interval for `instantaneous_ops_per_sec`.
+const OPS_SAMPLE_INTERVAL_MS: u64 = 100;
+/// Incremental rehash steps per database per cron run.
+const REHASH_STEPS_PER_CRON: usize = 100;
+/// Output buffers larger than this are given back to the allocator once
+/// sent.
+const OUTPUT_CAPACITY_KEPT_BYTES: usize = 64 * 1024;
+
+impl Stats {
+    /// Operations per second over the recent samples.
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        if self.ops_samples.is_empty() {
+            return 0;
+        }
+        self.ops_samples.iter().sum::<u64>() / self.ops_samples.len() as u64
+    }
+
+    fn sample_ops(&mut self, now_ms: u64) {
+        let elapsed = now_ms.saturating_sub(self.ops_last_ms);
+        if elapsed < OPS_SAMPLE_INTERVAL_MS {
+            return;
+        }
+        let ops = self.total_commands_processed - self.ops_last_count;
+        if self.ops_samples.len() == OPS_SAMPLES_MAX {
+            self.ops_samples.remove(0);
+        }
+        self.ops_samples.push(ops * 1000 / elapsed);
+        self.ops_last_count = self.total_commands_processed;
+        self.ops_last_ms = now_ms;
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&mut self) {
+        *self = Stats::default();
+    }
+}
+
+/// Why the node is shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownReason {
+    Command,
+    Signal,
+}
+
+/// All server state except the environment.
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    /// Connected clients, except the one running a command right now.
+    pub clients: BTreeMap<ConnId, Client>,
+    pub pubsub: PubSub,
+    pub stats: Stats,
+    /// 40 hex characters identifying this process run.
+    pub run_id: String,
+    pub replid: String,
+    pub started_monotonic_ms: u64,
+    pub started_wall_ms: i64,
+    /// Changes to the dataset since the last save.
+    pub dirty: u64,
+    /// Wall-clock seconds of the last successful save (start time at first).
+    pub lastsave_s: i64,
+    pub shutdown: Option<ShutdownReason>,
+    pub cron_loops: u64,
+    next_conn_id: ConnId,
+    /// Clients with replies to release at `before_sleep`, in queue order.
+    pub(crate) pending_writes: Vec<ConnId>,
+    cron_next_ms: u64,
+}
+
+impl Server {
+    /// Marks `conn` as having replies to release at `before_sleep`.
+    pub fn queue_write(&mut self, client: &mut Client) {
+        if !client.pending_write {
+            client.pending_write = true;
+            self.pending_writes.push(client.id);
+        }
+    }
+
+    /// Applies what the keyspace recorded during a command (or expiry
+    /// cycle): WATCH invalidations and expired keys. `current` is the client
+    /// running the command, which is out of `clients` meanwhile.
+    pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
+        for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
+            for conn in db.touched_watchers.drain(..) {
+                match current.as_deref_mut() {
+                    Some(client) if client.id == conn => client.watch_dirty = true,
+                    _ => {
+                        if let Some(client) = self.clients.get_mut(&conn) {
+                            client.watch_dirty = true;
+                        }
+                    }
+                }
+            }
+            for key in db.expired_keys.drain(..) {
+                self.stats.expired_keys += 1;
+                env.trace(&Trace::Expired {
+                    db: index,
+                    key: &key,
+                });
+            }
+        }
+    }
+
+    /// Removes every trace of a client that is going away.
+    fn forget_client(&mut self, client: &mut Client) {
+        cmd::transaction::unwatch_all(self, client);
+        self.pubsub.unsubscribe_everything(client);
+    }
+
+    /// Seconds since the node started.
+    pub fn uptime_s(&self, now_monotonic_ms: u64) -> u64 {
+        now_monotonic_ms.saturating_sub(self.started_monotonic_ms) / 1000
+    }
+
+    /// Every client in id order, the running one included.
+    pub fn all_clients<'a>(&'a self, current: &'a Client) -> Vec<&'a Client> {
+        let mut all: Vec<&Client> = self.clients.values().collect();
+        let at = all.partition_point(|c| c.id < current.id);
+        all.insert(at, current);
+        all
+    }
+}
+
+/// The server: state plus the environment it runs in.
+pub struct Node<E: Env> {
+    env: E,
+    server: Server,
+}
+
+fn hex_id(env: &mut dyn Env) -> String {
+    (0..5)
+        .map(|_| format!("{:08x}", env.random_u64() as u32))
+        .collect()
+}
+
+impl<E: Env> Node<E> {
+    /// A node with an empty dataset.
+    pub fn new(mut env: E, config: Config) -> Self {
+        let seed = (env.random_u64(), env.random_u64());
+        let run_id = hex_id(&mut env);
+        let replid = hex_id(&mut env);
+        let now_ms = env.monotonic_ms();
+        let wall_ms = env.wall_ms();
+        let server = Server {
+            keyspace: Keyspace::new(config.databases, seed),
+            config,
+            clients: BTreeMap::new(),
+            pubsub: PubSub::default(),
+            stats: Stats {
+                ops_last_ms: now_ms,
+                ..Stats::default()
+            },
+            run_id,
+            replid,
+            started_monotonic_ms: now_ms,
+            started_wall_ms: wall_ms,
+            dirty: 0,
+            lastsave_s: wall_ms / 1000,
+            shutdown: None,
+            cron_loops: 0,
+            next_conn_id: 1,
+            pending_writes: Vec::new(),
+            cron_next_ms: now_ms,
+        };
+        Node { env, server }
+    }
+
+    pub fn env(&self) -> &E {
+        &self.env
+    }
+
+    pub fn env_mut(&mut self) -> &mut E {
+        &mut self.env
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.server.config
+    }
+
+    /// A new connection. Returns its id; if the node is full the client gets
+    /// Redis's error and is closed.
+    pub fn on_accept(&mut self, info: ConnInfo) -> ConnId {
+        let id = self.server.next_conn_id;
+        self.server.next_conn_id += 1;
+        self.server.stats.total_connections_received += 1;
+        if self.server.clients.len() as u64 >= self.server.config.maxclients {
+            self.server.stats.rejected_connections += 1;
+            self.env.send(id, b"-ERR max number of clients reached\r\n");
+            self.env.close(id);
+            return id;
+        }
+        let now = self.env.monotonic_ms();
+        let authenticated = self.server.config.requirepass.is_none();
+        let client = Client::new(id, info, now, authenticated);
+        self.server.clients.insert(id, client);
+        self.env.trace(&Trace::Connected { conn: id });
+        id
+    }
+
+    /// Bytes from a peer: parse and execute every complete request.
+    pub fn on_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(mut client) = self.server.clients.remove(&conn) else {
+            return;
+        };
+        self.server.stats.total_net_input_bytes += bytes.len() as u64;
+        client.last_interaction_ms = self.env.monotonic_ms();
+        client.query.extend_from_slice(bytes);
+        let unparsed = (client.query.len() - client.query_pos) as u64;
+        if unparsed > self.server.config.client_query_buffer_limit {
+            self.env.log(
+                LogLevel::Warning,
+                &format!("Closing client that reached max query buffer length: id={conn}"),
+            );
+            self.close_client(client);
+            return;
+        }
+        self.process_query(&mut client);
+        if !client.out.is_empty() || client.close_after_reply {
+            self.server.queue_write(&mut client);
+        }
+        self.server.clients.insert(conn, client);
+    }
+
+    fn process_query(&mut self, client: &mut Client) {
+        while !client.close_after_reply && self.server.shutdown.is_none() {
+            let limits = ParseLimits {
+                bulk_bytes_max: self.server.config.proto_max_bulk_len,
+                authenticated: client.authenticated,
+            };
+            let parsed = client
+                .parser
+                .next_request(&client.query, &mut client.query_pos, &limits);
+            match parsed {
+                Ok(None) => break,
+                Ok(Some(argv)) if argv.is_empty() => continue,
+                Ok(Some(argv)) => cmd::process(&mut self.server, client, &mut self.env, argv),
+                Err(error) => {
+                    client.out.error(&format!("ERR {}", error.0));
+                    client.close_after_reply = true;
+                }
+            }
+        }
+        client.query.drain(..client.query_pos);
+        client.query_pos = 0;
+    }
+
+    /// The peer closed the connection (or it failed).
+    pub fn on_closed(&mut self, conn: ConnId) {
+        if let Some(mut client) = self.server.clients.remove(&conn) {
+            self.server.forget_client(&mut client);
+            self.env.trace(&Trace::Disconnected { conn });
+        }
+    }
+
+    /// A background disk operation finished. Persistence arrives in a later
+    /// change; until then no background operation is ever started.
+    pub fn on_disk_done(&mut self, op: DiskOpId, result: io::Result<()>) {
+        self.env.log(
+            LogLevel::Warning,
+            &format!("Unexpected completion of disk operation {op}: {result:?}"),
+        );
+    }
+
+    /// Monotonic time at which `on_tick` must run next.
+    pub fn next_deadline(&self) -> u64 {
+        self.server.cron_next_ms
+    }
+
+    /// Periodic work (Redis's serverCron), `hz` times a second: active
+    /// expiry, incremental rehashing, client timeouts, statistics.
+    pub fn on_tick(&mut self) {
+        let now = self.env.monotonic_ms();
+        if now < self.server.cron_next_ms {
+            return;
+        }
+        self.server.cron_next_ms = now + 1000 / u64::from(self.server.config.hz.max(1));
+        self.server.cron_loops += 1;
+        self.server.stats.sample_ops(now);
+        let wall = self.env.wall_ms();
+        let env = &mut self.env;
+        for db in &mut self.server.keyspace.dbs {
+            db.active_expire_cycle(wall, &mut || env.random_u64());
+            db.rehash_steps(REHASH_STEPS_PER_CRON);
+        }
+        self.server.after_command(None, &mut self.env);
+        self.close_timed_out_clients(now);
+    }
+
+    fn close_timed_out_clients(&mut self, now_ms: u64) {
+        let timeout_ms = self.server.config.timeout_s * 1000;
+        if timeout_ms == 0 {
+            return;
+        }
+        let idle: Vec<ConnId> = self
+            .server
+            .clients
+            .values()
+            .filter(|c| c.subscription_count() == 0 && now_ms - c.last_interaction_ms > timeout_ms)
+            .map(|c| c.id)
+            .collect();
+        for conn in idle {
+            if let Some(client) = self.server.clients.remove(&conn) {
+                self.env.log(LogLevel::Verbose, "Closing idle client");
+                self.close_client(client);
+            }
+        }
+    }
+
+    /// Work that must happen before any reply leaves, then the replies.
+    pub fn before_sleep(&mut self) {
+        let pending = std::mem::take(&mut self.server.pending_writes);
+        for conn in pending {
+            let Some(mut client) = self.server.clients.remove(&conn) else {
+                continue;
+            };
+            client.pending_write = false;
+            if !client.out.buf.is_empty() {
+                self.env.send(conn, &client.out.buf);
+                self.server.stats.total_net_output_bytes += client.out.buf.len() as u64;
+                client.out.buf.clear();
+                if client.out.buf.capacity() > OUTPUT_CAPACITY_KEPT_BYTES {
+                    client.out.buf.shrink_to(OUTPUT_CAPACITY_KEPT_BYTES);
+                }
+            }
+            if client.close_after_reply {
+                self.close_client(client);
+            } else {
+                self.server.clients.insert(conn, client);
+            }
+        }
+    }
+
+    /// Closes a client core decided to drop.
+    fn close_client(&mut self, mut client: Client) {
+        self.server.forget_client(&mut client);
+        self.env.close(client.id);
+        self.env.trace(&Trace::Disconnected { conn: client.id });
+    }
+
+    /// Asks the node to shut down (SIGTERM, SIGINT).
+    pub fn request_shutdown(&mut self, reason: ShutdownReason) {
+        self.server.shutdown.get_or_insert(reason);
+    }
+
+    /// Whether the driver should finish and exit.
+    pub fn shutdown_requested(&self) -> bool {
+        self.server.shutdown.is_some()
+    }
+
+    /// The last work before exit: release pending replies and close every
+    /// client. Persistence adds its final save here.
+    pub fn finish_shutdown(&mut self) {
+        self.env
+            .log(LogLevel::Warning, "User requested shutdown...");
+        self.before_sleep();
+        let conns: Vec<ConnId> = self.server.clients.keys().copied().collect();
+        for conn in conns {
+            if let Some(client) = self.server.clients.remove(&conn) {
+                self.close_client(client);
+            }
+        }
+        self.env
+            .log(LogLevel::Warning, "Redis is now ready to exit, bye bye...");
+    }
+}

@@ -1,0 +1,185 @@
+//! An in-memory `Env` for unit tests of core: a clock the test moves by
+//! hand, captured output, a fixed random sequence. It has no disk: every
+//! disk call fails with `Unsupported` (the simulator's `SimDisk` is the disk
+//! for tests that need one).
+
+use std::collections::BTreeMap;
+use std::io;
+
+use crate::client::ConnInfo;
+use crate::config::Config;
+use crate::env::{Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, Random};
+use crate::node::Node;
+
+#[derive(Debug, Default)]
+pub struct TestEnv {
+    pub monotonic_ms: u64,
+    pub wall_ms: i64,
+    pub sent: BTreeMap<ConnId, Vec<u8>>,
+    pub closed: Vec<ConnId>,
+    pub logs: Vec<(LogLevel, String)>,
+    random_state: u64,
+}
+
+impl Clock for TestEnv {
+    fn monotonic_ms(&self) -> u64 {
+        self.monotonic_ms
+    }
+    fn wall_ms(&self) -> i64 {
+        self.wall_ms
+    }
+}
+
+fn unsupported<T>() -> io::Result<T> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "TestEnv has no disk",
+    ))
+}
+
+impl Disk for TestEnv {
+    fn open(&mut self, _: &str, _: OpenMode) -> io::Result<FileId> {
+        unsupported()
+    }
+    fn write(&mut self, _: FileId, _: &[u8]) -> io::Result<usize> {
+        unsupported()
+    }
+    fn read_at(&mut self, _: FileId, _: u64, _: &mut [u8]) -> io::Result<usize> {
+        unsupported()
+    }
+    fn size(&mut self, _: FileId) -> io::Result<u64> {
+        unsupported()
+    }
+    fn truncate(&mut self, _: FileId, _: u64) -> io::Result<()> {
+        unsupported()
+    }
+    fn fsync(&mut self, _: FileId) -> io::Result<()> {
+        unsupported()
+    }
+    fn fsync_background(&mut self, _: FileId, _: DiskOpId) -> io::Result<()> {
+        unsupported()
+    }
+    fn close_file(&mut self, _: FileId) -> io::Result<()> {
+        unsupported()
+    }
+    fn rename(&mut self, _: &str, _: &str) -> io::Result<()> {
+        unsupported()
+    }
+    fn remove(&mut self, _: &str) -> io::Result<()> {
+        unsupported()
+    }
+    fn list(&mut self, _: &str) -> io::Result<Vec<String>> {
+        unsupported()
+    }
+    fn create_dir(&mut self, _: &str) -> io::Result<()> {
+        unsupported()
+    }
+    fn fsync_dir(&mut self, _: &str) -> io::Result<()> {
+        unsupported()
+    }
+    fn free_space(&mut self, _: &str) -> io::Result<u64> {
+        unsupported()
+    }
+}
+
+impl Net for TestEnv {
+    fn send(&mut self, conn: ConnId, data: &[u8]) {
+        self.sent.entry(conn).or_default().extend_from_slice(data);
+    }
+    fn close(&mut self, conn: ConnId) {
+        self.closed.push(conn);
+    }
+    fn connect(&mut self, _: ConnId, _: &str) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "TestEnv has no network",
+        ))
+    }
+}
+
+impl Random for TestEnv {
+    fn random_u64(&mut self) -> u64 {
+        // splitmix64: a fixed sequence, good enough to spread hash seeds.
+        self.random_state = self.random_state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.random_state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl Host for TestEnv {
+    fn used_memory_bytes(&self) -> u64 {
+        1_000_000
+    }
+    fn process_id(&self) -> u32 {
+        4242
+    }
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.logs.push((level, message.to_string()));
+    }
+}
+
+/// A node on a `TestEnv` with helpers to talk to it as clients would.
+pub struct TestNode {
+    pub node: Node<TestEnv>,
+}
+
+impl TestNode {
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    pub fn with_config(config: Config) -> Self {
+        let env = TestEnv {
+            wall_ms: 1_700_000_000_000,
+            ..TestEnv::default()
+        };
+        TestNode {
+            node: Node::new(env, config),
+        }
+    }
+
+    pub fn connect(&mut self) -> ConnId {
+        let info = ConnInfo {
+            peer_addr: "127.0.0.1:40000".into(),
+            local_addr: "127.0.0.1:6379".into(),
+            fd: 8,
+        };
+        self.node.on_accept(info)
+    }
+
+    /// Sends raw bytes and returns everything the node released for `conn`.
+    pub fn raw(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<u8> {
+        self.node.on_bytes(conn, bytes);
+        self.node.before_sleep();
+        self.node.env_mut().sent.remove(&conn).unwrap_or_default()
+    }
+
+    /// Sends one command as a multibulk request and returns the reply as
+    /// text.
+    pub fn cmd(&mut self, conn: ConnId, args: &[&str]) -> String {
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        String::from_utf8_lossy(&self.raw(conn, &request)).into_owned()
+    }
+
+    /// Moves both clocks forward and runs the cron.
+    pub fn advance(&mut self, ms: u64) {
+        let env = self.node.env_mut();
+        env.monotonic_ms += ms;
+        env.wall_ms += ms as i64;
+        self.node.on_tick();
+        self.node.before_sleep();
+    }
+}
+
+impl Default for TestNode {
+    fn default() -> Self {
+        Self::new()
+    }
+}

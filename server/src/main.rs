@@ -1,0 +1,3 @@
+//! redoubt-server (being written).
+
+fn main() {}
