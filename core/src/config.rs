@@ -440,7 +440,8 @@ impl Config {
         }
         match self.passive.keys().find(|k| **k == name) {
             Some(&key) => {
-                self.passive.insert(key, value.to_string());
+                let normalized = normalize_passive(key, value)?;
+                self.passive.insert(key, normalized);
                 Ok(())
             }
             None => Err(SetError(
@@ -531,6 +532,35 @@ impl Config {
         self.save.extend(points);
         Ok(())
     }
+}
+
+/// Passive directives holding memory sizes; stored in bytes as Redis does.
+const PASSIVE_MEMORY: &[&str] = &[
+    "maxmemory",
+    "repl-backlog-size",
+    "auto-aof-rewrite-min-size",
+    "active-defrag-ignore-bytes",
+    "hll-sparse-max-bytes",
+    "stream-node-max-bytes",
+];
+
+/// Validates a passive directive's value by the shape of its default:
+/// booleans take yes/no, integers and memory sizes take numbers.
+fn normalize_passive(name: &str, value: &str) -> Result<String, SetError> {
+    if PASSIVE_MEMORY.contains(&name) {
+        return Ok(memory(value, 0, MEMORY_MAX)?.to_string());
+    }
+    let default = PASSIVE_DEFAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, d)| d);
+    if default == "yes" || default == "no" {
+        return Ok(yes_no(boolean(value)?));
+    }
+    if !default.is_empty() && default.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(int(value, i64::MIN, i64::MAX)?.to_string());
+    }
+    Ok(value.to_string())
 }
 
 fn int(value: &str, min: i64, max: i64) -> Result<i64, SetError> {

@@ -14,6 +14,8 @@ pub mod server;
 pub mod string;
 pub mod transaction;
 
+use std::borrow::Cow;
+
 use crate::client::Client;
 use crate::db::{Db, Value};
 use crate::env::{Env, Trace};
@@ -145,7 +147,7 @@ pub fn table() -> &'static CommandTable {
 /// A resolved command: the spec to run and its full name (`config|get`).
 pub struct Resolved {
     pub spec: &'static CommandSpec,
-    pub full_name: String,
+    pub full_name: Cow<'static, str>,
 }
 
 /// Finds the spec for `argv`, descending into subcommands, and checks arity.
@@ -158,7 +160,7 @@ pub fn resolve(table: &CommandTable, argv: &[Vec<u8>]) -> Result<Resolved, Strin
         check_arity(spec, spec.name, argv.len())?;
         return Ok(Resolved {
             spec,
-            full_name: spec.name.to_string(),
+            full_name: Cow::Borrowed(spec.name),
         });
     }
     let word = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
@@ -173,7 +175,7 @@ pub fn resolve(table: &CommandTable, argv: &[Vec<u8>]) -> Result<Resolved, Strin
     check_arity(sub, &full_name, argv.len())?;
     Ok(Resolved {
         spec: sub,
-        full_name,
+        full_name: Cow::Owned(full_name),
     })
 }
 
@@ -363,10 +365,11 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
 pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let reply_start = ctx.client.out.buf.len();
     let errors_before = ctx.client.out.errors;
+    ctx.client.last_command.clear();
+    ctx.client.last_command.push_str(&resolved.full_name);
     (resolved.spec.handler)(ctx);
     ctx.server.stats.total_commands_processed += 1;
     ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
-    ctx.client.last_command = resolved.full_name.clone();
     ctx.server.after_command(Some(ctx.client), ctx.env);
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,

@@ -1,5 +1,810 @@
-//! Placeholder while this family is written.
+//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SHUTDOWN.
+//!
+//! INFO uses Redis's section and field names so monitoring and load
+//! balancers read it unchanged (`role:master` included). Sections this
+//! server cannot report truthfully yet (cpu, commandstats, errorstats) are
+//! left out rather than filled with invented numbers.
 
-use super::CommandSpec;
+use std::fmt::Write;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use super::connection::help_lines;
+use super::{flag, table, CommandSpec, Ctx, ERR_SYNTAX};
+use crate::env::LogLevel;
+use crate::node::ShutdownReason;
+use crate::resp::Out;
+
+const GROUP: &str = "server";
+const ADMIN: u32 = flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec { name: "info", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Returns information and statistics about the server.", complexity: "O(1)", handler: info, subcommands: &[] },
+    CommandSpec { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), group: GROUP, since: "2.0.0", summary: "A container for server configuration commands.", complexity: "Depends on subcommand.", handler: super::connection::container_help, subcommands: CONFIG_SUBCOMMANDS },
+    CommandSpec { name: "command", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "2.8.13", summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands", handler: command_all, subcommands: COMMAND_SUBCOMMANDS },
+    CommandSpec { name: "time", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "2.6.0", summary: "Returns the server time.", complexity: "O(1)", handler: time, subcommands: &[] },
+    CommandSpec { name: "lastsave", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Returns the Unix timestamp of the last successful save to disk.", complexity: "O(1)", handler: lastsave, subcommands: &[] },
+    CommandSpec { name: "shutdown", arity: -1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", handler: shutdown, subcommands: &[] },
+];
+
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "get",
+        arity: -3,
+        flags: ADMIN,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.0.0",
+        summary: "Returns the effective values of configuration parameters.",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        handler: config_get,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "set",
+        arity: -4,
+        flags: ADMIN,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.0.0",
+        summary: "Sets configuration parameters in-flight.",
+        complexity: "O(N) when N is the number of configuration parameters provided",
+        handler: config_set,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "resetstat",
+        arity: 2,
+        flags: ADMIN,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.0.0",
+        summary: "Resets the server's statistics.",
+        complexity: "O(1)",
+        handler: config_resetstat,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "rewrite",
+        arity: 2,
+        flags: ADMIN,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.8.0",
+        summary: "Persists the effective configuration to file.",
+        complexity: "O(1)",
+        handler: config_rewrite,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "5.0.0",
+        summary: "Returns helpful text about the different subcommands.",
+        complexity: "O(1)",
+        handler: config_help,
+        subcommands: &[],
+    },
+];
+
+const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "count",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.8.13",
+        summary: "Returns a count of commands.",
+        complexity: "O(1)",
+        handler: command_count,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "info",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.8.13",
+        summary: "Returns information about one, multiple or all commands.",
+        complexity: "O(N) where N is the number of commands to look up",
+        handler: command_info,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "docs",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "7.0.0",
+        summary: "Returns documentary information about one, multiple or all commands.",
+        complexity: "O(N) where N is the number of commands to look up",
+        handler: command_docs,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "list",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "7.0.0",
+        summary: "Returns a list of command names.",
+        complexity: "O(N) where N is the total number of Redis commands",
+        handler: command_list,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "getkeys",
+        arity: -3,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "2.8.13",
+        summary: "Extracts the key names from an arbitrary command.",
+        complexity: "O(N) where N is the number of arguments to the command",
+        handler: command_getkeys,
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: GROUP,
+        since: "5.0.0",
+        summary: "Returns helpful text about the different subcommands.",
+        complexity: "O(1)",
+        handler: command_help,
+        subcommands: &[],
+    },
+];
+
+/// Redis's `bytesToHuman`.
+fn human_bytes(bytes: u64) -> String {
+    let value = bytes as f64;
+    let units = [
+        (1u64 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (size, unit) in units {
+        if bytes >= size {
+            return format!("{:.2}{unit}", value / size as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// The sections INFO knows, in Redis's order, and whether the default set
+/// includes them.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+fn info(ctx: &mut Ctx<'_>) {
+    let asked: Vec<String> = ctx.argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let everything = asked.iter().any(|s| s == "all" || s == "everything");
+    let default = asked.is_empty() || asked.iter().any(|s| s == "default");
+    let mut text = String::new();
+    for &(name, in_default) in SECTIONS {
+        if everything || (default && in_default) || asked.iter().any(|s| s == name) {
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            info_section(ctx, name, &mut text);
+        }
+    }
+    ctx.out().verbatim(text.as_bytes());
+}
+
+fn info_section(ctx: &mut Ctx<'_>, name: &str, text: &mut String) {
+    match name {
+        "server" => info_server(ctx, text),
+        "clients" => info_clients(ctx, text),
+        "memory" => info_memory(ctx, text),
+        "persistence" => info_persistence(ctx, text),
+        "stats" => info_stats(ctx, text),
+        "replication" => info_replication(ctx, text),
+        "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        _ => info_keyspace(ctx, text),
+    }
+}
+
+/// Appends `field:value` lines.
+fn fields(text: &mut String, pairs: &[(&str, String)]) {
+    for (field, value) in pairs {
+        let _ = write!(text, "{field}:{value}\r\n");
+    }
+}
+
+fn info_server(ctx: &mut Ctx<'_>, text: &mut String) {
+    let now_ms = ctx.env.monotonic_ms();
+    let uptime = ctx.server.uptime_s(now_ms);
+    let config = &ctx.server.config;
+    text.push_str("# Server\r\n");
+    fields(
+        text,
+        &[
+            ("redis_version", crate::REDIS_VERSION.to_string()),
+            ("redis_git_sha1", "00000000".to_string()),
+            ("redis_git_dirty", "0".to_string()),
+            ("redis_build_id", "0".to_string()),
+            ("redis_mode", "standalone".to_string()),
+            ("redoubt_version", crate::REDOUBT_VERSION.to_string()),
+            (
+                "os",
+                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            ),
+            ("arch_bits", (usize::BITS).to_string()),
+            ("monotonic_clock", "POSIX clock_gettime".to_string()),
+            ("multiplexing_api", "epoll".to_string()),
+            ("process_id", ctx.env.process_id().to_string()),
+            ("process_supervised", "no".to_string()),
+            ("run_id", ctx.server.run_id.clone()),
+            ("tcp_port", config.port.to_string()),
+            ("server_time_usec", ctx.env.wall_us().to_string()),
+            ("uptime_in_seconds", uptime.to_string()),
+            ("uptime_in_days", (uptime / 86400).to_string()),
+            ("hz", config.hz.to_string()),
+            ("configured_hz", config.hz.to_string()),
+            (
+                "lru_clock",
+                ((ctx.now_ms / 1000) & ((1 << 24) - 1)).to_string(),
+            ),
+            ("config_file", config.config_file.clone()),
+        ],
+    );
+}
+
+fn info_clients(ctx: &mut Ctx<'_>, text: &mut String) {
+    let connected = ctx.server.clients.len() + 1;
+    let input_max = ctx
+        .server
+        .clients
+        .values()
+        .map(|c| c.query.len())
+        .chain([ctx.client.query.len()])
+        .max()
+        .unwrap_or(0);
+    let output_max = ctx
+        .server
+        .clients
+        .values()
+        .map(|c| c.out.buf.len())
+        .max()
+        .unwrap_or(0);
+    let pubsub_clients = ctx
+        .server
+        .clients
+        .values()
+        .filter(|c| c.subscription_count() > 0)
+        .count();
+    text.push_str("# Clients\r\n");
+    fields(
+        text,
+        &[
+            ("connected_clients", connected.to_string()),
+            ("cluster_connections", "0".to_string()),
+            ("maxclients", ctx.server.config.maxclients.to_string()),
+            ("client_recent_max_input_buffer", input_max.to_string()),
+            ("client_recent_max_output_buffer", output_max.to_string()),
+            ("blocked_clients", "0".to_string()),
+            ("tracking_clients", "0".to_string()),
+            ("pubsub_clients", pubsub_clients.to_string()),
+            ("clients_in_timeout_table", "0".to_string()),
+        ],
+    );
+}
+
+fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
+    let used = ctx.env.used_memory_bytes();
+    let peak = ctx.env.used_memory_peak_bytes().max(used);
+    let maxmemory = ctx
+        .server
+        .config
+        .get("maxmemory")
+        .and_then(|v| crate::config::parse_memory(&v))
+        .unwrap_or(0);
+    text.push_str("# Memory\r\n");
+    fields(
+        text,
+        &[
+            ("used_memory", used.to_string()),
+            ("used_memory_human", human_bytes(used)),
+            ("used_memory_peak", peak.to_string()),
+            ("used_memory_peak_human", human_bytes(peak)),
+            (
+                "used_memory_peak_perc",
+                format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+            ),
+            ("maxmemory", maxmemory.to_string()),
+            ("maxmemory_human", human_bytes(maxmemory)),
+            (
+                "maxmemory_policy",
+                ctx.server
+                    .config
+                    .get("maxmemory-policy")
+                    .unwrap_or_default(),
+            ),
+            ("mem_allocator", "libc".to_string()),
+        ],
+    );
+}
+
+fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Persistence\r\n");
+    fields(
+        text,
+        &[
+            ("loading", "0".to_string()),
+            ("async_loading", "0".to_string()),
+            ("rdb_changes_since_last_save", ctx.server.dirty.to_string()),
+            ("rdb_bgsave_in_progress", "0".to_string()),
+            ("rdb_last_save_time", ctx.server.lastsave_s.to_string()),
+            ("aof_enabled", "0".to_string()),
+            ("aof_rewrite_in_progress", "0".to_string()),
+            ("aof_rewrite_scheduled", "0".to_string()),
+        ],
+    );
+}
+
+fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
+    let stats = &ctx.server.stats;
+    text.push_str("# Stats\r\n");
+    fields(
+        text,
+        &[
+            (
+                "total_connections_received",
+                stats.total_connections_received.to_string(),
+            ),
+            (
+                "total_commands_processed",
+                stats.total_commands_processed.to_string(),
+            ),
+            (
+                "instantaneous_ops_per_sec",
+                stats.instantaneous_ops_per_sec().to_string(),
+            ),
+            (
+                "total_net_input_bytes",
+                stats.total_net_input_bytes.to_string(),
+            ),
+            (
+                "total_net_output_bytes",
+                stats.total_net_output_bytes.to_string(),
+            ),
+            (
+                "rejected_connections",
+                stats.rejected_connections.to_string(),
+            ),
+            ("sync_full", "0".to_string()),
+            ("sync_partial_ok", "0".to_string()),
+            ("sync_partial_err", "0".to_string()),
+            ("expired_keys", stats.expired_keys.to_string()),
+            ("evicted_keys", "0".to_string()),
+            ("keyspace_hits", stats.keyspace_hits.to_string()),
+            ("keyspace_misses", stats.keyspace_misses.to_string()),
+            (
+                "pubsub_channels",
+                ctx.server.pubsub.channel_count().to_string(),
+            ),
+            (
+                "pubsub_patterns",
+                ctx.server.pubsub.pattern_count().to_string(),
+            ),
+            ("total_forks", "0".to_string()),
+            ("total_error_replies", stats.total_error_replies.to_string()),
+        ],
+    );
+}
+
+fn info_replication(ctx: &mut Ctx<'_>, text: &mut String) {
+    let backlog_size = ctx
+        .server
+        .config
+        .get("repl-backlog-size")
+        .unwrap_or_default();
+    text.push_str("# Replication\r\n");
+    fields(
+        text,
+        &[
+            ("role", "master".to_string()),
+            ("connected_slaves", "0".to_string()),
+            ("master_failover_state", "no-failover".to_string()),
+            ("master_replid", ctx.server.replid.clone()),
+            ("master_replid2", "0".repeat(40)),
+            ("master_repl_offset", "0".to_string()),
+            ("second_repl_offset", "-1".to_string()),
+            ("repl_backlog_active", "0".to_string()),
+            ("repl_backlog_size", backlog_size),
+            ("repl_backlog_first_byte_offset", "0".to_string()),
+            ("repl_backlog_histlen", "0".to_string()),
+        ],
+    );
+}
+
+fn info_keyspace(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Keyspace\r\n");
+    for (index, db) in ctx.server.keyspace.dbs.iter().enumerate() {
+        if !db.is_empty() {
+            let _ = write!(
+                text,
+                "db{index}:keys={},expires={},avg_ttl=0\r\n",
+                db.len(),
+                db.expires_len()
+            );
+        }
+    }
+}
+
+fn config_get(ctx: &mut Ctx<'_>) {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pattern in &ctx.argv[2..] {
+        for pair in ctx.server.config.matching(pattern) {
+            if !pairs.iter().any(|(name, _)| *name == pair.0) {
+                pairs.push(pair);
+            }
+        }
+    }
+    let out = ctx.out();
+    out.map(pairs.len());
+    for (name, value) in pairs {
+        out.bulk(name.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+}
+
+/// CONFIG SET applies all pairs or none.
+fn config_set(ctx: &mut Ctx<'_>) {
+    if !(ctx.argv.len() - 2).is_multiple_of(2) {
+        return ctx.error("ERR wrong number of arguments for 'config|set' command");
+    }
+    let mut updated = ctx.server.config.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for pair in ctx.argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        if !updated.knows(&name) {
+            return ctx.error(&format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        }
+        if seen.contains(&name) {
+            return ctx.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+        }
+        if let Err(error) = updated.set(&name, &value) {
+            return ctx.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
+                error.0
+            ));
+        }
+        seen.push(name);
+    }
+    ctx.server.config = updated;
+    ctx.out().ok();
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>) {
+    ctx.server.stats.reset();
+    ctx.out().ok();
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>) {
+    if ctx.server.config.config_file.is_empty() {
+        return ctx.error("ERR The server is running without a config file");
+    }
+    ctx.error("ERR CONFIG REWRITE is not supported by this server yet");
+}
+
+fn config_help(ctx: &mut Ctx<'_>) {
+    help_lines(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}
+
+fn time(ctx: &mut Ctx<'_>) {
+    let micros = ctx.env.wall_us();
+    let out = ctx.out();
+    out.array(2);
+    out.bulk_i64(micros.div_euclid(1_000_000));
+    out.bulk_i64(micros.rem_euclid(1_000_000));
+}
+
+fn lastsave(ctx: &mut Ctx<'_>) {
+    let seconds = ctx.server.lastsave_s;
+    ctx.out().int(seconds);
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no
+/// reply: the connection closes as the server exits.
+fn shutdown(ctx: &mut Ctx<'_>) {
+    let mut abort = false;
+    for i in 1..ctx.argv.len() {
+        match ctx.keyword(i).as_str() {
+            "NOSAVE" | "SAVE" | "NOW" | "FORCE" => {}
+            "ABORT" => abort = true,
+            _ => return ctx.error(ERR_SYNTAX),
+        }
+    }
+    if abort {
+        if ctx.argv.len() > 2 {
+            return ctx.error(ERR_SYNTAX);
+        }
+        return ctx.error("ERR No shutdown in progress.");
+    }
+    ctx.env.log(LogLevel::Warning, "User requested shutdown...");
+    ctx.server.shutdown = Some(ShutdownReason::Command);
+}
+
+/// Redis's ACL categories for a command, derived from its flags and group.
+fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut categories = Vec::new();
+    let flagged = |f: u32| spec.flags & f != 0;
+    if flagged(flag::WRITE) {
+        categories.push("@write");
+    }
+    if flagged(flag::READONLY) {
+        categories.push("@read");
+    }
+    categories.push(if flagged(flag::FAST) {
+        "@fast"
+    } else {
+        "@slow"
+    });
+    if flagged(flag::ADMIN) {
+        categories.extend(["@admin", "@dangerous"]);
+    }
+    if flagged(flag::PUBSUB) {
+        categories.push("@pubsub");
+    }
+    match spec.group {
+        "string" => categories.push("@string"),
+        "generic" => categories.push("@keyspace"),
+        "transactions" => categories.push("@transaction"),
+        "connection" => categories.push("@connection"),
+        _ => {}
+    }
+    categories
+}
+
+/// One COMMAND INFO entry: Redis 7.0's ten fields.
+fn write_command_info(out: &mut Out, spec: &CommandSpec, full_name: &str) {
+    out.array(10);
+    out.bulk(full_name.as_bytes());
+    out.int(spec.arity as i64);
+    let names: Vec<&str> = flag::NAMES
+        .iter()
+        .filter(|(f, _)| spec.flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for name in names {
+        out.simple(name);
+    }
+    out.int(spec.keys.0 as i64);
+    out.int(spec.keys.1 as i64);
+    out.int(spec.keys.2 as i64);
+    let categories = acl_categories(spec);
+    out.set(categories.len());
+    for category in categories {
+        out.simple(category);
+    }
+    out.set(0);
+    write_key_specs(out, spec);
+    out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_command_info(out, sub, &format!("{full_name}|{}", sub.name));
+    }
+}
+
+/// Key specs equivalent to the (first, last, step) triple.
+fn write_key_specs(out: &mut Out, spec: &CommandSpec) {
+    let (first, last, step) = spec.keys;
+    if first == 0 {
+        out.array(0);
+        return;
+    }
+    out.array(1);
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.simple(if spec.is_write() { "RW" } else { "RO" });
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(first as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(if last < 0 {
+        last as i64
+    } else {
+        (last - first) as i64
+    });
+    out.bulk(b"keystep");
+    out.int(step as i64);
+    out.bulk(b"limit");
+    out.int(0);
+}
+
+fn command_all(ctx: &mut Ctx<'_>) {
+    let all = table().all();
+    let out = ctx.out();
+    out.array(all.len());
+    for spec in all {
+        write_command_info(out, spec, spec.name);
+    }
+}
+
+fn command_count(ctx: &mut Ctx<'_>) {
+    let count = table().all().len();
+    ctx.out().int(count as i64);
+}
+
+fn command_list(ctx: &mut Ctx<'_>) {
+    if ctx.argv.len() > 2 {
+        return ctx.error(ERR_SYNTAX);
+    }
+    let all = table().all();
+    let out = ctx.out();
+    out.array(all.len());
+    for spec in all {
+        out.bulk(spec.name.as_bytes());
+    }
+}
+
+/// Finds a command or a `container|sub` name.
+fn lookup(name: &[u8]) -> Option<(&'static CommandSpec, String)> {
+    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match text.split_once('|') {
+        None => table().get(name).map(|spec| (spec, spec.name.to_string())),
+        Some((container, sub)) => {
+            let parent = table().get(container.as_bytes())?;
+            let spec = parent.subcommands.iter().find(|s| s.name == sub)?;
+            Some((spec, text.clone()))
+        }
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>) {
+    let names = &ctx.argv[2..];
+    if names.is_empty() {
+        return command_all(ctx);
+    }
+    let out = &mut ctx.client.out;
+    out.array(names.len());
+    for name in names {
+        match lookup(name) {
+            Some((spec, full_name)) => write_command_info(out, spec, &full_name),
+            None => out.null_array(),
+        }
+    }
+}
+
+fn write_docs(out: &mut Out, spec: &CommandSpec, full_name: &str) {
+    out.bulk(full_name.as_bytes());
+    let has_subcommands = !spec.subcommands.is_empty();
+    out.map(4 + has_subcommands as usize);
+    for (field, value) in [
+        ("summary", spec.summary),
+        ("since", spec.since),
+        ("group", spec.group),
+        ("complexity", spec.complexity),
+    ] {
+        out.bulk(field.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+    if has_subcommands {
+        out.bulk(b"subcommands");
+        out.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            write_docs(out, sub, &format!("{full_name}|{}", sub.name));
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>) {
+    let found: Vec<(&'static CommandSpec, String)> = if ctx.argv.len() == 2 {
+        table()
+            .all()
+            .iter()
+            .map(|spec| (*spec, spec.name.to_string()))
+            .collect()
+    } else {
+        ctx.argv[2..]
+            .iter()
+            .filter_map(|name| lookup(name))
+            .collect()
+    };
+    let out = ctx.out();
+    out.map(found.len());
+    for (spec, full_name) in found {
+        write_docs(out, spec, &full_name);
+    }
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>) {
+    let argv = &ctx.argv[2..];
+    let resolved = match super::resolve(table(), argv) {
+        Ok(resolved) => resolved,
+        Err(_) => return ctx.error("ERR Invalid command specified"),
+    };
+    let (first, last, step) = resolved.spec.keys;
+    if first == 0 {
+        return ctx.error("ERR The command has no key arguments");
+    }
+    let last = if last < 0 {
+        argv.len() as i32 + last
+    } else {
+        last
+    };
+    let keys: Vec<&Vec<u8>> = (first..=last)
+        .step_by(step.max(1) as usize)
+        .filter_map(|i| argv.get(i as usize))
+        .collect();
+    let out = &mut ctx.client.out;
+    out.array(keys.len());
+    for key in keys {
+        out.bulk(key);
+    }
+}
+
+fn command_help(ctx: &mut Ctx<'_>) {
+    help_lines(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
+}

@@ -1,0 +1,183 @@
+//! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SHUTDOWN.
+
+use redoubt_core::testing::TestNode;
+
+// INFO carries Redis's section headers and the fields tools look for.
+#[test]
+fn info_sections_and_fields() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    let info = t.cmd(c, &["INFO"]);
+    for needle in [
+        "# Server\r\nredis_version:7.0.15\r\n",
+        "redis_mode:standalone\r\n",
+        "process_id:4242\r\n",
+        "tcp_port:6379\r\n",
+        "# Clients\r\nconnected_clients:1\r\n",
+        "# Memory\r\nused_memory:1000000\r\nused_memory_human:976.56K\r\n",
+        "# Persistence\r\nloading:0\r\n",
+        "# Stats\r\n",
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n",
+        "# Keyspace\r\n",
+    ] {
+        assert!(info.contains(needle), "missing {needle:?} in {info}");
+    }
+    let replication = t.cmd(c, &["INFO", "replication"]);
+    assert!(replication.contains("role:master"));
+    assert!(!replication.contains("# Server"));
+    assert_eq!(t.cmd(c, &["INFO", "nosuchsection"]), "$0\r\n\r\n");
+}
+
+// The keyspace section and command counters follow the data.
+#[test]
+fn info_counts() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    t.cmd(c, &["SET", "b", "1", "EX", "100"]);
+    t.cmd(c, &["GET", "a"]);
+    t.cmd(c, &["GET", "zz"]);
+    let info = t.cmd(c, &["INFO", "keyspace", "stats"]);
+    assert!(
+        info.contains("db0:keys=2,expires=1,avg_ttl=0\r\n"),
+        "{info}"
+    );
+    assert!(info.contains("total_commands_processed:4\r\n"), "{info}");
+    assert!(
+        info.contains("keyspace_hits:1\r\nkeyspace_misses:1\r\n"),
+        "{info}"
+    );
+    assert_eq!(t.cmd(c, &["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    assert!(t
+        .cmd(c, &["INFO", "stats"])
+        .contains("total_commands_processed:0\r\n"));
+}
+
+// CONFIG GET matches globs; CONFIG SET validates, applies all or nothing.
+#[test]
+fn config_get_and_set() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "maxmemory-policy"]),
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "appendfsync", "databases"]),
+        "*4\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n$9\r\ndatabases\r\n$2\r\n16\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$23\r\n3600 1 300 100 60 10000\r\n"
+    );
+    let ports = t.cmd(c, &["CONFIG", "GET", "*port*"]);
+    assert!(ports.contains("$4\r\nport\r\n$4\r\n6379\r\n"), "{ports}");
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "hz", "20", "timeout", "5"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "hz"]),
+        "*2\r\n$2\r\nhz\r\n$2\r\n20\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "appendfsync", "always", "appendonly", "maybe"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "appendfsync"]),
+        "*2\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "nosuch", "1"]),
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "databases", "4"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"
+    );
+    assert_eq!(t.cmd(c, &["CONFIG", "SET", "maxmemory", "1gb"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "maxmemory"]),
+        "*2\r\n$9\r\nmaxmemory\r\n$10\r\n1073741824\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "activerehashing", "perhaps"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'activerehashing') - argument must be 'yes' or 'no'\r\n"
+    );
+}
+
+// A changed requirepass applies to new connections.
+#[test]
+fn config_set_requirepass() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["CONFIG", "SET", "requirepass", "pw"]), "+OK\r\n");
+    let d = t.connect();
+    assert_eq!(t.cmd(d, &["PING"]), "-NOAUTH Authentication required.\r\n");
+}
+
+// COMMAND COUNT/INFO/DOCS/GETKEYS in Redis 7's shapes.
+#[test]
+fn command_introspection() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    let count: usize = t
+        .cmd(c, &["COMMAND", "COUNT"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count >= 60, "{count}");
+    let info = t.cmd(c, &["COMMAND", "INFO", "get", "nosuch"]);
+    assert!(
+        info.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n"),
+        "{info}"
+    );
+    assert!(info.ends_with("*-1\r\n"), "{info}");
+    let docs = t.cmd(c, &["COMMAND", "DOCS", "echo"]);
+    assert!(
+        docs.starts_with("*2\r\n$4\r\necho\r\n*8\r\n$7\r\nsummary\r\n"),
+        "{docs}"
+    );
+    assert_eq!(
+        t.cmd(c, &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    let all = t.cmd(c, &["COMMAND"]);
+    assert!(all.starts_with(&format!("*{count}\r\n")));
+    let config_get = t.cmd(c, &["COMMAND", "INFO", "config|get"]);
+    assert!(
+        config_get.starts_with("*1\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n"),
+        "{config_get}"
+    );
+}
+
+// TIME and LASTSAVE read the node's clock.
+#[test]
+fn time_and_lastsave() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["TIME"]),
+        "*2\r\n$10\r\n1700000000\r\n$1\r\n0\r\n"
+    );
+    assert_eq!(t.cmd(c, &["LASTSAVE"]), ":1700000000\r\n");
+}
+
+// SHUTDOWN asks the driver to stop and sends no reply; ABORT without a
+// shutdown in progress is an error.
+#[test]
+fn shutdown_requests_exit() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["SHUTDOWN", "ABORT"]),
+        "-ERR No shutdown in progress.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "BOGUS"]), "-ERR syntax error\r\n");
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "");
+    assert!(t.node.shutdown_requested());
+    t.node.finish_shutdown();
+    assert_eq!(t.node.env().closed, vec![c]);
+}
