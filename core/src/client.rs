@@ -63,6 +63,9 @@ pub struct Client {
     pub last_interaction_ms: u64,
     /// Full name of the last command run (`client|list`).
     pub last_command: String,
+    /// Monotonic time since which pending output has exceeded the soft
+    /// output buffer limit.
+    pub soft_limit_since_ms: Option<u64>,
 }
 
 impl Client {
@@ -87,6 +90,7 @@ impl Client {
             created_ms: now_monotonic_ms,
             last_interaction_ms: now_monotonic_ms,
             last_command: "NULL".to_string(),
+            soft_limit_since_ms: None,
         }
     }
 

@@ -43,11 +43,79 @@ pub struct Config {
     pub save: Vec<(u64, u64)>,
     pub loglevel: String,
     pub logfile: String,
+    pub client_output_buffer_limit: OutputLimits,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Path of the config file the server was started with, for INFO.
     pub config_file: String,
     save_given_at_startup: bool,
+}
+
+/// One class's output buffer limit: a client is closed when its pending
+/// output exceeds `hard_bytes`, or stays above `soft_bytes` for more than
+/// `soft_seconds`. Zero disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for Redis's three client classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: OutputLimit,
+    pub replica: OutputLimit,
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            normal: OutputLimit { hard_bytes: 0, soft_bytes: 0, soft_seconds: 0 },
+            replica: OutputLimit { hard_bytes: 256 << 20, soft_bytes: 64 << 20, soft_seconds: 60 },
+            pubsub: OutputLimit { hard_bytes: 32 << 20, soft_bytes: 8 << 20, soft_seconds: 60 },
+        }
+    }
+}
+
+impl std::fmt::Display for OutputLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let classes = [("normal", self.normal), ("slave", self.replica), ("pubsub", self.pubsub)];
+        let words: Vec<String> = classes
+            .iter()
+            .map(|(name, l)| format!("{name} {} {} {}", l.hard_bytes, l.soft_bytes, l.soft_seconds))
+            .collect();
+        f.write_str(&words.join(" "))
+    }
+}
+
+impl OutputLimits {
+    /// Applies `class hard soft seconds` groups; classes not named keep
+    /// their limits. All groups are checked before any is applied.
+    fn apply(&mut self, value: &str) -> Result<(), SetError> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        let invalid = || SetError("Wrong number of arguments in buffer limit configuration.".to_string());
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err(invalid());
+        }
+        let mut updated = *self;
+        for group in words.chunks(4) {
+            let limit = OutputLimit {
+                hard_bytes: parse_memory(group[1]).ok_or_else(invalid)?,
+                soft_bytes: parse_memory(group[2]).ok_or_else(invalid)?,
+                soft_seconds: group[3].parse().map_err(|_| invalid())?,
+            };
+            match group[0].to_ascii_lowercase().as_str() {
+                "normal" => updated.normal = limit,
+                "slave" | "replica" => updated.replica = limit,
+                "pubsub" => updated.pubsub = limit,
+                _ => return Err(SetError("Invalid client class specified in buffer limit configuration.".to_string())),
+            }
+        }
+        *self = updated;
+        Ok(())
+    }
 }
 
 /// Why a directive could not be set: the text after
@@ -77,6 +145,12 @@ const MEMORY_MAX: u64 = i64::MAX as u64;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "client-output-buffer-limit",
+        mutable: true,
+        get: |c| c.client_output_buffer_limit.to_string(),
+        set: |c, v| c.client_output_buffer_limit.apply(v),
+    },
     Directive {
         name: "port",
         mutable: false,
@@ -347,10 +421,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("stream-node-max-bytes", "4096"),
     ("stream-node-max-entries", "100"),
     ("activerehashing", "yes"),
-    (
-        "client-output-buffer-limit",
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    ),
     ("dynamic-hz", "yes"),
     ("jemalloc-bg-thread", "yes"),
     ("activedefrag", "no"),
@@ -400,6 +470,7 @@ impl Default for Config {
             save: vec![(3600, 1), (300, 100), (60, 10000)],
             loglevel: "notice".to_string(),
             logfile: String::new(),
+            client_output_buffer_limit: OutputLimits::default(),
             passive,
             config_file: String::new(),
             save_given_at_startup: false,

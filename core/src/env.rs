@@ -93,6 +93,12 @@ pub trait Net {
     /// core chose. Success arrives as `Node::on_connected`, failure as
     /// `Node::on_closed`.
     fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()>;
+    /// Bytes sent to `conn` that the peer has not taken yet. Core enforces
+    /// `client-output-buffer-limit` with it; a driver that never holds
+    /// bytes back may keep the default.
+    fn backlog_bytes(&self, _conn: ConnId) -> u64 {
+        0
+    }
 }
 
 /// The seeded random source: RANDOMKEY, SPOP, run ids, hash seeds.

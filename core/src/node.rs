@@ -369,12 +369,37 @@ impl<E: Env> Node<E> {
                     client.out.buf.shrink_to(OUTPUT_CAPACITY_KEPT_BYTES);
                 }
             }
-            if client.close_after_reply {
+            if client.close_after_reply || self.over_output_limit(&mut client) {
                 self.close_client(client);
             } else {
                 self.server.clients.insert(conn, client);
             }
         }
+    }
+
+    /// Whether the client's unsent output broke its class's
+    /// `client-output-buffer-limit`.
+    fn over_output_limit(&mut self, client: &mut Client) -> bool {
+        let limits = &self.server.config.client_output_buffer_limit;
+        let limit = if client.subscription_count() > 0 { limits.pubsub } else { limits.normal };
+        let backlog = self.env.backlog_bytes(client.id);
+        let now = self.env.monotonic_ms();
+        let hard = limit.hard_bytes > 0 && backlog > limit.hard_bytes;
+        let mut soft = false;
+        if limit.soft_bytes > 0 && backlog > limit.soft_bytes {
+            let since = *client.soft_limit_since_ms.get_or_insert(now);
+            soft = now - since > limit.soft_seconds * 1000;
+        } else {
+            client.soft_limit_since_ms = None;
+        }
+        if hard || soft {
+            let message = format!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                client.id, client.info.peer_addr
+            );
+            self.env.log(LogLevel::Warning, &message);
+        }
+        hard || soft
     }
 
     /// Closes a client core decided to drop.

@@ -18,6 +18,9 @@ pub struct TestEnv {
     pub sent: BTreeMap<ConnId, Vec<u8>>,
     pub closed: Vec<ConnId>,
     pub logs: Vec<(LogLevel, String)>,
+    /// What `backlog_bytes` reports per connection: bytes the test pretends
+    /// the peer has not read.
+    pub backlog: BTreeMap<ConnId, u64>,
     random_state: u64,
 }
 
@@ -94,6 +97,9 @@ impl Net for TestEnv {
             io::ErrorKind::Unsupported,
             "TestEnv has no network",
         ))
+    }
+    fn backlog_bytes(&self, conn: ConnId) -> u64 {
+        self.backlog.get(&conn).copied().unwrap_or(0)
     }
 }
 

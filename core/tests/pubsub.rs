@@ -96,3 +96,31 @@ fn resp3_pushes() {
         ">3\r\n$11\r\nunsubscribe\r\n$4\r\nnope\r\n:1\r\n"
     );
 }
+
+// A subscriber that does not read is closed past the pubsub hard limit, or
+// after staying above the soft limit for its seconds; normal clients have
+// no limit by default.
+#[test]
+fn output_buffer_limits() {
+    let mut t = TestNode::new();
+    let slow = t.connect();
+    let lagging = t.connect();
+    let normal = t.connect();
+    let publisher = t.connect();
+    t.cmd(slow, &["SUBSCRIBE", "ch"]);
+    t.cmd(lagging, &["SUBSCRIBE", "ch"]);
+    let env = t.node.env_mut();
+    env.backlog.insert(slow, 33 << 20);
+    env.backlog.insert(lagging, 9 << 20);
+    env.backlog.insert(normal, 1 << 30);
+    t.cmd(publisher, &["PUBLISH", "ch", "m"]);
+    assert_eq!(t.node.env().closed, vec![slow]);
+    t.advance(59_000);
+    t.cmd(publisher, &["PUBLISH", "ch", "m"]);
+    assert_eq!(t.node.env().closed, vec![slow]);
+    t.advance(2_000);
+    t.cmd(publisher, &["PUBLISH", "ch", "m"]);
+    assert_eq!(t.node.env().closed, vec![slow, lagging]);
+    assert_eq!(t.cmd(normal, &["PING"]), "+PONG\r\n");
+    assert_eq!(t.cmd(publisher, &["CONFIG", "GET", "client-output-buffer-limit"]), "*2\r\n$26\r\nclient-output-buffer-limit\r\n$67\r\nnormal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60\r\n");
+}
