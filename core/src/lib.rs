@@ -23,6 +23,7 @@ pub mod db;
 pub mod env;
 pub mod glob;
 pub mod node;
+pub mod persist;
 pub mod resp;
 pub mod testing;
 

@@ -1,0 +1,4 @@
+//! Persistence: the RDB snapshot format and the append-only file, in Redis
+//! 7's formats, written and read only through `env::Disk`.
+
+pub mod rdb;

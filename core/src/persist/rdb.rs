@@ -1,0 +1,1 @@
+//! Placeholder while the RDB codec is written.
