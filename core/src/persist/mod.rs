@@ -1,4 +1,5 @@
 //! Persistence: the RDB snapshot format and the append-only file, in Redis
 //! 7's formats, written and read only through `env::Disk`.
 
+pub mod aof_format;
 pub mod rdb;

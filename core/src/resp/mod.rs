@@ -5,5 +5,5 @@
 mod reply;
 mod request;
 
-pub use reply::{Out, Protocol};
+pub use reply::{push_i64, Out, Protocol};
 pub use request::{parse_i64, split_args, ParseLimits, ProtocolError, RequestParser};
