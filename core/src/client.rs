@@ -66,6 +66,9 @@ pub struct Client {
     /// Monotonic time since which pending output has exceeded the soft
     /// output buffer limit.
     pub soft_limit_since_ms: Option<u64>,
+    /// The AOF offset the pending replies depend on: they leave only once
+    /// the AOF barrier has passed it.
+    pub reply_offset: u64,
 }
 
 impl Client {
@@ -91,6 +94,7 @@ impl Client {
             last_interaction_ms: now_monotonic_ms,
             last_command: "NULL".to_string(),
             soft_limit_since_ms: None,
+            reply_offset: 0,
         }
     }
 

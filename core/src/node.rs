@@ -17,6 +17,8 @@ use crate::cmd::{self, pubsub::PubSub};
 use crate::config::Config;
 use crate::db::Keyspace;
 use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
+use crate::persist::aof::Aof;
+use crate::persist::load::{load_aof, LoadReport};
 use crate::resp::ParseLimits;
 
 /// Counters reported by INFO stats.
@@ -104,6 +106,21 @@ pub struct Server {
     pub lastsave_s: i64,
     pub shutdown: Option<ShutdownReason>,
     pub cron_loops: u64,
+    /// The append-only file, while `appendonly` is on.
+    pub aof: Aof,
+    pub aof_on: bool,
+    /// What the last AOF load found (INFO and reports).
+    pub aof_load: LoadReport,
+    /// Executing commands read from disk: nothing is propagated or traced.
+    pub loading: bool,
+    /// Writes propagated by the running top-level command, with their
+    /// databases, in execution order.
+    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    /// A rewritten form of the running command to propagate instead of its
+    /// own argv (relative expiry made absolute, and the like).
+    pub propagate_override: Option<Vec<Vec<u8>>>,
+    /// Monotonic time of the last attempt to recover from an fsync error.
+    aof_recovery_last_ms: u64,
     next_conn_id: ConnId,
     /// Clients with replies to release at `before_sleep`, in queue order.
     pub(crate) pending_writes: Vec<ConnId>,
@@ -136,11 +153,83 @@ impl Server {
             }
             for key in db.expired_keys.drain(..) {
                 self.stats.expired_keys += 1;
-                env.trace(&Trace::Expired {
-                    db: index,
-                    key: &key,
-                });
+                if self.loading {
+                    continue;
+                }
+                env.trace(&Trace::Expired { db: index, key: &key });
+                self.propagated.push((index, vec![b"DEL".to_vec(), key]));
             }
+        }
+    }
+
+    /// Hands what the finished top-level command propagated to the AOF, as
+    /// one unit (wrapped in MULTI/EXEC when it is more than one command),
+    /// and records the offset the client's replies now depend on.
+    pub fn commit_propagation(&mut self, client: Option<&mut Client>) {
+        let ops = std::mem::take(&mut self.propagated);
+        if self.aof_on && !ops.is_empty() {
+            let wrap = ops.len() > 1;
+            if wrap {
+                self.aof.feed(ops[0].0, &[b"MULTI".to_vec()]);
+            }
+            for (db, argv) in &ops {
+                self.aof.feed(*db, argv);
+            }
+            if wrap {
+                self.aof.feed(ops[ops.len() - 1].0, &[b"EXEC".to_vec()]);
+            }
+        }
+        let wrote = !ops.is_empty();
+        let every_reply_waits = self.config.appendfsync == crate::config::AppendFsync::Always;
+        if let Some(client) = client {
+            if self.aof_on && (wrote || every_reply_waits) {
+                client.reply_offset = self.aof.appended;
+            }
+        }
+    }
+
+    /// Turns the AOF on: the files are rewritten from memory first, as
+    /// Redis does when `appendonly` is switched on at run time.
+    pub fn start_aof(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        if self.aof_on {
+            return Ok(());
+        }
+        self.aof.rewrite_from_memory(env, &self.config, &self.keyspace)?;
+        self.aof_on = true;
+        env.log(LogLevel::Notice, "Background append only file rewriting started");
+        Ok(())
+    }
+
+    /// Turns the AOF off, writing what is buffered first.
+    pub fn stop_aof(&mut self, env: &mut dyn Env) {
+        if !self.aof_on {
+            return;
+        }
+        self.aof.flush(env, &self.config);
+        self.aof.close(env);
+        self.aof_on = false;
+    }
+
+    /// AOF work from cron: retry a failed write, start a due `everysec`
+    /// fsync, and recover from an fsync error by writing a fresh BASE (at
+    /// most once a second).
+    fn aof_cron(&mut self, env: &mut dyn Env, now_ms: u64) {
+        if !self.aof_on {
+            return;
+        }
+        if self.aof.fsync_error.is_some() {
+            if now_ms.saturating_sub(self.aof_recovery_last_ms) < 1000 {
+                return;
+            }
+            self.aof_recovery_last_ms = now_ms;
+            match self.aof.rewrite_from_memory(env, &self.config, &self.keyspace) {
+                Ok(()) => env.log(LogLevel::Warning, "AOF recovered from the fsync error: a new BASE written from memory replaced the INCR file, accepting writes again."),
+                Err(error) => env.log(LogLevel::Warning, &format!("Recovering the AOF from an fsync error failed, will retry: {error}")),
+            }
+            return;
+        }
+        if self.aof.needs_attention() {
+            self.aof.flush(env, &self.config);
         }
     }
 
@@ -177,7 +266,37 @@ fn hex_id(env: &mut dyn Env) -> String {
 }
 
 impl<E: Env> Node<E> {
-    /// A node with an empty dataset.
+    /// Starts a node the way `redis-server` starts: a new node, then the
+    /// dataset loaded from the AOF when `appendonly` is on (which also
+    /// opens the AOF for writing). Errors say why the data cannot be
+    /// loaded; the caller must not serve clients then.
+    pub fn start(env: E, config: Config) -> Result<Self, String> {
+        let mut node = Node::new(env, config);
+        if node.server.config.appendonly {
+            node.load_and_open_aof()?;
+        }
+        Ok(node)
+    }
+
+    fn load_and_open_aof(&mut self) -> Result<(), String> {
+        let server = &mut self.server;
+        match load_aof(server, &mut self.env)? {
+            Some((manifest, report)) => {
+                let sizes = (report.base_bytes, report.bytes);
+                server.aof_load = report;
+                server.aof.open_new_incr(&mut self.env, &server.config, manifest, sizes)?;
+            }
+            None => {
+                self.env.log(LogLevel::Notice, "Creating AOF base file and incr file on server start");
+                server.aof.rewrite_from_memory(&mut self.env, &server.config, &server.keyspace)?;
+            }
+        }
+        server.aof_on = true;
+        server.dirty = 0;
+        Ok(())
+    }
+
+    /// A node with an empty dataset that has touched no file.
     pub fn new(mut env: E, config: Config) -> Self {
         let seed = (env.random_u64(), env.random_u64());
         let run_id = hex_id(&mut env);
@@ -201,6 +320,13 @@ impl<E: Env> Node<E> {
             lastsave_s: wall_ms / 1000,
             shutdown: None,
             cron_loops: 0,
+            aof: Aof::default(),
+            aof_on: false,
+            aof_load: LoadReport::default(),
+            loading: false,
+            propagated: Vec::new(),
+            propagate_override: None,
+            aof_recovery_last_ms: 0,
             next_conn_id: 1,
             pending_writes: Vec::new(),
             cron_next_ms: now_ms,
@@ -299,13 +425,11 @@ impl<E: Env> Node<E> {
         }
     }
 
-    /// A background disk operation finished. Persistence arrives in a later
-    /// change; until then no background operation is ever started.
+    /// A background disk operation finished.
     pub fn on_disk_done(&mut self, op: DiskOpId, result: io::Result<()>) {
-        self.env.log(
-            LogLevel::Warning,
-            &format!("Unexpected completion of disk operation {op}: {result:?}"),
-        );
+        if !self.server.aof.on_fsync_done(&mut self.env, op, result) {
+            self.env.log(LogLevel::Warning, &format!("Completion of unknown disk operation {op}"));
+        }
     }
 
     /// Monotonic time at which `on_tick` must run next.
@@ -330,6 +454,8 @@ impl<E: Env> Node<E> {
             db.rehash_steps(REHASH_STEPS_PER_CRON);
         }
         self.server.after_command(None, &mut self.env);
+        self.server.commit_propagation(None);
+        self.server.aof_cron(&mut self.env, now);
         self.close_timed_out_clients(now);
     }
 
@@ -353,13 +479,27 @@ impl<E: Env> Node<E> {
         }
     }
 
-    /// Work that must happen before any reply leaves, then the replies.
+    /// Work that must happen before any reply leaves (writing the AOF, and
+    /// under `always` its fsync), then the replies whose writes are covered.
+    /// Replies that depend on AOF bytes not yet written (or fsynced under
+    /// `always`) stay queued until a later call.
     pub fn before_sleep(&mut self) {
+        let barrier = if self.server.aof_on {
+            self.server.aof.flush(&mut self.env, &self.server.config);
+            self.server.aof.barrier(self.server.config.appendfsync)
+        } else {
+            u64::MAX
+        };
         let pending = std::mem::take(&mut self.server.pending_writes);
         for conn in pending {
             let Some(mut client) = self.server.clients.remove(&conn) else {
                 continue;
             };
+            if client.reply_offset > barrier {
+                self.server.pending_writes.push(conn);
+                self.server.clients.insert(conn, client);
+                continue;
+            }
             client.pending_write = false;
             if !client.out.buf.is_empty() {
                 self.env.send(conn, &client.out.buf);
@@ -381,7 +521,11 @@ impl<E: Env> Node<E> {
     /// `client-output-buffer-limit`.
     fn over_output_limit(&mut self, client: &mut Client) -> bool {
         let limits = &self.server.config.client_output_buffer_limit;
-        let limit = if client.subscription_count() > 0 { limits.pubsub } else { limits.normal };
+        let limit = if client.subscription_count() > 0 {
+            limits.pubsub
+        } else {
+            limits.normal
+        };
         let backlog = self.env.backlog_bytes(client.id);
         let now = self.env.monotonic_ms();
         let hard = limit.hard_bytes > 0 && backlog > limit.hard_bytes;

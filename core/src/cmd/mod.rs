@@ -298,6 +298,14 @@ impl<'a> Ctx<'a> {
         self.server.dirty += n;
     }
 
+    /// Propagates `argv` to the AOF (and replicas) instead of the command as
+    /// the client sent it, when the two would replay differently: relative
+    /// expiry made absolute, a float increment as the value it produced.
+    /// Only takes effect if the command changed the dataset.
+    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+        self.server.propagate_override = Some(argv);
+    }
+
     pub fn random(&mut self) -> u64 {
         self.env.random_u64()
     }
@@ -316,6 +324,10 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
                 Err(error) => {
                     multi.aborted = true;
                     client.out.error(&error);
+                }
+                Ok(r) if r.spec.is_write() && server.aof_on && server.aof.refusal().is_some() => {
+                    multi.aborted = true;
+                    client.out.error(&server.aof.refusal().unwrap_or_default());
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
                     multi.aborted = true;
@@ -349,15 +361,34 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
         ));
         return;
     }
+    if let Some(refusal) = write_refusal(server, client, &resolved) {
+        client.out.error(&refusal);
+        return;
+    }
     let now_ms = env.wall_ms();
     let mut ctx = Ctx {
-        server,
-        client,
+        server: &mut *server,
+        client: &mut *client,
         argv: &argv,
         now_ms,
         env,
     };
     call(&mut ctx, &resolved, false);
+    server.commit_propagation(Some(client));
+}
+
+/// The MISCONF error for a write (or an EXEC holding writes) while the AOF
+/// cannot be written.
+fn write_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Option<String> {
+    if !server.aof_on {
+        return None;
+    }
+    let refusal = server.aof.refusal()?;
+    let queued_writes = resolved.spec.name == "exec"
+        && client.multi.as_ref().is_some_and(|m| {
+            m.queued.iter().any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
+        });
+    (resolved.spec.is_write() || queued_writes).then_some(refusal)
 }
 
 /// Runs a resolved command and reports it: statistics, expired keys, WATCH
@@ -367,10 +398,20 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let errors_before = ctx.client.out.errors;
     ctx.client.last_command.clear();
     ctx.client.last_command.push_str(&resolved.full_name);
+    let dirty_before = ctx.server.dirty;
+    ctx.server.propagate_override = None;
     (resolved.spec.handler)(ctx);
     ctx.server.stats.total_commands_processed += 1;
     ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
     ctx.server.after_command(Some(ctx.client), ctx.env);
+    let rewritten = ctx.server.propagate_override.take();
+    if ctx.server.loading {
+        return;
+    }
+    if resolved.spec.is_write() && ctx.server.dirty > dirty_before {
+        let argv = rewritten.unwrap_or_else(|| ctx.argv.to_vec());
+        ctx.server.propagated.push((ctx.client.db, argv));
+    }
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,
         db: ctx.client.db,

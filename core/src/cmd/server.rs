@@ -356,9 +356,43 @@ fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
             ("rdb_changes_since_last_save", ctx.server.dirty.to_string()),
             ("rdb_bgsave_in_progress", "0".to_string()),
             ("rdb_last_save_time", ctx.server.lastsave_s.to_string()),
-            ("aof_enabled", "0".to_string()),
+            ("aof_enabled", (ctx.server.aof_on as u8).to_string()),
             ("aof_rewrite_in_progress", "0".to_string()),
             ("aof_rewrite_scheduled", "0".to_string()),
+            ("aof_last_write_status", status(ctx.server.aof.write_error.is_none() && ctx.server.aof.fsync_error.is_none())),
+        ],
+    );
+    if ctx.server.aof_on {
+        info_aof(ctx, text);
+    }
+}
+
+fn status(ok: bool) -> String {
+    if ok { "ok" } else { "err" }.to_string()
+}
+
+/// The AOF fields Redis adds when the AOF is on, and redoubt's own about
+/// what loading truncated.
+fn info_aof(ctx: &mut Ctx<'_>, text: &mut String) {
+    let aof = &ctx.server.aof;
+    let (truncated_file, truncated_offset, truncated_bytes) = match &ctx.server.aof_load.truncated {
+        Some((file, offset, bytes)) => (file.clone(), offset.to_string(), bytes.to_string()),
+        None => (String::new(), "-1".to_string(), "0".to_string()),
+    };
+    fields(
+        text,
+        &[
+            ("aof_current_size", aof.current_size.to_string()),
+            ("aof_base_size", aof.base_size.to_string()),
+            ("aof_pending_rewrite", "0".to_string()),
+            ("aof_buffer_length", aof.buffer.len().to_string()),
+            ("aof_pending_bio_fsync", (aof.fsync_in_flight() as u8).to_string()),
+            ("aof_delayed_fsync", aof.delayed_fsync.to_string()),
+            ("aof_fsynced_offset", aof.fsynced.to_string()),
+            ("aof_written_offset", aof.written.to_string()),
+            ("aof_load_truncated_file", truncated_file),
+            ("aof_load_truncated_offset", truncated_offset),
+            ("aof_load_truncated_bytes", truncated_bytes),
         ],
     );
 }
@@ -496,8 +530,26 @@ fn config_set(ctx: &mut Ctx<'_>) {
         }
         seen.push(name);
     }
-    ctx.server.config = updated;
+    let appendonly_changed = updated.appendonly != ctx.server.config.appendonly;
+    let previous = std::mem::replace(&mut ctx.server.config, updated);
+    if appendonly_changed {
+        if let Err(error) = switch_appendonly(ctx) {
+            ctx.server.config = previous;
+            return ctx.error(&format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - {error}"));
+        }
+    }
     ctx.out().ok();
+}
+
+/// Applies a changed `appendonly`: on writes a fresh BASE from memory
+/// first, off writes what is buffered and closes the file.
+fn switch_appendonly(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    if ctx.server.config.appendonly {
+        ctx.server.start_aof(ctx.env)
+    } else {
+        ctx.server.stop_aof(ctx.env);
+        Ok(())
+    }
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>) {

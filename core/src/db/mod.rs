@@ -215,6 +215,12 @@ impl Db {
         removed
     }
 
+    /// Every key with its value and absolute expiry, for snapshots and
+    /// rewrites. Keys past their time are included; callers filter.
+    pub fn entries_with_expiry(&self) -> impl Iterator<Item = (&[u8], &Value, Option<i64>)> {
+        self.entries.iter().map(|(key, value)| (key, value, self.expires.get(key).copied()))
+    }
+
     /// Visits every key; order is deterministic for a given hash seed.
     pub fn keys(&self) -> impl Iterator<Item = (&[u8], &Value)> {
         self.entries.iter()

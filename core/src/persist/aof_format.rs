@@ -409,7 +409,7 @@ pub fn trailer_verifies(file: &[u8], trailer_start: usize, trailer: &Trailer) ->
 /// complete command starting on a line boundary. Damage followed by valid
 /// data is corruption before the tail, not a torn tail.
 pub fn valid_data_after(file: &[u8], from: usize, bulk_bytes_max: u64) -> bool {
-    let mut at = from;
+    let mut at = from.saturating_sub(1);
     while let Some(found) = file[at..]
         .windows(2)
         .position(|w| w == b"\n#" || w == b"\n*")

@@ -1,5 +1,7 @@
 //! Persistence: the RDB snapshot format and the append-only file, in Redis
 //! 7's formats, written and read only through `env::Disk`.
 
+pub mod aof;
 pub mod aof_format;
+pub mod load;
 pub mod rdb;

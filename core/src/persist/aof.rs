@@ -1,0 +1,495 @@
+//! The append-only file at run time: the buffer of propagated writes, the
+//! flush at `before_sleep` under the three `appendfsync` policies, write and
+//! fsync errors, the reply barrier, and the multi-part directory (manifest,
+//! BASE, INCR files) through `env::Disk`.
+//!
+//! Offsets: `appended` counts bytes of commands fed to the buffer since the
+//! node started, `written` how many of them reached the file, `fsynced` how
+//! many are known durable. Every reply records the offset it depends on; the
+//! node releases it only once `barrier()` (written, or fsynced under
+//! `always`) has passed that offset. So a reply never leaves before its
+//! write reached the file, and under `always` never before the fsync that
+//! covers it; one fsync covers every client of the iteration (group commit).
+//!
+//! Errors: a failed or short write truncates the file back to the last
+//! complete batch (retrying the truncate until it succeeds), keeps the
+//! buffer, and leaves `write_error` set so write commands are refused with
+//! `-MISCONF`; the cron retries and the same bytes are written exactly once
+//! when space returns. A failed fsync poisons the INCR file: writes stay
+//! refused until a fresh BASE written from memory and a new INCR file
+//! replace it in the manifest.
+
+use std::io;
+
+use super::aof_format::{
+    base_name, batch_trailer, encode_command, incr_name, manifest_name, temp_manifest_name, AofFile, FileKind,
+    Manifest,
+};
+use crate::config::{AppendFsync, Config};
+use crate::db::{Keyspace, Value};
+use crate::env::{DiskOpId, Env, FileId, LogLevel, OpenMode};
+
+/// How long an `everysec` write may wait for a running background fsync
+/// before it is written anyway (Redis's 2 seconds).
+pub const POSTPONE_MS_MAX: u64 = 2000;
+/// Interval between `everysec` fsyncs.
+pub const FSYNC_INTERVAL_MS: u64 = 1000;
+/// Bytes read per call while loading.
+pub const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The INCR file being appended to.
+#[derive(Debug)]
+struct Incr {
+    file: FileId,
+    name: String,
+    /// Bytes of the file that hold complete batches.
+    size: u64,
+    /// A failed write left partial bytes past `size` that must be cut
+    /// before anything else is written.
+    truncate_pending: bool,
+}
+
+/// A background fsync in flight.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    op: DiskOpId,
+    /// `written` when it was submitted: what it makes durable.
+    covers: u64,
+}
+
+/// The append-only file's state while the server runs.
+#[derive(Debug, Default)]
+pub struct Aof {
+    /// Commands not yet written (Redis's `aof_buf`).
+    pub buffer: Vec<u8>,
+    selected_db: Option<usize>,
+    pub appended: u64,
+    pub written: u64,
+    pub fsynced: u64,
+    incr: Option<Incr>,
+    pub manifest: Manifest,
+    batch_seq: u64,
+    last_timestamp_s: i64,
+    last_fsync_ms: u64,
+    in_flight: Option<InFlight>,
+    postponed_since_ms: Option<u64>,
+    /// INFO `aof_delayed_fsync`.
+    pub delayed_fsync: u64,
+    /// The last write failed with this error (INFO `aof_last_write_status`).
+    pub write_error: Option<String>,
+    /// An fsync failed: the INCR file can no longer be trusted.
+    pub fsync_error: Option<String>,
+    /// Bytes of the BASE file (INFO `aof_base_size`).
+    pub base_size: u64,
+    /// Bytes of all files (INFO `aof_current_size`).
+    pub current_size: u64,
+    next_op: DiskOpId,
+}
+
+/// Joins a directory and a name.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        name.to_string()
+    } else {
+        format!("{}/{name}", dir.trim_end_matches('/'))
+    }
+}
+
+/// The AOF directory for a configuration.
+pub fn aof_dir(config: &Config) -> String {
+    join(&config.dir, &config.appenddirname)
+}
+
+/// Reads a whole file through `Disk`.
+pub fn read_file(env: &mut dyn Env, path: &str) -> io::Result<Vec<u8>> {
+    let file = env.open(path, OpenMode::Read)?;
+    let mut contents = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let result = loop {
+        match env.read_at(file, contents.len() as u64, &mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => contents.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = env.close_file(file);
+    result.map(|()| contents)
+}
+
+/// Writes `data` whole to a new file and fsyncs it; a short write is
+/// retried from where it stopped, an error removes nothing (callers clean
+/// up temp files).
+fn write_durable(env: &mut dyn Env, path: &str, data: &[u8]) -> io::Result<()> {
+    let file = env.open(path, OpenMode::CreateTruncate)?;
+    let mut done = 0;
+    let result = (|| {
+        while done < data.len() {
+            match env.write(file, &data[done..])? {
+                0 => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+                n => done += n,
+            }
+        }
+        env.fsync(file)
+    })();
+    let _ = env.close_file(file);
+    result
+}
+
+impl Aof {
+    /// Whether write commands must be refused, and the MISCONF text.
+    pub fn refusal(&self) -> Option<String> {
+        let error = self.write_error.as_ref().or(self.fsync_error.as_ref())?;
+        Some(format!("MISCONF Errors writing to the AOF file: {error}"))
+    }
+
+    /// The offset replies may depend on and still be released.
+    pub fn barrier(&self, policy: AppendFsync) -> u64 {
+        match policy {
+            AppendFsync::Always => self.fsynced,
+            AppendFsync::EverySec | AppendFsync::No => self.written,
+        }
+    }
+
+    /// Appends one propagated command, selecting its database first.
+    pub fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
+        let before = self.buffer.len();
+        if self.selected_db != Some(db) {
+            encode_command(&mut self.buffer, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            self.selected_db = Some(db);
+        }
+        encode_command(&mut self.buffer, argv);
+        self.appended += (self.buffer.len() - before) as u64;
+    }
+
+    fn next_op(&mut self) -> DiskOpId {
+        self.next_op += 1;
+        self.next_op
+    }
+
+    /// The flush at `before_sleep` (and retried from cron): write the
+    /// buffer as one batch, then fsync as the policy says.
+    pub fn flush(&mut self, env: &mut dyn Env, config: &Config) {
+        if self.incr.is_none() || self.fsync_error.is_some() {
+            return;
+        }
+        let now = env.monotonic_ms();
+        if !self.buffer.is_empty() && !self.postpone(env, config, now) {
+            self.write_batch(env, config);
+        }
+        self.fsync_by_policy(env, config.appendfsync, now);
+    }
+
+    /// Under `everysec`, a write waits while a background fsync runs, at
+    /// most [`POSTPONE_MS_MAX`]. True if this flush is postponed.
+    fn postpone(&mut self, env: &mut dyn Env, config: &Config, now_ms: u64) -> bool {
+        if config.appendfsync != AppendFsync::EverySec || self.in_flight.is_none() {
+            self.postponed_since_ms = None;
+            return false;
+        }
+        let since = *self.postponed_since_ms.get_or_insert(now_ms);
+        if now_ms - since < POSTPONE_MS_MAX {
+            return true;
+        }
+        self.delayed_fsync += 1;
+        self.postponed_since_ms = None;
+        env.log(
+            LogLevel::Notice,
+            "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.",
+        );
+        false
+    }
+
+    fn write_batch(&mut self, env: &mut dyn Env, config: &Config) {
+        let Some(incr) = self.incr.as_mut() else { return };
+        if incr.truncate_pending {
+            match env.truncate(incr.file, incr.size) {
+                Ok(()) => incr.truncate_pending = false,
+                Err(error) => {
+                    let text = format!("Could not remove short write from the append-only file ({error}). Redis may refuse to load the AOF the next time it starts.");
+                    env.log(LogLevel::Warning, &text);
+                    return;
+                }
+            }
+        }
+        let mut batch = Vec::with_capacity(self.buffer.len() + 64);
+        let now_s = env.wall_ms() / 1000;
+        if config.get("aof-timestamp-enabled").as_deref() == Some("yes") && now_s != self.last_timestamp_s {
+            batch.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+            self.last_timestamp_s = now_s;
+        }
+        batch.extend_from_slice(&self.buffer);
+        batch.extend_from_slice(&batch_trailer(self.batch_seq + 1, &batch));
+        let result = env.write(incr.file, &batch);
+        match result {
+            Ok(n) if n == batch.len() => {
+                incr.size += n as u64;
+                self.current_size += n as u64;
+                self.batch_seq += 1;
+                self.written = self.appended;
+                self.buffer.clear();
+                if self.write_error.take().is_some() {
+                    env.log(LogLevel::Warning, "AOF write error looks solved, Redis can write again.");
+                }
+            }
+            Ok(n) => self.write_failed(env, format!("short write ({n} of {} bytes): No space left on device", batch.len()), true),
+            Err(error) => self.write_failed(env, error.to_string(), false),
+        }
+    }
+
+    /// Cuts partial bytes off the file and keeps the buffer for a retry.
+    fn write_failed(&mut self, env: &mut dyn Env, error: String, partial: bool) {
+        let Some(incr) = self.incr.as_mut() else { return };
+        if partial || env.size(incr.file).map_or(true, |size| size != incr.size) {
+            incr.truncate_pending = env.truncate(incr.file, incr.size).is_err();
+        }
+        if self.write_error.is_none() {
+            let text = format!("Error writing to the AOF file {}: {error}", incr.name);
+            env.log(LogLevel::Warning, &text);
+        }
+        self.write_error = Some(error);
+    }
+
+    fn fsync_by_policy(&mut self, env: &mut dyn Env, policy: AppendFsync, now_ms: u64) {
+        let Some(file) = self.incr.as_ref().map(|incr| incr.file) else { return };
+        if self.written == self.fsynced {
+            return;
+        }
+        match policy {
+            AppendFsync::Always => {
+                let covers = self.written;
+                match env.fsync(file) {
+                    Ok(()) => {
+                        self.fsynced = covers;
+                        self.last_fsync_ms = now_ms;
+                    }
+                    Err(error) => self.fsync_failed(env, error.to_string()),
+                }
+            }
+            AppendFsync::EverySec => {
+                if self.in_flight.is_some() || now_ms.saturating_sub(self.last_fsync_ms) < FSYNC_INTERVAL_MS {
+                    return;
+                }
+                let op = self.next_op();
+                match env.fsync_background(file, op) {
+                    Ok(()) => {
+                        self.in_flight = Some(InFlight { op, covers: self.written });
+                        self.last_fsync_ms = now_ms;
+                    }
+                    Err(error) => self.fsync_failed(env, error.to_string()),
+                }
+            }
+            AppendFsync::No => {}
+        }
+    }
+
+    /// A background fsync finished. Returns false if `op` was not ours.
+    pub fn on_fsync_done(&mut self, env: &mut dyn Env, op: DiskOpId, result: io::Result<()>) -> bool {
+        match self.in_flight {
+            Some(in_flight) if in_flight.op == op => {
+                self.in_flight = None;
+                match result {
+                    Ok(()) => self.fsynced = self.fsynced.max(in_flight.covers),
+                    Err(error) => self.fsync_failed(env, error.to_string()),
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn fsync_failed(&mut self, env: &mut dyn Env, error: String) {
+        env.log(
+            LogLevel::Warning,
+            &format!("Can't persist AOF for fsync error when the AOF fsync policy is 'always' or 'everysec': {error}. The INCR file can no longer be trusted: refusing writes until a new BASE is written from memory."),
+        );
+        self.fsync_error = Some(error);
+    }
+
+    /// Whether the node still needs the cron to call `flush` or `recover`.
+    pub fn needs_attention(&self) -> bool {
+        self.write_error.is_some() || self.fsync_error.is_some() || self.written > self.fsynced || !self.buffer.is_empty()
+    }
+
+    /// INFO `aof_pending_bio_fsync`.
+    pub fn fsync_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Stops appending: closes the INCR file. Buffered bytes are dropped;
+    /// callers flush first.
+    pub fn close(&mut self, env: &mut dyn Env) {
+        if let Some(incr) = self.incr.take() {
+            let _ = env.close_file(incr.file);
+        }
+        self.buffer.clear();
+        self.selected_db = None;
+        self.written = self.appended;
+        self.fsynced = self.appended;
+    }
+
+    /// Replaces the files with a BASE holding `keyspace` and a fresh INCR
+    /// file, switching the manifest only once both are durable. Everything
+    /// buffered is part of the BASE, so all offsets become durable. On error
+    /// the old files stay in place and temp files are removed.
+    pub fn rewrite_from_memory(&mut self, env: &mut dyn Env, config: &Config, keyspace: &Keyspace) -> Result<(), String> {
+        let dir = aof_dir(config);
+        ensure_dir(env, &dir)?;
+        let base_seq = self.manifest.next_base_seq();
+        let incr_seq = self.manifest.next_incr_seq();
+        let base = AofFile { name: base_name(&config.appendfilename, base_seq, false), seq: base_seq, kind: FileKind::Base };
+        let incr = AofFile { name: incr_name(&config.appendfilename, incr_seq), seq: incr_seq, kind: FileKind::Incr };
+        let contents = base_contents(keyspace, env.wall_ms());
+        let temp = join(&dir, &format!("temp-rewriteaof-{base_seq}.aof"));
+        if let Err(error) = write_durable(env, &temp, &contents).and_then(|()| env.rename(&temp, &join(&dir, &base.name))) {
+            let _ = env.remove(&temp);
+            return Err(format!("Error writing the AOF base file {}: {error}", base.name));
+        }
+        let incr_path = join(&dir, &incr.name);
+        let opened = env.open(&incr_path, OpenMode::CreateTruncate).map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
+        let marker = batch_trailer(0, b"");
+        if let Err(error) = write_whole(env, opened, &marker).and_then(|()| env.fsync(opened)) {
+            let _ = env.close_file(opened);
+            let _ = env.remove(&incr_path);
+            return Err(format!("Error writing the AOF incr file {}: {error}", incr.name));
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.history.extend(manifest.base.take());
+        manifest.history.append(&mut manifest.incrs);
+        manifest.history.iter_mut().for_each(|f| f.kind = FileKind::History);
+        manifest.base = Some(base);
+        manifest.incrs = vec![incr.clone()];
+        if let Err(error) = persist_manifest(env, config, &manifest) {
+            let _ = env.close_file(opened);
+            let _ = env.remove(&incr_path);
+            return Err(error);
+        }
+        self.switch_to(env, opened, incr.name, marker.len() as u64, contents.len() as u64);
+        self.manifest = manifest;
+        self.delete_history(env, config);
+        Ok(())
+    }
+
+    /// Starts appending to a new INCR file with everything so far durable.
+    fn switch_to(&mut self, env: &mut dyn Env, file: FileId, name: String, size: u64, base_size: u64) {
+        if let Some(old) = self.incr.take() {
+            let _ = env.close_file(old.file);
+        }
+        self.incr = Some(Incr { file, name, size, truncate_pending: false });
+        self.buffer.clear();
+        self.selected_db = None;
+        self.written = self.appended;
+        self.fsynced = self.appended;
+        self.write_error = None;
+        self.fsync_error = None;
+        self.batch_seq = 0;
+        self.base_size = base_size;
+        self.current_size = base_size + size;
+    }
+
+    /// Removes HISTORY files and drops them from the manifest.
+    fn delete_history(&mut self, env: &mut dyn Env, config: &Config) {
+        if self.manifest.history.is_empty() {
+            return;
+        }
+        let dir = aof_dir(config);
+        for file in &self.manifest.history {
+            if env.remove(&join(&dir, &file.name)).is_ok() {
+                env.log(LogLevel::Notice, &format!("Removing the history file {} in the background", file.name));
+            }
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.history.clear();
+        if persist_manifest(env, config, &manifest).is_ok() {
+            self.manifest = manifest;
+        }
+    }
+
+    /// After loading: keep the loaded files and append to a new INCR file,
+    /// so every file this server writes to starts with its own marker.
+    pub fn open_new_incr(&mut self, env: &mut dyn Env, config: &Config, manifest: Manifest, sizes: (u64, u64)) -> Result<(), String> {
+        let dir = aof_dir(config);
+        let seq = manifest.next_incr_seq();
+        let incr = AofFile { name: incr_name(&config.appendfilename, seq), seq, kind: FileKind::Incr };
+        let path = join(&dir, &incr.name);
+        let file = env.open(&path, OpenMode::CreateTruncate).map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
+        let marker = batch_trailer(0, b"");
+        if let Err(error) = write_whole(env, file, &marker).and_then(|()| env.fsync(file)) {
+            let _ = env.close_file(file);
+            let _ = env.remove(&path);
+            return Err(format!("Error writing the AOF incr file {}: {error}", incr.name));
+        }
+        let mut updated = manifest;
+        updated.incrs.push(incr.clone());
+        if let Err(error) = persist_manifest(env, config, &updated) {
+            let _ = env.close_file(file);
+            let _ = env.remove(&path);
+            return Err(error);
+        }
+        env.log(LogLevel::Notice, &format!("Creating AOF incr file {} on server start", incr.name));
+        self.switch_to(env, file, incr.name, marker.len() as u64, sizes.0);
+        self.current_size = sizes.1 + marker.len() as u64;
+        self.manifest = updated;
+        Ok(())
+    }
+}
+
+fn write_whole(env: &mut dyn Env, file: FileId, data: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < data.len() {
+        match env.write(file, &data[done..])? {
+            0 => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+fn ensure_dir(env: &mut dyn Env, dir: &str) -> Result<(), String> {
+    match env.create_dir(dir) {
+        Ok(()) => env.fsync_dir(if dir.contains('/') { dir.rsplit_once('/').map_or(".", |(parent, _)| parent) } else { "." }).map_err(|e| format!("Can't fsync the directory of {dir}: {e}")),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("Can't create the append-only directory {dir}: {e}")),
+    }
+}
+
+/// Writes the manifest: temp file, fsync, rename, directory fsync.
+pub fn persist_manifest(env: &mut dyn Env, config: &Config, manifest: &Manifest) -> Result<(), String> {
+    let dir = aof_dir(config);
+    let temp = join(&dir, &temp_manifest_name(&config.appendfilename));
+    let target = join(&dir, &manifest_name(&config.appendfilename));
+    let result = write_durable(env, &temp, manifest.to_text().as_bytes())
+        .and_then(|()| env.rename(&temp, &target))
+        .and_then(|()| env.fsync_dir(&dir));
+    result.map_err(|error| {
+        let _ = env.remove(&temp);
+        format!("Can't persist the AOF manifest file {}: {error}", manifest_name(&config.appendfilename))
+    })
+}
+
+/// A BASE in RESP: for each non-empty database, SELECT then every live key
+/// as SET, with PEXPIREAT for keys that expire, all in one checked batch.
+pub fn base_contents(keyspace: &Keyspace, now_ms: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (index, db) in keyspace.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        encode_command(&mut out, &[b"SELECT".to_vec(), index.to_string().into_bytes()]);
+        for (key, value, expire) in db.entries_with_expiry() {
+            if expire.is_some_and(|at| at <= now_ms) {
+                continue;
+            }
+            match value {
+                Value::String(bytes) => encode_command(&mut out, &[&b"SET"[..], key, bytes]),
+            }
+            if let Some(at) = expire {
+                encode_command(&mut out, &[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()]);
+            }
+        }
+    }
+    let trailer = batch_trailer(1, &out);
+    let mut file = batch_trailer(0, b"");
+    file.extend_from_slice(&out);
+    file.extend_from_slice(&trailer);
+    file
+}

@@ -1,0 +1,328 @@
+//! Loading the append-only file at start: the manifest, then the BASE and
+//! INCR files in order, each command executed as Redis's fake AOF client
+//! executes it.
+//!
+//! What may be cut, and what must refuse: only the tail of the last file
+//! may be truncated (with `aof-load-truncated yes`): an incomplete command,
+//! a MULTI without its EXEC, zeros or garbage, or a final batch whose
+//! trailer checksum fails. Damage followed by provably valid data (a later
+//! batch whose checksum matches, or a later complete command in a file
+//! without trailers) is corruption before the tail: the server refuses to
+//! start and names file and offset. In files that start with a trailer
+//! marker, commands are applied only once their batch's checksum is
+//! verified, so flipped bits are never loaded.
+
+use super::aof::{aof_dir, join, read_file, READ_CHUNK_BYTES};
+use super::aof_format::{next_item, valid_data_after, Item, Manifest, Stop, CRC32C};
+use crate::client::{Client, ConnInfo};
+use crate::cmd;
+use crate::env::{Env, LogLevel, OpenMode};
+use crate::node::Server;
+
+/// What loading found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Commands executed.
+    pub commands: u64,
+    /// Bytes read from all files.
+    pub bytes: u64,
+    /// Bytes of the BASE file.
+    pub base_bytes: u64,
+    /// The tail cut from the last file: (file, offset, bytes removed).
+    pub truncated: Option<(String, u64, u64)>,
+}
+
+/// How a file's reading stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Damage {
+    /// The file ends inside an item (or inside MULTI, or after the last
+    /// verified batch).
+    Truncated,
+    /// Bytes that are not a command or annotation.
+    BadFormat(String),
+    /// A batch whose trailer does not match its bytes.
+    Checksum,
+}
+
+/// One file being read.
+struct FileReader {
+    path: String,
+    name: String,
+    file: crate::env::FileId,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
+    pos: usize,
+    eof: bool,
+}
+
+impl FileReader {
+    fn offset(&self) -> u64 {
+        self.buf_offset + self.pos as u64
+    }
+
+    /// Reads another chunk; false at end of file.
+    fn fill(&mut self, env: &mut dyn Env) -> Result<bool, String> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.buf_offset += self.pos as u64;
+            self.pos = 0;
+        }
+        let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+        let at = self.buf_offset + self.buf.len() as u64;
+        match env.read_at(self.file, at, &mut chunk) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(false)
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(true)
+            }
+            Err(error) => Err(format!("Unrecoverable error reading the append only file {}: {error}", self.name)),
+        }
+    }
+}
+
+/// State of checked batches in one file.
+struct Batches {
+    /// The file starts with a trailer marker: commands wait for their batch.
+    checked: bool,
+    start: u64,
+    digest: crc::Digest<'static, u32>,
+    pending: Vec<(Vec<Vec<u8>>, u64)>,
+}
+
+/// Loads the AOF directory into `server`. `Ok(None)` if there is no
+/// manifest (a fresh start).
+pub fn load_aof(server: &mut Server, env: &mut dyn Env) -> Result<Option<(Manifest, LoadReport)>, String> {
+    let dir = aof_dir(&server.config);
+    let manifest_path = join(&dir, &super::aof_format::manifest_name(&server.config.appendfilename));
+    let text = match read_file(env, &manifest_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("Unable to open the AOF manifest file {manifest_path}: {error}")),
+    };
+    let manifest = Manifest::parse(&text)?;
+    let started_ms = env.monotonic_ms();
+    let mut report = LoadReport::default();
+    server.loading = true;
+    let files: Vec<_> = manifest.load_order().into_iter().cloned().collect();
+    let mut fake = Client::new(0, ConnInfo::default(), started_ms, true);
+    let result = (|| -> Result<(), String> {
+        for (index, file) in files.iter().enumerate() {
+            let last = index + 1 == files.len();
+            let kind = if manifest.base.as_ref() == Some(file) { "base" } else { "incr" };
+            let file_started = env.monotonic_ms();
+            let bytes = load_file(server, env, &mut fake, &join(&dir, &file.name), &file.name, last, &mut report)?;
+            if kind == "base" {
+                report.base_bytes = bytes;
+            }
+            report.bytes += bytes;
+            let seconds = (env.monotonic_ms() - file_started) as f64 / 1000.0;
+            env.log(LogLevel::Notice, &format!("DB loaded from {kind} file {}: {seconds:.3} seconds", file.name));
+        }
+        Ok(())
+    })();
+    server.loading = false;
+    result?;
+    let seconds = (env.monotonic_ms() - started_ms) as f64 / 1000.0;
+    env.log(LogLevel::Notice, &format!("DB loaded from append only file: {seconds:.3} seconds"));
+    Ok(Some((manifest, report)))
+}
+
+/// Loads one file; returns its size after any truncation.
+fn load_file(
+    server: &mut Server,
+    env: &mut dyn Env,
+    fake: &mut Client,
+    path: &str,
+    name: &str,
+    last: bool,
+    report: &mut LoadReport,
+) -> Result<u64, String> {
+    if name.ends_with(".rdb") {
+        return Err(format!("The AOF base file {name} is an RDB file, which this server cannot load yet"));
+    }
+    let file = env.open(path, OpenMode::Read).map_err(|e| format!("Unable to open the append only file {name}: {e}"))?;
+    let mut reader = FileReader { path: path.to_string(), name: name.to_string(), file, buf: Vec::new(), buf_offset: 0, pos: 0, eof: false };
+    let outcome = read_items(server, env, fake, &mut reader, report);
+    let _ = env.close_file(file);
+    let (damage, good_end) = outcome?;
+    match damage {
+        None => Ok(reader.offset()),
+        Some(damage) => handle_damage(server, env, &reader, damage, good_end, last, report).map(|()| good_end),
+    }
+}
+
+/// Reads and applies items until the end or the first damage. Returns the
+/// damage, if any, and the offset up to which the file is good.
+fn read_items(
+    server: &mut Server,
+    env: &mut dyn Env,
+    fake: &mut Client,
+    reader: &mut FileReader,
+    report: &mut LoadReport,
+) -> Result<(Option<Damage>, u64), String> {
+    let bulk_max = server.config.proto_max_bulk_len as u64;
+    let mut batches = Batches { checked: false, start: 0, digest: CRC32C.digest(), pending: Vec::new() };
+    let mut multi_start: Option<u64> = None;
+    let mut good_end = 0;
+    loop {
+        let start = reader.offset();
+        match next_item(&reader.buf[reader.pos..], start, bulk_max) {
+            Err(Stop::Incomplete { .. }) if !reader.eof => {
+                reader.fill(env)?;
+            }
+            Err(Stop::Incomplete { .. }) => {
+                let complete = reader.pos == reader.buf.len() && batches.pending.is_empty() && multi_start.is_none();
+                if complete {
+                    return Ok((None, reader.offset()));
+                }
+                let cut = multi_start.unwrap_or(good_end).min(if batches.checked { batches.start } else { u64::MAX });
+                return Ok((Some(Damage::Truncated), cut));
+            }
+            Err(Stop::BadFormat { reason, .. }) => {
+                let cut = multi_start.unwrap_or(good_end).min(if batches.checked { batches.start } else { u64::MAX });
+                return Ok((Some(Damage::BadFormat(reason)), cut));
+            }
+            Ok((item, used)) => {
+                let bytes = &reader.buf[reader.pos..reader.pos + used];
+                if start == 0 {
+                    batches.checked = matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0);
+                }
+                if !matches!(item, Item::Trailer { .. }) {
+                    batches.digest.update(bytes);
+                }
+                reader.pos += used;
+                match item {
+                    Item::Command { argv, end } => {
+                        if batches.checked {
+                            batches.pending.push((argv, start));
+                        } else {
+                            apply(server, env, fake, argv, start, &mut multi_start, reader, report)?;
+                            if multi_start.is_none() {
+                                good_end = end;
+                            }
+                        }
+                    }
+                    Item::Trailer { trailer, start: trailer_start, end } => {
+                        let digest = std::mem::replace(&mut batches.digest, CRC32C.digest());
+                        let verified = digest.finalize() == trailer.crc && trailer.len == trailer_start - batches.start;
+                        if !verified {
+                            return Ok((Some(Damage::Checksum), multi_start.unwrap_or(batches.start)));
+                        }
+                        for (argv, command_start) in std::mem::take(&mut batches.pending) {
+                            apply(server, env, fake, argv, command_start, &mut multi_start, reader, report)?;
+                        }
+                        batches.start = end;
+                        if multi_start.is_none() {
+                            good_end = end;
+                        }
+                    }
+                    Item::Annotation { end } => {
+                        if !batches.checked && multi_start.is_none() && batches.pending.is_empty() {
+                            good_end = end;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Executes one loaded command on the fake client.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    server: &mut Server,
+    env: &mut dyn Env,
+    fake: &mut Client,
+    argv: Vec<Vec<u8>>,
+    start: u64,
+    multi_start: &mut Option<u64>,
+    reader: &FileReader,
+    report: &mut LoadReport,
+) -> Result<(), String> {
+    let name = argv[0].to_ascii_uppercase();
+    if name == b"MULTI" {
+        *multi_start = Some(start);
+    }
+    fake.out.buf.clear();
+    cmd::process(server, fake, env, argv);
+    report.commands += 1;
+    if fake.out.buf.first() == Some(&b'-') && fake.multi.is_none() {
+        let error = String::from_utf8_lossy(&fake.out.buf[1..]).trim_end().to_string();
+        return Err(format!("Error executing a command from the append only file {} at offset {start}: {error}", reader.name));
+    }
+    if name == b"EXEC" {
+        *multi_start = None;
+    }
+    Ok(())
+}
+
+/// Decides between truncating a torn tail and refusing to start.
+fn handle_damage(
+    server: &mut Server,
+    env: &mut dyn Env,
+    reader: &FileReader,
+    damage: Damage,
+    good_end: u64,
+    last: bool,
+    report: &mut LoadReport,
+) -> Result<(), String> {
+    let damage_at = reader.offset();
+    let described = match &damage {
+        Damage::Truncated => format!("Unexpected end of file reading the append only file {} at offset {damage_at}", reader.name),
+        Damage::BadFormat(reason) => format!("Bad file format reading the append only file {} at offset {damage_at} ({reason})", reader.name),
+        Damage::Checksum => format!("Checksum mismatch in the append only file {} in the batch starting at offset {good_end}", reader.name),
+    };
+    if !last {
+        return Err(format!("{described}: only the last file may have a damaged tail. Make a backup of your AOF directory, then use redoubt-check-aof."));
+    }
+    if damage != Damage::Truncated && later_valid_data(env, reader, good_end, damage_at, server.config.proto_max_bulk_len as u64)? {
+        return Err(format!("{described}, and valid data follows it: the file is corrupt before its tail. Refusing to start rather than lose or serve damaged data; make a backup of your AOF directory, then use redoubt-check-aof."));
+    }
+    if server.config.get("aof-load-truncated").as_deref() != Some("yes") {
+        return Err(format!("{described}. You can: 1) Make a backup of your AOF file, then use redoubt-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."));
+    }
+    let size = file_size(env, &reader.path)?;
+    if damage == Damage::Truncated {
+        env.log(LogLevel::Warning, &format!("!!! Warning: short read while loading the AOF file {}!!!", reader.name));
+    } else {
+        env.log(LogLevel::Warning, &format!("!!! Warning: {described}: the damage runs to the end of the file (a torn write) !!!"));
+    }
+    env.log(LogLevel::Warning, &format!("!!! Truncating the AOF incr file {} at offset {good_end} !!!", reader.name));
+    let file = env.open(&reader.path, OpenMode::Append).map_err(|e| format!("Error opening the AOF file {} to truncate it: {e}", reader.name))?;
+    let truncated = env.truncate(file, good_end).and_then(|()| env.fsync(file));
+    let _ = env.close_file(file);
+    truncated.map_err(|e| format!("Error truncating the AOF file {}: {e}", reader.name))?;
+    env.log(LogLevel::Warning, "AOF loaded anyway because aof-load-truncated is enabled");
+    report.truncated = Some((reader.name.clone(), good_end, size - good_end));
+    Ok(())
+}
+
+fn file_size(env: &mut dyn Env, path: &str) -> Result<u64, String> {
+    let file = env.open(path, OpenMode::Read).map_err(|e| e.to_string())?;
+    let size = env.size(file).map_err(|e| e.to_string());
+    let _ = env.close_file(file);
+    size
+}
+
+/// Reads the file from `good_end` to its end and looks for valid data
+/// after `damage_at`.
+fn later_valid_data(env: &mut dyn Env, reader: &FileReader, good_end: u64, damage_at: u64, bulk_max: u64) -> Result<bool, String> {
+    let file = env.open(&reader.path, OpenMode::Read).map_err(|e| e.to_string())?;
+    let mut region = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let result = loop {
+        match env.read_at(file, good_end + region.len() as u64, &mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => region.extend_from_slice(&chunk[..n]),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    let _ = env.close_file(file);
+    result?;
+    let from = (damage_at.saturating_sub(good_end) as usize).min(region.len());
+    Ok(valid_data_after(&region, from, bulk_max))
+}
