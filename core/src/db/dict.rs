@@ -203,6 +203,9 @@ pub struct Dict<V> {
     rehash_index: Option<usize>,
     /// The SipHash-1-3 keys.
     seed: (u64, u64),
+    /// While positive, entries never move: no rehash step, no growth or
+    /// shrink (a snapshot is walking the buckets in order).
+    paused: u32,
 }
 
 impl<V> Dict<V> {
@@ -213,6 +216,7 @@ impl<V> Dict<V> {
             tables: [Table::empty(), Table::empty()],
             rehash_index: None,
             seed,
+            paused: 0,
         }
     }
 
@@ -358,6 +362,9 @@ impl<V> Dict<V> {
         let Some(mut index) = self.rehash_index else {
             return false;
         };
+        if self.paused > 0 {
+            return true;
+        }
         let mut empty_visits_left = steps.saturating_mul(EMPTY_VISITS_PER_STEP);
         for _ in 0..steps {
             if self.tables[0].used == 0 {
@@ -393,7 +400,45 @@ impl<V> Dict<V> {
     pub fn shrink_if_needed(&mut self) -> bool {
         let (size, used) = (self.tables[0].size(), self.tables[0].used);
         let sparse = size > INITIAL_SIZE && used * 100 / size < MIN_FILL_PERCENT;
-        !self.is_rehashing() && sparse && self.resize_to(used)
+        self.paused == 0 && !self.is_rehashing() && sparse && self.resize_to(used)
+    }
+
+    /// Stops entries from moving until the matching
+    /// [`Dict::resume_rehashing`]: inserts still work (chains grow), but no
+    /// rehash step, growth or shrink happens, so every entry keeps the
+    /// position [`Dict::position`] reports. Pauses nest.
+    pub fn pause_rehashing(&mut self) {
+        self.paused += 1;
+    }
+
+    pub fn resume_rehashing(&mut self) {
+        self.paused = self.paused.saturating_sub(1);
+    }
+
+    /// Where `key` lives: (table, bucket). Stable while paused.
+    pub fn position(&self, key: &[u8]) -> Option<(usize, usize)> {
+        if self.is_empty() {
+            return None;
+        }
+        let hash = self.hash(key);
+        (0..self.live_table_count()).find_map(|t| {
+            let table = &self.tables[t];
+            table.find(hash, key).map(|_| (t, table.bucket_index(hash)))
+        })
+    }
+
+    /// Bucket counts of the two tables.
+    pub fn table_sizes(&self) -> (usize, usize) {
+        (self.tables[0].size(), self.tables[1].size())
+    }
+
+    /// The entries in one bucket; empty for a position past the table.
+    pub fn bucket(&self, table: usize, bucket: usize) -> impl Iterator<Item = (&[u8], &V)> {
+        let chain = self.tables.get(table).and_then(|t| t.buckets.get(bucket));
+        chain
+            .into_iter()
+            .flat_map(chain_entries)
+            .map(|entry| (&*entry.key, &entry.value))
     }
 
     /// The number of buckets across both tables.
@@ -475,7 +520,7 @@ impl<V> Dict<V> {
         let table = &self.tables[0];
         if table.size() == 0 {
             self.resize_to(INITIAL_SIZE);
-        } else if table.used >= table.size() {
+        } else if table.used >= table.size() && self.paused == 0 {
             self.resize_to(table.used + 1);
         }
     }
@@ -1061,5 +1106,54 @@ mod tests {
             entries.sort();
             prop_assert_eq!(entries, model.into_iter().collect::<Vec<_>>());
         }
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use super::*;
+
+    // While paused, entries keep their positions through many inserts and
+    // removals, and nothing is lost; resuming lets the table grow again.
+    #[test]
+    fn paused_positions_are_stable() {
+        let mut dict: Dict<u32> = Dict::new((1, 2));
+        for i in 0..100u32 {
+            dict.insert(i.to_be_bytes().to_vec(), i);
+        }
+        dict.pause_rehashing();
+        let positions: Vec<_> = (0..100u32)
+            .map(|i| dict.position(&i.to_be_bytes()).unwrap())
+            .collect();
+        let sizes = dict.table_sizes();
+        for i in 100..5000u32 {
+            dict.insert(i.to_be_bytes().to_vec(), i);
+        }
+        for i in (0..100u32).step_by(3) {
+            dict.remove(&i.to_be_bytes());
+            dict.insert(i.to_be_bytes().to_vec(), i);
+        }
+        assert!(!dict.shrink_if_needed());
+        assert_eq!(dict.table_sizes(), sizes);
+        // Keys removed and added again are new entries; the others stay put.
+        for i in (0..100u32).filter(|i| i % 3 != 0) {
+            assert_eq!(
+                dict.position(&i.to_be_bytes()).unwrap(),
+                positions[i as usize]
+            );
+        }
+        let walked: usize = (0..2)
+            .map(|t| {
+                (0..[sizes.0, sizes.1][t])
+                    .map(|b| dict.bucket(t, b).count())
+                    .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(walked, 5000);
+        dict.resume_rehashing();
+        dict.insert(b"more".to_vec(), 1);
+        while dict.rehash_steps(100) {}
+        assert!(dict.table_sizes().0 > sizes.0);
+        assert_eq!(dict.len(), 5001);
     }
 }
