@@ -403,6 +403,11 @@ impl<V> Dict<V> {
         self.paused == 0 && !self.is_rehashing() && sparse && self.resize_to(used)
     }
 
+    /// The hash seed, to make a dict that hashes the same way.
+    pub fn seed(&self) -> (u64, u64) {
+        self.seed
+    }
+
     /// Stops entries from moving until the matching
     /// [`Dict::resume_rehashing`]: inserts still work (chains grow), but no
     /// rehash step, growth or shrink happens, so every entry keeps the

@@ -7,10 +7,12 @@
 //! methods that mark the clients watching the key, so no command can forget.
 
 pub mod dict;
+mod snapshot;
 
 use std::collections::BTreeMap;
 
 pub use dict::Dict;
+pub use snapshot::{DbSnapshot, SnapshotEntry, SnapshotSlice};
 
 use crate::env::ConnId;
 
@@ -57,6 +59,8 @@ pub struct Db {
     pub touched_watchers: Vec<ConnId>,
     /// Keys removed by expiry since the node last drained them.
     pub expired_keys: Vec<Vec<u8>>,
+    /// This database's part of a snapshot in progress.
+    snapshot: Option<DbSnapshot>,
 }
 
 /// Most keys sampled per database per active expiry cycle (Redis's
@@ -72,6 +76,7 @@ impl Db {
             watched: BTreeMap::new(),
             touched_watchers: Vec::new(),
             expired_keys: Vec::new(),
+            snapshot: None,
         }
     }
 
@@ -96,6 +101,7 @@ impl Db {
         if !self.is_expired(key, now_ms) {
             return false;
         }
+        self.preserve_for_snapshot(key);
         self.entries.remove(key);
         self.expires.remove(key);
         self.expired_keys.push(key.to_vec());
@@ -135,6 +141,7 @@ impl Db {
 
     /// Sets `key` and clears its time to live (SET without KEEPTTL).
     pub fn set(&mut self, key: &[u8], value: Value) {
+        self.touch(key);
         self.expires.remove(key);
         self.set_keep_ttl(key, value);
     }
@@ -157,9 +164,12 @@ impl Db {
     }
 
     fn delete(&mut self, key: &[u8]) -> Option<Value> {
+        if !self.entries.contains_key(key) {
+            return None;
+        }
+        self.touch(key);
         let (_, value) = self.entries.remove(key)?;
         self.expires.remove(key);
-        self.touch(key);
         Some(value)
     }
 
@@ -172,6 +182,7 @@ impl Db {
     /// Stores a value with an optional absolute expiry, replacing any.
     pub fn put(&mut self, key: &[u8], value: Value, expire_at_ms: Option<i64>) {
         self.set(key, value);
+        // `set` touched the key, so a snapshot has its old version.
         if let Some(at) = expire_at_ms {
             self.expires.insert(key.to_vec(), at);
         }
@@ -199,26 +210,31 @@ impl Db {
     /// Removes a key's time to live; true if it had one.
     pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);
-        let had = self.expires.remove(key).is_some();
-        if had {
-            self.touch(key);
+        if !self.expires.contains_key(key) {
+            return false;
         }
-        had
+        self.touch(key);
+        self.expires.remove(key);
+        true
     }
 
     /// Empties the database; returns how many keys it held.
     pub fn clear(&mut self) -> usize {
         let removed = self.entries.len();
         self.touch_all_existing();
-        self.entries.clear();
-        self.expires.clear();
+        if !self.detach_for_snapshot() {
+            self.entries.clear();
+            self.expires.clear();
+        }
         removed
     }
 
     /// Every key with its value and absolute expiry, for snapshots and
     /// rewrites. Keys past their time are included; callers filter.
     pub fn entries_with_expiry(&self) -> impl Iterator<Item = (&[u8], &Value, Option<i64>)> {
-        self.entries.iter().map(|(key, value)| (key, value, self.expires.get(key).copied()))
+        self.entries
+            .iter()
+            .map(|(key, value)| (key, value, self.expires.get(key).copied()))
     }
 
     /// Visits every key; order is deterministic for a given hash seed.
@@ -315,6 +331,7 @@ impl Db {
 
     /// Marks the watchers of `key` as having seen it change.
     pub fn touch(&mut self, key: &[u8]) {
+        self.preserve_for_snapshot(key);
         if self.watched.is_empty() {
             return;
         }
@@ -373,6 +390,7 @@ impl Keyspace {
         let (first, second) = (&mut left[low], &mut right[0]);
         std::mem::swap(&mut first.entries, &mut second.entries);
         std::mem::swap(&mut first.expires, &mut second.expires);
+        std::mem::swap(&mut first.snapshot, &mut second.snapshot);
         first.touch_all_existing();
         second.touch_all_existing();
     }
