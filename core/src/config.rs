@@ -72,19 +72,40 @@ pub struct OutputLimits {
 impl Default for OutputLimits {
     fn default() -> Self {
         OutputLimits {
-            normal: OutputLimit { hard_bytes: 0, soft_bytes: 0, soft_seconds: 0 },
-            replica: OutputLimit { hard_bytes: 256 << 20, soft_bytes: 64 << 20, soft_seconds: 60 },
-            pubsub: OutputLimit { hard_bytes: 32 << 20, soft_bytes: 8 << 20, soft_seconds: 60 },
+            normal: OutputLimit {
+                hard_bytes: 0,
+                soft_bytes: 0,
+                soft_seconds: 0,
+            },
+            replica: OutputLimit {
+                hard_bytes: 256 << 20,
+                soft_bytes: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard_bytes: 32 << 20,
+                soft_bytes: 8 << 20,
+                soft_seconds: 60,
+            },
         }
     }
 }
 
 impl std::fmt::Display for OutputLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let classes = [("normal", self.normal), ("slave", self.replica), ("pubsub", self.pubsub)];
+        let classes = [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ];
         let words: Vec<String> = classes
             .iter()
-            .map(|(name, l)| format!("{name} {} {} {}", l.hard_bytes, l.soft_bytes, l.soft_seconds))
+            .map(|(name, l)| {
+                format!(
+                    "{name} {} {} {}",
+                    l.hard_bytes, l.soft_bytes, l.soft_seconds
+                )
+            })
             .collect();
         f.write_str(&words.join(" "))
     }
@@ -95,7 +116,8 @@ impl OutputLimits {
     /// their limits. All groups are checked before any is applied.
     fn apply(&mut self, value: &str) -> Result<(), SetError> {
         let words: Vec<&str> = value.split_whitespace().collect();
-        let invalid = || SetError("Wrong number of arguments in buffer limit configuration.".to_string());
+        let invalid =
+            || SetError("Wrong number of arguments in buffer limit configuration.".to_string());
         if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err(invalid());
         }
@@ -110,7 +132,11 @@ impl OutputLimits {
                 "normal" => updated.normal = limit,
                 "slave" | "replica" => updated.replica = limit,
                 "pubsub" => updated.pubsub = limit,
-                _ => return Err(SetError("Invalid client class specified in buffer limit configuration.".to_string())),
+                _ => {
+                    return Err(SetError(
+                        "Invalid client class specified in buffer limit configuration.".to_string(),
+                    ))
+                }
             }
         }
         *self = updated;

@@ -18,7 +18,8 @@ use crate::config::Config;
 use crate::db::Keyspace;
 use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
 use crate::persist::aof::Aof;
-use crate::persist::load::{load_aof, LoadReport};
+use crate::persist::background::Background;
+use crate::persist::load::{load_aof, load_dump, LoadReport};
 use crate::resp::ParseLimits;
 
 /// Counters reported by INFO stats.
@@ -109,6 +110,8 @@ pub struct Server {
     /// The append-only file, while `appendonly` is on.
     pub aof: Aof,
     pub aof_on: bool,
+    /// The running background job and save/rewrite history.
+    pub background: Background,
     /// What the last AOF load found (INFO and reports).
     pub aof_load: LoadReport,
     /// Executing commands read from disk: nothing is propagated or traced.
@@ -156,7 +159,10 @@ impl Server {
                 if self.loading {
                     continue;
                 }
-                env.trace(&Trace::Expired { db: index, key: &key });
+                env.trace(&Trace::Expired {
+                    db: index,
+                    key: &key,
+                });
                 self.propagated.push((index, vec![b"DEL".to_vec(), key]));
             }
         }
@@ -194,9 +200,12 @@ impl Server {
         if self.aof_on {
             return Ok(());
         }
-        self.aof.rewrite_from_memory(env, &self.config, &self.keyspace)?;
+        self.rewrite_now(env)?;
         self.aof_on = true;
-        env.log(LogLevel::Notice, "Background append only file rewriting started");
+        env.log(
+            LogLevel::Notice,
+            "Background append only file rewriting started",
+        );
         Ok(())
     }
 
@@ -222,7 +231,7 @@ impl Server {
                 return;
             }
             self.aof_recovery_last_ms = now_ms;
-            match self.aof.rewrite_from_memory(env, &self.config, &self.keyspace) {
+            match self.rewrite_now(env) {
                 Ok(()) => env.log(LogLevel::Warning, "AOF recovered from the fsync error: a new BASE written from memory replaced the INCR file, accepting writes again."),
                 Err(error) => env.log(LogLevel::Warning, &format!("Recovering the AOF from an fsync error failed, will retry: {error}")),
             }
@@ -274,7 +283,10 @@ impl<E: Env> Node<E> {
         let mut node = Node::new(env, config);
         if node.server.config.appendonly {
             node.load_and_open_aof()?;
+        } else {
+            load_dump(&mut node.server, &mut node.env)?;
         }
+        node.server.dirty = 0;
         Ok(node)
     }
 
@@ -284,15 +296,20 @@ impl<E: Env> Node<E> {
             Some((manifest, report)) => {
                 let sizes = (report.base_bytes, report.bytes);
                 server.aof_load = report;
-                server.aof.open_new_incr(&mut self.env, &server.config, manifest, sizes)?;
+                server
+                    .aof
+                    .open_new_incr(&mut self.env, &server.config, manifest, sizes)?;
             }
             None => {
-                self.env.log(LogLevel::Notice, "Creating AOF base file and incr file on server start");
-                server.aof.rewrite_from_memory(&mut self.env, &server.config, &server.keyspace)?;
+                self.env.log(
+                    LogLevel::Notice,
+                    "Creating AOF base file and incr file on server start",
+                );
+                server.rewrite_now(&mut self.env)?;
             }
         }
         server.aof_on = true;
-        server.dirty = 0;
+        server.background.rewrite_base_size = server.aof.current_size;
         Ok(())
     }
 
@@ -322,6 +339,7 @@ impl<E: Env> Node<E> {
             cron_loops: 0,
             aof: Aof::default(),
             aof_on: false,
+            background: Background::default(),
             aof_load: LoadReport::default(),
             loading: false,
             propagated: Vec::new(),
@@ -428,18 +446,28 @@ impl<E: Env> Node<E> {
     /// A background disk operation finished.
     pub fn on_disk_done(&mut self, op: DiskOpId, result: io::Result<()>) {
         if !self.server.aof.on_fsync_done(&mut self.env, op, result) {
-            self.env.log(LogLevel::Warning, &format!("Completion of unknown disk operation {op}"));
+            self.env.log(
+                LogLevel::Warning,
+                &format!("Completion of unknown disk operation {op}"),
+            );
         }
     }
 
     /// Monotonic time at which `on_tick` must run next.
+    /// While a background save or rewrite runs, that is now: each
+    /// `on_tick` then writes one slice of it.
     pub fn next_deadline(&self) -> u64 {
-        self.server.cron_next_ms
+        if self.server.background.running().is_some() {
+            0
+        } else {
+            self.server.cron_next_ms
+        }
     }
 
     /// Periodic work (Redis's serverCron), `hz` times a second: active
     /// expiry, incremental rehashing, client timeouts, statistics.
     pub fn on_tick(&mut self) {
+        self.server.background_step(&mut self.env);
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {
             return;
@@ -456,6 +484,7 @@ impl<E: Env> Node<E> {
         self.server.after_command(None, &mut self.env);
         self.server.commit_propagation(None);
         self.server.aof_cron(&mut self.env, now);
+        self.server.persistence_cron(&mut self.env);
         self.close_timed_out_clients(now);
     }
 
@@ -563,11 +592,18 @@ impl<E: Env> Node<E> {
         self.server.shutdown.is_some()
     }
 
-    /// The last work before exit: release pending replies and close every
-    /// client. Persistence adds its final save here.
-    pub fn finish_shutdown(&mut self) {
-        self.env
-            .log(LogLevel::Warning, "User requested shutdown...");
+    /// The last work before exit: after a signal, the final save and AOF
+    /// fsync (SHUTDOWN did those already); then release pending replies
+    /// and close every client. On error the node keeps running, as Redis
+    /// does when it cannot save at SIGTERM, and says why.
+    pub fn finish_shutdown(&mut self) -> Result<(), String> {
+        if self.server.shutdown == Some(ShutdownReason::Signal) {
+            if let Err(error) = self.server.prepare_shutdown(&mut self.env, None) {
+                self.server.shutdown = None;
+                self.env.log(LogLevel::Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information");
+                return Err(error);
+            }
+        }
         self.before_sleep();
         let conns: Vec<ConnId> = self.server.clients.keys().copied().collect();
         for conn in conns {
@@ -577,5 +613,6 @@ impl<E: Env> Node<E> {
         }
         self.env
             .log(LogLevel::Warning, "Redis is now ready to exit, bye bye...");
+        Ok(())
     }
 }

@@ -178,6 +178,6 @@ fn shutdown_requests_exit() {
     assert_eq!(t.cmd(c, &["SHUTDOWN", "BOGUS"]), "-ERR syntax error\r\n");
     assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "");
     assert!(t.node.shutdown_requested());
-    t.node.finish_shutdown();
+    t.node.finish_shutdown().unwrap();
     assert_eq!(t.node.env().closed, vec![c]);
 }

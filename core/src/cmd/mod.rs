@@ -380,13 +380,15 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF
 /// cannot be written.
 fn write_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Option<String> {
-    if !server.aof_on {
-        return None;
-    }
-    let refusal = server.aof.refusal()?;
+    let refusal = match (server.aof_on, server.aof.refusal()) {
+        (true, Some(refusal)) => refusal,
+        _ => server.bgsave_refusal()?.to_string(),
+    };
     let queued_writes = resolved.spec.name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
-            m.queued.iter().any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
+            m.queued
+                .iter()
+                .any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
         });
     (resolved.spec.is_write() || queued_writes).then_some(refusal)
 }

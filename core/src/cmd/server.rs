@@ -11,6 +11,7 @@ use super::connection::help_lines;
 use super::{flag, table, CommandSpec, Ctx, ERR_SYNTAX};
 use crate::env::LogLevel;
 use crate::node::ShutdownReason;
+use crate::persist::background::{JobKind, Started};
 use crate::resp::Out;
 
 const GROUP: &str = "server";
@@ -22,6 +23,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "command", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "2.8.13", summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands", handler: command_all, subcommands: COMMAND_SUBCOMMANDS },
     CommandSpec { name: "time", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "2.6.0", summary: "Returns the server time.", complexity: "O(1)", handler: time, subcommands: &[] },
     CommandSpec { name: "lastsave", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Returns the Unix timestamp of the last successful save to disk.", complexity: "O(1)", handler: lastsave, subcommands: &[] },
+    CommandSpec { name: "save", arity: 1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk.", complexity: "O(N) where N is the total number of keys in all databases", handler: save, subcommands: &[] },
+    CommandSpec { name: "bgsave", arity: -1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Asynchronously saves the database(s) to disk.", complexity: "O(1)", handler: bgsave, subcommands: &[] },
+    CommandSpec { name: "bgrewriteaof", arity: 1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Asynchronously rewrites the append-only file to disk.", complexity: "O(1)", handler: bgrewriteaof, subcommands: &[] },
     CommandSpec { name: "shutdown", arity: -1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", handler: shutdown, subcommands: &[] },
 ];
 
@@ -347,19 +351,69 @@ fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
 }
 
 fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
+    let now_ms = ctx.env.monotonic_ms();
+    let server = &ctx.server;
+    let background = &server.background;
+    let running = background.running();
+    let bgsave_running = running == Some(JobKind::Save);
+    let rewrite_running = matches!(running, Some(JobKind::Rewrite { .. }));
+    let last_rewrite = background.last_rewrite_wall_ms.map_or(-1, |ms| ms / 1000);
     text.push_str("# Persistence\r\n");
     fields(
         text,
         &[
             ("loading", "0".to_string()),
             ("async_loading", "0".to_string()),
-            ("rdb_changes_since_last_save", ctx.server.dirty.to_string()),
-            ("rdb_bgsave_in_progress", "0".to_string()),
-            ("rdb_last_save_time", ctx.server.lastsave_s.to_string()),
-            ("aof_enabled", (ctx.server.aof_on as u8).to_string()),
-            ("aof_rewrite_in_progress", "0".to_string()),
-            ("aof_rewrite_scheduled", "0".to_string()),
-            ("aof_last_write_status", status(ctx.server.aof.write_error.is_none() && ctx.server.aof.fsync_error.is_none())),
+            ("rdb_changes_since_last_save", server.dirty.to_string()),
+            ("rdb_bgsave_in_progress", (bgsave_running as u8).to_string()),
+            ("rdb_last_save_time", server.lastsave_s.to_string()),
+            (
+                "rdb_last_bgsave_status",
+                status(!background.last_bgsave_failed),
+            ),
+            (
+                "rdb_last_bgsave_time_sec",
+                background.last_bgsave_seconds_or_none().to_string(),
+            ),
+            (
+                "rdb_current_bgsave_time_sec",
+                background.running_seconds(true, now_ms).to_string(),
+            ),
+            ("rdb_saves", background.rdb_saves.to_string()),
+            ("aof_enabled", (server.aof_on as u8).to_string()),
+            (
+                "aof_rewrite_in_progress",
+                (rewrite_running as u8).to_string(),
+            ),
+            (
+                "aof_rewrite_scheduled",
+                (background.rewrite_scheduled as u8).to_string(),
+            ),
+            (
+                "aof_last_rewrite_time_sec",
+                background.last_rewrite_seconds_or_none().to_string(),
+            ),
+            (
+                "aof_current_rewrite_time_sec",
+                background.running_seconds(false, now_ms).to_string(),
+            ),
+            (
+                "aof_last_bgrewrite_status",
+                status(!background.last_rewrite_failed),
+            ),
+            ("aof_rewrites", background.rewrites.to_string()),
+            (
+                "aof_rewrites_consecutive_failures",
+                background.rewrite_failures_in_row.to_string(),
+            ),
+            (
+                "aof_last_write_status",
+                status(server.aof.write_error.is_none() && server.aof.fsync_error.is_none()),
+            ),
+            (
+                "aof_last_successful_rewrite_unixtime",
+                last_rewrite.to_string(),
+            ),
         ],
     );
     if ctx.server.aof_on {
@@ -386,7 +440,10 @@ fn info_aof(ctx: &mut Ctx<'_>, text: &mut String) {
             ("aof_base_size", aof.base_size.to_string()),
             ("aof_pending_rewrite", "0".to_string()),
             ("aof_buffer_length", aof.buffer.len().to_string()),
-            ("aof_pending_bio_fsync", (aof.fsync_in_flight() as u8).to_string()),
+            (
+                "aof_pending_bio_fsync",
+                (aof.fsync_in_flight() as u8).to_string(),
+            ),
             ("aof_delayed_fsync", aof.delayed_fsync.to_string()),
             ("aof_fsynced_offset", aof.fsynced.to_string()),
             ("aof_written_offset", aof.written.to_string()),
@@ -535,7 +592,9 @@ fn config_set(ctx: &mut Ctx<'_>) {
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
             ctx.server.config = previous;
-            return ctx.error(&format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - {error}"));
+            return ctx.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {error}"
+            ));
         }
     }
     ctx.out().ok();
@@ -597,10 +656,13 @@ fn lastsave(ctx: &mut Ctx<'_>) {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no
 /// reply: the connection closes as the server exits.
 fn shutdown(ctx: &mut Ctx<'_>) {
-    let mut abort = false;
+    let (mut abort, mut save, mut nosave, mut force) = (false, false, false, false);
     for i in 1..ctx.argv.len() {
         match ctx.keyword(i).as_str() {
-            "NOSAVE" | "SAVE" | "NOW" | "FORCE" => {}
+            "NOSAVE" => nosave = true,
+            "SAVE" => save = true,
+            "NOW" => {}
+            "FORCE" => force = true,
             "ABORT" => abort = true,
             _ => return ctx.error(ERR_SYNTAX),
         }
@@ -611,8 +673,53 @@ fn shutdown(ctx: &mut Ctx<'_>) {
         }
         return ctx.error("ERR No shutdown in progress.");
     }
+    if save && nosave {
+        return ctx.error(ERR_SYNTAX);
+    }
     ctx.env.log(LogLevel::Warning, "User requested shutdown...");
+    let save = if nosave {
+        Some(false)
+    } else if save {
+        Some(true)
+    } else {
+        None
+    };
+    if ctx.server.prepare_shutdown(ctx.env, save).is_err() && !force {
+        return ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
     ctx.server.shutdown = Some(ShutdownReason::Command);
+}
+
+fn save(ctx: &mut Ctx<'_>) {
+    match ctx.server.save_now(ctx.env) {
+        Ok(()) => ctx.out().ok(),
+        Err(error) => ctx.error(&error),
+    }
+}
+
+fn bgsave(ctx: &mut Ctx<'_>) {
+    let schedule = match ctx.argv.len() {
+        1 => false,
+        2 if ctx.keyword(1) == "SCHEDULE" => true,
+        _ => return ctx.error(ERR_SYNTAX),
+    };
+    match ctx.server.bgsave(ctx.env, schedule) {
+        Ok(Started::Now) => ctx.out().simple("Background saving started"),
+        Ok(Started::Scheduled) => ctx.out().simple("Background saving scheduled"),
+        Err(error) => ctx.error(&error),
+    }
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>) {
+    match ctx.server.bgrewriteaof(ctx.env) {
+        Ok(Started::Now) => ctx
+            .out()
+            .simple("Background append only file rewriting started"),
+        Ok(Started::Scheduled) => ctx
+            .out()
+            .simple("Background append only file rewriting scheduled"),
+        Err(error) => ctx.error(&error),
+    }
 }
 
 /// Redis's ACL categories for a command, derived from its flags and group.

@@ -133,6 +133,11 @@ impl Db {
         self.entries.get_mut(key)
     }
 
+    /// Whether `key` is stored, live or not yet removed after expiring.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// Whether `key` holds a live value, without touching it.
     pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);

@@ -22,11 +22,12 @@
 use std::io;
 
 use super::aof_format::{
-    base_name, batch_trailer, encode_command, incr_name, manifest_name, temp_manifest_name, AofFile, FileKind,
-    Manifest,
+    base_name, batch_trailer, encode_command, incr_name, manifest_name, temp_manifest_name,
+    AofFile, FileKind, Manifest,
 };
+use super::job::{Encoding, Job};
 use crate::config::{AppendFsync, Config};
-use crate::db::{Keyspace, Value};
+use crate::db::Keyspace;
 use crate::env::{DiskOpId, Env, FileId, LogLevel, OpenMode};
 
 /// How long an `everysec` write may wait for a running background fsync
@@ -154,7 +155,10 @@ impl Aof {
     pub fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
         let before = self.buffer.len();
         if self.selected_db != Some(db) {
-            encode_command(&mut self.buffer, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            encode_command(
+                &mut self.buffer,
+                &[b"SELECT".to_vec(), db.to_string().into_bytes()],
+            );
             self.selected_db = Some(db);
         }
         encode_command(&mut self.buffer, argv);
@@ -200,7 +204,9 @@ impl Aof {
     }
 
     fn write_batch(&mut self, env: &mut dyn Env, config: &Config) {
-        let Some(incr) = self.incr.as_mut() else { return };
+        let Some(incr) = self.incr.as_mut() else {
+            return;
+        };
         if incr.truncate_pending {
             match env.truncate(incr.file, incr.size) {
                 Ok(()) => incr.truncate_pending = false,
@@ -213,7 +219,9 @@ impl Aof {
         }
         let mut batch = Vec::with_capacity(self.buffer.len() + 64);
         let now_s = env.wall_ms() / 1000;
-        if config.get("aof-timestamp-enabled").as_deref() == Some("yes") && now_s != self.last_timestamp_s {
+        if config.get("aof-timestamp-enabled").as_deref() == Some("yes")
+            && now_s != self.last_timestamp_s
+        {
             batch.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
             self.last_timestamp_s = now_s;
         }
@@ -228,17 +236,29 @@ impl Aof {
                 self.written = self.appended;
                 self.buffer.clear();
                 if self.write_error.take().is_some() {
-                    env.log(LogLevel::Warning, "AOF write error looks solved, Redis can write again.");
+                    env.log(
+                        LogLevel::Warning,
+                        "AOF write error looks solved, Redis can write again.",
+                    );
                 }
             }
-            Ok(n) => self.write_failed(env, format!("short write ({n} of {} bytes): No space left on device", batch.len()), true),
+            Ok(n) => self.write_failed(
+                env,
+                format!(
+                    "short write ({n} of {} bytes): No space left on device",
+                    batch.len()
+                ),
+                true,
+            ),
             Err(error) => self.write_failed(env, error.to_string(), false),
         }
     }
 
     /// Cuts partial bytes off the file and keeps the buffer for a retry.
     fn write_failed(&mut self, env: &mut dyn Env, error: String, partial: bool) {
-        let Some(incr) = self.incr.as_mut() else { return };
+        let Some(incr) = self.incr.as_mut() else {
+            return;
+        };
         if partial || env.size(incr.file).map_or(true, |size| size != incr.size) {
             incr.truncate_pending = env.truncate(incr.file, incr.size).is_err();
         }
@@ -250,7 +270,9 @@ impl Aof {
     }
 
     fn fsync_by_policy(&mut self, env: &mut dyn Env, policy: AppendFsync, now_ms: u64) {
-        let Some(file) = self.incr.as_ref().map(|incr| incr.file) else { return };
+        let Some(file) = self.incr.as_ref().map(|incr| incr.file) else {
+            return;
+        };
         if self.written == self.fsynced {
             return;
         }
@@ -266,13 +288,18 @@ impl Aof {
                 }
             }
             AppendFsync::EverySec => {
-                if self.in_flight.is_some() || now_ms.saturating_sub(self.last_fsync_ms) < FSYNC_INTERVAL_MS {
+                if self.in_flight.is_some()
+                    || now_ms.saturating_sub(self.last_fsync_ms) < FSYNC_INTERVAL_MS
+                {
                     return;
                 }
                 let op = self.next_op();
                 match env.fsync_background(file, op) {
                     Ok(()) => {
-                        self.in_flight = Some(InFlight { op, covers: self.written });
+                        self.in_flight = Some(InFlight {
+                            op,
+                            covers: self.written,
+                        });
                         self.last_fsync_ms = now_ms;
                     }
                     Err(error) => self.fsync_failed(env, error.to_string()),
@@ -282,8 +309,39 @@ impl Aof {
         }
     }
 
+    /// Makes everything written durable now, or says why it is not:
+    /// bytes still buffered (the write failed) or a failed fsync.
+    pub fn sync_now(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        if let Some(error) = self
+            .write_error
+            .clone()
+            .or_else(|| self.fsync_error.clone())
+        {
+            return Err(error);
+        }
+        let Some(incr) = self.incr.as_ref() else {
+            return Ok(());
+        };
+        match env.fsync(incr.file) {
+            Ok(()) => {
+                self.fsynced = self.written;
+                Ok(())
+            }
+            Err(error) => {
+                let text = error.to_string();
+                self.fsync_failed(env, text.clone());
+                Err(text)
+            }
+        }
+    }
+
     /// A background fsync finished. Returns false if `op` was not ours.
-    pub fn on_fsync_done(&mut self, env: &mut dyn Env, op: DiskOpId, result: io::Result<()>) -> bool {
+    pub fn on_fsync_done(
+        &mut self,
+        env: &mut dyn Env,
+        op: DiskOpId,
+        result: io::Result<()>,
+    ) -> bool {
         match self.in_flight {
             Some(in_flight) if in_flight.op == op => {
                 self.in_flight = None;
@@ -307,7 +365,10 @@ impl Aof {
 
     /// Whether the node still needs the cron to call `flush` or `recover`.
     pub fn needs_attention(&self) -> bool {
-        self.write_error.is_some() || self.fsync_error.is_some() || self.written > self.fsynced || !self.buffer.is_empty()
+        self.write_error.is_some()
+            || self.fsync_error.is_some()
+            || self.written > self.fsynced
+            || !self.buffer.is_empty()
     }
 
     /// INFO `aof_pending_bio_fsync`.
@@ -330,51 +391,166 @@ impl Aof {
     /// Replaces the files with a BASE holding `keyspace` and a fresh INCR
     /// file, switching the manifest only once both are durable. Everything
     /// buffered is part of the BASE, so all offsets become durable. On error
-    /// the old files stay in place and temp files are removed.
-    pub fn rewrite_from_memory(&mut self, env: &mut dyn Env, config: &Config, keyspace: &Keyspace) -> Result<(), String> {
+    /// the old files stay in place and temp files are removed. The keyspace
+    /// must have no snapshot in progress.
+    pub fn rewrite_from_memory(
+        &mut self,
+        env: &mut dyn Env,
+        config: &Config,
+        keyspace: &mut Keyspace,
+    ) -> Result<(), String> {
         let dir = aof_dir(config);
         ensure_dir(env, &dir)?;
         let base_seq = self.manifest.next_base_seq();
-        let incr_seq = self.manifest.next_incr_seq();
-        let base = AofFile { name: base_name(&config.appendfilename, base_seq, false), seq: base_seq, kind: FileKind::Base };
-        let incr = AofFile { name: incr_name(&config.appendfilename, incr_seq), seq: incr_seq, kind: FileKind::Incr };
-        let contents = base_contents(keyspace, env.wall_ms());
         let temp = join(&dir, &format!("temp-rewriteaof-{base_seq}.aof"));
-        if let Err(error) = write_durable(env, &temp, &contents).and_then(|()| env.rename(&temp, &join(&dir, &base.name))) {
-            let _ = env.remove(&temp);
-            return Err(format!("Error writing the AOF base file {}: {error}", base.name));
-        }
-        let incr_path = join(&dir, &incr.name);
-        let opened = env.open(&incr_path, OpenMode::CreateTruncate).map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
-        let marker = batch_trailer(0, b"");
-        if let Err(error) = write_whole(env, opened, &marker).and_then(|()| env.fsync(opened)) {
-            let _ = env.close_file(opened);
-            let _ = env.remove(&incr_path);
-            return Err(format!("Error writing the AOF incr file {}: {error}", incr.name));
-        }
-        let mut manifest = self.manifest.clone();
-        manifest.history.extend(manifest.base.take());
-        manifest.history.append(&mut manifest.incrs);
-        manifest.history.iter_mut().for_each(|f| f.kind = FileKind::History);
-        manifest.base = Some(base);
-        manifest.incrs = vec![incr.clone()];
-        if let Err(error) = persist_manifest(env, config, &manifest) {
-            let _ = env.close_file(opened);
-            let _ = env.remove(&incr_path);
+        let encoding = base_encoding(env, config);
+        let job = Job::start(env, keyspace, &temp, encoding)?;
+        let job = job.run_to_end(env, keyspace)?;
+        let incr_seq = self.manifest.next_incr_seq();
+        let incr = AofFile {
+            name: incr_name(&config.appendfilename, incr_seq),
+            seq: incr_seq,
+            kind: FileKind::Incr,
+        };
+        let (file, marker_bytes) = match create_incr(env, &dir, &incr.name) {
+            Ok(opened) => opened,
+            Err(error) => {
+                let _ = env.remove(&temp);
+                return Err(error);
+            }
+        };
+        let installed = self.install_base(
+            env,
+            config,
+            &temp,
+            base_seq,
+            job.bytes,
+            u64::MAX,
+            Some(incr.clone()),
+        );
+        if let Err(error) = installed {
+            let _ = env.close_file(file);
+            let _ = env.remove(&join(&dir, &incr.name));
             return Err(error);
         }
-        self.switch_to(env, opened, incr.name, marker.len() as u64, contents.len() as u64);
+        self.switch_to(env, file, incr.name, marker_bytes);
+        self.current_size = self.base_size + marker_bytes;
+        Ok(())
+    }
+
+    /// Starts a background rewrite's INCR file: writes and fsyncs what is
+    /// buffered to the current file, then appends to a new INCR file that
+    /// the manifest lists from now on. Returns its sequence number: the
+    /// rewritten BASE will replace every file before it. Fails (changing
+    /// nothing) if the buffer cannot be written, since the BASE will
+    /// contain those commands and they must not also land in the new file.
+    pub fn rotate_incr(&mut self, env: &mut dyn Env, config: &Config) -> Result<u64, String> {
+        self.flush(env, config);
+        if !self.buffer.is_empty() || self.write_error.is_some() || self.fsync_error.is_some() {
+            return Err("the AOF buffer could not be written".to_string());
+        }
+        if let Some(incr) = &self.incr {
+            env.fsync(incr.file)
+                .map_err(|e| format!("Can't fsync the AOF incr file {}: {e}", incr.name))?;
+            self.fsynced = self.written;
+        }
+        let dir = aof_dir(config);
+        let seq = self.manifest.next_incr_seq();
+        let incr = AofFile {
+            name: incr_name(&config.appendfilename, seq),
+            seq,
+            kind: FileKind::Incr,
+        };
+        let (file, marker_bytes) = create_incr(env, &dir, &incr.name)?;
+        let mut manifest = self.manifest.clone();
+        manifest.incrs.push(incr.clone());
+        if let Err(error) = persist_manifest(env, config, &manifest) {
+            let _ = env.close_file(file);
+            let _ = env.remove(&join(&dir, &incr.name));
+            return Err(error);
+        }
         self.manifest = manifest;
+        if let Some(old) = self.incr.replace(Incr {
+            file,
+            name: incr.name,
+            size: marker_bytes,
+            truncate_pending: false,
+        }) {
+            let _ = env.close_file(old.file);
+        }
+        self.selected_db = None;
+        self.batch_seq = 0;
+        self.current_size += marker_bytes;
+        Ok(seq)
+    }
+
+    /// Renames a finished BASE temp file into place and switches the
+    /// manifest to it: the old BASE and every INCR file before
+    /// `first_kept` become history and are deleted; `fresh_incr`, if
+    /// given, is listed after the kept ones.
+    #[allow(clippy::too_many_arguments)]
+    pub fn install_base(
+        &mut self,
+        env: &mut dyn Env,
+        config: &Config,
+        temp: &str,
+        base_seq: u64,
+        base_bytes: u64,
+        first_kept: u64,
+        fresh_incr: Option<AofFile>,
+    ) -> Result<(), String> {
+        let dir = aof_dir(config);
+        let base = AofFile {
+            name: base_name(&config.appendfilename, base_seq, preamble(config)),
+            seq: base_seq,
+            kind: FileKind::Base,
+        };
+        let mut manifest = self.manifest.clone();
+        manifest.history.extend(manifest.base.take());
+        let (old, kept): (Vec<AofFile>, Vec<AofFile>) =
+            manifest.incrs.drain(..).partition(|f| f.seq < first_kept);
+        manifest.history.extend(old);
+        manifest
+            .history
+            .iter_mut()
+            .for_each(|f| f.kind = FileKind::History);
+        manifest.incrs = kept;
+        manifest.incrs.extend(fresh_incr);
+        manifest.base = Some(base.clone());
+        if let Err(error) = env.rename(temp, &join(&dir, &base.name)) {
+            let _ = env.remove(temp);
+            return Err(format!(
+                "Error trying to rename the temporary AOF base file {temp} into {}: {error}",
+                base.name
+            ));
+        }
+        persist_manifest(env, config, &manifest)?;
+        env.log(
+            LogLevel::Notice,
+            &format!(
+                "Successfully renamed the temporary AOF base file {temp} into {}",
+                base.name
+            ),
+        );
+        let kept_bytes = self.current_size.saturating_sub(self.base_size);
+        self.manifest = manifest;
+        self.base_size = base_bytes;
+        self.current_size = base_bytes + kept_bytes;
         self.delete_history(env, config);
         Ok(())
     }
 
-    /// Starts appending to a new INCR file with everything so far durable.
-    fn switch_to(&mut self, env: &mut dyn Env, file: FileId, name: String, size: u64, base_size: u64) {
+    /// Starts appending to `file` with everything so far durable.
+    fn switch_to(&mut self, env: &mut dyn Env, file: FileId, name: String, size: u64) {
         if let Some(old) = self.incr.take() {
             let _ = env.close_file(old.file);
         }
-        self.incr = Some(Incr { file, name, size, truncate_pending: false });
+        self.incr = Some(Incr {
+            file,
+            name,
+            size,
+            truncate_pending: false,
+        });
         self.buffer.clear();
         self.selected_db = None;
         self.written = self.appended;
@@ -382,8 +558,6 @@ impl Aof {
         self.write_error = None;
         self.fsync_error = None;
         self.batch_seq = 0;
-        self.base_size = base_size;
-        self.current_size = base_size + size;
     }
 
     /// Removes HISTORY files and drops them from the manifest.
@@ -394,7 +568,10 @@ impl Aof {
         let dir = aof_dir(config);
         for file in &self.manifest.history {
             if env.remove(&join(&dir, &file.name)).is_ok() {
-                env.log(LogLevel::Notice, &format!("Removing the history file {} in the background", file.name));
+                env.log(
+                    LogLevel::Notice,
+                    &format!("Removing the history file {} in the background", file.name),
+                );
             }
         }
         let mut manifest = self.manifest.clone();
@@ -406,31 +583,100 @@ impl Aof {
 
     /// After loading: keep the loaded files and append to a new INCR file,
     /// so every file this server writes to starts with its own marker.
-    pub fn open_new_incr(&mut self, env: &mut dyn Env, config: &Config, manifest: Manifest, sizes: (u64, u64)) -> Result<(), String> {
+    /// `sizes` are the loaded BASE's bytes and all loaded bytes.
+    pub fn open_new_incr(
+        &mut self,
+        env: &mut dyn Env,
+        config: &Config,
+        manifest: Manifest,
+        sizes: (u64, u64),
+    ) -> Result<(), String> {
         let dir = aof_dir(config);
         let seq = manifest.next_incr_seq();
-        let incr = AofFile { name: incr_name(&config.appendfilename, seq), seq, kind: FileKind::Incr };
-        let path = join(&dir, &incr.name);
-        let file = env.open(&path, OpenMode::CreateTruncate).map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name))?;
-        let marker = batch_trailer(0, b"");
-        if let Err(error) = write_whole(env, file, &marker).and_then(|()| env.fsync(file)) {
-            let _ = env.close_file(file);
-            let _ = env.remove(&path);
-            return Err(format!("Error writing the AOF incr file {}: {error}", incr.name));
-        }
+        let incr = AofFile {
+            name: incr_name(&config.appendfilename, seq),
+            seq,
+            kind: FileKind::Incr,
+        };
+        let (file, marker_bytes) = create_incr(env, &dir, &incr.name)?;
         let mut updated = manifest;
         updated.incrs.push(incr.clone());
         if let Err(error) = persist_manifest(env, config, &updated) {
             let _ = env.close_file(file);
-            let _ = env.remove(&path);
+            let _ = env.remove(&join(&dir, &incr.name));
             return Err(error);
         }
-        env.log(LogLevel::Notice, &format!("Creating AOF incr file {} on server start", incr.name));
-        self.switch_to(env, file, incr.name, marker.len() as u64, sizes.0);
-        self.current_size = sizes.1 + marker.len() as u64;
+        env.log(
+            LogLevel::Notice,
+            &format!("Creating AOF incr file {} on server start", incr.name),
+        );
+        self.switch_to(env, file, incr.name, marker_bytes);
+        self.base_size = sizes.0;
+        self.current_size = sizes.1 + marker_bytes;
         self.manifest = updated;
         Ok(())
     }
+}
+
+/// Whether BASE files are RDB (`aof-use-rdb-preamble yes`).
+fn preamble(config: &Config) -> bool {
+    config.get("aof-use-rdb-preamble").as_deref() != Some("no")
+}
+
+/// How a BASE is written under this configuration.
+pub fn base_encoding(env: &mut dyn Env, config: &Config) -> Encoding {
+    if preamble(config) {
+        Encoding::Rdb {
+            compress: config.get("rdbcompression").as_deref() != Some("no"),
+            checksum: true,
+            aux: rdb_aux(env, true),
+        }
+    } else {
+        Encoding::Resp
+    }
+}
+
+/// The AUX fields Redis 7.0 writes at the top of a dump.
+pub fn rdb_aux(env: &mut dyn Env, aof_base: bool) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            "redis-ver".to_string(),
+            crate::REDIS_VERSION.as_bytes().to_vec(),
+        ),
+        ("redis-bits".to_string(), b"64".to_vec()),
+        (
+            "ctime".to_string(),
+            (env.wall_ms() / 1000).to_string().into_bytes(),
+        ),
+        (
+            "used-mem".to_string(),
+            env.used_memory_bytes().to_string().into_bytes(),
+        ),
+        (
+            "aof-base".to_string(),
+            if aof_base {
+                b"1".to_vec()
+            } else {
+                b"0".to_vec()
+            },
+        ),
+    ]
+}
+
+/// Creates an INCR file holding only its marker, fsynced. Returns the open
+/// file and the marker's length.
+fn create_incr(env: &mut dyn Env, dir: &str, name: &str) -> Result<(FileId, u64), String> {
+    let path = join(dir, name);
+    let file = env
+        .open(&path, OpenMode::CreateTruncate)
+        .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
+    let marker = batch_trailer(0, b"");
+    if let Err(error) = write_whole(env, file, &marker).and_then(|()| env.fsync(file)) {
+        let _ = env.close_file(file);
+        let _ = env.remove(&path);
+        return Err(format!("Error writing the AOF incr file {name}: {error}"));
+    }
+    Ok((file, marker.len() as u64))
 }
 
 fn write_whole(env: &mut dyn Env, file: FileId, data: &[u8]) -> io::Result<()> {
@@ -446,14 +692,24 @@ fn write_whole(env: &mut dyn Env, file: FileId, data: &[u8]) -> io::Result<()> {
 
 fn ensure_dir(env: &mut dyn Env, dir: &str) -> Result<(), String> {
     match env.create_dir(dir) {
-        Ok(()) => env.fsync_dir(if dir.contains('/') { dir.rsplit_once('/').map_or(".", |(parent, _)| parent) } else { "." }).map_err(|e| format!("Can't fsync the directory of {dir}: {e}")),
+        Ok(()) => env
+            .fsync_dir(if dir.contains('/') {
+                dir.rsplit_once('/').map_or(".", |(parent, _)| parent)
+            } else {
+                "."
+            })
+            .map_err(|e| format!("Can't fsync the directory of {dir}: {e}")),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(format!("Can't create the append-only directory {dir}: {e}")),
     }
 }
 
 /// Writes the manifest: temp file, fsync, rename, directory fsync.
-pub fn persist_manifest(env: &mut dyn Env, config: &Config, manifest: &Manifest) -> Result<(), String> {
+pub fn persist_manifest(
+    env: &mut dyn Env,
+    config: &Config,
+    manifest: &Manifest,
+) -> Result<(), String> {
     let dir = aof_dir(config);
     let temp = join(&dir, &temp_manifest_name(&config.appendfilename));
     let target = join(&dir, &manifest_name(&config.appendfilename));
@@ -462,34 +718,9 @@ pub fn persist_manifest(env: &mut dyn Env, config: &Config, manifest: &Manifest)
         .and_then(|()| env.fsync_dir(&dir));
     result.map_err(|error| {
         let _ = env.remove(&temp);
-        format!("Can't persist the AOF manifest file {}: {error}", manifest_name(&config.appendfilename))
+        format!(
+            "Can't persist the AOF manifest file {}: {error}",
+            manifest_name(&config.appendfilename)
+        )
     })
-}
-
-/// A BASE in RESP: for each non-empty database, SELECT then every live key
-/// as SET, with PEXPIREAT for keys that expire, all in one checked batch.
-pub fn base_contents(keyspace: &Keyspace, now_ms: i64) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (index, db) in keyspace.dbs.iter().enumerate() {
-        if db.is_empty() {
-            continue;
-        }
-        encode_command(&mut out, &[b"SELECT".to_vec(), index.to_string().into_bytes()]);
-        for (key, value, expire) in db.entries_with_expiry() {
-            if expire.is_some_and(|at| at <= now_ms) {
-                continue;
-            }
-            match value {
-                Value::String(bytes) => encode_command(&mut out, &[&b"SET"[..], key, bytes]),
-            }
-            if let Some(at) = expire {
-                encode_command(&mut out, &[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()]);
-            }
-        }
-    }
-    let trailer = batch_trailer(1, &out);
-    let mut file = batch_trailer(0, b"");
-    file.extend_from_slice(&out);
-    file.extend_from_slice(&trailer);
-    file
 }

@@ -14,6 +14,7 @@
 
 use super::aof::{aof_dir, join, read_file, READ_CHUNK_BYTES};
 use super::aof_format::{next_item, valid_data_after, Item, Manifest, Stop, CRC32C};
+use super::rdb::{DiskSource, RdbEvent, RdbReader};
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
 use crate::env::{Env, LogLevel, OpenMode};
@@ -79,7 +80,10 @@ impl FileReader {
                 self.buf.extend_from_slice(&chunk[..n]);
                 Ok(true)
             }
-            Err(error) => Err(format!("Unrecoverable error reading the append only file {}: {error}", self.name)),
+            Err(error) => Err(format!(
+                "Unrecoverable error reading the append only file {}: {error}",
+                self.name
+            )),
         }
     }
 }
@@ -95,13 +99,23 @@ struct Batches {
 
 /// Loads the AOF directory into `server`. `Ok(None)` if there is no
 /// manifest (a fresh start).
-pub fn load_aof(server: &mut Server, env: &mut dyn Env) -> Result<Option<(Manifest, LoadReport)>, String> {
+pub fn load_aof(
+    server: &mut Server,
+    env: &mut dyn Env,
+) -> Result<Option<(Manifest, LoadReport)>, String> {
     let dir = aof_dir(&server.config);
-    let manifest_path = join(&dir, &super::aof_format::manifest_name(&server.config.appendfilename));
+    let manifest_path = join(
+        &dir,
+        &super::aof_format::manifest_name(&server.config.appendfilename),
+    );
     let text = match read_file(env, &manifest_path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("Unable to open the AOF manifest file {manifest_path}: {error}")),
+        Err(error) => {
+            return Err(format!(
+                "Unable to open the AOF manifest file {manifest_path}: {error}"
+            ))
+        }
     };
     let manifest = Manifest::parse(&text)?;
     let started_ms = env.monotonic_ms();
@@ -112,22 +126,43 @@ pub fn load_aof(server: &mut Server, env: &mut dyn Env) -> Result<Option<(Manife
     let result = (|| -> Result<(), String> {
         for (index, file) in files.iter().enumerate() {
             let last = index + 1 == files.len();
-            let kind = if manifest.base.as_ref() == Some(file) { "base" } else { "incr" };
+            let kind = if manifest.base.as_ref() == Some(file) {
+                "base"
+            } else {
+                "incr"
+            };
             let file_started = env.monotonic_ms();
-            let bytes = load_file(server, env, &mut fake, &join(&dir, &file.name), &file.name, last, &mut report)?;
+            let bytes = load_file(
+                server,
+                env,
+                &mut fake,
+                &join(&dir, &file.name),
+                &file.name,
+                last,
+                &mut report,
+            )?;
             if kind == "base" {
                 report.base_bytes = bytes;
             }
             report.bytes += bytes;
             let seconds = (env.monotonic_ms() - file_started) as f64 / 1000.0;
-            env.log(LogLevel::Notice, &format!("DB loaded from {kind} file {}: {seconds:.3} seconds", file.name));
+            env.log(
+                LogLevel::Notice,
+                &format!(
+                    "DB loaded from {kind} file {}: {seconds:.3} seconds",
+                    file.name
+                ),
+            );
         }
         Ok(())
     })();
     server.loading = false;
     result?;
     let seconds = (env.monotonic_ms() - started_ms) as f64 / 1000.0;
-    env.log(LogLevel::Notice, &format!("DB loaded from append only file: {seconds:.3} seconds"));
+    env.log(
+        LogLevel::Notice,
+        &format!("DB loaded from append only file: {seconds:.3} seconds"),
+    );
     Ok(Some((manifest, report)))
 }
 
@@ -142,16 +177,28 @@ fn load_file(
     report: &mut LoadReport,
 ) -> Result<u64, String> {
     if name.ends_with(".rdb") {
-        return Err(format!("The AOF base file {name} is an RDB file, which this server cannot load yet"));
+        return load_rdb(server, env, path, name).map(|report| report.bytes);
     }
-    let file = env.open(path, OpenMode::Read).map_err(|e| format!("Unable to open the append only file {name}: {e}"))?;
-    let mut reader = FileReader { path: path.to_string(), name: name.to_string(), file, buf: Vec::new(), buf_offset: 0, pos: 0, eof: false };
+    let file = env
+        .open(path, OpenMode::Read)
+        .map_err(|e| format!("Unable to open the append only file {name}: {e}"))?;
+    let mut reader = FileReader {
+        path: path.to_string(),
+        name: name.to_string(),
+        file,
+        buf: Vec::new(),
+        buf_offset: 0,
+        pos: 0,
+        eof: false,
+    };
     let outcome = read_items(server, env, fake, &mut reader, report);
     let _ = env.close_file(file);
     let (damage, good_end) = outcome?;
     match damage {
         None => Ok(reader.offset()),
-        Some(damage) => handle_damage(server, env, &reader, damage, good_end, last, report).map(|()| good_end),
+        Some(damage) => {
+            handle_damage(server, env, &reader, damage, good_end, last, report).map(|()| good_end)
+        }
     }
 }
 
@@ -165,7 +212,12 @@ fn read_items(
     report: &mut LoadReport,
 ) -> Result<(Option<Damage>, u64), String> {
     let bulk_max = server.config.proto_max_bulk_len as u64;
-    let mut batches = Batches { checked: false, start: 0, digest: CRC32C.digest(), pending: Vec::new() };
+    let mut batches = Batches {
+        checked: false,
+        start: 0,
+        digest: CRC32C.digest(),
+        pending: Vec::new(),
+    };
     let mut multi_start: Option<u64> = None;
     let mut good_end = 0;
     loop {
@@ -175,21 +227,32 @@ fn read_items(
                 reader.fill(env)?;
             }
             Err(Stop::Incomplete { .. }) => {
-                let complete = reader.pos == reader.buf.len() && batches.pending.is_empty() && multi_start.is_none();
+                let complete = reader.pos == reader.buf.len()
+                    && batches.pending.is_empty()
+                    && multi_start.is_none();
                 if complete {
                     return Ok((None, reader.offset()));
                 }
-                let cut = multi_start.unwrap_or(good_end).min(if batches.checked { batches.start } else { u64::MAX });
+                let cut = multi_start.unwrap_or(good_end).min(if batches.checked {
+                    batches.start
+                } else {
+                    u64::MAX
+                });
                 return Ok((Some(Damage::Truncated), cut));
             }
             Err(Stop::BadFormat { reason, .. }) => {
-                let cut = multi_start.unwrap_or(good_end).min(if batches.checked { batches.start } else { u64::MAX });
+                let cut = multi_start.unwrap_or(good_end).min(if batches.checked {
+                    batches.start
+                } else {
+                    u64::MAX
+                });
                 return Ok((Some(Damage::BadFormat(reason)), cut));
             }
             Ok((item, used)) => {
                 let bytes = &reader.buf[reader.pos..reader.pos + used];
                 if start == 0 {
-                    batches.checked = matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0);
+                    batches.checked =
+                        matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0);
                 }
                 if !matches!(item, Item::Trailer { .. }) {
                     batches.digest.update(bytes);
@@ -200,20 +263,46 @@ fn read_items(
                         if batches.checked {
                             batches.pending.push((argv, start));
                         } else {
-                            apply(server, env, fake, argv, start, &mut multi_start, reader, report)?;
+                            apply(
+                                server,
+                                env,
+                                fake,
+                                argv,
+                                start,
+                                &mut multi_start,
+                                reader,
+                                report,
+                            )?;
                             if multi_start.is_none() {
                                 good_end = end;
                             }
                         }
                     }
-                    Item::Trailer { trailer, start: trailer_start, end } => {
+                    Item::Trailer {
+                        trailer,
+                        start: trailer_start,
+                        end,
+                    } => {
                         let digest = std::mem::replace(&mut batches.digest, CRC32C.digest());
-                        let verified = digest.finalize() == trailer.crc && trailer.len == trailer_start - batches.start;
+                        let verified = digest.finalize() == trailer.crc
+                            && trailer.len == trailer_start - batches.start;
                         if !verified {
-                            return Ok((Some(Damage::Checksum), multi_start.unwrap_or(batches.start)));
+                            return Ok((
+                                Some(Damage::Checksum),
+                                multi_start.unwrap_or(batches.start),
+                            ));
                         }
                         for (argv, command_start) in std::mem::take(&mut batches.pending) {
-                            apply(server, env, fake, argv, command_start, &mut multi_start, reader, report)?;
+                            apply(
+                                server,
+                                env,
+                                fake,
+                                argv,
+                                command_start,
+                                &mut multi_start,
+                                reader,
+                                report,
+                            )?;
                         }
                         batches.start = end;
                         if multi_start.is_none() {
@@ -251,8 +340,13 @@ fn apply(
     cmd::process(server, fake, env, argv);
     report.commands += 1;
     if fake.out.buf.first() == Some(&b'-') && fake.multi.is_none() {
-        let error = String::from_utf8_lossy(&fake.out.buf[1..]).trim_end().to_string();
-        return Err(format!("Error executing a command from the append only file {} at offset {start}: {error}", reader.name));
+        let error = String::from_utf8_lossy(&fake.out.buf[1..])
+            .trim_end()
+            .to_string();
+        return Err(format!(
+            "Error executing a command from the append only file {} at offset {start}: {error}",
+            reader.name
+        ));
     }
     if name == b"EXEC" {
         *multi_start = None;
@@ -279,7 +373,15 @@ fn handle_damage(
     if !last {
         return Err(format!("{described}: only the last file may have a damaged tail. Make a backup of your AOF directory, then use redoubt-check-aof."));
     }
-    if damage != Damage::Truncated && later_valid_data(env, reader, good_end, damage_at, server.config.proto_max_bulk_len as u64)? {
+    if damage != Damage::Truncated
+        && later_valid_data(
+            env,
+            reader,
+            good_end,
+            damage_at,
+            server.config.proto_max_bulk_len as u64,
+        )?
+    {
         return Err(format!("{described}, and valid data follows it: the file is corrupt before its tail. Refusing to start rather than lose or serve damaged data; make a backup of your AOF directory, then use redoubt-check-aof."));
     }
     if server.config.get("aof-load-truncated").as_deref() != Some("yes") {
@@ -287,16 +389,36 @@ fn handle_damage(
     }
     let size = file_size(env, &reader.path)?;
     if damage == Damage::Truncated {
-        env.log(LogLevel::Warning, &format!("!!! Warning: short read while loading the AOF file {}!!!", reader.name));
+        env.log(
+            LogLevel::Warning,
+            &format!(
+                "!!! Warning: short read while loading the AOF file {}!!!",
+                reader.name
+            ),
+        );
     } else {
         env.log(LogLevel::Warning, &format!("!!! Warning: {described}: the damage runs to the end of the file (a torn write) !!!"));
     }
-    env.log(LogLevel::Warning, &format!("!!! Truncating the AOF incr file {} at offset {good_end} !!!", reader.name));
-    let file = env.open(&reader.path, OpenMode::Append).map_err(|e| format!("Error opening the AOF file {} to truncate it: {e}", reader.name))?;
+    env.log(
+        LogLevel::Warning,
+        &format!(
+            "!!! Truncating the AOF incr file {} at offset {good_end} !!!",
+            reader.name
+        ),
+    );
+    let file = env.open(&reader.path, OpenMode::Append).map_err(|e| {
+        format!(
+            "Error opening the AOF file {} to truncate it: {e}",
+            reader.name
+        )
+    })?;
     let truncated = env.truncate(file, good_end).and_then(|()| env.fsync(file));
     let _ = env.close_file(file);
     truncated.map_err(|e| format!("Error truncating the AOF file {}: {e}", reader.name))?;
-    env.log(LogLevel::Warning, "AOF loaded anyway because aof-load-truncated is enabled");
+    env.log(
+        LogLevel::Warning,
+        "AOF loaded anyway because aof-load-truncated is enabled",
+    );
     report.truncated = Some((reader.name.clone(), good_end, size - good_end));
     Ok(())
 }
@@ -310,8 +432,16 @@ fn file_size(env: &mut dyn Env, path: &str) -> Result<u64, String> {
 
 /// Reads the file from `good_end` to its end and looks for valid data
 /// after `damage_at`.
-fn later_valid_data(env: &mut dyn Env, reader: &FileReader, good_end: u64, damage_at: u64, bulk_max: u64) -> Result<bool, String> {
-    let file = env.open(&reader.path, OpenMode::Read).map_err(|e| e.to_string())?;
+fn later_valid_data(
+    env: &mut dyn Env,
+    reader: &FileReader,
+    good_end: u64,
+    damage_at: u64,
+    bulk_max: u64,
+) -> Result<bool, String> {
+    let file = env
+        .open(&reader.path, OpenMode::Read)
+        .map_err(|e| e.to_string())?;
     let mut region = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let result = loop {
@@ -325,4 +455,99 @@ fn later_valid_data(env: &mut dyn Env, reader: &FileReader, good_end: u64, damag
     result?;
     let from = (damage_at.saturating_sub(good_end) as usize).min(region.len());
     Ok(valid_data_after(&region, from, bulk_max))
+}
+
+/// What loading an RDB dump found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RdbLoadReport {
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+    /// Bytes the dump took in its file.
+    pub bytes: u64,
+}
+
+/// Loads an RDB dump (a `dbfilename` dump or an AOF BASE with the RDB
+/// preamble) into the keyspace. Keys already expired are dropped, as a
+/// master does. Any error is a refusal: a dump is never partly loaded.
+pub fn load_rdb(
+    server: &mut Server,
+    env: &mut dyn Env,
+    path: &str,
+    name: &str,
+) -> Result<RdbLoadReport, String> {
+    let file = env
+        .open(path, OpenMode::Read)
+        .map_err(|e| format!("Fatal error loading the DB {name}: {e}"))?;
+    let verify = server.config.get("rdbchecksum").as_deref() != Some("no");
+    let now_ms = env.wall_ms();
+    let databases = server.keyspace.dbs.len();
+    let result = (|| -> Result<RdbLoadReport, String> {
+        let describe = |error: super::rdb::RdbError| {
+            format!("Error loading the RDB file {name}: {error}. Refusing to start with a partial dataset; check it with redoubt-check-rdb.")
+        };
+        let mut reader = RdbReader::new(DiskSource::new(&mut *env, file, 0)).map_err(describe)?;
+        reader.set_verify_checksum(verify);
+        let mut report = RdbLoadReport::default();
+        let mut db = 0;
+        while let Some(event) = reader.next_event().map_err(describe)? {
+            match event {
+                RdbEvent::SelectDb { index } if index as usize >= databases => {
+                    return Err(format!("FATAL: Data file {name} was created with a Redis server configured to handle more than {databases} databases. Exiting"));
+                }
+                RdbEvent::SelectDb { index } => db = index as usize,
+                RdbEvent::Entry(entry) if entry.expire_at_ms.is_some_and(|at| at < now_ms) => {
+                    report.keys_expired += 1
+                }
+                RdbEvent::Entry(entry) => {
+                    let target = &mut server.keyspace.dbs[db];
+                    if target.contains(&entry.key) {
+                        return Err(format!("Error loading the RDB file {name}: duplicate key '{}' in database {db}", String::from_utf8_lossy(&entry.key)));
+                    }
+                    target.put(&entry.key, entry.value, entry.expire_at_ms);
+                    report.keys_loaded += 1;
+                }
+                RdbEvent::End { .. } => report.bytes = reader.offset(),
+                RdbEvent::Aux { .. } | RdbEvent::ResizeDb { .. } => {}
+            }
+        }
+        Ok(report)
+    })();
+    let _ = env.close_file(file);
+    result
+}
+
+/// Loads `dbfilename` at start when the AOF is off. `Ok(None)` if there is
+/// no dump.
+pub fn load_dump(server: &mut Server, env: &mut dyn Env) -> Result<Option<RdbLoadReport>, String> {
+    let name = server.config.dbfilename.clone();
+    let path = join(&server.config.dir, &name);
+    match env.open(&path, OpenMode::Read) {
+        Ok(file) => {
+            let _ = env.close_file(file);
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(format!(
+                "Fatal error loading the DB {name}: {error}. Exiting."
+            ))
+        }
+    }
+    let started = env.monotonic_ms();
+    server.loading = true;
+    let report = load_rdb(server, env, &path, &name);
+    server.loading = false;
+    let report = report?;
+    let seconds = (env.monotonic_ms() - started) as f64 / 1000.0;
+    env.log(
+        LogLevel::Notice,
+        &format!("DB loaded from disk: {seconds:.3} seconds"),
+    );
+    env.log(
+        LogLevel::Notice,
+        &format!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            report.keys_loaded, report.keys_expired
+        ),
+    );
+    Ok(Some(report))
 }

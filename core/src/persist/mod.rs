@@ -3,5 +3,7 @@
 
 pub mod aof;
 pub mod aof_format;
+pub mod background;
+pub mod job;
 pub mod load;
 pub mod rdb;

@@ -1,0 +1,491 @@
+//! Background saves and AOF rewrites, and what starts them: BGSAVE,
+//! BGREWRITEAOF, `save` points, automatic rewrites on growth, SAVE, and the
+//! save at SHUTDOWN. One job runs at a time, a slice per event-loop
+//! iteration (see `persist::job`); the other kind waits as scheduled.
+
+use super::aof::{aof_dir, base_encoding, join, rdb_aux};
+use super::job::{Encoding, Job};
+use crate::env::{Env, LogLevel};
+use crate::node::Server;
+
+/// Seconds to wait before a `save` point retries after a failed BGSAVE
+/// (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const BGSAVE_RETRY_DELAY_S: i64 = 5;
+/// Consecutive rewrite failures after which automatic rewrites back off,
+/// and the back-off's bounds (Redis's aofRewriteLimited).
+const REWRITE_FAILURES_BEFORE_BACKOFF: u32 = 3;
+const REWRITE_BACKOFF_MS_MIN: u64 = 60 * 1000;
+const REWRITE_BACKOFF_MS_MAX: u64 = 60 * 60 * 1000;
+
+/// What a running job produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Save,
+    /// A BASE replacing every INCR file before `first_kept_incr`.
+    Rewrite {
+        base_seq: u64,
+        first_kept_incr: u64,
+    },
+}
+
+/// The running job and the history INFO reports.
+#[derive(Default)]
+pub struct Background {
+    job: Option<(JobKind, Job, u64)>,
+    pub rewrite_scheduled: bool,
+    pub bgsave_scheduled: bool,
+    /// Changes counted when the running BGSAVE started.
+    dirty_at_start: u64,
+    pub last_bgsave_failed: bool,
+    last_bgsave_try_s: i64,
+    last_bgsave_seconds: Option<i64>,
+    pub rdb_saves: u64,
+    pub last_rewrite_failed: bool,
+    last_rewrite_seconds: Option<i64>,
+    pub rewrites: u64,
+    pub rewrite_failures_in_row: u32,
+    rewrite_not_before_ms: u64,
+    /// Wall-clock ms of the last successful rewrite (beyond Redis: lets
+    /// monitoring alert when rewrites stop happening).
+    pub last_rewrite_wall_ms: Option<i64>,
+    /// AOF size right after the last rewrite (or load): the base for
+    /// `auto-aof-rewrite-percentage`.
+    pub rewrite_base_size: u64,
+}
+
+impl Background {
+    pub fn running(&self) -> Option<JobKind> {
+        self.job.as_ref().map(|(kind, _, _)| *kind)
+    }
+
+    /// Duration of the last BGSAVE in seconds, -1 before the first.
+    pub fn last_bgsave_seconds_or_none(&self) -> i64 {
+        self.last_bgsave_seconds.unwrap_or(-1)
+    }
+
+    /// Duration of the last rewrite in seconds, -1 before the first.
+    pub fn last_rewrite_seconds_or_none(&self) -> i64 {
+        self.last_rewrite_seconds.unwrap_or(-1)
+    }
+
+    /// Seconds the running job of `kind` has been running, or -1.
+    pub fn running_seconds(&self, kind_is_save: bool, now_ms: u64) -> i64 {
+        match &self.job {
+            Some((kind, _, started)) if (*kind == JobKind::Save) == kind_is_save => {
+                ((now_ms - started) / 1000) as i64
+            }
+            _ => -1,
+        }
+    }
+}
+
+/// How BGSAVE or BGREWRITEAOF answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    Now,
+    Scheduled,
+}
+
+impl Server {
+    /// BGSAVE: starts a background save, or schedules it after a running
+    /// rewrite when `schedule` is set.
+    pub fn bgsave(&mut self, env: &mut dyn Env, schedule: bool) -> Result<Started, String> {
+        match self.background.running() {
+            Some(JobKind::Save) => Err("ERR Background save already in progress".to_string()),
+            Some(JobKind::Rewrite { .. }) if schedule => {
+                self.background.bgsave_scheduled = true;
+                Ok(Started::Scheduled)
+            }
+            Some(JobKind::Rewrite { .. }) => {
+                Err("ERR Background append only file rewriting in progress".to_string())
+            }
+            None => self.start_bgsave(env).map(|()| Started::Now),
+        }
+    }
+
+    fn start_bgsave(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
+        let encoding = Encoding::Rdb {
+            compress: self.config.get("rdbcompression").as_deref() != Some("no"),
+            checksum: self.config.get("rdbchecksum").as_deref() != Some("no"),
+            aux: rdb_aux(env, false),
+        };
+        self.background.last_bgsave_try_s = env.wall_ms() / 1000;
+        let job = Job::start(env, &mut self.keyspace, &temp, encoding).inspect_err(|error| {
+            self.background.last_bgsave_failed = true;
+            env.log(
+                LogLevel::Warning,
+                &format!("Can't save in background: {error}"),
+            );
+        })?;
+        self.background.dirty_at_start = self.dirty;
+        self.background.job = Some((JobKind::Save, job, env.monotonic_ms()));
+        env.log(
+            LogLevel::Notice,
+            &format!("Background saving started by pid {}", env.process_id()),
+        );
+        Ok(())
+    }
+
+    /// BGREWRITEAOF: starts a rewrite, or schedules it after a running
+    /// BGSAVE.
+    pub fn bgrewriteaof(&mut self, env: &mut dyn Env) -> Result<Started, String> {
+        match self.background.running() {
+            Some(JobKind::Rewrite { .. }) => {
+                Err("ERR Background append only file rewriting already in progress".to_string())
+            }
+            Some(JobKind::Save) => {
+                self.background.rewrite_scheduled = true;
+                Ok(Started::Scheduled)
+            }
+            None if !self.aof_on => Err(
+                "ERR Background append only file rewriting needs appendonly yes on this server"
+                    .to_string(),
+            ),
+            None => self.start_rewrite(env).map(|()| Started::Now),
+        }
+    }
+
+    fn start_rewrite(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        let result = self.try_start_rewrite(env);
+        if let Err(error) = &result {
+            self.rewrite_failed(env, error);
+        }
+        result.map_err(|error| format!("ERR Can't start the AOF rewrite: {error}"))
+    }
+
+    fn try_start_rewrite(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        let first_kept_incr = self.aof.rotate_incr(env, &self.config)?;
+        let base_seq = self.aof.manifest.next_base_seq();
+        let temp = join(
+            &aof_dir(&self.config),
+            &format!("temp-rewriteaof-bg-{}.aof", env.process_id()),
+        );
+        let encoding = base_encoding(env, &self.config);
+        let job = Job::start(env, &mut self.keyspace, &temp, encoding)?;
+        self.background.job = Some((
+            JobKind::Rewrite {
+                base_seq,
+                first_kept_incr,
+            },
+            job,
+            env.monotonic_ms(),
+        ));
+        env.log(
+            LogLevel::Notice,
+            &format!(
+                "Background append only file rewriting started by pid {}",
+                env.process_id()
+            ),
+        );
+        Ok(())
+    }
+
+    fn rewrite_failed(&mut self, env: &mut dyn Env, error: &str) {
+        self.background.last_rewrite_failed = true;
+        self.background.rewrite_failures_in_row += 1;
+        let failures = self.background.rewrite_failures_in_row;
+        env.log(
+            LogLevel::Warning,
+            &format!("Background AOF rewrite failed: {error}"),
+        );
+        if failures >= REWRITE_FAILURES_BEFORE_BACKOFF {
+            let shift = (failures - REWRITE_FAILURES_BEFORE_BACKOFF).min(6);
+            let delay = (REWRITE_BACKOFF_MS_MIN << shift).min(REWRITE_BACKOFF_MS_MAX);
+            self.background.rewrite_not_before_ms = env.monotonic_ms() + delay;
+            env.log(LogLevel::Warning, &format!("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes", delay / 60_000));
+        }
+    }
+
+    /// Runs one slice of the running job and finishes it when complete.
+    /// Called from `on_tick` while a job runs.
+    pub fn background_step(&mut self, env: &mut dyn Env) {
+        let Some((kind, mut job, started)) = self.background.job.take() else {
+            return;
+        };
+        match job.step(env, &mut self.keyspace) {
+            Ok(false) => self.background.job = Some((kind, job, started)),
+            Ok(true) => {
+                let seconds = ((env.monotonic_ms() - started) / 1000) as i64;
+                match kind {
+                    JobKind::Save => self.finish_bgsave(env, &job, seconds),
+                    JobKind::Rewrite {
+                        base_seq,
+                        first_kept_incr,
+                    } => self.finish_rewrite(env, &job, base_seq, first_kept_incr, seconds),
+                }
+                self.start_scheduled(env);
+            }
+            Err(error) => {
+                job.abort(env, &mut self.keyspace);
+                match kind {
+                    JobKind::Save => {
+                        self.background.last_bgsave_failed = true;
+                        env.log(
+                            LogLevel::Warning,
+                            &format!("Background saving error: {error}"),
+                        );
+                    }
+                    JobKind::Rewrite { .. } => self.rewrite_failed(env, &error),
+                }
+                self.start_scheduled(env);
+            }
+        }
+    }
+
+    fn finish_bgsave(&mut self, env: &mut dyn Env, job: &Job, seconds: i64) {
+        let target = join(&self.config.dir, &self.config.dbfilename);
+        let renamed = env.rename(&job.temp_path, &target).and_then(|()| {
+            env.fsync_dir(if self.config.dir.is_empty() {
+                "."
+            } else {
+                &self.config.dir
+            })
+        });
+        match renamed {
+            Ok(()) => {
+                self.dirty = self.dirty.saturating_sub(self.background.dirty_at_start);
+                self.lastsave_s = env.wall_ms() / 1000;
+                self.background.last_bgsave_failed = false;
+                self.background.last_bgsave_seconds = Some(seconds);
+                self.background.rdb_saves += 1;
+                env.log(LogLevel::Notice, "DB saved on disk");
+                env.log(
+                    LogLevel::Notice,
+                    "Background saving terminated with success",
+                );
+            }
+            Err(error) => {
+                let _ = env.remove(&job.temp_path);
+                self.background.last_bgsave_failed = true;
+                env.log(
+                    LogLevel::Warning,
+                    &format!(
+                        "Error moving temp DB file {} on the final destination {target}: {error}",
+                        job.temp_path
+                    ),
+                );
+            }
+        }
+    }
+
+    fn finish_rewrite(
+        &mut self,
+        env: &mut dyn Env,
+        job: &Job,
+        base_seq: u64,
+        first_kept_incr: u64,
+        seconds: i64,
+    ) {
+        match self.aof.install_base(
+            env,
+            &self.config,
+            &job.temp_path,
+            base_seq,
+            job.bytes,
+            first_kept_incr,
+            None,
+        ) {
+            Ok(()) => {
+                self.background.last_rewrite_failed = false;
+                self.background.rewrite_failures_in_row = 0;
+                self.background.last_rewrite_seconds = Some(seconds);
+                self.background.rewrites += 1;
+                self.background.last_rewrite_wall_ms = Some(env.wall_ms());
+                self.background.rewrite_base_size = self.aof.current_size;
+                env.log(
+                    LogLevel::Notice,
+                    "Background AOF rewrite terminated with success",
+                );
+                env.log(
+                    LogLevel::Notice,
+                    "Background AOF rewrite finished successfully",
+                );
+            }
+            Err(error) => {
+                let _ = env.remove(&job.temp_path);
+                self.rewrite_failed(env, &error);
+            }
+        }
+    }
+
+    fn start_scheduled(&mut self, env: &mut dyn Env) {
+        if self.background.rewrite_scheduled && self.aof_on {
+            self.background.rewrite_scheduled = false;
+            let _ = self.start_rewrite(env);
+        } else if self.background.bgsave_scheduled {
+            self.background.bgsave_scheduled = false;
+            let _ = self.start_bgsave(env);
+        }
+    }
+
+    /// From cron: `save` points and automatic AOF rewrites.
+    pub fn persistence_cron(&mut self, env: &mut dyn Env) {
+        if self.background.running().is_some() {
+            return;
+        }
+        let now_s = env.wall_ms() / 1000;
+        let elapsed = now_s - self.lastsave_s;
+        let retry_ok = !self.background.last_bgsave_failed
+            || now_s - self.background.last_bgsave_try_s >= BGSAVE_RETRY_DELAY_S;
+        let due = self
+            .config
+            .save
+            .iter()
+            .find(|&&(seconds, changes)| self.dirty >= changes && elapsed >= seconds as i64);
+        if let (Some(&(seconds, _)), true) = (due, retry_ok) {
+            env.log(
+                LogLevel::Notice,
+                &format!("{} changes in {seconds} seconds. Saving...", self.dirty),
+            );
+            let _ = self.start_bgsave(env);
+            return;
+        }
+        self.auto_rewrite(env);
+    }
+
+    fn auto_rewrite(&mut self, env: &mut dyn Env) {
+        let percentage: u64 = self
+            .config
+            .get("auto-aof-rewrite-percentage")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let min_size: u64 = self
+            .config
+            .get("auto-aof-rewrite-min-size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let size = self.aof.current_size;
+        if !self.aof_on
+            || percentage == 0
+            || size <= min_size
+            || env.monotonic_ms() < self.background.rewrite_not_before_ms
+        {
+            return;
+        }
+        let base = self.background.rewrite_base_size.max(1);
+        let growth = size.saturating_mul(100) / base;
+        if growth >= 100 + percentage {
+            env.log(
+                LogLevel::Notice,
+                &format!(
+                    "Starting automatic rewriting of AOF on {}% growth",
+                    growth - 100
+                ),
+            );
+            let _ = self.start_rewrite(env);
+        }
+    }
+
+    /// Cancels the running job (its temp file is removed).
+    pub fn abort_background(&mut self, env: &mut dyn Env) {
+        if let Some((kind, job, _)) = self.background.job.take() {
+            job.abort(env, &mut self.keyspace);
+            let what = if kind == JobKind::Save {
+                "save"
+            } else {
+                "AOF rewrite"
+            };
+            env.log(LogLevel::Warning, &format!("Background {what} cancelled"));
+        }
+    }
+
+    /// SAVE, and the save at SHUTDOWN: writes the dump now, synchronously.
+    pub fn save_now(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        if self.background.running().is_some() {
+            return Err("ERR Background save already in progress".to_string());
+        }
+        let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
+        let encoding = Encoding::Rdb {
+            compress: self.config.get("rdbcompression").as_deref() != Some("no"),
+            checksum: self.config.get("rdbchecksum").as_deref() != Some("no"),
+            aux: rdb_aux(env, false),
+        };
+        let target = join(&self.config.dir, &self.config.dbfilename);
+        let dir = if self.config.dir.is_empty() {
+            ".".to_string()
+        } else {
+            self.config.dir.clone()
+        };
+        let result = Job::start(env, &mut self.keyspace, &temp, encoding)
+            .and_then(|job| job.run_to_end(env, &mut self.keyspace))
+            .and_then(|_| {
+                env.rename(&temp, &target)
+                    .and_then(|()| env.fsync_dir(&dir))
+                    .map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => {
+                self.dirty = 0;
+                self.lastsave_s = env.wall_ms() / 1000;
+                self.background.last_bgsave_failed = false;
+                env.log(LogLevel::Notice, "DB saved on disk");
+                Ok(())
+            }
+            Err(error) => {
+                let _ = env.remove(&temp);
+                self.background.last_bgsave_failed = true;
+                env.log(LogLevel::Warning, &format!("Failed saving the DB: {error}"));
+                Err(format!("ERR {error}"))
+            }
+        }
+    }
+
+    /// Rewrites the AOF from memory synchronously (start-up, turning the
+    /// AOF on, recovery from an fsync error), cancelling a running job.
+    pub fn rewrite_now(&mut self, env: &mut dyn Env) -> Result<(), String> {
+        self.abort_background(env);
+        self.aof
+            .rewrite_from_memory(env, &self.config, &mut self.keyspace)?;
+        self.background.rewrite_base_size = self.aof.current_size;
+        Ok(())
+    }
+
+    /// The persistence work before exit: cancel a running job, save the
+    /// dump when asked (`Some(true)`) or when save points exist (`None`),
+    /// and write and fsync what the AOF holds. An error means the data
+    /// could not be made safe; the caller decides whether to exit anyway.
+    pub fn prepare_shutdown(
+        &mut self,
+        env: &mut dyn Env,
+        save: Option<bool>,
+    ) -> Result<(), String> {
+        self.abort_background(env);
+        let mut result = Ok(());
+        if self.aof_on {
+            self.aof.flush(env, &self.config);
+            if let Err(error) = self.aof.sync_now(env) {
+                env.log(
+                    LogLevel::Warning,
+                    &format!("Error writing the AOF before exiting: {error}"),
+                );
+                result = Err(error);
+            } else {
+                env.log(LogLevel::Notice, "Calling fsync() on the AOF file.");
+            }
+        }
+        if save.unwrap_or(!self.config.save.is_empty()) {
+            env.log(
+                LogLevel::Notice,
+                "Saving the final RDB snapshot before exiting.",
+            );
+            if let Err(error) = self.save_now(env) {
+                env.log(
+                    LogLevel::Warning,
+                    "Error trying to save the DB, can't exit.",
+                );
+                result = Err(error);
+            }
+        }
+        result
+    }
+
+    /// The MISCONF error for writes after a failed BGSAVE, when
+    /// `stop-writes-on-bgsave-error` is on and save points exist.
+    pub fn bgsave_refusal(&self) -> Option<&'static str> {
+        let stop = self.config.get("stop-writes-on-bgsave-error").as_deref() == Some("yes");
+        (stop && self.background.last_bgsave_failed && !self.config.save.is_empty()).then_some(
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
+        )
+    }
+}
