@@ -122,6 +122,8 @@ pub struct Server {
     /// A rewritten form of the running command to propagate instead of its
     /// own argv (relative expiry made absolute, and the like).
     pub propagate_override: Option<Vec<Vec<u8>>>,
+    /// The running command asked to be propagated even without changes.
+    pub force_propagation: bool,
     /// Monotonic time of the last attempt to recover from an fsync error.
     aof_recovery_last_ms: u64,
     next_conn_id: ConnId,
@@ -344,6 +346,7 @@ impl<E: Env> Node<E> {
             loading: false,
             propagated: Vec::new(),
             propagate_override: None,
+            force_propagation: false,
             aof_recovery_last_ms: 0,
             next_conn_id: 1,
             pending_writes: Vec::new(),

@@ -226,7 +226,7 @@ pub fn help_lines(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
         out.simple(line);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 fn ping(ctx: &mut Ctx<'_>) {
@@ -344,7 +344,9 @@ fn hello(ctx: &mut Ctx<'_>) {
 }
 
 fn select(ctx: &mut Ctx<'_>) {
-    let Some(index) = ctx.int_arg(1) else { return };
+    let Some(index) = super::keys::int32_arg(ctx, 1, None) else {
+        return;
+    };
     if index < 0 || index as usize >= ctx.server.keyspace.dbs.len() {
         return ctx.error("ERR DB index is out of range");
     }

@@ -685,7 +685,7 @@ fn reply_rename(ctx: &mut Ctx<'_>, only_if_absent: bool, renamed: bool) {
 /// it. On failure replies with `error` if given, else with the integer
 /// error (not a number) or Redis's range error (outside a C `int`), and
 /// returns `None`.
-fn int32_arg(ctx: &mut Ctx<'_>, i: usize, error: Option<&str>) -> Option<i64> {
+pub(crate) fn int32_arg(ctx: &mut Ctx<'_>, i: usize, error: Option<&str>) -> Option<i64> {
     let parsed = parse_i64(ctx.arg(i));
     let value = parsed.filter(|n| i32::try_from(*n).is_ok());
     if value.is_none() {
@@ -965,6 +965,7 @@ fn flushdb(ctx: &mut Ctx<'_>) {
     }
     let removed = ctx.db().clear();
     ctx.dirty(removed as u64);
+    ctx.force_propagation();
     ctx.out().ok();
 }
 

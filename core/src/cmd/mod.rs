@@ -298,6 +298,12 @@ impl<'a> Ctx<'a> {
         self.server.dirty += n;
     }
 
+    /// Propagates the command even if it changed nothing (FLUSHDB on an
+    /// empty database), as Redis forces it.
+    pub fn force_propagation(&mut self) {
+        self.server.force_propagation = true;
+    }
+
     /// Propagates `argv` to the AOF (and replicas) instead of the command as
     /// the client sent it, when the two would replay differently: relative
     /// expiry made absolute, a float increment as the value it produced.
@@ -402,6 +408,7 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     ctx.client.last_command.push_str(&resolved.full_name);
     let dirty_before = ctx.server.dirty;
     ctx.server.propagate_override = None;
+    ctx.server.force_propagation = false;
     (resolved.spec.handler)(ctx);
     ctx.server.stats.total_commands_processed += 1;
     ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
@@ -410,7 +417,8 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     if ctx.server.loading {
         return;
     }
-    if resolved.spec.is_write() && ctx.server.dirty > dirty_before {
+    let forced = std::mem::take(&mut ctx.server.force_propagation);
+    if resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
         let argv = rewritten.unwrap_or_else(|| ctx.argv.to_vec());
         ctx.server.propagated.push((ctx.client.db, argv));
     }

@@ -579,3 +579,156 @@ mod tests {
         assert_eq!(Manifest::parse(odd.to_text().as_bytes()).unwrap(), odd);
     }
 }
+
+/// How reading an AOF file stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damage {
+    /// The file ends inside a command, inside MULTI, or after the last
+    /// verified batch.
+    Truncated,
+    /// Bytes that are not a command or annotation.
+    BadFormat(String),
+    /// A batch whose trailer does not match its bytes.
+    Checksum,
+}
+
+/// A command released for execution: its arguments and where it starts.
+pub type Released = (Vec<Vec<u8>>, u64);
+
+/// Decides, item by item, which commands of one file may be applied.
+///
+/// A file that starts with a trailer marker is checked: its commands are
+/// held until their batch's trailer verifies, so a damaged batch is never
+/// applied. Other files (written by Redis) release each command as soon as
+/// it is complete. Either way `good_end` is where the file is known good:
+/// after the last released command outside a MULTI block, so cutting there
+/// never leaves half a transaction. The loader and `redoubt-check-aof`
+/// both read files through this one type.
+pub struct Scanner {
+    /// `None` until the first item says whether the file is checked.
+    checked: Option<bool>,
+    batch_start: u64,
+    digest: crc::Digest<'static, u32>,
+    pending: Vec<(Vec<Vec<u8>>, u64, u64)>,
+    multi_start: Option<u64>,
+    good_end: u64,
+    /// Verified batches and released commands so far.
+    pub batches: u64,
+    pub commands: u64,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            checked: None,
+            batch_start: 0,
+            digest: CRC32C.digest(),
+            pending: Vec::new(),
+            multi_start: None,
+            good_end: 0,
+            batches: 0,
+            commands: 0,
+        }
+    }
+}
+
+impl Scanner {
+    /// Whether the file carries batch trailers.
+    pub fn is_checked(&self) -> bool {
+        self.checked == Some(true)
+    }
+
+    /// The offset up to which the file is good so far.
+    pub fn good_end(&self) -> u64 {
+        self.good_end
+    }
+
+    /// Takes one parsed item and its raw bytes; returns the commands that
+    /// may now be applied, in order, or the checksum damage.
+    pub fn accept(
+        &mut self,
+        item: Item,
+        bytes: &[u8],
+        start: u64,
+    ) -> Result<Vec<Released>, Damage> {
+        let checked = *self.checked.get_or_insert(
+            matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0 && start == 0),
+        );
+        match item {
+            Item::Trailer {
+                trailer,
+                start: trailer_start,
+                end,
+            } if checked => {
+                let digest = std::mem::replace(&mut self.digest, CRC32C.digest());
+                if digest.finalize() != trailer.crc
+                    || trailer.len != trailer_start - self.batch_start
+                {
+                    return Err(Damage::Checksum);
+                }
+                self.batch_start = end;
+                self.batches += 1;
+                let released = self.release_pending();
+                if self.multi_start.is_none() {
+                    self.good_end = end;
+                }
+                Ok(released)
+            }
+            Item::Command { argv, end } => {
+                self.digest.update(bytes);
+                self.pending.push((argv, start, end));
+                Ok(if checked {
+                    Vec::new()
+                } else {
+                    self.release_pending()
+                })
+            }
+            Item::Trailer { end, .. } | Item::Annotation { end } => {
+                self.digest.update(bytes);
+                if !checked && self.pending.is_empty() && self.multi_start.is_none() {
+                    self.good_end = end;
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn release_pending(&mut self) -> Vec<Released> {
+        let mut released = Vec::with_capacity(self.pending.len());
+        for (argv, start, end) in self.pending.drain(..) {
+            if argv[0].eq_ignore_ascii_case(b"MULTI") {
+                self.multi_start = Some(start);
+            } else if argv[0].eq_ignore_ascii_case(b"EXEC") {
+                self.multi_start = None;
+            }
+            if self.multi_start.is_none() && self.checked != Some(true) {
+                self.good_end = end;
+            }
+            self.commands += 1;
+            released.push((argv, start));
+        }
+        released
+    }
+
+    /// The verdict once reading stopped: `stop` is why (`None` for a clean
+    /// end of file at `end`). Returns the damage, if any, and the offset the
+    /// file is good up to.
+    pub fn finish(&self, stop: Option<Stop>, end: u64) -> (Option<Damage>, u64) {
+        match stop {
+            Some(Stop::BadFormat { reason, .. }) => {
+                (Some(Damage::BadFormat(reason)), self.good_end)
+            }
+            Some(Stop::Incomplete { .. }) => (Some(Damage::Truncated), self.good_end),
+            None if !self.pending.is_empty() || self.multi_start.is_some() => {
+                (Some(Damage::Truncated), self.good_end)
+            }
+            None => (None, end),
+        }
+    }
+
+    /// Whether a MULTI block is open (its commands were released but its
+    /// EXEC has not come).
+    pub fn in_multi(&self) -> bool {
+        self.multi_start.is_some()
+    }
+}

@@ -13,7 +13,7 @@
 //! verified, so flipped bits are never loaded.
 
 use super::aof::{aof_dir, join, read_file, READ_CHUNK_BYTES};
-use super::aof_format::{next_item, valid_data_after, Item, Manifest, Stop, CRC32C};
+use super::aof_format::{next_item, valid_data_after, Damage, Manifest, Scanner, Stop};
 use super::rdb::{DiskSource, RdbEvent, RdbReader};
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
@@ -31,18 +31,6 @@ pub struct LoadReport {
     pub base_bytes: u64,
     /// The tail cut from the last file: (file, offset, bytes removed).
     pub truncated: Option<(String, u64, u64)>,
-}
-
-/// How a file's reading stopped early.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Damage {
-    /// The file ends inside an item (or inside MULTI, or after the last
-    /// verified batch).
-    Truncated,
-    /// Bytes that are not a command or annotation.
-    BadFormat(String),
-    /// A batch whose trailer does not match its bytes.
-    Checksum,
 }
 
 /// One file being read.
@@ -86,15 +74,6 @@ impl FileReader {
             )),
         }
     }
-}
-
-/// State of checked batches in one file.
-struct Batches {
-    /// The file starts with a trailer marker: commands wait for their batch.
-    checked: bool,
-    start: u64,
-    digest: crc::Digest<'static, u32>,
-    pending: Vec<(Vec<Vec<u8>>, u64)>,
 }
 
 /// Loads the AOF directory into `server`. `Ok(None)` if there is no
@@ -212,108 +191,29 @@ fn read_items(
     report: &mut LoadReport,
 ) -> Result<(Option<Damage>, u64), String> {
     let bulk_max = server.config.proto_max_bulk_len as u64;
-    let mut batches = Batches {
-        checked: false,
-        start: 0,
-        digest: CRC32C.digest(),
-        pending: Vec::new(),
-    };
-    let mut multi_start: Option<u64> = None;
-    let mut good_end = 0;
+    let mut scanner = Scanner::default();
     loop {
         let start = reader.offset();
         match next_item(&reader.buf[reader.pos..], start, bulk_max) {
             Err(Stop::Incomplete { .. }) if !reader.eof => {
                 reader.fill(env)?;
             }
-            Err(Stop::Incomplete { .. }) => {
-                let complete = reader.pos == reader.buf.len()
-                    && batches.pending.is_empty()
-                    && multi_start.is_none();
-                if complete {
-                    return Ok((None, reader.offset()));
-                }
-                let cut = multi_start.unwrap_or(good_end).min(if batches.checked {
-                    batches.start
-                } else {
-                    u64::MAX
-                });
-                return Ok((Some(Damage::Truncated), cut));
+            Err(Stop::Incomplete { .. }) if reader.pos == reader.buf.len() => {
+                return Ok(scanner.finish(None, reader.offset()));
             }
-            Err(Stop::BadFormat { reason, .. }) => {
-                let cut = multi_start.unwrap_or(good_end).min(if batches.checked {
-                    batches.start
-                } else {
-                    u64::MAX
-                });
-                return Ok((Some(Damage::BadFormat(reason)), cut));
-            }
+            Err(stop) => return Ok(scanner.finish(Some(stop), reader.offset())),
             Ok((item, used)) => {
                 let bytes = &reader.buf[reader.pos..reader.pos + used];
-                if start == 0 {
-                    batches.checked =
-                        matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0);
-                }
-                if !matches!(item, Item::Trailer { .. }) {
-                    batches.digest.update(bytes);
-                }
+                let released = match scanner.accept(item, bytes, start) {
+                    Ok(released) => released,
+                    Err(damage) => {
+                        reader.pos += used;
+                        return Ok((Some(damage), scanner.good_end()));
+                    }
+                };
                 reader.pos += used;
-                match item {
-                    Item::Command { argv, end } => {
-                        if batches.checked {
-                            batches.pending.push((argv, start));
-                        } else {
-                            apply(
-                                server,
-                                env,
-                                fake,
-                                argv,
-                                start,
-                                &mut multi_start,
-                                reader,
-                                report,
-                            )?;
-                            if multi_start.is_none() {
-                                good_end = end;
-                            }
-                        }
-                    }
-                    Item::Trailer {
-                        trailer,
-                        start: trailer_start,
-                        end,
-                    } => {
-                        let digest = std::mem::replace(&mut batches.digest, CRC32C.digest());
-                        let verified = digest.finalize() == trailer.crc
-                            && trailer.len == trailer_start - batches.start;
-                        if !verified {
-                            return Ok((
-                                Some(Damage::Checksum),
-                                multi_start.unwrap_or(batches.start),
-                            ));
-                        }
-                        for (argv, command_start) in std::mem::take(&mut batches.pending) {
-                            apply(
-                                server,
-                                env,
-                                fake,
-                                argv,
-                                command_start,
-                                &mut multi_start,
-                                reader,
-                                report,
-                            )?;
-                        }
-                        batches.start = end;
-                        if multi_start.is_none() {
-                            good_end = end;
-                        }
-                    }
-                    Item::Annotation { end } => {
-                        if !batches.checked && multi_start.is_none() && batches.pending.is_empty() {
-                            good_end = end;
-                        }
-                    }
+                for (argv, command_start) in released {
+                    apply(server, env, fake, argv, command_start, reader, report)?;
                 }
             }
         }
@@ -321,21 +221,15 @@ fn read_items(
 }
 
 /// Executes one loaded command on the fake client.
-#[allow(clippy::too_many_arguments)]
 fn apply(
     server: &mut Server,
     env: &mut dyn Env,
     fake: &mut Client,
     argv: Vec<Vec<u8>>,
     start: u64,
-    multi_start: &mut Option<u64>,
     reader: &FileReader,
     report: &mut LoadReport,
 ) -> Result<(), String> {
-    let name = argv[0].to_ascii_uppercase();
-    if name == b"MULTI" {
-        *multi_start = Some(start);
-    }
     fake.out.buf.clear();
     cmd::process(server, fake, env, argv);
     report.commands += 1;
@@ -347,9 +241,6 @@ fn apply(
             "Error executing a command from the append only file {} at offset {start}: {error}",
             reader.name
         ));
-    }
-    if name == b"EXEC" {
-        *multi_start = None;
     }
     Ok(())
 }
