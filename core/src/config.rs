@@ -44,6 +44,15 @@ pub struct Config {
     pub loglevel: String,
     pub logfile: String,
     pub client_output_buffer_limit: OutputLimits,
+    pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Path of the config file the server was started with, for INFO.
@@ -336,6 +345,87 @@ const DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "aof-load-truncated",
+        mutable: true,
+        get: |c| yes_no(c.aof_load_truncated),
+        set: |c, v| {
+            c.aof_load_truncated = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aof-use-rdb-preamble",
+        mutable: true,
+        get: |c| yes_no(c.aof_use_rdb_preamble),
+        set: |c, v| {
+            c.aof_use_rdb_preamble = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aof-timestamp-enabled",
+        mutable: true,
+        get: |c| yes_no(c.aof_timestamp_enabled),
+        set: |c, v| {
+            c.aof_timestamp_enabled = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "no-appendfsync-on-rewrite",
+        mutable: true,
+        get: |c| yes_no(c.no_appendfsync_on_rewrite),
+        set: |c, v| {
+            c.no_appendfsync_on_rewrite = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "auto-aof-rewrite-percentage",
+        mutable: true,
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_percentage = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "auto-aof-rewrite-min-size",
+        mutable: true,
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_min_size = memory(v, 0, MEMORY_MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "rdbcompression",
+        mutable: true,
+        get: |c| yes_no(c.rdbcompression),
+        set: |c, v| {
+            c.rdbcompression = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "rdbchecksum",
+        mutable: false,
+        get: |c| yes_no(c.rdbchecksum),
+        set: |c, v| {
+            c.rdbchecksum = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "stop-writes-on-bgsave-error",
+        mutable: true,
+        get: |c| yes_no(c.stop_writes_on_bgsave_error),
+        set: |c, v| {
+            c.stop_writes_on_bgsave_error = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "logfile",
         mutable: false,
         get: |c| c.logfile.clone(),
@@ -365,9 +455,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("crash-log-enabled", "yes"),
     ("crash-memcheck-enabled", "yes"),
     ("locale-collate", ""),
-    ("stop-writes-on-bgsave-error", "yes"),
-    ("rdbcompression", "yes"),
-    ("rdbchecksum", "yes"),
     ("sanitize-dump-payload", "no"),
     ("rdb-del-sync-files", "no"),
     ("replicaof", ""),
@@ -411,12 +498,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("oom-score-adj", "no"),
     ("oom-score-adj-values", "0 200 800"),
     ("disable-thp", "yes"),
-    ("no-appendfsync-on-rewrite", "no"),
-    ("auto-aof-rewrite-percentage", "100"),
-    ("auto-aof-rewrite-min-size", "67108864"),
-    ("aof-load-truncated", "yes"),
-    ("aof-use-rdb-preamble", "yes"),
-    ("aof-timestamp-enabled", "no"),
     ("aof-rewrite-incremental-fsync", "yes"),
     ("rdb-save-incremental-fsync", "yes"),
     ("shutdown-timeout", "10"),
@@ -497,6 +578,15 @@ impl Default for Config {
             loglevel: "notice".to_string(),
             logfile: String::new(),
             client_output_buffer_limit: OutputLimits::default(),
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: false,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
             passive,
             config_file: String::new(),
             save_given_at_startup: false,
@@ -635,7 +725,6 @@ impl Config {
 const PASSIVE_MEMORY: &[&str] = &[
     "maxmemory",
     "repl-backlog-size",
-    "auto-aof-rewrite-min-size",
     "active-defrag-ignore-bytes",
     "hll-sparse-max-bytes",
     "stream-node-max-bytes",

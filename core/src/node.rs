@@ -165,9 +165,17 @@ impl Server {
                     db: index,
                     key: &key,
                 });
-                self.propagated.push((index, vec![b"DEL".to_vec(), key]));
+                if self.aof_on {
+                    self.propagated.push((index, vec![b"DEL".to_vec(), key]));
+                }
             }
         }
+    }
+
+    /// Whether anything consumes propagated writes (the AOF; replicas in a
+    /// later change), so commands need not copy their arguments otherwise.
+    pub fn propagation_wanted(&self) -> bool {
+        self.aof_on
     }
 
     /// Hands what the finished top-level command propagated to the AOF, as

@@ -17,7 +17,7 @@ pub mod transaction;
 use std::borrow::Cow;
 
 use crate::client::Client;
-use crate::db::{Db, Value};
+use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
 use crate::node::Server;
 use crate::resp::{parse_i64, Out};
@@ -87,9 +87,14 @@ impl CommandSpec {
     }
 }
 
-/// Every top-level command, sorted by name for lookup.
+/// Hash seed of the command-name table: fixed, since command names are no
+/// attacker-chosen keys.
+const COMMAND_TABLE_SEED: (u64, u64) = (0x0072_6564_6f75_6274, 0x0063_6f6d_6d61_6e64);
+
+/// Every top-level command, by name.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
+    by_name: Dict<&'static CommandSpec>,
 }
 
 impl CommandTable {
@@ -108,7 +113,11 @@ impl CommandTable {
         for pair in sorted.windows(2) {
             assert_ne!(pair[0].name, pair[1].name, "command defined twice");
         }
-        CommandTable { sorted }
+        let mut by_name = Dict::new(COMMAND_TABLE_SEED);
+        for spec in &sorted {
+            by_name.insert(spec.name.as_bytes().to_vec(), *spec);
+        }
+        CommandTable { sorted, by_name }
     }
 
     /// Looks a command up by name, case-insensitively.
@@ -120,11 +129,7 @@ impl CommandTable {
         for (slot, byte) in lower.iter_mut().zip(name) {
             *slot = byte.to_ascii_lowercase();
         }
-        let lower = &lower[..name.len()];
-        self.sorted
-            .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
-            .ok()
-            .map(|i| self.sorted[i])
+        self.by_name.get(&lower[..name.len()]).copied()
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
@@ -418,7 +423,8 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         return;
     }
     let forced = std::mem::take(&mut ctx.server.force_propagation);
-    if resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
+    let wanted = ctx.server.propagation_wanted();
+    if wanted && resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
         let argv = rewritten.unwrap_or_else(|| ctx.argv.to_vec());
         ctx.server.propagated.push((ctx.client.db, argv));
     }

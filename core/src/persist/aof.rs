@@ -219,9 +219,7 @@ impl Aof {
         }
         let mut batch = Vec::with_capacity(self.buffer.len() + 64);
         let now_s = env.wall_ms() / 1000;
-        if config.get("aof-timestamp-enabled").as_deref() == Some("yes")
-            && now_s != self.last_timestamp_s
-        {
+        if config.aof_timestamp_enabled && now_s != self.last_timestamp_s {
             batch.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
             self.last_timestamp_s = now_s;
         }
@@ -620,14 +618,14 @@ impl Aof {
 
 /// Whether BASE files are RDB (`aof-use-rdb-preamble yes`).
 fn preamble(config: &Config) -> bool {
-    config.get("aof-use-rdb-preamble").as_deref() != Some("no")
+    config.aof_use_rdb_preamble
 }
 
 /// How a BASE is written under this configuration.
 pub fn base_encoding(env: &mut dyn Env, config: &Config) -> Encoding {
     if preamble(config) {
         Encoding::Rdb {
-            compress: config.get("rdbcompression").as_deref() != Some("no"),
+            compress: config.rdbcompression,
             checksum: true,
             aux: rdb_aux(env, true),
         }

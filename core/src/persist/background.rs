@@ -106,8 +106,8 @@ impl Server {
     fn start_bgsave(&mut self, env: &mut dyn Env) -> Result<(), String> {
         let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
         let encoding = Encoding::Rdb {
-            compress: self.config.get("rdbcompression").as_deref() != Some("no"),
-            checksum: self.config.get("rdbchecksum").as_deref() != Some("no"),
+            compress: self.config.rdbcompression,
+            checksum: self.config.rdbchecksum,
             aux: rdb_aux(env, false),
         };
         self.background.last_bgsave_try_s = env.wall_ms() / 1000;
@@ -345,16 +345,8 @@ impl Server {
     }
 
     fn auto_rewrite(&mut self, env: &mut dyn Env) {
-        let percentage: u64 = self
-            .config
-            .get("auto-aof-rewrite-percentage")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let min_size: u64 = self
-            .config
-            .get("auto-aof-rewrite-min-size")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let percentage = self.config.auto_aof_rewrite_percentage;
+        let min_size = self.config.auto_aof_rewrite_min_size;
         let size = self.aof.current_size;
         if !self.aof_on
             || percentage == 0
@@ -397,8 +389,8 @@ impl Server {
         }
         let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
         let encoding = Encoding::Rdb {
-            compress: self.config.get("rdbcompression").as_deref() != Some("no"),
-            checksum: self.config.get("rdbchecksum").as_deref() != Some("no"),
+            compress: self.config.rdbcompression,
+            checksum: self.config.rdbchecksum,
             aux: rdb_aux(env, false),
         };
         let target = join(&self.config.dir, &self.config.dbfilename);
@@ -483,7 +475,10 @@ impl Server {
     /// The MISCONF error for writes after a failed BGSAVE, when
     /// `stop-writes-on-bgsave-error` is on and save points exist.
     pub fn bgsave_refusal(&self) -> Option<&'static str> {
-        let stop = self.config.get("stop-writes-on-bgsave-error").as_deref() == Some("yes");
+        if !self.background.last_bgsave_failed {
+            return None;
+        }
+        let stop = self.config.stop_writes_on_bgsave_error;
         (stop && self.background.last_bgsave_failed && !self.config.save.is_empty()).then_some(
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
         )

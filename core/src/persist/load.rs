@@ -275,7 +275,7 @@ fn handle_damage(
     {
         return Err(format!("{described}, and valid data follows it: the file is corrupt before its tail. Refusing to start rather than lose or serve damaged data; make a backup of your AOF directory, then use redoubt-check-aof."));
     }
-    if server.config.get("aof-load-truncated").as_deref() != Some("yes") {
+    if !server.config.aof_load_truncated {
         return Err(format!("{described}. You can: 1) Make a backup of your AOF file, then use redoubt-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."));
     }
     let size = file_size(env, &reader.path)?;
@@ -369,7 +369,7 @@ pub fn load_rdb(
     let file = env
         .open(path, OpenMode::Read)
         .map_err(|e| format!("Fatal error loading the DB {name}: {e}"))?;
-    let verify = server.config.get("rdbchecksum").as_deref() != Some("no");
+    let verify = server.config.rdbchecksum;
     let now_ms = env.wall_ms();
     let databases = server.keyspace.dbs.len();
     let result = (|| -> Result<RdbLoadReport, String> {

@@ -1,0 +1,324 @@
+//! The checkers that judge a finished run, each with a verdict for the
+//! report.
+//!
+//! * reply integrity: every request got exactly one reply, in order, and
+//!   each reply's bytes are the bytes the node reported for that command in
+//!   its trace (a reply core produced without running a command, such as
+//!   `+QUEUED` or an unknown-command error, is allowed only as `+QUEUED` or
+//!   an error, and counted);
+//! * model: see [`crate::model`];
+//! * liveness: every client finished all its operations within the run's
+//!   bounds.
+
+use std::collections::BTreeMap;
+
+use redoubt_core::env::ConnId;
+
+use crate::model::{ModelVerdict, VIOLATIONS_KEPT_MAX};
+use crate::resp::parse_reply;
+use crate::trace::{TraceEvent, TraceRecord};
+
+/// What one connection sent and received, as the client saw it.
+#[derive(Debug, Default, Clone)]
+pub struct ConnectionLog {
+    pub client: usize,
+    pub requests: Vec<Vec<Vec<u8>>>,
+    pub received: Vec<u8>,
+}
+
+/// A checker's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub passed: bool,
+    /// One line of figures (what was checked).
+    pub summary: String,
+    /// The first violations, if any.
+    pub violations: Vec<String>,
+}
+
+/// Counts for the reply-integrity verdict.
+#[derive(Debug, Default)]
+struct IntegrityCounts {
+    replies_compared: u64,
+    replies_queued: u64,
+    errors_untraced: u64,
+    violations: Vec<String>,
+    violations_total: u64,
+}
+
+impl IntegrityCounts {
+    fn violation(&mut self, text: String) {
+        self.violations_total += 1;
+        if self.violations.len() < VIOLATIONS_KEPT_MAX {
+            self.violations.push(text);
+        }
+    }
+}
+
+/// A top-level command the node ran: its argv and its reply.
+type ExecutedCommand<'a> = (&'a [Vec<u8>], &'a [u8]);
+
+/// The node's top-level `Executed` events per connection, in order.
+fn executed_by_conn(trace: &[TraceRecord]) -> BTreeMap<ConnId, Vec<ExecutedCommand<'_>>> {
+    let mut by_conn: BTreeMap<ConnId, Vec<ExecutedCommand<'_>>> = BTreeMap::new();
+    for record in trace {
+        if let TraceEvent::Executed {
+            conn,
+            argv,
+            reply,
+            in_transaction: false,
+            ..
+        } = &record.event
+        {
+            by_conn.entry(*conn).or_default().push((argv, reply));
+        }
+    }
+    by_conn
+}
+
+/// Splits a byte stream into replies; the tail that is not a whole reply is
+/// returned as an error message.
+fn split_replies(mut bytes: &[u8]) -> (Vec<&[u8]>, Option<String>) {
+    let mut replies = Vec::new();
+    while !bytes.is_empty() {
+        match parse_reply(bytes) {
+            Ok(Some((_, used))) => {
+                replies.push(&bytes[..used]);
+                bytes = &bytes[used..];
+            }
+            Ok(None) => {
+                return (
+                    replies,
+                    Some(format!("{} bytes of incomplete reply", bytes.len())),
+                )
+            }
+            Err(error) => return (replies, Some(format!("malformed reply: {}", error.0))),
+        }
+    }
+    (replies, None)
+}
+
+/// Checks every connection's replies against its requests and the trace.
+pub fn check_reply_integrity(
+    connections: &BTreeMap<ConnId, ConnectionLog>,
+    trace: &[TraceRecord],
+) -> Verdict {
+    let executed = executed_by_conn(trace);
+    let mut counts = IntegrityCounts::default();
+    for (&conn, log) in connections {
+        let events = executed.get(&conn).map(Vec::as_slice).unwrap_or(&[]);
+        check_connection(conn, log, events, &mut counts);
+    }
+    for conn in executed.keys() {
+        if !connections.contains_key(conn) {
+            counts.violation(format!(
+                "conn {conn}: node executed commands for an unknown connection"
+            ));
+        }
+    }
+    Verdict {
+        name: "reply_integrity",
+        passed: counts.violations_total == 0,
+        summary: format!(
+            "{} connections, {} replies matched the trace, {} QUEUED, {} errors before execution, {} violations",
+            connections.len(),
+            counts.replies_compared,
+            counts.replies_queued,
+            counts.errors_untraced,
+            counts.violations_total
+        ),
+        violations: counts.violations,
+    }
+}
+
+fn check_connection(
+    conn: ConnId,
+    log: &ConnectionLog,
+    events: &[ExecutedCommand<'_>],
+    counts: &mut IntegrityCounts,
+) {
+    let (replies, tail) = split_replies(&log.received);
+    if let Some(tail) = tail {
+        counts.violation(format!("conn {conn}: {tail}"));
+    }
+    if replies.len() != log.requests.len() {
+        counts.violation(format!(
+            "conn {conn}: {} requests got {} replies",
+            log.requests.len(),
+            replies.len()
+        ));
+    }
+    let mut next_event = 0;
+    for (index, (request, reply)) in log.requests.iter().zip(&replies).enumerate() {
+        match events.get(next_event) {
+            Some((argv, traced)) if *argv == request.as_slice() => {
+                next_event += 1;
+                counts.replies_compared += 1;
+                if traced != reply {
+                    counts.violation(format!(
+                        "conn {conn}: reply {index} to {:?} was {:?}, the trace says {:?}",
+                        String::from_utf8_lossy(&request[0]),
+                        String::from_utf8_lossy(reply),
+                        String::from_utf8_lossy(traced)
+                    ));
+                }
+            }
+            _ if *reply == b"+QUEUED\r\n" => counts.replies_queued += 1,
+            _ if reply.starts_with(b"-") => counts.errors_untraced += 1,
+            _ => counts.violation(format!(
+                "conn {conn}: reply {index} {:?} to {:?} has no executed command in the trace",
+                String::from_utf8_lossy(reply),
+                String::from_utf8_lossy(&request[0])
+            )),
+        }
+    }
+    if next_event < events.len() {
+        counts.violation(format!(
+            "conn {conn}: the node executed {} commands no reply was matched to",
+            events.len() - next_event
+        ));
+    }
+}
+
+/// The model checker's verdict.
+pub fn model_verdict(verdict: &ModelVerdict) -> Verdict {
+    Verdict {
+        name: "model",
+        passed: verdict.passed(),
+        summary: format!(
+            "{} commands checked, {} unmodeled, {} transactions committed, {} aborted by WATCH, {} expirations, {} violations",
+            verdict.commands_checked,
+            verdict.commands_unmodeled,
+            verdict.transactions_committed,
+            verdict.transactions_aborted_by_watch,
+            verdict.expirations_applied,
+            verdict.violations_total
+        ),
+        violations: verdict.violations.clone(),
+    }
+}
+
+/// What liveness looks at.
+#[derive(Debug, Clone)]
+pub struct LivenessFacts {
+    pub clients: usize,
+    pub clients_finished: usize,
+    pub requests_unanswered: u64,
+    /// Set when the run hit a bound (events or simulated time).
+    pub stopped_by: Option<String>,
+}
+
+/// Every client finished its operations, within the run's bounds.
+pub fn check_liveness(facts: &LivenessFacts) -> Verdict {
+    let mut violations = Vec::new();
+    if let Some(bound) = &facts.stopped_by {
+        violations.push(format!("the run was stopped by {bound}"));
+    }
+    if facts.clients_finished < facts.clients {
+        violations.push(format!(
+            "{} of {} clients did not finish",
+            facts.clients - facts.clients_finished,
+            facts.clients
+        ));
+    }
+    if facts.requests_unanswered > 0 {
+        violations.push(format!("{} requests unanswered", facts.requests_unanswered));
+    }
+    Verdict {
+        name: "liveness",
+        passed: violations.is_empty(),
+        summary: format!(
+            "{}/{} clients finished, {} requests unanswered",
+            facts.clients_finished, facts.clients, facts.requests_unanswered
+        ),
+        violations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(requests: &[&[&str]], received: &[u8]) -> BTreeMap<ConnId, ConnectionLog> {
+        let requests = requests
+            .iter()
+            .map(|words| words.iter().map(|w| w.as_bytes().to_vec()).collect())
+            .collect();
+        let log = ConnectionLog {
+            client: 0,
+            requests,
+            received: received.to_vec(),
+        };
+        [(7, log)].into()
+    }
+
+    fn executed(words: &[&str], reply: &[u8], in_transaction: bool) -> TraceRecord {
+        TraceRecord {
+            monotonic_ms: 0,
+            wall_ms: 0,
+            event: TraceEvent::Executed {
+                conn: 7,
+                db: 0,
+                argv: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+                reply: reply.to_vec(),
+                in_transaction,
+            },
+        }
+    }
+
+    fn trace() -> Vec<TraceRecord> {
+        vec![
+            executed(&["SET", "k", "v"], b"+OK\r\n", false),
+            executed(&["MULTI"], b"+OK\r\n", false),
+            executed(&["GET", "k"], b"$1\r\nv\r\n", true),
+            executed(&["EXEC"], b"*1\r\n$1\r\nv\r\n", false),
+        ]
+    }
+
+    const REQUESTS: &[&[&str]] = &[&["SET", "k", "v"], &["MULTI"], &["GET", "k"], &["EXEC"]];
+
+    /// Replies equal to the trace pass, QUEUED counted as untraced.
+    #[test]
+    fn matching_replies_pass() {
+        let received = b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n";
+        let verdict = check_reply_integrity(&log(REQUESTS, received), &trace());
+        assert!(verdict.passed, "{:?}", verdict.violations);
+        assert!(verdict
+            .summary
+            .contains("3 replies matched the trace, 1 QUEUED"));
+    }
+
+    /// A changed byte, a missing reply or an unmatched execution fails.
+    #[test]
+    fn corrupted_replies_fail() {
+        let corrupted = b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\nw\r\n";
+        assert!(!check_reply_integrity(&log(REQUESTS, corrupted), &trace()).passed);
+        let missing = b"+OK\r\n+OK\r\n+QUEUED\r\n";
+        assert!(!check_reply_integrity(&log(REQUESTS, missing), &trace()).passed);
+        let torn = b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\n";
+        assert!(!check_reply_integrity(&log(REQUESTS, torn), &trace()).passed);
+        let mut extra = trace();
+        extra.push(executed(&["DEL", "k"], b":1\r\n", false));
+        let received = b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n";
+        assert!(!check_reply_integrity(&log(REQUESTS, received), &extra).passed);
+    }
+
+    /// Liveness fails when a client is left unfinished or a bound stops the
+    /// run.
+    #[test]
+    fn liveness_fails_on_unfinished_runs() {
+        let mut facts = LivenessFacts {
+            clients: 2,
+            clients_finished: 2,
+            requests_unanswered: 0,
+            stopped_by: None,
+        };
+        assert!(check_liveness(&facts).passed);
+        facts.clients_finished = 1;
+        assert!(!check_liveness(&facts).passed);
+        facts.clients_finished = 2;
+        facts.stopped_by = Some("events_max".into());
+        assert!(!check_liveness(&facts).passed);
+    }
+}

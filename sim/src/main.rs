@@ -1,0 +1,87 @@
+//! `redoubt-sim`: run one seed and print its report, or run a swarm of
+//! seeds and print a summary. Exits non-zero when any run fails.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use redoubt_sim::run_seed;
+use redoubt_sim::scenario::Scenario;
+use redoubt_sim::swarm::{parse_seed_range, run_swarm};
+
+#[derive(Parser)]
+#[command(
+    name = "redoubt-sim",
+    about = "Deterministic simulation of redoubt under a seed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs one seed and prints its report.
+    Run {
+        #[arg(long)]
+        seed: u64,
+        /// A scenario file (TOML); the built-in smoke scenario otherwise.
+        #[arg(long)]
+        scenario: Option<String>,
+    },
+    /// Runs many seeds and prints a summary with the simulator's speed.
+    Swarm {
+        /// `A..B` (B excluded) or `A..=B`.
+        #[arg(long)]
+        seeds: String,
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        #[arg(long)]
+        scenario: Option<String>,
+    },
+}
+
+fn load_scenario(path: Option<&str>) -> Result<Scenario, String> {
+    match path {
+        None => Ok(Scenario::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            Scenario::parse(&text).map_err(|e| format!("{path}: {e}"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run { seed, scenario } => run_one(seed, scenario.as_deref()),
+        Command::Swarm {
+            seeds,
+            jobs,
+            scenario,
+        } => swarm(&seeds, jobs, scenario.as_deref()),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("redoubt-sim: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_one(seed: u64, scenario_path: Option<&str>) -> Result<bool, String> {
+    let scenario = load_scenario(scenario_path)?;
+    let report = run_seed(seed, &scenario, scenario_path)?;
+    print!("{}", report.render());
+    Ok(report.passed())
+}
+
+fn swarm(seeds: &str, jobs: usize, scenario_path: Option<&str>) -> Result<bool, String> {
+    let scenario = load_scenario(scenario_path)?;
+    let seeds = parse_seed_range(seeds)?;
+    let summary = run_swarm(seeds, jobs, &scenario, scenario_path);
+    print!("{}", summary.render());
+    Ok(summary.failures.is_empty())
+}

@@ -1,0 +1,128 @@
+//! `SimNet`: in-memory links between simulated clients and the node.
+//!
+//! Each client has one link with its own random stream. A message sent in
+//! either direction is split at seeded byte boundaries (so the node's parser
+//! and the client's see partial requests and replies) and each piece is
+//! delivered after a seeded latency, never before an earlier piece in the
+//! same direction: delivery is in order per direction, as over TCP.
+//!
+//! Later faults enter here: disconnects, one-way and two-way partitions
+//! (`Link::held` holds a direction's traffic until healed).
+
+use crate::rng::{stream, SimRng};
+
+/// A direction on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToNode = 0,
+    ToClient = 1,
+}
+
+/// Network options, derived from the seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetOptions {
+    pub latency_ms_min: u64,
+    pub latency_ms_max: u64,
+    /// Chance, in percent, that a message is split at a random point (and
+    /// again for the rest).
+    pub split_percent: u64,
+}
+
+/// Pieces a message is split into at most.
+const PIECES_PER_MESSAGE_MAX: usize = 8;
+
+#[derive(Debug)]
+struct Link {
+    rng: SimRng,
+    /// Last delivery time per direction, so later pieces never overtake.
+    last_delivery_ms: [u64; 2],
+    /// Traffic held by a partition, per direction (the seam; always false).
+    held: [bool; 2],
+}
+
+/// All links of a run.
+#[derive(Debug)]
+pub struct SimNet {
+    options: NetOptions,
+    links: Vec<Link>,
+}
+
+impl SimNet {
+    /// One link per client, each on its own stream of `seed`.
+    pub fn new(seed: u64, clients: usize, options: NetOptions) -> Self {
+        let links = (0..clients)
+            .map(|index| Link {
+                rng: SimRng::new(seed, stream::LINK_BASE + index as u64),
+                last_delivery_ms: [0; 2],
+                held: [false; 2],
+            })
+            .collect();
+        SimNet { options, links }
+    }
+
+    /// When something sent now on `link` in `direction` arrives.
+    pub fn delivery_ms(&mut self, link: usize, direction: Direction, now_ms: u64) -> u64 {
+        let options = &self.options;
+        let link = &mut self.links[link];
+        debug_assert!(!link.held[direction as usize], "partitions come later");
+        let latency = link
+            .rng
+            .range(options.latency_ms_min, options.latency_ms_max);
+        let at = (now_ms + latency).max(link.last_delivery_ms[direction as usize]);
+        link.last_delivery_ms[direction as usize] = at;
+        at
+    }
+
+    /// Splits `data` into pieces and gives each its delivery time.
+    pub fn transmit(
+        &mut self,
+        link: usize,
+        direction: Direction,
+        now_ms: u64,
+        data: &[u8],
+    ) -> Vec<(u64, Vec<u8>)> {
+        let mut pieces = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let split_percent = self.options.split_percent;
+            let rng = &mut self.links[link].rng;
+            let last_piece = pieces.len() + 1 == PIECES_PER_MESSAGE_MAX;
+            let length = if rest.len() > 1 && !last_piece && rng.percent(split_percent) {
+                rng.range(1, rest.len() as u64 - 1) as usize
+            } else {
+                rest.len()
+            };
+            let at = self.delivery_ms(link, direction, now_ms);
+            pieces.push((at, rest[..length].to_vec()));
+            rest = &rest[length..];
+        }
+        pieces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces reassemble to the message and arrive in order.
+    #[test]
+    fn pieces_reassemble_in_order() {
+        let options = NetOptions {
+            latency_ms_min: 0,
+            latency_ms_max: 9,
+            split_percent: 80,
+        };
+        let mut net = SimNet::new(3, 2, options);
+        let message: Vec<u8> = (0..200u8).collect();
+        let mut received = Vec::new();
+        let mut last = 0;
+        for round in 0..20 {
+            for (at, piece) in net.transmit(1, Direction::ToNode, round * 3, &message) {
+                assert!(at >= last);
+                last = at;
+                received.extend_from_slice(&piece);
+            }
+        }
+        assert_eq!(received, message.repeat(20));
+    }
+}

@@ -1,0 +1,146 @@
+//! The options of one run, every one derived from the seed within the
+//! scenario's ranges, and the hard bounds no scenario can lift.
+
+use redoubt_core::Config;
+
+use crate::net::NetOptions;
+use crate::rng::{stream, SimRng};
+use crate::scenario::{Range, Scenario};
+use crate::workload::OpKind;
+
+/// Clients in one run, at most.
+pub const CLIENTS_MAX: u64 = 64;
+/// Keys in the key space, at most.
+pub const KEYS_MAX: u64 = 1024;
+/// Operations one client runs, at most.
+pub const OPS_PER_CLIENT_MAX: u64 = 10_000;
+/// Requests one client pipelines, at most.
+pub const PIPELINE_DEPTH_MAX: u64 = 64;
+/// Events one run processes before it is stopped (a liveness failure).
+pub const EVENTS_MAX: u64 = 5_000_000;
+/// Simulated time one run may last before it is stopped.
+pub const SIM_TIME_MS_MAX: u64 = 3_600_000;
+/// Largest seeded offset of the node's wall clock from the epoch.
+pub const WALL_OFFSET_MS_MAX: u64 = 86_400_000;
+
+/// Everything one run does, derived from its seed.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub scenario: String,
+    pub clients: u64,
+    pub keys: u64,
+    pub ops_per_client: u64,
+    pub pipeline_depth: u64,
+    pub think_ms_max: u64,
+    pub connect_spread_ms: u64,
+    pub disconnect_percent: u64,
+    pub expire_ms_max: u64,
+    pub discard_percent: u64,
+    pub transaction_retries_max: u64,
+    pub node_hz: u64,
+    pub node_config: Vec<String>,
+    pub wall_offset_ms: u64,
+    pub net: NetOptions,
+    /// Weights indexed like `OpKind::ALL`.
+    pub mix: Vec<u64>,
+}
+
+fn pick(rng: &mut SimRng, range: Range, max: u64) -> u64 {
+    rng.range(range[0].min(max), range[1].min(max))
+}
+
+impl RunOptions {
+    /// Derives the options of `seed` under `scenario`. The draws happen in a
+    /// fixed order on the options stream; add new ones at the end.
+    pub fn derive(seed: u64, scenario: &Scenario) -> Self {
+        let mut rng = SimRng::new(seed, stream::OPTIONS);
+        let workload = &scenario.workload;
+        let latency_min = pick(&mut rng, scenario.network.latency_ms, u64::MAX);
+        let latency_max = pick(
+            &mut rng,
+            [latency_min, scenario.network.latency_ms[1]],
+            u64::MAX,
+        );
+        RunOptions {
+            seed,
+            scenario: scenario.name.clone(),
+            clients: pick(&mut rng, workload.clients, CLIENTS_MAX).max(1),
+            keys: pick(&mut rng, workload.keys, KEYS_MAX).max(1),
+            ops_per_client: pick(&mut rng, workload.ops_per_client, OPS_PER_CLIENT_MAX),
+            pipeline_depth: pick(&mut rng, workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1),
+            think_ms_max: pick(&mut rng, workload.think_ms, u64::MAX),
+            connect_spread_ms: pick(&mut rng, workload.connect_spread_ms, u64::MAX),
+            disconnect_percent: pick(&mut rng, workload.disconnect_percent, 100),
+            expire_ms_max: pick(&mut rng, workload.expire_ms_max, u64::MAX).max(1),
+            discard_percent: pick(&mut rng, workload.discard_percent, 100),
+            transaction_retries_max: workload.transaction_retries_max,
+            node_hz: pick(&mut rng, scenario.node.hz, 500).max(1),
+            node_config: scenario.node.config.clone(),
+            wall_offset_ms: rng.range(0, WALL_OFFSET_MS_MAX),
+            net: NetOptions {
+                latency_ms_min: latency_min,
+                latency_ms_max: latency_max,
+                split_percent: pick(&mut rng, scenario.network.split_percent, 100),
+            },
+            mix: OpKind::ALL
+                .iter()
+                .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
+                .collect(),
+        }
+    }
+
+    /// The node's configuration: defaults, the derived `hz`, then the
+    /// scenario's directives.
+    pub fn node_config(&self) -> Result<Config, String> {
+        let mut config = Config::default();
+        config
+            .apply_startup("hz", &self.node_hz.to_string())
+            .map_err(|e| e.0)?;
+        config
+            .apply_file_text(&self.node_config.join("\n"))
+            .map_err(|e| format!("line {}: {}: {}", e.line, e.text, e.reason))?;
+        Ok(config)
+    }
+
+    /// The options as report lines, `name: value`.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mut lines = vec![
+            ("clients".to_string(), self.clients.to_string()),
+            ("keys".into(), self.keys.to_string()),
+            ("ops_per_client".into(), self.ops_per_client.to_string()),
+            ("pipeline_depth".into(), self.pipeline_depth.to_string()),
+            ("think_ms_max".into(), self.think_ms_max.to_string()),
+            (
+                "connect_spread_ms".into(),
+                self.connect_spread_ms.to_string(),
+            ),
+            (
+                "disconnect_percent".into(),
+                self.disconnect_percent.to_string(),
+            ),
+            ("expire_ms_max".into(), self.expire_ms_max.to_string()),
+            ("discard_percent".into(), self.discard_percent.to_string()),
+            (
+                "transaction_retries_max".into(),
+                self.transaction_retries_max.to_string(),
+            ),
+            ("node_hz".into(), self.node_hz.to_string()),
+            ("node_config".into(), format!("{:?}", self.node_config)),
+            ("wall_offset_ms".into(), self.wall_offset_ms.to_string()),
+            (
+                "latency_ms".into(),
+                format!("{}..={}", self.net.latency_ms_min, self.net.latency_ms_max),
+            ),
+            ("split_percent".into(), self.net.split_percent.to_string()),
+        ];
+        let mix: Vec<String> = OpKind::ALL
+            .iter()
+            .zip(&self.mix)
+            .filter(|(_, &weight)| weight > 0)
+            .map(|(kind, weight)| format!("{}={weight}", kind.name()))
+            .collect();
+        lines.push(("mix".into(), mix.join(" ")));
+        lines
+    }
+}

@@ -1,0 +1,163 @@
+//! The run report: stable across machines (no wall-clock time, no paths
+//! beyond the scenario name given on the command line), so it can be
+//! snapshot-tested and diffed between runs of the same seed.
+
+use std::fmt::Write;
+
+use crate::check::Verdict;
+use crate::options::RunOptions;
+use crate::workload::{ClientStats, OpKind};
+
+/// Everything a finished run reports.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub options: RunOptions,
+    /// The scenario file as named on the command line, if any.
+    pub scenario_path: Option<String>,
+    pub client_totals: ClientStats,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub events_processed: u64,
+    pub commands_executed: u64,
+    pub expirations: u64,
+    pub connections: u64,
+    pub verdicts: Vec<Verdict>,
+    /// Names of the checkers the scenario requires to pass.
+    pub required_checkers: Vec<String>,
+    pub trace_hash: u64,
+}
+
+impl Report {
+    /// Whether every required checker passed.
+    pub fn passed(&self) -> bool {
+        self.verdicts
+            .iter()
+            .filter(|v| self.required(v))
+            .all(|v| v.passed)
+    }
+
+    fn required(&self, verdict: &Verdict) -> bool {
+        self.required_checkers
+            .iter()
+            .any(|name| name == verdict.name)
+    }
+
+    /// The command that replays this run.
+    pub fn replay_command(&self) -> String {
+        let mut command = format!(
+            "cargo run --release -p redoubt-sim -- run --seed {}",
+            self.options.seed
+        );
+        if let Some(path) = &self.scenario_path {
+            write!(command, " --scenario {path}").expect("write to String");
+        }
+        command
+    }
+
+    /// The report as text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_header(&mut out);
+        self.render_operations(&mut out);
+        self.render_timeline(&mut out);
+        self.render_checkers(&mut out);
+        writeln!(out, "trace_hash: {:016x}", self.trace_hash).expect("write to String");
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        writeln!(out, "verdict: {verdict}").expect("write to String");
+        if !self.passed() {
+            writeln!(out, "replay: {}", self.replay_command()).expect("write to String");
+        }
+        out
+    }
+
+    fn render_header(&self, out: &mut String) {
+        let _ = writeln!(out, "redoubt-sim run");
+        let _ = writeln!(out, "seed: {}", self.options.seed);
+        let _ = writeln!(out, "scenario: {}", self.options.scenario);
+        let _ = writeln!(out, "options:");
+        for (name, value) in self.options.describe() {
+            let _ = writeln!(out, "  {name}: {value}");
+        }
+    }
+
+    fn render_operations(&self, out: &mut String) {
+        let totals = &self.client_totals;
+        let _ = writeln!(out, "operations:");
+        for (kind, count) in OpKind::ALL.iter().zip(&totals.ops_by_kind) {
+            if *count > 0 {
+                let _ = writeln!(out, "  {}: {count}", kind.name());
+            }
+        }
+        let _ = writeln!(out, "requests:");
+        let _ = writeln!(out, "  sent: {}", totals.requests_sent);
+        let _ = writeln!(out, "  replies: {}", totals.replies_received);
+        let _ = writeln!(out, "  error_replies: {}", totals.error_replies);
+        let _ = writeln!(
+            out,
+            "  transactions_committed: {}",
+            totals.transactions_committed
+        );
+        let _ = writeln!(
+            out,
+            "  transactions_retried: {}",
+            totals.transactions_retried
+        );
+        let _ = writeln!(
+            out,
+            "  transactions_given_up: {}",
+            totals.transactions_given_up
+        );
+        let _ = writeln!(
+            out,
+            "  transactions_discarded: {}",
+            totals.transactions_discarded
+        );
+        let _ = writeln!(out, "  reconnects: {}", totals.reconnects);
+    }
+
+    fn render_timeline(&self, out: &mut String) {
+        let _ = writeln!(out, "timeline:");
+        let _ = writeln!(out, "  start_ms: {}", self.start_ms);
+        let _ = writeln!(out, "  end_ms: {}", self.end_ms);
+        let _ = writeln!(out, "  events_processed: {}", self.events_processed);
+        let _ = writeln!(out, "  connections: {}", self.connections);
+        let _ = writeln!(out, "  commands_executed: {}", self.commands_executed);
+        let _ = writeln!(out, "  keys_expired: {}", self.expirations);
+        let _ = writeln!(out, "faults: none");
+    }
+
+    fn render_checkers(&self, out: &mut String) {
+        let _ = writeln!(out, "checkers:");
+        for verdict in &self.verdicts {
+            let outcome = match (verdict.passed, self.required(verdict)) {
+                (true, _) => "pass",
+                (false, true) => "FAIL",
+                (false, false) => "fail (not required)",
+            };
+            let _ = writeln!(out, "  {}: {outcome}: {}", verdict.name, verdict.summary);
+            for violation in &verdict.violations {
+                let _ = writeln!(out, "    - {violation}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{run_seed, Scenario};
+
+    /// A failed required checker fails the run and prints the replay
+    /// command; a passing run prints none.
+    #[test]
+    fn failing_report_prints_replay() {
+        let mut report = run_seed(3, &Scenario::default(), Some("scenarios/smoke.toml")).unwrap();
+        assert!(report.passed());
+        assert!(!report.render().contains("replay:"));
+        report.verdicts[0].passed = false;
+        let text = report.render();
+        assert!(!report.passed());
+        assert!(text.contains(
+            "replay: cargo run --release -p redoubt-sim -- run --seed 3 --scenario scenarios/smoke.toml"
+        ));
+    }
+}

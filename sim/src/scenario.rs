@@ -1,0 +1,219 @@
+//! Scenario files: named, versioned run descriptions in TOML.
+//!
+//! A scenario gives the topology, the node's configuration directives, the
+//! workload (each size as an inclusive `[min, max]` range the seed picks
+//! from, and the command mix as weights), the network, the faults (none
+//! yet), and the checkers that must pass. Without a file, the built-in
+//! [`Scenario::default`] (the same as `scenarios/smoke.toml`) runs.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::workload::OpKind;
+
+/// An inclusive range the seed picks a value from.
+pub type Range = [u64; 2];
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub topology: Topology,
+    #[serde(default)]
+    pub node: NodeSection,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub faults: Faults,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub nodes: u64,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology { nodes: 1 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// redis.conf lines applied to the node, in order, after `hz`.
+    #[serde(default)]
+    pub config: Vec<String>,
+    #[serde(default = "default_hz")]
+    pub hz: Range,
+}
+
+fn default_hz() -> Range {
+    [1, 100]
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            config: Vec::new(),
+            hz: default_hz(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    pub clients: Range,
+    pub keys: Range,
+    pub ops_per_client: Range,
+    pub pipeline_depth: Range,
+    pub think_ms: Range,
+    pub connect_spread_ms: Range,
+    pub disconnect_percent: Range,
+    /// Longest time to live the workload sets with PX/PEXPIRE.
+    pub expire_ms_max: Range,
+    /// Chance that a transaction ends in DISCARD instead of EXEC.
+    pub discard_percent: Range,
+    /// EXEC retries after a WATCH conflict, at most.
+    pub transaction_retries_max: u64,
+    /// Weights of the operation kinds, by name (see `OpKind::NAMES`).
+    pub mix: BTreeMap<String, u64>,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: [2, 8],
+            keys: [8, 32],
+            ops_per_client: [50, 300],
+            pipeline_depth: [1, 8],
+            think_ms: [0, 20],
+            connect_spread_ms: [0, 200],
+            disconnect_percent: [0, 5],
+            expire_ms_max: [5, 500],
+            discard_percent: [0, 20],
+            transaction_retries_max: 5,
+            mix: OpKind::ALL
+                .iter()
+                .map(|kind| (kind.name().to_string(), kind.default_weight()))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub latency_ms: Range,
+    pub split_percent: Range,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms: [0, 10],
+            split_percent: [0, 60],
+        }
+    }
+}
+
+/// Fault generators; none exist yet, so the section must stay empty.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {}
+
+/// The checkers a run of this scenario must pass.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub checkers: Vec<String>,
+}
+
+/// The checkers that exist, by the names scenarios use.
+pub const CHECKER_NAMES: &[&str] = &["reply_integrity", "model", "liveness"];
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            checkers: CHECKER_NAMES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: "default".to_string(),
+            description: "Built-in: the smoke workload.".to_string(),
+            topology: Topology::default(),
+            node: NodeSection::default(),
+            workload: Workload::default(),
+            network: Network::default(),
+            faults: Faults::default(),
+            expect: Expect::default(),
+        }
+    }
+}
+
+fn check_range(name: &str, range: Range) -> Result<(), String> {
+    if range[0] > range[1] {
+        return Err(format!("{name}: min {} above max {}", range[0], range[1]));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Parses and checks a scenario file's text.
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| e.to_string())?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.topology.nodes != 1 {
+            return Err("topology.nodes: only one node is simulated so far".into());
+        }
+        let workload = &self.workload;
+        for (name, range) in [
+            ("node.hz", self.node.hz),
+            ("workload.clients", workload.clients),
+            ("workload.keys", workload.keys),
+            ("workload.ops_per_client", workload.ops_per_client),
+            ("workload.pipeline_depth", workload.pipeline_depth),
+            ("workload.think_ms", workload.think_ms),
+            ("workload.connect_spread_ms", workload.connect_spread_ms),
+            ("workload.disconnect_percent", workload.disconnect_percent),
+            ("workload.expire_ms_max", workload.expire_ms_max),
+            ("workload.discard_percent", workload.discard_percent),
+            ("network.latency_ms", self.network.latency_ms),
+            ("network.split_percent", self.network.split_percent),
+        ] {
+            check_range(name, range)?;
+        }
+        for name in workload.mix.keys() {
+            if OpKind::from_name(name).is_none() {
+                return Err(format!("workload.mix: unknown operation {name:?}"));
+            }
+        }
+        if workload.mix.values().all(|&w| w == 0) {
+            return Err("workload.mix: all weights are zero".into());
+        }
+        for name in &self.expect.checkers {
+            if !CHECKER_NAMES.contains(&name.as_str()) {
+                return Err(format!("expect.checkers: unknown checker {name:?}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,469 @@
+//! Simulated clients: a seeded workload over a small key space, spoken as
+//! RESP with pipelining, transactions with optimistic retry, disconnects and
+//! reconnects.
+//!
+//! A client works in batches: it sends up to `pipeline_depth` requests at
+//! once, waits for all their replies, thinks for a seeded time, and goes on.
+//! A transaction takes two batches (WATCH and GET, then MULTI ... EXEC) and
+//! starts over when EXEC answers the null array, up to a retry bound.
+
+use crate::options::RunOptions;
+use crate::resp::{parse_reply, MalformedReply, Reply};
+use crate::rng::{stream, SimRng};
+
+/// One kind of workload operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpKind {
+    Get,
+    Set,
+    SetNx,
+    SetXx,
+    SetEx,
+    SetPx,
+    SetNxCommand,
+    GetSet,
+    GetDel,
+    Incr,
+    IncrBy,
+    Decr,
+    Append,
+    Strlen,
+    Del,
+    Exists,
+    Mget,
+    Mset,
+    Expire,
+    Pexpire,
+    Persist,
+    Ttl,
+    Pttl,
+    Transaction,
+}
+
+impl OpKind {
+    pub const ALL: &'static [OpKind] = &[
+        OpKind::Get,
+        OpKind::Set,
+        OpKind::SetNx,
+        OpKind::SetXx,
+        OpKind::SetEx,
+        OpKind::SetPx,
+        OpKind::SetNxCommand,
+        OpKind::GetSet,
+        OpKind::GetDel,
+        OpKind::Incr,
+        OpKind::IncrBy,
+        OpKind::Decr,
+        OpKind::Append,
+        OpKind::Strlen,
+        OpKind::Del,
+        OpKind::Exists,
+        OpKind::Mget,
+        OpKind::Mset,
+        OpKind::Expire,
+        OpKind::Pexpire,
+        OpKind::Persist,
+        OpKind::Ttl,
+        OpKind::Pttl,
+        OpKind::Transaction,
+    ];
+
+    /// The name scenario files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Get => "get",
+            OpKind::Set => "set",
+            OpKind::SetNx => "set_nx",
+            OpKind::SetXx => "set_xx",
+            OpKind::SetEx => "set_ex",
+            OpKind::SetPx => "set_px",
+            OpKind::SetNxCommand => "setnx",
+            OpKind::GetSet => "getset",
+            OpKind::GetDel => "getdel",
+            OpKind::Incr => "incr",
+            OpKind::IncrBy => "incrby",
+            OpKind::Decr => "decr",
+            OpKind::Append => "append",
+            OpKind::Strlen => "strlen",
+            OpKind::Del => "del",
+            OpKind::Exists => "exists",
+            OpKind::Mget => "mget",
+            OpKind::Mset => "mset",
+            OpKind::Expire => "expire",
+            OpKind::Pexpire => "pexpire",
+            OpKind::Persist => "persist",
+            OpKind::Ttl => "ttl",
+            OpKind::Pttl => "pttl",
+            OpKind::Transaction => "transaction",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<OpKind> {
+        OpKind::ALL.iter().copied().find(|kind| kind.name() == name)
+    }
+
+    /// The weight of the built-in mix.
+    pub fn default_weight(self) -> u64 {
+        match self {
+            OpKind::Get | OpKind::Set | OpKind::Incr => 10,
+            OpKind::Transaction => 6,
+            OpKind::Mget | OpKind::Mset | OpKind::Del | OpKind::Append => 4,
+            _ => 3,
+        }
+    }
+}
+
+/// Requests in wire order (each an argv).
+pub type Batch = Vec<Vec<Vec<u8>>>;
+
+/// A transaction in progress.
+#[derive(Debug, Clone)]
+struct TransactionProgress {
+    keys: [Vec<u8>; 2],
+    /// Attempts made so far.
+    attempts: u64,
+    /// The WATCH batch was answered; the MULTI batch is next.
+    watched: bool,
+    discard: bool,
+}
+
+/// What a client does once a batch has been answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Send the next batch after thinking this long.
+    Continue { think_ms: u64 },
+    /// Close the connection, and reconnect after this long.
+    Reconnect { after_ms: u64 },
+    /// All operations are done.
+    Finished,
+}
+
+/// Per-client counters for the report.
+#[derive(Debug, Default, Clone)]
+pub struct ClientStats {
+    pub ops_by_kind: Vec<u64>,
+    pub requests_sent: u64,
+    pub replies_received: u64,
+    pub error_replies: u64,
+    pub transactions_committed: u64,
+    pub transactions_retried: u64,
+    pub transactions_given_up: u64,
+    pub transactions_discarded: u64,
+    pub reconnects: u64,
+}
+
+/// One simulated client.
+#[derive(Debug)]
+pub struct Client {
+    pub index: usize,
+    rng: SimRng,
+    keys: u64,
+    /// The key names, built once.
+    key_names: Vec<Vec<u8>>,
+    pipeline_depth: u64,
+    think_ms_max: u64,
+    disconnect_percent: u64,
+    expire_ms_max: u64,
+    discard_percent: u64,
+    transaction_retries_max: u64,
+    mix: Vec<u64>,
+    ops_remaining: u64,
+    /// Requests awaiting a reply.
+    in_flight: usize,
+    /// Replies to the current batch, in order.
+    batch_replies: Vec<Reply>,
+    received: Vec<u8>,
+    transaction: Option<TransactionProgress>,
+    pub stats: ClientStats,
+}
+
+impl Client {
+    pub fn new(index: usize, options: &RunOptions) -> Self {
+        Client {
+            index,
+            rng: SimRng::new(options.seed, stream::CLIENT_BASE + index as u64),
+            keys: options.keys,
+            key_names: (0..options.keys)
+                .map(|i| format!("key:{i}").into_bytes())
+                .collect(),
+            pipeline_depth: options.pipeline_depth,
+            think_ms_max: options.think_ms_max,
+            disconnect_percent: options.disconnect_percent,
+            expire_ms_max: options.expire_ms_max,
+            discard_percent: options.discard_percent,
+            transaction_retries_max: options.transaction_retries_max,
+            mix: options.mix.clone(),
+            ops_remaining: options.ops_per_client,
+            in_flight: 0,
+            batch_replies: Vec::new(),
+            received: Vec::new(),
+            transaction: None,
+            stats: ClientStats {
+                ops_by_kind: vec![0; OpKind::ALL.len()],
+                ..ClientStats::default()
+            },
+        }
+    }
+
+    /// Whether every operation is done and answered.
+    pub fn finished(&self) -> bool {
+        self.ops_remaining == 0 && self.in_flight == 0 && self.transaction.is_none()
+    }
+
+    pub fn requests_in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// The seeded delay before the first connection, within `spread_ms`.
+    pub fn connect_delay_ms(&mut self, spread_ms: u64) -> u64 {
+        self.rng.range(0, spread_ms)
+    }
+
+    /// The next batch to send, recorded as in flight. Empty when finished.
+    pub fn next_batch(&mut self) -> Batch {
+        debug_assert_eq!(self.in_flight, 0);
+        let batch = match self.transaction.clone() {
+            Some(progress) if progress.watched => self.transaction_body(&progress),
+            Some(progress) => self.transaction_watch(&progress),
+            None => self.plain_batch(),
+        };
+        self.batch_replies.clear();
+        self.stats.requests_sent += batch.len() as u64;
+        self.in_flight += batch.len();
+        batch
+    }
+
+    fn plain_batch(&mut self) -> Batch {
+        let mut batch = Batch::new();
+        while self.ops_remaining > 0 && (batch.len() as u64) < self.pipeline_depth {
+            let kind = OpKind::ALL[self.rng.weighted(&self.mix)];
+            self.ops_remaining -= 1;
+            self.stats.ops_by_kind[kind as usize] += 1;
+            if kind == OpKind::Transaction {
+                if batch.is_empty() {
+                    let progress = self.start_transaction();
+                    return self.transaction_watch(&progress);
+                }
+                // A transaction starts its own batch; count it back.
+                self.ops_remaining += 1;
+                self.stats.ops_by_kind[kind as usize] -= 1;
+                break;
+            }
+            batch.push(self.request(kind));
+        }
+        batch
+    }
+
+    /// Feeds bytes from the node. Returns true when the batch is complete.
+    pub fn on_bytes(&mut self, bytes: &[u8]) -> Result<bool, MalformedReply> {
+        self.received.extend_from_slice(bytes);
+        let mut used = 0;
+        while let Some((reply, length)) = parse_reply(&self.received[used..])? {
+            used += length;
+            if self.in_flight == 0 {
+                return Err(MalformedReply("a reply to no request".into()));
+            }
+            self.in_flight -= 1;
+            self.stats.replies_received += 1;
+            self.stats.error_replies += u64::from(reply.is_error());
+            self.batch_replies.push(reply);
+        }
+        self.received.drain(..used);
+        Ok(self.in_flight == 0)
+    }
+
+    /// Decides what follows a completed batch.
+    pub fn after_batch(&mut self) -> Next {
+        if let Some(progress) = self.transaction.take() {
+            self.transaction = self.advance_transaction(progress);
+            if self.transaction.is_some() {
+                return Next::Continue { think_ms: 0 };
+            }
+        }
+        if self.finished() {
+            return Next::Finished;
+        }
+        if self.rng.percent(self.disconnect_percent) {
+            self.stats.reconnects += 1;
+            return Next::Reconnect {
+                after_ms: self.rng.range(0, self.think_ms_max * 4 + 1),
+            };
+        }
+        Next::Continue {
+            think_ms: self.rng.range(0, self.think_ms_max),
+        }
+    }
+
+    /// The connection was lost: forget what was in flight.
+    pub fn on_disconnected(&mut self) {
+        self.in_flight = 0;
+        self.received.clear();
+        self.batch_replies.clear();
+        self.transaction = None;
+    }
+
+    fn key(&mut self) -> Vec<u8> {
+        let index = self.rng.range(0, self.keys - 1) as usize;
+        self.key_names[index].clone()
+    }
+
+    fn keys_distinct_pair(&mut self) -> [Vec<u8>; 2] {
+        let first = self.key();
+        let mut second = self.key();
+        if second == first && self.keys > 1 {
+            second = self.key_names[self.key_names.len() - 1].clone();
+            if second == first {
+                second = self.key_names[0].clone();
+            }
+        }
+        [first, second]
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        match self.rng.range(0, 9) {
+            0..=6 => self.rng.range(0, 999).to_string().into_bytes(),
+            7 | 8 => format!("v{}", self.rng.range(0, 99)).into_bytes(),
+            _ => {
+                let length = self.rng.range(10, 40) as usize;
+                (0..length)
+                    .map(|_| b'a' + self.rng.range(0, 25) as u8)
+                    .collect()
+            }
+        }
+    }
+
+    fn short_ms(&mut self) -> Vec<u8> {
+        self.rng
+            .range(1, self.expire_ms_max)
+            .to_string()
+            .into_bytes()
+    }
+
+    fn request(&mut self, kind: OpKind) -> Vec<Vec<u8>> {
+        let word = |text: &str| text.as_bytes().to_vec();
+        match kind {
+            OpKind::Get => vec![word("GET"), self.key()],
+            OpKind::Set => vec![word("SET"), self.key(), self.value()],
+            OpKind::SetNx => vec![word("SET"), self.key(), self.value(), word("NX")],
+            OpKind::SetXx => vec![word("SET"), self.key(), self.value(), word("XX")],
+            OpKind::SetEx => vec![word("SET"), self.key(), self.value(), word("EX"), word("1")],
+            OpKind::SetPx => {
+                let ms = self.short_ms();
+                vec![word("SET"), self.key(), self.value(), word("PX"), ms]
+            }
+            OpKind::SetNxCommand => vec![word("SETNX"), self.key(), self.value()],
+            OpKind::GetSet => vec![word("GETSET"), self.key(), self.value()],
+            OpKind::GetDel => vec![word("GETDEL"), self.key()],
+            OpKind::Incr => vec![word("INCR"), self.key()],
+            OpKind::IncrBy => {
+                let by = self.rng.range(0, 200) as i64 - 100;
+                vec![word("INCRBY"), self.key(), by.to_string().into_bytes()]
+            }
+            OpKind::Decr => vec![word("DECR"), self.key()],
+            OpKind::Append => vec![word("APPEND"), self.key(), self.value()],
+            OpKind::Strlen => vec![word("STRLEN"), self.key()],
+            OpKind::Del => self.multi_key("DEL", 3),
+            OpKind::Exists => self.multi_key("EXISTS", 3),
+            OpKind::Mget => self.multi_key("MGET", 4),
+            OpKind::Mset => self.mset(),
+            OpKind::Expire => vec![word("EXPIRE"), self.key(), word("1")],
+            OpKind::Pexpire => {
+                let ms = self.short_ms();
+                vec![word("PEXPIRE"), self.key(), ms]
+            }
+            OpKind::Persist => vec![word("PERSIST"), self.key()],
+            OpKind::Ttl => vec![word("TTL"), self.key()],
+            OpKind::Pttl => vec![word("PTTL"), self.key()],
+            OpKind::Transaction => unreachable!("transactions are batches"),
+        }
+    }
+
+    fn multi_key(&mut self, name: &str, keys_max: u64) -> Vec<Vec<u8>> {
+        let count = self.rng.range(1, keys_max);
+        let mut argv = vec![name.as_bytes().to_vec()];
+        argv.extend((0..count).map(|_| self.key()));
+        argv
+    }
+
+    fn mset(&mut self) -> Vec<Vec<u8>> {
+        let pairs = self.rng.range(1, 3);
+        let mut argv = vec![b"MSET".to_vec()];
+        for _ in 0..pairs {
+            argv.push(self.key());
+            argv.push(self.value());
+        }
+        argv
+    }
+
+    fn start_transaction(&mut self) -> TransactionProgress {
+        let progress = TransactionProgress {
+            keys: self.keys_distinct_pair(),
+            attempts: 0,
+            watched: false,
+            discard: self.rng.percent(self.discard_percent),
+        };
+        self.transaction = Some(progress.clone());
+        progress
+    }
+
+    fn transaction_watch(&mut self, progress: &TransactionProgress) -> Batch {
+        let [first, second] = progress.keys.clone();
+        vec![
+            vec![b"WATCH".to_vec(), first.clone(), second],
+            vec![b"GET".to_vec(), first],
+        ]
+    }
+
+    /// MULTI, a write derived from what GET read, one or two more, EXEC.
+    fn transaction_body(&mut self, progress: &TransactionProgress) -> Batch {
+        let [first, second] = progress.keys.clone();
+        let read = match self.batch_replies.get(1) {
+            Some(Reply::Bulk(Some(value))) => value.clone(),
+            _ => b"0".to_vec(),
+        };
+        let mut derived = read;
+        derived.extend_from_slice(b"+");
+        let mut batch = vec![
+            vec![b"MULTI".to_vec()],
+            vec![b"SET".to_vec(), second.clone(), derived],
+            vec![b"INCR".to_vec(), first.clone()],
+        ];
+        if self.rng.percent(50) {
+            batch.push(vec![b"GET".to_vec(), second]);
+        }
+        let end = if progress.discard { "DISCARD" } else { "EXEC" };
+        batch.push(vec![end.as_bytes().to_vec()]);
+        batch
+    }
+
+    /// The next step of a transaction whose batch was answered.
+    fn advance_transaction(
+        &mut self,
+        mut progress: TransactionProgress,
+    ) -> Option<TransactionProgress> {
+        if !progress.watched {
+            progress.watched = true;
+            return Some(progress);
+        }
+        progress.attempts += 1;
+        if progress.discard {
+            self.stats.transactions_discarded += 1;
+            return None;
+        }
+        match self.batch_replies.last() {
+            Some(Reply::Array(None)) if progress.attempts <= self.transaction_retries_max => {
+                self.stats.transactions_retried += 1;
+                progress.watched = false;
+                Some(progress)
+            }
+            Some(Reply::Array(Some(_))) => {
+                self.stats.transactions_committed += 1;
+                None
+            }
+            _ => {
+                self.stats.transactions_given_up += 1;
+                None
+            }
+        }
+    }
+}

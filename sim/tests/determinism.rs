@@ -1,0 +1,63 @@
+//! Determinism meta-tests: the same seed gives the same trace hash and the
+//! same report, in one process and across processes; different seeds give
+//! different hashes.
+
+use std::process::Command;
+
+use redoubt_sim::{run_seed, Scenario};
+
+fn report_in_new_process(seed: u64) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_redoubt-sim"))
+        .args(["run", "--seed", &seed.to_string()])
+        .output()
+        .expect("run the simulator binary");
+    assert!(
+        output.status.success(),
+        "seed {seed} failed:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 report")
+}
+
+fn trace_hash_line(report: &str) -> &str {
+    report
+        .lines()
+        .find(|line| line.starts_with("trace_hash: "))
+        .expect("a trace hash line")
+}
+
+/// Two processes running one seed print identical reports and hashes.
+#[test]
+fn same_seed_same_report_across_processes() {
+    let first = report_in_new_process(7);
+    let second = report_in_new_process(7);
+    assert_eq!(trace_hash_line(&first), trace_hash_line(&second));
+    assert_eq!(first, second);
+}
+
+/// Different seeds lead to different trace hashes.
+#[test]
+fn different_seeds_different_hashes() {
+    let first = report_in_new_process(7);
+    let second = report_in_new_process(8);
+    assert_ne!(trace_hash_line(&first), trace_hash_line(&second));
+}
+
+/// One seed run twice in one process gives the same hash and report: no
+/// state leaks between runs.
+#[test]
+fn same_seed_same_hash_in_process() {
+    let scenario = Scenario::default();
+    let first = run_seed(11, &scenario, None).expect("run");
+    let _other = run_seed(12, &scenario, None).expect("run");
+    let second = run_seed(11, &scenario, None).expect("run");
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert_eq!(first.render(), second.render());
+}
+
+/// The in-process report equals the binary's: the CLI adds nothing.
+#[test]
+fn library_and_binary_agree() {
+    let report = run_seed(7, &Scenario::default(), None).expect("run");
+    assert_eq!(report.render(), report_in_new_process(7));
+}
