@@ -2,6 +2,9 @@
 //! through `Node::on_bytes` and `before_sleep` on the in-memory test
 //! environment. Run with `cargo run --release -p redoubt-core --example hotpath`.
 
+// A benchmark measures wall time; core itself still never reads a clock.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
+
 use std::time::Instant;
 
 use redoubt_core::testing::TestNode;
