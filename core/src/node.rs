@@ -272,6 +272,25 @@ impl Server {
     }
 }
 
+/// Why a node could not start, with its environment handed back (the
+/// simulator inspects the disk it refused to load).
+pub struct StartError<E> {
+    pub env: E,
+    pub reason: String,
+}
+
+impl<E> std::fmt::Display for StartError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl<E> std::fmt::Debug for StartError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StartError({:?})", self.reason)
+    }
+}
+
 /// The server: state plus the environment it runs in.
 pub struct Node<E: Env> {
     env: E,
@@ -289,12 +308,18 @@ impl<E: Env> Node<E> {
     /// dataset loaded from the AOF when `appendonly` is on (which also
     /// opens the AOF for writing). Errors say why the data cannot be
     /// loaded; the caller must not serve clients then.
-    pub fn start(env: E, config: Config) -> Result<Self, String> {
+    pub fn start(env: E, config: Config) -> Result<Self, StartError<E>> {
         let mut node = Node::new(env, config);
-        if node.server.config.appendonly {
-            node.load_and_open_aof()?;
+        let loaded = if node.server.config.appendonly {
+            node.load_and_open_aof()
         } else {
-            load_dump(&mut node.server, &mut node.env)?;
+            load_dump(&mut node.server, &mut node.env).map(|_| ())
+        };
+        if let Err(reason) = loaded {
+            return Err(StartError {
+                env: node.env,
+                reason,
+            });
         }
         node.server.dirty = 0;
         Ok(node)
@@ -369,6 +394,12 @@ impl<E: Env> Node<E> {
 
     pub fn env_mut(&mut self) -> &mut E {
         &mut self.env
+    }
+
+    /// Gives the environment back, dropping the node (a crash, as the
+    /// simulator sees it).
+    pub fn into_env(self) -> E {
+        self.env
     }
 
     pub fn server(&self) -> &Server {

@@ -86,6 +86,35 @@ struct PendingFsync {
     inode: InodeId,
     snapshot: Vec<u8>,
     due_ms: u64,
+    /// Armed to fail: completes with EIO and persists nothing.
+    fails: bool,
+}
+
+/// Faults a test arms by hand. Each counter makes that many of the next
+/// calls of its kind fail, then returns to zero. (Seeded injection of the
+/// same faults comes with the fault-injection scenarios.)
+#[derive(Debug, Default, Clone)]
+pub struct ArmedFaults {
+    /// The next writes fail with EIO and store nothing.
+    pub write_errors: u32,
+    /// The next writes store only the first half of their bytes and say so.
+    pub short_writes: u32,
+    /// The next fsyncs (synchronous or background) fail with EIO; the
+    /// written bytes stay readable but are not made durable, as Linux marks
+    /// the pages clean after a failed fsync.
+    pub fsync_errors: u32,
+    /// The next truncates fail with EIO.
+    pub truncate_errors: u32,
+}
+
+fn take_one(counter: &mut u32) -> bool {
+    let armed = *counter > 0;
+    *counter = counter.saturating_sub(1);
+    armed
+}
+
+fn eio() -> io::Error {
+    io::Error::from_raw_os_error(5)
 }
 
 /// The simulated file system of one node.
@@ -105,6 +134,9 @@ pub struct SimDisk {
     pending: Vec<PendingFsync>,
     next_inode: InodeId,
     next_file: FileId,
+    armed: ArmedFaults,
+    /// Synchronous fsyncs of files so far (group commit is measured by it).
+    fsyncs: u64,
 }
 
 /// The directory part of `path` ("." for a bare name).
@@ -157,7 +189,27 @@ impl SimDisk {
             pending: Vec::new(),
             next_inode: 1,
             next_file: 1,
+            armed: ArmedFaults::default(),
+            fsyncs: 0,
         }
+    }
+
+    /// The faults armed for the next calls.
+    pub fn arm(&mut self) -> &mut ArmedFaults {
+        &mut self.armed
+    }
+
+    /// Replaces the bytes of an existing file, both written and durable:
+    /// how a test lays down a torn tail or a flipped bit before a restart.
+    pub fn overwrite(&mut self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let inode = *self
+            .entries
+            .get(&normalize(path))
+            .ok_or_else(|| not_found(path))?;
+        let inode = self.inodes.get_mut(&inode).expect("entry has an inode");
+        inode.written = bytes.to_vec();
+        inode.durable = bytes.to_vec();
+        Ok(())
     }
 
     /// Tells the disk the current simulated time (for completion times).
@@ -168,6 +220,16 @@ impl SimDisk {
     /// Changes the capacity, as a full or freed disk would.
     pub fn set_capacity_bytes(&mut self, capacity_bytes: u64) {
         self.options.capacity_bytes = capacity_bytes;
+    }
+
+    /// Synchronous fsyncs of files so far.
+    pub fn fsync_count(&self) -> u64 {
+        self.fsyncs
+    }
+
+    /// Bytes stored in all files, as capacity counts them.
+    pub fn used_bytes_total(&self) -> u64 {
+        self.used_bytes()
     }
 
     fn used_bytes(&self) -> u64 {
@@ -193,6 +255,9 @@ impl SimDisk {
         self.pending = waiting;
         due.into_iter()
             .map(|pending| {
+                if pending.fails {
+                    return (pending.op, Err(eio()));
+                }
                 if let Some(inode) = self.inodes.get_mut(&pending.inode) {
                     inode.durable = pending.snapshot;
                 }
@@ -293,7 +358,13 @@ impl Disk for SimDisk {
         if free == 0 && !data.is_empty() {
             return Err(no_space());
         }
-        let length = data.len().min(free as usize);
+        if take_one(&mut self.armed.write_errors) {
+            return Err(eio());
+        }
+        let mut length = data.len().min(free as usize);
+        if take_one(&mut self.armed.short_writes) {
+            length = length.min(data.len() / 2);
+        }
         self.inode_mut(file)?
             .written
             .extend_from_slice(&data[..length]);
@@ -313,12 +384,20 @@ impl Disk for SimDisk {
     }
 
     fn truncate(&mut self, file: FileId, len: u64) -> io::Result<()> {
+        if take_one(&mut self.armed.truncate_errors) {
+            return Err(eio());
+        }
         let inode = self.inode_mut(file)?;
         inode.written.resize(len as usize, 0);
         Ok(())
     }
 
     fn fsync(&mut self, file: FileId) -> io::Result<()> {
+        self.fsyncs += 1;
+        if take_one(&mut self.armed.fsync_errors) {
+            self.file(file)?;
+            return Err(eio());
+        }
         let inode = self.inode_mut(file)?;
         inode.durable = inode.written.clone();
         Ok(())
@@ -336,6 +415,7 @@ impl Disk for SimDisk {
             inode,
             snapshot,
             due_ms: self.now_ms + delay_ms,
+            fails: take_one(&mut self.armed.fsync_errors),
         });
         Ok(())
     }

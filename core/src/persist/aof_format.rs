@@ -667,7 +667,9 @@ impl Scanner {
                     return Err(Damage::Checksum);
                 }
                 self.batch_start = end;
-                self.batches += 1;
+                if trailer.len > 0 {
+                    self.batches += 1;
+                }
                 let released = self.release_pending();
                 if self.multi_start.is_none() {
                     self.good_end = end;

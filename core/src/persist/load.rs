@@ -155,18 +155,29 @@ fn load_file(
     last: bool,
     report: &mut LoadReport,
 ) -> Result<u64, String> {
-    if name.ends_with(".rdb") {
-        return load_rdb(server, env, path, name).map(|report| report.bytes);
-    }
     let file = env
         .open(path, OpenMode::Read)
         .map_err(|e| format!("Unable to open the append only file {name}: {e}"))?;
+    // Like Redis, the content decides: an RDB preamble, then RESP.
+    let mut magic = [0u8; 5];
+    let starts_with_rdb = matches!(env.read_at(file, 0, &mut magic), Ok(5)) && &magic == b"REDIS";
+    let resp_start = if starts_with_rdb {
+        match load_rdb(server, env, path, name) {
+            Ok(rdb) => rdb.bytes,
+            Err(error) => {
+                let _ = env.close_file(file);
+                return Err(error);
+            }
+        }
+    } else {
+        0
+    };
     let mut reader = FileReader {
         path: path.to_string(),
         name: name.to_string(),
         file,
         buf: Vec::new(),
-        buf_offset: 0,
+        buf_offset: resp_start,
         pos: 0,
         eof: false,
     };
@@ -264,15 +275,15 @@ fn handle_damage(
     if !last {
         return Err(format!("{described}: only the last file may have a damaged tail. Make a backup of your AOF directory, then use redoubt-check-aof."));
     }
-    if damage != Damage::Truncated
-        && later_valid_data(
-            env,
-            reader,
-            good_end,
-            damage_at,
-            server.config.proto_max_bulk_len as u64,
-        )?
-    {
+    // Even a command that seems merely cut short may be a corrupt length
+    // running over later, valid batches: look before cutting anything.
+    if later_valid_data(
+        env,
+        reader,
+        good_end,
+        damage_at,
+        server.config.proto_max_bulk_len as u64,
+    )? {
         return Err(format!("{described}, and valid data follows it: the file is corrupt before its tail. Refusing to start rather than lose or serve damaged data; make a backup of your AOF directory, then use redoubt-check-aof."));
     }
     if !server.config.aof_load_truncated {

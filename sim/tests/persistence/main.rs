@@ -1,0 +1,596 @@
+//! Persistence on `SimDisk`, driven by hand: the AOF under each fsync
+//! policy, the reply barrier, every write and fsync error path, loading
+//! damaged files, background rewrites and saves, and restarts after
+//! process crashes and power loss.
+
+mod harness;
+
+use harness::Harness;
+use redoubt_core::env::Disk;
+use redoubt_sim::disk::{CrashKind, DiskOptions};
+
+// Acknowledged writes come back after a process crash under every policy.
+#[test]
+fn restart_after_process_crash_keeps_acknowledged_writes() {
+    for policy in ["always", "everysec", "no"] {
+        let mut h = Harness::aof(policy);
+        let c = h.connect();
+        assert_eq!(h.send(c, &["SET", "a", "1"]), "+OK\r\n");
+        assert_eq!(h.send(c, &["INCR", "n"]), ":1\r\n");
+        assert_eq!(h.send(c, &["INCR", "n"]), ":2\r\n");
+        assert_eq!(h.send(c, &["SELECT", "3"]), "+OK\r\n");
+        assert_eq!(h.send(c, &["SET", "b", "x", "EX", "100"]), "+OK\r\n");
+        h.restart(CrashKind::Process).unwrap();
+        let c = h.connect();
+        assert_eq!(
+            h.send(c, &["MGET", "a", "n"]),
+            "*2\r\n$1\r\n1\r\n$1\r\n2\r\n",
+            "{policy}"
+        );
+        h.send(c, &["SELECT", "3"]);
+        assert_eq!(h.send(c, &["GET", "b"]), "$1\r\nx\r\n", "{policy}");
+        let ttl: i64 = h
+            .send(c, &["TTL", "b"])
+            .trim_start_matches(':')
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            (99..=100).contains(&ttl),
+            "{policy}: relative expiry was logged as absolute"
+        );
+    }
+}
+
+// Under always, every acknowledged write survives power loss, and one fsync
+// covers all clients of an iteration (group commit).
+#[test]
+fn always_survives_power_loss_with_group_commit() {
+    let mut h = Harness::aof("always");
+    let clients: Vec<_> = (0..5).map(|_| h.connect()).collect();
+    let fsyncs_before = h.disk().fsync_count();
+    let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+    let commands: Vec<(u64, Vec<&str>)> = clients
+        .iter()
+        .zip(&keys)
+        .map(|(c, k)| (*c, vec!["SET", k.as_str(), "v"]))
+        .collect();
+    let batch: Vec<(u64, &[&str])> = commands.iter().map(|(c, a)| (*c, a.as_slice())).collect();
+    h.send_together(&batch);
+    assert_eq!(
+        h.disk().fsync_count() - fsyncs_before,
+        1,
+        "one fsync for the whole iteration"
+    );
+    for c in &clients {
+        assert_eq!(h.replies(*c), "+OK\r\n");
+    }
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["DBSIZE"]), ":5\r\n");
+}
+
+// Under everysec, writes acknowledged more than two seconds before power
+// loss survive; the fsync runs in the background about once a second.
+#[test]
+fn everysec_survives_power_loss_after_two_seconds() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "early", "1"]), "+OK\r\n");
+    h.advance(2100);
+    assert_eq!(h.info_field("aof_pending_bio_fsync"), "0");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "early"]), "$1\r\n1\r\n");
+}
+
+// Under no, nothing is fsynced: power loss right after writes loses them,
+// but a process crash does not.
+#[test]
+fn no_policy_is_page_cache_only() {
+    let mut h = Harness::aof("no");
+    let c = h.connect();
+    h.send(c, &["SET", "k", "v"]);
+    h.advance(3000);
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "k"]), "$1\r\nv\r\n");
+    h.send(c, &["SET", "j", "v"]);
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "j"]), "$-1\r\n");
+}
+
+// While a background fsync is slow, everysec postpones the write (up to two
+// seconds) and holds the replies that depend on it; then it writes anyway
+// and counts aof_delayed_fsync.
+#[test]
+fn everysec_postpones_write_and_holds_replies() {
+    let disk = DiskOptions {
+        fsync_delay_ms_min: 5000,
+        fsync_delay_ms_max: 5000,
+        ..DiskOptions::default()
+    };
+    let mut h = Harness::new(&[("appendonly", "yes"), ("appendfsync", "everysec")], disk);
+    h.start().unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "a", "1"]), "+OK\r\n");
+    h.advance(1100);
+    assert_eq!(h.info_field("aof_pending_bio_fsync"), "1");
+    assert_eq!(
+        h.send(c, &["SET", "b", "2"]),
+        "",
+        "reply held while its write is postponed"
+    );
+    h.advance(1000);
+    assert_eq!(h.replies(c), "");
+    h.advance(1100);
+    assert_eq!(h.replies(c), "+OK\r\n");
+    assert_eq!(h.info_field("aof_delayed_fsync"), "1");
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+// A short write is cut back to the last complete batch; the buffer is kept,
+// writes are refused with MISCONF, replies wait, and the retry writes the
+// batch exactly once.
+#[test]
+fn short_write_is_truncated_and_retried_once() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    h.send(c, &["INCR", "n"]);
+    let incr = h.last_incr_path();
+    let size_before = h.file(&incr).len();
+    // Every write attempt fails short until disarmed.
+    h.disk().arm().short_writes = 1000;
+    assert_eq!(
+        h.send(c, &["INCR", "n"]),
+        "",
+        "reply held: its write did not reach the file"
+    );
+    assert_eq!(h.file(&incr).len(), size_before, "partial batch cut off");
+    assert_eq!(h.info_field("aof_last_write_status"), "err");
+    let d = h.connect();
+    let refused = h.send(d, &["SET", "x", "1"]);
+    assert!(
+        refused.starts_with("-MISCONF Errors writing to the AOF file: short write"),
+        "{refused}"
+    );
+    assert_eq!(
+        h.send(d, &["GET", "n"]),
+        "$1\r\n2\r\n",
+        "reads still served under everysec"
+    );
+    assert_eq!(
+        h.file(&incr).len(),
+        size_before,
+        "every failed attempt was cut back"
+    );
+    h.disk().arm().short_writes = 0;
+    h.advance(200);
+    assert_eq!(h.replies(c), ":2\r\n");
+    assert_eq!(h.info_field("aof_last_write_status"), "ok");
+    assert!(h.logged("AOF write error looks solved, Redis can write again."));
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["GET", "n"]),
+        "$1\r\n2\r\n",
+        "the retried batch was written exactly once"
+    );
+}
+
+// If the truncate after a short write fails too, nothing else is written
+// until it succeeds.
+#[test]
+fn failed_truncate_is_retried_before_any_write() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    h.send(c, &["SET", "a", "1"]);
+    h.disk().arm().short_writes = 1;
+    h.disk().arm().truncate_errors = 2;
+    assert_eq!(h.send(c, &["SET", "b", "2"]), "");
+    h.advance(500);
+    assert_eq!(h.replies(c), "+OK\r\n");
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+// A full disk: MISCONF for writes meanwhile, no crash, no reply before its
+// write; once space returns the server resumes by itself.
+#[test]
+fn enospc_then_space_returns() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    h.send(c, &["SET", "a", "1"]);
+    h.disk().set_capacity_bytes(0);
+    assert_eq!(
+        h.send(c, &["SET", "b", "2"]),
+        "",
+        "under always the reply waits"
+    );
+    let d = h.connect();
+    let refused = h.send(d, &["SET", "c", "3"]);
+    assert!(
+        refused.starts_with("-MISCONF Errors writing to the AOF file: No space left on device"),
+        "{refused}"
+    );
+    assert_eq!(
+        h.send(d, &["GET", "a"]),
+        "",
+        "under always reads wait too: b is not on disk yet"
+    );
+    h.advance(1000);
+    assert_eq!(h.replies(c), "");
+    h.disk().set_capacity_bytes(1 << 30);
+    h.advance(200);
+    assert_eq!(h.replies(c), "+OK\r\n");
+    assert_eq!(h.replies(d), "$1\r\n1\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b", "c"]),
+        "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+    );
+}
+
+// An fsync error poisons the INCR file: writes are refused until a fresh
+// BASE from memory replaces the files; then the server accepts writes and
+// the data survives power loss.
+#[test]
+fn fsync_error_rewrites_base_from_memory() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    h.send(c, &["SET", "a", "1"]);
+    h.disk().arm().fsync_errors = 1;
+    h.advance(1100);
+    assert!(h.logged("Can't persist AOF for fsync error"));
+    let refused = h.send(c, &["SET", "b", "2"]);
+    assert!(
+        refused.starts_with("-MISCONF Errors writing to the AOF file"),
+        "{refused}"
+    );
+    h.advance(1100);
+    assert!(h.logged("AOF recovered from the fsync error"));
+    assert_eq!(h.send(c, &["SET", "b", "2"]), "+OK\r\n");
+    assert!(h.manifest().contains(".base."), "{}", h.manifest());
+    h.advance(2100);
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+// Under always, a failed fsync never lets a reply out; recovery then
+// releases it.
+#[test]
+fn always_fsync_error_holds_replies_until_recovery() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    h.disk().arm().fsync_errors = 1;
+    assert_eq!(h.send(c, &["SET", "a", "1"]), "");
+    h.advance(1200);
+    assert_eq!(h.replies(c), "+OK\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "a"]), "$1\r\n1\r\n");
+}
+
+/// Writes keys, then damages the tail of the last INCR file with `tail`
+/// and restarts. Returns the harness (running or not) and the start result.
+fn restart_with_tail(
+    tail: &[u8],
+    load_truncated: bool,
+) -> (Harness, Result<(), String>, usize, String) {
+    let truncated = if load_truncated { "yes" } else { "no" };
+    let mut h = Harness::new(
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-load-truncated", truncated),
+        ],
+        DiskOptions::default(),
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "a", "1"]);
+    h.send(c, &["SET", "b", "2"]);
+    let incr = h.last_incr_path();
+    h.crash(CrashKind::Process);
+    let mut bytes = h.file(&incr);
+    let good = bytes.len();
+    bytes.extend_from_slice(tail);
+    h.disk().overwrite(&incr, &bytes).unwrap();
+    let started = h.start();
+    (h, started, good, incr)
+}
+
+// A torn tail (partial command, zeros, garbage) is cut at the last complete
+// batch, logged in Redis's words, reported in INFO, and the server starts.
+#[test]
+fn torn_tails_are_truncated() {
+    for tail in [
+        &b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1"[..],
+        &[0u8; 512][..],
+        &b"\xde\xad\xbe\xefgarbage\r\n"[..],
+    ] {
+        let (mut h, started, good, _) = restart_with_tail(tail, true);
+        started.unwrap();
+        let c = h.connect();
+        assert_eq!(
+            h.send(c, &["MGET", "a", "b", "c"]),
+            "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+        );
+        assert!(h.logged("!!! Truncating the AOF incr file"), "{:?}", h.logs);
+        assert!(h.logged("AOF loaded anyway because aof-load-truncated is enabled"));
+        assert_eq!(h.info_field("aof_load_truncated_offset"), good.to_string());
+        assert_eq!(
+            h.info_field("aof_load_truncated_bytes"),
+            tail.len().to_string()
+        );
+    }
+}
+
+// With aof-load-truncated no, a torn tail is a refusal naming the offset,
+// and the file is left as it was.
+#[test]
+fn torn_tail_refused_without_load_truncated() {
+    let (mut h, started, good, incr) = restart_with_tail(b"*2\r\n$3\r\nGET", false);
+    let error = started.unwrap_err();
+    assert!(
+        error.contains("Unexpected end of file") && error.contains("aof-load-truncated"),
+        "{error}"
+    );
+    assert_eq!(
+        h.file(&incr).len(),
+        good + 11,
+        "the refused file is left as it was"
+    );
+}
+
+// A MULTI without its EXEC at the tail is dropped whole.
+#[test]
+fn multi_without_exec_at_tail_is_dropped() {
+    let (mut h, started, _, _) = restart_with_tail(
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n",
+        true,
+    );
+    started.unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["EXISTS", "c"]), ":0\r\n");
+    assert_eq!(h.send(c, &["SET", "d", "4"]), "+OK\r\n");
+}
+
+/// Flips one byte inside the first batch of the last INCR file.
+fn flip_in_first_batch(h: &mut Harness) -> String {
+    let incr = h.last_incr_path();
+    let mut bytes = h.file(&incr);
+    let value_at = bytes.windows(5).position(|w| w == b"first").unwrap();
+    bytes[value_at] ^= 0x20;
+    h.disk().overwrite(&incr, &bytes).unwrap();
+    incr
+}
+
+// A flipped bit before the tail is a refusal (valid batches follow), never
+// a silent load of a value no client wrote.
+#[test]
+fn corruption_before_tail_is_refused() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    h.send(c, &["SET", "k", "first"]);
+    h.send(c, &["SET", "j", "second"]);
+    h.crash(CrashKind::Process);
+    flip_in_first_batch(&mut h);
+    let error = h.start().unwrap_err();
+    assert!(
+        error.contains("Checksum mismatch") && error.contains("valid data follows"),
+        "{error}"
+    );
+}
+
+// A flipped bit in the last batch is a torn tail: that batch is dropped,
+// the rest loads.
+#[test]
+fn corruption_in_last_batch_is_truncated() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    h.send(c, &["SET", "j", "zero"]);
+    h.send(c, &["SET", "k", "first"]);
+    h.crash(CrashKind::Process);
+    flip_in_first_batch(&mut h);
+    h.start().unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "j", "k"]),
+        "*2\r\n$4\r\nzero\r\n$-1\r\n"
+    );
+}
+
+// BGREWRITEAOF runs in slices while writes continue; afterwards the
+// manifest names one BASE and the new INCR file, history is deleted, and a
+// restart loads exactly the dataset.
+#[test]
+fn background_rewrite_keeps_everything() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    for i in 0..3000 {
+        h.send(c, &["SET", &format!("key:{i}"), &format!("{i}")]);
+    }
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    assert_eq!(h.info_field("aof_rewrite_in_progress"), "1");
+    h.send(c, &["SET", "key:0", "changed"]);
+    h.send(c, &["DEL", "key:1"]);
+    h.send(c, &["SET", "new", "1"]);
+    h.advance(100);
+    assert_eq!(h.info_field("aof_rewrite_in_progress"), "0");
+    assert_eq!(h.info_field("aof_last_bgrewrite_status"), "ok");
+    let manifest = h.manifest();
+    assert_eq!(manifest.lines().count(), 2, "{manifest}");
+    assert!(
+        manifest.contains("appendonly.aof.2.base.rdb") && manifest.contains("type i"),
+        "{manifest}"
+    );
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["DBSIZE"]), ":3000\r\n");
+    assert_eq!(
+        h.send(c, &["MGET", "key:0", "key:1", "new", "key:2999"]),
+        "*4\r\n$7\r\nchanged\r\n$-1\r\n$1\r\n1\r\n$4\r\n2999\r\n"
+    );
+}
+
+// A rewrite that fails (disk full) removes its temp file, keeps the old
+// files and the main AOF going, and reports the error.
+#[test]
+fn failed_rewrite_keeps_old_files() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    for i in 0..2000 {
+        h.send(c, &["SET", &format!("key:{i}"), "some value"]);
+    }
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    let used = h.disk().used_bytes_total();
+    h.disk().set_capacity_bytes(used + 100);
+    h.advance(100);
+    assert_eq!(h.info_field("aof_last_bgrewrite_status"), "err");
+    let names = h.disk().list("appendonlydir").unwrap();
+    assert!(
+        names.iter().all(|name| !name.starts_with("temp-")),
+        "{names:?}"
+    );
+    h.disk().set_capacity_bytes(1 << 30);
+    assert_eq!(h.send(c, &["SET", "after", "1"]), "+OK\r\n");
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["DBSIZE"]), ":2001\r\n");
+}
+
+// BGSAVE writes a dump in slices that a restart without the AOF loads;
+// SAVE and LASTSAVE work; the dump replaces the old one atomically.
+#[test]
+fn bgsave_and_restart_from_dump() {
+    let mut h = Harness::new(&[], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    for i in 0..2500 {
+        h.send(c, &["SET", &format!("key:{i}"), &format!("{i}")]);
+    }
+    h.send(c, &["SET", "ttl", "v", "PX", "500000"]);
+    assert_eq!(h.send(c, &["BGSAVE"]), "+Background saving started\r\n");
+    h.send(c, &["SET", "key:0", "after-snapshot"]);
+    h.advance(100);
+    assert_eq!(h.info_field("rdb_bgsave_in_progress"), "0");
+    assert_eq!(h.info_field("rdb_last_bgsave_status"), "ok");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["DBSIZE"]), ":2501\r\n");
+    assert_eq!(
+        h.send(c, &["GET", "key:0"]),
+        "$1\r\n0\r\n",
+        "the snapshot is point-in-time"
+    );
+    assert_eq!(h.send(c, &["SAVE"]), "+OK\r\n");
+    assert!(h.logged("DB saved on disk"));
+}
+
+// A dump with a bad checksum is refused at start with a clear message.
+#[test]
+fn corrupt_dump_is_refused() {
+    let mut h = Harness::new(&[], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "k", "value"]);
+    assert_eq!(h.send(c, &["SAVE"]), "+OK\r\n");
+    h.crash(CrashKind::Process);
+    let mut dump = h.file("dump.rdb");
+    let at = dump.windows(5).position(|w| w == b"value").unwrap();
+    dump[at] ^= 1;
+    h.disk().overwrite("dump.rdb", &dump).unwrap();
+    let error = h.start().unwrap_err();
+    assert!(error.contains("checksum"), "{error}");
+}
+
+// Turning appendonly on at run time writes a BASE from memory first.
+#[test]
+fn config_set_appendonly_rewrites_first() {
+    let mut h = Harness::new(&[], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "before", "1"]);
+    assert_eq!(
+        h.send(c, &["CONFIG", "SET", "appendonly", "yes"]),
+        "+OK\r\n"
+    );
+    h.send(c, &["SET", "after", "2"]);
+    h.config.set("appendonly", "yes").unwrap();
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "before", "after"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+// SHUTDOWN saves the dump when save points exist, and flushes the AOF.
+#[test]
+fn shutdown_saves_and_flushes() {
+    let mut h = Harness::new(&[("save", "3600 1")], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "k", "v"]);
+    h.send(c, &["SHUTDOWN"]);
+    assert!(h.node().shutdown_requested());
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "k"]), "$1\r\nv\r\n");
+}
+
+// Expired keys and MULTI/EXEC are logged so that replay gives the same
+// dataset: an expired key's DEL and a transaction's unit.
+#[test]
+fn expiry_and_transactions_replay() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    h.send(c, &["SET", "gone", "v", "PX", "100"]);
+    h.send(c, &["MULTI"]);
+    h.send(c, &["INCR", "t"]);
+    h.send(c, &["INCR", "t"]);
+    assert_eq!(h.send(c, &["EXEC"]), "*2\r\n:1\r\n:2\r\n");
+    h.advance(300);
+    let incr = h.last_incr_path();
+    let text = String::from_utf8_lossy(&h.file(&incr)).into_owned();
+    assert!(
+        text.contains("$5\r\nMULTI\r\n") && text.contains("$4\r\nEXEC\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("$3\r\nDEL\r\n$4\r\ngone\r\n"),
+        "active expiry logs a DEL: {text}"
+    );
+    assert!(
+        text.contains("PXAT"),
+        "relative expiry logged as absolute: {text}"
+    );
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "gone", "t"]),
+        "*2\r\n$-1\r\n$1\r\n2\r\n"
+    );
+}
