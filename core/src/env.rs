@@ -153,6 +153,14 @@ pub enum Trace<'a> {
         reply: &'a [u8],
         in_transaction: bool,
     },
+    /// A request was answered without running: queued inside MULTI
+    /// (`+QUEUED`), or refused before execution (unknown command, wrong
+    /// arity, NOAUTH, pub/sub context, MISCONF). `reply` is its exact bytes.
+    Rejected {
+        conn: ConnId,
+        argv: &'a [Vec<u8>],
+        reply: &'a [u8],
+    },
     /// A key was removed because its time to live ran out, by lazy or active
     /// expiry.
     Expired {

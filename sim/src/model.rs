@@ -146,6 +146,8 @@ impl Model {
                 in_transaction,
             } => self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms),
             TraceEvent::Expired { db, key } => self.expired(*db, key, record.wall_ms),
+            // Answered without running: nothing changes in the dataset.
+            TraceEvent::Rejected { .. } => {}
             TraceEvent::Connected { conn } => {
                 self.conns.insert(*conn, ConnState::default());
             }

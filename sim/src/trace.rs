@@ -18,6 +18,11 @@ pub enum TraceEvent {
         reply: Vec<u8>,
         in_transaction: bool,
     },
+    Rejected {
+        conn: ConnId,
+        argv: Vec<Vec<u8>>,
+        reply: Vec<u8>,
+    },
     Expired {
         db: usize,
         key: Vec<u8>,
@@ -55,6 +60,11 @@ impl TraceEvent {
                 reply: reply.to_vec(),
                 in_transaction,
             },
+            Trace::Rejected { conn, argv, reply } => TraceEvent::Rejected {
+                conn,
+                argv: argv.to_vec(),
+                reply: reply.to_vec(),
+            },
             Trace::Expired { db, key } => TraceEvent::Expired {
                 db,
                 key: key.to_vec(),
@@ -72,6 +82,7 @@ mod tag {
     pub const CONNECTED: u8 = 3;
     pub const DISCONNECTED: u8 = 4;
     pub const LOG: u8 = 5;
+    pub const REJECTED: u8 = 6;
 }
 
 /// Folds a core event, at `monotonic_ms`, into `hasher`.
@@ -94,6 +105,15 @@ pub fn hash_event(hasher: &mut TraceHasher, monotonic_ms: u64, event: &Trace<'_>
             }
             hasher.bytes(reply);
             hasher.u8(u8::from(in_transaction));
+        }
+        Trace::Rejected { conn, argv, reply } => {
+            hasher.u8(tag::REJECTED);
+            hasher.u64(conn);
+            hasher.u64(argv.len() as u64);
+            for arg in argv {
+                hasher.bytes(arg);
+            }
+            hasher.bytes(reply);
         }
         Trace::Expired { db, key } => {
             hasher.u8(tag::EXPIRED);

@@ -325,6 +325,29 @@ impl<'a> Ctx<'a> {
 /// Runs one parsed request for `client`, with all of Redis's checks, writing
 /// the reply to the client's output.
 pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv: Vec<Vec<u8>>) {
+    let reply_start = client.out.buf.len();
+    let errors_before = client.out.errors;
+    let Some(argv) = dispatch(server, client, env, argv) else {
+        return;
+    };
+    server.stats.total_error_replies += client.out.errors - errors_before;
+    if !server.loading {
+        env.trace(&Trace::Rejected {
+            conn: client.id,
+            argv: &argv,
+            reply: &client.out.buf[reply_start..],
+        });
+    }
+}
+
+/// The checks before execution, then execution. Returns the arguments back
+/// when the command was answered without running (queued or refused).
+fn dispatch(
+    server: &mut Server,
+    client: &mut Client,
+    env: &mut dyn Env,
+    argv: Vec<Vec<u8>>,
+) -> Option<Vec<Vec<u8>>> {
     let resolved = resolve(table(), &argv);
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
@@ -347,34 +370,34 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
                         .error("ERR Command not allowed inside a transaction");
                 }
                 Ok(_) => {
-                    multi.queued.push(argv);
+                    multi.queued.push(argv.clone());
                     client.out.simple("QUEUED");
                 }
             }
-            return;
+            return Some(argv);
         }
     }
     let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(error) => {
             client.out.error(&error);
-            return;
+            return Some(argv);
         }
     };
     if !client.authenticated && resolved.spec.flags & flag::NO_AUTH == 0 {
         client.out.error("NOAUTH Authentication required.");
-        return;
+        return Some(argv);
     }
     if client.in_pubsub_context() && resolved.spec.flags & flag::SUBSCRIBED_OK == 0 {
         client.out.error(&format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             resolved.full_name
         ));
-        return;
+        return Some(argv);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved) {
         client.out.error(&refusal);
-        return;
+        return Some(argv);
     }
     let now_ms = env.wall_ms();
     let mut ctx = Ctx {
@@ -386,6 +409,7 @@ pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv
     };
     call(&mut ctx, &resolved, false);
     server.commit_propagation(Some(client));
+    None
 }
 
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF
