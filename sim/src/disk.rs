@@ -135,7 +135,8 @@ pub struct SimDisk {
     next_inode: InodeId,
     next_file: FileId,
     armed: ArmedFaults,
-    /// Synchronous fsyncs of files so far (group commit is measured by it).
+    /// Fsyncs of files so far, synchronous or background (group commit is
+    /// measured by it).
     fsyncs: u64,
 }
 
@@ -222,7 +223,7 @@ impl SimDisk {
         self.options.capacity_bytes = capacity_bytes;
     }
 
-    /// Synchronous fsyncs of files so far.
+    /// Fsyncs of files so far, synchronous or background.
     pub fn fsync_count(&self) -> u64 {
         self.fsyncs
     }
@@ -405,6 +406,7 @@ impl Disk for SimDisk {
 
     fn fsync_background(&mut self, file: FileId, op: DiskOpId) -> io::Result<()> {
         let inode = self.file(file)?.inode;
+        self.fsyncs += 1;
         let snapshot = self.inodes[&inode].written.clone();
         let delay_ms = self.rng.range(
             self.options.fsync_delay_ms_min,

@@ -274,36 +274,27 @@ impl Aof {
         if self.written == self.fsynced {
             return;
         }
-        match policy {
-            AppendFsync::Always => {
-                let covers = self.written;
-                match env.fsync(file) {
-                    Ok(()) => {
-                        self.fsynced = covers;
-                        self.last_fsync_ms = now_ms;
-                    }
-                    Err(error) => self.fsync_failed(env, error.to_string()),
+        // Under `always` an fsync starts as soon as the previous one is done
+        // and covers every write made until it starts: the event loop keeps
+        // serving while it runs, and the replies it covers wait for it
+        // (group commit across iterations, not only within one).
+        let due = match policy {
+            AppendFsync::Always => true,
+            AppendFsync::EverySec => now_ms.saturating_sub(self.last_fsync_ms) >= FSYNC_INTERVAL_MS,
+            AppendFsync::No => false,
+        };
+        if due && self.in_flight.is_none() {
+            let op = self.next_op();
+            match env.fsync_background(file, op) {
+                Ok(()) => {
+                    self.in_flight = Some(InFlight {
+                        op,
+                        covers: self.written,
+                    });
+                    self.last_fsync_ms = now_ms;
                 }
+                Err(error) => self.fsync_failed(env, error.to_string()),
             }
-            AppendFsync::EverySec => {
-                if self.in_flight.is_some()
-                    || now_ms.saturating_sub(self.last_fsync_ms) < FSYNC_INTERVAL_MS
-                {
-                    return;
-                }
-                let op = self.next_op();
-                match env.fsync_background(file, op) {
-                    Ok(()) => {
-                        self.in_flight = Some(InFlight {
-                            op,
-                            covers: self.written,
-                        });
-                        self.last_fsync_ms = now_ms;
-                    }
-                    Err(error) => self.fsync_failed(env, error.to_string()),
-                }
-            }
-            AppendFsync::No => {}
         }
     }
 
@@ -340,6 +331,12 @@ impl Aof {
         op: DiskOpId,
         result: io::Result<()>,
     ) -> bool {
+        // An fsync of a file replaced meanwhile (rotation, rewrite): the new
+        // file's state owes it nothing.
+        let stale = self.in_flight.is_none_or(|in_flight| in_flight.op != op);
+        if stale && op <= self.next_op {
+            return true;
+        }
         match self.in_flight {
             Some(in_flight) if in_flight.op == op => {
                 self.in_flight = None;
@@ -476,6 +473,7 @@ impl Aof {
         }) {
             let _ = env.close_file(old.file);
         }
+        self.in_flight = None;
         self.selected_db = None;
         self.batch_seq = 0;
         self.current_size += marker_bytes;
@@ -549,6 +547,7 @@ impl Aof {
             size,
             truncate_pending: false,
         });
+        self.in_flight = None;
         self.buffer.clear();
         self.selected_db = None;
         self.written = self.appended;

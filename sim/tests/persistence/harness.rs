@@ -12,6 +12,9 @@ use redoubt_sim::rng::SimRng;
 /// Steps `advance` moves time in, so ticks and fsync completions interleave
 /// as they would.
 const STEP_MS: u64 = 10;
+/// How long `send` waits for a reply (an `always` fsync takes 1 to 20 ms on
+/// the default disk).
+const REPLY_WAIT_MS_MAX: u64 = 100;
 /// Bound on `on_tick` calls per step while a background job runs.
 const TICKS_PER_STEP_MAX: usize = 100_000;
 
@@ -98,9 +101,23 @@ impl Harness {
         self.node().on_accept(info)
     }
 
-    /// Sends one command and runs the rest of the event-loop iteration;
-    /// returns whatever the node released to `conn` meanwhile.
+    /// Sends one command and lets simulated time run (up to
+    /// [`REPLY_WAIT_MS_MAX`]) until its reply is released, as a client
+    /// waiting for it would; returns what was released.
     pub fn send(&mut self, conn: ConnId, args: &[&str]) -> String {
+        let mut reply = self.send_now(conn, args);
+        let mut waited = 0;
+        while reply.is_empty() && waited < REPLY_WAIT_MS_MAX {
+            self.advance(1);
+            waited += 1;
+            reply = self.replies(conn);
+        }
+        reply
+    }
+
+    /// Sends one command and runs only the rest of this event-loop
+    /// iteration; returns whatever the node released to `conn` meanwhile.
+    pub fn send_now(&mut self, conn: ConnId, args: &[&str]) -> String {
         let mut request = format!("*{}\r\n", args.len()).into_bytes();
         for arg in args {
             request.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());

@@ -57,6 +57,14 @@ fn always_survives_power_loss_with_group_commit() {
         .collect();
     let batch: Vec<(u64, &[&str])> = commands.iter().map(|(c, a)| (*c, a.as_slice())).collect();
     h.send_together(&batch);
+    for c in &clients {
+        assert_eq!(
+            h.replies(*c),
+            "",
+            "no reply before the fsync that covers it"
+        );
+    }
+    h.advance(30);
     assert_eq!(
         h.disk().fsync_count() - fsyncs_before,
         1,
@@ -118,7 +126,7 @@ fn everysec_postpones_write_and_holds_replies() {
     h.advance(1100);
     assert_eq!(h.info_field("aof_pending_bio_fsync"), "1");
     assert_eq!(
-        h.send(c, &["SET", "b", "2"]),
+        h.send_now(c, &["SET", "b", "2"]),
         "",
         "reply held while its write is postponed"
     );
@@ -148,7 +156,7 @@ fn short_write_is_truncated_and_retried_once() {
     // Every write attempt fails short until disarmed.
     h.disk().arm().short_writes = 1000;
     assert_eq!(
-        h.send(c, &["INCR", "n"]),
+        h.send_now(c, &["INCR", "n"]),
         "",
         "reply held: its write did not reach the file"
     );
@@ -193,7 +201,7 @@ fn failed_truncate_is_retried_before_any_write() {
     h.send(c, &["SET", "a", "1"]);
     h.disk().arm().short_writes = 1;
     h.disk().arm().truncate_errors = 2;
-    assert_eq!(h.send(c, &["SET", "b", "2"]), "");
+    assert_eq!(h.send_now(c, &["SET", "b", "2"]), "");
     h.advance(500);
     assert_eq!(h.replies(c), "+OK\r\n");
     h.restart(CrashKind::Process).unwrap();
@@ -213,7 +221,7 @@ fn enospc_then_space_returns() {
     h.send(c, &["SET", "a", "1"]);
     h.disk().set_capacity_bytes(0);
     assert_eq!(
-        h.send(c, &["SET", "b", "2"]),
+        h.send_now(c, &["SET", "b", "2"]),
         "",
         "under always the reply waits"
     );
@@ -224,7 +232,7 @@ fn enospc_then_space_returns() {
         "{refused}"
     );
     assert_eq!(
-        h.send(d, &["GET", "a"]),
+        h.send_now(d, &["GET", "a"]),
         "",
         "under always reads wait too: b is not on disk yet"
     );
@@ -278,7 +286,7 @@ fn always_fsync_error_holds_replies_until_recovery() {
     let mut h = Harness::aof("always");
     let c = h.connect();
     h.disk().arm().fsync_errors = 1;
-    assert_eq!(h.send(c, &["SET", "a", "1"]), "");
+    assert_eq!(h.send_now(c, &["SET", "a", "1"]), "");
     h.advance(1200);
     assert_eq!(h.replies(c), "+OK\r\n");
     h.restart(CrashKind::PowerLoss).unwrap();
