@@ -141,3 +141,13 @@ fn unwatch_and_own_writes() {
     t.cmd(a, &["MULTI"]);
     assert_eq!(t.cmd(a, &["EXEC"]), "*0\r\n");
 }
+
+// UNWATCH inside MULTI is queued like Redis and answers inside EXEC.
+#[test]
+fn unwatch_is_queued_in_multi() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    t.cmd(c, &["MULTI"]);
+    assert_eq!(t.cmd(c, &["UNWATCH"]), "+QUEUED\r\n");
+    assert_eq!(t.cmd(c, &["EXEC"]), "*1\r\n+OK\r\n");
+}

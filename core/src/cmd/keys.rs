@@ -65,10 +65,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         complexity: "O(N) where N is the number of keys given",
         handler: exists,
         subcommands: &[],
+    },    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: READ_FAST,
+        keys: (1, -1, 1),
+        group: GROUP,
+        since: "3.2.1",
+        summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        complexity: "O(N) where N is the number of keys that will be touched.",
+        // Without access-time tracking, touching is counting what exists.
+        handler: exists,
+        subcommands: &[],
     },
     CommandSpec {
-        name: "type",
-        arity: 2,
+        name: "type",arity: 2,
         flags: READ_FAST,
         keys: (1, 1, 1),
         group: GROUP,

@@ -70,7 +70,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         arity: 1,
-        flags: NO_QUEUE,
+        flags: flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::ALLOW_BUSY,
         keys: (0, 0, 0),
         group: GROUP,
         since: "2.2.0",

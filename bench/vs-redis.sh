@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Throughput of redoubt-server next to the real redis-server, measured with
+# redis-benchmark on loopback: SET, GET, INCR and MSET, without and with
+# pipelining, both servers without persistence (--save '' --appendonly no).
+#
+#   bench/vs-redis.sh              # 200000 requests per test, 50 clients
+#   N=20000 bench/vs-redis.sh      # a quicker run
+#   TESTS='ping_mbulk set' bench/vs-redis.sh   # other redis-benchmark tests
+#
+# On a machine with two or more cores the server runs on core 0 and
+# redis-benchmark on core 1 (taskset), one server at a time, so the two do
+# not fight for a core. Ports: REDIS_PORT (default 16379), REDOUBT_PORT
+# (default 16380).
+set -euo pipefail
+
+N=${N:-200000}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-set get incr mset}
+REDIS_PORT=${REDIS_PORT:-16379}
+REDOUBT_PORT=${REDOUBT_PORT:-16380}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install redis-server redis-tools" >&2; exit 1; }
+done
+
+echo "building redoubt-server (release)..." >&2
+(cd "$ROOT" && cargo build --release -q -p redoubt-server)
+REDOUBT_BIN="$TARGET/release/redoubt-server"
+
+SERVER_CPU=()
+CLIENT_CPU=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    SERVER_CPU=(taskset -c 0)
+    CLIENT_CPU=(taskset -c 1)
+fi
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+wait_ready() { # port
+    for _ in $(seq 1 100); do
+        if redis-cli -h 127.0.0.1 -p "$1" ping >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "server on port $1 did not start" >&2
+    return 1
+}
+
+start() { # name port program...
+    local name=$1 port=$2
+    shift 2
+    mkdir -p "$WORK/$name"
+    (cd "$WORK/$name" && exec "${SERVER_CPU[@]}" "$@" --port "$port" --bind 127.0.0.1 \
+        --save '' --appendonly no >"$WORK/$name.log" 2>&1) &
+    PIDS+=($!)
+    wait_ready "$port"
+}
+
+# Requests per second of one redis-benchmark test.
+rate() { # port test pipeline
+    "${CLIENT_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" \
+        -P "$3" -t "$2" --csv 2>/dev/null | awk -F'"' 'NR == 2 { print $4 }' || true
+}
+
+start redis "$REDIS_PORT" redis-server
+start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN"
+
+echo "redis-benchmark -c $CLIENTS -n $N (redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'))"
+printf '%-6s %8s %14s %14s %7s\n' test pipeline "redis ops/s" "redoubt ops/s" ratio
+for test in $TESTS; do
+    for pipeline in 1 16; do
+        redis_rate=$(rate "$REDIS_PORT" "$test" "$pipeline")
+        redoubt_rate=$(rate "$REDOUBT_PORT" "$test" "$pipeline")
+        ratio=$(awk -v a="${redoubt_rate:-0}" -v b="${redis_rate:-0}" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        printf '%-6s %8s %14s %14s %7s\n' "$test" "$pipeline" "${redis_rate:--}" "${redoubt_rate:--}" "$ratio"
+    done
+done
+
+SIM="$TARGET/release/redoubt-sim"
+if [ -x "$SIM" ] && "$SIM" --help 2>/dev/null | grep -qw bench; then
+    echo
+    echo "simulator speed:"
+    "$SIM" bench
+else
+    echo
+    echo "simulator speed: see \`redoubt-sim swarm\` summary"
+fi

@@ -1,0 +1,70 @@
+//! Memory accounting for INFO `used_memory`: a `#[global_allocator]` that
+//! wraps the system allocator and keeps the bytes currently allocated and
+//! their peak in two atomics. The cost is two relaxed atomic operations per
+//! allocation.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static CURRENT_BYTES: AtomicU64 = AtomicU64::new(0);
+static PEAK_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The system allocator, counted.
+pub struct CountingAllocator;
+
+impl CountingAllocator {
+    fn added(size: usize) {
+        let now = CURRENT_BYTES.fetch_add(size as u64, Ordering::Relaxed) + size as u64;
+        if now > PEAK_BYTES.load(Ordering::Relaxed) {
+            PEAK_BYTES.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    fn removed(size: usize) {
+        CURRENT_BYTES.fetch_sub(size as u64, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments;
+// the counters are only bookkeeping.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = System.alloc(layout);
+        if !ptr.is_null() {
+            Self::added(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = System.alloc_zeroed(layout);
+        if !ptr.is_null() {
+            Self::added(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        Self::removed(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new_ptr = System.realloc(ptr, layout, new_size);
+        if !new_ptr.is_null() {
+            Self::removed(layout.size());
+            Self::added(new_size);
+        }
+        new_ptr
+    }
+}
+
+/// Bytes allocated right now.
+pub fn used_bytes() -> u64 {
+    CURRENT_BYTES.load(Ordering::Relaxed)
+}
+
+/// The highest value [`used_bytes`] has had.
+pub fn peak_bytes() -> u64 {
+    PEAK_BYTES.load(Ordering::Relaxed)
+}
