@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of redoubt-server next to the real redis-server, measured with
 # redis-benchmark on loopback: SET, GET, INCR and MSET, without and with
-# pipelining, both servers without persistence (--save '' --appendonly no).
+# pipelining, both servers without persistence (--save '' --appendonly no);
+# then SET with the AOF on under appendfsync everysec and always; then the
+# simulator's speed (simulated commands per wall second on one core).
 #
 #   bench/vs-redis.sh              # 200000 requests per test, 50 clients
 #   N=20000 bench/vs-redis.sh      # a quicker run
@@ -56,14 +58,36 @@ wait_ready() { # port
     return 1
 }
 
-start() { # name port program...
+start() { # name port program [directives...]
     local name=$1 port=$2
     shift 2
+    rm -rf "${WORK:?}/$name"
     mkdir -p "$WORK/$name"
     (cd "$WORK/$name" && exec "${SERVER_CPU[@]}" "$@" --port "$port" --bind 127.0.0.1 \
-        --save '' --appendonly no >"$WORK/$name.log" 2>&1) &
+        --save '' >"$WORK/$name.log" 2>&1) &
     PIDS+=($!)
     wait_ready "$port"
+}
+
+stop_all() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+table() { # tests...
+    printf '%-6s %8s %14s %14s %7s\n' test pipeline "redis ops/s" "redoubt ops/s" ratio
+    for test in "$@"; do
+        for pipeline in 1 16; do
+            redis_rate=$(rate "$REDIS_PORT" "$test" "$pipeline")
+            redoubt_rate=$(rate "$REDOUBT_PORT" "$test" "$pipeline")
+            ratio=$(awk -v a="${redoubt_rate:-0}" -v b="${redis_rate:-0}" \
+                'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+            printf '%-6s %8s %14s %14s %7s\n' "$test" "$pipeline" "${redis_rate:--}" "${redoubt_rate:--}" "$ratio"
+        done
+    done
 }
 
 # Requests per second of one redis-benchmark test.
@@ -72,27 +96,25 @@ rate() { # port test pipeline
         -P "$3" -t "$2" --csv 2>/dev/null | awk -F'"' 'NR == 2 { print $4 }' || true
 }
 
-start redis "$REDIS_PORT" redis-server
-start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN"
-
 echo "redis-benchmark -c $CLIENTS -n $N (redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'))"
-printf '%-6s %8s %14s %14s %7s\n' test pipeline "redis ops/s" "redoubt ops/s" ratio
-for test in $TESTS; do
-    for pipeline in 1 16; do
-        redis_rate=$(rate "$REDIS_PORT" "$test" "$pipeline")
-        redoubt_rate=$(rate "$REDOUBT_PORT" "$test" "$pipeline")
-        ratio=$(awk -v a="${redoubt_rate:-0}" -v b="${redis_rate:-0}" \
-            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '%-6s %8s %14s %14s %7s\n' "$test" "$pipeline" "${redis_rate:--}" "${redoubt_rate:--}" "$ratio"
-    done
+echo
+echo "no persistence (--appendonly no --save '')"
+start redis "$REDIS_PORT" redis-server --appendonly no
+start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN" --appendonly no
+# shellcheck disable=SC2086
+table $TESTS
+stop_all
+
+for policy in ${POLICIES:-everysec always}; do
+    echo
+    echo "AOF on (--appendonly yes --appendfsync $policy)"
+    start redis "$REDIS_PORT" redis-server --appendonly yes --appendfsync "$policy"
+    start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN" --appendonly yes --appendfsync "$policy"
+    table set
+    stop_all
 done
 
-SIM="$TARGET/release/redoubt-sim"
-if [ -x "$SIM" ] && "$SIM" --help 2>/dev/null | grep -qw bench; then
-    echo
-    echo "simulator speed:"
-    "$SIM" bench
-else
-    echo
-    echo "simulator speed: see \`redoubt-sim swarm\` summary"
-fi
+echo
+echo "simulator speed (one core, ${SIM_SEEDS:-0..300}):"
+(cd "$ROOT" && cargo build --release -q -p redoubt-sim)
+"$TARGET/release/redoubt-sim" swarm --seeds "${SIM_SEEDS:-0..300}" 2>&1 | tail -n 4

@@ -19,6 +19,7 @@ use crate::db::Keyspace;
 use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
 use crate::persist::aof::Aof;
 use crate::persist::background::Background;
+use crate::persist::job::JOB_OP_BIT;
 use crate::persist::load::{load_aof, load_dump, LoadReport};
 use crate::resp::ParseLimits;
 
@@ -487,7 +488,9 @@ impl<E: Env> Node<E> {
 
     /// A background disk operation finished.
     pub fn on_disk_done(&mut self, op: DiskOpId, result: io::Result<()>) {
-        if !self.server.aof.on_fsync_done(&mut self.env, op, result) {
+        if op & JOB_OP_BIT != 0 {
+            self.server.background_fsync_done(&mut self.env, op, result);
+        } else if !self.server.aof.on_fsync_done(&mut self.env, op, result) {
             self.env.log(
                 LogLevel::Warning,
                 &format!("Completion of unknown disk operation {op}"),
@@ -499,7 +502,7 @@ impl<E: Env> Node<E> {
     /// While a background save or rewrite runs, that is now: each
     /// `on_tick` then writes one slice of it.
     pub fn next_deadline(&self) -> u64 {
-        if self.server.background.running().is_some() {
+        if self.server.background_wants_slices() {
             0
         } else {
             self.server.cron_next_ms

@@ -4,7 +4,8 @@
 //! iteration (see `persist::job`); the other kind waits as scheduled.
 
 use super::aof::{aof_dir, base_encoding, join, rdb_aux};
-use super::job::{Encoding, Job};
+use super::job::{Encoding, Job, Progress, JOB_OP_BIT};
+use crate::env::DiskOpId;
 use crate::env::{Env, LogLevel};
 use crate::node::Server;
 
@@ -203,9 +204,52 @@ impl Server {
         let Some((kind, mut job, started)) = self.background.job.take() else {
             return;
         };
-        match job.step(env, &mut self.keyspace) {
-            Ok(false) => self.background.job = Some((kind, job, started)),
-            Ok(true) => {
+        match job.step(env, &mut self.keyspace, true) {
+            Ok(Progress::Done) => self.finish_job(env, kind, job, started, Ok(())),
+            Ok(_) => self.background.job = Some((kind, job, started)),
+            Err(error) => self.finish_job(env, kind, job, started, Err(error)),
+        }
+    }
+
+    /// Whether the running job has slices left to write (the node then
+    /// wants `on_tick` at once rather than at the next cron).
+    pub fn background_wants_slices(&self) -> bool {
+        matches!(&self.background.job, Some((_, job, _)) if job.progress == Progress::Writing)
+    }
+
+    /// A background fsync of a job's temp file finished. Returns false if
+    /// `op` is not a job's.
+    pub fn background_fsync_done(
+        &mut self,
+        env: &mut dyn Env,
+        op: DiskOpId,
+        result: std::io::Result<()>,
+    ) -> bool {
+        if op & JOB_OP_BIT == 0 {
+            return false;
+        }
+        let Some((kind, mut job, started)) = self.background.job.take() else {
+            return true;
+        };
+        match job.on_fsync_done(env, op, result) {
+            Some(outcome) => self.finish_job(env, kind, job, started, outcome),
+            None => self.background.job = Some((kind, job, started)),
+        }
+        true
+    }
+
+    /// Installs a complete job's file, or cleans up after a failed one;
+    /// then starts what was scheduled.
+    fn finish_job(
+        &mut self,
+        env: &mut dyn Env,
+        kind: JobKind,
+        job: Job,
+        started: u64,
+        outcome: Result<(), String>,
+    ) {
+        match outcome {
+            Ok(()) => {
                 let seconds = ((env.monotonic_ms() - started) / 1000) as i64;
                 match kind {
                     JobKind::Save => self.finish_bgsave(env, &job, seconds),
@@ -214,7 +258,6 @@ impl Server {
                         first_kept_incr,
                     } => self.finish_rewrite(env, &job, base_seq, first_kept_incr, seconds),
                 }
-                self.start_scheduled(env);
             }
             Err(error) => {
                 job.abort(env, &mut self.keyspace);
@@ -228,9 +271,9 @@ impl Server {
                     }
                     JobKind::Rewrite { .. } => self.rewrite_failed(env, &error),
                 }
-                self.start_scheduled(env);
             }
         }
+        self.start_scheduled(env);
     }
 
     fn finish_bgsave(&mut self, env: &mut dyn Env, job: &Job, seconds: i64) {

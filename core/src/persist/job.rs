@@ -9,10 +9,26 @@ use std::io;
 use super::aof_format::{batch_trailer, encode_command};
 use super::rdb::RdbWriter;
 use crate::db::{Keyspace, Value};
-use crate::env::{Env, FileId, OpenMode};
+use crate::env::{DiskOpId, Env, FileId, OpenMode};
 
 /// Keys per slice of a background job.
 pub const SLICE_KEYS: usize = 1000;
+
+/// Background disk operations of jobs carry this bit, so their completions
+/// are told apart from the AOF's.
+pub const JOB_OP_BIT: DiskOpId = 1 << 63;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Slices remain to be written.
+    Writing,
+    /// Everything is written; the fsync of the temp file runs in the
+    /// background and `Job::on_fsync_done` will report it.
+    Syncing(DiskOpId),
+    /// The temp file is complete, durable and closed.
+    Done,
+}
 
 /// What a job writes.
 pub enum Encoding {
@@ -44,6 +60,7 @@ pub struct Job {
     /// Wall-clock milliseconds the snapshot was taken at (RESP BASE skips
     /// keys already expired then).
     snapshot_wall_ms: i64,
+    pub progress: Progress,
 }
 
 impl Job {
@@ -85,6 +102,7 @@ impl Job {
             bytes: 0,
             keys: 0,
             snapshot_wall_ms: env.wall_ms(),
+            progress: Progress::Writing,
         };
         keyspace.start_snapshot();
         if let Err(error) = job.write(env, &header) {
@@ -94,40 +112,72 @@ impl Job {
         Ok(job)
     }
 
-    /// Writes the next slice. Returns `Ok(true)` once the whole snapshot is
-    /// in the file and fsynced (the file is then closed).
-    pub fn step(&mut self, env: &mut dyn Env, keyspace: &mut Keyspace) -> Result<bool, String> {
+    /// Writes the next slice. Once the whole snapshot is in the file, the
+    /// temp file is fsynced: in the background when `background` (the
+    /// event loop goes on; `on_fsync_done` finishes it), else at once.
+    pub fn step(
+        &mut self,
+        env: &mut dyn Env,
+        keyspace: &mut Keyspace,
+        background: bool,
+    ) -> Result<Progress, String> {
+        if self.progress != Progress::Writing {
+            return Ok(self.progress);
+        }
         let mut out = Vec::new();
-        match keyspace.snapshot_next(SLICE_KEYS) {
-            Some(slice) => {
-                for (key, value, expire) in &slice.entries {
-                    self.encode(&mut out, slice.db, slice.hints, key, value, *expire);
+        let Some(slice) = keyspace.snapshot_next(SLICE_KEYS) else {
+            if let Encoder::Rdb(writer) = &mut self.encoder {
+                if let Some(writer) = writer.take() {
+                    writer.finish(&mut out);
                 }
-                if let Encoder::Resp { batch_seq } = &mut self.encoder {
-                    if !out.is_empty() {
-                        *batch_seq += 1;
-                        let trailer = batch_trailer(*batch_seq, &out);
-                        out.extend_from_slice(&trailer);
-                    }
-                }
-                self.keys += slice.entries.len() as u64;
-                self.write(env, &out)?;
-                Ok(false)
             }
-            None => {
-                if let Encoder::Rdb(writer) = &mut self.encoder {
-                    if let Some(writer) = writer.take() {
-                        writer.finish(&mut out);
-                    }
-                }
-                self.write(env, &out)?;
-                env.fsync(self.file)
-                    .map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path))?;
-                let _ = env.close_file(self.file);
-                keyspace.end_snapshot();
-                Ok(true)
+            self.write(env, &out)?;
+            keyspace.end_snapshot();
+            return self.sync(env, background);
+        };
+        for (key, value, expire) in &slice.entries {
+            self.encode(&mut out, slice.db, slice.hints, key, value, *expire);
+        }
+        if let Encoder::Resp { batch_seq } = &mut self.encoder {
+            if !out.is_empty() {
+                *batch_seq += 1;
+                let trailer = batch_trailer(*batch_seq, &out);
+                out.extend_from_slice(&trailer);
             }
         }
+        self.keys += slice.entries.len() as u64;
+        self.write(env, &out)?;
+        Ok(Progress::Writing)
+    }
+
+    fn sync(&mut self, env: &mut dyn Env, background: bool) -> Result<Progress, String> {
+        if background {
+            let op = JOB_OP_BIT | self.file;
+            env.fsync_background(self.file, op)
+                .map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path))?;
+            self.progress = Progress::Syncing(op);
+        } else {
+            env.fsync(self.file)
+                .map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path))?;
+            let _ = env.close_file(self.file);
+            self.progress = Progress::Done;
+        }
+        Ok(self.progress)
+    }
+
+    /// A background fsync finished: `None` if it was not this job's.
+    pub fn on_fsync_done(
+        &mut self,
+        env: &mut dyn Env,
+        op: DiskOpId,
+        result: io::Result<()>,
+    ) -> Option<Result<(), String>> {
+        if self.progress != Progress::Syncing(op) {
+            return None;
+        }
+        let _ = env.close_file(self.file);
+        self.progress = Progress::Done;
+        Some(result.map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path)))
     }
 
     fn encode(
@@ -179,7 +229,9 @@ impl Job {
 
     /// Gives up: closes and removes the temp file and ends the snapshot.
     pub fn abort(self, env: &mut dyn Env, keyspace: &mut Keyspace) {
-        let _ = env.close_file(self.file);
+        if self.progress != Progress::Done {
+            let _ = env.close_file(self.file);
+        }
         let _ = env.remove(&self.temp_path);
         keyspace.end_snapshot();
     }
@@ -187,9 +239,9 @@ impl Job {
     /// Runs the whole job at once (SAVE, start-up, fsync-error recovery).
     pub fn run_to_end(mut self, env: &mut dyn Env, keyspace: &mut Keyspace) -> Result<Job, String> {
         loop {
-            match self.step(env, keyspace) {
-                Ok(true) => return Ok(self),
-                Ok(false) => {}
+            match self.step(env, keyspace, false) {
+                Ok(Progress::Done) => return Ok(self),
+                Ok(_) => {}
                 Err(error) => {
                     self.abort(env, keyspace);
                     return Err(error);
