@@ -128,3 +128,92 @@ fn redis_aof_loads_in_redoubt() {
     let redoubt = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
     assert_keys(&redoubt);
 }
+
+// An AOF directory redoubt wrote (RDB-preamble BASE from a rewrite, INCR
+// files with checksum trailers, expiries, a transaction) passes Debian's
+// redis-check-aof and loads in real redis-server with the same data.
+#[test]
+fn redoubt_aof_loads_in_redis_and_passes_check_aof() {
+    redoubt_tests::require_redis_tools();
+    let dir = ScratchDir::new("aof-to-redis");
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+    ];
+    let mut server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    write_keys(&server);
+    let mut client = server.connect();
+    assert_eq!(
+        command(&mut client, &["BGREWRITEAOF"]),
+        b"+Background append only file rewriting started\r\n"
+    );
+    for _ in 0..100 {
+        let info =
+            String::from_utf8_lossy(&command(&mut client, &["INFO", "persistence"])).into_owned();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrites:1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        command(&mut client, &["SET", "ttl", "v", "EX", "1000"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(command(&mut client, &["MULTI"]), b"+OK\r\n");
+    assert_eq!(command(&mut client, &["INCR", "counter"]), b"+QUEUED\r\n");
+    assert_eq!(
+        command(&mut client, &["SET", "key:0", "value-0"]),
+        b"+QUEUED\r\n"
+    );
+    assert_eq!(command(&mut client, &["EXEC"]), b"*2\r\n:1\r\n+OK\r\n");
+    server.signal(libc::SIGTERM);
+    server.wait_exit(EXIT_TIMEOUT).expect("exit after SIGTERM");
+    let manifest = dir.path.join("appendonlydir/appendonly.aof.manifest");
+    let check = redoubt_tests::run_bounded(
+        "redis-check-aof",
+        &[manifest.to_str().unwrap()],
+        EXIT_TIMEOUT,
+    );
+    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success(),
+        "redis-check-aof refused our AOF:\n{report}"
+    );
+    assert!(
+        report.contains("All AOF files and manifest are valid"),
+        "{report}"
+    );
+    assert!(
+        report.contains("base.rdb"),
+        "the rewrite wrote an RDB-preamble BASE:\n{report}"
+    );
+    let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &args);
+    assert_keys(&redis);
+    let mut client = redis.connect();
+    assert_eq!(command(&mut client, &["GET", "counter"]), b"$1\r\n1\r\n");
+    let ttl = String::from_utf8_lossy(&command(&mut client, &["TTL", "ttl"])).into_owned();
+    assert!(ttl.starts_with(":99") || ttl.starts_with(":100"), "{ttl}");
+}
+
+// A dump written by real Redis's SAVE loads in redoubt at start.
+#[test]
+fn redis_rdb_loads_in_redoubt() {
+    let dir = ScratchDir::new("rdb-from-redis");
+    let args = ["--save", "", "--appendonly", "no"];
+    let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &args);
+    write_keys(&redis);
+    let mut client = redis.connect();
+    assert_eq!(command(&mut client, &["SAVE"]), b"+OK\r\n");
+    drop(redis);
+    let redoubt = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    assert_keys(&redoubt);
+    assert!(
+        redoubt.log().contains("Done loading RDB, keys loaded: 200"),
+        "{}",
+        redoubt.log()
+    );
+}

@@ -84,6 +84,9 @@ pub struct Aof {
     pub base_size: u64,
     /// Bytes of all files (INFO `aof_current_size`).
     pub current_size: u64,
+    /// `current_size` when the last rotation opened a new INCR file: the
+    /// bytes a rewrite's BASE replaces.
+    size_before_rotation: u64,
     next_op: DiskOpId,
 }
 
@@ -465,6 +468,7 @@ impl Aof {
             return Err(error);
         }
         self.manifest = manifest;
+        self.size_before_rotation = self.current_size;
         if let Some(old) = self.incr.replace(Incr {
             file,
             name: incr.name,
@@ -528,7 +532,7 @@ impl Aof {
                 base.name
             ),
         );
-        let kept_bytes = self.current_size.saturating_sub(self.base_size);
+        let kept_bytes = self.current_size.saturating_sub(self.size_before_rotation);
         self.manifest = manifest;
         self.base_size = base_bytes;
         self.current_size = base_bytes + kept_bytes;
