@@ -174,6 +174,24 @@ impl TestNode {
         String::from_utf8_lossy(&self.raw(conn, &request)).into_owned()
     }
 
+    /// A node and one connected client.
+    pub fn with_client() -> (Self, ConnId) {
+        let mut t = TestNode::new();
+        let c = t.connect();
+        (t, c)
+    }
+
+    /// Changes counted since the start (`rdb_changes_since_last_save`).
+    pub fn dirty(&self) -> u64 {
+        self.node.server().dirty
+    }
+
+    /// Keyspace hits and misses so far.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        let stats = &self.node.server().stats;
+        (stats.keyspace_hits, stats.keyspace_misses)
+    }
+
     /// Moves both clocks forward and runs the cron.
     pub fn advance(&mut self, ms: u64) {
         let env = self.node.env_mut();

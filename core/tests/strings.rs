@@ -7,18 +7,15 @@ use redoubt_core::testing::TestNode;
 use redoubt_core::ConnId;
 
 fn node() -> (TestNode, ConnId) {
-    let mut t = TestNode::new();
-    let c = t.connect();
-    (t, c)
+    TestNode::with_client()
 }
 
 fn dirty(t: &TestNode) -> u64 {
-    t.node.server().dirty
+    t.dirty()
 }
 
 fn hits_and_misses(t: &TestNode) -> (u64, u64) {
-    let stats = &t.node.server().stats;
-    (stats.keyspace_hits, stats.keyspace_misses)
+    t.hits_and_misses()
 }
 
 const SYNTAX: &str = "-ERR syntax error\r\n";
