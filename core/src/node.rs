@@ -172,6 +172,12 @@ impl Server {
             }
         }
     }
+    /// Enters or leaves loading: nothing is propagated or traced, and
+    /// nothing expires, while commands are replayed from disk.
+    pub fn set_loading(&mut self, loading: bool) {
+        self.loading = loading;
+        self.keyspace.set_expiry_enabled(!loading);
+    }
 
     /// Whether anything consumes propagated writes (the AOF; replicas in a
     /// later change), so commands need not copy their arguments otherwise.

@@ -1,7 +1,8 @@
 //! The checkers that judge a finished run, each with a verdict for the
 //! report.
 //!
-//! * reply integrity: every request got exactly one reply, in order, and
+//! * reply integrity: every request got exactly one reply, in order (on a
+//!   connection a crash cut, the replies received are a prefix), and
 //!   each reply's bytes are the bytes the node reported for that command in
 //!   its trace (a reply core produced without running a command, such as
 //!   `+QUEUED` or an unknown-command error, is allowed only as `+QUEUED` or
@@ -9,6 +10,9 @@
 //! * model: see [`crate::model`];
 //! * liveness: every client finished all its operations within the run's
 //!   bounds.
+//!
+//! The durability checkers, judged at each restart, live in
+//! [`crate::durability`].
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,20 @@ pub struct ConnectionLog {
     pub client: usize,
     pub requests: Vec<Vec<Vec<u8>>>,
     pub received: Vec<u8>,
+    /// What the node sent, as (simulated ms, bytes sent so far), one entry
+    /// per send: when each reply left the node.
+    pub released: Vec<(u64, u64)>,
+    /// The node crashed while the connection was open: requests after the
+    /// last reply have an unknown outcome.
+    pub closed_by_crash: bool,
+}
+
+impl ConnectionLog {
+    /// Records bytes the node sent at `at_ms`.
+    pub fn release(&mut self, at_ms: u64, bytes: usize) {
+        let total = self.released.last().map_or(0, |&(_, sent)| sent) + bytes as u64;
+        self.released.push((at_ms, total));
+    }
 }
 
 /// A checker's verdict.
@@ -104,25 +122,44 @@ pub fn check_reply_integrity(
     connections: &BTreeMap<ConnId, ConnectionLog>,
     trace: &[TraceRecord],
 ) -> Verdict {
-    let executed = executed_by_conn(trace);
+    check_reply_integrity_runs(&[(connections, trace)])
+}
+
+/// One incarnation of the node: its connections and its trace.
+pub type Incarnation<'a> = (&'a BTreeMap<ConnId, ConnectionLog>, &'a [TraceRecord]);
+
+/// Reply integrity over every incarnation of a node (connection ids start
+/// again at each restart, so each incarnation is matched on its own).
+pub fn check_reply_integrity_runs(incarnations: &[Incarnation<'_>]) -> Verdict {
     let mut counts = IntegrityCounts::default();
-    for (&conn, log) in connections {
-        let events = executed.get(&conn).map(Vec::as_slice).unwrap_or(&[]);
-        check_connection(conn, log, events, &mut counts);
-    }
-    for conn in executed.keys() {
-        if !connections.contains_key(conn) {
-            counts.violation(format!(
-                "conn {conn}: node executed commands for an unknown connection"
-            ));
+    let mut connections_total = 0;
+    for (index, (connections, trace)) in incarnations.iter().enumerate() {
+        let executed = executed_by_conn(trace);
+        let violations_before = counts.violations.len();
+        for (&conn, log) in connections.iter() {
+            let events = executed.get(&conn).map(Vec::as_slice).unwrap_or(&[]);
+            check_connection(conn, log, events, &mut counts);
         }
+        for conn in executed.keys() {
+            if !connections.contains_key(conn) {
+                counts.violation(format!(
+                    "conn {conn}: node executed commands for an unknown connection"
+                ));
+            }
+        }
+        if index > 0 {
+            for text in &mut counts.violations[violations_before..] {
+                *text = format!("incarnation {}: {text}", index + 1);
+            }
+        }
+        connections_total += connections.len();
     }
     Verdict {
         name: "reply_integrity",
         passed: counts.violations_total == 0,
         summary: format!(
             "{} connections, {} replies matched the trace, {} QUEUED, {} errors before execution, {} violations",
-            connections.len(),
+            connections_total,
             counts.replies_compared,
             counts.replies_queued,
             counts.errors_untraced,
@@ -142,7 +179,8 @@ fn check_connection(
     if let Some(tail) = tail {
         counts.violation(format!("conn {conn}: {tail}"));
     }
-    if replies.len() != log.requests.len() {
+    let cut_short = log.closed_by_crash && replies.len() < log.requests.len();
+    if replies.len() != log.requests.len() && !cut_short {
         counts.violation(format!(
             "conn {conn}: {} requests got {} replies",
             log.requests.len(),
@@ -173,7 +211,8 @@ fn check_connection(
             )),
         }
     }
-    if next_event < events.len() {
+    // Commands a crash cut off ran, but their replies never left.
+    if next_event < events.len() && !log.closed_by_crash {
         counts.violation(format!(
             "conn {conn}: the node executed {} commands no reply was matched to",
             events.len() - next_event
@@ -205,6 +244,9 @@ pub struct LivenessFacts {
     pub clients: usize,
     pub clients_finished: usize,
     pub requests_unanswered: u64,
+    /// Requests in flight when a crash closed their connection: their
+    /// outcome is unknown, and the client went on.
+    pub requests_lost_to_crashes: u64,
     /// Set when the run hit a bound (events or simulated time).
     pub stopped_by: Option<String>,
 }
@@ -225,13 +267,17 @@ pub fn check_liveness(facts: &LivenessFacts) -> Verdict {
     if facts.requests_unanswered > 0 {
         violations.push(format!("{} requests unanswered", facts.requests_unanswered));
     }
+    let mut summary = format!(
+        "{}/{} clients finished, {} requests unanswered",
+        facts.clients_finished, facts.clients, facts.requests_unanswered
+    );
+    if facts.requests_lost_to_crashes > 0 {
+        summary += &format!(", {} in flight at a crash", facts.requests_lost_to_crashes);
+    }
     Verdict {
         name: "liveness",
         passed: violations.is_empty(),
-        summary: format!(
-            "{}/{} clients finished, {} requests unanswered",
-            facts.clients_finished, facts.clients, facts.requests_unanswered
-        ),
+        summary,
         violations,
     }
 }
@@ -249,6 +295,7 @@ mod tests {
             client: 0,
             requests,
             received: received.to_vec(),
+            ..ConnectionLog::default()
         };
         [(7, log)].into()
     }
@@ -304,6 +351,21 @@ mod tests {
         assert!(!check_reply_integrity(&log(REQUESTS, received), &extra).passed);
     }
 
+    /// On a connection a crash cut, the replies received may stop early and
+    /// executed commands may lack replies; elsewhere that fails.
+    #[test]
+    fn crash_cut_connections_may_stop_early() {
+        let received = b"+OK\r\n+OK\r\n";
+        let mut connections = log(REQUESTS, received);
+        assert!(!check_reply_integrity(&connections, &trace()).passed);
+        connections.get_mut(&7).unwrap().closed_by_crash = true;
+        let verdict = check_reply_integrity(&connections, &trace());
+        assert!(verdict.passed, "{:?}", verdict.violations);
+        let wrong = b"+OK\r\n-ERR no\r\n";
+        connections.get_mut(&7).unwrap().received = wrong.to_vec();
+        assert!(!check_reply_integrity(&connections, &trace()).passed);
+    }
+
     /// Liveness fails when a client is left unfinished or a bound stops the
     /// run.
     #[test]
@@ -312,6 +374,7 @@ mod tests {
             clients: 2,
             clients_finished: 2,
             requests_unanswered: 0,
+            requests_lost_to_crashes: 0,
             stopped_by: None,
         };
         assert!(check_liveness(&facts).passed);

@@ -7,11 +7,14 @@
 //! bytes through [`net`] in RESP ([`resp`]). Everything core reports lands
 //! in the [`trace`] and the trace hash ([`hash`]). When the run ends, the
 //! checkers ([`check`], with the reference [`model`]) judge it and
-//! [`report`] renders the verdicts. [`swarm`] runs many seeds.
+//! [`report`] renders the verdicts. Scenario crashes restart the node on
+//! its disk, and [`durability`] judges what it recovered at each restart.
+//! [`swarm`] runs many seeds.
 
 pub mod check;
 pub mod clock;
 pub mod disk;
+pub mod durability;
 pub mod env;
 pub mod hash;
 pub mod model;

@@ -18,14 +18,16 @@ use crate::trace::{TraceEvent, TraceRecord};
 /// Violations kept in full per checker; the rest are only counted.
 pub const VIOLATIONS_KEPT_MAX: usize = 8;
 
-#[derive(Debug, Clone)]
-struct Entry {
-    value: Vec<u8>,
-    expire_at_ms: Option<i64>,
+/// A stored value and its absolute expiry time (wall-clock ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Vec<u8>,
+    pub expire_at_ms: Option<i64>,
 }
 
 impl Entry {
-    fn is_due(&self, now_ms: i64) -> bool {
+    /// Whether the key's time has come at wall time `now_ms`.
+    pub fn is_due(&self, now_ms: i64) -> bool {
         self.expire_at_ms.is_some_and(|at| at <= now_ms)
     }
 }
@@ -37,7 +39,19 @@ struct KeyVersion {
     expiries: u64,
 }
 
-type DbKey = (usize, Vec<u8>);
+/// A key with its database index.
+pub type DbKey = (usize, Vec<u8>);
+
+/// A whole dataset: database index, then key.
+pub type Dataset = BTreeMap<usize, BTreeMap<Vec<u8>, Entry>>;
+
+/// One change to the dataset, with what the key held before it: the
+/// journal the durability checker walks backwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: DbKey,
+    pub before: Option<Entry>,
+}
 
 #[derive(Debug, Clone)]
 struct Watch {
@@ -99,10 +113,12 @@ impl ModelVerdict {
 #[derive(Debug, Default)]
 pub struct Model {
     /// Database index, then key.
-    data: BTreeMap<usize, BTreeMap<Vec<u8>, Entry>>,
+    data: Dataset,
     versions: BTreeMap<DbKey, KeyVersion>,
     conns: BTreeMap<ConnId, ConnState>,
     verdict: ModelVerdict,
+    /// Changes since the last [`Model::take_changes`], oldest first.
+    journal: Vec<Change>,
 }
 
 /// Replays `trace` through a fresh model.
@@ -135,6 +151,39 @@ const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 const ERR_SYNTAX: &str = "ERR syntax error";
 
 impl Model {
+    /// The dataset as the model holds it (keys past their time included
+    /// until an `Expired` event removes them).
+    pub fn data(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// The findings so far.
+    pub fn verdict(&self) -> &ModelVerdict {
+        &self.verdict
+    }
+
+    /// The changes applied since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// A restart: the dataset becomes what the node recovered, and every
+    /// connection (with its WATCHes and open MULTI) is gone.
+    pub fn restart_with(&mut self, recovered: Dataset) {
+        self.data = recovered;
+        self.conns.clear();
+        self.journal.clear();
+    }
+
+    /// Records what `key` holds before a change.
+    fn journal_before(&mut self, db: usize, key: &[u8]) {
+        let before = self.stored(db, key).cloned();
+        self.journal.push(Change {
+            key: (db, key.to_vec()),
+            before,
+        });
+    }
+
     /// Applies one trace record.
     pub fn apply(&mut self, record: &TraceRecord) {
         match &record.event {
@@ -160,6 +209,7 @@ impl Model {
     fn expired(&mut self, db: usize, key: &[u8], now_ms: i64) {
         match self.stored(db, key) {
             Some(entry) if entry.is_due(now_ms) => {
+                self.journal_before(db, key);
                 self.data.entry(db).or_default().remove(key);
                 self.versions
                     .entry((db, key.to_vec()))
@@ -403,6 +453,7 @@ impl Model {
 
     fn put(&mut self, db: usize, key: &[u8], value: Vec<u8>, expire_at_ms: Option<i64>) {
         self.bump(db, key);
+        self.journal_before(db, key);
         self.data.entry(db).or_default().insert(
             key.to_vec(),
             Entry {
@@ -418,6 +469,7 @@ impl Model {
             return false;
         }
         self.bump(db, key);
+        self.journal_before(db, key);
         self.data.entry(db).or_default().remove(key);
         true
     }

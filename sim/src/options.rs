@@ -3,9 +3,10 @@
 
 use redoubt_core::Config;
 
+use crate::disk::CrashKind;
 use crate::net::NetOptions;
 use crate::rng::{stream, SimRng};
-use crate::scenario::{Range, Scenario};
+use crate::scenario::{CrashChoice, Range, Scenario};
 use crate::workload::OpKind;
 
 /// Clients in one run, at most.
@@ -22,6 +23,17 @@ pub const EVENTS_MAX: u64 = 5_000_000;
 pub const SIM_TIME_MS_MAX: u64 = 3_600_000;
 /// Largest seeded offset of the node's wall clock from the epoch.
 pub const WALL_OFFSET_MS_MAX: u64 = 86_400_000;
+/// Crashes one run injects, at most.
+pub const CRASHES_MAX: u64 = 16;
+
+/// One crash of the node and its restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashPlan {
+    pub at_ms: u64,
+    pub kind: CrashKind,
+    /// Time from the crash to the restart.
+    pub restart_delay_ms: u64,
+}
 
 /// Everything one run does, derived from its seed.
 #[derive(Debug, Clone)]
@@ -44,6 +56,11 @@ pub struct RunOptions {
     pub net: NetOptions,
     /// Weights indexed like `OpKind::ALL`.
     pub mix: Vec<u64>,
+    /// Crashes in time order; two never overlap (a crash comes after the
+    /// previous restart).
+    pub crashes: Vec<CrashPlan>,
+    /// The scenario allows the node to refuse to start after a crash.
+    pub start_refusal_expected: bool,
 }
 
 fn pick(rng: &mut SimRng, range: Range, max: u64) -> u64 {
@@ -87,6 +104,8 @@ impl RunOptions {
                 .iter()
                 .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
                 .collect(),
+            crashes: derive_crashes(&mut rng, scenario),
+            start_refusal_expected: scenario.expect.start_refusal,
         }
     }
 
@@ -141,6 +160,57 @@ impl RunOptions {
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
         lines.push(("mix".into(), mix.join(" ")));
+        if !self.crashes.is_empty() {
+            let crashes: Vec<String> = self
+                .crashes
+                .iter()
+                .map(|c| {
+                    let kind = crash_kind_name(c.kind);
+                    format!("{kind}@{}+{}", c.at_ms, c.restart_delay_ms)
+                })
+                .collect();
+            lines.push(("crashes".into(), crashes.join(" ")));
+        }
         lines
     }
+}
+
+/// How reports name a crash kind.
+pub fn crash_kind_name(kind: CrashKind) -> &'static str {
+    match kind {
+        CrashKind::Process => "process",
+        CrashKind::PowerLoss => "power_loss",
+    }
+}
+
+/// The crash plan: seeded times in the scenario's window, sorted, each
+/// pushed past the previous restart so incarnations never overlap.
+fn derive_crashes(rng: &mut SimRng, scenario: &Scenario) -> Vec<CrashPlan> {
+    let Some(crashes) = &scenario.faults.crashes else {
+        return Vec::new();
+    };
+    let count = pick(rng, crashes.count, CRASHES_MAX);
+    let mut times: Vec<u64> = (0..count)
+        .map(|_| pick(rng, crashes.at_ms, SIM_TIME_MS_MAX))
+        .collect();
+    times.sort_unstable();
+    let mut plans: Vec<CrashPlan> = Vec::new();
+    for at_ms in times {
+        let kind = match crashes.kind {
+            CrashChoice::Process => CrashKind::Process,
+            CrashChoice::PowerLoss => CrashKind::PowerLoss,
+            CrashChoice::Mixed if rng.percent(50) => CrashKind::Process,
+            CrashChoice::Mixed => CrashKind::PowerLoss,
+        };
+        let restart_delay_ms = pick(rng, crashes.restart_delay_ms, SIM_TIME_MS_MAX);
+        let not_before = plans
+            .last()
+            .map_or(0, |last| last.at_ms + last.restart_delay_ms + 1);
+        plans.push(CrashPlan {
+            at_ms: at_ms.max(not_before),
+            kind,
+            restart_delay_ms,
+        });
+    }
+    plans
 }

@@ -5,8 +5,128 @@
 use std::fmt::Write;
 
 use crate::check::Verdict;
-use crate::options::RunOptions;
+use crate::disk::CrashKind;
+use crate::durability::RecoveryCheck;
+use crate::options::{crash_kind_name, RunOptions};
 use crate::workload::{ClientStats, OpKind};
+
+/// What the node recovered after a crash, and the checkers' findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Keys loaded, expired ones included.
+    pub keys: usize,
+    /// The tail cut from the last AOF file: (file, offset, bytes removed).
+    pub truncated: Option<(String, u64, u64)>,
+    pub check: RecoveryCheck,
+}
+
+/// One crash and its restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashReport {
+    /// 1 for the first crash of the run.
+    pub number: usize,
+    pub crash_ms: u64,
+    pub kind: CrashKind,
+    pub restart_ms: u64,
+    /// What the node recovered, or why it refused to start.
+    pub outcome: Result<Recovered, String>,
+}
+
+impl CrashReport {
+    fn name(&self) -> String {
+        format!(
+            "crash {} at {} ms ({})",
+            self.number,
+            self.crash_ms,
+            crash_kind_name(self.kind)
+        )
+    }
+}
+
+/// The verdicts of the crash checkers: recovery (the node started after
+/// every crash), prefix and durable.
+pub fn crash_verdicts(crashes: &[CrashReport], refusal_expected: bool) -> Vec<Verdict> {
+    let mut recovery = Verdict {
+        name: "recovery",
+        passed: true,
+        summary: String::new(),
+        violations: Vec::new(),
+    };
+    let mut prefix = Verdict {
+        name: "prefix",
+        ..recovery.clone()
+    };
+    let mut durable = Verdict {
+        name: "durable",
+        ..recovery.clone()
+    };
+    let mut rules: Vec<(&str, u64)> = Vec::new();
+    let mut refused = 0;
+    let mut prefixes = 0;
+    for crash in crashes {
+        let recovered = match &crash.outcome {
+            Ok(recovered) => recovered,
+            Err(reason) => {
+                refused += 1;
+                recovery.passed &= refusal_expected;
+                recovery.violations.push(format!(
+                    "{}: the node refused to start: {reason}",
+                    crash.name()
+                ));
+                continue;
+            }
+        };
+        let check = &recovered.check;
+        match check.prefix {
+            Some(_) => prefixes += 1,
+            None => {
+                prefix.passed = false;
+                prefix.violations.push(format!(
+                    "{}: the recovered dataset ({} keys) is no prefix of the {} units written; {}",
+                    crash.name(),
+                    recovered.keys,
+                    check.units,
+                    check.mismatch.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        let Some(owed) = &check.durable else {
+            continue;
+        };
+        match rules.iter_mut().find(|(name, _)| *name == owed.rule.name) {
+            Some((_, count)) => *count += 1,
+            None => rules.push((owed.rule.name, 1)),
+        }
+        if !owed.passed {
+            durable.passed = false;
+            let held = check
+                .prefix
+                .map_or("no prefix".to_string(), |k| k.to_string());
+            durable.violations.push(format!(
+                "{}: under {} the first {} of {} units were owed, the recovered prefix holds {held}; lost: {}",
+                crash.name(),
+                owed.rule.name,
+                owed.required,
+                check.units,
+                owed.lost.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    let restarts = crashes.len() - refused;
+    recovery.summary = format!(
+        "{} crashes, {restarts} restarts, {refused} refused to start",
+        crashes.len()
+    );
+    prefix.summary =
+        format!("{prefixes}/{restarts} recovered datasets are a prefix of the write log");
+    durable.summary = if rules.is_empty() {
+        "no crash owed more than prefix".to_string()
+    } else {
+        let checked: Vec<String> = rules.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+        format!("checked {}", checked.join(", "))
+    };
+    vec![recovery, prefix, durable]
+}
 
 /// Everything a finished run reports.
 #[derive(Debug, Clone)]
@@ -24,6 +144,8 @@ pub struct Report {
     pub verdicts: Vec<Verdict>,
     /// Names of the checkers the scenario requires to pass.
     pub required_checkers: Vec<String>,
+    /// Crashes and restarts, in order.
+    pub crashes: Vec<CrashReport>,
     pub trace_hash: u64,
 }
 
@@ -123,7 +245,64 @@ impl Report {
         let _ = writeln!(out, "  connections: {}", self.connections);
         let _ = writeln!(out, "  commands_executed: {}", self.commands_executed);
         let _ = writeln!(out, "  keys_expired: {}", self.expirations);
-        let _ = writeln!(out, "faults: none");
+        if self.options.crashes.is_empty() {
+            let _ = writeln!(out, "faults: none");
+        } else {
+            self.render_crashes(out);
+        }
+    }
+
+    fn render_crashes(&self, out: &mut String) {
+        let _ = writeln!(out, "faults:");
+        let _ = writeln!(
+            out,
+            "  crashes: {} planned, {} restarted",
+            self.options.crashes.len(),
+            self.crashes.len()
+        );
+        for crash in &self.crashes {
+            let _ = writeln!(
+                out,
+                "  - {}, restart at {} ms",
+                crash.name(),
+                crash.restart_ms
+            );
+            let recovered = match &crash.outcome {
+                Ok(recovered) => recovered,
+                Err(reason) => {
+                    let _ = writeln!(out, "    refused to start: {reason}");
+                    continue;
+                }
+            };
+            let _ = writeln!(out, "    keys_recovered: {}", recovered.keys);
+            let truncated = match &recovered.truncated {
+                Some((file, offset, bytes)) => {
+                    format!("{bytes} bytes at offset {offset} of {file}")
+                }
+                None => "0".to_string(),
+            };
+            let _ = writeln!(out, "    aof_load_truncated_bytes: {truncated}");
+            let check = &recovered.check;
+            let prefix = match check.prefix {
+                Some(k) => format!(
+                    "k = {k} of {} units ({} lost)",
+                    check.units,
+                    check.units - k
+                ),
+                None => format!("none of {} units matches: FAIL", check.units),
+            };
+            let _ = writeln!(out, "    prefix: {prefix}");
+            let durable = match &check.durable {
+                None => "not owed (prefix only)".to_string(),
+                Some(owed) => format!(
+                    "{}: {} units owed: {}",
+                    owed.rule.name,
+                    owed.required,
+                    if owed.passed { "pass" } else { "FAIL" }
+                ),
+            };
+            let _ = writeln!(out, "    durable: {durable}");
+        }
     }
 
     fn render_checkers(&self, out: &mut String) {

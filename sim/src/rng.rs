@@ -16,6 +16,8 @@ pub mod stream {
     pub const NODE_RANDOM: u64 = 2;
     pub const DISK: u64 = 3;
     pub const CLOCK: u64 = 4;
+    /// The node's `Random` after its n-th restart is this plus n.
+    pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
     pub const LINK_BASE: u64 = 2 << 16;
 }

@@ -2,8 +2,8 @@
 //!
 //! A scenario gives the topology, the node's configuration directives, the
 //! workload (each size as an inclusive `[min, max]` range the seed picks
-//! from, and the command mix as weights), the network, the faults (none
-//! yet), and the checkers that must pass. Without a file, the built-in
+//! from, and the command mix as weights), the network, the faults (node
+//! crashes with restarts so far), and the checkers that must pass. Without a file, the built-in
 //! [`Scenario::default`] (the same as `scenarios/smoke.toml`) runs.
 
 use std::collections::BTreeMap;
@@ -127,25 +127,79 @@ impl Default for Network {
     }
 }
 
-/// Fault generators; none exist yet, so the section must stay empty.
+/// Fault generators.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Faults {}
+pub struct Faults {
+    /// Node crashes, each followed by a restart on the same disk.
+    #[serde(default)]
+    pub crashes: Option<Crashes>,
+}
+
+/// Which crashes a run injects.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashChoice {
+    /// The process dies; the page cache survives.
+    Process,
+    /// The machine loses power; only durable data survives.
+    PowerLoss,
+    /// Each crash picks one of the two.
+    Mixed,
+}
+
+/// Crashes at seeded times, each followed by a restart after a seeded delay.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Crashes {
+    /// How many crashes a run has.
+    pub count: Range,
+    pub kind: CrashChoice,
+    /// Simulated time of each crash, drawn in this window.
+    #[serde(default = "default_crash_at_ms")]
+    pub at_ms: Range,
+    /// Time from a crash to the restart.
+    #[serde(default = "default_restart_delay_ms")]
+    pub restart_delay_ms: Range,
+}
+
+fn default_crash_at_ms() -> Range {
+    [100, 3000]
+}
+
+fn default_restart_delay_ms() -> Range {
+    [0, 500]
+}
 
 /// The checkers a run of this scenario must pass.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub checkers: Vec<String>,
+    /// The node may refuse to start after a crash (a scenario that injects
+    /// damage it cannot recover from); otherwise a refusal fails the run.
+    #[serde(default)]
+    pub start_refusal: bool,
 }
 
 /// The checkers that exist, by the names scenarios use.
-pub const CHECKER_NAMES: &[&str] = &["reply_integrity", "model", "liveness"];
+pub const CHECKER_NAMES: &[&str] = &[
+    "reply_integrity",
+    "model",
+    "liveness",
+    "recovery",
+    "prefix",
+    "durable",
+];
+
+/// The checkers every scenario without crashes runs.
+const DEFAULT_CHECKERS: &[&str] = &["reply_integrity", "model", "liveness"];
 
 impl Default for Expect {
     fn default() -> Self {
         Expect {
-            checkers: CHECKER_NAMES.iter().map(|s| s.to_string()).collect(),
+            checkers: DEFAULT_CHECKERS.iter().map(|s| s.to_string()).collect(),
+            start_refusal: false,
         }
     }
 }
@@ -201,6 +255,9 @@ impl Scenario {
         ] {
             check_range(name, range)?;
         }
+        if let Some(crashes) = &self.faults.crashes {
+            self.validate_crashes(crashes)?;
+        }
         for name in workload.mix.keys() {
             if OpKind::from_name(name).is_none() {
                 return Err(format!("workload.mix: unknown operation {name:?}"));
@@ -213,6 +270,23 @@ impl Scenario {
             if !CHECKER_NAMES.contains(&name.as_str()) {
                 return Err(format!("expect.checkers: unknown checker {name:?}"));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_crashes(&self, crashes: &Crashes) -> Result<(), String> {
+        for (name, range) in [
+            ("faults.crashes.count", crashes.count),
+            ("faults.crashes.at_ms", crashes.at_ms),
+            ("faults.crashes.restart_delay_ms", crashes.restart_delay_ms),
+        ] {
+            check_range(name, range)?;
+        }
+        if crashes.count[1] > crate::options::CRASHES_MAX {
+            return Err(format!(
+                "faults.crashes.count: at most {} crashes a run",
+                crate::options::CRASHES_MAX
+            ));
         }
         Ok(())
     }

@@ -888,7 +888,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, relative: bool) {
     if !conditions.allow(current, at_ms) {
         return ctx.out().int(0);
     }
-    if at_ms <= now {
+    if ctx.already_expired(at_ms) {
         ctx.db().remove(key, now);
         propagate_as_del(ctx, key);
     } else {

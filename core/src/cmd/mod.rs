@@ -297,6 +297,12 @@ impl<'a> Ctx<'a> {
         }
         Ok(found)
     }
+    /// Whether an absolute expiry time means "delete now" (Redis's
+    /// checkAlreadyExpired): never while loading, where the log is replayed
+    /// as it was written and expiry waits until the load is done.
+    pub fn already_expired(&self, at_ms: i64) -> bool {
+        at_ms <= self.now_ms && !self.server.loading
+    }
 
     /// Counts `n` changes to the dataset (`rdb_changes_since_last_save`).
     pub fn dirty(&mut self, n: u64) {

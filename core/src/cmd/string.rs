@@ -625,7 +625,7 @@ fn getex(ctx: &mut Ctx<'_>) {
     };
     ctx.out().bulk(&value);
     match expire_at {
-        Some(at_ms) if at_ms <= now => {
+        Some(at_ms) if ctx.already_expired(at_ms) => {
             ctx.db().remove(key, now);
             ctx.dirty(1);
             propagate_as_del(ctx, key);

@@ -61,6 +61,9 @@ pub struct Db {
     pub expired_keys: Vec<Vec<u8>>,
     /// This database's part of a snapshot in progress.
     snapshot: Option<DbSnapshot>,
+    /// False while loading from disk: as in Redis, nothing expires then, so
+    /// replaying the log rebuilds exactly what was there.
+    expiry_enabled: bool,
 }
 
 /// Most keys sampled per database per active expiry cycle (Redis's
@@ -77,6 +80,7 @@ impl Db {
             touched_watchers: Vec::new(),
             expired_keys: Vec::new(),
             snapshot: None,
+            expiry_enabled: true,
         }
     }
 
@@ -91,9 +95,8 @@ impl Db {
     pub fn expires_len(&self) -> usize {
         self.expires.len()
     }
-
     fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        self.expires.get(key).is_some_and(|&at| at <= now_ms)
+        self.expiry_enabled && self.expires.get(key).is_some_and(|&at| at <= now_ms)
     }
 
     /// Removes `key` if its time has passed; true if it did.
@@ -380,6 +383,12 @@ impl Keyspace {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Turns expiry off (while loading) or back on, in every database.
+    pub fn set_expiry_enabled(&mut self, enabled: bool) {
+        for db in &mut self.dbs {
+            db.expiry_enabled = enabled;
+        }
     }
 
     /// SWAPDB: exchanges the contents of two databases; watchers stay with

@@ -99,7 +99,7 @@ pub fn load_aof(
     let manifest = Manifest::parse(&text)?;
     let started_ms = env.monotonic_ms();
     let mut report = LoadReport::default();
-    server.loading = true;
+    server.set_loading(true);
     let files: Vec<_> = manifest.load_order().into_iter().cloned().collect();
     let mut fake = Client::new(0, ConnInfo::default(), started_ms, true);
     let result = (|| -> Result<(), String> {
@@ -135,14 +135,42 @@ pub fn load_aof(
         }
         Ok(())
     })();
-    server.loading = false;
+    server.set_loading(false);
     result?;
+    make_durable(env, &dir, &files)?;
     let seconds = (env.monotonic_ms() - started_ms) as f64 / 1000.0;
     env.log(
         LogLevel::Notice,
         &format!("DB loaded from append only file: {seconds:.3} seconds"),
     );
     Ok(Some((manifest, report)))
+}
+
+/// Fsyncs every loaded file and the directory before the node builds on
+/// them: after a process crash their tails may sit only in the page cache,
+/// and new writes must never become durable while older ones they follow
+/// could still be lost.
+fn make_durable(
+    env: &mut dyn Env,
+    dir: &str,
+    files: &[super::aof_format::AofFile],
+) -> Result<(), String> {
+    for file in files {
+        let path = join(dir, &file.name);
+        let handle = env
+            .open(&path, OpenMode::Read)
+            .map_err(|e| format!("Can't open {} to fsync it: {e}", file.name))?;
+        let synced = env.fsync(handle);
+        let _ = env.close_file(handle);
+        synced.map_err(|e| {
+            format!(
+                "Can't fsync the AOF file {} after loading it: {e}",
+                file.name
+            )
+        })?;
+    }
+    env.fsync_dir(dir)
+        .map_err(|e| format!("Can't fsync the AOF directory {dir}: {e}"))
 }
 
 /// Loads one file; returns its size after any truncation.
@@ -162,7 +190,7 @@ fn load_file(
     let mut magic = [0u8; 5];
     let starts_with_rdb = matches!(env.read_at(file, 0, &mut magic), Ok(5)) && &magic == b"REDIS";
     let resp_start = if starts_with_rdb {
-        match load_rdb(server, env, path, name) {
+        match load_rdb(server, env, path, name, true) {
             Ok(rdb) => rdb.bytes,
             Err(error) => {
                 let _ = env.close_file(file);
@@ -368,14 +396,18 @@ pub struct RdbLoadReport {
     pub bytes: u64,
 }
 
-/// Loads an RDB dump (a `dbfilename` dump or an AOF BASE with the RDB
-/// preamble) into the keyspace. Keys already expired are dropped, as a
-/// master does. Any error is a refusal: a dump is never partly loaded.
+/// Loads an RDB dump (a `dbfilename` dump, or an AOF BASE with the RDB
+/// preamble when `aof_base`) into the keyspace. A dump drops keys already
+/// expired, as a master does; an AOF BASE keeps them, because the INCR
+/// files after it may still change them (PERSIST, a new expiry) and replay
+/// must rebuild exactly what was there. Any error is a refusal: a dump is
+/// never partly loaded.
 pub fn load_rdb(
     server: &mut Server,
     env: &mut dyn Env,
     path: &str,
     name: &str,
+    aof_base: bool,
 ) -> Result<RdbLoadReport, String> {
     let file = env
         .open(path, OpenMode::Read)
@@ -397,7 +429,9 @@ pub fn load_rdb(
                     return Err(format!("FATAL: Data file {name} was created with a Redis server configured to handle more than {databases} databases. Exiting"));
                 }
                 RdbEvent::SelectDb { index } => db = index as usize,
-                RdbEvent::Entry(entry) if entry.expire_at_ms.is_some_and(|at| at < now_ms) => {
+                RdbEvent::Entry(entry)
+                    if !aof_base && entry.expire_at_ms.is_some_and(|at| at < now_ms) =>
+                {
                     report.keys_expired += 1
                 }
                 RdbEvent::Entry(entry) => {
@@ -435,9 +469,9 @@ pub fn load_dump(server: &mut Server, env: &mut dyn Env) -> Result<Option<RdbLoa
         }
     }
     let started = env.monotonic_ms();
-    server.loading = true;
-    let report = load_rdb(server, env, &path, &name);
-    server.loading = false;
+    server.set_loading(true);
+    let report = load_rdb(server, env, &path, &name, false);
+    server.set_loading(false);
     let report = report?;
     let seconds = (env.monotonic_ms() - started) as f64 / 1000.0;
     env.log(

@@ -617,7 +617,11 @@ fn save_point_triggers_bgsave() {
     h.advance(4000);
     assert_eq!(h.info_field("rdb_saves"), "0", "not before 5 seconds");
     h.advance(2000);
-    assert!(h.logged("3 changes in 5 seconds. Saving..."), "{:?}", h.logs);
+    assert!(
+        h.logged("3 changes in 5 seconds. Saving..."),
+        "{:?}",
+        h.logs
+    );
     assert_eq!(h.info_field("rdb_saves"), "1");
     assert_eq!(h.info_field("rdb_changes_since_last_save"), "0");
     assert_ne!(h.send(c, &["LASTSAVE"]), before);
@@ -633,16 +637,23 @@ fn failed_bgsave_stops_writes_until_a_save_succeeds() {
     let c = h.connect();
     for i in 0..1500 {
         h.send(c, &["SET", &format!("key:{i}"), "value"]);
-    }    let used = h.disk().used_bytes_total();
+    }
+    let used = h.disk().used_bytes_total();
     h.disk().set_capacity_bytes(used + 4096);
     assert_eq!(h.send(c, &["BGSAVE"]), "+Background saving started\r\n");
     h.advance(100);
     assert_eq!(h.info_field("rdb_last_bgsave_status"), "err");
     let refused = h.send(c, &["SET", "x", "1"]);
-    assert!(refused.starts_with("-MISCONF Redis is configured to save RDB snapshots"), "{refused}");
+    assert!(
+        refused.starts_with("-MISCONF Redis is configured to save RDB snapshots"),
+        "{refused}"
+    );
     assert_eq!(h.send(c, &["GET", "key:1"]), "$5\r\nvalue\r\n");
     let names = h.disk().list(".").unwrap();
-    assert!(names.iter().all(|n| !n.starts_with("temp-")), "temp file removed: {names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with("temp-")),
+        "temp file removed: {names:?}"
+    );
     h.disk().set_capacity_bytes(1 << 30);
     assert_eq!(h.send(c, &["BGSAVE"]), "+Background saving started\r\n");
     h.advance(100);
@@ -653,7 +664,11 @@ fn failed_bgsave_stops_writes_until_a_save_succeeds() {
 // and minimum size.
 #[test]
 fn automatic_rewrite_on_growth() {
-    let directives = [("appendonly", "yes"), ("auto-aof-rewrite-percentage", "100"), ("auto-aof-rewrite-min-size", "20kb")];
+    let directives = [
+        ("appendonly", "yes"),
+        ("auto-aof-rewrite-percentage", "100"),
+        ("auto-aof-rewrite-min-size", "20kb"),
+    ];
     let mut h = Harness::new(&directives, DiskOptions::default());
     h.start().unwrap();
     let c = h.connect();
@@ -661,7 +676,11 @@ fn automatic_rewrite_on_growth() {
         h.send(c, &["SET", "same-key", &format!("value-{i}")]);
     }
     h.advance(500);
-    assert!(h.logged("Starting automatic rewriting of AOF on"), "{:?}", h.logs);
+    assert!(
+        h.logged("Starting automatic rewriting of AOF on"),
+        "{:?}",
+        h.logs
+    );
     assert_eq!(h.info_field("aof_rewrites"), "1");
     let size: u64 = h.info_field("aof_current_size").parse().unwrap();
     assert!(size < 2000, "the rewrite kept one key: {size} bytes");
@@ -670,21 +689,36 @@ fn automatic_rewrite_on_growth() {
 // Rewrites that keep failing back off, as Redis's aofRewriteLimited does.
 #[test]
 fn repeated_rewrite_failures_back_off() {
-    let directives = [("appendonly", "yes"), ("auto-aof-rewrite-percentage", "100"), ("auto-aof-rewrite-min-size", "1kb")];
+    let directives = [
+        ("appendonly", "yes"),
+        ("auto-aof-rewrite-percentage", "100"),
+        ("auto-aof-rewrite-min-size", "1kb"),
+    ];
     let mut h = Harness::new(&directives, DiskOptions::default());
     h.start().unwrap();
     let c = h.connect();
     for i in 0..100 {
         h.send(c, &["SET", &format!("k{i}"), "some value to grow the file"]);
-    }    // Every rewrite fails: the disk is full.
+    } // Every rewrite fails: the disk is full.
     let used = h.disk().used_bytes_total();
     h.disk().set_capacity_bytes(used + 200);
     h.advance(1000);
-    assert!(h.logged("Background AOF rewrite has repeatedly failed and triggered the limit"), "{:?}", h.logs);
-    let failures: u32 = h.info_field("aof_rewrites_consecutive_failures").parse().unwrap();
+    assert!(
+        h.logged("Background AOF rewrite has repeatedly failed and triggered the limit"),
+        "{:?}",
+        h.logs
+    );
+    let failures: u32 = h
+        .info_field("aof_rewrites_consecutive_failures")
+        .parse()
+        .unwrap();
     assert!(failures >= 3);
     h.advance(5000);
-    assert_eq!(h.info_field("aof_rewrites_consecutive_failures"), failures.to_string(), "no attempt during the back-off");
+    assert_eq!(
+        h.info_field("aof_rewrites_consecutive_failures"),
+        failures.to_string(),
+        "no attempt during the back-off"
+    );
 }
 
 // BGREWRITEAOF during a BGSAVE is scheduled and runs after it; BGSAVE
@@ -697,15 +731,30 @@ fn scheduled_background_jobs() {
         h.send(c, &["SET", &format!("key:{i}"), "v"]);
     }
     assert_eq!(h.send(c, &["BGSAVE"]), "+Background saving started\r\n");
-    assert_eq!(h.send(c, &["BGREWRITEAOF"]), "+Background append only file rewriting scheduled\r\n");
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting scheduled\r\n"
+    );
     assert_eq!(h.info_field("aof_rewrite_scheduled"), "1");
-    assert_eq!(h.send(c, &["BGSAVE"]), "-ERR Background save already in progress\r\n");
+    assert_eq!(
+        h.send(c, &["BGSAVE"]),
+        "-ERR Background save already in progress\r\n"
+    );
     h.advance(200);
     assert_eq!(h.info_field("rdb_saves"), "1");
     assert_eq!(h.info_field("aof_rewrites"), "1");
-    assert_eq!(h.send(c, &["BGREWRITEAOF"]), "+Background append only file rewriting started\r\n");
-    assert_eq!(h.send(c, &["BGSAVE"]), "-ERR Background append only file rewriting in progress\r\n");
-    assert_eq!(h.send(c, &["BGSAVE", "SCHEDULE"]), "+Background saving scheduled\r\n");
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    assert_eq!(
+        h.send(c, &["BGSAVE"]),
+        "-ERR Background append only file rewriting in progress\r\n"
+    );
+    assert_eq!(
+        h.send(c, &["BGSAVE", "SCHEDULE"]),
+        "+Background saving scheduled\r\n"
+    );
     h.advance(200);
     assert_eq!(h.info_field("rdb_saves"), "2");
 }
