@@ -94,7 +94,7 @@ pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
     /// Connected clients, except the one running a command right now.
-    pub clients: BTreeMap<ConnId, Client>,
+    pub clients: BTreeMap<ConnId, Box<Client>>,
     pub pubsub: PubSub,
     pub stats: Stats,
     /// 40 hex characters identifying this process run.
@@ -146,7 +146,13 @@ impl Server {
     /// cycle): WATCH invalidations and expired keys. `current` is the client
     /// running the command, which is out of `clients` meanwhile.
     pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
+        if !self.keyspace.take_events_pending() {
+            return;
+        }
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
+            if db.touched_watchers.is_empty() && db.expired_keys.is_empty() {
+                continue;
+            }
             for conn in db.touched_watchers.drain(..) {
                 match current.as_deref_mut() {
                     Some(client) if client.id == conn => client.watch_dirty = true,
@@ -272,7 +278,7 @@ impl Server {
 
     /// Every client in id order, the running one included.
     pub fn all_clients<'a>(&'a self, current: &'a Client) -> Vec<&'a Client> {
-        let mut all: Vec<&Client> = self.clients.values().collect();
+        let mut all: Vec<&Client> = self.clients.values().map(|c| &**c).collect();
         let at = all.partition_point(|c| c.id < current.id);
         all.insert(at, current);
         all
@@ -431,7 +437,7 @@ impl<E: Env> Node<E> {
         }
         let now = self.env.monotonic_ms();
         let authenticated = self.server.config.requirepass.is_none();
-        let client = Client::new(id, info, now, authenticated);
+        let client = Box::new(Client::new(id, info, now, authenticated));
         self.server.clients.insert(id, client);
         self.env.trace(&Trace::Connected { conn: id });
         id
@@ -473,7 +479,10 @@ impl<E: Env> Node<E> {
             match parsed {
                 Ok(None) => break,
                 Ok(Some(argv)) if argv.is_empty() => continue,
-                Ok(Some(argv)) => cmd::process(&mut self.server, client, &mut self.env, argv),
+                Ok(Some(argv)) => {
+                    let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
+                    client.parser.recycle(argv);
+                }
                 Err(error) => {
                     client.out.error(&format!("ERR {}", error.0));
                     client.close_after_reply = true;
@@ -627,7 +636,7 @@ impl<E: Env> Node<E> {
     }
 
     /// Closes a client core decided to drop.
-    fn close_client(&mut self, mut client: Client) {
+    fn close_client(&mut self, mut client: Box<Client>) {
         self.server.forget_client(&mut client);
         self.env.close(client.id);
         self.env.trace(&Trace::Disconnected { conn: client.id });

@@ -329,31 +329,38 @@ impl<'a> Ctx<'a> {
 }
 
 /// Runs one parsed request for `client`, with all of Redis's checks, writing
-/// the reply to the client's output.
-pub fn process(server: &mut Server, client: &mut Client, env: &mut dyn Env, argv: Vec<Vec<u8>>) {
+/// the reply to the client's output. Returns the arguments, for their
+/// buffers to be reused.
+pub fn process(
+    server: &mut Server,
+    client: &mut Client,
+    env: &mut dyn Env,
+    argv: Vec<Vec<u8>>,
+) -> Vec<Vec<u8>> {
     let reply_start = client.out.buf.len();
     let errors_before = client.out.errors;
-    let Some(argv) = dispatch(server, client, env, argv) else {
-        return;
-    };
-    server.stats.total_error_replies += client.out.errors - errors_before;
-    if !server.loading {
-        env.trace(&Trace::Rejected {
-            conn: client.id,
-            argv: &argv,
-            reply: &client.out.buf[reply_start..],
-        });
+    let (argv, executed) = dispatch(server, client, env, argv);
+    if !executed {
+        server.stats.total_error_replies += client.out.errors - errors_before;
+        if !server.loading {
+            env.trace(&Trace::Rejected {
+                conn: client.id,
+                argv: &argv,
+                reply: &client.out.buf[reply_start..],
+            });
+        }
     }
+    argv
 }
 
 /// The checks before execution, then execution. Returns the arguments back
-/// when the command was answered without running (queued or refused).
+/// and whether the command ran (false: queued or refused).
 fn dispatch(
     server: &mut Server,
     client: &mut Client,
     env: &mut dyn Env,
     argv: Vec<Vec<u8>>,
-) -> Option<Vec<Vec<u8>>> {
+) -> (Vec<Vec<u8>>, bool) {
     let resolved = resolve(table(), &argv);
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
@@ -380,30 +387,30 @@ fn dispatch(
                     client.out.simple("QUEUED");
                 }
             }
-            return Some(argv);
+            return (argv, false);
         }
     }
     let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(error) => {
             client.out.error(&error);
-            return Some(argv);
+            return (argv, false);
         }
     };
     if !client.authenticated && resolved.spec.flags & flag::NO_AUTH == 0 {
         client.out.error("NOAUTH Authentication required.");
-        return Some(argv);
+        return (argv, false);
     }
     if client.in_pubsub_context() && resolved.spec.flags & flag::SUBSCRIBED_OK == 0 {
         client.out.error(&format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             resolved.full_name
         ));
-        return Some(argv);
+        return (argv, false);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved) {
         client.out.error(&refusal);
-        return Some(argv);
+        return (argv, false);
     }
     let now_ms = env.wall_ms();
     let mut ctx = Ctx {
@@ -415,7 +422,7 @@ fn dispatch(
     };
     call(&mut ctx, &resolved, false);
     server.commit_propagation(Some(client));
-    None
+    (argv, true)
 }
 
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF

@@ -9,7 +9,9 @@
 pub mod dict;
 mod snapshot;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 pub use dict::Dict;
 pub use snapshot::{DbSnapshot, SnapshotEntry, SnapshotSlice};
@@ -64,6 +66,10 @@ pub struct Db {
     /// False while loading from disk: as in Redis, nothing expires then, so
     /// replaying the log rebuilds exactly what was there.
     expiry_enabled: bool,
+    /// Shared by every database of a keyspace: set when any of them records
+    /// a WATCH invalidation or an expired key, so the node looks at all of
+    /// them only when there is something to drain.
+    events_pending: Rc<Cell<bool>>,
 }
 
 /// Most keys sampled per database per active expiry cycle (Redis's
@@ -72,7 +78,7 @@ pub const ACTIVE_EXPIRE_KEYS_PER_LOOP: usize = 20;
 pub const ACTIVE_EXPIRE_LOOPS_MAX: usize = 16;
 
 impl Db {
-    fn new(seed: (u64, u64)) -> Self {
+    fn new(seed: (u64, u64), events_pending: Rc<Cell<bool>>) -> Self {
         Db {
             entries: Dict::new(seed),
             expires: Dict::new((seed.1, seed.0)),
@@ -81,6 +87,7 @@ impl Db {
             expired_keys: Vec::new(),
             snapshot: None,
             expiry_enabled: true,
+            events_pending,
         }
     }
 
@@ -108,6 +115,7 @@ impl Db {
         self.entries.remove(key);
         self.expires.remove(key);
         self.expired_keys.push(key.to_vec());
+        self.events_pending.set(true);
         // A key that had already expired when watched did not change for
         // that watcher when expiry removes it.
         if let Some(watchers) = self.watched.get(key) {
@@ -116,6 +124,7 @@ impl Db {
                 .filter(|(_, expired)| !expired)
                 .map(|(c, _)| *c);
             self.touched_watchers.extend(changed);
+            self.events_pending.set(true);
         }
         true
     }
@@ -346,6 +355,7 @@ impl Db {
         if let Some(watchers) = self.watched.get(key) {
             self.touched_watchers
                 .extend(watchers.iter().map(|(c, _)| *c));
+            self.events_pending.set(true);
         }
     }
 
@@ -358,22 +368,39 @@ impl Db {
             .flat_map(|(_, watchers)| watchers.iter().map(|(c, _)| *c))
             .collect();
         self.touched_watchers.extend(existing);
+        self.events_pending.set(true);
     }
 }
 
 /// All databases.
 pub struct Keyspace {
     pub dbs: Vec<Db>,
+    events_pending: Rc<Cell<bool>>,
 }
 
 impl Keyspace {
     /// `seed` keys the hash tables; the simulator derives it from the run's
     /// seed, the server draws it at start.
     pub fn new(databases: usize, seed: (u64, u64)) -> Self {
+        let events_pending = Rc::new(Cell::new(false));
         let dbs = (0..databases)
-            .map(|i| Db::new((seed.0 ^ i as u64, seed.1.wrapping_add(i as u64))))
+            .map(|i| {
+                Db::new(
+                    (seed.0 ^ i as u64, seed.1.wrapping_add(i as u64)),
+                    events_pending.clone(),
+                )
+            })
             .collect();
-        Keyspace { dbs }
+        Keyspace {
+            dbs,
+            events_pending,
+        }
+    }
+
+    /// Whether any database recorded a WATCH invalidation or an expired key
+    /// since the last call.
+    pub fn take_events_pending(&self) -> bool {
+        self.events_pending.replace(false)
     }
 
     /// Total keys in all databases.

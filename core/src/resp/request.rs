@@ -47,7 +47,15 @@ pub struct RequestParser {
     /// Length of the bulk being read once its `$` header has been parsed.
     bulk_len: Option<usize>,
     args: Vec<Vec<u8>>,
+    /// Buffers of finished requests, reused for the next ones so a command
+    /// costs no allocation for its arguments.
+    spare_args: Vec<Vec<u8>>,
+    spare_argv: Vec<Vec<u8>>,
 }
+
+/// Spare argument buffers kept per connection, and the largest one kept.
+const SPARE_ARGS_MAX: usize = 32;
+const SPARE_ARG_BYTES_MAX: usize = 16 * 1024;
 
 impl RequestParser {
     /// Parses the next request from `buf[*pos..]`, advancing `*pos` past what
@@ -78,6 +86,18 @@ impl RequestParser {
         self.args_remaining = None;
         Ok(Some(std::mem::take(&mut self.args)))
     }
+    /// Takes back a request's arguments once it has been handled, keeping
+    /// small buffers for the next requests.
+    pub fn recycle(&mut self, mut argv: Vec<Vec<u8>>) {
+        for arg in argv.drain(..) {
+            if self.spare_args.len() < SPARE_ARGS_MAX && arg.capacity() <= SPARE_ARG_BYTES_MAX {
+                self.spare_args.push(arg);
+            }
+        }
+        if argv.capacity() <= ARGS_PREALLOCATED_MAX {
+            self.spare_argv = argv;
+        }
+    }
 
     /// True while a multibulk request is partly read.
     pub fn in_request(&self) -> bool {
@@ -101,7 +121,8 @@ impl RequestParser {
         }
         *pos = line + 2;
         let count = count.max(0) as usize;
-        self.args = Vec::with_capacity(count.min(ARGS_PREALLOCATED_MAX));
+        self.args = std::mem::take(&mut self.spare_argv);
+        self.args.reserve(count.min(ARGS_PREALLOCATED_MAX));
         self.args_remaining = Some(count);
         Ok(true)
     }
@@ -137,7 +158,10 @@ impl RequestParser {
         if buf.len() - *pos < len + 2 {
             return Ok(false);
         }
-        self.args.push(buf[*pos..*pos + len].to_vec());
+        let mut arg = self.spare_args.pop().unwrap_or_default();
+        arg.clear();
+        arg.extend_from_slice(&buf[*pos..*pos + len]);
+        self.args.push(arg);
         *pos += len + 2;
         self.bulk_len = None;
         self.args_remaining = self.args_remaining.map(|n| n - 1);
