@@ -88,6 +88,17 @@ get_latency() { # port
         awk -F, 'NR == 2 { gsub(/"/, ""); print $5, $7, $8 }'
 }
 
+# The largest used_memory seen while a BGSAVE runs (sampled every 20 ms).
+peak_memory() { # port
+    local peak=0 value
+    while cli "$1" info persistence | grep -q '^rdb_bgsave_in_progress:1'; do
+        value=$(cli "$1" info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')
+        if [ "${value:-0}" -gt "$peak" ]; then peak=$value; fi
+        sleep 0.02
+    done
+    echo "$peak"
+}
+
 wait_bgsave() { # port
     while cli "$1" info persistence | grep -q '^rdb_bgsave_in_progress:1'; do sleep 0.05; done
 }
@@ -102,11 +113,15 @@ measure() { # name port program
     fill "$port"
     local memory
     memory=$(cli "$port" info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')
-    local idle during
+    local idle during peak
     idle=$(get_latency "$port")
     cli "$port" bgsave >/dev/null
+    peak_memory "$port" >"$WORK/$name.peak" &
+    local sampler=$!
     during=$(get_latency "$port")
     wait_bgsave "$port"
+    wait "$sampler"
+    peak=$(cat "$WORK/$name.peak")
     cli "$port" save >/dev/null
     stop "$port"
     start "$name" "$port" "$program" --save '' --appendonly no
@@ -121,15 +136,16 @@ measure() { # name port program
     local aof_load
     aof_load=$(loaded_seconds "$WORK/$name.log" "DB loaded from append only file")
     stop "$port"
-    echo "$name $memory $idle $during $rdb_load $aof_load"
+    echo "$name $memory $peak $idle $during $rdb_load $aof_load"
 }
 
 echo "$KEYS keys of $VALUE_BYTES bytes; GET latency over $GETS requests from $CLIENTS clients (ms)"
 redis_row=$(measure redis "$REDIS_PORT" redis-server)
 redoubt_row=$(measure redoubt "$REDOUBT_PORT" "$REDOUBT_BIN")
-printf '%-8s %12s | %22s | %22s | %10s %10s\n' server used_memory "GET p50/p99/max idle" "GET p50/p99/max BGSAVE" "RDB load s" "AOF load s"
+printf '%-8s %12s %14s | %22s | %22s | %10s %10s\n' server used_memory "peak in BGSAVE" "GET p50/p99/max idle" "GET p50/p99/max BGSAVE" "RDB load s" "AOF load s"
 for row in "$redis_row" "$redoubt_row"; do
     # shellcheck disable=SC2086
     set -- $row
-    printf '%-8s %12s | %22s | %22s | %10s %10s\n' "$1" "$2" "$3/$4/$5" "$6/$7/$8" "$9" "${10}"
+    printf '%-8s %12s %14s | %22s | %22s | %10s %10s\n' "$1" "$2" "$3" "$4/$5/$6" "$7/$8/$9" "${10}" "${11}"
 done
+echo "(redis-server's BGSAVE runs in a forked child: its copy-on-write memory is not in used_memory)"

@@ -6,4 +6,5 @@ pub mod aof_format;
 pub mod background;
 pub mod job;
 pub mod load;
+pub mod lzf;
 pub mod rdb;

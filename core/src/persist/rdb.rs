@@ -22,6 +22,7 @@
 //! chunks, so memory grows only with bytes that really are in the file, and
 //! every problem is an [`RdbError`] naming the byte offset.
 
+use super::lzf::Lzf;
 use std::fmt;
 use std::io;
 
@@ -120,7 +121,8 @@ pub fn crc64(bytes: &[u8]) -> u64 {
 /// (the caller writes each out and clears it), but every byte appended must
 /// reach the file in order, or the checksum will not match.
 pub struct RdbWriter {
-    compress: bool,
+    /// The LZF compressor when `rdbcompression` is on.
+    lzf: Option<Lzf>,
     checksum: bool,
     digest: Digest<'static, u64, Table<16>>,
     written_bytes: u64,
@@ -129,7 +131,7 @@ pub struct RdbWriter {
 impl fmt::Debug for RdbWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RdbWriter")
-            .field("compress", &self.compress)
+            .field("compress", &self.lzf.is_some())
             .field("checksum", &self.checksum)
             .field("written_bytes", &self.written_bytes)
             .finish()
@@ -140,7 +142,7 @@ impl RdbWriter {
     /// `compress` is `rdbcompression`, `checksum` is `rdbchecksum`.
     pub fn new(compress: bool, checksum: bool) -> Self {
         RdbWriter {
-            compress,
+            lzf: compress.then(Lzf::default),
             checksum,
             digest: CRC64.digest(),
             written_bytes: 0,
@@ -170,8 +172,8 @@ impl RdbWriter {
     pub fn aux(&mut self, out: &mut Vec<u8>, name: &str, value: &[u8]) {
         let start = out.len();
         out.push(opcode::AUX);
-        put_string(out, name.as_bytes(), self.compress);
-        put_string(out, value, self.compress);
+        put_string(out, name.as_bytes(), self.lzf.as_mut());
+        put_string(out, value, self.lzf.as_mut());
         self.fold(out, start);
     }
 
@@ -214,8 +216,8 @@ impl RdbWriter {
         match value {
             Value::String(bytes) => {
                 out.push(TYPE_STRING);
-                put_string(out, key, self.compress);
-                put_string(out, bytes, self.compress);
+                put_string(out, key, self.lzf.as_mut());
+                put_string(out, bytes, self.lzf.as_mut());
             }
         }
         self.fold(out, start);
@@ -260,20 +262,19 @@ fn put_len(out: &mut Vec<u8>, len: u64) {
 }
 
 /// Appends a string in the encoding Redis would choose for it.
-fn put_string(out: &mut Vec<u8>, bytes: &[u8], compress: bool) {
+fn put_string(out: &mut Vec<u8>, bytes: &[u8], lzf: Option<&mut Lzf>) {
     if let Some(n) = int_encodable(bytes) {
         put_int(out, n);
         return;
     }
-    if compress && bytes.len() >= LZF_INPUT_BYTES_MIN {
-        if let Ok(compressed) = lzf::compress(bytes) {
-            if compressed.len() + LZF_SAVING_BYTES_MIN <= bytes.len() {
-                out.push((LEN_ENCODED << 6) | ENC_LZF);
-                put_len(out, compressed.len() as u64);
-                put_len(out, bytes.len() as u64);
-                out.extend_from_slice(&compressed);
-                return;
-            }
+    if let Some(lzf) = lzf.filter(|_| bytes.len() >= LZF_INPUT_BYTES_MIN) {
+        let mut compressed = Vec::with_capacity(bytes.len());
+        if lzf.compress(bytes, &mut compressed, bytes.len() - LZF_SAVING_BYTES_MIN) {
+            out.push((LEN_ENCODED << 6) | ENC_LZF);
+            put_len(out, compressed.len() as u64);
+            put_len(out, bytes.len() as u64);
+            out.extend_from_slice(&compressed);
+            return;
         }
     }
     put_len(out, bytes.len() as u64);
@@ -984,7 +985,8 @@ mod tests {
 
     fn encoded(bytes: &[u8], compress: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        put_string(&mut out, bytes, compress);
+        let mut lzf = Lzf::default();
+        put_string(&mut out, bytes, compress.then_some(&mut lzf));
         out
     }
 
