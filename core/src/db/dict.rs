@@ -262,6 +262,18 @@ impl<V> Dict<V> {
         None
     }
 
+    /// Inserts a key that must be new; if it is already there, nothing
+    /// changes and the key and value are handed back.
+    pub fn try_insert(&mut self, key: Vec<u8>, value: V) -> Result<(), (Vec<u8>, V)> {
+        self.prepare_for_add();
+        let hash = self.hash(&key);
+        if self.find_hashed(hash, &key).is_some() {
+            return Err((key, value));
+        }
+        self.add_new(hash, key.into_boxed_slice(), value);
+        Ok(())
+    }
+
     /// Removes the entry for `key` and returns its key and value. Performs
     /// one rehash step if a rehash is in progress.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {

@@ -205,6 +205,30 @@ impl Db {
         }
     }
 
+    /// Adds a key read from a dump: one hash-table insert, no WATCH or
+    /// snapshot bookkeeping (nothing runs while loading). A key already
+    /// there is handed back, nothing changed.
+    pub fn insert_loaded(
+        &mut self,
+        key: Vec<u8>,
+        value: Value,
+        expire_at_ms: Option<i64>,
+    ) -> Result<(), Vec<u8>> {
+        debug_assert!(self.snapshot.is_none());
+        let key = match expire_at_ms {
+            Some(at) => {
+                let copy = key.clone();
+                self.entries
+                    .try_insert(key, value)
+                    .map_err(|(key, _)| key)?;
+                self.expires.insert(copy, at);
+                return Ok(());
+            }
+            None => key,
+        };
+        self.entries.try_insert(key, value).map_err(|(key, _)| key)
+    }
+
     /// The absolute expiry of a live key, in wall-clock milliseconds.
     pub fn expire_at(&mut self, key: &[u8], now_ms: i64) -> Option<i64> {
         self.expire_if_needed(key, now_ms);

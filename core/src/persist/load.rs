@@ -435,11 +435,15 @@ pub fn load_rdb(
                     report.keys_expired += 1
                 }
                 RdbEvent::Entry(entry) => {
-                    let target = &mut server.keyspace.dbs[db];
-                    if target.contains(&entry.key) {
-                        return Err(format!("Error loading the RDB file {name}: duplicate key '{}' in database {db}", String::from_utf8_lossy(&entry.key)));
+                    let inserted = server.keyspace.dbs[db].insert_loaded(
+                        entry.key,
+                        entry.value,
+                        entry.expire_at_ms,
+                    );
+                    if let Err(key) = inserted {
+                        let key = String::from_utf8_lossy(&key);
+                        return Err(format!("Error loading the RDB file {name}: duplicate key '{key}' in database {db}"));
                     }
-                    target.put(&entry.key, entry.value, entry.expire_at_ms);
                     report.keys_loaded += 1;
                 }
                 RdbEvent::End { .. } => report.bytes = reader.offset(),
