@@ -262,6 +262,17 @@ impl<V> Dict<V> {
         None
     }
 
+    /// Sizes an empty dict for `entries` at once (RDB's RESIZEDB hint), so
+    /// loading does not grow it step by step. Does nothing to a dict that
+    /// holds entries or while paused.
+    pub fn reserve(&mut self, entries: usize) {
+        if self.is_empty() && !self.is_rehashing() && self.paused == 0 {
+            if let Some(size) = entries.max(INITIAL_SIZE).checked_next_power_of_two() {
+                self.tables[0] = Table::with_size(size);
+            }
+        }
+    }
+
     /// Inserts a key that must be new; if it is already there, nothing
     /// changes and the key and value are handed back.
     pub fn try_insert(&mut self, key: Vec<u8>, value: V) -> Result<(), (Vec<u8>, V)> {

@@ -205,6 +205,12 @@ impl Db {
         }
     }
 
+    /// Sizes an empty database for what a dump announces (RESIZEDB).
+    pub fn reserve(&mut self, keys: usize, expires: usize) {
+        self.entries.reserve(keys);
+        self.expires.reserve(expires);
+    }
+
     /// Adds a key read from a dump: one hash-table insert, no WATCH or
     /// snapshot bookkeeping (nothing runs while loading). A key already
     /// there is handed back, nothing changed.

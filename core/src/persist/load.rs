@@ -387,6 +387,9 @@ fn later_valid_data(
     Ok(valid_data_after(&region, from, bulk_max))
 }
 
+/// Largest RESIZEDB hint honoured; bigger dumps grow the table as they load.
+const RESIZE_HINT_MAX: u64 = 1 << 26;
+
 /// What loading an RDB dump found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RdbLoadReport {
@@ -447,7 +450,12 @@ pub fn load_rdb(
                     report.keys_loaded += 1;
                 }
                 RdbEvent::End { .. } => report.bytes = reader.offset(),
-                RdbEvent::Aux { .. } | RdbEvent::ResizeDb { .. } => {}
+                RdbEvent::ResizeDb { keys, expires } => {
+                    // A hint, capped so a corrupt one cannot allocate much.
+                    let cap = |n: u64| n.min(RESIZE_HINT_MAX) as usize;
+                    server.keyspace.dbs[db].reserve(cap(keys), cap(expires));
+                }
+                RdbEvent::Aux { .. } => {}
             }
         }
         Ok(report)
