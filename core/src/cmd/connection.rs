@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and
 //! CLIENT, plus the HELP replies container commands share.
 
-use super::{flag, CommandSpec, Ctx, ERR_SYNTAX};
+use super::{flag, help_subcommand, CommandSpec, Ctx, ERR_SYNTAX};
 use crate::client::Client;
 use crate::node::Server;
 use crate::resp::{parse_i64, Protocol};
@@ -195,18 +195,7 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_kill,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: flag::LOADING | flag::STALE,
-        keys: (0, 0, 0),
-        group: GROUP,
-        since: "5.0.0",
-        summary: "Returns helpful text about the different subcommands.",
-        complexity: "O(1)",
-        handler: client_help,
-        subcommands: &[],
-    },
+    help_subcommand(GROUP, "5.0.0", client_help),
 ];
 
 /// Handler of a container command reached without a subcommand; `resolve`

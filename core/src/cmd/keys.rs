@@ -380,18 +380,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: object_refcount,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: flag::LOADING | flag::STALE,
-        keys: (0, 0, 0),
-        group: GROUP,
-        since: "6.2.0",
-        summary: "Describes the OBJECT subcommands.",
-        complexity: "O(1)",
-        handler: object_help,
-        subcommands: &[],
-    },
+    super::help_subcommand(GROUP, "6.2.0", object_help),
 ];
 
 /// Redis's reply when a command is asked to act on a key from itself.

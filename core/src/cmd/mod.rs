@@ -87,6 +87,27 @@ impl CommandSpec {
     }
 }
 
+/// The HELP subcommand of a container command (CONFIG HELP, CLIENT
+/// HELP, ...): same arity, flags and documentation everywhere.
+pub const fn help_subcommand(
+    group: &'static str,
+    since: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name: "help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group,
+        since,
+        summary: "Returns helpful text about the different subcommands.",
+        complexity: "O(1)",
+        handler,
+        subcommands: &[],
+    }
+}
+
 /// Hash seed of the command-name table: fixed, since command names are no
 /// attacker-chosen keys.
 const COMMAND_TABLE_SEED: (u64, u64) = (0x0072_6564_6f75_6274, 0x0063_6f6d_6d61_6e64);

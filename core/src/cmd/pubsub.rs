@@ -66,7 +66,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         CommandSpec { name: "channels", arity: -2, flags: INSPECT, keys: (0, 0, 0), group: GROUP, since: "2.8.0", summary: "Returns the active channels.", complexity: "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", handler: pubsub_channels, subcommands: &[] },
         CommandSpec { name: "numsub", arity: -2, flags: INSPECT, keys: (0, 0, 0), group: GROUP, since: "2.8.0", summary: "Returns a count of subscribers to channels.", complexity: "O(N) for the NUMSUB subcommand, where N is the number of requested channels", handler: pubsub_numsub, subcommands: &[] },
         CommandSpec { name: "numpat", arity: 2, flags: INSPECT, keys: (0, 0, 0), group: GROUP, since: "2.8.0", summary: "Returns a count of unique pattern subscriptions.", complexity: "O(1)", handler: pubsub_numpat, subcommands: &[] },
-        CommandSpec { name: "help", arity: 2, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "6.2.0", summary: "Returns helpful text about the different subcommands.", complexity: "O(1)", handler: pubsub_help, subcommands: &[] },
+        super::help_subcommand(GROUP, "6.2.0", pubsub_help),
     ] },
 ];
 

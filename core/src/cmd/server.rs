@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::connection::help_lines;
-use super::{flag, table, CommandSpec, Ctx, ERR_SYNTAX};
+use super::{flag, help_subcommand, table, CommandSpec, Ctx, ERR_SYNTAX};
 use crate::env::LogLevel;
 use crate::node::ShutdownReason;
 use crate::persist::background::{JobKind, Started};
@@ -78,18 +78,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         handler: config_rewrite,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: flag::LOADING | flag::STALE,
-        keys: (0, 0, 0),
-        group: GROUP,
-        since: "5.0.0",
-        summary: "Returns helpful text about the different subcommands.",
-        complexity: "O(1)",
-        handler: config_help,
-        subcommands: &[],
-    },
+    help_subcommand(GROUP, "5.0.0", config_help),
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
@@ -153,18 +142,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         handler: command_getkeys,
         subcommands: &[],
     },
-    CommandSpec {
-        name: "help",
-        arity: 2,
-        flags: flag::LOADING | flag::STALE,
-        keys: (0, 0, 0),
-        group: GROUP,
-        since: "5.0.0",
-        summary: "Returns helpful text about the different subcommands.",
-        complexity: "O(1)",
-        handler: command_help,
-        subcommands: &[],
-    },
+    help_subcommand(GROUP, "5.0.0", command_help),
 ];
 
 /// Redis's `bytesToHuman`.
