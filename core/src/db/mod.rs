@@ -145,11 +145,6 @@ impl Db {
         self.entries.get_mut(key)
     }
 
-    /// Whether `key` is stored, live or not yet removed after expiring.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.entries.contains_key(key)
-    }
-
     /// Whether `key` holds a live value, without touching it.
     pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);
@@ -433,14 +428,6 @@ impl Keyspace {
         self.events_pending.replace(false)
     }
 
-    /// Total keys in all databases.
-    pub fn len(&self) -> usize {
-        self.dbs.iter().map(Db::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
     /// Turns expiry off (while loading) or back on, in every database.
     pub fn set_expiry_enabled(&mut self, enabled: bool) {
         for db in &mut self.dbs {

@@ -179,10 +179,6 @@ impl Out {
         }
     }
 
-    /// Already encoded RESP, copied as it is.
-    pub fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
 }
 
 /// Formats a double as Redis replies with it: `inf`, `-inf`, `nan`, else the
