@@ -19,22 +19,8 @@ GETS=${GETS:-200000}
 CLIENTS=${CLIENTS:-50}
 REDIS_PORT=${REDIS_PORT:-16381}
 REDOUBT_PORT=${REDOUBT_PORT:-16382}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install redis-server redis-tools" >&2; exit 1; }
-done
-echo "building redoubt-server (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p redoubt-server)
-REDOUBT_BIN="$TARGET/release/redoubt-server"
-
-SERVER_CPU=()
-CLIENT_CPU=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    SERVER_CPU=(taskset -c 0)
-    CLIENT_CPU=(taskset -c 1)
-fi
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 WORK=$(mktemp -d)
 PID=""
@@ -88,12 +74,14 @@ get_latency() { # port
         awk -F, 'NR == 2 { gsub(/"/, ""); print $5, $7, $8 }'
 }
 
-# The largest used_memory seen while a BGSAVE runs (sampled every 20 ms).
+# The largest used_memory seen while a BGSAVE runs (sampled every 20 ms,
+# at least once).
 peak_memory() { # port
     local peak=0 value
-    while cli "$1" info persistence | grep -q '^rdb_bgsave_in_progress:1'; do
+    while true; do
         value=$(cli "$1" info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')
         if [ "${value:-0}" -gt "$peak" ]; then peak=$value; fi
+        cli "$1" info persistence | grep -q '^rdb_bgsave_in_progress:1' || break
         sleep 0.02
     done
     echo "$peak"

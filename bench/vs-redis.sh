@@ -20,23 +20,8 @@ CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set get incr mset}
 REDIS_PORT=${REDIS_PORT:-16379}
 REDOUBT_PORT=${REDOUBT_PORT:-16380}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install redis-server redis-tools" >&2; exit 1; }
-done
-
-echo "building redoubt-server (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p redoubt-server)
-REDOUBT_BIN="$TARGET/release/redoubt-server"
-
-SERVER_CPU=()
-CLIENT_CPU=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    SERVER_CPU=(taskset -c 0)
-    CLIENT_CPU=(taskset -c 1)
-fi
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 WORK=$(mktemp -d)
 PIDS=()
