@@ -178,7 +178,6 @@ impl Out {
             self.bulk(text);
         }
     }
-
 }
 
 /// Formats a double as Redis replies with it: `inf`, `-inf`, `nan`, else the
