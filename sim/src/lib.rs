@@ -1,34 +1,25 @@
 //! redoubt-sim: the deterministic simulator that drives redoubt-core.
 //!
-//! The path of a run: [`options`] derives every option from the seed within
-//! a [`scenario`]'s ranges; [`sim`] builds a `Node<SimEnv>` ([`env`]: clock
-//! [`clock`], disk [`disk`], randomness [`rng`]) and the [`workload`]
-//! clients, and drives them from an event heap over simulated time, moving
-//! bytes through [`net`] in RESP ([`resp`]). Everything core reports lands
-//! in the [`trace`] and the trace hash ([`hash`]). When the run ends, the
-//! checkers ([`check`], with the reference [`model`]) judge it and
-//! [`report`] renders the verdicts. Scenario crashes restart the node on
-//! its disk, and [`durability`] judges what it recovered at each restart.
-//! [`swarm`] runs many seeds.
+//! The path of a run: [`run::options`] derives every option from the seed
+//! within a [`run::scenario`]'s ranges, and [`faults`] draws what the run
+//! injects; [`run::simulation`] builds a `Node<SimEnv>` in the [`world`]
+//! (clock, disk, network, random streams) and the [`workload`] clients, and
+//! drives them from an event heap over simulated time. Everything core
+//! reports lands in the trace and its hash. At each restart and at the end,
+//! the [`check`]ers judge the run, and [`report`] renders their verdicts.
+//! [`run::swarm`] runs many seeds.
+//!
+//! Where things go: a new fault in [`faults`] (and, if it lives in the
+//! disk, network or clock, in [`world`]); a new checker in [`check`]; a
+//! new client behaviour in [`workload`]; a new output format in [`report`].
 
 pub mod check;
-pub mod clock;
-pub mod disk;
-pub mod durability;
-pub mod env;
-pub mod hash;
-pub mod model;
-pub mod net;
-pub mod options;
+pub mod faults;
 pub mod report;
-pub mod resp;
-pub mod rng;
-pub mod scenario;
-pub mod sim;
-pub mod swarm;
-pub mod trace;
+pub mod run;
 pub mod workload;
+pub mod world;
 
 pub use report::Report;
-pub use scenario::Scenario;
-pub use sim::run_seed;
+pub use run::run_seed;
+pub use run::scenario::Scenario;

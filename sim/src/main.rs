@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use redoubt_sim::run::scenario::Scenario;
+use redoubt_sim::run::swarm::{parse_seed_range, run_swarm};
 use redoubt_sim::run_seed;
-use redoubt_sim::scenario::Scenario;
-use redoubt_sim::swarm::{parse_seed_range, run_swarm};
 
 #[derive(Parser)]
 #[command(

@@ -4,10 +4,10 @@
 use redoubt_core::config::Config;
 use redoubt_core::env::{Clock, ConnId};
 use redoubt_core::{ConnInfo, Node};
-use redoubt_sim::clock::SimClock;
-use redoubt_sim::disk::{CrashKind, DiskOptions, SimDisk};
-use redoubt_sim::env::{NetAction, SimEnv};
-use redoubt_sim::rng::SimRng;
+use redoubt_sim::world::clock::SimClock;
+use redoubt_sim::world::disk::{CrashKind, DiskOptions, SimDisk};
+use redoubt_sim::world::env::{NetAction, SimEnv};
+use redoubt_sim::world::rng::SimRng;
 
 /// Steps `advance` moves time in, so ticks and fsync completions interleave
 /// as they would.

@@ -7,7 +7,7 @@ mod harness;
 
 use harness::Harness;
 use redoubt_core::env::Disk;
-use redoubt_sim::disk::{CrashKind, DiskOptions};
+use redoubt_sim::world::disk::{CrashKind, DiskOptions};
 
 // Acknowledged writes come back after a process crash under every policy.
 #[test]

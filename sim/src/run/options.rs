@@ -3,11 +3,12 @@
 
 use redoubt_core::Config;
 
-use crate::disk::CrashKind;
-use crate::net::NetOptions;
-use crate::rng::{stream, SimRng};
-use crate::scenario::{CrashChoice, Range, Scenario};
-use crate::workload::OpKind;
+use crate::faults::{crash_kind_name, derive_crashes, CrashPlan};
+use crate::run::scenario::{Range, Scenario};
+use crate::workload::ops::OpKind;
+use crate::workload::WorkloadOptions;
+use crate::world::net::NetOptions;
+use crate::world::rng::{stream, SimRng};
 
 /// Clients in one run, at most.
 pub const CLIENTS_MAX: u64 = 64;
@@ -23,17 +24,6 @@ pub const EVENTS_MAX: u64 = 5_000_000;
 pub const SIM_TIME_MS_MAX: u64 = 3_600_000;
 /// Largest seeded offset of the node's wall clock from the epoch.
 pub const WALL_OFFSET_MS_MAX: u64 = 86_400_000;
-/// Crashes one run injects, at most.
-pub const CRASHES_MAX: u64 = 16;
-
-/// One crash of the node and its restart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrashPlan {
-    pub at_ms: u64,
-    pub kind: CrashKind,
-    /// Time from the crash to the restart.
-    pub restart_delay_ms: u64,
-}
 
 /// Everything one run does, derived from its seed.
 #[derive(Debug, Clone)]
@@ -41,21 +31,13 @@ pub struct RunOptions {
     pub seed: u64,
     pub scenario: String,
     pub clients: u64,
-    pub keys: u64,
-    pub ops_per_client: u64,
-    pub pipeline_depth: u64,
-    pub think_ms_max: u64,
     pub connect_spread_ms: u64,
-    pub disconnect_percent: u64,
-    pub expire_ms_max: u64,
-    pub discard_percent: u64,
-    pub transaction_retries_max: u64,
+    /// What each client does.
+    pub workload: WorkloadOptions,
     pub node_hz: u64,
     pub node_config: Vec<String>,
     pub wall_offset_ms: u64,
     pub net: NetOptions,
-    /// Weights indexed like `OpKind::ALL`.
-    pub mix: Vec<u64>,
     /// Crashes in time order; two never overlap (a crash comes after the
     /// previous restart).
     pub crashes: Vec<CrashPlan>,
@@ -63,7 +45,7 @@ pub struct RunOptions {
     pub start_refusal_expected: bool,
 }
 
-fn pick(rng: &mut SimRng, range: Range, max: u64) -> u64 {
+pub(crate) fn pick(rng: &mut SimRng, range: Range, max: u64) -> u64 {
     rng.range(range[0].min(max), range[1].min(max))
 }
 
@@ -79,19 +61,36 @@ impl RunOptions {
             [latency_min, scenario.network.latency_ms[1]],
             u64::MAX,
         );
+        let clients = pick(&mut rng, workload.clients, CLIENTS_MAX).max(1);
+        let keys = pick(&mut rng, workload.keys, KEYS_MAX).max(1);
+        let ops_per_client = pick(&mut rng, workload.ops_per_client, OPS_PER_CLIENT_MAX);
+        let pipeline_depth = pick(&mut rng, workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1);
+        let think_ms_max = pick(&mut rng, workload.think_ms, u64::MAX);
+        let connect_spread_ms = pick(&mut rng, workload.connect_spread_ms, u64::MAX);
+        let disconnect_percent = pick(&mut rng, workload.disconnect_percent, 100);
+        let expire_ms_max = pick(&mut rng, workload.expire_ms_max, u64::MAX).max(1);
+        let discard_percent = pick(&mut rng, workload.discard_percent, 100);
+        let workload = WorkloadOptions {
+            seed,
+            keys,
+            ops_per_client,
+            pipeline_depth,
+            think_ms_max,
+            disconnect_percent,
+            expire_ms_max,
+            discard_percent,
+            transaction_retries_max: workload.transaction_retries_max,
+            mix: OpKind::ALL
+                .iter()
+                .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
+                .collect(),
+        };
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
-            clients: pick(&mut rng, workload.clients, CLIENTS_MAX).max(1),
-            keys: pick(&mut rng, workload.keys, KEYS_MAX).max(1),
-            ops_per_client: pick(&mut rng, workload.ops_per_client, OPS_PER_CLIENT_MAX),
-            pipeline_depth: pick(&mut rng, workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1),
-            think_ms_max: pick(&mut rng, workload.think_ms, u64::MAX),
-            connect_spread_ms: pick(&mut rng, workload.connect_spread_ms, u64::MAX),
-            disconnect_percent: pick(&mut rng, workload.disconnect_percent, 100),
-            expire_ms_max: pick(&mut rng, workload.expire_ms_max, u64::MAX).max(1),
-            discard_percent: pick(&mut rng, workload.discard_percent, 100),
-            transaction_retries_max: workload.transaction_retries_max,
+            clients,
+            connect_spread_ms,
+            workload,
             node_hz: pick(&mut rng, scenario.node.hz, 500).max(1),
             node_config: scenario.node.config.clone(),
             wall_offset_ms: rng.range(0, WALL_OFFSET_MS_MAX),
@@ -100,10 +99,6 @@ impl RunOptions {
                 latency_ms_max: latency_max,
                 split_percent: pick(&mut rng, scenario.network.split_percent, 100),
             },
-            mix: OpKind::ALL
-                .iter()
-                .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
-                .collect(),
             crashes: derive_crashes(&mut rng, scenario),
             start_refusal_expected: scenario.expect.start_refusal,
         }
@@ -126,23 +121,38 @@ impl RunOptions {
     pub fn describe(&self) -> Vec<(String, String)> {
         let mut lines = vec![
             ("clients".to_string(), self.clients.to_string()),
-            ("keys".into(), self.keys.to_string()),
-            ("ops_per_client".into(), self.ops_per_client.to_string()),
-            ("pipeline_depth".into(), self.pipeline_depth.to_string()),
-            ("think_ms_max".into(), self.think_ms_max.to_string()),
+            ("keys".into(), self.workload.keys.to_string()),
+            (
+                "ops_per_client".into(),
+                self.workload.ops_per_client.to_string(),
+            ),
+            (
+                "pipeline_depth".into(),
+                self.workload.pipeline_depth.to_string(),
+            ),
+            (
+                "think_ms_max".into(),
+                self.workload.think_ms_max.to_string(),
+            ),
             (
                 "connect_spread_ms".into(),
                 self.connect_spread_ms.to_string(),
             ),
             (
                 "disconnect_percent".into(),
-                self.disconnect_percent.to_string(),
+                self.workload.disconnect_percent.to_string(),
             ),
-            ("expire_ms_max".into(), self.expire_ms_max.to_string()),
-            ("discard_percent".into(), self.discard_percent.to_string()),
+            (
+                "expire_ms_max".into(),
+                self.workload.expire_ms_max.to_string(),
+            ),
+            (
+                "discard_percent".into(),
+                self.workload.discard_percent.to_string(),
+            ),
             (
                 "transaction_retries_max".into(),
-                self.transaction_retries_max.to_string(),
+                self.workload.transaction_retries_max.to_string(),
             ),
             ("node_hz".into(), self.node_hz.to_string()),
             ("node_config".into(), format!("{:?}", self.node_config)),
@@ -155,7 +165,7 @@ impl RunOptions {
         ];
         let mix: Vec<String> = OpKind::ALL
             .iter()
-            .zip(&self.mix)
+            .zip(&self.workload.mix)
             .filter(|(_, &weight)| weight > 0)
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
@@ -173,44 +183,4 @@ impl RunOptions {
         }
         lines
     }
-}
-
-/// How reports name a crash kind.
-pub fn crash_kind_name(kind: CrashKind) -> &'static str {
-    match kind {
-        CrashKind::Process => "process",
-        CrashKind::PowerLoss => "power_loss",
-    }
-}
-
-/// The crash plan: seeded times in the scenario's window, sorted, each
-/// pushed past the previous restart so incarnations never overlap.
-fn derive_crashes(rng: &mut SimRng, scenario: &Scenario) -> Vec<CrashPlan> {
-    let Some(crashes) = &scenario.faults.crashes else {
-        return Vec::new();
-    };
-    let count = pick(rng, crashes.count, CRASHES_MAX);
-    let mut times: Vec<u64> = (0..count)
-        .map(|_| pick(rng, crashes.at_ms, SIM_TIME_MS_MAX))
-        .collect();
-    times.sort_unstable();
-    let mut plans: Vec<CrashPlan> = Vec::new();
-    for at_ms in times {
-        let kind = match crashes.kind {
-            CrashChoice::Process => CrashKind::Process,
-            CrashChoice::PowerLoss => CrashKind::PowerLoss,
-            CrashChoice::Mixed if rng.percent(50) => CrashKind::Process,
-            CrashChoice::Mixed => CrashKind::PowerLoss,
-        };
-        let restart_delay_ms = pick(rng, crashes.restart_delay_ms, SIM_TIME_MS_MAX);
-        let not_before = plans
-            .last()
-            .map_or(0, |last| last.at_ms + last.restart_delay_ms + 1);
-        plans.push(CrashPlan {
-            at_ms: at_ms.max(not_before),
-            kind,
-            restart_delay_ms,
-        });
-    }
-    plans
 }

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
 
-use crate::resp::{parse_reply, Reply};
-use crate::trace::{TraceEvent, TraceRecord};
+use crate::workload::resp::{parse_reply, Reply};
+use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// Violations kept in full per checker; the rest are only counted.
 pub const VIOLATIONS_KEPT_MAX: usize = 8;

@@ -7,110 +7,27 @@
 //! A transaction takes two batches (WATCH and GET, then MULTI ... EXEC) and
 //! starts over when EXEC answers the null array, up to a retry bound.
 
-use crate::options::RunOptions;
-use crate::resp::{parse_reply, MalformedReply, Reply};
-use crate::rng::{stream, SimRng};
+pub mod ops;
+pub mod resp;
 
-/// One kind of workload operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum OpKind {
-    Get,
-    Set,
-    SetNx,
-    SetXx,
-    SetEx,
-    SetPx,
-    SetNxCommand,
-    GetSet,
-    GetDel,
-    Incr,
-    IncrBy,
-    Decr,
-    Append,
-    Strlen,
-    Del,
-    Exists,
-    Mget,
-    Mset,
-    Expire,
-    Pexpire,
-    Persist,
-    Ttl,
-    Pttl,
-    Transaction,
-}
+use crate::world::rng::{stream, SimRng};
+use ops::OpKind;
+use resp::{parse_reply, MalformedReply, Reply};
 
-impl OpKind {
-    pub const ALL: &'static [OpKind] = &[
-        OpKind::Get,
-        OpKind::Set,
-        OpKind::SetNx,
-        OpKind::SetXx,
-        OpKind::SetEx,
-        OpKind::SetPx,
-        OpKind::SetNxCommand,
-        OpKind::GetSet,
-        OpKind::GetDel,
-        OpKind::Incr,
-        OpKind::IncrBy,
-        OpKind::Decr,
-        OpKind::Append,
-        OpKind::Strlen,
-        OpKind::Del,
-        OpKind::Exists,
-        OpKind::Mget,
-        OpKind::Mset,
-        OpKind::Expire,
-        OpKind::Pexpire,
-        OpKind::Persist,
-        OpKind::Ttl,
-        OpKind::Pttl,
-        OpKind::Transaction,
-    ];
-
-    /// The name scenario files use.
-    pub fn name(self) -> &'static str {
-        match self {
-            OpKind::Get => "get",
-            OpKind::Set => "set",
-            OpKind::SetNx => "set_nx",
-            OpKind::SetXx => "set_xx",
-            OpKind::SetEx => "set_ex",
-            OpKind::SetPx => "set_px",
-            OpKind::SetNxCommand => "setnx",
-            OpKind::GetSet => "getset",
-            OpKind::GetDel => "getdel",
-            OpKind::Incr => "incr",
-            OpKind::IncrBy => "incrby",
-            OpKind::Decr => "decr",
-            OpKind::Append => "append",
-            OpKind::Strlen => "strlen",
-            OpKind::Del => "del",
-            OpKind::Exists => "exists",
-            OpKind::Mget => "mget",
-            OpKind::Mset => "mset",
-            OpKind::Expire => "expire",
-            OpKind::Pexpire => "pexpire",
-            OpKind::Persist => "persist",
-            OpKind::Ttl => "ttl",
-            OpKind::Pttl => "pttl",
-            OpKind::Transaction => "transaction",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<OpKind> {
-        OpKind::ALL.iter().copied().find(|kind| kind.name() == name)
-    }
-
-    /// The weight of the built-in mix.
-    pub fn default_weight(self) -> u64 {
-        match self {
-            OpKind::Get | OpKind::Set | OpKind::Incr => 10,
-            OpKind::Transaction => 6,
-            OpKind::Mget | OpKind::Mset | OpKind::Del | OpKind::Append => 4,
-            _ => 3,
-        }
-    }
+/// What every client of a run does, derived from the seed.
+#[derive(Debug, Clone)]
+pub struct WorkloadOptions {
+    pub seed: u64,
+    pub keys: u64,
+    pub ops_per_client: u64,
+    pub pipeline_depth: u64,
+    pub think_ms_max: u64,
+    pub disconnect_percent: u64,
+    pub expire_ms_max: u64,
+    pub discard_percent: u64,
+    pub transaction_retries_max: u64,
+    /// Weights indexed like `OpKind::ALL`.
+    pub mix: Vec<u64>,
 }
 
 /// Requests in wire order (each an argv).
@@ -178,7 +95,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(index: usize, options: &RunOptions) -> Self {
+    pub fn new(index: usize, options: &WorkloadOptions) -> Self {
         Client {
             index,
             rng: SimRng::new(options.seed, stream::CLIENT_BASE + index as u64),

@@ -1,26 +1,18 @@
-//! The checkers that judge a finished run, each with a verdict for the
-//! report.
-//!
-//! * reply integrity: every request got exactly one reply, in order (on a
-//!   connection a crash cut, the replies received are a prefix), and
-//!   each reply's bytes are the bytes the node reported for that command in
-//!   its trace (a reply core produced without running a command, such as
-//!   `+QUEUED` or an unknown-command error, is allowed only as `+QUEUED` or
-//!   an error, and counted);
-//! * model: see [`crate::model`];
-//! * liveness: every client finished all its operations within the run's
-//!   bounds.
-//!
-//! The durability checkers, judged at each restart, live in
-//! [`crate::durability`].
+//! Reply integrity: every request got exactly one reply, in order (on a
+//! connection a crash cut, the replies received are a prefix), and each
+//! reply's bytes are the bytes the node reported for that command in its
+//! trace. A reply core produced without running a command (`+QUEUED`, an
+//! unknown-command error) is allowed only as `+QUEUED` or an error, and
+//! counted.
 
 use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
 
-use crate::model::{ModelVerdict, VIOLATIONS_KEPT_MAX};
-use crate::resp::parse_reply;
-use crate::trace::{TraceEvent, TraceRecord};
+use super::model::VIOLATIONS_KEPT_MAX;
+use super::Verdict;
+use crate::workload::resp::parse_reply;
+use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// What one connection sent and received, as the client saw it.
 #[derive(Debug, Default, Clone)]
@@ -42,17 +34,6 @@ impl ConnectionLog {
         let total = self.released.last().map_or(0, |&(_, sent)| sent) + bytes as u64;
         self.released.push((at_ms, total));
     }
-}
-
-/// A checker's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub name: &'static str,
-    pub passed: bool,
-    /// One line of figures (what was checked).
-    pub summary: String,
-    /// The first violations, if any.
-    pub violations: Vec<String>,
 }
 
 /// Counts for the reply-integrity verdict.
@@ -220,68 +201,6 @@ fn check_connection(
     }
 }
 
-/// The model checker's verdict.
-pub fn model_verdict(verdict: &ModelVerdict) -> Verdict {
-    Verdict {
-        name: "model",
-        passed: verdict.passed(),
-        summary: format!(
-            "{} commands checked, {} unmodeled, {} transactions committed, {} aborted by WATCH, {} expirations, {} violations",
-            verdict.commands_checked,
-            verdict.commands_unmodeled,
-            verdict.transactions_committed,
-            verdict.transactions_aborted_by_watch,
-            verdict.expirations_applied,
-            verdict.violations_total
-        ),
-        violations: verdict.violations.clone(),
-    }
-}
-
-/// What liveness looks at.
-#[derive(Debug, Clone)]
-pub struct LivenessFacts {
-    pub clients: usize,
-    pub clients_finished: usize,
-    pub requests_unanswered: u64,
-    /// Requests in flight when a crash closed their connection: their
-    /// outcome is unknown, and the client went on.
-    pub requests_lost_to_crashes: u64,
-    /// Set when the run hit a bound (events or simulated time).
-    pub stopped_by: Option<String>,
-}
-
-/// Every client finished its operations, within the run's bounds.
-pub fn check_liveness(facts: &LivenessFacts) -> Verdict {
-    let mut violations = Vec::new();
-    if let Some(bound) = &facts.stopped_by {
-        violations.push(format!("the run was stopped by {bound}"));
-    }
-    if facts.clients_finished < facts.clients {
-        violations.push(format!(
-            "{} of {} clients did not finish",
-            facts.clients - facts.clients_finished,
-            facts.clients
-        ));
-    }
-    if facts.requests_unanswered > 0 {
-        violations.push(format!("{} requests unanswered", facts.requests_unanswered));
-    }
-    let mut summary = format!(
-        "{}/{} clients finished, {} requests unanswered",
-        facts.clients_finished, facts.clients, facts.requests_unanswered
-    );
-    if facts.requests_lost_to_crashes > 0 {
-        summary += &format!(", {} in flight at a crash", facts.requests_lost_to_crashes);
-    }
-    Verdict {
-        name: "liveness",
-        passed: violations.is_empty(),
-        summary,
-        violations,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,24 +283,5 @@ mod tests {
         let wrong = b"+OK\r\n-ERR no\r\n";
         connections.get_mut(&7).unwrap().received = wrong.to_vec();
         assert!(!check_reply_integrity(&connections, &trace()).passed);
-    }
-
-    /// Liveness fails when a client is left unfinished or a bound stops the
-    /// run.
-    #[test]
-    fn liveness_fails_on_unfinished_runs() {
-        let mut facts = LivenessFacts {
-            clients: 2,
-            clients_finished: 2,
-            requests_unanswered: 0,
-            requests_lost_to_crashes: 0,
-            stopped_by: None,
-        };
-        assert!(check_liveness(&facts).passed);
-        facts.clients_finished = 1;
-        assert!(!check_liveness(&facts).passed);
-        facts.clients_finished = 2;
-        facts.stopped_by = Some("events_max".into());
-        assert!(!check_liveness(&facts).passed);
     }
 }

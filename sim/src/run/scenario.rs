@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::workload::OpKind;
+use crate::workload::ops::OpKind;
 
 /// An inclusive range the seed picks a value from.
 pub type Range = [u64; 2];
@@ -282,10 +282,10 @@ impl Scenario {
         ] {
             check_range(name, range)?;
         }
-        if crashes.count[1] > crate::options::CRASHES_MAX {
+        if crashes.count[1] > crate::faults::CRASHES_MAX {
             return Err(format!(
                 "faults.crashes.count: at most {} crashes a run",
-                crate::options::CRASHES_MAX
+                crate::faults::CRASHES_MAX
             ));
         }
         Ok(())

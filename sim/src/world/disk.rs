@@ -36,7 +36,7 @@ use std::io;
 
 use redoubt_core::env::{Disk, DiskOpId, FileId, OpenMode};
 
-use crate::rng::SimRng;
+use crate::world::rng::SimRng;
 
 /// What a crash keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,9 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use redoubt_core::config::AppendFsync;
 use redoubt_core::env::ConnId;
 
-use crate::disk::CrashKind;
-use crate::model::{Change, Dataset, DbKey, Entry, Model};
-use crate::trace::{TraceEvent, TraceRecord};
+use crate::check::model::{Change, Dataset, DbKey, Entry, Model};
+use crate::world::disk::CrashKind;
+use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// How long before a crash an `everysec` acknowledgement must have left to
 /// be owed durability (Redis's promise: at most two seconds lost).

@@ -9,13 +9,13 @@
 //! message is in flight, or when it hits a bound (`EVENTS_MAX`,
 //! `SIM_TIME_MS_MAX`).
 //!
-//! Crashes ([`crate::options::CrashPlan`]) take the node's environment
+//! Crashes ([`crate::faults::CrashPlan`]) take the node's environment
 //! back, crash its disk, and close every connection (bytes the node sent
 //! before still arrive, then the close); the node restarts after a delay
 //! with `Node::start` on the same disk, a clock that carried on, and a
 //! fresh random stream. Each life of the node is an incarnation with its
 //! own connection ids and trace. At each restart the durability checkers
-//! ([`crate::durability`]) compare what the node recovered with the write
+//! ([`crate::check::durability`]) compare what the node recovered with the write
 //! log of the incarnation that crashed; the reference model then carries
 //! on from the recovered dataset. Clients reconnect and go on.
 
@@ -29,24 +29,25 @@ use redoubt_core::db::Value;
 use redoubt_core::env::Clock;
 use redoubt_core::Config;
 
-use crate::check::{
-    check_liveness, check_reply_integrity_runs, model_verdict, ConnectionLog, Incarnation,
-    LivenessFacts, Verdict,
-};
-use crate::clock::SimClock;
-use crate::disk::{DiskOptions, SimDisk};
-use crate::durability::{check_recovery, durable_rule, WriteLog};
-use crate::env::{NetAction, SimEnv};
-use crate::hash::TraceHasher;
-use crate::model::{Dataset, Entry, Model};
-use crate::net::{Direction, SimNet};
-use crate::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
-use crate::report::{crash_verdicts, CrashReport, Recovered, Report};
-use crate::resp::encode_request;
-use crate::rng::{stream, SimRng};
-use crate::scenario::Scenario;
-use crate::trace::{TraceEvent, TraceRecord};
-use crate::workload::{ClientStats, Next, OpKind};
+use crate::check::durability::{check_recovery, durable_rule, WriteLog};
+use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
+use crate::check::liveness::{check_liveness, LivenessFacts};
+use crate::check::model::{Dataset, Entry, Model};
+use crate::check::recovery::{crash_verdicts, CrashReport, Recovered};
+use crate::check::{model_verdict, Verdict};
+use crate::report::Report;
+use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
+use crate::run::scenario::Scenario;
+use crate::workload::ops::OpKind;
+use crate::workload::resp::encode_request;
+use crate::workload::{ClientStats, Next};
+use crate::world::clock::SimClock;
+use crate::world::disk::{DiskOptions, SimDisk};
+use crate::world::env::{NetAction, SimEnv};
+use crate::world::hash::TraceHasher;
+use crate::world::net::{Direction, SimNet};
+use crate::world::rng::{stream, SimRng};
+use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// A connection as the simulator names it: the node incarnation it was
 /// accepted by, and the id that incarnation gave it.
@@ -181,7 +182,7 @@ impl Simulation {
         let net = SimNet::new(seed, options.clients as usize, options.net.clone());
         let clients = (0..options.clients as usize)
             .map(|index| ClientSlot {
-                client: crate::workload::Client::new(index, &options),
+                client: crate::workload::Client::new(index, &options.workload),
                 conn: None,
                 finished: false,
             })
@@ -643,7 +644,7 @@ impl Simulation {
         node: Node<SimEnv>,
         final_state: &Dataset,
         log: &WriteLog,
-        plan: crate::options::CrashPlan,
+        plan: crate::faults::CrashPlan,
     ) -> Recovered {
         let recovered = dataset_of(&node);
         let config = node.config();

@@ -6,7 +6,7 @@
 
 use redoubt_core::env::{ConnId, LogLevel, Trace};
 
-use crate::hash::TraceHasher;
+use crate::world::hash::TraceHasher;
 
 /// One recorded `Trace` event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! Later faults enter here: disconnects, one-way and two-way partitions
 //! (`Link::held` holds a direction's traffic until healed).
 
-use crate::rng::{stream, SimRng};
+use crate::world::rng::{stream, SimRng};
 
 /// A direction on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,11 +13,11 @@ use redoubt_core::env::{
     Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, Random, Trace,
 };
 
-use crate::clock::SimClock;
-use crate::disk::SimDisk;
-use crate::hash::TraceHasher;
-use crate::rng::SimRng;
-use crate::trace::{hash_event, hash_log, TraceEvent, TraceRecord};
+use crate::world::clock::SimClock;
+use crate::world::disk::SimDisk;
+use crate::world::hash::TraceHasher;
+use crate::world::rng::SimRng;
+use crate::world::trace::{hash_event, hash_log, TraceEvent, TraceRecord};
 
 /// What the node asked the network to do, in call order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::scenario::Scenario;
-use crate::sim::run_seed;
+use crate::run::run_seed;
+use crate::run::scenario::Scenario;
 
 /// Threads a swarm may use, at most.
 pub const JOBS_MAX: usize = 256;

@@ -1,0 +1,45 @@
+//! The checkers that judge a run, each with a verdict for the report.
+//!
+//! * [`integrity`]: every reply is the one the node produced for its request;
+//! * [`model`]: the reference model predicts every reply;
+//! * [`liveness`]: every client finished within the run's bounds;
+//! * [`durability`]: at each restart, the recovered dataset is a prefix of
+//!   the write log and holds what the policy promised;
+//! * [`recovery`]: the verdicts over every restart of a run.
+
+pub mod durability;
+pub mod integrity;
+pub mod liveness;
+pub mod model;
+pub mod recovery;
+
+use model::ModelVerdict;
+
+/// A checker's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub passed: bool,
+    /// One line of figures (what was checked).
+    pub summary: String,
+    /// The first violations, if any.
+    pub violations: Vec<String>,
+}
+
+/// The model checker's verdict.
+pub fn model_verdict(verdict: &ModelVerdict) -> Verdict {
+    Verdict {
+        name: "model",
+        passed: verdict.passed(),
+        summary: format!(
+            "{} commands checked, {} unmodeled, {} transactions committed, {} aborted by WATCH, {} expirations, {} violations",
+            verdict.commands_checked,
+            verdict.commands_unmodeled,
+            verdict.transactions_committed,
+            verdict.transactions_aborted_by_watch,
+            verdict.expirations_applied,
+            verdict.violations_total
+        ),
+        violations: verdict.violations.clone(),
+    }
+}

@@ -1,0 +1,10 @@
+//! One run and many: a [`scenario`] file, the [`options`] a seed derives
+//! from it, the [`simulation`] that drives the node and its clients over
+//! simulated time, and the [`swarm`] that runs many seeds.
+
+pub mod options;
+pub mod scenario;
+pub mod simulation;
+pub mod swarm;
+
+pub use simulation::run_seed;
