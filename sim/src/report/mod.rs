@@ -28,7 +28,19 @@ pub struct Report {
     pub required_checkers: Vec<String>,
     /// Crashes and restarts, in order.
     pub crashes: Vec<CrashReport>,
+    /// How often each kind of fault fired in this run, by the names the
+    /// summary and scenario files use; kinds that never fired are absent.
+    pub faults: Vec<FaultTally>,
+    /// Checkers the scenario leaves off, each with the reason.
+    pub checkers_off: Vec<(String, String)>,
     pub trace_hash: u64,
+}
+
+/// One kind of fault and how often it fired in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultTally {
+    pub kind: String,
+    pub count: u64,
 }
 
 impl Report {

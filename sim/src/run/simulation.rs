@@ -35,7 +35,7 @@ use crate::check::liveness::{check_liveness, LivenessFacts};
 use crate::check::model::{Dataset, Entry, Model};
 use crate::check::recovery::{crash_verdicts, CrashReport, Recovered};
 use crate::check::{model_verdict, Verdict};
-use crate::report::Report;
+use crate::report::{FaultTally, Report};
 use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
 use crate::run::scenario::Scenario;
 use crate::workload::ops::OpKind;
@@ -712,6 +712,8 @@ impl Simulation {
             connections: self.connections.len() as u64,
             verdicts,
             required_checkers: Vec::new(),
+            faults: fault_tallies(&self.crashes),
+            checkers_off: Vec::new(),
             crashes: self.crashes,
             trace_hash,
         }
@@ -772,6 +774,22 @@ pub fn dataset_of(node: &Node<SimEnv>) -> Dataset {
         }
     }
     data
+}
+
+/// The faults that fired, by kind.
+fn fault_tallies(crashes: &[CrashReport]) -> Vec<FaultTally> {
+    let mut tallies: Vec<FaultTally> = Vec::new();
+    for crash in crashes {
+        let kind = crate::faults::crash_kind_name(crash.kind);
+        match tallies.iter_mut().find(|t| t.kind == kind) {
+            Some(tally) => tally.count += 1,
+            None => tallies.push(FaultTally {
+                kind: kind.to_string(),
+                count: 1,
+            }),
+        }
+    }
+    tallies
 }
 
 fn add_stats(totals: &mut ClientStats, stats: &ClientStats) {
