@@ -1,39 +1,76 @@
 //! The durability checkers, judged at every restart (DESIGN.md §4).
 //!
-//! An incarnation's trace, replayed through the reference [`Model`], gives
-//! the executed write log L: one [`WriteUnit`] per top-level command that
-//! changed the dataset (a MULTI/EXEC is one unit: its commands run just
-//! before the EXEC event, and the unit closes at the EXEC), each with the
-//! dataset changes it made and, once known, when its reply left the node.
+//! Words the report uses:
+//! * a **unit** is one entry of the write log L: a top-level command (or a
+//!   whole MULTI/EXEC) that changed the dataset, with the changes it made,
+//!   when its reply left the node, and what the node promised about it at
+//!   that moment (its [`Promise`]: the `appendfsync` policy in force, or
+//!   the AOF off);
+//! * the **lineage** is L as the node's data descends from it: the units of
+//!   every life of the node, each restart keeping the units it recovered
+//!   and dropping the ones it lost;
+//! * **k** is the length of the prefix of the lineage the recovered dataset
+//!   equals (transactions whole, since units are). The search starts from
+//!   the model's state at the crash and undoes units from the end, keeping
+//!   the set of keys that still differ, so it costs the size of the changes,
+//!   not units × keys. The largest such k is taken;
+//! * a unit is **owed** when the crash must not lose it: its reply left,
+//!   and
+//!   * after a process crash, the AOF was on (a reply never leaves before
+//!     its write reached the file, and the page cache survives);
+//!   * after power loss, its promise was `always`, or `everysec` and its
+//!     reply left more than [`EVERYSEC_WINDOW_MS`] before the crash with two
+//!     seconds of a healthy node and disk after it: no disk error reported
+//!     to the node, no background fsync in flight for over a second, no
+//!     pause, stall or downtime in `[release, release + window]`. The
+//!     disk "reported no error" means exactly that;
+//!   * after a clean exit (SHUTDOWN or SIGTERM) that made every write safe
+//!     (the AOF fsynced up to its last byte, or a dump saved with nothing
+//!     changed since), every unit whose reply left is owed, whatever
+//!     happened to the disk afterwards.
 //!
-//! * prefix: the dataset the restarted node recovered equals L applied up
-//!   to some point k (transactions whole, since units are). The search
-//!   starts from the model's state at the crash and undoes units from the
-//!   end, keeping the set of keys that still differ, so it costs the size
-//!   of the changes, not units × keys. The largest such k is taken.
-//! * durable: k covers every write whose reply left the node before the
-//!   crash (`always` after power loss, and every policy after a process
-//!   crash, where the page cache survives and a reply never leaves before
-//!   its write reached the file), or only those that left more than
-//!   [`EVERYSEC_WINDOW_MS`] before the crash (`everysec` after power
-//!   loss). `appendfsync no` after power loss, and RDB-only persistence,
-//!   promise only prefix.
+//!   `appendfsync no` after power loss, and RDB-only persistence, owe only
+//!   prefix.
 //!
 //! Comparisons use what a client could observe at the restart's wall time:
 //! a key whose expiry has passed counts as absent on either side.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use redoubt_core::config::AppendFsync;
 use redoubt_core::env::ConnId;
 
 use crate::check::model::{Change, Dataset, DbKey, Entry, Model};
-use crate::world::disk::CrashKind;
+use crate::world::hash::TraceHasher;
 use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// How long before a crash an `everysec` acknowledgement must have left to
 /// be owed durability (Redis's promise: at most two seconds lost).
 pub const EVERYSEC_WINDOW_MS: u64 = 2000;
+
+/// What the node promised about a write when its reply left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Promise {
+    /// The write is fsynced (`appendfsync always`).
+    Always,
+    /// Fsynced within about a second (`everysec`).
+    EverySec,
+    /// Written to the file; the kernel decides when it is durable.
+    No,
+    /// The AOF was off: only the next snapshot holds it.
+    #[default]
+    AofOff,
+}
+
+impl Promise {
+    pub fn name(self) -> &'static str {
+        match self {
+            Promise::Always => "always",
+            Promise::EverySec => "everysec",
+            Promise::No => "no",
+            Promise::AofOff => "aof_off",
+        }
+    }
+}
 
 /// One unit of the write log: a top-level command (or a whole MULTI/EXEC)
 /// that changed the dataset, with the changes of any expiry traced before
@@ -47,24 +84,31 @@ pub struct WriteUnit {
     pub reply_end: Option<(ConnId, u64)>,
     /// Simulated ms at which the reply left the node, if it did.
     pub released_at_ms: Option<u64>,
+    pub promise: Promise,
+    /// The life of the node that ran it (0 for the first).
+    pub incarnation: usize,
 }
 
-/// The write log of one incarnation, oldest unit first.
-#[derive(Debug, Clone, Default)]
-pub struct WriteLog {
-    pub units: Vec<WriteUnit>,
+/// A reply stream's releases: (simulated ms, bytes sent so far, the
+/// promise in force), one entry per send.
+pub type Releases = [(u64, u64, Promise)];
+
+/// Builds write units from an incarnation's trace.
+pub struct UnitBuilder<'a> {
+    pub model: &'a mut Model,
+    /// Hashes of every (key, value) any unit produced: the integrity
+    /// checker's memory of what clients wrote.
+    pub written: &'a mut WrittenValues,
+    pub incarnation: usize,
 }
 
-/// Replies a connection was sent: (simulated ms, bytes sent so far).
-pub type Releases = [(u64, u64)];
-
-impl WriteLog {
-    /// Feeds `trace` through `model` and groups what changed into units.
-    pub fn from_trace(model: &mut Model, trace: &[TraceRecord]) -> WriteLog {
-        let mut log = WriteLog::default();
+impl UnitBuilder<'_> {
+    /// Feeds `trace` through the model and groups what changed into units.
+    pub fn units(&mut self, trace: &[TraceRecord]) -> Vec<WriteUnit> {
+        let mut units = Vec::new();
         let mut reply_bytes: BTreeMap<ConnId, u64> = BTreeMap::new();
         for record in trace {
-            model.apply(record);
+            self.model.apply(record);
             match &record.event {
                 TraceEvent::Executed {
                     conn,
@@ -74,13 +118,10 @@ impl WriteLog {
                 } => {
                     let sent = reply_bytes.entry(*conn).or_default();
                     *sent += reply.len() as u64;
-                    let changes = model.take_changes();
+                    let changes = self.model.take_changes();
                     if !changes.is_empty() {
-                        log.units.push(WriteUnit {
-                            changes,
-                            reply_end: Some((*conn, *sent)),
-                            released_at_ms: None,
-                        });
+                        let reply_end = Some((*conn, *sent));
+                        units.push(self.unit(changes, reply_end));
                     }
                 }
                 TraceEvent::Rejected { conn, reply, .. } => {
@@ -89,72 +130,166 @@ impl WriteLog {
                 _ => {}
             }
         }
-        let rest = model.take_changes();
+        let rest = self.model.take_changes();
         if !rest.is_empty() {
-            log.units.push(WriteUnit {
-                changes: rest,
-                ..WriteUnit::default()
-            });
+            units.push(self.unit(rest, None));
         }
-        log
+        units
     }
 
-    /// Sets each unit's release time from what each connection was sent.
-    pub fn mark_releases<'a>(&mut self, releases: impl Fn(ConnId) -> Option<&'a Releases>) {
-        for unit in &mut self.units {
-            let Some((conn, end)) = unit.reply_end else {
-                continue;
-            };
-            unit.released_at_ms = releases(conn).and_then(|sent| {
-                let at = sent.partition_point(|&(_, bytes)| bytes < end);
-                sent.get(at).map(|&(at_ms, _)| at_ms)
-            });
+    fn unit(&mut self, changes: Vec<Change>, reply_end: Option<(ConnId, u64)>) -> WriteUnit {
+        for change in &changes {
+            let after = self.model.data().get(&change.key.0);
+            if let Some(entry) = after.and_then(|keys| keys.get(&change.key.1)) {
+                self.written.insert(&change.key, &entry.value);
+            }
+        }
+        WriteUnit {
+            changes,
+            reply_end,
+            released_at_ms: None,
+            promise: Promise::AofOff,
+            incarnation: self.incarnation,
         }
     }
+}
 
-    /// The smallest prefix length that holds every unit `rule` says must
-    /// survive a crash at `crash_ms`.
-    pub fn required_prefix(&self, rule: DurableRule, crash_ms: u64) -> usize {
-        let owed = |released_ms: u64| match rule.window_ms {
-            None => true,
-            Some(window) => released_ms.saturating_add(window) < crash_ms,
+/// Sets each unit's release time and promise from what its connection was
+/// sent.
+pub fn mark_releases<'a>(
+    units: &mut [WriteUnit],
+    releases: impl Fn(ConnId) -> Option<&'a Releases>,
+) {
+    for unit in units {
+        let Some((conn, end)) = unit.reply_end else {
+            continue;
         };
-        self.units
+        let Some(sent) = releases(conn) else {
+            continue;
+        };
+        let at = sent.partition_point(|&(_, bytes, _)| bytes < end);
+        if let Some(&(at_ms, _, promise)) = sent.get(at) {
+            unit.released_at_ms = Some(at_ms);
+            unit.promise = promise;
+        }
+    }
+}
+
+/// Every (key, value) a client's write produced, hashed.
+#[derive(Debug, Default, Clone)]
+pub struct WrittenValues {
+    hashes: BTreeSet<(usize, u64)>,
+}
+
+impl WrittenValues {
+    fn hash(key: &DbKey, value: &[u8]) -> u64 {
+        let mut hasher = TraceHasher::default();
+        hasher.bytes(&key.1);
+        hasher.bytes(value);
+        hasher.finish()
+    }
+
+    pub fn insert(&mut self, key: &DbKey, value: &[u8]) {
+        self.hashes.insert((key.0, Self::hash(key, value)));
+    }
+
+    pub fn contains(&self, key: &DbKey, value: &[u8]) -> bool {
+        self.hashes.contains(&(key.0, Self::hash(key, value)))
+    }
+
+    /// Recovered keys holding a value no client ever wrote to them.
+    pub fn invented(&self, recovered: &Dataset) -> Vec<DbKey> {
+        let mut invented = Vec::new();
+        for (&db, keys) in recovered {
+            for (key, entry) in keys {
+                let db_key = (db, key.clone());
+                if !self.contains(&db_key, &entry.value) {
+                    invented.push(db_key);
+                }
+            }
+        }
+        invented
+    }
+}
+
+/// Stretches of simulated time in which the node could not be expected to
+/// make writes durable: disk errors it was told of, slow fsyncs, pauses,
+/// stalls, downtime. Kept sorted by start.
+#[derive(Debug, Default, Clone)]
+pub struct Trouble {
+    windows: Vec<(u64, u64)>,
+}
+
+impl Trouble {
+    /// Records trouble over `[start_ms, end_ms]`.
+    pub fn add(&mut self, start_ms: u64, end_ms: u64) {
+        let at = self
+            .windows
+            .partition_point(|&(start, _)| start <= start_ms);
+        self.windows.insert(at, (start_ms, end_ms.max(start_ms)));
+    }
+
+    /// Whether any trouble touches `[start_ms, end_ms]`.
+    pub fn touches(&self, start_ms: u64, end_ms: u64) -> bool {
+        let before_end = self.windows.partition_point(|&(start, _)| start <= end_ms);
+        self.windows[..before_end]
             .iter()
-            .rposition(|unit| unit.released_at_ms.is_some_and(owed))
-            .map_or(0, |index| index + 1)
+            .any(|&(_, end)| end >= start_ms)
     }
 }
 
-/// A durability promise checked after a crash.
+/// How a life of the node ended, as the durability rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DurableRule {
-    /// How reports name it.
-    pub name: &'static str,
-    /// Only replies that left more than this long before the crash are
-    /// owed; `None`: every reply that left.
-    pub window_ms: Option<u64>,
+pub struct Ending {
+    pub at_ms: u64,
+    /// What the disk kept: everything written (process crash, or a clean
+    /// exit the machine survived) or only what was durable (power loss).
+    pub power_loss: bool,
+    /// The node exited cleanly with every write made safe first.
+    pub exit_made_safe: bool,
+    /// The `everysec` window, stretched by the node's clock drift.
+    pub window_ms: u64,
 }
 
-/// The durability promise a crash of `kind` must keep, if any beyond
-/// prefix. `aof_policy` is `None` when the AOF is off.
-pub fn durable_rule(aof_policy: Option<AppendFsync>, kind: CrashKind) -> Option<DurableRule> {
-    let policy = aof_policy?;
-    match (kind, policy) {
-        (CrashKind::Process, _) => Some(DurableRule {
-            name: "written",
-            window_ms: None,
-        }),
-        (CrashKind::PowerLoss, AppendFsync::Always) => Some(DurableRule {
-            name: "always",
-            window_ms: None,
-        }),
-        (CrashKind::PowerLoss, AppendFsync::EverySec) => Some(DurableRule {
-            name: "everysec",
-            window_ms: Some(EVERYSEC_WINDOW_MS),
-        }),
-        (CrashKind::PowerLoss, AppendFsync::No) => None,
+impl Ending {
+    /// Whether `unit` must survive this ending.
+    pub fn owes(&self, unit: &WriteUnit, trouble: &Trouble) -> bool {
+        let Some(released) = unit.released_at_ms else {
+            return false;
+        };
+        if self.exit_made_safe {
+            return true;
+        }
+        if !self.power_loss {
+            return unit.promise != Promise::AofOff;
+        }
+        match unit.promise {
+            Promise::Always => true,
+            Promise::EverySec => {
+                let deadline = released.saturating_add(self.window_ms);
+                deadline < self.at_ms && !trouble.touches(released, deadline)
+            }
+            Promise::No | Promise::AofOff => false,
+        }
     }
+
+    /// The name of the rule, for reports.
+    pub fn rule_name(&self) -> &'static str {
+        match (self.exit_made_safe, self.power_loss) {
+            (true, _) => "clean_exit",
+            (false, false) => "written",
+            (false, true) => "per_policy",
+        }
+    }
+}
+
+/// The smallest prefix length of `units` that holds every unit `ending`
+/// owes.
+pub fn required_prefix(units: &[WriteUnit], ending: &Ending, trouble: &Trouble) -> usize {
+    units
+        .iter()
+        .rposition(|unit| ending.owes(unit, trouble))
+        .map_or(0, |index| index + 1)
 }
 
 fn lookup<'a>(data: &'a Dataset, key: &DbKey) -> Option<&'a Entry> {
@@ -178,9 +313,9 @@ fn set(data: &mut Dataset, key: &DbKey, entry: Option<Entry>) {
     }
 }
 
-/// The largest k such that `units[..k]` applied to the incarnation's
-/// starting state gives `recovered`, as observed at `wall_ms`; `final_state`
-/// is the state after all units. `None` if no prefix matches.
+/// The largest k such that `units[..k]` applied to the lineage's starting
+/// state gives `recovered`, as observed at `wall_ms`; `final_state` is the
+/// state after all units. `None` if no prefix matches.
 pub fn find_prefix(
     final_state: &Dataset,
     units: &[WriteUnit],
@@ -260,18 +395,29 @@ fn show_entry(entry: &Option<Entry>) -> String {
         Some(Entry {
             value,
             expire_at_ms: None,
-        }) => format!("{:?}", String::from_utf8_lossy(value)),
+        }) => format!("{:?}", short(value)),
         Some(Entry {
             value,
             expire_at_ms: Some(at),
-        }) => format!("{:?} expiring at {at}", String::from_utf8_lossy(value)),
+        }) => format!("{:?} expiring at {at}", short(value)),
     }
 }
 
-/// The verdict of one durability promise at one restart.
+/// A value as a report shows it: the first bytes only.
+fn short(value: &[u8]) -> String {
+    const SHOWN_BYTES_MAX: usize = 40;
+    let text = String::from_utf8_lossy(&value[..value.len().min(SHOWN_BYTES_MAX)]);
+    if value.len() > SHOWN_BYTES_MAX {
+        format!("{text}...({} bytes)", value.len())
+    } else {
+        text.into_owned()
+    }
+}
+
+/// The verdict of the durability promise at one restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DurableCheck {
-    pub rule: DurableRule,
+    pub rule: &'static str,
     /// Units that had to be in the recovered prefix.
     pub required: usize,
     pub passed: bool,
@@ -282,67 +428,86 @@ pub struct DurableCheck {
 /// What the checkers found at one restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryCheck {
-    /// Units in the incarnation's write log.
+    /// Units in the lineage before the restart.
     pub units: usize,
     /// Units the recovered dataset holds, if it is a prefix at all.
     pub prefix: Option<usize>,
     /// When no prefix matches: the closest one and how it differs.
     pub mismatch: Option<String>,
+    /// `None` when the run does not check durability.
     pub durable: Option<DurableCheck>,
+    /// Recovered keys holding a value no client wrote (integrity).
+    pub invented: Vec<String>,
 }
 
 impl RecoveryCheck {
     pub fn passed(&self) -> bool {
-        self.prefix.is_some() && self.durable.as_ref().is_none_or(|d| d.passed)
+        self.prefix.is_some()
+            && self.invented.is_empty()
+            && self.durable.as_ref().is_none_or(|d| d.passed)
     }
 }
 
-/// Judges a recovered dataset against the write log of the incarnation
-/// that crashed at `crash_ms`.
-pub fn check_recovery(
-    final_state: &Dataset,
-    log: &WriteLog,
-    recovered: &Dataset,
-    wall_ms: i64,
-    rule: Option<DurableRule>,
-    crash_ms: u64,
-) -> RecoveryCheck {
-    let search = search_prefix(final_state, &log.units, recovered, wall_ms);
-    let prefix = search.found;
-    let mismatch = prefix.is_none().then(|| {
-        let (k, keys) = &search.closest;
-        let shown: Vec<String> = keys
+/// The inputs of one judgement: the lineage, what the model holds at its
+/// end, and what the node recovered.
+pub struct Judgement<'a> {
+    pub final_state: &'a Dataset,
+    pub units: &'a [WriteUnit],
+    pub recovered: &'a Dataset,
+    pub wall_ms: i64,
+    pub written: &'a WrittenValues,
+}
+
+impl Judgement<'_> {
+    /// Judges the recovered dataset; `ending` is `None` when the run does
+    /// not check durability.
+    pub fn judge(&self, ending: Option<(&Ending, &Trouble)>) -> RecoveryCheck {
+        let search = search_prefix(self.final_state, self.units, self.recovered, self.wall_ms);
+        let prefix = search.found;
+        let mismatch = prefix.is_none().then(|| describe_mismatch(&search.closest));
+        let durable = ending.map(|(ending, trouble)| {
+            let required = required_prefix(self.units, ending, trouble);
+            // With no prefix there is nothing to hold the owed units: a
+            // failure whenever some were owed (prefix reports the mismatch).
+            let passed = prefix.map_or(required == 0, |k| k >= required);
+            DurableCheck {
+                rule: ending.rule_name(),
+                required,
+                passed,
+                lost: (!passed).then(|| describe(&self.units[required - 1], required)),
+            }
+        });
+        let invented = self
+            .written
+            .invented(self.recovered)
             .iter()
-            .map(|(key, seen, model)| {
-                format!(
-                    "db{}:{} recovered {} but the model has {}",
-                    key.0,
-                    String::from_utf8_lossy(&key.1),
-                    show_entry(seen),
-                    show_entry(model)
-                )
-            })
+            .take(DIFFERENCES_SHOWN_MAX)
+            .map(|(db, key)| format!("db{db}:{}", short(key)))
             .collect();
-        format!("closest is k = {k}: {}", shown.join("; "))
-    });
-    let durable = rule.map(|rule| {
-        let required = log.required_prefix(rule, crash_ms);
-        // With no prefix there is nothing to hold the owed units: a failure
-        // whenever some were owed (prefix reports the mismatch itself).
-        let passed = prefix.map_or(required == 0, |k| k >= required);
-        DurableCheck {
-            rule,
-            required,
-            passed,
-            lost: (!passed).then(|| describe(&log.units[required - 1], required)),
+        RecoveryCheck {
+            units: self.units.len(),
+            prefix,
+            mismatch,
+            durable,
+            invented,
         }
-    });
-    RecoveryCheck {
-        units: log.units.len(),
-        prefix,
-        mismatch,
-        durable,
     }
+}
+
+fn describe_mismatch((k, keys): &(usize, Vec<Difference>)) -> String {
+    let shown: Vec<String> = keys
+        .iter()
+        .map(|(key, seen, model)| {
+            format!(
+                "db{}:{} recovered {} but the model has {}",
+                key.0,
+                short(&key.1),
+                show_entry(seen),
+                show_entry(model)
+            )
+        })
+        .collect();
+    format!("closest is k = {k}: {}", shown.join("; "))
 }
 
 /// One unit, as a violation names it.
@@ -350,191 +515,18 @@ fn describe(unit: &WriteUnit, number: usize) -> String {
     let keys: Vec<String> = unit
         .changes
         .iter()
-        .map(|c| format!("db{}:{}", c.key.0, String::from_utf8_lossy(&c.key.1)))
+        .take(DIFFERENCES_SHOWN_MAX)
+        .map(|c| format!("db{}:{}", c.key.0, short(&c.key.1)))
         .collect();
     let conn = unit.reply_end.map_or(0, |(conn, _)| conn);
     format!(
-        "unit {number} (conn {conn}, keys {}, reply left at {} ms)",
+        "unit {number} (life {}, conn {conn}, keys {}, {} reply left at {} ms)",
+        unit.incarnation + 1,
         keys.join(" "),
+        unit.promise.name(),
         unit.released_at_ms.unwrap_or_default()
     )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn executed(conn: ConnId, words: &[&str], reply: &str, in_transaction: bool) -> TraceRecord {
-        TraceRecord {
-            monotonic_ms: 0,
-            wall_ms: 1_000,
-            event: TraceEvent::Executed {
-                conn,
-                db: 0,
-                argv: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
-                reply: reply.as_bytes().to_vec(),
-                in_transaction,
-            },
-        }
-    }
-
-    /// SET a, INCR n, MULTI { SET b, INCR n } EXEC, SET a again: four
-    /// units, replies released at 10, 20, 30 and 40 ms.
-    fn history() -> (Dataset, WriteLog) {
-        let trace = vec![
-            executed(1, &["SET", "a", "1"], "+OK\r\n", false),
-            executed(2, &["INCR", "n"], ":1\r\n", false),
-            executed(1, &["GET", "a"], "$1\r\n1\r\n", false),
-            executed(2, &["MULTI"], "+OK\r\n", false),
-            executed(2, &["SET", "b", "x"], "+OK\r\n", true),
-            executed(2, &["INCR", "n"], ":2\r\n", true),
-            executed(2, &["EXEC"], "*2\r\n+OK\r\n:2\r\n", false),
-            executed(1, &["SET", "a", "2"], "+OK\r\n", false),
-        ];
-        let mut model = Model::default();
-        let mut log = WriteLog::from_trace(&mut model, &trace);
-        assert!(model.verdict().passed(), "{:?}", model.verdict().violations);
-        let sent: BTreeMap<ConnId, Vec<(u64, u64)>> = [
-            (1, vec![(10, 5), (25, 12), (40, 17)]),
-            (2, vec![(20, 4), (30, 24)]),
-        ]
-        .into();
-        log.mark_releases(|conn| sent.get(&conn).map(Vec::as_slice));
-        (model.data().clone(), log)
-    }
-
-    fn dataset(pairs: &[(&str, &str)]) -> Dataset {
-        let keys = pairs
-            .iter()
-            .map(|(k, v)| {
-                let entry = Entry {
-                    value: v.as_bytes().to_vec(),
-                    expire_at_ms: None,
-                };
-                (k.as_bytes().to_vec(), entry)
-            })
-            .collect();
-        [(0, keys)].into()
-    }
-
-    const ALWAYS: Option<DurableRule> = Some(DurableRule {
-        name: "always",
-        window_ms: None,
-    });
-
-    /// The log has one unit per write, the transaction whole, each with the
-    /// time its reply left.
-    #[test]
-    fn units_follow_writes_and_transactions() {
-        let (_, log) = history();
-        assert_eq!(log.units.len(), 4);
-        assert_eq!(log.units[2].changes.len(), 2);
-        let released: Vec<_> = log.units.iter().map(|u| u.released_at_ms).collect();
-        assert_eq!(released, [Some(10), Some(20), Some(30), Some(40)]);
-    }
-
-    /// Every prefix is found, the largest first; the full one passes
-    /// `always`.
-    #[test]
-    fn finds_each_prefix() {
-        let (end, log) = history();
-        let states = [
-            dataset(&[]),
-            dataset(&[("a", "1")]),
-            dataset(&[("a", "1"), ("n", "1")]),
-            dataset(&[("a", "1"), ("n", "2"), ("b", "x")]),
-            dataset(&[("a", "2"), ("n", "2"), ("b", "x")]),
-        ];
-        for (k, state) in states.iter().enumerate() {
-            assert_eq!(find_prefix(&end, &log.units, state, 0), Some(k));
-        }
-        let check = check_recovery(&end, &log, &states[4], 0, ALWAYS, 50);
-        assert!(check.passed(), "{check:?}");
-    }
-
-    /// Under `always`, a recovered dataset that lacks an acknowledged write
-    /// is a prefix but fails durability.
-    #[test]
-    fn missing_acknowledged_write_fails_always() {
-        let (end, log) = history();
-        let recovered = dataset(&[("a", "1"), ("n", "2"), ("b", "x")]);
-        let check = check_recovery(&end, &log, &recovered, 0, ALWAYS, 50);
-        assert_eq!(check.prefix, Some(3));
-        assert!(!check.passed());
-        assert_eq!(check.durable.unwrap().required, 4);
-        // Had its reply not left before the crash, losing it is allowed.
-        let mut unreleased = log.clone();
-        unreleased.units[3].released_at_ms = None;
-        assert!(check_recovery(&end, &unreleased, &recovered, 0, ALWAYS, 50).passed());
-    }
-
-    /// Under `everysec`, only replies older than the window are owed.
-    #[test]
-    fn everysec_owes_only_old_acknowledgements() {
-        let (end, log) = history();
-        let rule = durable_rule(Some(AppendFsync::EverySec), CrashKind::PowerLoss);
-        let recovered = dataset(&[("a", "1"), ("n", "1")]);
-        let soon = check_recovery(&end, &log, &recovered, 0, rule, 2_025);
-        assert!(soon.passed(), "{soon:?}");
-        let later = check_recovery(&end, &log, &recovered, 0, rule, 2_031);
-        assert!(!later.passed());
-        assert_eq!(later.durable.unwrap().required, 3);
-    }
-
-    /// A value no prefix ever held fails prefix.
-    #[test]
-    fn not_a_prefix_fails() {
-        let (end, log) = history();
-        let recovered = dataset(&[("a", "2"), ("n", "1")]);
-        let check = check_recovery(&end, &log, &recovered, 0, None, 50);
-        assert_eq!(check.prefix, None);
-        assert!(!check.passed());
-        let invented = dataset(&[("a", "1"), ("n", "1"), ("z", "0")]);
-        assert_eq!(find_prefix(&end, &log.units, &invented, 0), None);
-    }
-
-    /// Half a transaction (its SET without its INCR) is no prefix.
-    #[test]
-    fn torn_transaction_fails() {
-        let (end, log) = history();
-        let torn = dataset(&[("a", "1"), ("n", "1"), ("b", "x")]);
-        assert_eq!(find_prefix(&end, &log.units, &torn, 0), None);
-        let other_half = dataset(&[("a", "1"), ("n", "2")]);
-        assert_eq!(find_prefix(&end, &log.units, &other_half, 0), None);
-    }
-
-    /// A key past its time is absent on either side; before it, its value
-    /// and expiry must match exactly.
-    #[test]
-    fn expired_keys_compare_as_observed() {
-        let trace = vec![TraceRecord {
-            monotonic_ms: 0,
-            wall_ms: 1_000,
-            event: TraceEvent::Executed {
-                conn: 1,
-                db: 0,
-                argv: ["SET", "t", "v", "PX", "100"]
-                    .iter()
-                    .map(|w| w.as_bytes().to_vec())
-                    .collect(),
-                reply: b"+OK\r\n".to_vec(),
-                in_transaction: false,
-            },
-        }];
-        let mut model = Model::default();
-        let log = WriteLog::from_trace(&mut model, &trace);
-        let end = model.data().clone();
-        let empty = dataset(&[]);
-        assert_eq!(find_prefix(&end, &log.units, &empty, 1_100), Some(1));
-        assert_eq!(find_prefix(&end, &log.units, &end, 1_100), Some(1));
-        assert_eq!(find_prefix(&end, &log.units, &empty, 1_099), Some(0));
-        let mut other_expiry = end.clone();
-        other_expiry
-            .get_mut(&0)
-            .unwrap()
-            .get_mut(&b"t"[..])
-            .unwrap()
-            .expire_at_ms = Some(1_200);
-        assert_eq!(find_prefix(&end, &log.units, &other_expiry, 1_050), None);
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
 
+use super::durability::Promise;
 use super::model::VIOLATIONS_KEPT_MAX;
 use super::Verdict;
 use crate::workload::resp::parse_reply;
@@ -20,19 +21,19 @@ pub struct ConnectionLog {
     pub client: usize,
     pub requests: Vec<Vec<Vec<u8>>>,
     pub received: Vec<u8>,
-    /// What the node sent, as (simulated ms, bytes sent so far), one entry
-    /// per send: when each reply left the node.
-    pub released: Vec<(u64, u64)>,
-    /// The node crashed while the connection was open: requests after the
-    /// last reply have an unknown outcome.
+    /// What the node sent, as (simulated ms, bytes sent so far, what the
+    /// node promised then), one entry per send: when each reply left.
+    pub released: Vec<(u64, u64, Promise)>,
+    /// The node went away (crash or exit) while the connection was open:
+    /// requests after the last reply have an unknown outcome.
     pub closed_by_crash: bool,
 }
 
 impl ConnectionLog {
-    /// Records bytes the node sent at `at_ms`.
-    pub fn release(&mut self, at_ms: u64, bytes: usize) {
-        let total = self.released.last().map_or(0, |&(_, sent)| sent) + bytes as u64;
-        self.released.push((at_ms, total));
+    /// Records bytes the node sent at `at_ms` under `promise`.
+    pub fn release(&mut self, at_ms: u64, bytes: usize, promise: Promise) {
+        let total = self.released.last().map_or(0, |&(_, sent, _)| sent) + bytes as u64;
+        self.released.push((at_ms, total, promise));
     }
 }
 

@@ -1,5 +1,6 @@
 //! Liveness: every client finished all its operations within the run's
-//! bounds.
+//! bounds, and, once the quiet phase started, the node acknowledged a
+//! write again within the plan's bound, by itself (the probe's write).
 
 use super::Verdict;
 
@@ -14,6 +15,18 @@ pub struct LivenessFacts {
     pub requests_lost_to_crashes: u64,
     /// Set when the run hit a bound (events or simulated time).
     pub stopped_by: Option<String>,
+    /// The quiet phase, if the run had one.
+    pub quiet: Option<QuietFacts>,
+}
+
+/// What the quiet phase's probe saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietFacts {
+    /// When the bound starts: the quiet phase, or the node coming up after
+    /// it if it was down.
+    pub from_ms: u64,
+    pub probe_acked_ms: Option<u64>,
+    pub bound_ms: u64,
 }
 
 /// Every client finished its operations, within the run's bounds.
@@ -39,6 +52,27 @@ pub fn check_liveness(facts: &LivenessFacts) -> Verdict {
     if facts.requests_lost_to_crashes > 0 {
         summary += &format!(", {} in flight at a crash", facts.requests_lost_to_crashes);
     }
+    if let Some(quiet) = &facts.quiet {
+        match quiet.probe_acked_ms {
+            Some(acked) => {
+                let took = acked.saturating_sub(quiet.from_ms);
+                summary += &format!(
+                    "; writes acknowledged {took} ms into the quiet phase (bound {} ms)",
+                    quiet.bound_ms
+                );
+                if took > quiet.bound_ms {
+                    violations.push(format!(
+                        "the first write of the quiet phase was acknowledged after {took} ms, beyond the bound of {} ms",
+                        quiet.bound_ms
+                    ));
+                }
+            }
+            None => {
+                summary += "; no write acknowledged in the quiet phase";
+                violations.push("the quiet phase's probe never got a write acknowledged".into());
+            }
+        }
+    }
     Verdict {
         name: "liveness",
         passed: violations.is_empty(),
@@ -61,6 +95,7 @@ mod tests {
             requests_unanswered: 0,
             requests_lost_to_crashes: 0,
             stopped_by: None,
+            quiet: None,
         };
         assert!(check_liveness(&facts).passed);
         facts.clients_finished = 1;
@@ -68,5 +103,27 @@ mod tests {
         facts.clients_finished = 2;
         facts.stopped_by = Some("events_max".into());
         assert!(!check_liveness(&facts).passed);
+    }
+
+    /// The quiet phase's probe must be acknowledged within the bound.
+    #[test]
+    fn quiet_phase_probe_within_bound() {
+        let mut facts = LivenessFacts {
+            clients: 1,
+            clients_finished: 1,
+            requests_unanswered: 0,
+            requests_lost_to_crashes: 0,
+            stopped_by: None,
+            quiet: Some(QuietFacts {
+                from_ms: 1000,
+                probe_acked_ms: Some(1500),
+                bound_ms: 1000,
+            }),
+        };
+        assert!(check_liveness(&facts).passed);
+        facts.quiet.as_mut().unwrap().probe_acked_ms = Some(2001);
+        assert!(!check_liveness(&facts).passed, "beyond the bound");
+        facts.quiet.as_mut().unwrap().probe_acked_ms = None;
+        assert!(!check_liveness(&facts).passed, "never acknowledged");
     }
 }

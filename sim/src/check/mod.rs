@@ -5,13 +5,22 @@
 //! * [`liveness`]: every client finished within the run's bounds;
 //! * [`durability`]: at each restart, the recovered dataset is a prefix of
 //!   the write log and holds what the policy promised;
-//! * [`recovery`]: the verdicts over every restart of a run.
+//! * [`recovery`]: the verdicts over every restart of a run (recovery,
+//!   prefix, durable, integrity);
+//! * [`enospc`]: a full disk refuses or holds writes, and writing resumes
+//!   by itself;
+//! * [`shutdown`]: a shutdown exits within a bound, having made writes
+//!   safe;
+//! * [`work`]: the run did the work its scenario asks for.
 
 pub mod durability;
+pub mod enospc;
 pub mod integrity;
 pub mod liveness;
 pub mod model;
 pub mod recovery;
+pub mod shutdown;
+pub mod work;
 
 use model::ModelVerdict;
 

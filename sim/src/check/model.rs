@@ -530,11 +530,66 @@ impl Model {
             (b"EXPIRE", 3) => return self.expire(db, argv, 1000, now_ms),
             (b"PEXPIRE", 3) => return self.expire(db, argv, 1, now_ms),
             (b"PERSIST", 2) => Reply::Integer(i64::from(self.persist(db, &argv[1], now_ms))),
+            (b"FLUSHALL", 1) => {
+                self.flush_all();
+                ok()
+            }
+            (b"SWAPDB", 3) => match (int(&argv[1]), int(&argv[2])) {
+                (Some(a), Some(b)) if a >= 0 && b >= 0 => {
+                    self.swap_dbs(a as usize, b as usize);
+                    ok()
+                }
+                _ => return Expected::Unmodeled,
+            },
             (b"TTL", 2) => return self.time_to_live(db, &argv[1], 1000, now_ms),
             (b"PTTL", 2) => return self.time_to_live(db, &argv[1], 1, now_ms),
             _ => return Expected::Unmodeled,
         };
         Expected::Exact(reply)
+    }
+
+    /// FLUSHALL: every key of every database goes; WATCHes on keys that
+    /// existed are touched.
+    fn flush_all(&mut self) {
+        let keys: Vec<DbKey> = self
+            .data
+            .iter()
+            .flat_map(|(db, keys)| keys.keys().map(move |key| (*db, key.clone())))
+            .collect();
+        for (db, key) in keys {
+            self.bump(db, &key);
+            self.journal_before(db, &key);
+            self.data.entry(db).or_default().remove(&key);
+        }
+    }
+
+    /// SWAPDB: the two databases trade contents; a WATCHed key in either is
+    /// touched if it exists in either.
+    fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for db in [a, b] {
+            keys.extend(
+                self.data
+                    .get(&db)
+                    .into_iter()
+                    .flat_map(|k| k.keys().cloned()),
+            );
+        }
+        keys.sort();
+        keys.dedup();
+        for key in &keys {
+            for db in [a, b] {
+                self.bump(db, key);
+                self.journal_before(db, key);
+            }
+        }
+        let first = self.data.remove(&a).unwrap_or_default();
+        let second = self.data.remove(&b).unwrap_or_default();
+        self.data.insert(a, second);
+        self.data.insert(b, first);
     }
 
     fn set(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Expected {

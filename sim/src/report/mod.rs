@@ -1,12 +1,16 @@
 //! The run report: stable across machines (no wall-clock time, no paths
 //! beyond the scenario name given on the command line), so it can be
 //! snapshot-tested and diffed between runs of the same seed.
+//!
+//! The words it uses (unit, lineage, k, owed) are defined in
+//! [`crate::check::durability`]; the report prints a short legend too.
 
 use std::fmt::Write;
 
-use crate::check::recovery::CrashReport;
+use crate::check::recovery::RestartReport;
 use crate::check::Verdict;
 use crate::run::options::RunOptions;
+use crate::run::simulation::RecoveryPaths;
 use crate::workload::ops::OpKind;
 use crate::workload::ClientStats;
 
@@ -26,13 +30,17 @@ pub struct Report {
     pub verdicts: Vec<Verdict>,
     /// Names of the checkers the scenario requires to pass.
     pub required_checkers: Vec<String>,
-    /// Crashes and restarts, in order.
-    pub crashes: Vec<CrashReport>,
+    /// Every time the node went down and came back, in order.
+    pub restarts: Vec<RestartReport>,
     /// How often each kind of fault fired in this run, by the names the
     /// summary and scenario files use; kinds that never fired are absent.
     pub faults: Vec<FaultTally>,
-    /// Checkers the scenario leaves off, each with the reason.
+    /// Checkers this run leaves off, each with the reason.
     pub checkers_off: Vec<(String, String)>,
+    /// How often each recovery path ran.
+    pub paths: RecoveryPaths,
+    /// Set when the run hit a bound.
+    pub stopped_by: Option<String>,
     pub trace_hash: u64,
 }
 
@@ -43,8 +51,17 @@ pub struct FaultTally {
     pub count: u64,
 }
 
+/// The legend of the report's words, printed once per report.
+const LEGEND: &str = "\
+legend:
+  unit: one write of the log (a command, or a whole MULTI/EXEC) that changed the dataset
+  lineage: the units the node's data descends from, across its lives
+  k: how many units of the lineage the recovered dataset holds (a prefix)
+  owed: units a restart must not lose, by the rule of how the node went down
+";
+
 impl Report {
-    /// Whether every required checker passed.
+    /// Whether every required checker that this run checks passed.
     pub fn passed(&self) -> bool {
         self.verdicts
             .iter()
@@ -76,7 +93,10 @@ impl Report {
         self.render_header(&mut out);
         self.render_operations(&mut out);
         self.render_timeline(&mut out);
+        self.render_faults(&mut out);
+        self.render_restarts(&mut out);
         self.render_checkers(&mut out);
+        out.push_str(LEGEND);
         writeln!(out, "trace_hash: {:016x}", self.trace_hash).expect("write to String");
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         writeln!(out, "verdict: {verdict}").expect("write to String");
@@ -94,6 +114,25 @@ impl Report {
         for (name, value) in self.options.describe() {
             let _ = writeln!(out, "  {name}: {value}");
         }
+        let plan = &self.options.faults;
+        let _ = writeln!(out, "fault_plan:");
+        match plan.quiet_at_ms {
+            Some(at) => {
+                let _ = writeln!(out, "  quiet_phase_from_ms: {at}");
+                let _ = writeln!(out, "  liveness_bound_ms: {}", plan.liveness_ms);
+            }
+            None => {
+                let _ = writeln!(out, "  quiet_phase_from_ms: none (no faults)");
+            }
+        }
+        let _ = writeln!(out, "  clock_drift_ppm: {}", plan.drift_ppm);
+        let _ = writeln!(out, "  disk: {}", plan.disk.describe());
+        for fault in &plan.schedule {
+            let _ = writeln!(out, "  - {}", describe_fault(fault));
+        }
+        if let Some(kind) = plan.final_crash {
+            let _ = writeln!(out, "  final: {kind:?}");
+        }
     }
 
     fn render_operations(&self, out: &mut String) {
@@ -105,30 +144,18 @@ impl Report {
             }
         }
         let _ = writeln!(out, "requests:");
-        let _ = writeln!(out, "  sent: {}", totals.requests_sent);
-        let _ = writeln!(out, "  replies: {}", totals.replies_received);
-        let _ = writeln!(out, "  error_replies: {}", totals.error_replies);
-        let _ = writeln!(
-            out,
-            "  transactions_committed: {}",
-            totals.transactions_committed
-        );
-        let _ = writeln!(
-            out,
-            "  transactions_retried: {}",
-            totals.transactions_retried
-        );
-        let _ = writeln!(
-            out,
-            "  transactions_given_up: {}",
-            totals.transactions_given_up
-        );
-        let _ = writeln!(
-            out,
-            "  transactions_discarded: {}",
-            totals.transactions_discarded
-        );
-        let _ = writeln!(out, "  reconnects: {}", totals.reconnects);
+        for (name, value) in [
+            ("sent", totals.requests_sent),
+            ("replies", totals.replies_received),
+            ("error_replies", totals.error_replies),
+            ("transactions_committed", totals.transactions_committed),
+            ("transactions_retried", totals.transactions_retried),
+            ("transactions_given_up", totals.transactions_given_up),
+            ("transactions_discarded", totals.transactions_discarded),
+            ("reconnects", totals.reconnects),
+        ] {
+            let _ = writeln!(out, "  {name}: {value}");
+        }
     }
 
     fn render_timeline(&self, out: &mut String) {
@@ -139,34 +166,57 @@ impl Report {
         let _ = writeln!(out, "  connections: {}", self.connections);
         let _ = writeln!(out, "  commands_executed: {}", self.commands_executed);
         let _ = writeln!(out, "  keys_expired: {}", self.expirations);
-        if self.options.crashes.is_empty() {
-            let _ = writeln!(out, "faults: none");
-        } else {
-            self.render_crashes(out);
+        if let Some(bound) = &self.stopped_by {
+            let _ = writeln!(out, "  stopped_by: {bound}");
         }
     }
 
-    fn render_crashes(&self, out: &mut String) {
-        let _ = writeln!(out, "faults:");
-        let _ = writeln!(
-            out,
-            "  crashes: {} planned, {} restarted",
-            self.options.crashes.len(),
-            self.crashes.len()
-        );
-        for crash in &self.crashes {
+    fn render_faults(&self, out: &mut String) {
+        if self.faults.is_empty() {
+            let _ = writeln!(out, "faults_fired: none");
+        } else {
+            let _ = writeln!(out, "faults_fired:");
+            for tally in &self.faults {
+                let _ = writeln!(out, "  {}: {}", tally.kind, tally.count);
+            }
+        }
+        let paths = &self.paths;
+        let _ = writeln!(out, "recovery_paths:");
+        for (name, count) in [
+            ("aof_tails_truncated", paths.aof_tails_truncated),
+            ("rewrites_interrupted", paths.rewrites_interrupted),
+            ("saves_interrupted", paths.saves_interrupted),
+            ("fsync_errors_recovered", paths.fsync_errors_recovered),
+            ("write_errors_recovered", paths.write_errors_recovered),
+            ("starts_refused", paths.starts_refused),
+            ("shutdowns_refused", paths.shutdowns_refused),
+            (
+                "crashes_between_disk_calls",
+                paths.crashes_between_disk_calls,
+            ),
+        ] {
+            let _ = writeln!(out, "  {name}: {count}");
+        }
+    }
+
+    fn render_restarts(&self, out: &mut String) {
+        if self.restarts.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "restarts:");
+        for restart in &self.restarts {
             let _ = writeln!(
                 out,
-                "  - {}, restart at {} ms",
-                crash.name(),
-                crash.restart_ms
+                "  - {}, up again at {} ms",
+                restart.name(),
+                restart.restart_ms
             );
-            let recovered = match &crash.outcome {
+            for refusal in &restart.refusals {
+                let _ = writeln!(out, "    refused to start: {refusal}");
+            }
+            let recovered = match &restart.outcome {
                 Ok(recovered) => recovered,
-                Err(reason) => {
-                    let _ = writeln!(out, "    refused to start: {reason}");
-                    continue;
-                }
+                Err(_) => continue,
             };
             let _ = writeln!(out, "    keys_recovered: {}", recovered.keys);
             let truncated = match &recovered.truncated {
@@ -187,10 +237,10 @@ impl Report {
             };
             let _ = writeln!(out, "    prefix: {prefix}");
             let durable = match &check.durable {
-                None => "not owed (prefix only)".to_string(),
+                None => "not checked".to_string(),
                 Some(owed) => format!(
-                    "{}: {} units owed: {}",
-                    owed.rule.name,
+                    "{} rule: {} units owed: {}",
+                    owed.rule,
                     owed.required,
                     if owed.passed { "pass" } else { "FAIL" }
                 ),
@@ -203,7 +253,8 @@ impl Report {
         let _ = writeln!(out, "checkers:");
         for verdict in &self.verdicts {
             let outcome = match (verdict.passed, self.required(verdict)) {
-                (true, _) => "pass",
+                (true, true) => "pass",
+                (true, false) => "pass (not required)",
                 (false, true) => "FAIL",
                 (false, false) => "fail (not required)",
             };
@@ -212,6 +263,52 @@ impl Report {
                 let _ = writeln!(out, "    - {violation}");
             }
         }
+        for (name, reason) in &self.checkers_off {
+            let _ = writeln!(out, "  {name}: off: {reason}");
+        }
+    }
+}
+
+/// One scheduled fault, as the report lists it.
+fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
+    use crate::faults::ScheduledFault as F;
+    match fault {
+        F::Crash {
+            at_ms,
+            restart_delay_ms,
+            after_disk_calls,
+            ..
+        } => {
+            let between = after_disk_calls
+                .map(|n| format!(" after {n} more disk calls"))
+                .unwrap_or_default();
+            format!(
+                "{} at {at_ms} ms{between}, restart after {restart_delay_ms} ms",
+                fault.kind_name()
+            )
+        }
+        F::Pause { at_ms, duration_ms } => format!("pause at {at_ms} ms for {duration_ms} ms"),
+        F::ClockJump { at_ms, delta_ms } => format!("clock jump at {at_ms} ms by {delta_ms} ms"),
+        F::DiskFull {
+            at_ms,
+            duration_ms,
+            free_bytes,
+        } => format!("disk full at {at_ms} ms for {duration_ms} ms ({free_bytes} bytes left)"),
+        F::Shutdown {
+            at_ms,
+            restart_delay_ms,
+            power_loss,
+            ..
+        } => format!(
+            "{} at {at_ms} ms, restart after {restart_delay_ms} ms{}",
+            fault.kind_name(),
+            if *power_loss {
+                ", power lost meanwhile"
+            } else {
+                ""
+            }
+        ),
+        F::BitFlip { at_ms } => format!("bit flip at rest at {at_ms} ms"),
     }
 }
 
@@ -224,7 +321,7 @@ mod tests {
     #[test]
     fn failing_report_prints_replay() {
         let mut report = run_seed(3, &Scenario::default(), Some("scenarios/smoke.toml")).unwrap();
-        assert!(report.passed());
+        assert!(report.passed(), "{}", report.render());
         assert!(!report.render().contains("replay:"));
         report.verdicts[0].passed = false;
         let text = report.render();

@@ -2,6 +2,9 @@
 //! from it, the [`simulation`] that drives the node and its clients over
 //! simulated time, and the [`swarm`] that runs many seeds.
 
+mod clients;
+mod finish;
+mod lives;
 pub mod options;
 pub mod scenario;
 pub mod simulation;

@@ -3,8 +3,8 @@
 
 use redoubt_core::Config;
 
-use crate::faults::{crash_kind_name, derive_crashes, CrashPlan};
-use crate::run::scenario::{Range, Scenario};
+use crate::faults::FaultPlan;
+use crate::run::scenario::{Expect, Scenario};
 use crate::workload::ops::OpKind;
 use crate::workload::WorkloadOptions;
 use crate::world::net::NetOptions;
@@ -13,7 +13,11 @@ use crate::world::rng::{stream, SimRng};
 /// Clients in one run, at most.
 pub const CLIENTS_MAX: u64 = 64;
 /// Keys in the key space, at most.
-pub const KEYS_MAX: u64 = 1024;
+pub const KEYS_MAX: u64 = 100_000;
+/// Keys written before the clients start, at most.
+pub const PREFILL_KEYS_MAX: u64 = 200_000;
+/// Largest value a client writes, at most.
+pub const VALUE_BYTES_MAX: u64 = 1 << 20;
 /// Operations one client runs, at most.
 pub const OPS_PER_CLIENT_MAX: u64 = 10_000;
 /// Requests one client pipelines, at most.
@@ -34,42 +38,48 @@ pub struct RunOptions {
     pub connect_spread_ms: u64,
     /// What each client does.
     pub workload: WorkloadOptions,
+    /// Keys written before the clients start.
+    pub prefill_keys: u64,
     pub node_hz: u64,
+    /// The scenario's fixed directives, then the ones this seed chose.
     pub node_config: Vec<String>,
     pub wall_offset_ms: u64,
     pub net: NetOptions,
-    /// Crashes in time order; two never overlap (a crash comes after the
-    /// previous restart).
-    pub crashes: Vec<CrashPlan>,
-    /// The scenario allows the node to refuse to start after a crash.
-    pub start_refusal_expected: bool,
-}
-
-pub(crate) fn pick(rng: &mut SimRng, range: Range, max: u64) -> u64 {
-    rng.range(range[0].min(max), range[1].min(max))
+    /// What the run injects.
+    pub faults: FaultPlan,
+    /// The checkers the run must pass.
+    pub expect: Expect,
 }
 
 impl RunOptions {
     /// Derives the options of `seed` under `scenario`. The draws happen in a
-    /// fixed order on the options stream; add new ones at the end.
+    /// fixed order on the options stream; add new ones at the end. Faults
+    /// come from their own stream.
     pub fn derive(seed: u64, scenario: &Scenario) -> Self {
         let mut rng = SimRng::new(seed, stream::OPTIONS);
         let workload = &scenario.workload;
-        let latency_min = pick(&mut rng, scenario.network.latency_ms, u64::MAX);
-        let latency_max = pick(
-            &mut rng,
-            [latency_min, scenario.network.latency_ms[1]],
-            u64::MAX,
-        );
-        let clients = pick(&mut rng, workload.clients, CLIENTS_MAX).max(1);
-        let keys = pick(&mut rng, workload.keys, KEYS_MAX).max(1);
-        let ops_per_client = pick(&mut rng, workload.ops_per_client, OPS_PER_CLIENT_MAX);
-        let pipeline_depth = pick(&mut rng, workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1);
-        let think_ms_max = pick(&mut rng, workload.think_ms, u64::MAX);
-        let connect_spread_ms = pick(&mut rng, workload.connect_spread_ms, u64::MAX);
-        let disconnect_percent = pick(&mut rng, workload.disconnect_percent, 100);
-        let expire_ms_max = pick(&mut rng, workload.expire_ms_max, u64::MAX).max(1);
-        let discard_percent = pick(&mut rng, workload.discard_percent, 100);
+        let network = &scenario.network;
+        let latency_min = rng.pick(network.latency_ms, u64::MAX);
+        let latency_max = rng.pick([latency_min, network.latency_ms[1]], u64::MAX);
+        let clients = rng.pick(workload.clients, CLIENTS_MAX).max(1);
+        let keys = rng.pick(workload.keys, KEYS_MAX).max(1);
+        let ops_per_client = rng.pick(workload.ops_per_client, OPS_PER_CLIENT_MAX);
+        let pipeline_depth = rng.pick(workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1);
+        let think_ms_max = rng.pick(workload.think_ms, u64::MAX);
+        let connect_spread_ms = rng.pick(workload.connect_spread_ms, u64::MAX);
+        let disconnect_percent = rng.pick(workload.disconnect_percent, 100);
+        let expire_ms_max = rng.pick(workload.expire_ms_max, u64::MAX).max(1);
+        let discard_percent = rng.pick(workload.discard_percent, 100);
+        let node_hz = rng.pick(scenario.node.hz, 500).max(1);
+        let wall_offset_ms = rng.range(0, WALL_OFFSET_MS_MAX);
+        let split_percent = rng.pick(network.split_percent, 100);
+        let value_bytes_max = rng.pick(workload.value_bytes_max, VALUE_BYTES_MAX).max(1);
+        let prefill_keys = rng.pick(workload.prefill_keys, PREFILL_KEYS_MAX);
+        let mut node_config = scenario.node.config.clone();
+        for (name, values) in &scenario.node.choose {
+            let value = &values[rng.index(values.len())];
+            node_config.push(format!("{name} {value}"));
+        }
         let workload = WorkloadOptions {
             seed,
             keys,
@@ -80,32 +90,35 @@ impl RunOptions {
             expire_ms_max,
             discard_percent,
             transaction_retries_max: workload.transaction_retries_max,
+            value_bytes_max,
             mix: OpKind::ALL
                 .iter()
                 .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
                 .collect(),
         };
+        let mut fault_rng = SimRng::new(seed, stream::FAULTS);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
             clients,
             connect_spread_ms,
             workload,
-            node_hz: pick(&mut rng, scenario.node.hz, 500).max(1),
-            node_config: scenario.node.config.clone(),
-            wall_offset_ms: rng.range(0, WALL_OFFSET_MS_MAX),
+            prefill_keys,
+            node_hz,
+            node_config,
+            wall_offset_ms,
             net: NetOptions {
                 latency_ms_min: latency_min,
                 latency_ms_max: latency_max,
-                split_percent: pick(&mut rng, scenario.network.split_percent, 100),
+                split_percent,
             },
-            crashes: derive_crashes(&mut rng, scenario),
-            start_refusal_expected: scenario.expect.start_refusal,
+            faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
+            expect: scenario.expect.clone(),
         }
     }
 
     /// The node's configuration: defaults, the derived `hz`, then the
-    /// scenario's directives.
+    /// directives.
     pub fn node_config(&self) -> Result<Config, String> {
         let mut config = Config::default();
         config
@@ -113,74 +126,51 @@ impl RunOptions {
             .map_err(|e| e.0)?;
         config
             .apply_file_text(&self.node_config.join("\n"))
-            .map_err(|e| format!("line {}: {}: {}", e.line, e.text, e.reason))?;
+            .map_err(|e| format!("node.config line {}: {}: {}", e.line, e.text, e.reason))?;
         Ok(config)
     }
 
     /// The options as report lines, `name: value`.
     pub fn describe(&self) -> Vec<(String, String)> {
-        let mut lines = vec![
-            ("clients".to_string(), self.clients.to_string()),
-            ("keys".into(), self.workload.keys.to_string()),
+        let workload = &self.workload;
+        let mut lines: Vec<(String, String)> = [
+            ("clients", self.clients.to_string()),
+            ("keys", workload.keys.to_string()),
+            ("prefill_keys", self.prefill_keys.to_string()),
+            ("value_bytes_max", workload.value_bytes_max.to_string()),
+            ("ops_per_client", workload.ops_per_client.to_string()),
+            ("pipeline_depth", workload.pipeline_depth.to_string()),
+            ("think_ms_max", workload.think_ms_max.to_string()),
+            ("connect_spread_ms", self.connect_spread_ms.to_string()),
             (
-                "ops_per_client".into(),
-                self.workload.ops_per_client.to_string(),
+                "disconnect_percent",
+                workload.disconnect_percent.to_string(),
             ),
+            ("expire_ms_max", workload.expire_ms_max.to_string()),
+            ("discard_percent", workload.discard_percent.to_string()),
             (
-                "pipeline_depth".into(),
-                self.workload.pipeline_depth.to_string(),
+                "transaction_retries_max",
+                workload.transaction_retries_max.to_string(),
             ),
+            ("node_hz", self.node_hz.to_string()),
+            ("node_config", format!("{:?}", self.node_config)),
+            ("wall_offset_ms", self.wall_offset_ms.to_string()),
             (
-                "think_ms_max".into(),
-                self.workload.think_ms_max.to_string(),
-            ),
-            (
-                "connect_spread_ms".into(),
-                self.connect_spread_ms.to_string(),
-            ),
-            (
-                "disconnect_percent".into(),
-                self.workload.disconnect_percent.to_string(),
-            ),
-            (
-                "expire_ms_max".into(),
-                self.workload.expire_ms_max.to_string(),
-            ),
-            (
-                "discard_percent".into(),
-                self.workload.discard_percent.to_string(),
-            ),
-            (
-                "transaction_retries_max".into(),
-                self.workload.transaction_retries_max.to_string(),
-            ),
-            ("node_hz".into(), self.node_hz.to_string()),
-            ("node_config".into(), format!("{:?}", self.node_config)),
-            ("wall_offset_ms".into(), self.wall_offset_ms.to_string()),
-            (
-                "latency_ms".into(),
+                "latency_ms",
                 format!("{}..={}", self.net.latency_ms_min, self.net.latency_ms_max),
             ),
-            ("split_percent".into(), self.net.split_percent.to_string()),
-        ];
+            ("split_percent", self.net.split_percent.to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
         let mix: Vec<String> = OpKind::ALL
             .iter()
-            .zip(&self.workload.mix)
+            .zip(&workload.mix)
             .filter(|(_, &weight)| weight > 0)
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
         lines.push(("mix".into(), mix.join(" ")));
-        if !self.crashes.is_empty() {
-            let crashes: Vec<String> = self
-                .crashes
-                .iter()
-                .map(|c| {
-                    let kind = crash_kind_name(c.kind);
-                    format!("{kind}@{}+{}", c.at_ms, c.restart_delay_ms)
-                })
-                .collect();
-            lines.push(("crashes".into(), crashes.join(" ")));
-        }
         lines
     }
 }

@@ -1,19 +1,19 @@
 //! Scenario files: named, versioned run descriptions in TOML.
 //!
-//! A scenario gives the topology, the node's configuration directives, the
-//! workload (each size as an inclusive `[min, max]` range the seed picks
-//! from, and the command mix as weights), the network, the faults (node
-//! crashes with restarts so far), and the checkers that must pass. Without a file, the built-in
+//! A scenario gives the topology, the node's configuration (fixed
+//! directives, and directives each seed chooses among), the workload (each
+//! size as an inclusive `[min, max]` range the seed picks from, and the
+//! command mix as weights), the network, the faults ([`FaultSpec`]), and
+//! the checkers that must pass. Without a file, the built-in
 //! [`Scenario::default`] (the same as `scenarios/smoke.toml`) runs.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::faults::FaultSpec;
 use crate::workload::ops::OpKind;
-
-/// An inclusive range the seed picks a value from.
-pub type Range = [u64; 2];
+use crate::world::rng::Range;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +30,7 @@ pub struct Scenario {
     #[serde(default)]
     pub network: Network,
     #[serde(default)]
-    pub faults: Faults,
+    pub faults: FaultSpec,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -53,6 +53,10 @@ pub struct NodeSection {
     /// redis.conf lines applied to the node, in order, after `hz`.
     #[serde(default)]
     pub config: Vec<String>,
+    /// Directives each seed sets to one of the values listed (swarm
+    /// testing of the configuration), applied after `config`.
+    #[serde(default)]
+    pub choose: BTreeMap<String, Vec<String>>,
     #[serde(default = "default_hz")]
     pub hz: Range,
 }
@@ -65,6 +69,7 @@ impl Default for NodeSection {
     fn default() -> Self {
         NodeSection {
             config: Vec::new(),
+            choose: BTreeMap::new(),
             hz: default_hz(),
         }
     }
@@ -86,6 +91,11 @@ pub struct Workload {
     pub discard_percent: Range,
     /// EXEC retries after a WATCH conflict, at most.
     pub transaction_retries_max: u64,
+    /// Largest value a client writes (most values stay short).
+    pub value_bytes_max: Range,
+    /// Keys written before the clients start, so that snapshots and
+    /// rewrites span many slices.
+    pub prefill_keys: Range,
     /// Weights of the operation kinds, by name (see `OpKind::NAMES`).
     pub mix: BTreeMap<String, u64>,
 }
@@ -103,6 +113,8 @@ impl Default for Workload {
             expire_ms_max: [5, 500],
             discard_percent: [0, 20],
             transaction_retries_max: 5,
+            value_bytes_max: [40, 40],
+            prefill_keys: [0, 0],
             mix: OpKind::ALL
                 .iter()
                 .map(|kind| (kind.name().to_string(), kind.default_weight()))
@@ -127,50 +139,6 @@ impl Default for Network {
     }
 }
 
-/// Fault generators.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Faults {
-    /// Node crashes, each followed by a restart on the same disk.
-    #[serde(default)]
-    pub crashes: Option<Crashes>,
-}
-
-/// Which crashes a run injects.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum CrashChoice {
-    /// The process dies; the page cache survives.
-    Process,
-    /// The machine loses power; only durable data survives.
-    PowerLoss,
-    /// Each crash picks one of the two.
-    Mixed,
-}
-
-/// Crashes at seeded times, each followed by a restart after a seeded delay.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Crashes {
-    /// How many crashes a run has.
-    pub count: Range,
-    pub kind: CrashChoice,
-    /// Simulated time of each crash, drawn in this window.
-    #[serde(default = "default_crash_at_ms")]
-    pub at_ms: Range,
-    /// Time from a crash to the restart.
-    #[serde(default = "default_restart_delay_ms")]
-    pub restart_delay_ms: Range,
-}
-
-fn default_crash_at_ms() -> Range {
-    [100, 3000]
-}
-
-fn default_restart_delay_ms() -> Range {
-    [0, 500]
-}
-
 /// The checkers a run of this scenario must pass.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -187,13 +155,17 @@ pub const CHECKER_NAMES: &[&str] = &[
     "reply_integrity",
     "model",
     "liveness",
+    "work",
     "recovery",
     "prefix",
     "durable",
+    "integrity",
+    "enospc",
+    "shutdown",
 ];
 
 /// The checkers every scenario without crashes runs.
-const DEFAULT_CHECKERS: &[&str] = &["reply_integrity", "model", "liveness"];
+const DEFAULT_CHECKERS: &[&str] = &["reply_integrity", "model", "liveness", "work"];
 
 impl Default for Expect {
     fn default() -> Self {
@@ -213,7 +185,7 @@ impl Default for Scenario {
             node: NodeSection::default(),
             workload: Workload::default(),
             network: Network::default(),
-            faults: Faults::default(),
+            faults: FaultSpec::default(),
             expect: Expect::default(),
         }
     }
@@ -250,13 +222,18 @@ impl Scenario {
             ("workload.disconnect_percent", workload.disconnect_percent),
             ("workload.expire_ms_max", workload.expire_ms_max),
             ("workload.discard_percent", workload.discard_percent),
+            ("workload.value_bytes_max", workload.value_bytes_max),
+            ("workload.prefill_keys", workload.prefill_keys),
             ("network.latency_ms", self.network.latency_ms),
             ("network.split_percent", self.network.split_percent),
         ] {
             check_range(name, range)?;
         }
-        if let Some(crashes) = &self.faults.crashes {
-            self.validate_crashes(crashes)?;
+        self.faults.validate()?;
+        for (name, values) in &self.node.choose {
+            if values.is_empty() {
+                return Err(format!("node.choose.{name}: no values to choose from"));
+            }
         }
         for name in workload.mix.keys() {
             if OpKind::from_name(name).is_none() {
@@ -270,23 +247,6 @@ impl Scenario {
             if !CHECKER_NAMES.contains(&name.as_str()) {
                 return Err(format!("expect.checkers: unknown checker {name:?}"));
             }
-        }
-        Ok(())
-    }
-
-    fn validate_crashes(&self, crashes: &Crashes) -> Result<(), String> {
-        for (name, range) in [
-            ("faults.crashes.count", crashes.count),
-            ("faults.crashes.at_ms", crashes.at_ms),
-            ("faults.crashes.restart_delay_ms", crashes.restart_delay_ms),
-        ] {
-            check_range(name, range)?;
-        }
-        if crashes.count[1] > crate::faults::CRASHES_MAX {
-            return Err(format!(
-                "faults.crashes.count: at most {} crashes a run",
-                crate::faults::CRASHES_MAX
-            ));
         }
         Ok(())
     }

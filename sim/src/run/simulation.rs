@@ -1,53 +1,48 @@
 //! The simulator proper: an event heap over simulated time that drives one
-//! `Node<SimEnv>` and its clients.
+//! `Node<SimEnv>`, its clients and the faults of its plan.
 //!
 //! Events are ordered by (simulated ms, sequence number); time jumps to the
 //! next event, so idle time costs nothing. All events due at the same
 //! millisecond form one event-loop iteration of the node: they are
 //! delivered, then `before_sleep` runs once and the node's sends leave
-//! through `SimNet`. A run ends when every client has finished and no
-//! message is in flight, or when it hits a bound (`EVENTS_MAX`,
-//! `SIM_TIME_MS_MAX`).
+//! through `SimNet`.
 //!
-//! Crashes ([`crate::faults::CrashPlan`]) take the node's environment
-//! back, crash its disk, and close every connection (bytes the node sent
-//! before still arrive, then the close); the node restarts after a delay
-//! with `Node::start` on the same disk, a clock that carried on, and a
-//! fresh random stream. Each life of the node is an incarnation with its
-//! own connection ids and trace. At each restart the durability checkers
-//! ([`crate::check::durability`]) compare what the node recovered with the write
-//! log of the incarnation that crashed; the reference model then carries
-//! on from the recovered dataset. Clients reconnect and go on.
+//! A run has a fault phase and a quiet phase. In the fault phase the plan's
+//! scheduled faults fire ([`super::lives`]: crashes, also between two disk
+//! calls, pauses, clock jumps, full disks, shutdowns, bit flips) and the
+//! disk injects its per-call faults. At the quiet phase every fault stops:
+//! the disk heals, space returns, and a probe client must get a write
+//! acknowledged within the plan's liveness bound. Once every client has
+//! finished, the plan's final crash (if any) ends the run with one more
+//! restart to judge.
+//!
+//! Each life of the node is an incarnation with its own connection ids and
+//! trace. At each restart the durability checkers compare what the node
+//! recovered with the lineage of write units ([`crate::check::durability`]);
+//! the reference model then carries on from the recovered dataset.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use redoubt_core::env::ConnId;
-use redoubt_core::{ConnInfo, Node};
+use redoubt_core::{Config, Node};
 
-use redoubt_core::db::Value;
-use redoubt_core::env::Clock;
-use redoubt_core::Config;
-
-use crate::check::durability::{check_recovery, durable_rule, WriteLog};
-use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
-use crate::check::liveness::{check_liveness, LivenessFacts};
-use crate::check::model::{Dataset, Entry, Model};
-use crate::check::recovery::{crash_verdicts, CrashReport, Recovered};
-use crate::check::{model_verdict, Verdict};
-use crate::report::{FaultTally, Report};
+use crate::check::durability::{Trouble, WriteUnit, WrittenValues};
+use crate::check::integrity::ConnectionLog;
+use crate::check::model::Model;
+use crate::check::recovery::RestartReport;
+use crate::report::Report;
 use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
 use crate::run::scenario::Scenario;
-use crate::workload::ops::OpKind;
-use crate::workload::resp::encode_request;
-use crate::workload::{ClientStats, Next};
+use crate::workload::Client;
 use crate::world::clock::SimClock;
 use crate::world::disk::{DiskOptions, SimDisk};
-use crate::world::env::{NetAction, SimEnv};
-use crate::world::hash::TraceHasher;
-use crate::world::net::{Direction, SimNet};
+use crate::world::env::SimEnv;
+use crate::world::net::SimNet;
 use crate::world::rng::{stream, SimRng};
-use crate::world::trace::{TraceEvent, TraceRecord};
+use crate::world::trace::TraceRecord;
+
+pub use super::lives::Parked;
 
 /// A connection as the simulator names it: the node incarnation it was
 /// accepted by, and the id that incarnation gave it.
@@ -55,7 +50,7 @@ pub type SimConn = (usize, ConnId);
 
 /// Something that happens at a simulated time.
 #[derive(Debug)]
-enum Event {
+pub(super) enum Event {
     ClientConnect {
         client: usize,
     },
@@ -83,14 +78,44 @@ enum Event {
     },
     NodeTick,
     DiskDone,
-    /// The node crashes (index into the crash plan).
-    Crash {
+    /// The plan's fault at this index fires.
+    Fault {
         index: usize,
     },
-    /// The crashed node starts again.
-    Restart {
-        index: usize,
+    /// A crash armed to fall between disk calls found none in time: the
+    /// process dies now.
+    DeathDeadline {
+        armed: u64,
     },
+    /// A paused node resumes.
+    Resume,
+    /// Space returns after a full-disk episode.
+    SpaceBack {
+        episode: u64,
+    },
+    /// SIGTERM again after a refused shutdown, or SIGKILL after the grace.
+    ShutdownRetry,
+    /// The node that went down starts again.
+    Restart,
+    /// Every fault stops.
+    Quiet,
+    /// The run's last crash.
+    FinalCrash,
+}
+
+impl Event {
+    /// Whether the event is for the node itself, and so waits while the
+    /// node is paused.
+    pub(super) fn for_node(&self) -> bool {
+        matches!(
+            self,
+            Event::ToNode { .. }
+                | Event::ClientClosed { .. }
+                | Event::NodeTick
+                | Event::DiskDone
+                | Event::ShutdownRetry
+        )
+    }
 }
 
 struct Scheduled {
@@ -116,56 +141,149 @@ impl Ord for Scheduled {
     }
 }
 
-struct ClientSlot {
-    client: crate::workload::Client,
-    conn: Option<SimConn>,
-    finished: bool,
+pub(super) struct ClientSlot {
+    pub client: Client,
+    pub conn: Option<SimConn>,
+    pub finished: bool,
+    /// Counted in liveness (workload clients and the probe).
+    pub counted: bool,
 }
 
-/// A node that crashed and waits for its restart.
-struct Parked {
-    disk: SimDisk,
-    restart_at_ms: u64,
-    /// What the incarnation that crashed wrote, and the model's state at
-    /// the crash.
-    log: WriteLog,
-    final_state: Dataset,
+/// The node: running (perhaps paused), or down between a crash or exit
+/// and its restart.
+pub(super) enum NodeState {
+    Up {
+        node: Box<Node<SimEnv>>,
+        /// Paused (SIGSTOP, a stall) until this time; events for the node
+        /// wait in `deferred`.
+        paused_until: Option<u64>,
+    },
+    Down(Box<Parked>),
+    /// Between states, or after the run ended with the node unable to
+    /// come back.
+    Gone,
+}
+
+/// Counts of recovery paths that ran: the evidence that faults reached the
+/// code they test.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryPaths {
+    pub aof_tails_truncated: u64,
+    pub rewrites_interrupted: u64,
+    pub saves_interrupted: u64,
+    pub fsync_errors_recovered: u64,
+    pub write_errors_recovered: u64,
+    pub starts_refused: u64,
+    pub shutdowns_refused: u64,
+    pub crashes_between_disk_calls: u64,
+}
+
+/// A shutdown in progress: SIGTERM sent, the node not yet gone.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ShutdownProgress {
+    pub since_ms: u64,
+    pub power_loss: bool,
+    pub restart_delay_ms: u64,
+    pub is_final: bool,
+    /// The client sending SHUTDOWN, when asked by command: if it gets a
+    /// reply, the shutdown was refused.
+    pub command_client: Option<usize>,
+}
+
+/// One shutdown as the shutdown checker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownRecord {
+    pub requested_ms: u64,
+    /// When the node exited, if it did cleanly.
+    pub exited_ms: Option<u64>,
+    /// Killed after the grace period.
+    pub killed: bool,
+    /// Requested during the quiet phase (no fault active).
+    pub in_quiet_phase: bool,
+    /// The exit made every acknowledged write safe first.
+    pub made_safe: bool,
+}
+
+/// One full-disk episode as the ENOSPC checker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskFullRecord {
+    pub start_ms: u64,
+    pub space_back_ms: Option<u64>,
+    /// When the node's AOF wrote again without error after space returned.
+    pub resumed_ms: Option<u64>,
+    /// The node saw a write error during the episode.
+    pub hit: bool,
 }
 
 /// One run in progress.
 pub struct Simulation {
-    options: RunOptions,
-    now_ms: u64,
+    pub(super) options: RunOptions,
+    pub(super) now_ms: u64,
     heap: BinaryHeap<Reverse<Scheduled>>,
     sequence: u64,
     /// Events in the heap other than node ticks.
     pending_work: u64,
-    config: Config,
-    /// The running node; `None` between a crash and its restart.
-    node: Option<Node<SimEnv>>,
-    parked: Option<Parked>,
+    /// The configuration every start of the node uses.
+    pub(super) config: Config,
+    pub(super) node: NodeState,
+    /// Events for a paused node, in arrival order.
+    pub(super) deferred: Vec<Event>,
+    /// Background fsyncs that completed while the node was paused.
+    pub(super) deferred_disk: Vec<(redoubt_core::env::DiskOpId, std::io::Result<()>)>,
     /// Lives of the node so far, minus one.
-    incarnation: usize,
+    pub(super) incarnation: usize,
     /// Traces of the incarnations that ended, in order.
-    traces: Vec<Vec<TraceRecord>>,
+    pub(super) traces: Vec<Vec<TraceRecord>>,
     /// Trace hashes of the incarnations that ended.
-    trace_hashes: Vec<u64>,
+    pub(super) trace_hashes: Vec<u64>,
     /// The reference model, fed each incarnation's trace at its end.
-    model: Model,
-    crashes: Vec<CrashReport>,
-    net: SimNet,
-    clients: Vec<ClientSlot>,
-    clients_finished: usize,
-    connections: BTreeMap<SimConn, ConnectionLog>,
+    pub(super) model: Model,
+    /// The write units the node's data descends from.
+    pub(super) lineage: Vec<WriteUnit>,
+    pub(super) written: WrittenValues,
+    pub(super) trouble: Trouble,
+    pub(super) restarts: Vec<RestartReport>,
+    pub(super) net: SimNet,
+    pub(super) clients: Vec<ClientSlot>,
+    pub(super) connections: BTreeMap<SimConn, ConnectionLog>,
     /// Connections of the running incarnation that the node holds open.
-    open_at_node: BTreeSet<ConnId>,
+    pub(super) open_at_node: BTreeSet<ConnId>,
     tick_at_ms: Option<u64>,
     disk_done_at_ms: BTreeSet<u64>,
-    node_touched: bool,
-    events_processed: u64,
-    requests_lost: u64,
-    requests_lost_to_crashes: u64,
-    stopped_by: Option<String>,
+    pub(super) node_touched: bool,
+    pub(super) events_processed: u64,
+    /// Writes whose replies left the node, over the run.
+    pub(super) writes_acknowledged: u64,
+    pub(super) requests_lost: u64,
+    pub(super) requests_lost_to_crashes: u64,
+    pub(super) stopped_by: Option<String>,
+    /// Faults that fired, by kind.
+    pub(super) tallies: BTreeMap<&'static str, u64>,
+    pub(super) quiet: bool,
+    pub(super) quiet_since_ms: Option<u64>,
+    /// The liveness probe's client index, once the quiet phase started.
+    pub(super) probe: Option<usize>,
+    pub(super) probe_acked_ms: Option<u64>,
+    /// When the probe's bound started: the quiet phase, or the node coming
+    /// up after it.
+    pub(super) probe_from_ms: Option<u64>,
+    /// When the node last came up.
+    pub(super) up_since_ms: u64,
+    pub(super) wall_jump_ms: i64,
+    /// Armed crash between disk calls: (arm id, crash, restart delay).
+    pub(super) death: Option<(u64, crate::faults::CrashKind, u64)>,
+    pub(super) deaths_armed: u64,
+    pub(super) shutdown: Option<ShutdownProgress>,
+    pub(super) shutdowns: Vec<ShutdownRecord>,
+    pub(super) disk_fulls: Vec<DiskFullRecord>,
+    pub(super) capacity_default_bytes: u64,
+    pub(super) paths: RecoveryPaths,
+    /// The node's AOF errors at the last look: (write error, fsync error).
+    pub(super) aof_errors_seen: (bool, bool),
+    pub(super) final_scheduled: bool,
+    /// The run is over: the final restart was judged, or the node could
+    /// not come back.
+    pub(super) ended: bool,
 }
 
 impl Simulation {
@@ -174,17 +292,21 @@ impl Simulation {
     pub fn new(options: RunOptions) -> Result<Self, String> {
         let config = options.node_config()?;
         let seed = options.seed;
-        let clock = SimClock::new(options.wall_offset_ms as i64);
-        let disk = SimDisk::new(DiskOptions::default(), SimRng::new(seed, stream::DISK));
+        let mut clock = SimClock::new(options.wall_offset_ms as i64);
+        clock.drift_parts_per_million = options.faults.drift_ppm;
+        let disk_options = disk_options(&options);
+        let capacity_default_bytes = disk_options.capacity_bytes;
+        let disk = SimDisk::new(disk_options, SimRng::new(seed, stream::DISK));
         let env = SimEnv::new(clock, disk, SimRng::new(seed, stream::NODE_RANDOM));
         let node = Node::start(env, config.clone())
             .map_err(|e| format!("the node refused its first start: {}", e.reason))?;
         let net = SimNet::new(seed, options.clients as usize, options.net.clone());
         let clients = (0..options.clients as usize)
             .map(|index| ClientSlot {
-                client: crate::workload::Client::new(index, &options.workload),
+                client: Client::new(index, &options.workload),
                 conn: None,
                 finished: false,
+                counted: true,
             })
             .collect();
         let mut simulation = Simulation {
@@ -194,39 +316,75 @@ impl Simulation {
             sequence: 0,
             pending_work: 0,
             config,
-            node: Some(node),
-            parked: None,
+            node: NodeState::Up {
+                node: Box::new(node),
+                paused_until: None,
+            },
+            deferred: Vec::new(),
+            deferred_disk: Vec::new(),
             incarnation: 0,
             traces: Vec::new(),
             trace_hashes: Vec::new(),
             model: Model::default(),
-            crashes: Vec::new(),
+            lineage: Vec::new(),
+            written: WrittenValues::default(),
+            trouble: Trouble::default(),
+            restarts: Vec::new(),
             net,
             clients,
-            clients_finished: 0,
             connections: BTreeMap::new(),
             open_at_node: BTreeSet::new(),
             tick_at_ms: None,
             disk_done_at_ms: BTreeSet::new(),
             node_touched: true,
             events_processed: 0,
+            writes_acknowledged: 0,
             requests_lost: 0,
             requests_lost_to_crashes: 0,
             stopped_by: None,
+            tallies: BTreeMap::new(),
+            quiet: false,
+            quiet_since_ms: None,
+            probe: None,
+            probe_acked_ms: None,
+            probe_from_ms: None,
+            up_since_ms: 0,
+            wall_jump_ms: 0,
+            death: None,
+            deaths_armed: 0,
+            shutdown: None,
+            shutdowns: Vec::new(),
+            disk_fulls: Vec::new(),
+            capacity_default_bytes,
+            paths: RecoveryPaths::default(),
+            aof_errors_seen: (false, false),
+            final_scheduled: false,
+            ended: false,
         };
-        for index in 0..simulation.clients.len() {
-            let spread = simulation.options.connect_spread_ms;
-            let delay = simulation.clients[index].client.connect_delay_ms(spread);
-            simulation.schedule(delay, Event::ClientConnect { client: index });
-        }
-        for index in 0..simulation.options.crashes.len() {
-            let at_ms = simulation.options.crashes[index].at_ms;
-            simulation.schedule(at_ms, Event::Crash { index });
-        }
+        simulation.schedule_start();
         Ok(simulation)
     }
 
-    fn schedule(&mut self, at_ms: u64, event: Event) {
+    /// The first events: clients connecting, the prefill, the plan's
+    /// faults and its quiet phase.
+    fn schedule_start(&mut self) {
+        self.apply_disk_profile();
+        self.start_prefill();
+        for index in 0..self.clients.len() {
+            let spread = self.options.connect_spread_ms;
+            let delay = self.clients[index].client.connect_delay_ms(spread);
+            self.schedule(delay, Event::ClientConnect { client: index });
+        }
+        for index in 0..self.options.faults.schedule.len() {
+            let at_ms = self.options.faults.schedule[index].at_ms();
+            self.schedule(at_ms, Event::Fault { index });
+        }
+        if let Some(at_ms) = self.options.faults.quiet_at_ms {
+            self.schedule(at_ms, Event::Quiet);
+        }
+    }
+
+    pub(super) fn schedule(&mut self, at_ms: u64, event: Event) {
         if !matches!(event, Event::NodeTick) {
             self.pending_work += 1;
         }
@@ -239,7 +397,11 @@ impl Simulation {
     }
 
     fn done(&self) -> bool {
-        self.clients_finished == self.clients.len() && self.pending_work == 0
+        if self.ended {
+            return true;
+        }
+        let clients_done = self.clients.iter().all(|slot| slot.finished);
+        clients_done && self.pending_work == 0
     }
 
     /// Runs to the end and judges the run.
@@ -257,19 +419,19 @@ impl Simulation {
             if !matches!(next.event, Event::NodeTick) {
                 self.pending_work -= 1;
             }
+            assert!(next.at_ms >= self.now_ms, "simulated time went backwards");
             self.now_ms = next.at_ms;
-            if let Some(node) = self.node.as_mut() {
-                node.env_mut().advance_to(self.now_ms);
-            }
-            self.handle(next.at_ms, next.event);
+            self.advance_node_clock();
+            self.dispatch(next.at_ms, next.event);
+            self.events_processed += 1;
             if self.stopped_by.is_some() {
                 break;
             }
-            self.events_processed += 1;
             let iteration_over = !matches!(self.heap.peek(), Some(n) if n.0.at_ms <= self.now_ms);
             if self.node_touched && iteration_over {
                 self.end_iteration();
             }
+            self.maybe_schedule_final();
         }
         self.finish()
     }
@@ -284,38 +446,64 @@ impl Simulation {
         None
     }
 
-    /// The end of a node event-loop iteration: `before_sleep`, then what it
-    /// sent, the next tick and background disk completions.
-    fn end_iteration(&mut self) {
-        self.node_touched = false;
-        let Some(node) = self.node.as_mut() else {
-            return;
-        };
-        node.before_sleep();
-        self.drain_outbox();
-        let node = self.node.as_ref().expect("running");
-        let deadline = node.next_deadline().max(self.now_ms);
-        let due: Vec<u64> = node.env().disk.pending_due_ms();
-        if self.tick_at_ms != Some(deadline) {
-            self.tick_at_ms = Some(deadline);
-            self.schedule(deadline, Event::NodeTick);
+    fn advance_node_clock(&mut self) {
+        let now = self.now_ms;
+        match &mut self.node {
+            NodeState::Up { node, .. } => node.env_mut().advance_to(now),
+            NodeState::Down(parked) => parked.disk.set_now_ms(now),
+            NodeState::Gone => {}
         }
-        for at_ms in due {
-            if self.disk_done_at_ms.insert(at_ms) {
-                self.schedule(at_ms, Event::DiskDone);
+    }
+
+    /// The running node, if it is up and not paused.
+    pub(super) fn running(&mut self) -> Option<&mut Node<SimEnv>> {
+        match &mut self.node {
+            NodeState::Up {
+                node,
+                paused_until: None,
+            } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Whether the node is up and paused.
+    pub(super) fn paused(&self) -> bool {
+        matches!(
+            self.node,
+            NodeState::Up {
+                paused_until: Some(_),
+                ..
             }
+        )
+    }
+
+    /// The node's disk, whether the node is up or down.
+    pub(super) fn disk_mut(&mut self) -> &mut SimDisk {
+        match &mut self.node {
+            NodeState::Up { node, .. } => &mut node.env_mut().disk,
+            NodeState::Down(parked) => &mut parked.disk,
+            NodeState::Gone => unreachable!("the node is between states only inside a call"),
         }
     }
 
-    /// The running node, if the connection belongs to it and is open there.
-    fn node_for(&mut self, conn: SimConn) -> Option<&mut Node<SimEnv>> {
-        if conn.0 != self.incarnation || !self.open_at_node.contains(&conn.1) {
-            return None;
+    fn dispatch(&mut self, at_ms: u64, event: Event) {
+        if event.for_node() && self.paused() {
+            if matches!(event, Event::DiskDone) {
+                // The kernel finishes the fsync; the node hears of it later.
+                self.disk_done_at_ms.remove(&at_ms);
+                let done = self.disk_mut().complete_due(at_ms);
+                self.record_disk_done_trouble(&done);
+                self.deferred_completions(done);
+                return;
+            }
+            self.deferred.push(event);
+            return;
         }
-        self.node.as_mut()
+        self.handle(at_ms, event);
+        self.after_node_event();
     }
 
-    fn handle(&mut self, at_ms: u64, event: Event) {
+    pub(super) fn handle(&mut self, at_ms: u64, event: Event) {
         match event {
             Event::ClientConnect { client } => self.client_connect(client),
             Event::ClientSend { client, conn } => self.client_send(client, conn),
@@ -334,476 +522,128 @@ impl Simulation {
                 }
             }
             Event::NodeClosed { conn } => self.client_lost(conn),
-            Event::NodeTick => {
-                if let (Some(node), true) = (self.node.as_mut(), self.tick_at_ms == Some(at_ms)) {
-                    self.tick_at_ms = None;
-                    node.on_tick();
-                    self.node_touched = true;
-                }
-            }
-            Event::DiskDone => {
-                self.disk_done_at_ms.remove(&at_ms);
-                if let Some(node) = self.node.as_mut() {
-                    let done = node.env_mut().disk.complete_due(at_ms);
-                    for (op, result) in done {
-                        node.on_disk_done(op, result);
-                    }
-                    self.node_touched = true;
-                }
-            }
-            Event::Crash { index } => self.crash(index),
-            Event::Restart { index } => self.restart(index),
+            Event::NodeTick => self.node_tick(at_ms),
+            Event::DiskDone => self.disk_done(at_ms),
+            Event::Fault { index } => self.fault(index),
+            Event::DeathDeadline { armed } => self.death_deadline(armed),
+            Event::Resume => self.resume(),
+            Event::SpaceBack { episode } => self.space_back(episode as usize),
+            Event::ShutdownRetry => self.shutdown_retry(),
+            Event::Restart => self.restart(),
+            Event::Quiet => self.quiet_phase(),
+            Event::FinalCrash => self.final_crash(),
         }
     }
 
-    fn drain_outbox(&mut self) {
-        let node = self.node.as_mut().expect("running");
-        let actions = std::mem::take(&mut node.env_mut().outbox);
-        let incarnation = self.incarnation;
-        for action in actions {
-            match action {
-                NetAction::Send { conn, data } => {
-                    let conn = (incarnation, conn);
-                    let Some(log) = self.connections.get_mut(&conn) else {
-                        continue;
-                    };
-                    log.release(self.now_ms, data.len());
-                    let link = log.client;
-                    let pieces = self
-                        .net
-                        .transmit(link, Direction::ToClient, self.now_ms, &data);
-                    for (at_ms, bytes) in pieces {
-                        self.schedule(at_ms, Event::ToClient { conn, bytes });
-                    }
-                }
-                NetAction::Close { conn } => {
-                    self.open_at_node.remove(&conn);
-                    let conn = (incarnation, conn);
-                    if let Some(link) = self.connections.get(&conn).map(|c| c.client) {
-                        let at_ms = self.net.delivery_ms(link, Direction::ToClient, self.now_ms);
-                        self.schedule(at_ms, Event::NodeClosed { conn });
-                    }
-                }
-                NetAction::Connect { .. } => {
-                    // Outgoing connections (replication) come with more nodes.
-                }
-            }
+    fn node_tick(&mut self, at_ms: u64) {
+        if self.tick_at_ms != Some(at_ms) {
+            return;
+        }
+        if let Some(node) = self.running() {
+            node.on_tick();
+            self.tick_at_ms = None;
+            self.node_touched = true;
         }
     }
 
-    fn client_connect(&mut self, index: usize) {
-        let Some(node) = self.node.as_mut() else {
-            // The node is down: the client tries again when it is back.
-            let retry_ms = self.parked.as_ref().expect("a parked node").restart_at_ms;
-            self.schedule(retry_ms, Event::ClientConnect { client: index });
+    fn disk_done(&mut self, at_ms: u64) {
+        self.disk_done_at_ms.remove(&at_ms);
+        let Some(node) = self.running() else {
             return;
         };
-        let info = ConnInfo {
-            peer_addr: format!(
-                "10.0.1.{}:{}",
-                index + 1,
-                40000 + self.clients[index].client.stats.reconnects
-            ),
-            local_addr: "10.0.0.1:6379".to_string(),
-            fd: 8 + index as i64,
-        };
-        let id = node.on_accept(info);
+        let done = node.env_mut().disk.complete_due(at_ms);
+        for (op, result) in &done {
+            let result = match result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(std::io::Error::new(error.kind(), error.to_string())),
+            };
+            node.on_disk_done(*op, result);
+        }
+        self.record_disk_done_trouble(&done);
         self.node_touched = true;
-        self.open_at_node.insert(id);
-        let conn = (self.incarnation, id);
-        self.connections.insert(
-            conn,
-            ConnectionLog {
-                client: index,
-                ..ConnectionLog::default()
-            },
-        );
-        self.clients[index].conn = Some(conn);
-        self.schedule(
-            self.now_ms,
-            Event::ClientSend {
-                client: index,
-                conn,
-            },
-        );
     }
 
-    fn client_send(&mut self, index: usize, conn: SimConn) {
-        if self.clients[index].conn != Some(conn) {
-            return;
-        }
-        let batch = self.clients[index].client.next_batch();
-        if batch.is_empty() {
-            self.client_finished(index);
-            return;
-        }
-        let mut bytes = Vec::new();
-        for argv in &batch {
-            encode_request(argv, &mut bytes);
-        }
-        let log = self.connections.get_mut(&conn).expect("open connection");
-        log.requests.extend(batch);
-        for (at_ms, piece) in self
-            .net
-            .transmit(index, Direction::ToNode, self.now_ms, &bytes)
-        {
-            self.schedule(at_ms, Event::ToNode { conn, bytes: piece });
+    fn record_disk_done_trouble(&mut self, done: &[(u64, std::io::Result<()>)]) {
+        if done.iter().any(|(_, result)| result.is_err()) {
+            self.trouble.add(self.now_ms, self.now_ms);
         }
     }
 
-    fn client_receive(&mut self, conn: SimConn, bytes: &[u8]) {
-        let Some(log) = self.connections.get_mut(&conn) else {
+    /// The end of a node event-loop iteration: `before_sleep`, then what it
+    /// sent, the next tick and background disk completions.
+    pub(super) fn end_iteration(&mut self) {
+        self.node_touched = false;
+        let now = self.now_ms;
+        let Some(node) = self.running() else {
             return;
         };
-        let index = log.client;
-        if self.clients[index].conn != Some(conn) {
+        node.before_sleep();
+        let stall_ms = node.env_mut().disk.take_stall_ms();
+        let deadline = node.next_deadline().max(now);
+        let due: Vec<u64> = node.env().disk.pending_due_ms();
+        self.collect_env_trouble();
+        self.drain_outbox();
+        self.after_node_event();
+        if self.running().is_none() {
             return;
         }
-        log.received.extend_from_slice(bytes);
-        match self.clients[index].client.on_bytes(bytes) {
-            Ok(true) => self.client_next(index),
-            Ok(false) => {}
-            // The integrity checker reports the malformed bytes from the log.
-            Err(_) => self.client_disconnect(index, 0),
+        self.watch_aof_errors();
+        if self.tick_at_ms != Some(deadline) {
+            self.tick_at_ms = Some(deadline);
+            self.schedule(deadline, Event::NodeTick);
         }
-    }
-
-    fn client_next(&mut self, index: usize) {
-        match self.clients[index].client.after_batch() {
-            Next::Continue { think_ms } => {
-                let conn = self.clients[index]
-                    .conn
-                    .expect("a batch was answered on it");
-                let event = Event::ClientSend {
-                    client: index,
-                    conn,
-                };
-                self.schedule(self.now_ms + think_ms, event)
+        for at_ms in due {
+            if self.disk_done_at_ms.insert(at_ms) {
+                self.schedule(at_ms, Event::DiskDone);
             }
-            Next::Reconnect { after_ms } => self.client_disconnect(index, after_ms),
-            Next::Finished => self.client_finished(index),
+        }
+        if stall_ms > 0 {
+            self.pause_for(stall_ms);
         }
     }
 
-    /// The client closes its connection and connects again after
-    /// `after_ms`.
-    fn client_disconnect(&mut self, index: usize, after_ms: u64) {
-        self.close_from_client(index);
-        self.schedule(
-            self.now_ms + after_ms,
-            Event::ClientConnect { client: index },
-        );
-    }
-
-    fn close_from_client(&mut self, index: usize) {
-        let slot = &mut self.clients[index];
-        self.requests_lost += slot.client.requests_in_flight() as u64;
-        slot.client.on_disconnected();
-        if let Some(conn) = slot.conn.take() {
-            let at_ms = self.net.delivery_ms(index, Direction::ToNode, self.now_ms);
-            self.schedule(at_ms, Event::ClientClosed { conn });
-        }
-    }
-
-    fn client_finished(&mut self, index: usize) {
-        if !self.clients[index].finished {
-            self.clients[index].finished = true;
-            self.clients_finished += 1;
-            self.close_from_client(index);
-        }
-    }
-
-    /// The node closed the client's connection: what was in flight is lost;
-    /// the client reconnects.
-    fn client_lost(&mut self, conn: SimConn) {
-        let Some(log) = self.connections.get(&conn) else {
-            return;
+    /// After anything the node did: a process that died between disk
+    /// calls crashes now, and a node that finished shutting down exits.
+    pub(super) fn after_node_event(&mut self) {
+        let dead = match &self.node {
+            NodeState::Up { node, .. } => node.env().disk.is_dead(),
+            _ => false,
         };
-        let (index, crashed) = (log.client, log.closed_by_crash);
-        let slot = &mut self.clients[index];
-        if slot.conn != Some(conn) {
+        if dead {
+            self.die_between_disk_calls();
             return;
         }
-        slot.conn = None;
-        let in_flight = slot.client.requests_in_flight() as u64;
-        if crashed {
-            self.requests_lost_to_crashes += in_flight;
-        } else {
-            self.requests_lost += in_flight;
-        }
-        slot.client.on_disconnected();
-        if !slot.finished {
-            self.schedule(self.now_ms, Event::ClientConnect { client: index });
+        let asked = match &self.node {
+            NodeState::Up { node, .. } => node.shutdown_requested(),
+            _ => false,
+        };
+        if asked {
+            self.finish_shutdown();
         }
     }
 
-    /// The node crashes: its incarnation's trace becomes a write log, the
-    /// disk keeps what `kind` keeps, and every connection closes.
-    fn crash(&mut self, index: usize) {
-        let plan = self.options.crashes[index];
-        let node = self.node.take().expect("crashes come after restarts");
-        let mut env = node.into_env();
-        let trace = self.end_incarnation(&mut env);
-        let mut log = WriteLog::from_trace(&mut self.model, &trace);
-        self.traces.push(trace);
-        let incarnation = self.incarnation;
-        let connections = &self.connections;
-        log.mark_releases(|conn| {
-            let log = connections.get(&(incarnation, conn))?;
-            Some(log.released.as_slice())
-        });
-        env.disk.crash(plan.kind);
-        self.close_connections_at_crash();
+    /// Clears a node's plan-independent run state when it goes down.
+    pub(super) fn forget_node_schedule(&mut self) {
         self.tick_at_ms = None;
         self.disk_done_at_ms.clear();
-        let restart_at_ms = self.now_ms + plan.restart_delay_ms;
-        self.parked = Some(Parked {
-            disk: env.disk,
-            restart_at_ms,
-            log,
-            final_state: self.model.data().clone(),
-        });
-        self.schedule(restart_at_ms, Event::Restart { index });
+        self.deferred.clear();
     }
 
-    /// Takes an ended incarnation's trace and folds its hash.
-    fn end_incarnation(&mut self, env: &mut SimEnv) -> Vec<TraceRecord> {
-        self.trace_hashes.push(env.trace_hash());
-        std::mem::take(&mut env.trace)
-    }
-
-    /// Every connection of the crashed node closes; its clients see the
-    /// close after what the node had sent them.
-    fn close_connections_at_crash(&mut self) {
-        let incarnation = self.incarnation;
-        for conn in std::mem::take(&mut self.open_at_node) {
-            if let Some(log) = self.connections.get_mut(&(incarnation, conn)) {
-                log.closed_by_crash = true;
-            }
-        }
-        for index in 0..self.clients.len() {
-            let Some(conn) = self.clients[index].conn else {
-                continue;
-            };
-            if conn.0 != incarnation {
-                continue;
-            }
-            if let Some(log) = self.connections.get_mut(&conn) {
-                log.closed_by_crash = true;
-            }
-            let at_ms = self
-                .net
-                .delivery_ms(index, Direction::ToClient, self.now_ms);
-            self.schedule(at_ms, Event::NodeClosed { conn });
-        }
-    }
-
-    /// The crashed node starts again on its disk; the checkers judge what
-    /// it recovered.
-    fn restart(&mut self, index: usize) {
-        let plan = self.options.crashes[index];
-        let Parked {
-            disk,
-            log,
-            final_state,
-            ..
-        } = self.parked.take().expect("a crashed node");
-        self.incarnation += 1;
-        let random = SimRng::new(
-            self.options.seed,
-            stream::NODE_RESTART_BASE + self.incarnation as u64,
-        );
-        let clock = SimClock::new(self.options.wall_offset_ms as i64);
-        let mut env = SimEnv::new(clock, disk, random);
-        env.advance_to(self.now_ms);
-        let outcome = match Node::start(env, self.config.clone()) {
-            Ok(node) => Ok(self.judge_recovery(node, &final_state, &log, plan)),
-            Err(mut error) => {
-                let trace = self.end_incarnation(&mut error.env);
-                self.traces.push(trace);
-                self.stopped_by = Some(format!(
-                    "the node refusing to start after crash {}",
-                    index + 1
-                ));
-                Err(error.reason)
-            }
-        };
-        self.crashes.push(CrashReport {
-            number: index + 1,
-            crash_ms: plan.at_ms,
-            kind: plan.kind,
-            restart_ms: self.now_ms,
-            outcome,
-        });
-    }
-
-    /// Checks the recovered dataset, then lets the model and the node go on
-    /// from it.
-    fn judge_recovery(
-        &mut self,
-        node: Node<SimEnv>,
-        final_state: &Dataset,
-        log: &WriteLog,
-        plan: crate::faults::CrashPlan,
-    ) -> Recovered {
-        let recovered = dataset_of(&node);
-        let config = node.config();
-        let policy = config.appendonly.then_some(config.appendfsync);
-        let check = check_recovery(
-            final_state,
-            log,
-            &recovered,
-            node.env().wall_ms(),
-            durable_rule(policy, plan.kind),
-            plan.at_ms,
-        );
-        let result = Recovered {
-            keys: recovered.values().map(|keys| keys.len()).sum(),
-            truncated: node.server().aof_load.truncated.clone(),
-            check,
-        };
-        self.model.restart_with(recovered);
-        self.node = Some(node);
-        self.node_touched = true;
-        result
-    }
-
-    fn finish(mut self) -> Report {
-        if let Some(node) = self.node.take() {
-            let mut env = node.into_env();
-            let trace = self.end_incarnation(&mut env);
-            WriteLog::from_trace(&mut self.model, &trace);
-            self.traces.push(trace);
-        }
-        let trace_hash = match self.trace_hashes.as_slice() {
-            [only] => *only,
-            hashes => {
-                let mut hasher = TraceHasher::default();
-                hashes.iter().for_each(|&hash| hasher.u64(hash));
-                hasher.finish()
-            }
-        };
-        let mut totals = ClientStats {
-            ops_by_kind: vec![0; OpKind::ALL.len()],
-            ..ClientStats::default()
-        };
-        for slot in &self.clients {
-            add_stats(&mut totals, &slot.client.stats);
-        }
-        let count = |wanted: fn(&TraceEvent) -> bool| {
-            self.traces
-                .iter()
-                .flatten()
-                .filter(|r| wanted(&r.event))
-                .count() as u64
-        };
-        let commands_executed = count(|e| matches!(e, TraceEvent::Executed { .. }));
-        let expirations = count(|e| matches!(e, TraceEvent::Expired { .. }));
-        let verdicts = self.verdicts();
-        Report {
-            options: self.options,
-            scenario_path: None,
-            client_totals: totals,
-            start_ms: 0,
-            end_ms: self.now_ms,
-            events_processed: self.events_processed,
-            commands_executed,
-            expirations,
-            connections: self.connections.len() as u64,
-            verdicts,
-            required_checkers: Vec::new(),
-            faults: fault_tallies(&self.crashes),
-            checkers_off: Vec::new(),
-            crashes: self.crashes,
-            trace_hash,
-        }
-    }
-
-    fn verdicts(&self) -> Vec<Verdict> {
-        let liveness = LivenessFacts {
-            clients: self.clients.len(),
-            clients_finished: self
-                .clients
-                .iter()
-                .filter(|s| s.client.finished() && s.finished)
-                .count(),
-            requests_unanswered: self.requests_lost,
-            requests_lost_to_crashes: self.requests_lost_to_crashes,
-            stopped_by: self.stopped_by.clone(),
-        };
-        let mut by_incarnation: Vec<BTreeMap<ConnId, ConnectionLog>> =
-            vec![BTreeMap::new(); self.traces.len()];
-        for (&(incarnation, conn), log) in &self.connections {
-            by_incarnation[incarnation].insert(conn, log.clone());
-        }
-        let incarnations: Vec<Incarnation<'_>> = by_incarnation
-            .iter()
-            .zip(&self.traces)
-            .map(|(connections, trace)| (connections, trace.as_slice()))
-            .collect();
-        let mut verdicts = vec![
-            check_reply_integrity_runs(&incarnations),
-            model_verdict(self.model.verdict()),
-            check_liveness(&liveness),
-        ];
-        if !self.options.crashes.is_empty() {
-            verdicts.extend(crash_verdicts(
-                &self.crashes,
-                self.options.start_refusal_expected,
-            ));
-        }
-        verdicts
+    /// Runs `seed`'s clients and faults to the end; see [`run_seed`].
+    pub fn into_report(self) -> Report {
+        self.run()
     }
 }
 
-/// The dataset a node holds, every database, values and expiry times.
-pub fn dataset_of(node: &Node<SimEnv>) -> Dataset {
-    let mut data = Dataset::new();
-    for (index, db) in node.server().keyspace.dbs.iter().enumerate() {
-        if db.is_empty() {
-            continue;
-        }
-        let keys = data.entry(index).or_default();
-        for (key, value, expire_at_ms) in db.entries_with_expiry() {
-            let Value::String(bytes) = value;
-            let entry = Entry {
-                value: bytes.clone(),
-                expire_at_ms,
-            };
-            keys.insert(key.to_vec(), entry);
-        }
+/// The disk of a run: the default, with the plan's fsync latency.
+fn disk_options(options: &RunOptions) -> DiskOptions {
+    let profile = &options.faults.disk;
+    let mut disk = DiskOptions::default();
+    if profile.fsync_delay_ms_max > 0 {
+        disk.fsync_delay_ms_min = profile.fsync_delay_ms_min;
+        disk.fsync_delay_ms_max = profile.fsync_delay_ms_max;
     }
-    data
-}
-
-/// The faults that fired, by kind.
-fn fault_tallies(crashes: &[CrashReport]) -> Vec<FaultTally> {
-    let mut tallies: Vec<FaultTally> = Vec::new();
-    for crash in crashes {
-        let kind = crate::faults::crash_kind_name(crash.kind);
-        match tallies.iter_mut().find(|t| t.kind == kind) {
-            Some(tally) => tally.count += 1,
-            None => tallies.push(FaultTally {
-                kind: kind.to_string(),
-                count: 1,
-            }),
-        }
-    }
-    tallies
-}
-
-fn add_stats(totals: &mut ClientStats, stats: &ClientStats) {
-    for (total, count) in totals.ops_by_kind.iter_mut().zip(&stats.ops_by_kind) {
-        *total += count;
-    }
-    totals.requests_sent += stats.requests_sent;
-    totals.replies_received += stats.replies_received;
-    totals.error_replies += stats.error_replies;
-    totals.transactions_committed += stats.transactions_committed;
-    totals.transactions_retried += stats.transactions_retried;
-    totals.transactions_given_up += stats.transactions_given_up;
-    totals.transactions_discarded += stats.transactions_discarded;
-    totals.reconnects += stats.reconnects;
+    disk
 }
 
 /// Runs `seed` under `scenario` and returns its report. `scenario_path` is
@@ -816,6 +656,5 @@ pub fn run_seed(
     let options = RunOptions::derive(seed, scenario);
     let mut report = Simulation::new(options)?.run();
     report.scenario_path = scenario_path.map(str::to_string);
-    report.required_checkers = scenario.expect.checkers.clone();
     Ok(report)
 }

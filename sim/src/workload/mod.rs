@@ -6,6 +6,11 @@
 //! once, waits for all their replies, thinks for a seeded time, and goes on.
 //! A transaction takes two batches (WATCH and GET, then MULTI ... EXEC) and
 //! starts over when EXEC answers the null array, up to a retry bound.
+//!
+//! Besides the workload's clients, the simulator runs two other [`Role`]s:
+//! a liveness probe, which writes until a write is acknowledged, and
+//! scripted clients, which send fixed batches (the prefill, an operator's
+//! SHUTDOWN).
 
 pub mod ops;
 pub mod resp;
@@ -26,9 +31,30 @@ pub struct WorkloadOptions {
     pub expire_ms_max: u64,
     pub discard_percent: u64,
     pub transaction_retries_max: u64,
+    /// Largest value written; one value in ten is a long one.
+    pub value_bytes_max: u64,
     /// Weights indexed like `OpKind::ALL`.
     pub mix: Vec<u64>,
 }
+
+/// What a client is for.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Runs the seeded operation mix.
+    Workload,
+    /// Writes one key until a write is acknowledged: the liveness probe of
+    /// the quiet phase.
+    Probe { attempts: u64 },
+    /// Sends these batches in order, then finishes.
+    Script {
+        batches: std::collections::VecDeque<Batch>,
+    },
+}
+
+/// The key the liveness probe writes.
+pub const PROBE_KEY: &[u8] = b"redoubt:probe";
+/// How long the probe waits after an error before it writes again.
+pub const PROBE_RETRY_MS: u64 = 100;
 
 /// Requests in wire order (each an argv).
 pub type Batch = Vec<Vec<Vec<u8>>>;
@@ -73,6 +99,7 @@ pub struct ClientStats {
 #[derive(Debug)]
 pub struct Client {
     pub index: usize,
+    pub role: Role,
     rng: SimRng,
     keys: u64,
     /// The key names, built once.
@@ -83,7 +110,10 @@ pub struct Client {
     expire_ms_max: u64,
     discard_percent: u64,
     transaction_retries_max: u64,
+    value_bytes_max: u64,
     mix: Vec<u64>,
+    /// Weights of the operator commands alone, for transactions.
+    operator_mix: Vec<u64>,
     ops_remaining: u64,
     /// Requests awaiting a reply.
     in_flight: usize,
@@ -96,8 +126,30 @@ pub struct Client {
 
 impl Client {
     pub fn new(index: usize, options: &WorkloadOptions) -> Self {
+        Client::with_role(index, options, Role::Workload)
+    }
+
+    /// A client of another role; scripts and probes draw nothing from the
+    /// workload's mix.
+    pub fn with_role(index: usize, options: &WorkloadOptions, role: Role) -> Self {
+        let operator_mix = OpKind::ALL
+            .iter()
+            .zip(&options.mix)
+            .map(|(kind, &weight)| {
+                if OpKind::OPERATOR.contains(kind) {
+                    weight
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let ops_remaining = match role {
+            Role::Workload => options.ops_per_client,
+            Role::Probe { .. } | Role::Script { .. } => 0,
+        };
         Client {
             index,
+            role,
             rng: SimRng::new(options.seed, stream::CLIENT_BASE + index as u64),
             keys: options.keys,
             key_names: (0..options.keys)
@@ -109,8 +161,10 @@ impl Client {
             expire_ms_max: options.expire_ms_max,
             discard_percent: options.discard_percent,
             transaction_retries_max: options.transaction_retries_max,
+            value_bytes_max: options.value_bytes_max,
             mix: options.mix.clone(),
-            ops_remaining: options.ops_per_client,
+            operator_mix,
+            ops_remaining,
             in_flight: 0,
             batch_replies: Vec::new(),
             received: Vec::new(),
@@ -124,7 +178,12 @@ impl Client {
 
     /// Whether every operation is done and answered.
     pub fn finished(&self) -> bool {
-        self.ops_remaining == 0 && self.in_flight == 0 && self.transaction.is_none()
+        let role_done = match &self.role {
+            Role::Workload => self.ops_remaining == 0,
+            Role::Probe { .. } => false,
+            Role::Script { batches } => batches.is_empty(),
+        };
+        role_done && self.in_flight == 0 && self.transaction.is_none()
     }
 
     pub fn requests_in_flight(&self) -> usize {
@@ -139,10 +198,18 @@ impl Client {
     /// The next batch to send, recorded as in flight. Empty when finished.
     pub fn next_batch(&mut self) -> Batch {
         debug_assert_eq!(self.in_flight, 0);
-        let batch = match self.transaction.clone() {
-            Some(progress) if progress.watched => self.transaction_body(&progress),
-            Some(progress) => self.transaction_watch(&progress),
-            None => self.plain_batch(),
+        let batch = match (&mut self.role, self.transaction.clone()) {
+            (Role::Probe { attempts }, _) => {
+                *attempts += 1;
+                let value = attempts.to_string().into_bytes();
+                vec![vec![b"SET".to_vec(), PROBE_KEY.to_vec(), value]]
+            }
+            (Role::Script { batches }, _) => batches.pop_front().unwrap_or_default(),
+            (Role::Workload, Some(progress)) if progress.watched => {
+                self.transaction_body(&progress)
+            }
+            (Role::Workload, Some(progress)) => self.transaction_watch(&progress),
+            (Role::Workload, None) => self.plain_batch(),
         };
         self.batch_replies.clear();
         self.stats.requests_sent += batch.len() as u64;
@@ -191,6 +258,24 @@ impl Client {
 
     /// Decides what follows a completed batch.
     pub fn after_batch(&mut self) -> Next {
+        match &self.role {
+            Role::Workload => {}
+            Role::Probe { .. } => {
+                let acknowledged =
+                    matches!(self.batch_replies.first(), Some(Reply::Simple(ok)) if ok == b"OK");
+                if acknowledged {
+                    self.role = Role::Script {
+                        batches: Default::default(),
+                    };
+                    return Next::Finished;
+                }
+                return Next::Continue {
+                    think_ms: PROBE_RETRY_MS,
+                };
+            }
+            Role::Script { batches } if batches.is_empty() => return Next::Finished,
+            Role::Script { .. } => return Next::Continue { think_ms: 0 },
+        }
         if let Some(progress) = self.transaction.take() {
             self.transaction = self.advance_transaction(progress);
             if self.transaction.is_some() {
@@ -241,10 +326,17 @@ impl Client {
             0..=6 => self.rng.range(0, 999).to_string().into_bytes(),
             7 | 8 => format!("v{}", self.rng.range(0, 99)).into_bytes(),
             _ => {
-                let length = self.rng.range(10, 40) as usize;
-                (0..length)
-                    .map(|_| b'a' + self.rng.range(0, 25) as u8)
-                    .collect()
+                let length = self.rng.range(10, self.value_bytes_max.max(10)) as usize;
+                let letter = b'a' + self.rng.range(0, 25) as u8;
+                let mut value = vec![letter; length];
+                // A seeded stamp at both ends, so equal lengths still differ.
+                let stamp = self.rng.next_u64().to_le_bytes();
+                for (at, byte) in stamp.iter().enumerate() {
+                    let last = length - 1 - at % length;
+                    value[at % length] = b'a' + byte % 26;
+                    value[last] = b'a' + (byte >> 3) % 26;
+                }
+                value
             }
         }
     }
@@ -292,6 +384,25 @@ impl Client {
             OpKind::Ttl => vec![word("TTL"), self.key()],
             OpKind::Pttl => vec![word("PTTL"), self.key()],
             OpKind::Transaction => unreachable!("transactions are batches"),
+            OpKind::FlushAll => vec![word("FLUSHALL")],
+            OpKind::SwapDb => vec![word("SWAPDB"), word("0"), word("1")],
+            OpKind::BgRewriteAof => vec![word("BGREWRITEAOF")],
+            OpKind::BgSave => vec![word("BGSAVE")],
+            OpKind::Save => vec![word("SAVE")],
+            OpKind::ConfigSetAppendFsync => {
+                let policy = ["always", "everysec", "no"][self.rng.index(3)];
+                vec![
+                    word("CONFIG"),
+                    word("SET"),
+                    word("appendfsync"),
+                    word(policy),
+                ]
+            }
+            OpKind::ConfigSetAppendOnly => {
+                let on = ["yes", "no"][self.rng.index(2)];
+                vec![word("CONFIG"), word("SET"), word("appendonly"), word(on)]
+            }
+            OpKind::Shutdown => vec![word("SHUTDOWN")],
         }
     }
 
@@ -347,6 +458,10 @@ impl Client {
         ];
         if self.rng.percent(50) {
             batch.push(vec![b"GET".to_vec(), second]);
+        }
+        if self.operator_mix.iter().any(|&w| w > 0) && self.rng.percent(10) {
+            let kind = OpKind::ALL[self.rng.weighted(&self.operator_mix)];
+            batch.push(self.request(kind));
         }
         let end = if progress.discard { "DISCARD" } else { "EXEC" };
         batch.push(vec![end.as_bytes().to_vec()]);

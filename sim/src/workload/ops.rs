@@ -27,6 +27,14 @@ pub enum OpKind {
     Ttl,
     Pttl,
     Transaction,
+    FlushAll,
+    SwapDb,
+    BgRewriteAof,
+    BgSave,
+    Save,
+    ConfigSetAppendFsync,
+    ConfigSetAppendOnly,
+    Shutdown,
 }
 
 impl OpKind {
@@ -55,6 +63,27 @@ impl OpKind {
         OpKind::Ttl,
         OpKind::Pttl,
         OpKind::Transaction,
+        OpKind::FlushAll,
+        OpKind::SwapDb,
+        OpKind::BgRewriteAof,
+        OpKind::BgSave,
+        OpKind::Save,
+        OpKind::ConfigSetAppendFsync,
+        OpKind::ConfigSetAppendOnly,
+        OpKind::Shutdown,
+    ];
+
+    /// What operators do, rather than applications: the workload also
+    /// sends these inside MULTI.
+    pub const OPERATOR: &'static [OpKind] = &[
+        OpKind::FlushAll,
+        OpKind::SwapDb,
+        OpKind::BgRewriteAof,
+        OpKind::BgSave,
+        OpKind::Save,
+        OpKind::ConfigSetAppendFsync,
+        OpKind::ConfigSetAppendOnly,
+        OpKind::Shutdown,
     ];
 
     /// The name scenario files use.
@@ -84,6 +113,14 @@ impl OpKind {
             OpKind::Ttl => "ttl",
             OpKind::Pttl => "pttl",
             OpKind::Transaction => "transaction",
+            OpKind::FlushAll => "flushall",
+            OpKind::SwapDb => "swapdb",
+            OpKind::BgRewriteAof => "bgrewriteaof",
+            OpKind::BgSave => "bgsave",
+            OpKind::Save => "save",
+            OpKind::ConfigSetAppendFsync => "config_set_appendfsync",
+            OpKind::ConfigSetAppendOnly => "config_set_appendonly",
+            OpKind::Shutdown => "shutdown",
         }
     }
 
@@ -94,6 +131,7 @@ impl OpKind {
     /// The weight of the built-in mix.
     pub fn default_weight(self) -> u64 {
         match self {
+            _ if OpKind::OPERATOR.contains(&self) => 0,
             OpKind::Get | OpKind::Set | OpKind::Incr => 10,
             OpKind::Transaction => 6,
             OpKind::Mget | OpKind::Mset | OpKind::Del | OpKind::Append => 4,

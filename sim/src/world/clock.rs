@@ -1,11 +1,18 @@
 //! `SimClock`: a node's view of simulated time.
 //!
 //! The simulator owns one global time (milliseconds since the run began);
-//! each node reads it through its own clock. Monotonic time is the global
-//! time plus a fixed origin; wall time starts at a fixed epoch plus a seeded
-//! offset. Drift and jumps (later fault injection) enter through
-//! [`SimClock::jump_wall_ms`] and `drift_parts_per_million`, which are zero
-//! for now.
+//! each node reads it through its own clock.
+//!
+//! # Fault model
+//!
+//! * **Drift** (`drift_parts_per_million`, drawn per run): both clocks run
+//!   faster or slower than simulated time by that much.
+//! * **Wall-clock jumps** ([`SimClock::jump_wall_ms`], scheduled faults):
+//!   the wall clock moves by the given amount, either way, as NTP or an
+//!   operator can make it.
+//!
+//! Promises: monotonic time never goes backwards, whatever the drift (it is
+//! never below zero) and whatever the jumps (they touch only wall time).
 
 use redoubt_core::env::Clock;
 
@@ -40,6 +47,11 @@ impl SimClock {
     pub fn advance_to(&mut self, now_ms: u64) {
         assert!(now_ms >= self.now_ms, "simulated time went backwards");
         self.now_ms = now_ms;
+    }
+
+    /// Global simulated time as this clock last saw it.
+    pub fn sim_now_ms(&self) -> u64 {
+        self.now_ms
     }
 
     /// Makes the wall clock jump by `delta_ms` (either way); the seam for

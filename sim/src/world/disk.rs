@@ -117,6 +117,18 @@ fn eio() -> io::Error {
     io::Error::from_raw_os_error(5)
 }
 
+/// Per-call fault knobs (placeholder until the full fault model lands).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskFaults {
+    pub fsync_error_ppm: u32,
+}
+
+/// What fired so far (placeholder until the full fault model lands).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskFaultCounts {
+    pub fsync_errors: u64,
+}
+
 /// The simulated file system of one node.
 #[derive(Debug)]
 pub struct SimDisk {
@@ -138,6 +150,11 @@ pub struct SimDisk {
     /// Fsyncs of files so far, synchronous or background (group commit is
     /// measured by it).
     fsyncs: u64,
+    faults: DiskFaults,
+    counts: DiskFaultCounts,
+    /// Calls left before the process dies, if armed.
+    calls_before_death: Option<u64>,
+    dead: bool,
 }
 
 /// The directory part of `path` ("." for a bare name).
@@ -192,6 +209,10 @@ impl SimDisk {
             next_file: 1,
             armed: ArmedFaults::default(),
             fsyncs: 0,
+            faults: DiskFaults::default(),
+            counts: DiskFaultCounts::default(),
+            calls_before_death: None,
+            dead: false,
         }
     }
 
@@ -211,6 +232,77 @@ impl SimDisk {
         inode.written = bytes.to_vec();
         inode.durable = bytes.to_vec();
         Ok(())
+    }
+
+    pub fn set_faults(&mut self, faults: DiskFaults) {
+        self.faults = faults;
+    }
+
+    pub fn faults(&self) -> &DiskFaults {
+        &self.faults
+    }
+
+    /// No more faults from now on.
+    pub fn heal(&mut self) {
+        self.faults = DiskFaults::default();
+    }
+
+    pub fn counts(&self) -> &DiskFaultCounts {
+        &self.counts
+    }
+
+    /// Simulated ms synchronous calls took since the last call.
+    pub fn take_stall_ms(&mut self) -> u64 {
+        0
+    }
+
+    /// The process dies after `calls` more disk calls.
+    pub fn die_after_calls(&mut self, calls: u64) {
+        self.calls_before_death = Some(calls);
+        self.dead = calls == 0;
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    /// Counts one call; false if the process is dead and the call must do
+    /// nothing.
+    fn call(&mut self) -> bool {
+        if self.dead {
+            return false;
+        }
+        if let Some(left) = self.calls_before_death.as_mut() {
+            if *left == 0 {
+                self.dead = true;
+                return false;
+            }
+            *left -= 1;
+        }
+        true
+    }
+
+    /// Flips one bit of a closed, non-empty file, in the cache and durably.
+    pub fn flip_bit_at_rest(&mut self) -> Option<(String, u64)> {
+        let open: BTreeSet<InodeId> = self.open.values().map(|f| f.inode).collect();
+        let candidates: Vec<(String, InodeId)> = self
+            .entries
+            .iter()
+            .filter(|(_, inode)| !open.contains(inode) && !self.inodes[inode].written.is_empty())
+            .map(|(path, inode)| (path.clone(), *inode))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let (path, inode) = candidates[self.rng.index(candidates.len())].clone();
+        let inode = self.inodes.get_mut(&inode).expect("entry has an inode");
+        let offset = self.rng.index(inode.written.len());
+        let bit = 1u8 << self.rng.range(0, 7);
+        inode.written[offset] ^= bit;
+        if offset < inode.durable.len() {
+            inode.durable[offset] ^= bit;
+        }
+        Some((path, offset as u64))
     }
 
     /// Tells the disk the current simulated time (for completion times).
@@ -275,6 +367,8 @@ impl SimDisk {
     /// Simulates a crash of the given kind. Open handles and pending
     /// background fsyncs are gone afterwards either way.
     pub fn crash(&mut self, kind: CrashKind) {
+        self.calls_before_death = None;
+        self.dead = false;
         self.open.clear();
         self.pending.clear();
         if kind == CrashKind::PowerLoss {
@@ -332,6 +426,9 @@ impl SimDisk {
 
 impl Disk for SimDisk {
     fn open(&mut self, path: &str, mode: OpenMode) -> io::Result<FileId> {
+        if !self.call() {
+            return Err(eio());
+        }
         let path = normalize(path);
         let existing = self.entries.get(&path).copied();
         let inode = match (mode, existing) {
@@ -349,6 +446,9 @@ impl Disk for SimDisk {
     }
 
     fn write(&mut self, file: FileId, data: &[u8]) -> io::Result<usize> {
+        if !self.call() {
+            return Err(eio());
+        }
         if self.file(file)?.readable_only {
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, "read only"));
         }
@@ -373,6 +473,9 @@ impl Disk for SimDisk {
     }
 
     fn read_at(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.call() {
+            return Err(eio());
+        }
         let inode = self.inode_mut(file)?;
         let start = (offset as usize).min(inode.written.len());
         let length = buf.len().min(inode.written.len() - start);
@@ -381,10 +484,16 @@ impl Disk for SimDisk {
     }
 
     fn size(&mut self, file: FileId) -> io::Result<u64> {
+        if !self.call() {
+            return Err(eio());
+        }
         Ok(self.inode_mut(file)?.written.len() as u64)
     }
 
     fn truncate(&mut self, file: FileId, len: u64) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         if take_one(&mut self.armed.truncate_errors) {
             return Err(eio());
         }
@@ -394,6 +503,9 @@ impl Disk for SimDisk {
     }
 
     fn fsync(&mut self, file: FileId) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         self.fsyncs += 1;
         if take_one(&mut self.armed.fsync_errors) {
             self.file(file)?;
@@ -405,6 +517,9 @@ impl Disk for SimDisk {
     }
 
     fn fsync_background(&mut self, file: FileId, op: DiskOpId) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         let inode = self.file(file)?.inode;
         self.fsyncs += 1;
         let snapshot = self.inodes[&inode].written.clone();
@@ -423,6 +538,9 @@ impl Disk for SimDisk {
     }
 
     fn close_file(&mut self, file: FileId) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         self.open
             .remove(&file)
             .map(|_| ())
@@ -430,6 +548,9 @@ impl Disk for SimDisk {
     }
 
     fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         let (from, to) = (normalize(from), normalize(to));
         self.check_parent(&to)?;
         let inode = self.entries.remove(&from).ok_or_else(|| not_found(&from))?;
@@ -438,12 +559,18 @@ impl Disk for SimDisk {
     }
 
     fn remove(&mut self, path: &str) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         let path = normalize(path);
         self.entries.remove(&path).ok_or_else(|| not_found(&path))?;
         Ok(())
     }
 
     fn list(&mut self, dir: &str) -> io::Result<Vec<String>> {
+        if !self.call() {
+            return Err(eio());
+        }
         let dir = normalize(dir);
         if !self.dirs.contains(&dir) {
             return Err(not_found(&dir));
@@ -459,6 +586,9 @@ impl Disk for SimDisk {
     }
 
     fn create_dir(&mut self, dir: &str) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         let dir = normalize(dir);
         if self.dirs.contains(&dir) || self.entries.contains_key(&dir) {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, dir));
@@ -469,6 +599,9 @@ impl Disk for SimDisk {
     }
 
     fn fsync_dir(&mut self, dir: &str) -> io::Result<()> {
+        if !self.call() {
+            return Err(eio());
+        }
         let dir = normalize(dir);
         if !self.dirs.contains(&dir) {
             return Err(not_found(&dir));
@@ -485,6 +618,9 @@ impl Disk for SimDisk {
     }
 
     fn free_space(&mut self, _path: &str) -> io::Result<u64> {
+        if !self.call() {
+            return Err(eio());
+        }
         Ok(self
             .options
             .capacity_bytes

@@ -1,6 +1,7 @@
 //! `SimEnv`: core's `Env` for one simulated node.
 //!
 //! Calls from core land in buffers the simulator drains after each event:
+//! once the process has died between two disk calls, nothing more lands;
 //! sends and closes go to the outbox (the simulator turns them into
 //! deliveries after network latency), trace events are recorded for the
 //! checkers and folded into the trace hash, log lines are recorded. The
@@ -45,8 +46,15 @@ pub struct SimEnv {
     pub trace: Vec<TraceRecord>,
     pub logs: Vec<(u64, LogLevel, String)>,
     pub log_lines_dropped: u64,
+    /// Stretches of simulated time in which the node was told of a disk
+    /// error or had a slow fsync in flight; the simulator drains it.
+    pub trouble: Vec<(u64, u64)>,
     hasher: TraceHasher,
 }
+
+/// A background fsync in flight longer than this is trouble: `everysec`
+/// cannot keep its window with such a disk.
+pub const SLOW_FSYNC_MS: u64 = 1000;
 
 impl SimEnv {
     pub fn new(clock: SimClock, disk: SimDisk, random: SimRng) -> Self {
@@ -58,6 +66,7 @@ impl SimEnv {
             trace: Vec::new(),
             logs: Vec::new(),
             log_lines_dropped: 0,
+            trouble: Vec::new(),
             hasher: TraceHasher::default(),
         }
     }
@@ -66,6 +75,27 @@ impl SimEnv {
     pub fn advance_to(&mut self, now_ms: u64) {
         self.clock.advance_to(now_ms);
         self.disk.set_now_ms(now_ms);
+    }
+
+    /// Notes a disk error the node was told of, now.
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        let trouble = result.as_ref().is_err_and(|error| {
+            !matches!(
+                error.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
+            )
+        });
+        if trouble {
+            let now = self.clock.sim_now_ms();
+            self.trouble.push((now, now));
+        }
+        result
+    }
+
+    /// Whether the process died (between two disk calls): nothing it does
+    /// afterwards reaches the world.
+    fn dead(&self) -> bool {
+        self.disk.is_dead()
     }
 
     /// The running trace hash.
@@ -85,57 +115,86 @@ impl Clock for SimEnv {
 
 impl Disk for SimEnv {
     fn open(&mut self, path: &str, mode: OpenMode) -> io::Result<FileId> {
-        self.disk.open(path, mode)
+        let result = self.disk.open(path, mode);
+        self.note(result)
     }
     fn write(&mut self, file: FileId, data: &[u8]) -> io::Result<usize> {
-        self.disk.write(file, data)
+        let result = self.disk.write(file, data);
+        if matches!(result, Ok(n) if n < data.len()) {
+            let now = self.clock.sim_now_ms();
+            self.trouble.push((now, now));
+        }
+        self.note(result)
     }
     fn read_at(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.disk.read_at(file, offset, buf)
+        let result = self.disk.read_at(file, offset, buf);
+        self.note(result)
     }
     fn size(&mut self, file: FileId) -> io::Result<u64> {
-        self.disk.size(file)
+        let result = self.disk.size(file);
+        self.note(result)
     }
     fn truncate(&mut self, file: FileId, len: u64) -> io::Result<()> {
-        self.disk.truncate(file, len)
+        let result = self.disk.truncate(file, len);
+        self.note(result)
     }
     fn fsync(&mut self, file: FileId) -> io::Result<()> {
-        self.disk.fsync(file)
+        let result = self.disk.fsync(file);
+        self.note(result)
     }
     fn fsync_background(&mut self, file: FileId, op: DiskOpId) -> io::Result<()> {
-        self.disk.fsync_background(file, op)
+        let result = self.disk.fsync_background(file, op);
+        let now = self.clock.sim_now_ms();
+        let due = self.disk.pending_due_ms().into_iter().max().unwrap_or(now);
+        if due > now + SLOW_FSYNC_MS {
+            self.trouble.push((now, due));
+        }
+        self.note(result)
     }
     fn close_file(&mut self, file: FileId) -> io::Result<()> {
-        self.disk.close_file(file)
+        let result = self.disk.close_file(file);
+        self.note(result)
     }
     fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
-        self.disk.rename(from, to)
+        let result = self.disk.rename(from, to);
+        self.note(result)
     }
     fn remove(&mut self, path: &str) -> io::Result<()> {
-        self.disk.remove(path)
+        let result = self.disk.remove(path);
+        self.note(result)
     }
     fn list(&mut self, dir: &str) -> io::Result<Vec<String>> {
-        self.disk.list(dir)
+        let result = self.disk.list(dir);
+        self.note(result)
     }
     fn create_dir(&mut self, dir: &str) -> io::Result<()> {
-        self.disk.create_dir(dir)
+        let result = self.disk.create_dir(dir);
+        self.note(result)
     }
     fn fsync_dir(&mut self, dir: &str) -> io::Result<()> {
-        self.disk.fsync_dir(dir)
+        let result = self.disk.fsync_dir(dir);
+        self.note(result)
     }
     fn free_space(&mut self, path: &str) -> io::Result<u64> {
-        self.disk.free_space(path)
+        let result = self.disk.free_space(path);
+        self.note(result)
     }
 }
 
 impl Net for SimEnv {
     fn send(&mut self, conn: ConnId, data: &[u8]) {
+        if self.dead() {
+            return;
+        }
         self.outbox.push(NetAction::Send {
             conn,
             data: data.to_vec(),
         });
     }
     fn close(&mut self, conn: ConnId) {
+        if self.dead() {
+            return;
+        }
         self.outbox.push(NetAction::Close { conn });
     }
     fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()> {
@@ -163,6 +222,9 @@ impl Host for SimEnv {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
+        if self.dead() {
+            return;
+        }
         let now = self.clock.monotonic_ms();
         hash_log(&mut self.hasher, now, level, message);
         if self.logs.len() < LOG_LINES_MAX {
@@ -173,6 +235,9 @@ impl Host for SimEnv {
     }
 
     fn trace(&mut self, event: &Trace<'_>) {
+        if self.dead() {
+            return;
+        }
         let monotonic_ms = self.clock.monotonic_ms();
         hash_event(&mut self.hasher, monotonic_ms, event);
         self.trace.push(TraceRecord {

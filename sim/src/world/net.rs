@@ -60,6 +60,17 @@ impl SimNet {
         SimNet { options, links }
     }
 
+    /// Adds the link of a client that joins the run later (index must be
+    /// the next one).
+    pub fn add_link(&mut self, seed: u64, index: usize) {
+        assert_eq!(index, self.links.len(), "links are added in order");
+        self.links.push(Link {
+            rng: SimRng::new(seed, stream::LINK_BASE + index as u64),
+            last_delivery_ms: [0; 2],
+            held: [false; 2],
+        });
+    }
+
     /// When something sent now on `link` in `direction` arrives.
     pub fn delivery_ms(&mut self, link: usize, direction: Direction, now_ms: u64) -> u64 {
         let options = &self.options;

@@ -16,11 +16,16 @@ pub mod stream {
     pub const NODE_RANDOM: u64 = 2;
     pub const DISK: u64 = 3;
     pub const CLOCK: u64 = 4;
+    pub const FAULTS: u64 = 5;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
     pub const LINK_BASE: u64 = 2 << 16;
 }
+
+/// An inclusive range `[min, max]` a seed picks a value from (scenario
+/// files write them as two-element arrays).
+pub type Range = [u64; 2];
 
 /// A component's random stream.
 #[derive(Debug, Clone)]
@@ -50,6 +55,11 @@ impl SimRng {
             return self.next_u64();
         }
         min + self.next_u64() % span
+    }
+
+    /// A number in `range`, each end first capped at `max`.
+    pub fn pick(&mut self, range: Range, max: u64) -> u64 {
+        self.range(range[0].min(max), range[1].min(max))
     }
 
     /// An index below `len` (`len` > 0).

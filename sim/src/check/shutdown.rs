@@ -1,0 +1,51 @@
+//! Shutdown: a SIGTERM or SHUTDOWN in the quiet phase makes the node exit
+//! within a bound, having made every acknowledged write safe first (the
+//! restarts' durability verdicts prove what it kept). In the fault phase a
+//! shutdown may be refused (the data could not be made safe); the
+//! supervisor then signals again, and kills the node after a grace period.
+
+use super::Verdict;
+use crate::run::simulation::ShutdownRecord;
+
+/// A quiet-phase shutdown must finish within this long.
+pub const SHUTDOWN_EXIT_BOUND_MS: u64 = 1000;
+
+/// The shutdown verdict, `None` when the run had no shutdown.
+pub fn check_shutdown(records: &[ShutdownRecord], safety_expected: bool) -> Option<Verdict> {
+    if records.is_empty() {
+        return None;
+    }
+    let mut violations = Vec::new();
+    let exited = records.iter().filter(|r| r.exited_ms.is_some()).count();
+    let killed = records.iter().filter(|r| r.killed).count();
+    for record in records.iter().filter(|r| r.in_quiet_phase) {
+        match record.exited_ms {
+            Some(at) if at - record.requested_ms > SHUTDOWN_EXIT_BOUND_MS => {
+                violations.push(format!(
+                    "the shutdown asked at {} ms took {} ms (bound {SHUTDOWN_EXIT_BOUND_MS} ms)",
+                    record.requested_ms,
+                    at - record.requested_ms
+                ))
+            }
+            Some(_) if safety_expected && !record.made_safe => violations.push(format!(
+                "the shutdown asked at {} ms exited without making every write safe",
+                record.requested_ms
+            )),
+            Some(_) => {}
+            None => violations.push(format!(
+                "the shutdown asked at {} ms in the quiet phase never completed{}",
+                record.requested_ms,
+                if record.killed { " (killed)" } else { "" }
+            )),
+        }
+    }
+    Some(Verdict {
+        name: "shutdown",
+        passed: violations.is_empty(),
+        summary: format!(
+            "{} shutdowns asked, {exited} clean exits, {killed} killed after the grace",
+            records.len()
+        ),
+        violations,
+    })
+}

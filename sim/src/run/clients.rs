@@ -1,0 +1,313 @@
+//! The clients' side of a run: connecting, sending batches, receiving
+//! replies, disconnecting; the node's sends and closes as they travel back;
+//! the prefill, the liveness probe and an operator's one-off commands.
+
+use std::collections::VecDeque;
+
+use redoubt_core::{ConnInfo, Node};
+
+use super::simulation::{ClientSlot, Event, NodeState, SimConn, Simulation};
+use crate::check::durability::Promise;
+use crate::check::integrity::ConnectionLog;
+use crate::workload::resp::encode_request;
+use crate::workload::{Batch, Client, Next, Role};
+use crate::world::env::{NetAction, SimEnv};
+use crate::world::net::Direction;
+
+/// Keys the prefill writes per MSET.
+const PREFILL_KEYS_PER_BATCH: u64 = 200;
+
+impl Simulation {
+    /// The running node, if the connection belongs to it and is open there.
+    pub(super) fn node_for(&mut self, conn: SimConn) -> Option<&mut Node<SimEnv>> {
+        if conn.0 != self.incarnation || !self.open_at_node.contains(&conn.1) {
+            return None;
+        }
+        self.running()
+    }
+
+    /// Adds a client of `role` that connects at `at_ms`; `counted`: its
+    /// finishing is part of liveness.
+    pub(super) fn add_client(&mut self, role: Role, at_ms: u64, counted: bool) -> usize {
+        let index = self.clients.len();
+        let client = Client::with_role(index, &self.options.workload, role);
+        self.clients.push(ClientSlot {
+            client,
+            conn: None,
+            finished: false,
+            counted,
+        });
+        self.net.add_link(self.options.seed, index);
+        self.schedule(at_ms, Event::ClientConnect { client: index });
+        index
+    }
+
+    /// The prefill: MSETs of `fill:N` keys before the workload starts, so
+    /// snapshots and rewrites span many slices.
+    pub(super) fn start_prefill(&mut self) {
+        let keys = self.options.prefill_keys;
+        if keys == 0 {
+            return;
+        }
+        let value_bytes = self.options.workload.value_bytes_max.clamp(8, 256) as usize;
+        let mut batches: VecDeque<Batch> = VecDeque::new();
+        let mut first = 0;
+        while first < keys {
+            let last = (first + PREFILL_KEYS_PER_BATCH).min(keys);
+            let mut argv = vec![b"MSET".to_vec()];
+            for i in first..last {
+                argv.push(format!("fill:{i}").into_bytes());
+                let mut value = format!("{i}:").into_bytes();
+                value.resize(value_bytes, b'f');
+                argv.push(value);
+            }
+            batches.push_back(vec![argv]);
+            first = last;
+        }
+        self.add_client(Role::Script { batches }, 0, false);
+    }
+
+    pub(super) fn client_connect(&mut self, index: usize) {
+        let restart_at_ms = match &self.node {
+            NodeState::Down(parked) => Some(parked.restart_at_ms),
+            NodeState::Up { .. } => None,
+            NodeState::Gone => return,
+        };
+        if let Some(retry_ms) = restart_at_ms {
+            // The node is down: the client tries again when it is back.
+            let retry_ms = retry_ms.max(self.now_ms + 1);
+            self.schedule(retry_ms, Event::ClientConnect { client: index });
+            return;
+        }
+        let info = ConnInfo {
+            peer_addr: format!(
+                "10.0.1.{}:{}",
+                index % 250 + 1,
+                40000 + self.clients[index].client.stats.reconnects
+            ),
+            local_addr: "10.0.0.1:6379".to_string(),
+            fd: 8 + index as i64,
+        };
+        let NodeState::Up { node, .. } = &mut self.node else {
+            unreachable!("the node is up");
+        };
+        // A paused node's kernel still accepts; the node sees it on resume.
+        let id = node.on_accept(info);
+        self.node_touched = true;
+        self.open_at_node.insert(id);
+        let conn = (self.incarnation, id);
+        self.connections.insert(
+            conn,
+            ConnectionLog {
+                client: index,
+                ..ConnectionLog::default()
+            },
+        );
+        self.clients[index].conn = Some(conn);
+        let event = Event::ClientSend {
+            client: index,
+            conn,
+        };
+        self.schedule(self.now_ms, event);
+    }
+
+    pub(super) fn client_send(&mut self, index: usize, conn: SimConn) {
+        if self.clients[index].conn != Some(conn) {
+            return;
+        }
+        let batch = self.clients[index].client.next_batch();
+        if batch.is_empty() {
+            self.client_finished(index);
+            return;
+        }
+        let mut bytes = Vec::new();
+        for argv in &batch {
+            encode_request(argv, &mut bytes);
+        }
+        let log = self.connections.get_mut(&conn).expect("open connection");
+        log.requests.extend(batch);
+        for (at_ms, piece) in self
+            .net
+            .transmit(index, Direction::ToNode, self.now_ms, &bytes)
+        {
+            self.schedule(at_ms, Event::ToNode { conn, bytes: piece });
+        }
+    }
+
+    pub(super) fn client_receive(&mut self, conn: SimConn, bytes: &[u8]) {
+        let Some(log) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let index = log.client;
+        if self.clients[index].conn != Some(conn) {
+            return;
+        }
+        log.received.extend_from_slice(bytes);
+        match self.clients[index].client.on_bytes(bytes) {
+            Ok(true) => self.client_next(index),
+            Ok(false) => {}
+            // The integrity checker reports the malformed bytes from the log.
+            Err(_) => self.client_disconnect(index, 0),
+        }
+    }
+
+    fn client_next(&mut self, index: usize) {
+        let probe = self.probe == Some(index);
+        let next = self.clients[index].client.after_batch();
+        if probe && next == Next::Finished {
+            self.probe_acked_ms = Some(self.now_ms);
+            let quiet = self.quiet_since_ms.unwrap_or(self.now_ms);
+            self.probe_from_ms = Some(quiet.max(self.up_since_ms));
+        }
+        match next {
+            Next::Continue { think_ms } => {
+                let conn = self.clients[index]
+                    .conn
+                    .expect("a batch was answered on it");
+                let event = Event::ClientSend {
+                    client: index,
+                    conn,
+                };
+                self.schedule(self.now_ms + think_ms, event)
+            }
+            Next::Reconnect { after_ms } => self.client_disconnect(index, after_ms),
+            Next::Finished => {
+                self.shutdown_command_answered(index);
+                self.client_finished(index);
+            }
+        }
+    }
+
+    /// The client closes its connection and connects again after
+    /// `after_ms`.
+    fn client_disconnect(&mut self, index: usize, after_ms: u64) {
+        self.close_from_client(index);
+        self.schedule(
+            self.now_ms + after_ms,
+            Event::ClientConnect { client: index },
+        );
+    }
+
+    fn close_from_client(&mut self, index: usize) {
+        let slot = &mut self.clients[index];
+        self.requests_lost += slot.client.requests_in_flight() as u64;
+        slot.client.on_disconnected();
+        if let Some(conn) = slot.conn.take() {
+            let at_ms = self.net.delivery_ms(index, Direction::ToNode, self.now_ms);
+            self.schedule(at_ms, Event::ClientClosed { conn });
+        }
+    }
+
+    fn client_finished(&mut self, index: usize) {
+        if !self.clients[index].finished {
+            self.clients[index].finished = true;
+            self.close_from_client(index);
+        }
+    }
+
+    /// The node closed the client's connection: what was in flight is lost;
+    /// the client reconnects.
+    pub(super) fn client_lost(&mut self, conn: SimConn) {
+        let Some(log) = self.connections.get(&conn) else {
+            return;
+        };
+        let (index, cut) = (log.client, log.closed_by_crash);
+        let slot = &mut self.clients[index];
+        if slot.conn != Some(conn) {
+            return;
+        }
+        slot.conn = None;
+        let in_flight = slot.client.requests_in_flight() as u64;
+        if cut {
+            self.requests_lost_to_crashes += in_flight;
+        } else {
+            self.requests_lost += in_flight;
+        }
+        slot.client.on_disconnected();
+        if !slot.finished {
+            // A one-off script whose node went away is done with.
+            if matches!(slot.client.role, Role::Script { .. }) && cut {
+                slot.finished = true;
+                return;
+            }
+            self.schedule(self.now_ms, Event::ClientConnect { client: index });
+        }
+    }
+
+    /// What the node promises about writes whose replies leave now.
+    fn promise_now(node: &Node<SimEnv>) -> Promise {
+        if !node.server().aof_on {
+            return Promise::AofOff;
+        }
+        match node.config().appendfsync {
+            redoubt_core::config::AppendFsync::Always => Promise::Always,
+            redoubt_core::config::AppendFsync::EverySec => Promise::EverySec,
+            redoubt_core::config::AppendFsync::No => Promise::No,
+        }
+    }
+
+    /// Delivers what the node sent and closed since the last drain.
+    pub(super) fn drain_outbox(&mut self) {
+        let NodeState::Up { node, .. } = &mut self.node else {
+            return;
+        };
+        let promise = Self::promise_now(node);
+        let actions = std::mem::take(&mut node.env_mut().outbox);
+        let incarnation = self.incarnation;
+        for action in actions {
+            match action {
+                NetAction::Send { conn, data } => {
+                    let conn = (incarnation, conn);
+                    let Some(log) = self.connections.get_mut(&conn) else {
+                        continue;
+                    };
+                    log.release(self.now_ms, data.len(), promise);
+                    let link = log.client;
+                    let pieces = self
+                        .net
+                        .transmit(link, Direction::ToClient, self.now_ms, &data);
+                    for (at_ms, bytes) in pieces {
+                        self.schedule(at_ms, Event::ToClient { conn, bytes });
+                    }
+                }
+                NetAction::Close { conn } => {
+                    self.open_at_node.remove(&conn);
+                    let conn = (incarnation, conn);
+                    if let Some(link) = self.connections.get(&conn).map(|c| c.client) {
+                        let at_ms = self.net.delivery_ms(link, Direction::ToClient, self.now_ms);
+                        self.schedule(at_ms, Event::NodeClosed { conn });
+                    }
+                }
+                NetAction::Connect { .. } => {
+                    // Outgoing connections (replication) come with more nodes.
+                }
+            }
+        }
+    }
+
+    /// Every connection of the node that went away closes; its clients
+    /// see the close after what the node had sent them.
+    pub(super) fn close_connections_of_node(&mut self) {
+        let incarnation = self.incarnation;
+        for conn in std::mem::take(&mut self.open_at_node) {
+            if let Some(log) = self.connections.get_mut(&(incarnation, conn)) {
+                log.closed_by_crash = true;
+            }
+        }
+        for index in 0..self.clients.len() {
+            let Some(conn) = self.clients[index].conn else {
+                continue;
+            };
+            if conn.0 != incarnation {
+                continue;
+            }
+            if let Some(log) = self.connections.get_mut(&conn) {
+                log.closed_by_crash = true;
+            }
+            let at_ms = self
+                .net
+                .delivery_ms(index, Direction::ToClient, self.now_ms);
+            self.schedule(at_ms, Event::NodeClosed { conn });
+        }
+    }
+}

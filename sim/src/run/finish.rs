@@ -1,0 +1,242 @@
+//! The end of a run: the last incarnation's trace joins the lineage, and
+//! every checker gives its verdict for the report.
+
+use std::collections::BTreeMap;
+
+use redoubt_core::env::ConnId;
+
+use super::simulation::{NodeState, Simulation};
+use crate::check::enospc::{check_enospc, EnospcFacts};
+use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
+use crate::check::liveness::{check_liveness, LivenessFacts, QuietFacts};
+use crate::check::recovery::restart_verdicts;
+use crate::check::shutdown::check_shutdown;
+use crate::check::work::{check_work, WorkFacts};
+use crate::check::{model_verdict, Verdict};
+use crate::report::{FaultTally, Report};
+use crate::workload::ops::OpKind;
+use crate::workload::ClientStats;
+use crate::world::disk::DiskFaultCounts;
+use crate::world::hash::TraceHasher;
+use crate::world::trace::TraceEvent;
+
+impl Simulation {
+    pub(super) fn finish(mut self) -> Report {
+        let disk_counts = match &self.node {
+            NodeState::Up { node, .. } => node.env().disk.counts().clone(),
+            NodeState::Down(parked) => parked.disk.counts().clone(),
+            NodeState::Gone => Default::default(),
+        };
+        let state = std::mem::replace(&mut self.node, NodeState::Gone);
+        if let NodeState::Up { node, .. } = state {
+            let mut env = node.into_env();
+            self.end_incarnation_into_lineage(&mut env);
+        }
+        let trace_hash = match self.trace_hashes.as_slice() {
+            [only] => *only,
+            hashes => {
+                let mut hasher = TraceHasher::default();
+                hashes.iter().for_each(|&hash| hasher.u64(hash));
+                hasher.finish()
+            }
+        };
+        let client_totals = self.client_totals();
+        let count = |wanted: fn(&TraceEvent) -> bool| {
+            self.traces
+                .iter()
+                .flatten()
+                .filter(|r| wanted(&r.event))
+                .count() as u64
+        };
+        let commands_executed = count(|e| matches!(e, TraceEvent::Executed { .. }));
+        let expirations = count(|e| matches!(e, TraceEvent::Expired { .. }));
+        let (verdicts, checkers_off) = self.verdicts(&client_totals);
+        let faults = self.fault_tallies(&disk_counts);
+        let required_checkers = self.options.expect.checkers.clone();
+        Report {
+            scenario_path: None,
+            client_totals,
+            start_ms: 0,
+            end_ms: self.now_ms,
+            events_processed: self.events_processed,
+            commands_executed,
+            expirations,
+            connections: self.connections.len() as u64,
+            verdicts,
+            required_checkers,
+            restarts: self.restarts,
+            faults,
+            checkers_off,
+            paths: self.paths,
+            stopped_by: self.stopped_by,
+            trace_hash,
+            options: self.options,
+        }
+    }
+
+    fn client_totals(&self) -> ClientStats {
+        let mut totals = ClientStats {
+            ops_by_kind: vec![0; OpKind::ALL.len()],
+            ..ClientStats::default()
+        };
+        for slot in &self.clients {
+            let stats = &slot.client.stats;
+            for (total, count) in totals.ops_by_kind.iter_mut().zip(&stats.ops_by_kind) {
+                *total += count;
+            }
+            totals.requests_sent += stats.requests_sent;
+            totals.replies_received += stats.replies_received;
+            totals.error_replies += stats.error_replies;
+            totals.transactions_committed += stats.transactions_committed;
+            totals.transactions_retried += stats.transactions_retried;
+            totals.transactions_given_up += stats.transactions_given_up;
+            totals.transactions_discarded += stats.transactions_discarded;
+            totals.reconnects += stats.reconnects;
+        }
+        totals
+    }
+
+    /// The faults that fired, by kind: the plan's scheduled faults and what
+    /// the disk injected.
+    fn fault_tallies(&self, disk: &DiskFaultCounts) -> Vec<FaultTally> {
+        let mut tallies: BTreeMap<String, u64> = self
+            .tallies
+            .iter()
+            .map(|(kind, count)| (kind.to_string(), *count))
+            .collect();
+        for (kind, count) in disk_tallies(disk) {
+            *tallies.entry(kind.to_string()).or_default() += count;
+        }
+        tallies
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(kind, count)| FaultTally { kind, count })
+            .collect()
+    }
+
+    fn verdicts(&self, totals: &ClientStats) -> (Vec<Verdict>, Vec<(String, String)>) {
+        let by_incarnation = self.connections_by_incarnation();
+        let incarnations: Vec<Incarnation<'_>> = by_incarnation
+            .iter()
+            .zip(&self.traces)
+            .map(|(connections, trace)| (connections, trace.as_slice()))
+            .collect();
+        let mut verdicts = vec![
+            check_reply_integrity_runs(&incarnations),
+            model_verdict(self.model.verdict()),
+            check_liveness(&self.liveness_facts()),
+            check_work(&self.work_facts(totals)),
+        ];
+        let mut off: Vec<(String, String)> = Vec::new();
+        let durable_off = self.durability_off_reason();
+        if let Some(reason) = &durable_off {
+            off.push(("durable".into(), reason.clone()));
+        }
+        if self.restarts.is_empty() {
+            for name in ["recovery", "prefix", "durable", "integrity"] {
+                if durable_off.is_none() || name != "durable" {
+                    off.push((name.into(), "the node never went down".into()));
+                }
+            }
+        } else {
+            let refusal = self.options.expect.start_refusal;
+            let restarts = restart_verdicts(&self.restarts, refusal, durable_off.as_deref());
+            verdicts.extend(
+                restarts
+                    .into_iter()
+                    .filter(|v| v.name != "durable" || durable_off.is_none()),
+            );
+        }
+        match check_enospc(&self.enospc_facts()) {
+            Some(verdict) => verdicts.push(verdict),
+            None => off.push(("enospc".into(), "the disk never filled".into())),
+        }
+        let safety = self.config.appendonly || !self.config.save.is_empty();
+        match check_shutdown(&self.shutdowns, safety) {
+            Some(verdict) => verdicts.push(verdict),
+            None => off.push(("shutdown".into(), "no shutdown was asked".into())),
+        }
+        (verdicts, off)
+    }
+
+    fn connections_by_incarnation(&self) -> Vec<BTreeMap<ConnId, ConnectionLog>> {
+        let mut by_incarnation: Vec<BTreeMap<ConnId, ConnectionLog>> =
+            vec![BTreeMap::new(); self.traces.len()];
+        for (&(incarnation, conn), log) in &self.connections {
+            if let Some(connections) = by_incarnation.get_mut(incarnation) {
+                connections.insert(conn, log.clone());
+            }
+        }
+        by_incarnation
+    }
+
+    fn liveness_facts(&self) -> LivenessFacts {
+        let counted = self.clients.iter().filter(|slot| slot.counted);
+        let quiet = self.quiet_since_ms.map(|quiet_ms| QuietFacts {
+            from_ms: self.probe_from_ms.unwrap_or(quiet_ms),
+            probe_acked_ms: self.probe_acked_ms,
+            bound_ms: self.options.faults.liveness_ms,
+        });
+        let refused_for_good = self.ended && matches!(self.node, NodeState::Down(_));
+        LivenessFacts {
+            clients: counted.clone().count(),
+            clients_finished: counted
+                .filter(|s| s.finished && (s.client.finished() || refused_for_good))
+                .count(),
+            requests_unanswered: self.requests_lost,
+            requests_lost_to_crashes: self.requests_lost_to_crashes,
+            stopped_by: self.stopped_by.clone(),
+            quiet: if refused_for_good { None } else { quiet },
+        }
+    }
+
+    fn work_facts(&self, totals: &ClientStats) -> WorkFacts {
+        let replies_executed = self
+            .traces
+            .iter()
+            .flatten()
+            .filter(|r| {
+                matches!(
+                    &r.event,
+                    TraceEvent::Executed {
+                        in_transaction: false,
+                        ..
+                    }
+                )
+            })
+            .count() as u64;
+        WorkFacts {
+            requests_sent: totals.requests_sent,
+            replies: totals.replies_received,
+            replies_executed: replies_executed.min(totals.replies_received),
+            writes_acknowledged: self.writes_acknowledged,
+        }
+    }
+
+    fn enospc_facts(&self) -> EnospcFacts<'_> {
+        let misconf_refusals = self
+            .traces
+            .iter()
+            .flatten()
+            .filter(|r| {
+                matches!(&r.event, TraceEvent::Rejected { reply, .. } if reply.starts_with(b"-MISCONF"))
+            })
+            .count() as u64;
+        let disk = &self.options.faults.disk;
+        EnospcFacts {
+            episodes: &self.disk_fulls,
+            misconf_refusals,
+            resume_bound_ms: 2000 + 1000 / self.options.node_hz.max(1),
+            other_write_faults: disk.write_error_ppm > 0
+                || disk.short_write_ppm > 0
+                || disk.metadata_error_ppm > 0
+                || disk.fsync_error_ppm > 0,
+            quiet_since_ms: self.quiet_since_ms,
+        }
+    }
+}
+
+/// The disk's fault counts as tallies by kind.
+fn disk_tallies(counts: &DiskFaultCounts) -> Vec<(&'static str, u64)> {
+    vec![("disk_fsync_error", counts.fsync_errors)]
+}
