@@ -161,11 +161,14 @@ pub enum Trace<'a> {
         argv: &'a [Vec<u8>],
         reply: &'a [u8],
     },
-    /// A key was removed because its time to live ran out, by lazy or active
-    /// expiry.
+    /// A key was removed because its time to live ran out: by lazy expiry
+    /// while a command on `conn` ran (its reply then waits for the removal
+    /// to be written, as for the command's own writes), or by active expiry
+    /// (`conn` is `None`).
     Expired {
         db: usize,
         key: &'a [u8],
+        conn: Option<ConnId>,
     },
     /// A connection was accepted or closed.
     Connected {

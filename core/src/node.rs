@@ -106,6 +106,9 @@ pub struct Server {
     pub dirty: u64,
     /// Wall-clock seconds of the last successful save (start time at first).
     pub lastsave_s: i64,
+    /// Monotonic time of the last successful save (start time at first):
+    /// what save points measure from.
+    pub lastsave_monotonic_ms: u64,
     pub shutdown: Option<ShutdownReason>,
     pub cron_loops: u64,
     /// The append-only file, while `appendonly` is on.
@@ -125,6 +128,13 @@ pub struct Server {
     pub propagate_override: Option<Vec<Vec<u8>>>,
     /// The running command asked to be propagated even without changes.
     pub force_propagation: bool,
+    /// Commands are running inside EXEC: work that would snapshot the
+    /// dataset (a background save or rewrite, turning the AOF on) waits
+    /// until the transaction has been propagated.
+    pub in_exec: bool,
+    /// `CONFIG SET appendonly yes` ran inside EXEC: the AOF is turned on
+    /// once the transaction has been propagated.
+    pub aof_start_deferred: bool,
     /// Monotonic time of the last attempt to recover from an fsync error.
     aof_recovery_last_ms: u64,
     next_conn_id: ConnId,
@@ -163,6 +173,7 @@ impl Server {
                     }
                 }
             }
+            let conn = current.as_deref().map(|client| client.id);
             for key in db.expired_keys.drain(..) {
                 self.stats.expired_keys += 1;
                 if self.loading {
@@ -171,6 +182,7 @@ impl Server {
                 env.trace(&Trace::Expired {
                     db: index,
                     key: &key,
+                    conn,
                 });
                 if self.aof_on {
                     self.propagated.push((index, vec![b"DEL".to_vec(), key]));
@@ -213,6 +225,20 @@ impl Server {
         if let Some(client) = client {
             if self.aof_on && (wrote || every_reply_waits) {
                 client.reply_offset = self.aof.appended;
+            }
+        }
+    }
+
+    /// Work a top-level command left for after its propagation: turning the
+    /// AOF on after a transaction that asked for it.
+    pub fn after_propagation(&mut self, env: &mut dyn Env) {
+        if std::mem::take(&mut self.aof_start_deferred) && self.config.appendonly {
+            if let Err(error) = self.start_aof(env) {
+                env.log(
+                    LogLevel::Warning,
+                    &format!("Turning the AOF on after the transaction failed: {error}"),
+                );
+                self.config.appendonly = false;
             }
         }
     }
@@ -383,6 +409,7 @@ impl<E: Env> Node<E> {
             started_wall_ms: wall_ms,
             dirty: 0,
             lastsave_s: wall_ms / 1000,
+            lastsave_monotonic_ms: now_ms,
             shutdown: None,
             cron_loops: 0,
             aof: Aof::default(),
@@ -393,6 +420,8 @@ impl<E: Env> Node<E> {
             propagated: Vec::new(),
             propagate_override: None,
             force_propagation: false,
+            in_exec: false,
+            aof_start_deferred: false,
             aof_recovery_last_ms: 0,
             next_conn_id: 1,
             pending_writes: Vec::new(),
@@ -518,10 +547,16 @@ impl<E: Env> Node<E> {
     /// `on_tick` then writes one slice of it.
     pub fn next_deadline(&self) -> u64 {
         if self.server.background_wants_slices() {
-            0
-        } else {
-            self.server.cron_next_ms
+            return 0;
         }
+        let fsync_due = self
+            .server
+            .aof_on
+            .then(|| self.server.aof.fsync_due_ms(self.server.config.appendfsync))
+            .flatten();
+        fsync_due.map_or(self.server.cron_next_ms, |due| {
+            due.min(self.server.cron_next_ms)
+        })
     }
 
     /// Periodic work (Redis's serverCron), `hz` times a second: active

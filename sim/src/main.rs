@@ -28,6 +28,10 @@ enum Command {
         /// A scenario file (TOML); the built-in smoke scenario otherwise.
         #[arg(long)]
         scenario: Option<String>,
+        /// Print every event (requests, replies, faults, crashes, restarts)
+        /// with its simulated time to stderr before the report.
+        #[arg(long)]
+        trace: bool,
     },
     /// Runs many seeds and prints a summary with the simulator's speed.
     Swarm {
@@ -54,7 +58,16 @@ fn load_scenario(path: Option<&str>) -> Result<Scenario, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run { seed, scenario } => run_one(seed, scenario.as_deref()),
+        Command::Run {
+            seed,
+            scenario,
+            trace,
+        } => {
+            if trace {
+                install_trace();
+            }
+            run_one(seed, scenario.as_deref())
+        }
         Command::Swarm {
             seeds,
             jobs,
@@ -69,6 +82,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints the simulator's trace lines to stderr, as they are.
+fn install_trace() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::DEBUG)
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .init();
 }
 
 fn run_one(seed: u64, scenario_path: Option<&str>) -> Result<bool, String> {

@@ -443,6 +443,7 @@ fn dispatch(
     };
     call(&mut ctx, &resolved, false);
     server.commit_propagation(Some(client));
+    server.after_propagation(env);
     (argv, true)
 }
 

@@ -566,6 +566,11 @@ fn config_set(ctx: &mut Ctx<'_>) {
         seen.push(name);
     }
     let appendonly_changed = updated.appendonly != ctx.server.config.appendonly;
+    if updated.appendfsync != ctx.server.config.appendfsync {
+        // Replies already sent under the old policy keep its promise: what
+        // is written gets an fsync whatever the new policy says.
+        ctx.server.aof.fsync_soon();
+    }
     let previous = std::mem::replace(&mut ctx.server.config, updated);
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
@@ -581,9 +586,15 @@ fn config_set(ctx: &mut Ctx<'_>) {
 /// Applies a changed `appendonly`: on writes a fresh BASE from memory
 /// first, off writes what is buffered and closes the file.
 fn switch_appendonly(ctx: &mut Ctx<'_>) -> Result<(), String> {
-    if ctx.server.config.appendonly {
+    if ctx.server.config.appendonly && ctx.server.in_exec {
+        // The BASE must hold the transaction exactly once: after it.
+        ctx.server.aof_start_deferred = true;
+        Ok(())
+    } else if ctx.server.config.appendonly {
+        ctx.server.aof_start_deferred = false;
         ctx.server.start_aof(ctx.env)
     } else {
+        ctx.server.aof_start_deferred = false;
         ctx.server.stop_aof(ctx.env);
         Ok(())
     }

@@ -117,6 +117,7 @@ fn exec(ctx: &mut Ctx<'_>) {
     // Keys touched by the transaction itself must not matter any more.
     unwatch_all(ctx.server, ctx.client);
     ctx.out().array(transaction.queued.len());
+    ctx.server.in_exec = true;
     for argv in &transaction.queued {
         match resolve(table(), argv) {
             Ok(resolved) => {
@@ -132,6 +133,7 @@ fn exec(ctx: &mut Ctx<'_>) {
             Err(error) => ctx.error(&error),
         }
     }
+    ctx.server.in_exec = false;
 }
 
 /// Whether a key that was live at WATCH is now past its time but not yet

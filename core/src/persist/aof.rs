@@ -76,6 +76,9 @@ pub struct Aof {
     postponed_since_ms: Option<u64>,
     /// INFO `aof_delayed_fsync`.
     pub delayed_fsync: u64,
+    /// The next flush fsyncs what is written whatever the policy (the
+    /// policy changed, and replies sent under the old one keep its promise).
+    fsync_forced: bool,
     /// The last write failed with this error (INFO `aof_last_write_status`).
     pub write_error: Option<String>,
     /// An fsync failed: the INCR file can no longer be trusted.
@@ -281,12 +284,16 @@ impl Aof {
         // and covers every write made until it starts: the event loop keeps
         // serving while it runs, and the replies it covers wait for it
         // (group commit across iterations, not only within one).
-        let due = match policy {
-            AppendFsync::Always => true,
-            AppendFsync::EverySec => now_ms.saturating_sub(self.last_fsync_ms) >= FSYNC_INTERVAL_MS,
-            AppendFsync::No => false,
-        };
+        let due = self.fsync_forced
+            || match policy {
+                AppendFsync::Always => true,
+                AppendFsync::EverySec => {
+                    now_ms.saturating_sub(self.last_fsync_ms) >= FSYNC_INTERVAL_MS
+                }
+                AppendFsync::No => false,
+            };
         if due && self.in_flight.is_none() {
+            self.fsync_forced = false;
             let op = self.next_op();
             match env.fsync_background(file, op) {
                 Ok(()) => {
@@ -299,6 +306,11 @@ impl Aof {
                 Err(error) => self.fsync_failed(env, error.to_string()),
             }
         }
+    }
+
+    /// Asks the next flush to fsync what is written, whatever the policy.
+    pub fn fsync_soon(&mut self) {
+        self.fsync_forced = true;
     }
 
     /// Makes everything written durable now, or says why it is not:
@@ -367,6 +379,23 @@ impl Aof {
             || self.fsync_error.is_some()
             || self.written > self.fsynced
             || !self.buffer.is_empty()
+    }
+
+    /// When the `everysec` fsync of what is written comes due (monotonic
+    /// ms), if one is owed and none is running: the node wakes for it even
+    /// when `hz` is low, so the one-second promise does not stretch to the
+    /// next cron tick.
+    pub fn fsync_due_ms(&self, policy: AppendFsync) -> Option<u64> {
+        let owed = self.incr.is_some() && self.written > self.fsynced;
+        if !owed || self.in_flight.is_some() || self.fsync_error.is_some() {
+            return None;
+        }
+        match policy {
+            AppendFsync::EverySec => Some(self.last_fsync_ms + FSYNC_INTERVAL_MS),
+            AppendFsync::Always => None,
+            AppendFsync::No if self.fsync_forced => Some(0),
+            AppendFsync::No => None,
+        }
     }
 
     /// INFO `aof_pending_bio_fsync`.

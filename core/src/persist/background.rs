@@ -11,7 +11,7 @@ use crate::node::Server;
 
 /// Seconds to wait before a `save` point retries after a failed BGSAVE
 /// (Redis's CONFIG_BGSAVE_RETRY_DELAY).
-const BGSAVE_RETRY_DELAY_S: i64 = 5;
+const BGSAVE_RETRY_DELAY_MS: u64 = 5000;
 /// Consecutive rewrite failures after which automatic rewrites back off,
 /// and the back-off's bounds (Redis's aofRewriteLimited).
 const REWRITE_FAILURES_BEFORE_BACKOFF: u32 = 3;
@@ -38,7 +38,9 @@ pub struct Background {
     /// Changes counted when the running BGSAVE started.
     dirty_at_start: u64,
     pub last_bgsave_failed: bool,
-    last_bgsave_try_s: i64,
+    /// Monotonic time of the last BGSAVE attempt (save points retry a
+    /// failed one after a delay that wall-clock jumps must not stretch).
+    last_bgsave_try_ms: u64,
     last_bgsave_seconds: Option<i64>,
     pub rdb_saves: u64,
     pub last_rewrite_failed: bool,
@@ -89,17 +91,17 @@ pub enum Started {
 
 impl Server {
     /// BGSAVE: starts a background save, or schedules it after a running
-    /// rewrite when `schedule` is set.
+    /// rewrite when `schedule` is set. Inside EXEC it is always scheduled,
+    /// as Redis does: the snapshot must not see a transaction whose writes
+    /// are not yet propagated.
     pub fn bgsave(&mut self, env: &mut dyn Env, schedule: bool) -> Result<Started, String> {
         match self.background.running() {
             Some(JobKind::Save) => Err("ERR Background save already in progress".to_string()),
-            Some(JobKind::Rewrite { .. }) if schedule => {
+            Some(JobKind::Rewrite { .. }) | None if schedule || self.in_exec => {
                 self.background.bgsave_scheduled = true;
                 Ok(Started::Scheduled)
             }
-            Some(JobKind::Rewrite { .. }) => {
-                Err("ERR Background append only file rewriting in progress".to_string())
-            }
+            Some(JobKind::Rewrite { .. }) => Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".to_string()),
             None => self.start_bgsave(env).map(|()| Started::Now),
         }
     }
@@ -111,7 +113,7 @@ impl Server {
             checksum: self.config.rdbchecksum,
             aux: rdb_aux(env, false),
         };
-        self.background.last_bgsave_try_s = env.wall_ms() / 1000;
+        self.background.last_bgsave_try_ms = env.monotonic_ms();
         let job = Job::start(env, &mut self.keyspace, &temp, encoding).inspect_err(|error| {
             self.background.last_bgsave_failed = true;
             env.log(
@@ -135,7 +137,14 @@ impl Server {
             Some(JobKind::Rewrite { .. }) => {
                 Err("ERR Background append only file rewriting already in progress".to_string())
             }
+            // Inside EXEC a rewrite would take a BASE holding the
+            // transaction and then log it again in the new INCR file: it is
+            // scheduled after the transaction, as Redis does.
             Some(JobKind::Save) => {
+                self.background.rewrite_scheduled = true;
+                Ok(Started::Scheduled)
+            }
+            None if self.in_exec && self.aof_on => {
                 self.background.rewrite_scheduled = true;
                 Ok(Started::Scheduled)
             }
@@ -288,7 +297,7 @@ impl Server {
         match renamed {
             Ok(()) => {
                 self.dirty = self.dirty.saturating_sub(self.background.dirty_at_start);
-                self.lastsave_s = env.wall_ms() / 1000;
+                self.saved_now(env);
                 self.background.last_bgsave_failed = false;
                 self.background.last_bgsave_seconds = Some(seconds);
                 self.background.rdb_saves += 1;
@@ -367,15 +376,22 @@ impl Server {
         if self.background.running().is_some() {
             return;
         }
-        let now_s = env.wall_ms() / 1000;
-        let elapsed = now_s - self.lastsave_s;
+        // Jobs scheduled while none could start (inside EXEC) start now.
+        let scheduled =
+            (self.background.rewrite_scheduled && self.aof_on) || self.background.bgsave_scheduled;
+        if scheduled {
+            self.start_scheduled(env);
+            return;
+        }
+        // Monotonic time, unlike Redis's wall clock: a clock set back must
+        // neither hold save points back nor delay the retry of a failed save.
+        let now_ms = env.monotonic_ms();
+        let elapsed_ms = now_ms.saturating_sub(self.lastsave_monotonic_ms);
         let retry_ok = !self.background.last_bgsave_failed
-            || now_s - self.background.last_bgsave_try_s >= BGSAVE_RETRY_DELAY_S;
-        let due = self
-            .config
-            .save
-            .iter()
-            .find(|&&(seconds, changes)| self.dirty >= changes && elapsed >= seconds as i64);
+            || now_ms.saturating_sub(self.background.last_bgsave_try_ms) >= BGSAVE_RETRY_DELAY_MS;
+        let due = self.config.save.iter().find(|&&(seconds, changes)| {
+            self.dirty >= changes && elapsed_ms >= seconds.saturating_mul(1000)
+        });
         if let (Some(&(seconds, _)), true) = (due, retry_ok) {
             env.log(
                 LogLevel::Notice,
@@ -452,7 +468,7 @@ impl Server {
         match result {
             Ok(()) => {
                 self.dirty = 0;
-                self.lastsave_s = env.wall_ms() / 1000;
+                self.saved_now(env);
                 self.background.last_bgsave_failed = false;
                 env.log(LogLevel::Notice, "DB saved on disk");
                 Ok(())
@@ -474,6 +490,13 @@ impl Server {
             .rewrite_from_memory(env, &self.config, &mut self.keyspace)?;
         self.background.rewrite_base_size = self.aof.current_size;
         Ok(())
+    }
+
+    /// A save finished: LASTSAVE reports the wall clock, save points count
+    /// from the monotonic one.
+    fn saved_now(&mut self, env: &mut dyn Env) {
+        self.lastsave_s = env.wall_ms() / 1000;
+        self.lastsave_monotonic_ms = env.monotonic_ms();
     }
 
     /// The persistence work before exit: cancel a running job, save the

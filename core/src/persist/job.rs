@@ -190,7 +190,6 @@ impl Job {
         expire: Option<i64>,
     ) {
         let new_db = self.current_db != Some(db);
-        self.current_db = Some(db);
         match &mut self.encoder {
             Encoder::Rdb(Some(writer)) => {
                 if new_db {
@@ -198,9 +197,11 @@ impl Job {
                 }
                 writer.entry(out, key, value, expire);
             }
-            Encoder::Rdb(None) => {}
+            Encoder::Rdb(None) => return,
             Encoder::Resp { .. } => {
                 if expire.is_some_and(|at| at <= self.snapshot_wall_ms) {
+                    // Skipped: the database is selected by the next key
+                    // actually written, not by this one.
                     return;
                 }
                 if new_db {
@@ -209,6 +210,7 @@ impl Job {
                 encode_resp_entry(out, key, value, expire);
             }
         }
+        self.current_db = Some(db);
     }
 
     fn write(&mut self, env: &mut dyn Env, data: &[u8]) -> Result<(), String> {

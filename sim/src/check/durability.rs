@@ -73,8 +73,9 @@ impl Promise {
 }
 
 /// One unit of the write log: a top-level command (or a whole MULTI/EXEC)
-/// that changed the dataset, with the changes of any expiry traced before
-/// it.
+/// that changed the dataset, with the keys its run found expired (their
+/// removal is propagated with it, so its reply waits for them too); or one
+/// key removed by active expiry, which no reply waits for.
 #[derive(Debug, Clone, Default)]
 pub struct WriteUnit {
     pub changes: Vec<Change>,
@@ -108,6 +109,19 @@ impl UnitBuilder<'_> {
         let mut units = Vec::new();
         let mut reply_bytes: BTreeMap<ConnId, u64> = BTreeMap::new();
         for record in trace {
+            if let TraceEvent::Expired { conn: None, .. } = record.event {
+                // Active expiry: its own unit, which no reply waits for.
+                let before = self.model.take_changes();
+                if !before.is_empty() {
+                    units.push(self.unit(before, None));
+                }
+                self.model.apply(record);
+                let expiry = self.model.take_changes();
+                if !expiry.is_empty() {
+                    units.push(self.unit(expiry, None));
+                }
+                continue;
+            }
             self.model.apply(record);
             match &record.event {
                 TraceEvent::Executed {

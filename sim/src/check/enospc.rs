@@ -18,6 +18,28 @@ pub struct EnospcFacts<'a> {
     /// delayed by them; the bound is then checked only in the quiet phase.
     pub other_write_faults: bool,
     pub quiet_since_ms: Option<u64>,
+    /// Stretches in which the node was down or paused: they do not count
+    /// against the bound.
+    pub absent: &'a [(u64, u64)],
+}
+
+/// Milliseconds of `[start, end]` the node was absent.
+fn absent_within(absent: &[(u64, u64)], start: u64, end: u64) -> u64 {
+    let mut covered: Vec<(u64, u64)> = absent
+        .iter()
+        .map(|&(a, b)| (a.max(start), b.min(end)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    covered.sort_unstable();
+    let (mut total, mut reach) = (0, start);
+    for (a, b) in covered {
+        let a = a.max(reach);
+        if b > a {
+            total += b - a;
+            reach = b;
+        }
+    }
+    total
 }
 
 /// The ENOSPC verdict, `None` when the disk never filled.
@@ -35,7 +57,8 @@ pub fn check_enospc(facts: &EnospcFacts<'_>) -> Option<Verdict> {
         let judged = !facts.other_write_faults || facts.quiet_since_ms.is_some_and(|q| back >= q);
         match episode.resumed_ms {
             Some(resumed) => {
-                let took = resumed.saturating_sub(back);
+                let absent = absent_within(facts.absent, back, resumed);
+                let took = resumed.saturating_sub(back).saturating_sub(absent);
                 slowest_ms = slowest_ms.max(took);
                 if judged && took > facts.resume_bound_ms {
                     violations.push(format!(
@@ -88,6 +111,7 @@ mod tests {
             resume_bound_ms: 1000,
             other_write_faults: false,
             quiet_since_ms: None,
+            absent: &[],
         };
         assert!(check_enospc(&facts).unwrap().passed);
         let late = [episode(1000, Some(2500))];
@@ -99,6 +123,13 @@ mod tests {
         let never = [episode(1000, None)];
         facts.episodes = &never;
         assert!(!check_enospc(&facts).unwrap().passed, "never resumed");
+        let absent = [(1200, 2000)];
+        facts.absent = &absent;
+        facts.episodes = &late;
+        assert!(
+            check_enospc(&facts).unwrap().passed,
+            "800 ms of downtime do not count: 700 ms"
+        );
         facts.episodes = &[];
         assert!(check_enospc(&facts).is_none(), "no episode, no verdict");
     }

@@ -42,7 +42,7 @@ impl ConnectionLog {
 struct IntegrityCounts {
     replies_compared: u64,
     replies_queued: u64,
-    errors_untraced: u64,
+    refused: u64,
     violations: Vec<String>,
     violations_total: u64,
 }
@@ -56,23 +56,29 @@ impl IntegrityCounts {
     }
 }
 
-/// A top-level command the node ran: its argv and its reply.
-type ExecutedCommand<'a> = (&'a [Vec<u8>], &'a [u8]);
+/// What the node answered one request with: its argv, its reply, and
+/// whether it ran (an `Executed` event) or was answered without running
+/// (`Rejected`: `+QUEUED`, or a refusal).
+type Answer<'a> = (&'a [Vec<u8>], &'a [u8], bool);
 
-/// The node's top-level `Executed` events per connection, in order.
-fn executed_by_conn(trace: &[TraceRecord]) -> BTreeMap<ConnId, Vec<ExecutedCommand<'_>>> {
-    let mut by_conn: BTreeMap<ConnId, Vec<ExecutedCommand<'_>>> = BTreeMap::new();
+/// The node's answers per connection, in order: one per request.
+fn answers_by_conn(trace: &[TraceRecord]) -> BTreeMap<ConnId, Vec<Answer<'_>>> {
+    let mut by_conn: BTreeMap<ConnId, Vec<Answer<'_>>> = BTreeMap::new();
     for record in trace {
-        if let TraceEvent::Executed {
-            conn,
-            argv,
-            reply,
-            in_transaction: false,
-            ..
-        } = &record.event
-        {
-            by_conn.entry(*conn).or_default().push((argv, reply));
-        }
+        let (conn, answer) = match &record.event {
+            TraceEvent::Executed {
+                conn,
+                argv,
+                reply,
+                in_transaction: false,
+                ..
+            } => (*conn, (argv.as_slice(), reply.as_slice(), true)),
+            TraceEvent::Rejected { conn, argv, reply } => {
+                (*conn, (argv.as_slice(), reply.as_slice(), false))
+            }
+            _ => continue,
+        };
+        by_conn.entry(conn).or_default().push(answer);
     }
     by_conn
 }
@@ -116,16 +122,16 @@ pub fn check_reply_integrity_runs(incarnations: &[Incarnation<'_>]) -> Verdict {
     let mut counts = IntegrityCounts::default();
     let mut connections_total = 0;
     for (index, (connections, trace)) in incarnations.iter().enumerate() {
-        let executed = executed_by_conn(trace);
+        let answers = answers_by_conn(trace);
         let violations_before = counts.violations.len();
         for (&conn, log) in connections.iter() {
-            let events = executed.get(&conn).map(Vec::as_slice).unwrap_or(&[]);
+            let events = answers.get(&conn).map(Vec::as_slice).unwrap_or(&[]);
             check_connection(conn, log, events, &mut counts);
         }
-        for conn in executed.keys() {
+        for conn in answers.keys() {
             if !connections.contains_key(conn) {
                 counts.violation(format!(
-                    "conn {conn}: node executed commands for an unknown connection"
+                    "conn {conn}: node answered requests of an unknown connection"
                 ));
             }
         }
@@ -140,11 +146,11 @@ pub fn check_reply_integrity_runs(incarnations: &[Incarnation<'_>]) -> Verdict {
         name: "reply_integrity",
         passed: counts.violations_total == 0,
         summary: format!(
-            "{} connections, {} replies matched the trace, {} QUEUED, {} errors before execution, {} violations",
+            "{} connections, {} replies matched the trace ({} QUEUED, {} refused before running), {} violations",
             connections_total,
             counts.replies_compared,
             counts.replies_queued,
-            counts.errors_untraced,
+            counts.refused,
             counts.violations_total
         ),
         violations: counts.violations,
@@ -154,7 +160,7 @@ pub fn check_reply_integrity_runs(incarnations: &[Incarnation<'_>]) -> Verdict {
 fn check_connection(
     conn: ConnId,
     log: &ConnectionLog,
-    events: &[ExecutedCommand<'_>],
+    answers: &[Answer<'_>],
     counts: &mut IntegrityCounts,
 ) {
     let (replies, tail) = split_replies(&log.received);
@@ -169,35 +175,43 @@ fn check_connection(
             replies.len()
         ));
     }
-    let mut next_event = 0;
     for (index, (request, reply)) in log.requests.iter().zip(&replies).enumerate() {
-        match events.get(next_event) {
-            Some((argv, traced)) if *argv == request.as_slice() => {
-                next_event += 1;
-                counts.replies_compared += 1;
-                if traced != reply {
-                    counts.violation(format!(
-                        "conn {conn}: reply {index} to {:?} was {:?}, the trace says {:?}",
-                        String::from_utf8_lossy(&request[0]),
-                        String::from_utf8_lossy(reply),
-                        String::from_utf8_lossy(traced)
-                    ));
-                }
-            }
-            _ if *reply == b"+QUEUED\r\n" => counts.replies_queued += 1,
-            _ if reply.starts_with(b"-") => counts.errors_untraced += 1,
-            _ => counts.violation(format!(
-                "conn {conn}: reply {index} {:?} to {:?} has no executed command in the trace",
+        let Some(&(argv, traced, executed)) = answers.get(index) else {
+            counts.violation(format!(
+                "conn {conn}: reply {index} {:?} to {:?} has no answer in the trace",
                 String::from_utf8_lossy(reply),
                 String::from_utf8_lossy(&request[0])
-            )),
+            ));
+            continue;
+        };
+        if argv != request.as_slice() {
+            counts.violation(format!(
+                "conn {conn}: request {index} was {:?} but the node answered {:?}",
+                String::from_utf8_lossy(&request[0]),
+                String::from_utf8_lossy(&argv[0])
+            ));
+            continue;
+        }
+        counts.replies_compared += 1;
+        match (executed, traced == b"+QUEUED\r\n") {
+            (true, _) => {}
+            (false, true) => counts.replies_queued += 1,
+            (false, false) => counts.refused += 1,
+        }
+        if traced != *reply {
+            counts.violation(format!(
+                "conn {conn}: reply {index} to {:?} was {:?}, the trace says {:?}",
+                String::from_utf8_lossy(&request[0]),
+                String::from_utf8_lossy(reply),
+                String::from_utf8_lossy(traced)
+            ));
         }
     }
-    // Commands a crash cut off ran, but their replies never left.
-    if next_event < events.len() && !log.closed_by_crash {
+    // Answers a crash or exit cut off were made, but never arrived.
+    if answers.len() > replies.len() && !log.closed_by_crash {
         counts.violation(format!(
-            "conn {conn}: the node executed {} commands no reply was matched to",
-            events.len() - next_event
+            "conn {conn}: the node answered {} requests whose replies never arrived",
+            answers.len() - replies.len()
         ));
     }
 }
@@ -234,10 +248,23 @@ mod tests {
         }
     }
 
+    fn queued(words: &[&str]) -> TraceRecord {
+        TraceRecord {
+            monotonic_ms: 0,
+            wall_ms: 0,
+            event: TraceEvent::Rejected {
+                conn: 7,
+                argv: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+                reply: b"+QUEUED\r\n".to_vec(),
+            },
+        }
+    }
+
     fn trace() -> Vec<TraceRecord> {
         vec![
             executed(&["SET", "k", "v"], b"+OK\r\n", false),
             executed(&["MULTI"], b"+OK\r\n", false),
+            queued(&["GET", "k"]),
             executed(&["GET", "k"], b"$1\r\nv\r\n", true),
             executed(&["EXEC"], b"*1\r\n$1\r\nv\r\n", false),
         ]
@@ -251,9 +278,13 @@ mod tests {
         let received = b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n";
         let verdict = check_reply_integrity(&log(REQUESTS, received), &trace());
         assert!(verdict.passed, "{:?}", verdict.violations);
-        assert!(verdict
-            .summary
-            .contains("3 replies matched the trace, 1 QUEUED"));
+        assert!(
+            verdict
+                .summary
+                .contains("4 replies matched the trace (1 QUEUED, 0 refused"),
+            "{}",
+            verdict.summary
+        );
     }
 
     /// A changed byte, a missing reply or an unmatched execution fails.

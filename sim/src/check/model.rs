@@ -194,7 +194,7 @@ impl Model {
                 reply,
                 in_transaction,
             } => self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms),
-            TraceEvent::Expired { db, key } => self.expired(*db, key, record.wall_ms),
+            TraceEvent::Expired { db, key, .. } => self.expired(*db, key, record.wall_ms),
             // Answered without running: nothing changes in the dataset.
             TraceEvent::Rejected { .. } => {}
             TraceEvent::Connected { conn } => {
@@ -754,6 +754,7 @@ mod tests {
             event: TraceEvent::Expired {
                 db: 0,
                 key: key.as_bytes().to_vec(),
+                conn: None,
             },
         }
     }

@@ -232,6 +232,7 @@ impl Simulation {
                 || disk.metadata_error_ppm > 0
                 || disk.fsync_error_ppm > 0,
             quiet_since_ms: self.quiet_since_ms,
+            absent: &self.absent,
         }
     }
 }

@@ -223,6 +223,7 @@ impl Simulation {
         self.shutdown = None;
         let restart_at_ms = self.now_ms + restart_delay_ms;
         self.trouble.add(self.now_ms, restart_at_ms);
+        self.absent.push((self.now_ms, restart_at_ms));
         self.node = NodeState::Down(Box::new(Parked {
             disk: env.disk,
             restart_at_ms,
@@ -283,6 +284,7 @@ impl Simulation {
         let until = paused_until.unwrap_or(now).max(now + duration_ms);
         *paused_until = Some(until);
         self.trouble.add(now, until);
+        self.absent.push((now, until));
         self.schedule(until, Event::Resume);
     }
 
@@ -320,7 +322,8 @@ impl Simulation {
     fn fill_disk(&mut self, duration_ms: u64, free_bytes: u64) -> bool {
         let disk = self.disk_mut();
         let used = disk.used_bytes_total();
-        disk.set_capacity_bytes(used + free_bytes);
+        let capacity = disk.capacity_bytes().min(used + free_bytes);
+        disk.set_capacity_bytes(capacity);
         let episode = self.disk_fulls.len() as u64;
         self.disk_fulls.push(DiskFullRecord {
             start_ms: self.now_ms,
@@ -343,13 +346,12 @@ impl Simulation {
             let capacity = self.capacity_default_bytes;
             self.disk_mut().set_capacity_bytes(capacity);
         }
-        if !self.aof_errors_seen.0 {
-            self.disk_fulls[episode].resumed_ms = Some(now);
-        }
+        self.watch_aof_errors();
     }
 
     /// Follows the node's AOF error states: counts recoveries and marks
-    /// when writing resumed after a full disk.
+    /// when writing resumed after a full disk (the first look, once space
+    /// is back, at a node whose AOF has no write error).
     pub(super) fn watch_aof_errors(&mut self) {
         let NodeState::Up { node, .. } = &self.node else {
             return;
@@ -358,22 +360,18 @@ impl Simulation {
         let now = (aof.write_error.is_some(), aof.fsync_error.is_some());
         let before = self.aof_errors_seen;
         self.aof_errors_seen = now;
-        if now.0 {
-            for episode in self
-                .disk_fulls
-                .iter_mut()
-                .filter(|e| e.resumed_ms.is_none())
-            {
+        for episode in self.disk_fulls.iter_mut() {
+            if episode.resumed_ms.is_some() {
+                continue;
+            }
+            if now.0 {
                 episode.hit = true;
+            } else if episode.space_back_ms.is_some() {
+                episode.resumed_ms = Some(self.now_ms);
             }
         }
         if before.0 && !now.0 {
             self.paths.write_errors_recovered += 1;
-            for episode in &mut self.disk_fulls {
-                if episode.space_back_ms.is_some() && episode.resumed_ms.is_none() {
-                    episode.resumed_ms = Some(self.now_ms);
-                }
-            }
         }
         if before.1 && !now.1 {
             self.paths.fsync_errors_recovered += 1;
@@ -576,6 +574,7 @@ impl Simulation {
         }
         parked.restart_at_ms = self.now_ms + START_RETRY_MS;
         self.trouble.add(self.now_ms, parked.restart_at_ms);
+        self.absent.push((self.now_ms, parked.restart_at_ms));
         self.node = NodeState::Down(parked);
         self.schedule(self.now_ms + START_RETRY_MS, Event::Restart);
     }
@@ -636,11 +635,10 @@ impl Simulation {
         self.disk_mut().heal();
         let capacity = self.capacity_default_bytes;
         self.disk_mut().set_capacity_bytes(capacity);
-        let now = self.now_ms;
-        for episode in &mut self.disk_fulls {
-            episode.space_back_ms.get_or_insert(now);
+        for episode in 0..self.disk_fulls.len() {
+            self.space_back(episode);
         }
-        let probe = self.add_client(Role::Probe { attempts: 0 }, now, true);
+        let probe = self.add_client(Role::Probe { attempts: 0 }, self.now_ms, true);
         self.probe = Some(probe);
     }
 

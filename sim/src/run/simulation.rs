@@ -242,6 +242,8 @@ pub struct Simulation {
     pub(super) lineage: Vec<WriteUnit>,
     pub(super) written: WrittenValues,
     pub(super) trouble: Trouble,
+    /// Stretches in which the node was down or paused.
+    pub(super) absent: Vec<(u64, u64)>,
     pub(super) restarts: Vec<RestartReport>,
     pub(super) net: SimNet,
     pub(super) clients: Vec<ClientSlot>,
@@ -329,6 +331,7 @@ impl Simulation {
             lineage: Vec::new(),
             written: WrittenValues::default(),
             trouble: Trouble::default(),
+            absent: Vec::new(),
             restarts: Vec::new(),
             net,
             clients,
@@ -369,12 +372,12 @@ impl Simulation {
     /// faults and its quiet phase.
     fn schedule_start(&mut self) {
         self.apply_disk_profile();
-        self.start_prefill();
         for index in 0..self.clients.len() {
             let spread = self.options.connect_spread_ms;
             let delay = self.clients[index].client.connect_delay_ms(spread);
             self.schedule(delay, Event::ClientConnect { client: index });
         }
+        self.start_prefill();
         for index in 0..self.options.faults.schedule.len() {
             let at_ms = self.options.faults.schedule[index].at_ms();
             self.schedule(at_ms, Event::Fault { index });
@@ -486,7 +489,16 @@ impl Simulation {
         }
     }
 
+    /// Prints one line of the run's trace (`run --trace`): simulated time,
+    /// then what happened. Costs nothing when tracing is off.
+    pub(super) fn trace_line(&self, text: std::fmt::Arguments<'_>) {
+        tracing::debug!(target: "redoubt_sim", "{:>9} ms  {}", self.now_ms, text);
+    }
+
     fn dispatch(&mut self, at_ms: u64, event: Event) {
+        if tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG) {
+            self.trace_event(&event);
+        }
         if event.for_node() && self.paused() {
             if matches!(event, Event::DiskDone) {
                 // The kernel finishes the fsync; the node hears of it later.
@@ -501,6 +513,29 @@ impl Simulation {
         }
         self.handle(at_ms, event);
         self.after_node_event();
+    }
+
+    fn trace_event(&self, event: &Event) {
+        let show = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]);
+            text.replace("\r\n", " ")
+        };
+        match event {
+            Event::ToNode { conn, bytes } => self.trace_line(format_args!(
+                "node <- conn {}/{}: {}",
+                conn.0,
+                conn.1,
+                show(bytes)
+            )),
+            Event::ToClient { conn, bytes } => self.trace_line(format_args!(
+                "client <- conn {}/{}: {}",
+                conn.0,
+                conn.1,
+                show(bytes)
+            )),
+            Event::NodeTick | Event::ClientSend { .. } => {}
+            other => self.trace_line(format_args!("{other:?}")),
+        }
     }
 
     pub(super) fn handle(&mut self, at_ms: u64, event: Event) {
@@ -578,8 +613,21 @@ impl Simulation {
             return;
         };
         node.before_sleep();
+        if tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG) {
+            let logs = std::mem::take(&mut node.env_mut().logs);
+            for (_, level, line) in &logs {
+                self.trace_line(format_args!("node log {level:?}: {line}"));
+            }
+        }
+        let Some(node) = self.running() else {
+            return;
+        };
         let stall_ms = node.env_mut().disk.take_stall_ms();
-        let deadline = node.next_deadline().max(now);
+        let deadline = node
+            .env()
+            .clock
+            .sim_ms_at_monotonic(node.next_deadline())
+            .max(now);
         let due: Vec<u64> = node.env().disk.pending_due_ms();
         self.collect_env_trouble();
         self.drain_outbox();

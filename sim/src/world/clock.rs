@@ -61,8 +61,28 @@ impl SimClock {
     }
 
     fn drifted_ms(&self) -> i64 {
-        let now = self.now_ms as i64;
-        now + now * self.drift_parts_per_million / 1_000_000
+        Self::drifted(self.now_ms, self.drift_parts_per_million)
+    }
+
+    fn drifted(sim_ms: u64, drift_ppm: i64) -> i64 {
+        let now = sim_ms as i64;
+        now + now * drift_ppm / 1_000_000
+    }
+
+    /// The first simulated time at which this clock's monotonic time reaches
+    /// `monotonic_ms`: when a deadline the node set on its own clock comes.
+    pub fn sim_ms_at_monotonic(&self, monotonic_ms: u64) -> u64 {
+        let drift = self.drift_parts_per_million;
+        let target = monotonic_ms as i128;
+        let guess = target * 1_000_000 / (1_000_000 + drift as i128);
+        let mut sim_ms = guess.max(0) as u64;
+        while sim_ms > 0 && Self::drifted(sim_ms - 1, drift).max(0) as i128 >= target {
+            sim_ms -= 1;
+        }
+        while (Self::drifted(sim_ms, drift).max(0) as i128) < target {
+            sim_ms += 1;
+        }
+        sim_ms
     }
 }
 
@@ -79,6 +99,25 @@ impl Clock for SimClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A deadline on a drifting clock maps back to the first simulated
+    /// time that reaches it, either way of drift.
+    #[test]
+    fn deadlines_map_back_through_drift() {
+        for drift in [-1000, -592, 0, 333, 1000] {
+            let mut clock = SimClock::new(0);
+            clock.drift_parts_per_million = drift;
+            for deadline in [0, 1, 999, 1000, 1001, 123_456, 3_600_000] {
+                let at = clock.sim_ms_at_monotonic(deadline);
+                clock.now_ms = at;
+                assert!(clock.monotonic_ms() >= deadline, "drift {drift}: reached");
+                if at > 0 {
+                    clock.now_ms = at - 1;
+                    assert!(clock.monotonic_ms() < deadline, "drift {drift}: first");
+                }
+            }
+        }
+    }
 
     /// Both clocks follow simulated time; a wall jump moves only wall time.
     #[test]

@@ -310,6 +310,11 @@ impl SimDisk {
         self.now_ms = now_ms;
     }
 
+    /// The capacity in bytes.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.options.capacity_bytes
+    }
+
     /// Changes the capacity, as a full or freed disk would.
     pub fn set_capacity_bytes(&mut self, capacity_bytes: u64) {
         self.options.capacity_bytes = capacity_bytes;
@@ -352,7 +357,12 @@ impl SimDisk {
                     return (pending.op, Err(eio()));
                 }
                 if let Some(inode) = self.inodes.get_mut(&pending.inode) {
-                    inode.durable = pending.snapshot;
+                    // A later sync may have made more durable already.
+                    let newer = inode.durable.len() >= pending.snapshot.len()
+                        && inode.durable.starts_with(&pending.snapshot);
+                    if !newer {
+                        inode.durable = pending.snapshot;
+                    }
                 }
                 (pending.op, Ok(()))
             })

@@ -26,6 +26,9 @@ pub enum TraceEvent {
     Expired {
         db: usize,
         key: Vec<u8>,
+        /// The connection whose command found the key expired; `None` for
+        /// active expiry.
+        conn: Option<ConnId>,
     },
     Connected {
         conn: ConnId,
@@ -65,9 +68,10 @@ impl TraceEvent {
                 argv: argv.to_vec(),
                 reply: reply.to_vec(),
             },
-            Trace::Expired { db, key } => TraceEvent::Expired {
+            Trace::Expired { db, key, conn } => TraceEvent::Expired {
                 db,
                 key: key.to_vec(),
+                conn,
             },
             Trace::Connected { conn } => TraceEvent::Connected { conn },
             Trace::Disconnected { conn } => TraceEvent::Disconnected { conn },
@@ -115,10 +119,11 @@ pub fn hash_event(hasher: &mut TraceHasher, monotonic_ms: u64, event: &Trace<'_>
             }
             hasher.bytes(reply);
         }
-        Trace::Expired { db, key } => {
+        Trace::Expired { db, key, conn } => {
             hasher.u8(tag::EXPIRED);
             hasher.u64(db as u64);
             hasher.bytes(key);
+            hasher.u64(conn.map_or(0, |conn| conn + 1));
         }
         Trace::Connected { conn } => {
             hasher.u8(tag::CONNECTED);

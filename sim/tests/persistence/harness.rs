@@ -155,6 +155,14 @@ impl Harness {
         text
     }
 
+    /// Moves the clock forward by `ms` and nothing else: no tick, no
+    /// completion (time passing inside one long iteration).
+    pub fn skip_ms(&mut self, ms: u64) {
+        self.now_ms += ms;
+        let now = self.now_ms;
+        self.node().env_mut().advance_to(now);
+    }
+
     /// Moves time forward by `ms`, delivering fsync completions and ticks.
     pub fn advance(&mut self, ms: u64) {
         let target = self.now_ms + ms;

@@ -749,7 +749,7 @@ fn scheduled_background_jobs() {
     );
     assert_eq!(
         h.send(c, &["BGSAVE"]),
-        "-ERR Background append only file rewriting in progress\r\n"
+        "-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n"
     );
     assert_eq!(
         h.send(c, &["BGSAVE", "SCHEDULE"]),
@@ -757,4 +757,142 @@ fn scheduled_background_jobs() {
     );
     h.advance(200);
     assert_eq!(h.info_field("rdb_saves"), "2");
+}
+
+// BGREWRITEAOF and BGSAVE inside MULTI are scheduled after the
+// transaction, as in Redis: a BASE taken inside EXEC would hold the
+// transaction, which is then logged again in the new INCR file, and a
+// restart would apply it twice. Found by the swarm (mix scenario).
+#[test]
+fn background_jobs_inside_exec_run_after_it() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    h.send(c, &["SET", "n", "0"]);
+    h.send(c, &["MULTI"]);
+    h.send(c, &["INCR", "n"]);
+    h.send(c, &["BGREWRITEAOF"]);
+    h.send(c, &["BGSAVE"]);
+    assert_eq!(
+        h.send(c, &["EXEC"]),
+        "*3\r\n:1\r\n+Background append only file rewriting scheduled\r\n+Background saving scheduled\r\n",
+        "both jobs wait for the transaction"
+    );
+    h.advance(500);
+    assert_eq!(
+        h.info_field("aof_rewrites"),
+        "1",
+        "the rewrite ran after EXEC"
+    );
+    assert_eq!(h.info_field("rdb_saves"), "1", "the save ran after EXEC");
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["GET", "n"]),
+        "$1\r\n1\r\n",
+        "the INCR is applied once, not once in the BASE and again from the INCR file"
+    );
+}
+
+// CONFIG SET appendonly yes inside MULTI turns the AOF on once the
+// transaction is propagated, so its BASE holds the transaction once.
+#[test]
+fn appendonly_switched_on_inside_exec_counts_the_transaction_once() {
+    let mut h = Harness::new(&[], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "n", "0"]);
+    h.send(c, &["MULTI"]);
+    h.send(c, &["INCR", "n"]);
+    h.send(c, &["CONFIG", "SET", "appendonly", "yes"]);
+    h.send(c, &["INCR", "n"]);
+    assert_eq!(h.send(c, &["EXEC"]), "*3\r\n:1\r\n+OK\r\n:2\r\n");
+    assert_eq!(h.info_field("aof_enabled"), "1");
+    h.send(c, &["INCR", "n"]);
+    h.config.set("appendonly", "yes").unwrap();
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "n"]), "$1\r\n3\r\n", "every INCR once");
+}
+
+// A RESP BASE selects each database before its first written key, even
+// when the database's first key in the walk had expired and was skipped:
+// otherwise the keys of db 1 land in db 0. Found by the swarm (mix
+// scenario, SWAPDB and short expiries).
+#[test]
+fn resp_base_selects_the_database_after_a_skipped_key() {
+    let mut h = Harness::new(
+        &[("appendonly", "yes"), ("aof-use-rdb-preamble", "no")],
+        DiskOptions::default(),
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "zero", "0"]);
+    h.send(c, &["SELECT", "1"]);
+    // Within one iteration, so that no active expiry runs before the
+    // rewrite: db 1 holds one live key among keys already past their time.
+    for i in 0..50 {
+        h.send_now(c, &["SET", &format!("short:{i}"), "x", "PX", "1"]);
+    }
+    h.send_now(c, &["SET", "one", "1"]);
+    h.skip_ms(5);
+    assert_eq!(
+        h.send_now(c, &["BGREWRITEAOF"]).lines().last(),
+        Some("+Background append only file rewriting started")
+    );
+    h.advance(100);
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["GET", "one"]),
+        "$-1\r\n",
+        "db 0 holds no db 1 key"
+    );
+    h.send(c, &["SELECT", "1"]);
+    assert_eq!(
+        h.send(c, &["GET", "one"]),
+        "$1\r\n1\r\n",
+        "db 1 kept its key"
+    );
+    assert_eq!(h.send(c, &["DBSIZE"]), ":1\r\n");
+}
+
+// Save points count from the monotonic clock: a wall clock set back does
+// not hold them back (nor the retry of a failed save). Found by the swarm
+// (mix scenario, a backward jump after a failed save).
+#[test]
+fn save_points_ignore_wall_clock_jumps() {
+    let mut h = Harness::new(&[("save", "2 1")], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    h.send(c, &["SET", "k", "v"]);
+    h.node().env_mut().clock.jump_wall_ms(-600_000);
+    h.advance(2500);
+    assert_eq!(
+        h.info_field("rdb_saves"),
+        "1",
+        "the save point came due after two seconds, whatever the wall clock says"
+    );
+}
+
+// Changing appendfsync keeps the promise made under the old policy: what
+// was written under everysec is fsynced even after a switch to `no`.
+// Found by the swarm (mix scenario, CONFIG SET appendfsync no).
+#[test]
+fn switching_appendfsync_keeps_earlier_promises() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    h.advance(1500);
+    h.send(c, &["SET", "k", "v"]);
+    assert_eq!(
+        h.send(c, &["CONFIG", "SET", "appendfsync", "no"]),
+        "+OK\r\n"
+    );
+    h.advance(100);
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["GET", "k"]),
+        "$1\r\nv\r\n",
+        "the write acknowledged under everysec was fsynced at the switch"
+    );
 }
