@@ -21,5 +21,5 @@ pub mod workload;
 pub mod world;
 
 pub use report::Report;
-pub use run::run_seed;
 pub use run::scenario::Scenario;
+pub use run::{run_seed, run_seed_with};

@@ -27,6 +27,9 @@ pub struct ConnectionLog {
     /// The node went away (crash or exit) while the connection was open:
     /// requests after the last reply have an unknown outcome.
     pub closed_by_crash: bool,
+    /// Simulated ms of the connection's accept and close.
+    pub opened_ms: u64,
+    pub closed_ms: Option<u64>,
 }
 
 impl ConnectionLog {

@@ -7,12 +7,15 @@
 
 use std::fmt::Write;
 
+pub mod timeline;
+
 use crate::check::recovery::RestartReport;
 use crate::check::Verdict;
 use crate::run::options::RunOptions;
 use crate::run::simulation::RecoveryPaths;
 use crate::workload::ops::OpKind;
 use crate::workload::ClientStats;
+use timeline::Timeline;
 
 /// Everything a finished run reports.
 #[derive(Debug, Clone)]
@@ -42,6 +45,8 @@ pub struct Report {
     /// Set when the run hit a bound.
     pub stopped_by: Option<String>,
     pub trace_hash: u64,
+    /// The run's picture, when asked for (`run --html`).
+    pub timeline: Option<Timeline>,
 }
 
 /// One kind of fault and how often it fired in a run.

@@ -100,6 +100,7 @@ impl Simulation {
             conn,
             ConnectionLog {
                 client: index,
+                opened_ms: self.now_ms,
                 ..ConnectionLog::default()
             },
         );
@@ -193,6 +194,9 @@ impl Simulation {
         self.requests_lost += slot.client.requests_in_flight() as u64;
         slot.client.on_disconnected();
         if let Some(conn) = slot.conn.take() {
+            if let Some(log) = self.connections.get_mut(&conn) {
+                log.closed_ms.get_or_insert(self.now_ms);
+            }
             let at_ms = self.net.delivery_ms(index, Direction::ToNode, self.now_ms);
             self.schedule(at_ms, Event::ClientClosed { conn });
         }
@@ -212,6 +216,9 @@ impl Simulation {
             return;
         };
         let (index, cut) = (log.client, log.closed_by_crash);
+        if let Some(log) = self.connections.get_mut(&conn) {
+            log.closed_ms.get_or_insert(self.now_ms);
+        }
         let slot = &mut self.clients[index];
         if slot.conn != Some(conn) {
             return;

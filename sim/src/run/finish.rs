@@ -53,6 +53,13 @@ impl Simulation {
         let (verdicts, checkers_off) = self.verdicts(&client_totals);
         let faults = self.fault_tallies(&disk_counts);
         let required_checkers = self.options.expect.checkers.clone();
+        let passed = verdicts
+            .iter()
+            .filter(|v| required_checkers.iter().any(|name| name == v.name))
+            .all(|v| v.passed);
+        let timeline = self
+            .record_timeline
+            .then(|| self.timeline(&verdicts, passed));
         Report {
             scenario_path: None,
             client_totals,
@@ -70,6 +77,7 @@ impl Simulation {
             paths: self.paths,
             stopped_by: self.stopped_by,
             trace_hash,
+            timeline,
             options: self.options,
         }
     }

@@ -122,6 +122,8 @@ impl Simulation {
         };
         if fired {
             *self.tallies.entry(fault.kind_name()).or_default() += 1;
+            self.fired
+                .push((self.now_ms, fault.kind_name().to_string()));
         }
     }
 
@@ -285,6 +287,7 @@ impl Simulation {
         *paused_until = Some(until);
         self.trouble.add(now, until);
         self.absent.push((now, until));
+        self.pauses.push((now, until));
         self.schedule(until, Event::Resume);
     }
 
@@ -386,6 +389,9 @@ impl Simulation {
         };
         for (start, end) in std::mem::take(&mut node.env_mut().trouble) {
             self.trouble.add(start, end);
+            if self.record_timeline {
+                self.disk_trouble.push((start, end));
+            }
         }
     }
 

@@ -6,8 +6,9 @@ mod clients;
 mod finish;
 mod lives;
 pub mod options;
+mod picture;
 pub mod scenario;
 pub mod simulation;
 pub mod swarm;
 
-pub use simulation::run_seed;
+pub use simulation::{run_seed, run_seed_with};

@@ -261,6 +261,14 @@ pub struct Simulation {
     pub(super) stopped_by: Option<String>,
     /// Faults that fired, by kind.
     pub(super) tallies: BTreeMap<&'static str, u64>,
+    /// Faults that fired, in order: (simulated ms, what).
+    pub(super) fired: Vec<(u64, String)>,
+    /// Stretches in which the node was paused (or stalled).
+    pub(super) pauses: Vec<(u64, u64)>,
+    /// Disk errors and slow fsyncs the node saw: (start, end) ms.
+    pub(super) disk_trouble: Vec<(u64, u64)>,
+    /// Build the report's timeline (for `run --html`).
+    pub(super) record_timeline: bool,
     pub(super) quiet: bool,
     pub(super) quiet_since_ms: Option<u64>,
     /// The liveness probe's client index, once the quiet phase started.
@@ -346,6 +354,10 @@ impl Simulation {
             requests_lost_to_crashes: 0,
             stopped_by: None,
             tallies: BTreeMap::new(),
+            fired: Vec::new(),
+            pauses: Vec::new(),
+            disk_trouble: Vec::new(),
+            record_timeline: false,
             quiet: false,
             quiet_since_ms: None,
             probe: None,
@@ -677,9 +689,10 @@ impl Simulation {
         self.deferred.clear();
     }
 
-    /// Runs `seed`'s clients and faults to the end; see [`run_seed`].
-    pub fn into_report(self) -> Report {
-        self.run()
+    /// Also builds the report's timeline, for the HTML picture.
+    pub fn with_timeline(mut self) -> Self {
+        self.record_timeline = true;
+        self
     }
 }
 
@@ -701,8 +714,36 @@ pub fn run_seed(
     scenario: &Scenario,
     scenario_path: Option<&str>,
 ) -> Result<Report, String> {
+    run_seed_with(seed, scenario, scenario_path, false)
+}
+
+/// [`run_seed`], with the timeline built when `timeline` is set.
+pub fn run_seed_with(
+    seed: u64,
+    scenario: &Scenario,
+    scenario_path: Option<&str>,
+    timeline: bool,
+) -> Result<Report, String> {
     let options = RunOptions::derive(seed, scenario);
-    let mut report = Simulation::new(options)?.run();
+    let mut simulation = Simulation::new(options)?;
+    if timeline {
+        simulation = simulation.with_timeline();
+    }
+    let mut report = simulation.run();
     report.scenario_path = scenario_path.map(str::to_string);
+    if let Some(timeline) = report.timeline.as_mut() {
+        timeline.replay = report_replay(&report.options, scenario_path);
+    }
     Ok(report)
+}
+
+fn report_replay(options: &RunOptions, scenario_path: Option<&str>) -> String {
+    let mut command = format!(
+        "cargo run --release -p redoubt-sim -- run --seed {}",
+        options.seed
+    );
+    if let Some(path) = scenario_path {
+        command.push_str(&format!(" --scenario {path}"));
+    }
+    command
 }
