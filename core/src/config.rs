@@ -58,6 +58,9 @@ pub struct Config {
     /// Path of the config file the server was started with, for INFO.
     pub config_file: String,
     save_given_at_startup: bool,
+    /// A bug planted for the simulator's self-test (`planted-bug`).
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<crate::planted::PlantedBug>,
 }
 
 /// One class's output buffer limit: a client is closed when its pending
@@ -590,6 +593,8 @@ impl Default for Config {
             passive,
             config_file: String::new(),
             save_given_at_startup: false,
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: None,
         }
     }
 }
@@ -619,6 +624,13 @@ impl Config {
 
     fn set_inner(&mut self, name: &str, value: &str, at_runtime: bool) -> Result<(), SetError> {
         let name = canonical(name);
+        #[cfg(feature = "planted-bugs")]
+        if name == "planted-bug" && !at_runtime {
+            let bug = crate::planted::PlantedBug::from_name(value)
+                .ok_or_else(|| SetError(format!("no planted bug is called {value:?}")))?;
+            self.planted_bug = Some(bug);
+            return Ok(());
+        }
         if let Some(directive) = DIRECTIVES.iter().find(|d| d.name == name) {
             if at_runtime && !directive.mutable {
                 return Err(SetError("can't set immutable config".to_string()));

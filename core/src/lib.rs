@@ -24,6 +24,7 @@ pub mod env;
 pub mod glob;
 pub mod node;
 pub mod persist;
+pub mod planted;
 pub mod resp;
 pub mod testing;
 

@@ -21,6 +21,7 @@ use crate::persist::aof::Aof;
 use crate::persist::background::Background;
 use crate::persist::job::JOB_OP_BIT;
 use crate::persist::load::{load_aof, load_dump, LoadReport};
+use crate::planted::{self, PlantedBug};
 use crate::resp::ParseLimits;
 
 /// Counters reported by INFO stats.
@@ -532,6 +533,10 @@ impl<E: Env> Node<E> {
 
     /// A background disk operation finished.
     pub fn on_disk_done(&mut self, op: DiskOpId, result: io::Result<()>) {
+        let result = match result {
+            Err(_) if planted::active(&self.server.config, PlantedBug::FsyncErrorIgnored) => Ok(()),
+            other => other,
+        };
         if op & JOB_OP_BIT != 0 {
             self.server.background_fsync_done(&mut self.env, op, result);
         } else if !self.server.aof.on_fsync_done(&mut self.env, op, result) {
@@ -610,7 +615,12 @@ impl<E: Env> Node<E> {
     pub fn before_sleep(&mut self) {
         let barrier = if self.server.aof_on {
             self.server.aof.flush(&mut self.env, &self.server.config);
-            self.server.aof.barrier(self.server.config.appendfsync)
+            let config = &self.server.config;
+            if planted::active(config, PlantedBug::ReplyBeforeFsync) {
+                self.server.aof.written
+            } else {
+                self.server.aof.barrier(config.appendfsync)
+            }
         } else {
             u64::MAX
         };

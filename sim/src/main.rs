@@ -33,6 +33,18 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Shrinks a failing seed to a small scenario file that replays it:
+    /// explicit faults and client scripts, with what is not needed for the
+    /// failure removed.
+    Shrink {
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Where to write the shrunk scenario (default: shrunk-NAME-SEED.toml).
+        #[arg(long)]
+        out: Option<String>,
+    },
     /// Runs many seeds and prints a summary with the simulator's speed.
     Swarm {
         /// `A..B` (B excluded) or `A..=B`.
@@ -68,6 +80,11 @@ fn main() -> ExitCode {
             }
             run_one(seed, scenario.as_deref())
         }
+        Command::Shrink {
+            seed,
+            scenario,
+            out,
+        } => shrink(seed, scenario.as_deref(), out.as_deref()),
         Command::Swarm {
             seeds,
             jobs,
@@ -100,6 +117,33 @@ fn run_one(seed: u64, scenario_path: Option<&str>) -> Result<bool, String> {
     let report = run_seed(seed, &scenario, scenario_path)?;
     print!("{}", report.render());
     Ok(report.passed())
+}
+
+fn shrink(seed: u64, scenario_path: Option<&str>, out: Option<&str>) -> Result<bool, String> {
+    let scenario = load_scenario(scenario_path)?;
+    let shrunk = redoubt_sim::run::shrink::shrink(seed, &scenario)?;
+    let path = out.map_or_else(
+        || format!("shrunk-{}-{seed}.toml", scenario.name),
+        str::to_string,
+    );
+    std::fs::write(&path, &shrunk.text).map_err(|e| format!("{path}: {e}"))?;
+    let steps: usize = shrunk
+        .scenario
+        .workload
+        .scripts
+        .iter()
+        .map(|s| s.steps.len())
+        .sum();
+    println!(
+        "shrunk seed {seed} in {} runs: still fails {}; {} faults, {} clients, {steps} batches",
+        shrunk.runs,
+        shrunk.failing.join(", "),
+        shrunk.scenario.faults.schedule.len(),
+        shrunk.scenario.workload.scripts.len()
+    );
+    println!("written to {path}");
+    println!("replay: cargo run --release -p redoubt-sim -- run --seed {seed} --scenario {path}");
+    Ok(true)
 }
 
 fn swarm(seeds: &str, jobs: usize, scenario_path: Option<&str>) -> Result<bool, String> {

@@ -29,6 +29,7 @@ use super::job::{Encoding, Job};
 use crate::config::{AppendFsync, Config};
 use crate::db::Keyspace;
 use crate::env::{DiskOpId, Env, FileId, LogLevel, OpenMode};
+use crate::planted::{self, PlantedBug};
 
 /// How long an `everysec` write may wait for a running background fsync
 /// before it is written anyway (Redis's 2 seconds).
@@ -245,6 +246,12 @@ impl Aof {
                         "AOF write error looks solved, Redis can write again.",
                     );
                 }
+            }
+            Ok(n) if planted::active(config, PlantedBug::ShortWriteDropsBuffer) => {
+                incr.size += n as u64;
+                self.current_size += n as u64;
+                self.written = self.appended;
+                self.buffer.clear();
             }
             Ok(n) => self.write_failed(
                 env,
@@ -743,9 +750,16 @@ pub fn persist_manifest(
     let dir = aof_dir(config);
     let temp = join(&dir, &temp_manifest_name(&config.appendfilename));
     let target = join(&dir, &manifest_name(&config.appendfilename));
+    let skip_dir_fsync = planted::active(config, PlantedBug::RenameWithoutDirFsync);
     let result = write_durable(env, &temp, manifest.to_text().as_bytes())
         .and_then(|()| env.rename(&temp, &target))
-        .and_then(|()| env.fsync_dir(&dir));
+        .and_then(|()| {
+            if skip_dir_fsync {
+                Ok(())
+            } else {
+                env.fsync_dir(&dir)
+            }
+        });
     result.map_err(|error| {
         let _ = env.remove(&temp);
         format!(

@@ -19,6 +19,7 @@ use crate::client::{Client, ConnInfo};
 use crate::cmd;
 use crate::env::{Env, LogLevel, OpenMode};
 use crate::node::Server;
+use crate::planted::{self, PlantedBug};
 
 /// What loading found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -342,7 +343,11 @@ fn handle_damage(
             reader.name
         )
     })?;
-    let truncated = env.truncate(file, good_end).and_then(|()| env.fsync(file));
+    let truncated = if planted::active(&server.config, PlantedBug::TornTailKept) {
+        Ok(())
+    } else {
+        env.truncate(file, good_end).and_then(|()| env.fsync(file))
+    };
     let _ = env.close_file(file);
     truncated.map_err(|e| format!("Error truncating the AOF file {}: {e}", reader.name))?;
     env.log(

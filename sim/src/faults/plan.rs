@@ -117,7 +117,8 @@ impl FaultPlan {
         let mut schedule = spec.schedule.clone();
         crashes(spec, rng, window, &mut schedule);
         pauses(spec, rng, window, &mut schedule);
-        let drift_ppm = clock(spec, rng, window, &mut schedule);
+        let drawn_drift_ppm = clock(spec, rng, window, &mut schedule);
+        let drift_ppm = spec.drift_ppm.unwrap_or(drawn_drift_ppm);
         disk_full(spec, rng, window, &mut schedule);
         shutdowns(spec, rng, window, &mut schedule);
         bit_flips(spec, rng, window, &mut schedule);

@@ -31,14 +31,14 @@ use serde::{Deserialize, Serialize};
 use crate::world::rng::Range;
 
 /// The `[faults]` section.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// How long the fault phase lasts; every fault stops after it (the
     /// disk heals, space returns). Default: the run has no quiet phase
     /// to speak of (faults may come until the end of the generators'
     /// windows).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase_ms: Option<Range>,
     /// After the quiet phase starts (and the node is up), writes must be
     /// acknowledged again within this bound.
@@ -46,24 +46,28 @@ pub struct FaultSpec {
     pub liveness_ms: u64,
     /// How the run ends: a last crash or shutdown, then a restart whose
     /// recovered dataset is judged. Default: a clean end, no last crash.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_crash: Option<FinalCrash>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crashes: Option<CrashSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pauses: Option<PauseSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_full: Option<DiskFullSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdowns: Option<ShutdownSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bit_flips: Option<BitFlipSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<DiskSpec>,
+    /// The node's clock drift, fixed (what `shrink` writes); otherwise the
+    /// clock generator draws it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_ppm: Option<i64>,
     /// Faults at fixed times, added to what the generators draw.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduledFault>,
 }
 
@@ -100,7 +104,7 @@ pub enum FinalCrash {
 }
 
 /// Node crashes, each followed by a restart on the same disk.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CrashSpec {
     pub count: Range,
@@ -125,7 +129,7 @@ fn default_restart_delay_ms() -> Range {
 
 /// The node stops for a while (SIGSTOP, a long GC) and resumes; events
 /// for it wait.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PauseSpec {
     pub count: Range,
@@ -137,7 +141,7 @@ pub struct PauseSpec {
 }
 
 /// The node's clocks: drift against simulated time, and wall-clock jumps.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSpec {
     /// Drift in parts per million, either way (the sign is drawn).
@@ -161,7 +165,7 @@ fn half() -> u64 {
 }
 
 /// The disk fills up, then space returns.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DiskFullSpec {
     pub count: Range,
@@ -188,7 +192,7 @@ pub enum ShutdownChoice {
 }
 
 /// Shutdowns at seeded moments, each followed by a restart.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSpec {
     pub count: Range,
@@ -205,7 +209,7 @@ pub struct ShutdownSpec {
 }
 
 /// Bits flipped at rest in a closed file (detection scenarios only).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BitFlipSpec {
     pub count: Range,
@@ -217,7 +221,7 @@ pub struct BitFlipSpec {
 
 /// Per-call disk faults during the fault phase, in parts per million of
 /// calls, and the disk's timing and power-loss behaviour.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiskSpec {
     /// Chance that a seed switches each knob below off entirely.
@@ -334,6 +338,18 @@ impl ScheduledFault {
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
             | ScheduledFault::BitFlip { at_ms } => at_ms,
+        }
+    }
+
+    /// Moves the fault to `at_ms`.
+    pub fn set_at_ms(&mut self, new_at_ms: u64) {
+        match self {
+            ScheduledFault::Crash { at_ms, .. }
+            | ScheduledFault::Pause { at_ms, .. }
+            | ScheduledFault::ClockJump { at_ms, .. }
+            | ScheduledFault::DiskFull { at_ms, .. }
+            | ScheduledFault::Shutdown { at_ms, .. }
+            | ScheduledFault::BitFlip { at_ms } => *at_ms = new_at_ms,
         }
     }
 

@@ -2,15 +2,13 @@
 //! replies, disconnecting; the node's sends and closes as they travel back;
 //! the prefill, the liveness probe and an operator's one-off commands.
 
-use std::collections::VecDeque;
-
 use redoubt_core::{ConnInfo, Node};
 
 use super::simulation::{ClientSlot, Event, NodeState, SimConn, Simulation};
 use crate::check::durability::Promise;
 use crate::check::integrity::ConnectionLog;
 use crate::workload::resp::encode_request;
-use crate::workload::{Batch, Client, Next, Role};
+use crate::workload::{Batch, Client, Next, Role, ScriptStep};
 use crate::world::env::{NetAction, SimEnv};
 use crate::world::net::Direction;
 
@@ -50,7 +48,7 @@ impl Simulation {
             return;
         }
         let value_bytes = self.options.workload.value_bytes_max.clamp(8, 256) as usize;
-        let mut batches: VecDeque<Batch> = VecDeque::new();
+        let mut batches: Vec<Batch> = Vec::new();
         let mut first = 0;
         while first < keys {
             let last = (first + PREFILL_KEYS_PER_BATCH).min(keys);
@@ -61,10 +59,10 @@ impl Simulation {
                 value.resize(value_bytes, b'f');
                 argv.push(value);
             }
-            batches.push_back(vec![argv]);
+            batches.push(vec![argv]);
             first = last;
         }
-        self.add_client(Role::Script { batches }, 0, false);
+        self.add_client(Role::one_off(batches), 0, false);
     }
 
     pub(super) fn client_connect(&mut self, index: usize) {
@@ -125,6 +123,13 @@ impl Simulation {
         for argv in &batch {
             encode_request(argv, &mut bytes);
         }
+        if let Some(script) = self
+            .recorded
+            .as_mut()
+            .and_then(|recorded| recorded.get_mut(index))
+        {
+            script.steps.push(ScriptStep::from_batch(batch.clone()));
+        }
         let log = self.connections.get_mut(&conn).expect("open connection");
         log.requests.extend(batch);
         for (at_ms, piece) in self
@@ -155,6 +160,18 @@ impl Simulation {
     fn client_next(&mut self, index: usize) {
         let probe = self.probe == Some(index);
         let next = self.clients[index].client.after_batch();
+        let step = self
+            .recorded
+            .as_mut()
+            .and_then(|recorded| recorded.get_mut(index))
+            .and_then(|script| script.steps.last_mut());
+        if let Some(step) = step {
+            match next {
+                Next::Continue { think_ms } => step.think_ms = think_ms,
+                Next::Reconnect { after_ms } => step.reconnect_after_ms = Some(after_ms),
+                Next::Finished => {}
+            }
+        }
         if probe && next == Next::Finished {
             self.probe_acked_ms = Some(self.now_ms);
             let quiet = self.quiet_since_ms.unwrap_or(self.now_ms);
@@ -233,7 +250,7 @@ impl Simulation {
         slot.client.on_disconnected();
         if !slot.finished {
             // A one-off script whose node went away is done with.
-            if matches!(slot.client.role, Role::Script { .. }) && cut {
+            if matches!(slot.client.role, Role::Script { one_off: true, .. }) && cut {
                 slot.finished = true;
                 return;
             }

@@ -424,8 +424,8 @@ impl Simulation {
         match how {
             ShutdownHow::Signal => self.schedule(self.now_ms, Event::ShutdownRetry),
             ShutdownHow::Command => {
-                let batches = [vec![vec![b"SHUTDOWN".to_vec()]]].into();
-                let client = self.add_client(Role::Script { batches }, self.now_ms, false);
+                let batches = [vec![vec![b"SHUTDOWN".to_vec()]]];
+                let client = self.add_client(Role::one_off(batches), self.now_ms, false);
                 if let Some(progress) = self.shutdown.as_mut() {
                     progress.command_client = Some(client);
                 }
@@ -644,7 +644,11 @@ impl Simulation {
         for episode in 0..self.disk_fulls.len() {
             self.space_back(episode);
         }
-        let probe = self.add_client(Role::Probe { attempts: 0 }, self.now_ms, true);
+        let role = Role::Probe {
+            attempts: 0,
+            acknowledged: false,
+        };
+        let probe = self.add_client(role, self.now_ms, true);
         self.probe = Some(probe);
     }
 

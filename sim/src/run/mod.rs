@@ -8,6 +8,7 @@ mod lives;
 pub mod options;
 mod picture;
 pub mod scenario;
+pub mod shrink;
 pub mod simulation;
 pub mod swarm;
 

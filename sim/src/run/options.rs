@@ -6,7 +6,7 @@ use redoubt_core::Config;
 use crate::faults::FaultPlan;
 use crate::run::scenario::{Expect, Scenario};
 use crate::workload::ops::OpKind;
-use crate::workload::WorkloadOptions;
+use crate::workload::{ClientScript, WorkloadOptions};
 use crate::world::net::NetOptions;
 use crate::world::rng::{stream, SimRng};
 
@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub net: NetOptions,
     /// What the run injects.
     pub faults: FaultPlan,
+    /// Clients written out explicitly, replacing the drawn ones.
+    pub scripts: Vec<ClientScript>,
     /// The checkers the run must pass.
     pub expect: Expect,
 }
@@ -61,7 +63,11 @@ impl RunOptions {
         let network = &scenario.network;
         let latency_min = rng.pick(network.latency_ms, u64::MAX);
         let latency_max = rng.pick([latency_min, network.latency_ms[1]], u64::MAX);
-        let clients = rng.pick(workload.clients, CLIENTS_MAX).max(1);
+        let drawn_clients = rng.pick(workload.clients, CLIENTS_MAX).max(1);
+        let clients = match workload.scripts.len() {
+            0 => drawn_clients,
+            scripts => scripts as u64,
+        };
         let keys = rng.pick(workload.keys, KEYS_MAX).max(1);
         let ops_per_client = rng.pick(workload.ops_per_client, OPS_PER_CLIENT_MAX);
         let pipeline_depth = rng.pick(workload.pipeline_depth, PIPELINE_DEPTH_MAX).max(1);
@@ -71,7 +77,8 @@ impl RunOptions {
         let expire_ms_max = rng.pick(workload.expire_ms_max, u64::MAX).max(1);
         let discard_percent = rng.pick(workload.discard_percent, 100);
         let node_hz = rng.pick(scenario.node.hz, 500).max(1);
-        let wall_offset_ms = rng.range(0, WALL_OFFSET_MS_MAX);
+        let drawn_wall_offset_ms = rng.range(0, WALL_OFFSET_MS_MAX);
+        let wall_offset_ms = scenario.node.wall_offset_ms.unwrap_or(drawn_wall_offset_ms);
         let split_percent = rng.pick(network.split_percent, 100);
         let value_bytes_max = rng.pick(workload.value_bytes_max, VALUE_BYTES_MAX).max(1);
         let prefill_keys = rng.pick(workload.prefill_keys, PREFILL_KEYS_MAX);
@@ -114,6 +121,7 @@ impl RunOptions {
             },
             faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
             expect: scenario.expect.clone(),
+            scripts: scenario.workload.scripts.clone(),
         }
     }
 

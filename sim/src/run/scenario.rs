@@ -9,13 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultSpec;
 use crate::workload::ops::OpKind;
+use crate::workload::ClientScript;
 use crate::world::rng::Range;
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
@@ -35,7 +36,7 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     pub nodes: u64,
@@ -47,7 +48,7 @@ impl Default for Topology {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSection {
     /// redis.conf lines applied to the node, in order, after `hz`.
@@ -55,10 +56,14 @@ pub struct NodeSection {
     pub config: Vec<String>,
     /// Directives each seed sets to one of the values listed (swarm
     /// testing of the configuration), applied after `config`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub choose: BTreeMap<String, Vec<String>>,
     #[serde(default = "default_hz")]
     pub hz: Range,
+    /// The node's wall clock offset from the epoch; drawn per seed when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_offset_ms: Option<u64>,
 }
 
 fn default_hz() -> Range {
@@ -71,11 +76,12 @@ impl Default for NodeSection {
             config: Vec::new(),
             choose: BTreeMap::new(),
             hz: default_hz(),
+            wall_offset_ms: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Workload {
     pub clients: Range,
@@ -98,6 +104,10 @@ pub struct Workload {
     pub prefill_keys: Range,
     /// Weights of the operation kinds, by name (see `OpKind::NAMES`).
     pub mix: BTreeMap<String, u64>,
+    /// Clients written out explicitly (what `shrink` writes): when given,
+    /// they replace the drawn clients, one each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<ClientScript>,
 }
 
 impl Default for Workload {
@@ -119,11 +129,12 @@ impl Default for Workload {
                 .iter()
                 .map(|kind| (kind.name().to_string(), kind.default_weight()))
                 .collect(),
+            scripts: Vec::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     pub latency_ms: Range,
@@ -140,7 +151,7 @@ impl Default for Network {
 }
 
 /// The checkers a run of this scenario must pass.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     pub checkers: Vec<String>,
@@ -206,7 +217,8 @@ impl Scenario {
         Ok(scenario)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks every range, name and section of an already parsed scenario.
+    pub fn validate(&self) -> Result<(), String> {
         if self.topology.nodes != 1 {
             return Err("topology.nodes: only one node is simulated so far".into());
         }
@@ -240,7 +252,7 @@ impl Scenario {
                 return Err(format!("workload.mix: unknown operation {name:?}"));
             }
         }
-        if workload.mix.values().all(|&w| w == 0) {
+        if workload.mix.values().all(|&w| w == 0) && workload.scripts.is_empty() {
             return Err("workload.mix: all weights are zero".into());
         }
         for name in &self.expect.checkers {

@@ -34,7 +34,7 @@ use crate::check::recovery::RestartReport;
 use crate::report::Report;
 use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
 use crate::run::scenario::Scenario;
-use crate::workload::Client;
+use crate::workload::{Client, ClientScript, Role};
 use crate::world::clock::SimClock;
 use crate::world::disk::{DiskOptions, SimDisk};
 use crate::world::env::SimEnv;
@@ -269,6 +269,8 @@ pub struct Simulation {
     pub(super) disk_trouble: Vec<(u64, u64)>,
     /// Build the report's timeline (for `run --html`).
     pub(super) record_timeline: bool,
+    /// What each workload client sent, for `shrink` to write out.
+    pub(super) recorded: Option<Vec<ClientScript>>,
     pub(super) quiet: bool,
     pub(super) quiet_since_ms: Option<u64>,
     /// The liveness probe's client index, once the quiet phase started.
@@ -312,14 +314,20 @@ impl Simulation {
             .map_err(|e| format!("the node refused its first start: {}", e.reason))?;
         let net = SimNet::new(seed, options.clients as usize, options.net.clone());
         let clients = (0..options.clients as usize)
-            .map(|index| ClientSlot {
-                client: Client::new(index, &options.workload),
-                conn: None,
-                finished: false,
-                counted: true,
+            .map(|index| {
+                let role = match options.scripts.get(index) {
+                    Some(script) => Role::replay(script),
+                    None => Role::Workload,
+                };
+                ClientSlot {
+                    client: Client::with_role(index, &options.workload, role),
+                    conn: None,
+                    finished: false,
+                    counted: true,
+                }
             })
             .collect();
-        let mut simulation = Simulation {
+        let simulation = Simulation {
             options,
             now_ms: 0,
             heap: BinaryHeap::new(),
@@ -358,6 +366,7 @@ impl Simulation {
             pauses: Vec::new(),
             disk_trouble: Vec::new(),
             record_timeline: false,
+            recorded: None,
             quiet: false,
             quiet_since_ms: None,
             probe: None,
@@ -376,7 +385,6 @@ impl Simulation {
             final_scheduled: false,
             ended: false,
         };
-        simulation.schedule_start();
         Ok(simulation)
     }
 
@@ -386,7 +394,18 @@ impl Simulation {
         self.apply_disk_profile();
         for index in 0..self.clients.len() {
             let spread = self.options.connect_spread_ms;
-            let delay = self.clients[index].client.connect_delay_ms(spread);
+            let drawn = self.clients[index].client.connect_delay_ms(spread);
+            let delay = self
+                .options
+                .scripts
+                .get(index)
+                .map_or(drawn, |script| script.connect_ms);
+            if let Some(recorded) = self.recorded.as_mut() {
+                recorded.push(ClientScript {
+                    connect_ms: delay,
+                    steps: Vec::new(),
+                });
+            }
             self.schedule(delay, Event::ClientConnect { client: index });
         }
         self.start_prefill();
@@ -420,7 +439,14 @@ impl Simulation {
     }
 
     /// Runs to the end and judges the run.
-    pub fn run(mut self) -> Report {
+    pub fn run(self) -> Report {
+        self.run_recorded().0
+    }
+
+    /// Runs to the end, judges the run, and gives back what the workload
+    /// clients sent (empty unless [`Simulation::with_recording`]).
+    pub fn run_recorded(mut self) -> (Report, Vec<ClientScript>) {
+        self.schedule_start();
         self.end_iteration();
         while !self.done() {
             let Some(Reverse(next)) = self.heap.pop() else {
@@ -448,7 +474,8 @@ impl Simulation {
             }
             self.maybe_schedule_final();
         }
-        self.finish()
+        let recorded = self.recorded.take().unwrap_or_default();
+        (self.finish(), recorded)
     }
 
     fn bound_hit(&self, at_ms: u64) -> Option<String> {
@@ -692,6 +719,12 @@ impl Simulation {
     /// Also builds the report's timeline, for the HTML picture.
     pub fn with_timeline(mut self) -> Self {
         self.record_timeline = true;
+        self
+    }
+
+    /// Also records every batch each workload client sends, as scripts.
+    pub fn with_recording(mut self) -> Self {
+        self.recorded = Some(Vec::new());
         self
     }
 }

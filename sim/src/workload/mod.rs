@@ -15,6 +15,10 @@
 pub mod ops;
 pub mod resp;
 
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
 use crate::world::rng::{stream, SimRng};
 use ops::OpKind;
 use resp::{parse_reply, MalformedReply, Reply};
@@ -44,11 +48,98 @@ pub enum Role {
     Workload,
     /// Writes one key until a write is acknowledged: the liveness probe of
     /// the quiet phase.
-    Probe { attempts: u64 },
-    /// Sends these batches in order, then finishes.
+    Probe { attempts: u64, acknowledged: bool },
+    /// Sends these steps in order, then finishes. A one-off script (an
+    /// operator's command) is done when the node goes away under it; a
+    /// replayed client reconnects and goes on.
     Script {
-        batches: std::collections::VecDeque<Batch>,
+        steps: VecDeque<ScriptStep>,
+        /// What to do once the batch in flight is answered.
+        after: Next,
+        one_off: bool,
     },
+}
+
+impl Role {
+    /// A script of plain batches, sent back to back.
+    pub fn one_off(batches: impl IntoIterator<Item = Batch>) -> Role {
+        let steps = batches.into_iter().map(ScriptStep::from_batch).collect();
+        Role::Script {
+            steps,
+            after: Next::Continue { think_ms: 0 },
+            one_off: true,
+        }
+    }
+
+    /// A client that replays a recorded script.
+    pub fn replay(script: &ClientScript) -> Role {
+        Role::Script {
+            steps: script.steps.iter().cloned().collect(),
+            after: Next::Continue { think_ms: 0 },
+            one_off: false,
+        }
+    }
+}
+
+/// One batch of a scripted client, and what the client does once it is
+/// answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptStep {
+    /// Each request's words.
+    pub requests: Vec<Vec<String>>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub think_ms: u64,
+    /// Close the connection and connect again after this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_after_ms: Option<u64>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+impl ScriptStep {
+    pub fn from_batch(batch: Batch) -> ScriptStep {
+        let requests = batch
+            .iter()
+            .map(|argv| {
+                argv.iter()
+                    .map(|word| String::from_utf8_lossy(word).into_owned())
+                    .collect()
+            })
+            .collect();
+        ScriptStep {
+            requests,
+            think_ms: 0,
+            reconnect_after_ms: None,
+        }
+    }
+
+    fn batch(&self) -> Batch {
+        self.requests
+            .iter()
+            .map(|words| words.iter().map(|w| w.as_bytes().to_vec()).collect())
+            .collect()
+    }
+
+    fn next(&self) -> Next {
+        match self.reconnect_after_ms {
+            Some(after_ms) => Next::Reconnect { after_ms },
+            None => Next::Continue {
+                think_ms: self.think_ms,
+            },
+        }
+    }
+}
+
+/// A client written out explicitly: when it first connects, and every
+/// batch it sends (what `shrink` writes, and a scenario can replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientScript {
+    pub connect_ms: u64,
+    pub steps: Vec<ScriptStep>,
 }
 
 /// The key the liveness probe writes.
@@ -180,8 +271,8 @@ impl Client {
     pub fn finished(&self) -> bool {
         let role_done = match &self.role {
             Role::Workload => self.ops_remaining == 0,
-            Role::Probe { .. } => false,
-            Role::Script { batches } => batches.is_empty(),
+            Role::Probe { acknowledged, .. } => *acknowledged,
+            Role::Script { steps, .. } => steps.is_empty(),
         };
         role_done && self.in_flight == 0 && self.transaction.is_none()
     }
@@ -199,12 +290,18 @@ impl Client {
     pub fn next_batch(&mut self) -> Batch {
         debug_assert_eq!(self.in_flight, 0);
         let batch = match (&mut self.role, self.transaction.clone()) {
-            (Role::Probe { attempts }, _) => {
+            (Role::Probe { attempts, .. }, _) => {
                 *attempts += 1;
                 let value = attempts.to_string().into_bytes();
                 vec![vec![b"SET".to_vec(), PROBE_KEY.to_vec(), value]]
             }
-            (Role::Script { batches }, _) => batches.pop_front().unwrap_or_default(),
+            (Role::Script { steps, after, .. }, _) => match steps.pop_front() {
+                Some(step) => {
+                    *after = step.next();
+                    step.batch()
+                }
+                None => Batch::new(),
+            },
             (Role::Workload, Some(progress)) if progress.watched => {
                 self.transaction_body(&progress)
             }
@@ -263,18 +360,21 @@ impl Client {
             Role::Probe { .. } => {
                 let acknowledged =
                     matches!(self.batch_replies.first(), Some(Reply::Simple(ok)) if ok == b"OK");
+                if let Role::Probe {
+                    acknowledged: done, ..
+                } = &mut self.role
+                {
+                    *done = acknowledged;
+                }
                 if acknowledged {
-                    self.role = Role::Script {
-                        batches: Default::default(),
-                    };
                     return Next::Finished;
                 }
                 return Next::Continue {
                     think_ms: PROBE_RETRY_MS,
                 };
             }
-            Role::Script { batches } if batches.is_empty() => return Next::Finished,
-            Role::Script { .. } => return Next::Continue { think_ms: 0 },
+            Role::Script { steps, .. } if steps.is_empty() => return Next::Finished,
+            Role::Script { after, .. } => return *after,
         }
         if let Some(progress) = self.transaction.take() {
             self.transaction = self.advance_transaction(progress);

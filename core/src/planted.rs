@@ -1,0 +1,65 @@
+//! Durability bugs planted on purpose, one at a time, to prove that the
+//! simulator's swarm catches each (its self-test). Only a build with the
+//! `planted-bugs` cargo feature can switch one on, with the directive
+//! `planted-bug <name>`; the production binary does not know the
+//! directive, and every check here compiles to `false`.
+
+use crate::config::Config;
+
+/// A known durability bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Under `appendfsync always`, replies leave once written, before the
+    /// fsync that must cover them.
+    ReplyBeforeFsync,
+    /// A torn AOF tail is loaded but not cut from the file.
+    TornTailKept,
+    /// A short write drops the rest of the AOF buffer instead of retrying.
+    ShortWriteDropsBuffer,
+    /// The manifest is renamed into place without fsyncing its directory.
+    RenameWithoutDirFsync,
+    /// A failed fsync is taken for a good one.
+    FsyncErrorIgnored,
+}
+
+impl PlantedBug {
+    pub const ALL: &'static [PlantedBug] = &[
+        PlantedBug::ReplyBeforeFsync,
+        PlantedBug::TornTailKept,
+        PlantedBug::ShortWriteDropsBuffer,
+        PlantedBug::RenameWithoutDirFsync,
+        PlantedBug::FsyncErrorIgnored,
+    ];
+
+    /// The name the directive and the self-test use.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::ReplyBeforeFsync => "reply-before-fsync",
+            PlantedBug::TornTailKept => "torn-tail-kept",
+            PlantedBug::ShortWriteDropsBuffer => "short-write-drops-buffer",
+            PlantedBug::RenameWithoutDirFsync => "rename-without-dir-fsync",
+            PlantedBug::FsyncErrorIgnored => "fsync-error-ignored",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PlantedBug> {
+        PlantedBug::ALL
+            .iter()
+            .copied()
+            .find(|bug| bug.name() == name)
+    }
+}
+
+/// Whether `bug` is planted in this node. Always false without the
+/// `planted-bugs` feature.
+pub fn active(config: &Config, bug: PlantedBug) -> bool {
+    #[cfg(feature = "planted-bugs")]
+    {
+        config.planted_bug == Some(bug)
+    }
+    #[cfg(not(feature = "planted-bugs"))]
+    {
+        let _ = (config, bug);
+        false
+    }
+}
