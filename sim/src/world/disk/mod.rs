@@ -1,58 +1,149 @@
 //! `SimDisk`: core's `Disk` over memory, with the page cache and the platter
-//! kept apart.
+//! kept apart, and every disk fault of the project's fault model drawn per
+//! seed from the disk's own random stream.
 //!
-//! # Fault model
+//! # What it keeps
 //!
-//! Per file (inode) the disk keeps `written` bytes (what reads see: the page
-//! cache) and `durable` bytes (what survives power loss). Per directory it
-//! keeps the visible entries and the durable entries separately: a create,
-//! rename or remove becomes durable only when its directory is fsynced.
-//! `fsync` makes a file's written bytes durable; `fsync_background`
-//! snapshots them at submission and makes that snapshot durable when its
-//! completion event fires, after a seeded delay.
+//! Per file (inode): the page cache (what reads see) and the durable image
+//! (what power loss keeps). The durable image is stored as a difference from
+//! the page cache, never as a second copy (see `inode.rs`), so an fsync costs the
+//! bytes it makes durable, not the file's size. Per directory: the visible
+//! entries and the durable ones; a create, rename, remove or mkdir becomes
+//! durable only when its directory is fsynced.
 //!
-//! Crash kinds ([`CrashKind`]):
-//! * process crash: the kernel survives, so every written byte and every
-//!   visible entry is kept; open handles and pending background fsyncs die;
-//! * power loss: only durable bytes under durable entries are kept.
+//! # Faults
 //!
-//! Faults to be injected in a later change, per seed: torn writes on power
-//! loss (some sectors of the unsynced remainder written, some dropped, some
-//! garbage), lost fsync (success reported, nothing persisted), fsync EIO
-//! (and the affected pages lost afterwards), ENOSPC on write and fsync, also
-//! as short writes, read errors, bit flips on read, misdirected writes, and a
-//! missing directory fsync (entries lost on power loss).
+//! What each fault does and which knob turns it on. Knobs live in
+//! [`DiskFaults`] (`ppm`: chance per call, in a million); its `Default` is no
+//! fault at all, and a knob at zero draws nothing from the stream. What
+//! fired is counted in [`DiskFaultCounts`].
 //!
-//! Promises, never broken by any fault: a successful fsync (not one marked
-//! lost) keeps exactly what it covered; durable data is never changed except
-//! by the named corruption faults, which run only in scenarios that check
-//! detection rather than recovery; a fault never corrupts data a reader has
-//! no way to detect (checksummed formats aside, corruption is confined to
-//! the tail of the last written file); the disk never panics on a call, and
-//! every failure is an `io::Result` error.
+//! * **Power loss** ([`SimDisk::crash`] with [`CrashKind::PowerLoss`],
+//!   shaped by [`PowerLossModel`]): each 512-byte sector holding unsynced
+//!   bytes is kept (the new bytes), dropped (the old durable bytes, or zeros
+//!   past the old durable length), zeroed (torn) or garbage (seeded random
+//!   bytes), by the model's weights; in `all_kept_percent` of power losses
+//!   every unsynced byte happens to be kept. Only a sector's unsynced bytes
+//!   change. The file's length becomes its old durable length, extended to
+//!   the end of the last sector not dropped, never past the page cache's
+//!   length. Directory entries not fsynced since they changed revert. The
+//!   default model drops every unsynced sector: a clean loss.
+//! * **Process crash** ([`CrashKind::Process`]): the kernel survives, so the
+//!   page cache and every visible entry are kept; open handles and pending
+//!   background fsyncs die.
+//! * **Lost fsync** (`fsync_lost_ppm`): success is reported and nothing
+//!   becomes durable. The ranges it covered are lost: no later fsync makes
+//!   them durable (the kernel believes them clean), and after power loss
+//!   they hold their old durable content, or zeros.
+//! * **fsync error** (`fsync_error_ppm`; or armed): EIO, sometimes ENOSPC,
+//!   reported once. As on Linux, the dirty ranges it covered are lost just
+//!   as for a lost fsync while reads still show them, and a later fsync of
+//!   the same file succeeds without making them durable.
+//! * **ENOSPC** (capacity, [`SimDisk::set_capacity_bytes`]): used bytes are
+//!   the lengths of the files still linked or open. A write that does not
+//!   fit stores what fits and returns `Ok(n)` with n < len, or fails with
+//!   ENOSPC (raw os error 28) when nothing fits. Truncating frees space at
+//!   once, and so does removing a file, unless a handle still holds it open
+//!   (then at that handle's close, as on Linux).
+//! * **Write error** (`write_error_ppm`; or armed): EIO, nothing stored.
+//! * **Short write** (`short_write_ppm`; or armed): a seeded prefix is
+//!   stored and `Ok(n)` returned, n < len; an empty prefix is ENOSPC, never
+//!   `Ok(0)`.
+//! * **Read error** (`read_error_ppm`): EIO from `read_at`, nothing read.
+//! * **Metadata error** (`metadata_error_ppm`; truncate also armed): EIO
+//!   from an open with create (`Append`, `CreateTruncate`), rename, remove,
+//!   truncate, create_dir and fsync_dir, and nothing changes.
+//! * **Slow operation** (`slow_ppm`, lasting `slow_ms_min..=slow_ms_max`,
+//!   seconds allowed): a synchronous call takes that long, and a background
+//!   fsync completes that much later, so it can still run when the next
+//!   write comes. Background fsyncs always take `fsync_delay_ms_*` and
+//!   synchronous ones `sync_fsync_ms_*` ([`DiskOptions`]). Synchronous time
+//!   accumulates until the simulator takes it ([`SimDisk::take_stall_ms`])
+//!   and stalls the node's event loop by as much.
+//! * **Dying between two calls** ([`SimDisk::die_after_calls`]): once n more
+//!   calls have completed, every call does nothing and fails with EIO, until
+//!   the crash the simulator then applies.
+//!
+//! Two corruptions run only in scenarios that check detection (checksums,
+//! a refusal to load), never recovery: one node has no copy to repair from.
+//! * **Bit flip at rest** ([`SimDisk::flip_bit_at_rest`]): one seeded bit of
+//!   a seeded closed file flips, in the page cache and the durable image.
+//! * **Misdirected write** (`misdirected_write_ppm`, at most once per disk,
+//!   as in TigerBeetle): up to [`MISDIRECTED_BYTES_MAX`] bytes an fsync
+//!   makes durable land at another sector-aligned offset of the same file in
+//!   the durable image, overwriting what was there, and their own place
+//!   keeps its old durable content. Reads see it only after power loss.
+//!
+//! # Background fsyncs and ordering
+//!
+//! A background fsync covers what was written before it was submitted. When
+//! it completes (unless drawn lost or failed), that becomes durable with the
+//! file's length as it was then, or shorter if a truncation came since. It
+//! never replaces newer durable content with older: each file has a durable
+//! version that only grows, and a completion older than it changes nothing.
+//! A violation panics, in the simulator as anywhere.
+//!
+//! # Promises no fault breaks
+//!
+//! * A successful fsync not drawn lost keeps exactly what it covered: power
+//!   loss never changes a byte it made durable (the two detection-only
+//!   corruptions aside).
+//! * Durability never moves backwards (asserted).
+//! * Reads show exactly the bytes written and not truncated away: no fault
+//!   changes the page cache, except a bit flip at rest and power loss.
+//! * Torn and garbage sectors only ever replace unsynced bytes.
+//! * The disk never panics on a call. Every failure is an `io::Result`
+//!   error: EIO (raw os error 5), ENOSPC (28), EISDIR (21) for a file call
+//!   on a directory, or a plain error kind for a bad handle, a missing path
+//!   or an existing entry.
+//! * All randomness comes from the disk's own stream: the same seed and the
+//!   same calls give the same bytes, errors and counts.
+
+mod calls;
+mod extents;
+mod inode;
+mod power;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use redoubt_core::env::{Disk, DiskOpId, FileId, OpenMode};
+use redoubt_core::env::{DiskOpId, FileId};
 
 use crate::world::rng::SimRng;
+use inode::{Covered, Inode, Misdirect};
+use power::SectorDraw;
+
+/// The unit power loss tears and misdirected writes align to.
+pub const SECTOR_BYTES: u64 = 512;
+/// The most bytes one misdirected write moves (one page).
+pub const MISDIRECTED_BYTES_MAX: u64 = 4096;
+/// Calls kept while recording; later ones are counted, not stored.
+pub const CALLS_RECORDED_MAX: usize = 100_000;
+/// One in a million: the unit of the `_ppm` knobs.
+pub const PPM: u64 = 1_000_000;
 
 /// What a crash keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashKind {
     /// The process dies, the kernel and its page cache survive.
     Process,
-    /// The machine loses power: only durable data survives.
+    /// The machine loses power: only durable data survives, plus what the
+    /// power-loss model lets through of the rest.
     PowerLoss,
 }
 
-/// Bounds of the simulated disk.
+/// Bounds and timing of the simulated disk.
 #[derive(Debug, Clone)]
 pub struct DiskOptions {
     pub capacity_bytes: u64,
+    /// Time a background fsync takes.
     pub fsync_delay_ms_min: u64,
     pub fsync_delay_ms_max: u64,
+    /// Time a synchronous fsync holds the caller (0: none).
+    pub sync_fsync_ms_min: u64,
+    pub sync_fsync_ms_max: u64,
 }
 
 impl Default for DiskOptions {
@@ -61,22 +152,146 @@ impl Default for DiskOptions {
             capacity_bytes: 1 << 30,
             fsync_delay_ms_min: 1,
             fsync_delay_ms_max: 20,
+            sync_fsync_ms_min: 0,
+            sync_fsync_ms_max: 0,
         }
     }
 }
 
-type InodeId = u64;
-
-#[derive(Debug, Default, Clone)]
-struct Inode {
-    written: Vec<u8>,
-    durable: Vec<u8>,
+/// How power loss treats each sector of unsynced bytes: relative weights of
+/// the four outcomes, and the share of power losses that keep everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerLossModel {
+    pub kept_weight: u64,
+    pub dropped_weight: u64,
+    pub zeroed_weight: u64,
+    pub garbage_weight: u64,
+    /// Percentage of power losses in which every unsynced byte happens to
+    /// be kept (FoundationDB keeps all pending writes 10% of the time).
+    pub all_kept_percent: u64,
 }
+
+impl Default for PowerLossModel {
+    /// A clean loss: every unsynced sector is dropped.
+    fn default() -> Self {
+        PowerLossModel {
+            kept_weight: 0,
+            dropped_weight: 1,
+            zeroed_weight: 0,
+            garbage_weight: 0,
+            all_kept_percent: 0,
+        }
+    }
+}
+
+impl PowerLossModel {
+    /// Every outcome possible, after FoundationDB's proportions: all kept
+    /// 10% of the time, else a quarter of sectors kept and the rest
+    /// dropped, torn or garbage.
+    pub const fn torn() -> Self {
+        PowerLossModel {
+            kept_weight: 25,
+            dropped_weight: 25,
+            zeroed_weight: 25,
+            garbage_weight: 25,
+            all_kept_percent: 10,
+        }
+    }
+}
+
+/// The knobs of the seeded faults. `Default` is no fault at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskFaults {
+    pub write_error_ppm: u64,
+    pub short_write_ppm: u64,
+    pub fsync_error_ppm: u64,
+    pub fsync_lost_ppm: u64,
+    pub read_error_ppm: u64,
+    pub metadata_error_ppm: u64,
+    /// Only in scenarios that check detection; fires once per disk at most.
+    pub misdirected_write_ppm: u64,
+    pub slow_ppm: u64,
+    pub slow_ms_min: u64,
+    pub slow_ms_max: u64,
+    pub power_loss: PowerLossModel,
+}
+
+/// What fired so far, by kind. Armed faults count too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskFaultCounts {
+    pub write_errors: u64,
+    pub short_writes: u64,
+    /// Writes refused or cut short by capacity.
+    pub enospc_writes: u64,
+    pub fsync_errors: u64,
+    pub fsyncs_lost: u64,
+    pub read_errors: u64,
+    pub metadata_errors: u64,
+    pub misdirected_writes: u64,
+    pub bit_flips: u64,
+    pub slow_ops: u64,
+    pub power_losses: u64,
+    pub sectors_kept: u64,
+    pub sectors_dropped: u64,
+    pub sectors_zeroed: u64,
+    pub sectors_garbage: u64,
+    /// Directory entries (files and directories) reverted by power loss.
+    pub entries_lost: u64,
+}
+
+/// What the disk's bookkeeping cost so far: proof that an fsync is paid by
+/// the bytes it touches, not by the file's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskCost {
+    /// Dirty bytes made durable.
+    pub bytes_synced: u64,
+    /// Bytes copied, zeroed or split to keep durable images right (appends
+    /// to the page cache and reads not included).
+    pub bytes_copied: u64,
+}
+
+/// Faults a test arms by hand. Each counter makes that many of the next
+/// calls of its kind fail, then returns to zero.
+#[derive(Debug, Default, Clone)]
+pub struct ArmedFaults {
+    /// The next writes fail with EIO and store nothing.
+    pub write_errors: u32,
+    /// The next writes store only the first half of their bytes and say so.
+    pub short_writes: u32,
+    /// The next fsyncs (synchronous or background) fail with EIO, and what
+    /// they covered is lost, as after any fsync error.
+    pub fsync_errors: u32,
+    /// The next truncates fail with EIO.
+    pub truncate_errors: u32,
+}
+
+/// One disk call, as recorded for traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskCall {
+    pub at_ms: u64,
+    pub op: &'static str,
+    pub path: String,
+    pub detail: String,
+    /// "ok", "short 12/40", "EIO", "ENOSPC", "lost", ...
+    pub outcome: String,
+}
+
+type InodeId = u64;
 
 #[derive(Debug, Clone)]
 struct OpenFile {
     inode: InodeId,
     readable_only: bool,
+    /// The path it was opened by (for recorded calls).
+    path: String,
+}
+
+/// How an fsync ends, drawn when it is issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Durable,
+    Lost,
+    Failed { errno: i32 },
 }
 
 /// A background fsync waiting for its completion event.
@@ -84,28 +299,21 @@ struct OpenFile {
 struct PendingFsync {
     op: DiskOpId,
     inode: InodeId,
-    snapshot: Vec<u8>,
+    covered: Covered,
     due_ms: u64,
-    /// Armed to fail: completes with EIO and persists nothing.
-    fails: bool,
+    fate: Fate,
 }
 
-/// Faults a test arms by hand. Each counter makes that many of the next
-/// calls of its kind fail, then returns to zero. (Seeded injection of the
-/// same faults comes with the fault-injection scenarios.)
-#[derive(Debug, Default, Clone)]
-pub struct ArmedFaults {
-    /// The next writes fail with EIO and store nothing.
-    pub write_errors: u32,
-    /// The next writes store only the first half of their bytes and say so.
-    pub short_writes: u32,
-    /// The next fsyncs (synchronous or background) fail with EIO; the
-    /// written bytes stay readable but are not made durable, as Linux marks
-    /// the pages clean after a failed fsync.
-    pub fsync_errors: u32,
-    /// The next truncates fail with EIO.
-    pub truncate_errors: u32,
+/// What an fsync makes durable: everything, or what a background one
+/// covered.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    All,
+    Covered(Covered),
 }
+
+const EIO: i32 = 5;
+const ENOSPC: i32 = 28;
 
 fn take_one(counter: &mut u32) -> bool {
     let armed = *counter > 0;
@@ -114,30 +322,15 @@ fn take_one(counter: &mut u32) -> bool {
 }
 
 fn eio() -> io::Error {
-    io::Error::from_raw_os_error(5)
+    io::Error::from_raw_os_error(EIO)
 }
 
-/// The simulated file system of one node.
-#[derive(Debug)]
-pub struct SimDisk {
-    options: DiskOptions,
-    rng: SimRng,
-    now_ms: u64,
-    inodes: BTreeMap<InodeId, Inode>,
-    /// Path to inode as reads see it.
-    entries: BTreeMap<String, InodeId>,
-    /// Path to inode as power loss would leave it.
-    durable_entries: BTreeMap<String, InodeId>,
-    dirs: BTreeSet<String>,
-    durable_dirs: BTreeSet<String>,
-    open: BTreeMap<FileId, OpenFile>,
-    pending: Vec<PendingFsync>,
-    next_inode: InodeId,
-    next_file: FileId,
-    armed: ArmedFaults,
-    /// Fsyncs of files so far, synchronous or background (group commit is
-    /// measured by it).
-    fsyncs: u64,
+fn no_space() -> io::Error {
+    io::Error::from_raw_os_error(ENOSPC)
+}
+
+fn not_found(path: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("{path}: no such file"))
 }
 
 /// The directory part of `path` ("." for a bare name).
@@ -166,12 +359,40 @@ fn normalize(path: &str) -> String {
     }
 }
 
-fn not_found(path: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, format!("{path}: no such file"))
-}
-
-fn no_space() -> io::Error {
-    io::Error::from_raw_os_error(28)
+/// The simulated file system of one node.
+#[derive(Debug)]
+pub struct SimDisk {
+    options: DiskOptions,
+    faults: DiskFaults,
+    armed: ArmedFaults,
+    counts: DiskFaultCounts,
+    cost: DiskCost,
+    rng: SimRng,
+    now_ms: u64,
+    inodes: BTreeMap<InodeId, Inode>,
+    /// Path to inode as reads see it.
+    entries: BTreeMap<String, InodeId>,
+    /// Path to inode as power loss would leave it.
+    durable_entries: BTreeMap<String, InodeId>,
+    dirs: BTreeSet<String>,
+    durable_dirs: BTreeSet<String>,
+    open: BTreeMap<FileId, OpenFile>,
+    pending: Vec<PendingFsync>,
+    next_inode: InodeId,
+    next_file: FileId,
+    /// Fsyncs of files so far, synchronous or background.
+    fsyncs: u64,
+    /// Lengths of the inodes still linked or open.
+    used_bytes: u64,
+    /// Time synchronous calls took that the simulator has not taken yet.
+    stall_ms: u64,
+    /// Calls left before the process dies (`die_after_calls`).
+    calls_left: Option<u64>,
+    recording: bool,
+    calls: Vec<DiskCall>,
+    calls_dropped: u64,
+    /// Remarks on the current call for its record ("lost", "slow").
+    notes: Vec<&'static str>,
 }
 
 impl SimDisk {
@@ -179,6 +400,10 @@ impl SimDisk {
         let root: BTreeSet<String> = [".".to_string(), "/".to_string()].into();
         SimDisk {
             options,
+            faults: DiskFaults::default(),
+            armed: ArmedFaults::default(),
+            counts: DiskFaultCounts::default(),
+            cost: DiskCost::default(),
             rng,
             now_ms: 0,
             inodes: BTreeMap::new(),
@@ -190,8 +415,14 @@ impl SimDisk {
             pending: Vec::new(),
             next_inode: 1,
             next_file: 1,
-            armed: ArmedFaults::default(),
             fsyncs: 0,
+            used_bytes: 0,
+            stall_ms: 0,
+            calls_left: None,
+            recording: false,
+            calls: Vec::new(),
+            calls_dropped: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -200,17 +431,30 @@ impl SimDisk {
         &mut self.armed
     }
 
-    /// Replaces the bytes of an existing file, both written and durable:
-    /// how a test lays down a torn tail or a flipped bit before a restart.
-    pub fn overwrite(&mut self, path: &str, bytes: &[u8]) -> io::Result<()> {
-        let inode = *self
-            .entries
-            .get(&normalize(path))
-            .ok_or_else(|| not_found(path))?;
-        let inode = self.inodes.get_mut(&inode).expect("entry has an inode");
-        inode.written = bytes.to_vec();
-        inode.durable = bytes.to_vec();
-        Ok(())
+    /// Sets the seeded fault knobs from now on.
+    pub fn set_faults(&mut self, faults: DiskFaults) {
+        self.faults = faults;
+    }
+
+    pub fn faults(&self) -> &DiskFaults {
+        &self.faults
+    }
+
+    /// The quiet phase: no fault of any kind from now on, armed ones
+    /// included. (Capacity is the simulator's to restore.)
+    pub fn heal(&mut self) {
+        self.faults = DiskFaults::default();
+        self.armed = ArmedFaults::default();
+    }
+
+    /// What fired so far.
+    pub fn counts(&self) -> DiskFaultCounts {
+        self.counts.clone()
+    }
+
+    /// The bookkeeping cost so far.
+    pub fn cost(&self) -> DiskCost {
+        self.cost
     }
 
     /// Tells the disk the current simulated time (for completion times).
@@ -228,43 +472,273 @@ impl SimDisk {
         self.fsyncs
     }
 
-    /// Bytes stored in all files, as capacity counts them.
+    /// Bytes of the files still linked or open, as capacity counts them.
     pub fn used_bytes_total(&self) -> u64 {
-        self.used_bytes()
+        self.used_bytes
     }
 
-    fn used_bytes(&self) -> u64 {
-        self.inodes.values().map(|i| i.written.len() as u64).sum()
+    /// Bytes a write may still add.
+    pub fn free_bytes(&self) -> u64 {
+        self.options.capacity_bytes.saturating_sub(self.used_bytes)
     }
 
-    fn file(&self, file: FileId) -> io::Result<&OpenFile> {
-        self.open
-            .get(&file)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad file id"))
+    /// Time synchronous calls took since the last call; the simulator
+    /// stalls the node's event loop by it.
+    pub fn take_stall_ms(&mut self) -> u64 {
+        std::mem::take(&mut self.stall_ms)
     }
 
-    fn inode_mut(&mut self, file: FileId) -> io::Result<&mut Inode> {
-        let inode = self.file(file)?.inode;
-        Ok(self.inodes.get_mut(&inode).expect("open file has an inode"))
+    /// The process dies once `calls` more disk calls have completed: every
+    /// later call does nothing and fails with EIO.
+    pub fn die_after_calls(&mut self, calls: u64) {
+        self.calls_left = Some(calls);
+    }
+
+    /// Whether the process has made its last disk call.
+    pub fn is_dead(&self) -> bool {
+        self.calls_left == Some(0)
+    }
+
+    /// Calls succeed again (a crash does this too).
+    pub fn revive(&mut self) {
+        self.calls_left = None;
+    }
+
+    /// Records every call from now on, or stops.
+    pub fn set_recording(&mut self, recording: bool) {
+        self.recording = recording;
+        self.notes.clear();
+    }
+
+    /// The calls recorded since the last take.
+    pub fn take_calls(&mut self) -> Vec<DiskCall> {
+        std::mem::take(&mut self.calls)
+    }
+
+    /// Calls not recorded because [`CALLS_RECORDED_MAX`] were waiting.
+    pub fn calls_dropped(&self) -> u64 {
+        self.calls_dropped
+    }
+
+    /// Replaces the bytes of an existing file, page cache and durable image
+    /// both: how a test lays down a torn tail or a flipped bit.
+    pub fn overwrite(&mut self, path: &str, bytes: &[u8]) -> io::Result<()> {
+        let inode = *self
+            .entries
+            .get(&normalize(path))
+            .ok_or_else(|| not_found(path))?;
+        let inode = self.inodes.get_mut(&inode).expect("entry has an inode");
+        inode.overwrite(bytes);
+        self.settle();
+        Ok(())
+    }
+
+    /// The bytes a reader of `path` would see (tests and checkers).
+    pub fn contents(&self, path: &str) -> Option<&[u8]> {
+        let inode = self.entries.get(&normalize(path))?;
+        Some(&self.inodes[inode].cache)
+    }
+
+    /// The bytes of `path` that power loss would keep if it dropped every
+    /// unsynced sector (built whole: tests and checkers only).
+    pub fn durable_contents(&self, path: &str) -> Option<Vec<u8>> {
+        let inode = self.durable_entries.get(&normalize(path))?;
+        Some(self.inodes[inode].durable_image())
+    }
+
+    /// Panics if any file's representation is inconsistent.
+    pub fn check_invariants(&self) {
+        for inode in self.inodes.values() {
+            inode.check();
+        }
+        let used: u64 = self.live_inodes().map(|id| self.inodes[&id].len()).sum();
+        assert_eq!(used, self.used_bytes, "used bytes kept in step");
+    }
+
+    /// Whether a fault with this chance fires now. Draws nothing at zero.
+    fn fires(&mut self, ppm: u64) -> bool {
+        ppm > 0 && self.rng.range(0, PPM - 1) < ppm
+    }
+
+    /// A seeded duration, or nothing drawn when the range is empty.
+    fn draw_ms(&mut self, min: u64, max: u64) -> u64 {
+        self.rng.range(min, max)
+    }
+
+    /// A slow operation, drawn once per call: its extra time, or 0.
+    fn draw_slow_ms(&mut self) -> u64 {
+        if !self.fires(self.faults.slow_ppm) {
+            return 0;
+        }
+        self.counts.slow_ops += 1;
+        self.note("slow");
+        self.draw_ms(self.faults.slow_ms_min, self.faults.slow_ms_max)
+    }
+
+    /// Remarks on the current call, kept only while recording.
+    fn note(&mut self, note: &'static str) {
+        if self.recording {
+            self.notes.push(note);
+        }
+    }
+
+    /// Inodes a path or a handle still reaches.
+    fn live_inodes(&self) -> impl Iterator<Item = InodeId> + '_ {
+        let linked: BTreeSet<InodeId> = self.entries.values().copied().collect();
+        self.inodes
+            .iter()
+            .filter(move |(id, inode)| inode.handles > 0 || linked.contains(id))
+            .map(|(id, _)| *id)
+    }
+
+    /// After links or handles changed: forgets inodes nothing can reach
+    /// any more (not even power loss) and recounts used bytes.
+    fn settle(&mut self) {
+        let mut kept: BTreeSet<InodeId> = self.entries.values().copied().collect();
+        kept.extend(self.durable_entries.values().copied());
+        self.inodes
+            .retain(|id, inode| inode.handles > 0 || kept.contains(id));
+        let used = self.live_inodes().map(|id| self.inodes[&id].len()).sum();
+        self.used_bytes = used;
+    }
+
+    /// Draws how an fsync ends: armed errors first, then the knobs.
+    fn draw_fate(&mut self) -> Fate {
+        if take_one(&mut self.armed.fsync_errors) {
+            return Fate::Failed { errno: EIO };
+        }
+        if self.fires(self.faults.fsync_error_ppm) {
+            let errno = if self.rng.percent(25) { ENOSPC } else { EIO };
+            return Fate::Failed { errno };
+        }
+        if self.fires(self.faults.fsync_lost_ppm) {
+            return Fate::Lost;
+        }
+        Fate::Durable
+    }
+
+    /// Carries out an fsync's fate on `inode`.
+    fn settle_fsync(&mut self, inode: InodeId, scope: Scope, fate: Fate) -> io::Result<()> {
+        match fate {
+            Fate::Durable => self.make_durable(inode, scope),
+            Fate::Lost => {
+                self.counts.fsyncs_lost += 1;
+                self.note("lost");
+                self.lose(inode, scope);
+            }
+            Fate::Failed { errno } => {
+                self.counts.fsync_errors += 1;
+                self.lose(inode, scope);
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+        }
+        Ok(())
+    }
+
+    /// What `scope` covers becomes lost: never durable.
+    fn lose(&mut self, id: InodeId, scope: Scope) {
+        let Some(inode) = self.inodes.get_mut(&id) else {
+            return;
+        };
+        self.cost.bytes_copied += match scope {
+            Scope::All => inode.lose_all(),
+            Scope::Covered(covered) => inode.lose_through(covered.version),
+        };
+    }
+
+    /// What `scope` covers becomes durable, perhaps misdirected.
+    fn make_durable(&mut self, id: InodeId, scope: Scope) {
+        let misdirect = self.draw_misdirect(id, scope);
+        let Some(inode) = self.inodes.get_mut(&id) else {
+            return;
+        };
+        let moved = match scope {
+            Scope::All => inode.sync_all(misdirect),
+            Scope::Covered(covered) => inode.sync_covered(covered, misdirect),
+        };
+        self.cost.bytes_synced += moved.synced;
+        self.cost.bytes_copied += moved.copied;
+    }
+
+    /// Whether this fsync misdirects a write, and where: the first
+    /// [`MISDIRECTED_BYTES_MAX`] bytes of a seeded range it makes durable
+    /// land at a seeded sector-aligned offset elsewhere in the file.
+    fn draw_misdirect(&mut self, id: InodeId, scope: Scope) -> Option<Misdirect> {
+        if self.counts.misdirected_writes > 0 || !self.fires(self.faults.misdirected_write_ppm) {
+            return None;
+        }
+        let inode = self.inodes.get(&id)?;
+        let (version, durable_len) = match scope {
+            Scope::All => (u64::MAX, inode.len()),
+            Scope::Covered(covered) if covered.version > inode.durable_version => {
+                (covered.version, covered.durable_len())
+            }
+            Scope::Covered(_) => return None,
+        };
+        let ranges: Vec<_> = inode
+            .dirty
+            .iter()
+            .filter(|e| e.version <= version)
+            .copied()
+            .collect();
+        if ranges.is_empty() {
+            return None;
+        }
+        let range = ranges[self.rng.index(ranges.len())];
+        let end = range.end.min(range.start + MISDIRECTED_BYTES_MAX);
+        let target = self.draw_target(range.start, end, durable_len)?;
+        self.counts.misdirected_writes += 1;
+        self.note("misdirected");
+        Some(Misdirect {
+            start: range.start,
+            end,
+            target,
+        })
+    }
+
+    /// A sector-aligned offset where `start..end` fits inside `len` bytes
+    /// without touching its own place, drawn evenly; `None` if none fits.
+    fn draw_target(&mut self, start: u64, end: u64, len: u64) -> Option<u64> {
+        let length = end - start;
+        let last = len.checked_sub(length)? / SECTOR_BYTES;
+        let before = match start.checked_sub(length) {
+            Some(highest) => (highest / SECTOR_BYTES + 1).min(last + 1),
+            None => 0,
+        };
+        let first_after = end.div_ceil(SECTOR_BYTES);
+        let after = (last + 1).saturating_sub(first_after);
+        if before + after == 0 {
+            return None;
+        }
+        let slot = self.rng.range(0, before + after - 1);
+        let slot = if slot < before {
+            slot
+        } else {
+            first_after + slot - before
+        };
+        Some(slot * SECTOR_BYTES)
     }
 
     /// Background fsyncs whose completion is due by `now_ms`, in submission
-    /// order: applies each and returns its id and result.
+    /// order: applies each and returns its id and result. A dead process
+    /// receives nothing (its crash will drop them).
     pub fn complete_due(&mut self, now_ms: u64) -> Vec<(DiskOpId, io::Result<()>)> {
+        if self.is_dead() {
+            return Vec::new();
+        }
         let (due, waiting): (Vec<_>, Vec<_>) =
             self.pending.drain(..).partition(|p| p.due_ms <= now_ms);
         self.pending = waiting;
-        due.into_iter()
-            .map(|pending| {
-                if pending.fails {
-                    return (pending.op, Err(eio()));
-                }
-                if let Some(inode) = self.inodes.get_mut(&pending.inode) {
-                    inode.durable = pending.snapshot;
-                }
-                (pending.op, Ok(()))
-            })
-            .collect()
+        let mut done = Vec::with_capacity(due.len());
+        for pending in due {
+            let scope = Scope::Covered(pending.covered);
+            let result = self.settle_fsync(pending.inode, scope, pending.fate);
+            if self.recording {
+                self.record_completion(&pending, &result);
+            }
+            done.push((pending.op, result));
+        }
+        done
     }
 
     /// Completion times of the background fsyncs still pending.
@@ -273,365 +747,113 @@ impl SimDisk {
     }
 
     /// Simulates a crash of the given kind. Open handles and pending
-    /// background fsyncs are gone afterwards either way.
+    /// background fsyncs are gone afterwards either way, and the process
+    /// may call again.
     pub fn crash(&mut self, kind: CrashKind) {
         self.open.clear();
         self.pending.clear();
+        self.calls_left = None;
+        for inode in self.inodes.values_mut() {
+            inode.handles = 0;
+        }
         if kind == CrashKind::PowerLoss {
-            self.entries = self.durable_entries.clone();
-            self.dirs = self.durable_dirs.clone();
-            for inode in self.inodes.values_mut() {
-                inode.written = inode.durable.clone();
-            }
+            self.lose_power();
         }
-        let live: BTreeSet<InodeId> = self.entries.values().copied().collect();
-        self.inodes.retain(|id, _| live.contains(id));
-    }
-
-    /// The bytes a reader of `path` would see (tests and checkers).
-    pub fn contents(&self, path: &str) -> Option<&[u8]> {
-        let inode = self.entries.get(&normalize(path))?;
-        Some(&self.inodes[inode].written)
-    }
-
-    /// The bytes of `path` that power loss would keep.
-    pub fn durable_contents(&self, path: &str) -> Option<&[u8]> {
-        let inode = self.durable_entries.get(&normalize(path))?;
-        Some(&self.inodes[inode].durable)
-    }
-
-    fn create(&mut self, path: &str) -> InodeId {
-        let inode = self.next_inode;
-        self.next_inode += 1;
-        self.inodes.insert(inode, Inode::default());
-        self.entries.insert(path.to_string(), inode);
-        inode
-    }
-
-    fn handle(&mut self, inode: InodeId, readable_only: bool) -> FileId {
-        let file = self.next_file;
-        self.next_file += 1;
-        self.open.insert(
-            file,
-            OpenFile {
-                inode,
-                readable_only,
-            },
-        );
-        file
-    }
-
-    fn check_parent(&self, path: &str) -> io::Result<()> {
-        if self.dirs.contains(parent_dir(path)) {
-            Ok(())
-        } else {
-            Err(not_found(parent_dir(path)))
+        self.settle();
+        if self.recording {
+            let detail = format!("{kind:?}");
+            self.record("crash", String::new(), detail, "ok".to_string());
         }
     }
-}
 
-impl Disk for SimDisk {
-    fn open(&mut self, path: &str, mode: OpenMode) -> io::Result<FileId> {
-        let path = normalize(path);
-        let existing = self.entries.get(&path).copied();
-        let inode = match (mode, existing) {
-            (OpenMode::Read, None) => return Err(not_found(&path)),
-            (_, Some(inode)) => inode,
-            (_, None) => {
-                self.check_parent(&path)?;
-                self.create(&path)
-            }
+    /// Power loss: entries revert to their durable state, and each file
+    /// keeps its durable image plus what the model lets through.
+    fn lose_power(&mut self) {
+        self.counts.power_losses += 1;
+        self.counts.entries_lost += self.entries_reverted();
+        self.entries = self.durable_entries.clone();
+        self.dirs = self.durable_dirs.clone();
+        let model = self.faults.power_loss;
+        let all_kept = model.all_kept_percent > 0 && self.rng.percent(model.all_kept_percent);
+        let reached: BTreeSet<InodeId> = self.entries.values().copied().collect();
+        let mut draw = SectorDraw {
+            rng: &mut self.rng,
+            model,
+            all_kept,
+            counts: &mut self.counts,
         };
-        if mode == OpenMode::CreateTruncate {
-            self.inodes.get_mut(&inode).expect("entry").written.clear();
+        for id in reached {
+            let inode = self
+                .inodes
+                .get_mut(&id)
+                .expect("durable entry has an inode");
+            self.cost.bytes_copied += power::lose_power(inode, &mut draw);
         }
-        Ok(self.handle(inode, mode == OpenMode::Read))
     }
 
-    fn write(&mut self, file: FileId, data: &[u8]) -> io::Result<usize> {
-        if self.file(file)?.readable_only {
-            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "read only"));
-        }
-        let free = self
-            .options
-            .capacity_bytes
-            .saturating_sub(self.used_bytes());
-        if free == 0 && !data.is_empty() {
-            return Err(no_space());
-        }
-        if take_one(&mut self.armed.write_errors) {
-            return Err(eio());
-        }
-        let mut length = data.len().min(free as usize);
-        if take_one(&mut self.armed.short_writes) {
-            length = length.min(data.len() / 2);
-        }
-        self.inode_mut(file)?
-            .written
-            .extend_from_slice(&data[..length]);
-        Ok(length)
-    }
-
-    fn read_at(&mut self, file: FileId, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let inode = self.inode_mut(file)?;
-        let start = (offset as usize).min(inode.written.len());
-        let length = buf.len().min(inode.written.len() - start);
-        buf[..length].copy_from_slice(&inode.written[start..start + length]);
-        Ok(length)
-    }
-
-    fn size(&mut self, file: FileId) -> io::Result<u64> {
-        Ok(self.inode_mut(file)?.written.len() as u64)
-    }
-
-    fn truncate(&mut self, file: FileId, len: u64) -> io::Result<()> {
-        if take_one(&mut self.armed.truncate_errors) {
-            return Err(eio());
-        }
-        let inode = self.inode_mut(file)?;
-        inode.written.resize(len as usize, 0);
-        Ok(())
-    }
-
-    fn fsync(&mut self, file: FileId) -> io::Result<()> {
-        self.fsyncs += 1;
-        if take_one(&mut self.armed.fsync_errors) {
-            self.file(file)?;
-            return Err(eio());
-        }
-        let inode = self.inode_mut(file)?;
-        inode.durable = inode.written.clone();
-        Ok(())
-    }
-
-    fn fsync_background(&mut self, file: FileId, op: DiskOpId) -> io::Result<()> {
-        let inode = self.file(file)?.inode;
-        self.fsyncs += 1;
-        let snapshot = self.inodes[&inode].written.clone();
-        let delay_ms = self.rng.range(
-            self.options.fsync_delay_ms_min,
-            self.options.fsync_delay_ms_max,
-        );
-        self.pending.push(PendingFsync {
-            op,
-            inode,
-            snapshot,
-            due_ms: self.now_ms + delay_ms,
-            fails: take_one(&mut self.armed.fsync_errors),
-        });
-        Ok(())
-    }
-
-    fn close_file(&mut self, file: FileId) -> io::Result<()> {
-        self.open
-            .remove(&file)
-            .map(|_| ())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad file id"))
-    }
-
-    fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
-        let (from, to) = (normalize(from), normalize(to));
-        self.check_parent(&to)?;
-        let inode = self.entries.remove(&from).ok_or_else(|| not_found(&from))?;
-        self.entries.insert(to, inode);
-        Ok(())
-    }
-
-    fn remove(&mut self, path: &str) -> io::Result<()> {
-        let path = normalize(path);
-        self.entries.remove(&path).ok_or_else(|| not_found(&path))?;
-        Ok(())
-    }
-
-    fn list(&mut self, dir: &str) -> io::Result<Vec<String>> {
-        let dir = normalize(dir);
-        if !self.dirs.contains(&dir) {
-            return Err(not_found(&dir));
-        }
-        let files = self.entries.keys().map(String::as_str);
-        let subdirs = self.dirs.iter().map(String::as_str);
-        let names: BTreeSet<String> = files
-            .chain(subdirs)
-            .filter(|path| *path != dir && parent_dir(path) == dir)
-            .map(|path| name_of(path).to_string())
+    /// Entries (files and directories) that differ between the visible and
+    /// the durable view.
+    fn entries_reverted(&self) -> u64 {
+        let paths: BTreeSet<&String> = self
+            .entries
+            .keys()
+            .chain(self.durable_entries.keys())
             .collect();
-        Ok(names.into_iter().collect())
+        let files = paths
+            .into_iter()
+            .filter(|path| self.entries.get(*path) != self.durable_entries.get(*path))
+            .count();
+        let dirs = self.dirs.symmetric_difference(&self.durable_dirs).count();
+        (files + dirs) as u64
     }
 
-    fn create_dir(&mut self, dir: &str) -> io::Result<()> {
-        let dir = normalize(dir);
-        if self.dirs.contains(&dir) || self.entries.contains_key(&dir) {
-            return Err(io::Error::new(io::ErrorKind::AlreadyExists, dir));
+    /// Flips one seeded bit of a seeded closed file, in the page cache and
+    /// the durable image; returns the file and the byte offset. `None` if
+    /// no closed file holds durable bytes. Detection scenarios only.
+    pub fn flip_bit_at_rest(&mut self) -> Option<(String, u64)> {
+        let candidates: Vec<(String, InodeId, u64)> = self
+            .entries
+            .iter()
+            .filter_map(|(path, id)| {
+                let inode = &self.inodes[id];
+                let len = inode.len().min(inode.durable_len);
+                (inode.handles == 0 && len > 0).then(|| (path.clone(), *id, len))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return None;
         }
-        self.check_parent(&dir)?;
-        self.dirs.insert(dir);
-        Ok(())
-    }
-
-    fn fsync_dir(&mut self, dir: &str) -> io::Result<()> {
-        let dir = normalize(dir);
-        if !self.dirs.contains(&dir) {
-            return Err(not_found(&dir));
+        let (path, id, len) = candidates[self.rng.index(candidates.len())].clone();
+        let offset = self.rng.range(0, len - 1);
+        let mask = 1u8 << self.rng.range(0, 7);
+        self.inodes
+            .get_mut(&id)
+            .expect("candidate")
+            .flip(offset, mask);
+        self.counts.bit_flips += 1;
+        if self.recording {
+            self.record(
+                "bit_flip",
+                path.clone(),
+                format!("byte {offset}"),
+                "ok".into(),
+            );
         }
-        let inside = |path: &String| parent_dir(path) == dir && *path != dir;
-        self.durable_entries.retain(|path, _| !inside(path));
-        let visible = self.entries.iter().filter(|(path, _)| inside(path));
-        let visible: Vec<(String, InodeId)> = visible.map(|(p, i)| (p.clone(), *i)).collect();
-        self.durable_entries.extend(visible);
-        self.durable_dirs.retain(|path| !inside(path));
-        let subdirs: Vec<String> = self.dirs.iter().filter(|p| inside(p)).cloned().collect();
-        self.durable_dirs.extend(subdirs);
-        Ok(())
+        Some((path, offset))
     }
 
-    fn free_space(&mut self, _path: &str) -> io::Result<u64> {
-        Ok(self
-            .options
-            .capacity_bytes
-            .saturating_sub(self.used_bytes()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn disk() -> SimDisk {
-        SimDisk::new(DiskOptions::default(), SimRng::new(1, 3))
-    }
-
-    fn write_file(disk: &mut SimDisk, path: &str, data: &[u8]) -> FileId {
-        let file = disk.open(path, OpenMode::Append).unwrap();
-        assert_eq!(disk.write(file, data).unwrap(), data.len());
-        file
-    }
-
-    /// A process crash keeps written bytes; power loss keeps only durable.
-    #[test]
-    fn crash_kinds_keep_written_or_durable() {
-        for kind in [CrashKind::Process, CrashKind::PowerLoss] {
-            let mut disk = disk();
-            let file = write_file(&mut disk, "a.aof", b"synced");
-            disk.fsync(file).unwrap();
-            disk.fsync_dir(".").unwrap();
-            disk.write(file, b"+unsynced").unwrap();
-            disk.crash(kind);
-            let expected: &[u8] = match kind {
-                CrashKind::Process => b"synced+unsynced",
-                CrashKind::PowerLoss => b"synced",
-            };
-            assert_eq!(disk.contents("a.aof").unwrap(), expected);
-            assert!(disk.open("a.aof", OpenMode::Read).is_ok());
+    /// Appends one call to the record, within its bound.
+    fn record(&mut self, op: &'static str, path: String, detail: String, outcome: String) {
+        if self.calls.len() >= CALLS_RECORDED_MAX {
+            self.calls_dropped += 1;
+            return;
         }
-    }
-
-    /// A new file whose directory was never fsynced vanishes on power loss,
-    /// even if its data was fsynced.
-    #[test]
-    fn new_entry_needs_dir_fsync() {
-        let mut disk = disk();
-        let file = write_file(&mut disk, "new.rdb", b"data");
-        disk.fsync(file).unwrap();
-        disk.crash(CrashKind::PowerLoss);
-        assert!(disk.contents("new.rdb").is_none());
-        assert_eq!(disk.list(".").unwrap(), Vec::<String>::new());
-    }
-
-    /// A rename is visible at once and durable only after the dir fsync;
-    /// before it, power loss brings the old names back.
-    #[test]
-    fn rename_and_remove_follow_dir_fsync() {
-        let mut disk = disk();
-        let old = write_file(&mut disk, "dump.rdb", b"old");
-        disk.fsync(old).unwrap();
-        let temp = write_file(&mut disk, "temp.rdb", b"new");
-        disk.fsync(temp).unwrap();
-        disk.fsync_dir(".").unwrap();
-        disk.rename("temp.rdb", "dump.rdb").unwrap();
-        assert_eq!(disk.list(".").unwrap(), vec!["dump.rdb".to_string()]);
-        assert_eq!(disk.contents("dump.rdb").unwrap(), b"new");
-        let mut lost = disk_clone_by_replay();
-        lost.crash(CrashKind::PowerLoss);
-        disk.fsync_dir(".").unwrap();
-        disk.crash(CrashKind::PowerLoss);
-        assert_eq!(disk.contents("dump.rdb").unwrap(), b"new");
-        assert!(disk.contents("temp.rdb").is_none());
-        assert_eq!(lost.contents("dump.rdb").unwrap(), b"old");
-        assert_eq!(lost.contents("temp.rdb").unwrap(), b"new");
-        disk.remove("dump.rdb").unwrap();
-        assert!(disk.open("dump.rdb", OpenMode::Read).is_err());
-        disk.crash(CrashKind::PowerLoss);
-        assert_eq!(disk.contents("dump.rdb").unwrap(), b"new");
-    }
-
-    /// The same steps as above up to the unsynced rename.
-    fn disk_clone_by_replay() -> SimDisk {
-        let mut disk = disk();
-        let old = write_file(&mut disk, "dump.rdb", b"old");
-        disk.fsync(old).unwrap();
-        let temp = write_file(&mut disk, "temp.rdb", b"new");
-        disk.fsync(temp).unwrap();
-        disk.fsync_dir(".").unwrap();
-        disk.rename("temp.rdb", "dump.rdb").unwrap();
-        disk
-    }
-
-    /// Directories list files and subdirectories; a subdirectory needs its
-    /// parent fsynced to survive power loss.
-    #[test]
-    fn directories_list_and_survive() {
-        let mut disk = disk();
-        disk.create_dir("appendonlydir").unwrap();
-        assert!(disk.create_dir("appendonlydir").is_err());
-        write_file(&mut disk, "appendonlydir/a.1.incr.aof", b"x");
-        write_file(&mut disk, "appendonlydir/a.1.base.rdb", b"y");
-        assert_eq!(
-            disk.list("appendonlydir").unwrap(),
-            vec!["a.1.base.rdb".to_string(), "a.1.incr.aof".to_string()]
-        );
-        assert_eq!(disk.list(".").unwrap(), vec!["appendonlydir".to_string()]);
-        assert!(disk.open("missing/x", OpenMode::Append).is_err());
-        disk.fsync_dir(".").unwrap();
-        disk.crash(CrashKind::PowerLoss);
-        assert_eq!(disk.list("appendonlydir").unwrap(), Vec::<String>::new());
-    }
-
-    /// A background fsync makes its snapshot durable only when it completes.
-    #[test]
-    fn background_fsync_completes_later() {
-        let mut disk = disk();
-        let file = write_file(&mut disk, "a.aof", b"one");
-        disk.fsync_dir(".").unwrap();
-        disk.fsync_background(file, 9).unwrap();
-        disk.write(file, b"two").unwrap();
-        assert_eq!(disk.durable_contents("a.aof").unwrap(), b"");
-        let due = disk.pending_due_ms()[0];
-        assert!(due >= 1);
-        assert!(disk.complete_due(due - 1).is_empty());
-        let done = disk.complete_due(due);
-        assert_eq!(done.len(), 1);
-        assert_eq!(done[0].0, 9);
-        assert_eq!(disk.durable_contents("a.aof").unwrap(), b"one");
-    }
-
-    /// Writes beyond the capacity are short, then fail with ENOSPC.
-    #[test]
-    fn full_disk_gives_short_writes_then_enospc() {
-        let mut disk = SimDisk::new(
-            DiskOptions {
-                capacity_bytes: 4,
-                ..DiskOptions::default()
-            },
-            SimRng::new(1, 3),
-        );
-        let file = disk.open("f", OpenMode::Append).unwrap();
-        assert_eq!(disk.write(file, b"abcdef").unwrap(), 4);
-        assert_eq!(disk.free_space(".").unwrap(), 0);
-        let error = disk.write(file, b"g").unwrap_err();
-        assert_eq!(error.raw_os_error(), Some(28));
-        disk.truncate(file, 1).unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(disk.read_at(file, 0, &mut buf).unwrap(), 1);
-        assert_eq!(&buf[..1], b"a");
+        self.calls.push(DiskCall {
+            at_ms: self.now_ms,
+            op,
+            path,
+            detail,
+            outcome,
+        });
     }
 }
