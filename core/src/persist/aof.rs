@@ -49,6 +49,9 @@ struct Incr {
     /// A failed write left partial bytes past `size` that must be cut
     /// before anything else is written.
     truncate_pending: bool,
+    /// Bytes of the file known durable: what each batch trailer records,
+    /// so that loading can tell a torn tail from corrupt durable data.
+    synced_bytes: u64,
 }
 
 /// A background fsync in flight.
@@ -57,6 +60,8 @@ struct InFlight {
     op: DiskOpId,
     /// `written` when it was submitted: what it makes durable.
     covers: u64,
+    /// The INCR file's size when it was submitted.
+    covers_bytes: u64,
 }
 
 /// The append-only file's state while the server runs.
@@ -231,7 +236,8 @@ impl Aof {
             self.last_timestamp_s = now_s;
         }
         batch.extend_from_slice(&self.buffer);
-        batch.extend_from_slice(&batch_trailer(self.batch_seq + 1, &batch));
+        let synced = Some(incr.synced_bytes);
+        batch.extend_from_slice(&batch_trailer(self.batch_seq + 1, &batch, synced));
         let result = env.write(incr.file, &batch);
         match result {
             Ok(n) if n == batch.len() => {
@@ -281,7 +287,7 @@ impl Aof {
     }
 
     fn fsync_by_policy(&mut self, env: &mut dyn Env, policy: AppendFsync, now_ms: u64) {
-        let Some(file) = self.incr.as_ref().map(|incr| incr.file) else {
+        let Some((file, size)) = self.incr.as_ref().map(|incr| (incr.file, incr.size)) else {
             return;
         };
         if self.written == self.fsynced {
@@ -307,6 +313,7 @@ impl Aof {
                     self.in_flight = Some(InFlight {
                         op,
                         covers: self.written,
+                        covers_bytes: size,
                     });
                     self.last_fsync_ms = now_ms;
                 }
@@ -336,6 +343,9 @@ impl Aof {
         match env.fsync(incr.file) {
             Ok(()) => {
                 self.fsynced = self.written;
+                if let Some(incr) = self.incr.as_mut() {
+                    incr.synced_bytes = incr.size;
+                }
                 Ok(())
             }
             Err(error) => {
@@ -363,7 +373,12 @@ impl Aof {
             Some(in_flight) if in_flight.op == op => {
                 self.in_flight = None;
                 match result {
-                    Ok(()) => self.fsynced = self.fsynced.max(in_flight.covers),
+                    Ok(()) => {
+                        self.fsynced = self.fsynced.max(in_flight.covers);
+                        if let Some(incr) = self.incr.as_mut() {
+                            incr.synced_bytes = incr.synced_bytes.max(in_flight.covers_bytes);
+                        }
+                    }
                     Err(error) => self.fsync_failed(env, error.to_string()),
                 }
                 true
@@ -510,6 +525,7 @@ impl Aof {
             name: incr.name,
             size: marker_bytes,
             truncate_pending: false,
+            synced_bytes: marker_bytes,
         }) {
             let _ = env.close_file(old.file);
         }
@@ -586,6 +602,7 @@ impl Aof {
             name,
             size,
             truncate_pending: false,
+            synced_bytes: size,
         });
         self.in_flight = None;
         self.buffer.clear();
@@ -707,7 +724,7 @@ fn create_incr(env: &mut dyn Env, dir: &str, name: &str) -> Result<(FileId, u64)
     let file = env
         .open(&path, OpenMode::CreateTruncate)
         .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
-    let marker = batch_trailer(0, b"");
+    let marker = batch_trailer(0, b"", None);
     if let Err(error) = write_whole(env, file, &marker).and_then(|()| env.fsync(file)) {
         let _ = env.close_file(file);
         let _ = env.remove(&path);

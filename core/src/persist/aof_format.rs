@@ -2,14 +2,24 @@
 //! multibulk, and redoubt's batch trailers.
 //!
 //! Every batch of commands flushed in one event-loop iteration ends with a
-//! trailer annotation line, `#CK:<seq>:<len>:<crc32c>\r\n`, covering the
-//! `len` bytes since the previous trailer. Redis 7 skips lines starting with
-//! `#` when loading, and `redis-check-aof` accepts them, so real Redis still
-//! reads our files; we use the trailers to tell a torn tail (truncate) from
-//! corruption before the tail (refuse), and to refuse flipped bits that
+//! trailer annotation line, `#CK:<seq>:<len>:<crc32c>:<synced>\r\n`,
+//! covering the `len` bytes since the previous trailer; `synced` is how many
+//! bytes of the file were known durable (fsynced) when the batch was
+//! written, and the checksum covers it too. Redis 7 skips lines starting
+//! with `#` when loading, and `redis-check-aof` accepts them, so real Redis
+//! still reads our files; we use the trailers to tell a torn tail (truncate)
+//! from corruption before the tail (refuse), and to refuse flipped bits that
 //! Redis would serve. A trailer is self-locating: the `len` bytes before it
 //! must hash to its checksum, so valid data after damage can be found
 //! without parsing through the damage.
+//!
+//! Why `synced`: at power loss the kernel may have written a later page of
+//! the unsynced tail and not an earlier one, so a torn tail can hold a hole
+//! followed by a valid batch. That batch's `synced` says whether the hole
+//! was already durable when it was written: if so, the hole is corruption
+//! of durable data; if not, it is an unsynced tail that power loss tore,
+//! and cutting it loses nothing the policy promised. Trailers without the
+//! field (BASE files, older files) vouch for everything before them.
 
 use crc::{Crc, CRC_32_ISCSI};
 
@@ -40,14 +50,28 @@ pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
     }
 }
 
-/// The trailer closing a batch whose bytes are `batch`.
-pub fn batch_trailer(seq: u64, batch: &[u8]) -> Vec<u8> {
-    format!(
-        "#CK:{seq}:{}:{:08x}\r\n",
-        batch.len(),
-        CRC32C.checksum(batch)
-    )
+/// The trailer closing a batch whose bytes are `batch`; `synced`: bytes of
+/// the file known durable when the batch was written (`None` for files
+/// that are made durable whole before anyone reads them).
+pub fn batch_trailer(seq: u64, batch: &[u8], synced: Option<u64>) -> Vec<u8> {
+    let crc = trailer_checksum(batch, synced);
+    match synced {
+        Some(synced) => format!("#CK:{seq}:{}:{crc:08x}:{synced}\r\n", batch.len()),
+        None => format!("#CK:{seq}:{}:{crc:08x}\r\n", batch.len()),
+    }
     .into_bytes()
+}
+
+/// The checksum of a batch and its `synced` field (the scanner computes
+/// the same incrementally).
+fn trailer_checksum(batch: &[u8], synced: Option<u64>) -> u32 {
+    let mut digest = CRC32C.digest();
+    digest.update(batch);
+    if let Some(synced) = synced {
+        digest.update(b":");
+        digest.update(synced.to_string().as_bytes());
+    }
+    digest.finalize()
 }
 
 /// A parsed trailer line.
@@ -56,6 +80,9 @@ pub struct Trailer {
     pub seq: u64,
     pub len: u64,
     pub crc: u32,
+    /// Bytes of the file known durable when the batch was written, if the
+    /// trailer says.
+    pub synced: Option<u64>,
 }
 
 /// Parses a trailer line without its `\r\n`; `None` if it is not one.
@@ -66,7 +93,16 @@ pub fn parse_trailer(line: &[u8]) -> Option<Trailer> {
     let seq = parts.next()?.parse().ok()?;
     let len = parts.next()?.parse().ok()?;
     let crc = u32::from_str_radix(parts.next()?, 16).ok()?;
-    parts.next().is_none().then_some(Trailer { seq, len, crc })
+    let synced = match parts.next() {
+        Some(field) => Some(field.parse().ok()?),
+        None => None,
+    };
+    parts.next().is_none().then_some(Trailer {
+        seq,
+        len,
+        crc,
+        synced,
+    })
 }
 
 /// What a manifest entry is.
@@ -401,14 +437,27 @@ fn read_header(buf: &[u8], start: usize, max: u64) -> Result<(u64, usize), Heade
 pub fn trailer_verifies(file: &[u8], trailer_start: usize, trailer: &Trailer) -> bool {
     let len = trailer.len as usize;
     trailer_start >= len
-        && CRC32C.checksum(&file[trailer_start - len..trailer_start]) == trailer.crc
+        && trailer_checksum(&file[trailer_start - len..trailer_start], trailer.synced)
+            == trailer.crc
 }
 
-/// After damage at `from`, whether any later data is provably valid: a
-/// batch trailer whose checksum matches, or (for files without trailers) a
-/// complete command starting on a line boundary. Damage followed by valid
-/// data is corruption before the tail, not a torn tail.
-pub fn valid_data_after(file: &[u8], from: usize, bulk_bytes_max: u64) -> bool {
+/// After damage read up to `from` in `region` (the file from where its good
+/// part ends), whether later valid data proves that
+/// `damaged_byte` (a file offset) had been durable: a batch trailer whose
+/// checksum matches and whose `synced` reaches past that byte (or that has
+/// no `synced` field), or, unless
+/// `trailers_only` (the file carries trailers), a complete command starting
+/// on a line boundary. Such damage is corruption before the tail; damage
+/// no later batch vouches for is a torn tail.
+pub fn damage_proven_durable(
+    region: &[u8],
+    from: usize,
+    damaged_byte: u64,
+    bulk_bytes_max: u64,
+    trailers_only: bool,
+) -> bool {
+    let vouches = |trailer: &Trailer| trailer.synced.is_none_or(|s| s > damaged_byte);
+    let file = region;
     let mut at = from.saturating_sub(1);
     while let Some(found) = file[at..]
         .windows(2)
@@ -427,11 +476,14 @@ pub fn valid_data_after(file: &[u8], from: usize, bulk_bytes_max: u64) -> bool {
                 if let Some(trailer) = parse_trailer(line) {
                     if trailer_verifies(file, start, &trailer)
                         && start - trailer.len as usize >= from
+                        && vouches(&trailer)
                     {
                         return true;
                     }
                 }
             }
+        } else if trailers_only {
+            // A command alone proves nothing in a file with trailers.
         } else if let Ok((Item::Command { .. }, _)) =
             next_item(&file[start..], start as u64, bulk_bytes_max)
         {
@@ -503,7 +555,7 @@ mod tests {
     fn trailers() {
         let mut batch = Vec::new();
         encode_command(&mut batch, &["INCR", "n"]);
-        let trailer = batch_trailer(3, &batch);
+        let trailer = batch_trailer(3, &batch, Some(7));
         let mut file = batch.clone();
         file.extend_from_slice(&trailer);
         let (item, _) = next_item(&file[batch.len()..], batch.len() as u64, 1 << 29).unwrap();
@@ -516,6 +568,7 @@ mod tests {
             panic!("{item:?}")
         };
         assert_eq!(parsed.seq, 3);
+        assert_eq!(parsed.synced, Some(7));
         assert!(trailer_verifies(&file, start as usize, &parsed));
         file[5] ^= 1;
         assert!(!trailer_verifies(&file, start as usize, &parsed));
@@ -529,13 +582,65 @@ mod tests {
         encode_command(&mut file, &["SET", "a", "1"]);
         let damage = file.len();
         file.extend_from_slice(b"\0\0\0garbage\r\n");
-        assert!(!valid_data_after(&file, damage, 1 << 29));
+        assert!(!damage_proven_durable(
+            &file,
+            damage,
+            damage as u64,
+            1 << 29,
+            false
+        ));
         let batch_start = file.len();
         encode_command(&mut file, &["SET", "b", "2"]);
-        assert!(valid_data_after(&file, damage, 1 << 29));
-        let trailer = batch_trailer(1, &file[batch_start..]);
+        assert!(damage_proven_durable(
+            &file,
+            damage,
+            damage as u64,
+            1 << 29,
+            false
+        ));
+        let trailer = batch_trailer(1, &file[batch_start..], None);
         file.extend_from_slice(&trailer);
-        assert!(valid_data_after(&file, damage, 1 << 29));
+        assert!(damage_proven_durable(
+            &file,
+            damage,
+            damage as u64,
+            1 << 29,
+            false
+        ));
+    }
+
+    // A valid batch after damage proves the damage durable only if its
+    // trailer says the damaged bytes were fsynced when it was written: a
+    // hole in an unsynced tail, torn by power loss, is not corruption.
+    #[test]
+    fn synced_field_tells_torn_from_corrupt() {
+        let mut file = Vec::new();
+        let damage = 40;
+        file.resize(damage, b'x');
+        file.extend_from_slice(&[0u8; 24]);
+        let batch_start = file.len();
+        let mut batch = Vec::new();
+        encode_command(&mut batch, &["SET", "b", "2"]);
+        let torn = |synced| {
+            let mut file = file.clone();
+            file.extend_from_slice(&batch);
+            file.extend_from_slice(&batch_trailer(5, &batch, Some(synced)));
+            damage_proven_durable(&file[damage..], 0, damage as u64, 1 << 29, true)
+        };
+        assert!(!torn(damage as u64), "synced up to the damage: a torn tail");
+        assert!(!torn(10), "synced before the damage: a torn tail");
+        assert!(torn(damage as u64 + 1), "the damaged byte was durable");
+        let _ = batch_start;
+        let mut flipped = file.clone();
+        flipped.extend_from_slice(&batch);
+        let mut trailer = batch_trailer(5, &batch, Some(10));
+        let at = trailer.len() - 3;
+        trailer[at] = b'9';
+        flipped.extend_from_slice(&trailer);
+        assert!(
+            !damage_proven_durable(&flipped[damage..], 0, damage as u64, 1 << 29, true),
+            "a changed synced field fails the checksum and proves nothing"
+        );
     }
 
     // The manifest round-trips in Redis's format and enforces its rules.
@@ -588,8 +693,22 @@ pub enum Damage {
     Truncated,
     /// Bytes that are not a command or annotation.
     BadFormat(String),
-    /// A batch whose trailer does not match its bytes.
-    Checksum,
+    /// A batch whose trailer does not match its bytes, which end (and its
+    /// trailer starts) at `batch_end`.
+    Checksum { batch_end: u64 },
+}
+
+impl Damage {
+    /// The last byte the damage surely touches, given where reading
+    /// stopped: for a bad checksum, somewhere in its batch, so the batch's
+    /// last byte; otherwise the byte where reading stopped. Later data
+    /// proves the damage durable only if it vouches for this byte.
+    pub fn last_damaged_byte(&self, damage_at: u64) -> u64 {
+        match self {
+            Damage::Checksum { batch_end } => batch_end.saturating_sub(1),
+            Damage::Truncated | Damage::BadFormat(_) => damage_at,
+        }
+    }
 }
 
 /// A command released for execution: its arguments and where it starts.
@@ -660,11 +779,17 @@ impl Scanner {
                 start: trailer_start,
                 end,
             } if checked => {
-                let digest = std::mem::replace(&mut self.digest, CRC32C.digest());
+                let mut digest = std::mem::replace(&mut self.digest, CRC32C.digest());
+                if let Some(synced) = trailer.synced {
+                    digest.update(b":");
+                    digest.update(synced.to_string().as_bytes());
+                }
                 if digest.finalize() != trailer.crc
                     || trailer.len != trailer_start - self.batch_start
                 {
-                    return Err(Damage::Checksum);
+                    return Err(Damage::Checksum {
+                        batch_end: trailer_start,
+                    });
                 }
                 self.batch_start = end;
                 if trailer.len > 0 {

@@ -90,7 +90,7 @@ impl Job {
                 Encoder::Rdb(Some(writer))
             }
             Encoding::Resp => {
-                header.extend_from_slice(&batch_trailer(0, b""));
+                header.extend_from_slice(&batch_trailer(0, b"", None));
                 Encoder::Resp { batch_seq: 0 }
             }
         };
@@ -141,7 +141,7 @@ impl Job {
         if let Encoder::Resp { batch_seq } = &mut self.encoder {
             if !out.is_empty() {
                 *batch_seq += 1;
-                let trailer = batch_trailer(*batch_seq, &out);
+                let trailer = batch_trailer(*batch_seq, &out, None);
                 out.extend_from_slice(&trailer);
             }
         }

@@ -13,7 +13,7 @@
 //! verified, so flipped bits are never loaded.
 
 use super::aof::{aof_dir, join, read_file, READ_CHUNK_BYTES};
-use super::aof_format::{next_item, valid_data_after, Damage, Manifest, Scanner, Stop};
+use super::aof_format::{damage_proven_durable, next_item, Damage, Manifest, Scanner, Stop};
 use super::rdb::{DiskSource, RdbEvent, RdbReader};
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
@@ -212,11 +212,17 @@ fn load_file(
     };
     let outcome = read_items(server, env, fake, &mut reader, report);
     let _ = env.close_file(file);
-    let (damage, good_end) = outcome?;
+    let (damage, good_end, checked) = outcome?;
     match damage {
         None => Ok(reader.offset()),
         Some(damage) => {
-            handle_damage(server, env, &reader, damage, good_end, last, report).map(|()| good_end)
+            let tail = Tail {
+                damage,
+                good_end,
+                last,
+                checked,
+            };
+            handle_damage(server, env, &reader, tail, report).map(|()| good_end)
         }
     }
 }
@@ -229,7 +235,7 @@ fn read_items(
     fake: &mut Client,
     reader: &mut FileReader,
     report: &mut LoadReport,
-) -> Result<(Option<Damage>, u64), String> {
+) -> Result<(Option<Damage>, u64, bool), String> {
     let bulk_max = server.config.proto_max_bulk_len as u64;
     let mut scanner = Scanner::default();
     loop {
@@ -239,16 +245,22 @@ fn read_items(
                 reader.fill(env)?;
             }
             Err(Stop::Incomplete { .. }) if reader.pos == reader.buf.len() => {
-                return Ok(scanner.finish(None, reader.offset()));
+                let checked = scanner.is_checked();
+                let (damage, good_end) = scanner.finish(None, reader.offset());
+                return Ok((damage, good_end, checked));
             }
-            Err(stop) => return Ok(scanner.finish(Some(stop), reader.offset())),
+            Err(stop) => {
+                let checked = scanner.is_checked();
+                let (damage, good_end) = scanner.finish(Some(stop), reader.offset());
+                return Ok((damage, good_end, checked));
+            }
             Ok((item, used)) => {
                 let bytes = &reader.buf[reader.pos..reader.pos + used];
                 let released = match scanner.accept(item, bytes, start) {
                     Ok(released) => released,
                     Err(damage) => {
                         reader.pos += used;
-                        return Ok((Some(damage), scanner.good_end()));
+                        return Ok((Some(damage), scanner.good_end(), scanner.is_checked()));
                     }
                 };
                 reader.pos += used;
@@ -285,34 +297,47 @@ fn apply(
     Ok(())
 }
 
+/// Where a file's good part ends and what damage follows it.
+struct Tail {
+    damage: Damage,
+    good_end: u64,
+    /// The file is the manifest's last.
+    last: bool,
+    /// The file carries batch trailers (only they can prove corruption).
+    checked: bool,
+}
+
 /// Decides between truncating a torn tail and refusing to start.
 fn handle_damage(
     server: &mut Server,
     env: &mut dyn Env,
     reader: &FileReader,
-    damage: Damage,
-    good_end: u64,
-    last: bool,
+    tail: Tail,
     report: &mut LoadReport,
 ) -> Result<(), String> {
+    let Tail {
+        damage,
+        good_end,
+        last,
+        checked,
+    } = tail;
     let damage_at = reader.offset();
     let described = match &damage {
         Damage::Truncated => format!("Unexpected end of file reading the append only file {} at offset {damage_at}", reader.name),
         Damage::BadFormat(reason) => format!("Bad file format reading the append only file {} at offset {damage_at} ({reason})", reader.name),
-        Damage::Checksum => format!("Checksum mismatch in the append only file {} in the batch starting at offset {good_end}", reader.name),
+        Damage::Checksum { .. } => format!("Checksum mismatch in the append only file {} in the batch starting at offset {good_end}", reader.name),
     };
     if !last {
         return Err(format!("{described}: only the last file may have a damaged tail. Make a backup of your AOF directory, then use redoubt-check-aof."));
     }
     // Even a command that seems merely cut short may be a corrupt length
-    // running over later, valid batches: look before cutting anything.
-    if later_valid_data(
-        env,
-        reader,
-        good_end,
-        damage_at,
-        server.config.proto_max_bulk_len as u64,
-    )? {
+    // running over later, valid batches: look before cutting anything. A
+    // later batch proves corruption only if it says the damaged bytes were
+    // already durable when it was written.
+    let bulk_max = server.config.proto_max_bulk_len as u64;
+    let damaged_byte = damage.last_damaged_byte(damage_at);
+    let region = (good_end, damage_at, damaged_byte);
+    if later_valid_data(env, reader, region, bulk_max, checked)? {
         return Err(format!("{described}, and valid data follows it: the file is corrupt before its tail. Refusing to start rather than lose or serve damaged data; make a backup of your AOF directory, then use redoubt-check-aof."));
     }
     if !server.config.aof_load_truncated {
@@ -365,14 +390,15 @@ fn file_size(env: &mut dyn Env, path: &str) -> Result<u64, String> {
     size
 }
 
-/// Reads the file from `good_end` to its end and looks for valid data
-/// after `damage_at`.
+/// Reads the file from `good_end` to its end and asks whether valid data
+/// after `damage_at` proves the damage was durable (see
+/// `damage_proven_durable`).
 fn later_valid_data(
     env: &mut dyn Env,
     reader: &FileReader,
-    good_end: u64,
-    damage_at: u64,
+    (good_end, damage_at, damaged_byte): (u64, u64, u64),
     bulk_max: u64,
+    trailers_only: bool,
 ) -> Result<bool, String> {
     let file = env
         .open(&reader.path, OpenMode::Read)
@@ -389,7 +415,13 @@ fn later_valid_data(
     let _ = env.close_file(file);
     result?;
     let from = (damage_at.saturating_sub(good_end) as usize).min(region.len());
-    Ok(valid_data_after(&region, from, bulk_max))
+    Ok(damage_proven_durable(
+        &region,
+        from,
+        damaged_byte,
+        bulk_max,
+        trailers_only,
+    ))
 }
 
 /// Largest RESIZEDB hint honoured; bigger dumps grow the table as they load.

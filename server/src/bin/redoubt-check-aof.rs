@@ -3,7 +3,7 @@
 //! codes of Redis 7.0's `redis-check-aof`, and the server loader's own
 //! decisions about what is good.
 //!
-//! Every file is read through core's `Scanner` and `valid_data_after`
+//! Every file is read through core's `Scanner` and `damage_proven_durable`
 //! (see `check/aof_scan.rs`), so the tool and the loader agree on where a
 //! file is good, on which damage is a torn tail (cut with `--fix`, as the
 //! loader does with `aof-load-truncated yes`) and on which is corruption
@@ -358,7 +358,7 @@ fn redis_error_line(name: &str, scan: &Scan) -> Option<String> {
             *offset,
             "Unexpected end of file: the command starting here is incomplete",
         ),
-        (None, Damage::Checksum) => at(*damage_at, "Batch checksum mismatch"),
+        (None, Damage::Checksum { .. }) => at(*damage_at, "Batch checksum mismatch"),
         (None, _) if scan.in_multi => at(*damage_at, "Reached EOF before reading EXEC for MULTI"),
         (None, _) => at(
             *damage_at,
@@ -371,7 +371,7 @@ fn redis_error_line(name: &str, scan: &Scan) -> Option<String> {
 /// What the damage is and where, in words.
 fn describe_damage(scan: &Scan, damage: &Damage, damage_at: u64) -> String {
     match damage {
-        Damage::Checksum => {
+        Damage::Checksum { .. } => {
             let seq = scan
                 .bad_trailer
                 .map_or(String::new(), |t| format!(", trailer #CK seq {}", t.seq));
@@ -409,13 +409,19 @@ fn describe_damage(scan: &Scan, damage: &Damage, damage_at: u64) -> String {
 /// verified batches follow it.
 fn refusal(target: &Target, scan: &Scan, damage_at: u64) -> Result<Option<String>, Failed> {
     let file = open(target.path)?;
-    let valid_after = later_valid_data(&file, scan.good_end, damage_at).map_err(|error| {
-        say(&format!(
-            "Failed to read from AOF {}: {error}, aborting...",
-            target.name
-        ));
-        Failed
-    })?;
+    let damaged_byte = scan
+        .damage
+        .as_ref()
+        .map_or(damage_at, |(damage, _)| damage.last_damaged_byte(damage_at));
+    let region = (damage_at, damaged_byte);
+    let valid_after =
+        later_valid_data(&file, scan.good_end, region, scan.checked).map_err(|error| {
+            say(&format!(
+                "Failed to read from AOF {}: {error}, aborting...",
+                target.name
+            ));
+            Failed
+        })?;
     if valid_after {
         say(&format!(
             "  corruption before the tail: valid data follows the damage at offset {damage_at} in {}",

@@ -24,9 +24,10 @@ pub struct ConnectionLog {
     /// What the node sent, as (simulated ms, bytes sent so far, what the
     /// node promised then), one entry per send: when each reply left.
     pub released: Vec<(u64, u64, Promise)>,
-    /// The node went away (crash or exit) while the connection was open:
-    /// requests after the last reply have an unknown outcome.
-    pub closed_by_crash: bool,
+    /// The connection was cut with requests in flight (the node crashed or
+    /// exited, or the client gave up waiting): requests after the last
+    /// reply have an unknown outcome.
+    pub cut: bool,
     /// Simulated ms of the connection's accept and close.
     pub opened_ms: u64,
     pub closed_ms: Option<u64>,
@@ -170,7 +171,7 @@ fn check_connection(
     if let Some(tail) = tail {
         counts.violation(format!("conn {conn}: {tail}"));
     }
-    let cut_short = log.closed_by_crash && replies.len() < log.requests.len();
+    let cut_short = log.cut && replies.len() < log.requests.len();
     if replies.len() != log.requests.len() && !cut_short {
         counts.violation(format!(
             "conn {conn}: {} requests got {} replies",
@@ -211,7 +212,7 @@ fn check_connection(
         }
     }
     // Answers a crash or exit cut off were made, but never arrived.
-    if answers.len() > replies.len() && !log.closed_by_crash {
+    if answers.len() > replies.len() && !log.cut {
         counts.violation(format!(
             "conn {conn}: the node answered {} requests whose replies never arrived",
             answers.len() - replies.len()
@@ -312,7 +313,7 @@ mod tests {
         let received = b"+OK\r\n+OK\r\n";
         let mut connections = log(REQUESTS, received);
         assert!(!check_reply_integrity(&connections, &trace()).passed);
-        connections.get_mut(&7).unwrap().closed_by_crash = true;
+        connections.get_mut(&7).unwrap().cut = true;
         let verdict = check_reply_integrity(&connections, &trace());
         assert!(verdict.passed, "{:?}", verdict.violations);
         let wrong = b"+OK\r\n-ERR no\r\n";

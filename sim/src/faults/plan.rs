@@ -260,6 +260,7 @@ fn bit_flips(spec: &FaultSpec, rng: &mut SimRng, window: Range, out: &mut Vec<Sc
     for _ in 0..count(rng, flips.count, flips.enabled_percent) {
         out.push(ScheduledFault::BitFlip {
             at_ms: rng.pick(flips.at_ms.unwrap_or(window), u64::MAX),
+            in_file: flips.in_file.clone(),
         });
     }
 }

@@ -215,6 +215,9 @@ pub struct BitFlipSpec {
     pub count: Range,
     #[serde(default)]
     pub at_ms: Option<Range>,
+    /// Only files whose path contains this (`.incr.aof`, `.rdb`).
+    #[serde(default)]
+    pub in_file: String,
     #[serde(default = "always")]
     pub enabled_percent: u64,
 }
@@ -308,8 +311,13 @@ pub enum ScheduledFault {
         #[serde(default)]
         power_loss: bool,
     },
-    /// A bit flips in a closed file, in the cache and on the platter.
-    BitFlip { at_ms: u64 },
+    /// A bit flips in a closed file (whose path contains `in_file`, if
+    /// given), in the cache and on the platter.
+    BitFlip {
+        at_ms: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        in_file: String,
+    },
 }
 
 /// A crash as a schedule names it.
@@ -337,7 +345,7 @@ impl ScheduledFault {
             | ScheduledFault::ClockJump { at_ms, .. }
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
-            | ScheduledFault::BitFlip { at_ms } => at_ms,
+            | ScheduledFault::BitFlip { at_ms, .. } => at_ms,
         }
     }
 
@@ -349,7 +357,7 @@ impl ScheduledFault {
             | ScheduledFault::ClockJump { at_ms, .. }
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
-            | ScheduledFault::BitFlip { at_ms } => *at_ms = new_at_ms,
+            | ScheduledFault::BitFlip { at_ms, .. } => *at_ms = new_at_ms,
         }
     }
 

@@ -158,6 +158,7 @@ impl Report {
             ("transactions_given_up", totals.transactions_given_up),
             ("transactions_discarded", totals.transactions_discarded),
             ("reconnects", totals.reconnects),
+            ("timeouts", totals.timeouts),
         ] {
             let _ = writeln!(out, "  {name}: {value}");
         }
@@ -313,7 +314,12 @@ fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
                 ""
             }
         ),
-        F::BitFlip { at_ms } => format!("bit flip at rest at {at_ms} ms"),
+        F::BitFlip { at_ms, in_file } if in_file.is_empty() => {
+            format!("bit flip at rest at {at_ms} ms")
+        }
+        F::BitFlip { at_ms, in_file } => {
+            format!("bit flip at rest at {at_ms} ms in a {in_file} file")
+        }
     }
 }
 

@@ -132,6 +132,16 @@ impl Simulation {
         }
         let log = self.connections.get_mut(&conn).expect("open connection");
         log.requests.extend(batch);
+        let timeout_ms = self.options.workload.timeout_ms;
+        if timeout_ms > 0 && self.clients[index].counted {
+            let batch = self.clients[index].client.batches_sent();
+            let event = Event::ClientTimeout {
+                client: index,
+                conn,
+                batch,
+            };
+            self.schedule(self.now_ms + timeout_ms, event);
+        }
         for (at_ms, piece) in self
             .net
             .transmit(index, Direction::ToNode, self.now_ms, &bytes)
@@ -196,6 +206,28 @@ impl Simulation {
         }
     }
 
+    /// The client's socket timeout: still waiting for batch `batch` on
+    /// `conn`, it gives up on the connection (what was in flight has an
+    /// unknown outcome) and connects again.
+    pub(super) fn client_timeout(&mut self, index: usize, conn: SimConn, batch: u64) {
+        let client = &self.clients[index].client;
+        let waiting = self.clients[index].conn == Some(conn)
+            && client.batches_sent() == batch
+            && client.requests_in_flight() > 0;
+        if !waiting {
+            return;
+        }
+        if let Some(log) = self.connections.get_mut(&conn) {
+            log.cut = true;
+        }
+        let slot = &mut self.clients[index];
+        self.requests_lost_to_crashes += slot.client.requests_in_flight() as u64;
+        slot.client.on_disconnected();
+        slot.client.stats.timeouts += 1;
+        self.close_from_client(index);
+        self.schedule(self.now_ms, Event::ClientConnect { client: index });
+    }
+
     /// The client closes its connection and connects again after
     /// `after_ms`.
     fn client_disconnect(&mut self, index: usize, after_ms: u64) {
@@ -232,7 +264,7 @@ impl Simulation {
         let Some(log) = self.connections.get(&conn) else {
             return;
         };
-        let (index, cut) = (log.client, log.closed_by_crash);
+        let (index, cut) = (log.client, log.cut);
         if let Some(log) = self.connections.get_mut(&conn) {
             log.closed_ms.get_or_insert(self.now_ms);
         }
@@ -315,7 +347,7 @@ impl Simulation {
         let incarnation = self.incarnation;
         for conn in std::mem::take(&mut self.open_at_node) {
             if let Some(log) = self.connections.get_mut(&(incarnation, conn)) {
-                log.closed_by_crash = true;
+                log.cut = true;
             }
         }
         for index in 0..self.clients.len() {
@@ -326,7 +358,7 @@ impl Simulation {
                 continue;
             }
             if let Some(log) = self.connections.get_mut(&conn) {
-                log.closed_by_crash = true;
+                log.cut = true;
             }
             let at_ms = self
                 .net

@@ -100,6 +100,7 @@ impl Simulation {
             totals.transactions_given_up += stats.transactions_given_up;
             totals.transactions_discarded += stats.transactions_discarded;
             totals.reconnects += stats.reconnects;
+            totals.timeouts += stats.timeouts;
         }
         totals
     }
@@ -247,5 +248,21 @@ impl Simulation {
 
 /// The disk's fault counts as tallies by kind.
 fn disk_tallies(counts: &DiskFaultCounts) -> Vec<(&'static str, u64)> {
-    vec![("disk_fsync_error", counts.fsync_errors)]
+    vec![
+        ("disk_write_error", counts.write_errors),
+        ("disk_short_write", counts.short_writes),
+        ("disk_enospc", counts.enospc_writes),
+        ("disk_fsync_error", counts.fsync_errors),
+        ("disk_fsync_lost", counts.fsyncs_lost),
+        ("disk_read_error", counts.read_errors),
+        ("disk_metadata_error", counts.metadata_errors),
+        ("disk_misdirected_write", counts.misdirected_writes),
+        ("disk_bit_flip", counts.bit_flips),
+        ("disk_slow_op", counts.slow_ops),
+        ("sector_kept", counts.sectors_kept),
+        ("sector_dropped", counts.sectors_dropped),
+        ("sector_zeroed", counts.sectors_zeroed),
+        ("sector_garbage", counts.sectors_garbage),
+        ("dir_entry_lost", counts.entries_lost),
+    ]
 }

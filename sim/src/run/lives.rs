@@ -20,7 +20,9 @@ use crate::check::recovery::{DownCause, Recovered, RestartReport};
 use crate::faults::{CrashKind, FinalKind, ScheduledFault, ShutdownHow};
 use crate::workload::Role;
 use crate::world::clock::SimClock;
-use crate::world::disk::{CrashKind as DiskCrash, DiskFaults, DiskOptions, SimDisk};
+use crate::world::disk::{
+    CrashKind as DiskCrash, DiskFaults, DiskOptions, PowerLossModel, SimDisk,
+};
 use crate::world::env::SimEnv;
 use crate::world::rng::{stream, SimRng};
 use crate::world::trace::TraceRecord;
@@ -87,7 +89,7 @@ impl Simulation {
     pub(super) fn fault(&mut self, index: usize) {
         let fault = self.options.faults.schedule[index].clone();
         let up = matches!(self.node, NodeState::Up { .. });
-        let fired = match fault {
+        let fired = match fault.clone() {
             ScheduledFault::Crash {
                 kind,
                 restart_delay_ms,
@@ -118,7 +120,9 @@ impl Simulation {
                 power_loss,
                 ..
             } => up && self.begin_shutdown(how, restart_delay_ms, power_loss, false),
-            ScheduledFault::BitFlip { .. } => self.disk_mut().flip_bit_at_rest().is_some(),
+            ScheduledFault::BitFlip { in_file, .. } => {
+                self.disk_mut().flip_bit_at_rest(&in_file).is_some()
+            }
         };
         if fired {
             *self.tallies.entry(fault.kind_name()).or_default() += 1;
@@ -544,6 +548,14 @@ impl Simulation {
         let disk = std::mem::replace(&mut parked.disk, placeholder);
         let mut env = SimEnv::new(clock, disk, random);
         env.advance_to(self.now_ms);
+        if std::env::var("DEBUG_DUMP").is_ok() {
+            use redoubt_core::env::Disk;
+            for name in env.disk.list("appendonlydir").unwrap_or_default() {
+                let path = format!("appendonlydir/{name}");
+                let bytes = env.disk.contents(&path).unwrap_or_default().to_vec();
+                std::fs::write(format!("/tmp/dump-{}-{name}", self.now_ms), &bytes).unwrap();
+            }
+        }
         match Node::start(env, self.config.clone()) {
             Ok(node) => self.judge_recovery(node, *parked),
             Err(mut error) => {
@@ -696,8 +708,25 @@ impl Simulation {
 
 /// The disk's per-call faults for a plan's profile.
 fn disk_faults(profile: &crate::faults::DiskProfile) -> DiskFaults {
+    let [kept, dropped, zeroed, garbage] = profile.sector_weights;
     DiskFaults {
-        fsync_error_ppm: profile.fsync_error_ppm as u32,
+        write_error_ppm: profile.write_error_ppm,
+        short_write_ppm: profile.short_write_ppm,
+        fsync_error_ppm: profile.fsync_error_ppm,
+        fsync_lost_ppm: profile.fsync_lost_ppm,
+        read_error_ppm: profile.read_error_ppm,
+        metadata_error_ppm: profile.metadata_error_ppm,
+        misdirected_write_ppm: profile.misdirected_write_ppm,
+        slow_ppm: profile.slow_ppm,
+        slow_ms_min: profile.slow_ms_min,
+        slow_ms_max: profile.slow_ms_max,
+        power_loss: PowerLossModel {
+            kept_weight: kept,
+            dropped_weight: dropped,
+            zeroed_weight: zeroed,
+            garbage_weight: garbage,
+            all_kept_percent: profile.all_kept_percent,
+        },
     }
 }
 

@@ -82,6 +82,7 @@ impl RunOptions {
         let split_percent = rng.pick(network.split_percent, 100);
         let value_bytes_max = rng.pick(workload.value_bytes_max, VALUE_BYTES_MAX).max(1);
         let prefill_keys = rng.pick(workload.prefill_keys, PREFILL_KEYS_MAX);
+        let timeout_ms = rng.pick(workload.timeout_ms, u64::MAX);
         let mut node_config = scenario.node.config.clone();
         for (name, values) in &scenario.node.choose {
             let value = &values[rng.index(values.len())];
@@ -98,6 +99,7 @@ impl RunOptions {
             discard_percent,
             transaction_retries_max: workload.transaction_retries_max,
             value_bytes_max,
+            timeout_ms,
             mix: OpKind::ALL
                 .iter()
                 .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
@@ -146,6 +148,7 @@ impl RunOptions {
             ("keys", workload.keys.to_string()),
             ("prefill_keys", self.prefill_keys.to_string()),
             ("value_bytes_max", workload.value_bytes_max.to_string()),
+            ("timeout_ms", workload.timeout_ms.to_string()),
             ("ops_per_client", workload.ops_per_client.to_string()),
             ("pipeline_depth", workload.pipeline_depth.to_string()),
             ("think_ms_max", workload.think_ms_max.to_string()),

@@ -99,6 +99,9 @@ pub struct Workload {
     pub transaction_retries_max: u64,
     /// Largest value a client writes (most values stay short).
     pub value_bytes_max: Range,
+    /// How long a client waits for a batch's replies before it gives up on
+    /// the connection and reconnects (a socket timeout); 0: forever.
+    pub timeout_ms: Range,
     /// Keys written before the clients start, so that snapshots and
     /// rewrites span many slices.
     pub prefill_keys: Range,
@@ -124,6 +127,7 @@ impl Default for Workload {
             discard_percent: [0, 20],
             transaction_retries_max: 5,
             value_bytes_max: [40, 40],
+            timeout_ms: [0, 0],
             prefill_keys: [0, 0],
             mix: OpKind::ALL
                 .iter()
@@ -235,6 +239,7 @@ impl Scenario {
             ("workload.expire_ms_max", workload.expire_ms_max),
             ("workload.discard_percent", workload.discard_percent),
             ("workload.value_bytes_max", workload.value_bytes_max),
+            ("workload.timeout_ms", workload.timeout_ms),
             ("workload.prefill_keys", workload.prefill_keys),
             ("network.latency_ms", self.network.latency_ms),
             ("network.split_percent", self.network.split_percent),

@@ -169,6 +169,7 @@ fn explicit_scenario(
             discard_percent: fixed(workload.discard_percent),
             transaction_retries_max: workload.transaction_retries_max,
             value_bytes_max: fixed(workload.value_bytes_max),
+            timeout_ms: fixed(workload.timeout_ms),
             prefill_keys: fixed(options.prefill_keys),
             mix: original.workload.mix.clone(),
             scripts,

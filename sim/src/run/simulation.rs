@@ -60,6 +60,13 @@ pub(super) enum Event {
         client: usize,
         conn: SimConn,
     },
+    /// The client gives up on batch number `batch` if it is still waiting
+    /// for it on `conn`.
+    ClientTimeout {
+        client: usize,
+        conn: SimConn,
+        batch: u64,
+    },
     ToNode {
         conn: SimConn,
         bytes: Vec<u8>,
@@ -572,7 +579,7 @@ impl Simulation {
                 conn.1,
                 show(bytes)
             )),
-            Event::NodeTick | Event::ClientSend { .. } => {}
+            Event::NodeTick | Event::ClientSend { .. } | Event::ClientTimeout { .. } => {}
             other => self.trace_line(format_args!("{other:?}")),
         }
     }
@@ -581,6 +588,11 @@ impl Simulation {
         match event {
             Event::ClientConnect { client } => self.client_connect(client),
             Event::ClientSend { client, conn } => self.client_send(client, conn),
+            Event::ClientTimeout {
+                client,
+                conn,
+                batch,
+            } => self.client_timeout(client, conn, batch),
             Event::ToNode { conn, bytes } => {
                 if let Some(node) = self.node_for(conn) {
                     node.on_bytes(conn.1, &bytes);

@@ -37,6 +37,8 @@ pub struct WorkloadOptions {
     pub transaction_retries_max: u64,
     /// Largest value written; one value in ten is a long one.
     pub value_bytes_max: u64,
+    /// A batch unanswered this long is given up on; 0: never.
+    pub timeout_ms: u64,
     /// Weights indexed like `OpKind::ALL`.
     pub mix: Vec<u64>,
 }
@@ -184,6 +186,8 @@ pub struct ClientStats {
     pub transactions_given_up: u64,
     pub transactions_discarded: u64,
     pub reconnects: u64,
+    /// Batches given up on after the client's timeout.
+    pub timeouts: u64,
 }
 
 /// One simulated client.
@@ -212,6 +216,8 @@ pub struct Client {
     batch_replies: Vec<Reply>,
     received: Vec<u8>,
     transaction: Option<TransactionProgress>,
+    /// Batches sent so far (names a batch for its timeout).
+    batches_sent: u64,
     pub stats: ClientStats,
 }
 
@@ -260,6 +266,7 @@ impl Client {
             batch_replies: Vec::new(),
             received: Vec::new(),
             transaction: None,
+            batches_sent: 0,
             stats: ClientStats {
                 ops_by_kind: vec![0; OpKind::ALL.len()],
                 ..ClientStats::default()
@@ -275,6 +282,10 @@ impl Client {
             Role::Script { steps, .. } => steps.is_empty(),
         };
         role_done && self.in_flight == 0 && self.transaction.is_none()
+    }
+
+    pub fn batches_sent(&self) -> u64 {
+        self.batches_sent
     }
 
     pub fn requests_in_flight(&self) -> usize {
@@ -309,6 +320,7 @@ impl Client {
             (Role::Workload, None) => self.plain_batch(),
         };
         self.batch_replies.clear();
+        self.batches_sent += 1;
         self.stats.requests_sent += batch.len() as u64;
         self.in_flight += batch.len();
         batch

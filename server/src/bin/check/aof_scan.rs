@@ -1,7 +1,7 @@
 //! Reading one AOF file (or the RESP tail after an RDB preamble) the way
 //! the server's loader reads it: items from core's `next_item`, fed to
 //! core's `Scanner`, which alone decides which commands are good; after
-//! damage, core's `valid_data_after` decides between a torn tail and
+//! damage, core's `damage_proven_durable` decides between a torn tail and
 //! corruption before the tail. This module only adds what a report needs:
 //! Redis's line count, the damaged batch, and `#TS:` timestamps.
 //!
@@ -13,7 +13,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
 use redoubt_core::persist::aof_format::{
-    next_item, valid_data_after, Damage, Item, Scanner, Stop, Trailer,
+    damage_proven_durable, next_item, Damage, Item, Scanner, Stop, Trailer,
 };
 
 /// Bytes read per call.
@@ -247,10 +247,16 @@ fn header(buf: &[u8], at: usize, prefix: u8) -> Option<(u64, usize)> {
     Some((number, at + 1 + cr + 2))
 }
 
-/// Whether provably valid data follows damage at `damage_at` in the file
-/// whose good part ends at `good_end`: reads that region, as the loader
-/// does, and asks core's `valid_data_after`.
-pub fn later_valid_data(file: &File, good_end: u64, damage_at: u64) -> io::Result<bool> {
+/// Whether valid data after damage at `damage_at` (in the file whose good
+/// part ends at `good_end`) proves the damaged bytes had been durable:
+/// reads that region, as the loader does, and asks core's
+/// `damage_proven_durable`.
+pub fn later_valid_data(
+    file: &File,
+    good_end: u64,
+    (damage_at, damaged_byte): (u64, u64),
+    trailers_only: bool,
+) -> io::Result<bool> {
     let mut region = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     loop {
@@ -262,5 +268,11 @@ pub fn later_valid_data(file: &File, good_end: u64, damage_at: u64) -> io::Resul
         }
     }
     let from = (damage_at.saturating_sub(good_end) as usize).min(region.len());
-    Ok(valid_data_after(&region, from, BULK_BYTES_MAX))
+    Ok(damage_proven_durable(
+        &region,
+        from,
+        damaged_byte,
+        BULK_BYTES_MAX,
+        trailers_only,
+    ))
 }
