@@ -1,8 +1,15 @@
 //! The run report: stable across machines (no wall-clock time, no paths
 //! beyond the scenario name given on the command line), so it can be
 //! snapshot-tested and diffed between runs of the same seed.
+//!
+//! A swarm's outputs are built on the reports of its runs: [`record`] (what
+//! one run leaves in a swarm's report) and [`summary`] (counts by scenario,
+//! checker and fault kind, and the failures, as text).
 
 use std::fmt::Write;
+
+pub mod record;
+pub mod summary;
 
 use crate::check::recovery::CrashReport;
 use crate::check::Verdict;
@@ -36,6 +43,16 @@ pub struct Report {
     pub trace_hash: u64,
 }
 
+/// The command that replays `seed` under the scenario file `scenario_path`
+/// (the built-in scenario when `None`).
+pub fn replay_command(seed: u64, scenario_path: Option<&str>) -> String {
+    let mut command = format!("cargo run --release -p redoubt-sim -- run --seed {seed}");
+    if let Some(path) = scenario_path {
+        write!(command, " --scenario {path}").expect("write to String");
+    }
+    command
+}
+
 /// One kind of fault and how often it fired in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultTally {
@@ -60,14 +77,7 @@ impl Report {
 
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
-        let mut command = format!(
-            "cargo run --release -p redoubt-sim -- run --seed {}",
-            self.options.seed
-        );
-        if let Some(path) = &self.scenario_path {
-            write!(command, " --scenario {path}").expect("write to String");
-        }
-        command
+        replay_command(self.options.seed, self.scenario_path.as_deref())
     }
 
     /// The report as text.
