@@ -1,18 +1,35 @@
-//! `redoubt-sim`: run one seed and print its report, or run a swarm of
-//! seeds and print a summary. Exits non-zero when any run fails.
+//! `redoubt-sim`: run one seed and print its report; or run a swarm of
+//! seeds (or one shard of them) and print a summary, with JSON and JUnit
+//! reports if asked. The work lives in the library; this file reads the
+//! command line and picks the exit code.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use redoubt_sim::run::scenario::Scenario;
-use redoubt_sim::run::swarm::{parse_seed_range, run_swarm};
+use redoubt_sim::report::json::SwarmReport;
+use redoubt_sim::report::junit::junit_xml;
+use redoubt_sim::run::scenario_files::{load_scenario_file, load_scenarios, ScenarioSource};
+use redoubt_sim::run::swarm::{
+    run_swarm, stop_on_interrupt, SeedRange, Shard, SwarmPlan, JOBS_MAX,
+};
 use redoubt_sim::run_seed;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every run passed
+  1    some run failed: a checker it requires failed, or it panicked
+  2    usage or configuration error: bad arguments, an unreadable or invalid
+       scenario file, a bad node.config line
+  130  the swarm was stopped by Ctrl-C (SIGINT) or SIGTERM: the runs under way
+       finished, the partial summary was printed and the reports written.
+       A second Ctrl-C ends it at once.";
 
 #[derive(Parser)]
 #[command(
     name = "redoubt-sim",
-    about = "Deterministic simulation of redoubt under a seed"
+    about = "Deterministic simulation of redoubt under a seed",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,48 +39,65 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs one seed and prints its report.
+    #[command(after_help = EXIT_CODES)]
     Run {
         #[arg(long)]
         seed: u64,
-        /// A scenario file (TOML); the built-in smoke scenario otherwise.
-        #[arg(long)]
+        /// A scenario file (TOML); the built-in default scenario otherwise.
+        #[arg(long, value_name = "FILE")]
         scenario: Option<String>,
     },
-    /// Runs many seeds and prints a summary with the simulator's speed.
-    Swarm {
-        /// `A..B` (B excluded) or `A..=B`.
-        #[arg(long)]
-        seeds: String,
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
-        #[arg(long)]
-        scenario: Option<String>,
-    },
+    /// Runs many seeds, or one shard of them, under one or more scenarios,
+    /// and prints a summary by scenario, guarantee and fault kind, with the
+    /// replay command of every failure.
+    #[command(after_help = EXIT_CODES)]
+    Swarm(SwarmArgs),
 }
 
-fn load_scenario(path: Option<&str>) -> Result<Scenario, String> {
-    match path {
-        None => Ok(Scenario::default()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-            Scenario::parse(&text).map_err(|e| format!("{path}: {e}"))
-        }
-    }
+#[derive(Args)]
+struct SwarmArgs {
+    /// The seeds: `A..B` (B excluded) or `A..=B` (B included).
+    #[arg(long, value_name = "A..B")]
+    seeds: String,
+    /// A scenario file, or a directory (every *.toml in it, sorted by
+    /// name). Repeat for several; each runs every seed. Without it, the
+    /// built-in default scenario.
+    #[arg(long = "scenario", value_name = "FILE|DIR")]
+    scenarios: Vec<String>,
+    /// Threads running seeds [default: the machine's cores].
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX as u64))]
+    jobs: Option<u64>,
+    /// Runs only shard I (counted from 0) of N: the I-th of N contiguous
+    /// blocks of the seeds, whose sizes differ by one at most. The N shards
+    /// of a range run every seed once.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Writes the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<String>,
+    /// Writes a JUnit XML report to FILE: one testsuite per scenario, one
+    /// testcase per seed.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<String>,
+}
+
+/// How the process ends.
+enum Exit {
+    Passed,
+    Failed,
+    Interrupted,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run { seed, scenario } => run_one(seed, scenario.as_deref()),
-        Command::Swarm {
-            seeds,
-            jobs,
-            scenario,
-        } => swarm(&seeds, jobs, scenario.as_deref()),
+        Command::Swarm(args) => swarm(&args),
     };
     match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(Exit::Passed) => ExitCode::SUCCESS,
+        Ok(Exit::Failed) => ExitCode::FAILURE,
+        Ok(Exit::Interrupted) => ExitCode::from(130),
         Err(error) => {
             eprintln!("redoubt-sim: {error}");
             ExitCode::from(2)
@@ -71,17 +105,98 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_one(seed: u64, scenario_path: Option<&str>) -> Result<bool, String> {
-    let scenario = load_scenario(scenario_path)?;
-    let report = run_seed(seed, &scenario, scenario_path)?;
+fn run_one(seed: u64, scenario_path: Option<&str>) -> Result<Exit, String> {
+    let source = match scenario_path {
+        Some(path) => load_scenario_file(path)?,
+        None => ScenarioSource::built_in(),
+    };
+    let report = run_seed(seed, &source.scenario, scenario_path)
+        .map_err(|error| source.start_error(seed, &error))?;
     print!("{}", report.render());
-    Ok(report.passed())
+    Ok(if report.passed() {
+        Exit::Passed
+    } else {
+        Exit::Failed
+    })
 }
 
-fn swarm(seeds: &str, jobs: usize, scenario_path: Option<&str>) -> Result<bool, String> {
-    let scenario = load_scenario(scenario_path)?;
-    let seeds = parse_seed_range(seeds)?;
-    let summary = run_swarm(seeds, jobs, &scenario, scenario_path);
-    print!("{}", summary.render());
-    Ok(summary.failures.is_empty())
+fn swarm(args: &SwarmArgs) -> Result<Exit, String> {
+    let seeds = SeedRange::parse(&args.seeds)?;
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text)?,
+        None => Shard::WHOLE,
+    };
+    let scenarios = load_scenarios(&args.scenarios)?;
+    let jobs = match args.jobs {
+        Some(jobs) => jobs as usize,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let plan = SwarmPlan {
+        scenarios: &scenarios,
+        seeds,
+        shard,
+        jobs,
+    };
+    let stop = stop_on_interrupt()?;
+    announce(&plan);
+    let outcome = run_swarm(&plan, &stop);
+    if let Some(error) = outcome.configuration_error {
+        return Err(error);
+    }
+    let report = SwarmReport::of_swarm(&outcome, seeds, shard);
+    print!("{}", report.render("redoubt-sim swarm"));
+    print!("{}", report.render_speed("speed:"));
+    write_reports(&report, args.json.as_deref(), args.junit.as_deref())?;
+    Ok(match (outcome.interrupted, report.passed()) {
+        (true, _) => Exit::Interrupted,
+        (false, true) => Exit::Passed,
+        (false, false) => Exit::Failed,
+    })
+}
+
+/// One line on stderr before the runs start: what runs, and how to stop.
+fn announce(plan: &SwarmPlan<'_>) {
+    let seeds = plan.shard_seeds();
+    let shard = if plan.shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(" (shard {} of {})", plan.shard, plan.seeds)
+    };
+    eprintln!(
+        "redoubt-sim swarm: {} runs: {} scenario(s) x seeds {}..{}{shard}, {} threads; \
+         Ctrl-C stops early with a partial summary",
+        plan.runs(),
+        plan.scenarios.len(),
+        seeds.start,
+        seeds.end,
+        plan.jobs
+    );
+    if seeds.is_empty() {
+        eprintln!(
+            "redoubt-sim swarm: shard {} of {} holds no seed: more shards than seeds",
+            plan.shard, plan.seeds
+        );
+    }
+}
+
+fn write_reports(
+    report: &SwarmReport,
+    json: Option<&str>,
+    junit: Option<&str>,
+) -> Result<(), String> {
+    if let Some(file) = json {
+        write_whole(file, &report.to_json())?;
+    }
+    if let Some(file) = junit {
+        write_whole(file, &junit_xml(report))?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `file` through a temporary file and a rename, so a
+/// reader (a merge polling a shared volume) never sees half a report.
+fn write_whole(file: &str, text: &str) -> Result<(), String> {
+    let temporary = format!("{file}.partial-{}", std::process::id());
+    std::fs::write(&temporary, text).map_err(|e| format!("{temporary}: {e}"))?;
+    std::fs::rename(&temporary, file).map_err(|e| format!("{file}: {e}"))
 }

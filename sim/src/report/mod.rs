@@ -3,11 +3,14 @@
 //! snapshot-tested and diffed between runs of the same seed.
 //!
 //! A swarm's outputs are built on the reports of its runs: [`record`] (what
-//! one run leaves in a swarm's report) and [`summary`] (counts by scenario,
-//! checker and fault kind, and the failures, as text).
+//! one run leaves in a swarm's report), [`summary`] (counts by scenario,
+//! checker and fault kind, and the failures, as text), [`json`] (the file a
+//! swarm or shard writes), and [`junit`] (JUnit XML for CI systems).
 
 use std::fmt::Write;
 
+pub mod json;
+pub mod junit;
 pub mod record;
 pub mod summary;
 
