@@ -1,7 +1,7 @@
-//! `redoubt-sim`: run one seed and print its report; or run a swarm of
-//! seeds (or one shard of them) and print a summary, with JSON and JUnit
-//! reports if asked. The work lives in the library; this file reads the
-//! command line and picks the exit code.
+//! `redoubt-sim`: run one seed and print its report; run a swarm of seeds
+//! (or one shard of them) and print a summary, with JSON and JUnit reports
+//! if asked; or merge the JSON reports of shards. The work lives in the
+//! library; this file reads the command line and picks the exit code.
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use redoubt_sim::report::json::SwarmReport;
 use redoubt_sim::report::junit::junit_xml;
+use redoubt_sim::report::merge::{merge, MergeInput};
 use redoubt_sim::run::scenario_files::{load_scenario_file, load_scenarios, ScenarioSource};
 use redoubt_sim::run::swarm::{
     run_swarm, stop_on_interrupt, SeedRange, Shard, SwarmPlan, JOBS_MAX,
@@ -20,7 +21,10 @@ Exit codes:
   0    every run passed
   1    some run failed: a checker it requires failed, or it panicked
   2    usage or configuration error: bad arguments, an unreadable or invalid
-       scenario file, a bad node.config line
+       scenario file, a bad node.config line; for merge, also an unreadable
+       report, a seed or shard present twice, a missing shard, or a shard
+       that was stopped early (for the last two, the merged summary is still
+       printed and the reports written)
   130  the swarm was stopped by Ctrl-C (SIGINT) or SIGTERM: the runs under way
        finished, the partial summary was printed and the reports written.
        A second Ctrl-C ends it at once.";
@@ -52,6 +56,10 @@ enum Command {
     /// replay command of every failure.
     #[command(after_help = EXIT_CODES)]
     Swarm(SwarmArgs),
+    /// Joins the JSON reports of a campaign's shards into one and prints
+    /// the summary one swarm over all of them would have printed.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
 }
 
 #[derive(Args)]
@@ -72,7 +80,7 @@ struct SwarmArgs {
     /// of a range run every seed once.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Writes the JSON report to FILE.
+    /// Writes the JSON report (for `redoubt-sim merge`) to FILE.
     #[arg(long, value_name = "FILE")]
     json: Option<String>,
     /// Writes a JUnit XML report to FILE: one testsuite per scenario, one
@@ -81,10 +89,25 @@ struct SwarmArgs {
     junit: Option<String>,
 }
 
+#[derive(Args)]
+struct MergeArgs {
+    /// JSON reports written by `swarm --json`, or by an earlier merge.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Writes the merged JSON report to OUT.
+    #[arg(long, value_name = "OUT")]
+    json: Option<String>,
+    /// Writes the merged JUnit XML report to OUT.
+    #[arg(long, value_name = "OUT")]
+    junit: Option<String>,
+}
+
 /// How the process ends.
 enum Exit {
     Passed,
     Failed,
+    /// A merge with a gap: a shard missing or stopped early.
+    Incomplete,
     Interrupted,
 }
 
@@ -93,10 +116,12 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run { seed, scenario } => run_one(seed, scenario.as_deref()),
         Command::Swarm(args) => swarm(&args),
+        Command::Merge(args) => merge_reports(&args),
     };
     match outcome {
         Ok(Exit::Passed) => ExitCode::SUCCESS,
         Ok(Exit::Failed) => ExitCode::FAILURE,
+        Ok(Exit::Incomplete) => ExitCode::from(2),
         Ok(Exit::Interrupted) => ExitCode::from(130),
         Err(error) => {
             eprintln!("redoubt-sim: {error}");
@@ -177,6 +202,34 @@ fn announce(plan: &SwarmPlan<'_>) {
             plan.shard, plan.seeds
         );
     }
+}
+
+fn merge_reports(args: &MergeArgs) -> Result<Exit, String> {
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        let report = SwarmReport::read(file)?;
+        inputs.push(MergeInput {
+            file: file.clone(),
+            report,
+        });
+    }
+    let merged = merge(&inputs)?;
+    let report = &merged.report;
+    let title = format!("redoubt-sim merge of {} reports", inputs.len());
+    print!("{}", report.render(&title));
+    for gap in &merged.gaps {
+        println!("gap: {gap}");
+    }
+    print!(
+        "{}",
+        report.render_speed("speed (wall seconds summed over the reports):")
+    );
+    write_reports(report, args.json.as_deref(), args.junit.as_deref())?;
+    Ok(match (merged.gaps.is_empty(), report.passed()) {
+        (false, _) => Exit::Incomplete,
+        (true, true) => Exit::Passed,
+        (true, false) => Exit::Failed,
+    })
 }
 
 fn write_reports(

@@ -1,6 +1,6 @@
-//! The swarm as CI systems and people use it: shard arithmetic, panics
-//! and stops inside a swarm, the JSON and JUnit reports, and the command
-//! line's errors and exit codes.
+//! The swarm as CI systems and people use it: shard arithmetic, merging
+//! shards' JSON reports, panics and stops inside a swarm, the JSON and
+//! JUnit reports, and the command line's errors and exit codes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -13,6 +13,7 @@ use proptest::prelude::*;
 
 use redoubt_sim::report::json::SwarmReport;
 use redoubt_sim::report::junit::junit_xml;
+use redoubt_sim::report::merge::{merge, MergeInput};
 use redoubt_sim::run::scenario_files::ScenarioSource;
 use redoubt_sim::run::swarm::{run_swarm, run_swarm_with, SeedRange, Shard, SwarmPlan};
 use redoubt_sim::{run_seed, Scenario};
@@ -95,6 +96,118 @@ proptest! {
             prop_assert!(largest - smallest <= 1, "sizes {}..={} differ by more than one", smallest, largest);
         }
     }
+}
+
+/// Merging the JSON reports of 3 shards gives the summary, records and
+/// text one unsharded swarm over the same 40 seeds gives.
+#[test]
+fn merged_shards_summarize_like_one_swarm() {
+    let scenarios = [scenario("smoke")];
+    let seeds = SeedRange::new(0, 40).unwrap();
+    let stop = AtomicBool::new(false);
+    let whole = run_swarm(&plan(&scenarios, seeds, Shard::WHOLE), &stop);
+    let whole = SwarmReport::of_swarm(&whole, seeds, Shard::WHOLE);
+    let mut inputs = Vec::new();
+    for index in [2, 0, 1] {
+        let shard = Shard { index, count: 3 };
+        let outcome = run_swarm(&plan(&scenarios, seeds, shard), &stop);
+        let json = SwarmReport::of_swarm(&outcome, seeds, shard).to_json();
+        let file = format!("shard-{index}.json");
+        let report = SwarmReport::from_json(&file, &json).expect("a shard's JSON reads back");
+        inputs.push(MergeInput { file, report });
+    }
+    let merged = merge(&inputs).expect("three distinct shards merge");
+    assert!(
+        merged.gaps.is_empty(),
+        "no shard is missing: {:?}",
+        merged.gaps
+    );
+    assert!(merged.report.complete, "all shards ran all their seeds");
+    assert_eq!(
+        merged.report.records, whole.records,
+        "each seed's record is the same in a shard"
+    );
+    assert_eq!(
+        merged.report.summary(),
+        whole.summary(),
+        "one summary, sharded or not"
+    );
+    assert_eq!(merged.report.summary, whole.summary, "the JSON summary too");
+    assert_eq!(
+        merged.report.summary().render(),
+        whole.summary().render(),
+        "the printed summary too"
+    );
+    let coverage = merged.report.render("merged");
+    assert!(
+        coverage.contains("seeds: 0..40 (all 3 shards)"),
+        "{coverage}"
+    );
+}
+
+/// A seed in two reports is an error naming the seed and both files.
+#[test]
+fn merge_names_a_seed_present_twice() {
+    let scenarios = [scenario("smoke")];
+    let stop = AtomicBool::new(false);
+    let mut inputs = Vec::new();
+    for (file, start, end) in [("first.json", 0, 4), ("second.json", 3, 6)] {
+        let seeds = SeedRange::new(start, end).unwrap();
+        let outcome = run_swarm(&plan(&scenarios, seeds, Shard::WHOLE), &stop);
+        let report = SwarmReport::of_swarm(&outcome, seeds, Shard::WHOLE);
+        inputs.push(MergeInput {
+            file: file.into(),
+            report,
+        });
+    }
+    let error = merge(&inputs).err().expect("seed 3 is in both reports");
+    assert!(
+        error.contains("seed 3 of scenario smoke is in first.json and in second.json"),
+        "the error names the seed, its scenario and both files: {error}"
+    );
+    assert!(
+        error.starts_with("1 duplicates"),
+        "only seed 3 is twice: {error}"
+    );
+}
+
+/// Shards 0 and 2 of 3, merged: shard 1 and its seeds are named as
+/// missing, and the merged report is not complete.
+#[test]
+fn merge_reports_a_missing_shard() {
+    let scenarios = [scenario("smoke")];
+    let seeds = SeedRange::new(0, 9).unwrap();
+    let stop = AtomicBool::new(false);
+    let inputs: Vec<MergeInput> = [0, 2]
+        .into_iter()
+        .map(|index| {
+            let shard = Shard { index, count: 3 };
+            let outcome = run_swarm(&plan(&scenarios, seeds, shard), &stop);
+            MergeInput {
+                file: format!("shard-{index}.json"),
+                report: SwarmReport::of_swarm(&outcome, seeds, shard),
+            }
+        })
+        .collect();
+    let merged = merge(&inputs).expect("no seed is twice");
+    assert_eq!(
+        merged.gaps,
+        vec!["shard 1/3 is missing from the campaign over seeds 0..9: seeds 3..6 did not run"],
+        "the gap names the shard and its seeds"
+    );
+    assert!(
+        !merged.report.complete,
+        "a campaign with a gap is not complete"
+    );
+    let text = merged.report.render("merged");
+    assert!(
+        text.contains("state: PARTIAL"),
+        "the summary says so: {text}"
+    );
+    assert!(
+        text.contains("seeds ran: 0..3, 6..9"),
+        "and which seeds ran: {text}"
+    );
 }
 
 /// A panic inside one seed fails that seed, with the panic's message and
@@ -429,6 +542,64 @@ fn ctrl_c_prints_a_partial_summary() {
     let _ = std::fs::remove_dir_all(directory);
 }
 
+/// The command line end to end: shards written by `swarm --json` merge
+/// with exit 0; a missing shard and a duplicated one exit 2 and say which.
+#[test]
+fn merge_command_line() {
+    let directory = scratch("merge");
+    let file = |index: u64| path_text(&directory.join(format!("shard-{index}.json")));
+    for index in 0..3 {
+        let shard = format!("{index}/3");
+        let output = simulator(&[
+            "swarm",
+            "--seeds",
+            "0..12",
+            "--shard",
+            &shard,
+            "--json",
+            &file(index),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "shard {shard} passes");
+    }
+    let junit = path_text(&directory.join("merged.xml"));
+    let (first, second, third) = (file(0), file(1), file(2));
+    let output = simulator(&["merge", &first, &second, &third, "--junit", &junit]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a whole campaign that passed: {stdout}"
+    );
+    assert!(
+        stdout.contains("verdict: PASS (12 runs, all passed)"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit report is written");
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        12,
+        "one testcase per seed"
+    );
+    well_formed_xml(&xml);
+    let output = simulator(&["merge", &first, &third]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "a missing shard: {stdout}");
+    assert!(
+        stdout.contains("gap: shard 1/3 is missing"),
+        "says which: {stdout}"
+    );
+    let output = simulator(&["merge", &first, &second, &first]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "a duplicate: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "seed 0 of scenario default is in {first} and in {first}"
+        )),
+        "says which: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(directory);
+}
+
 /// `--help` documents the exit codes and the new options.
 #[test]
 fn help_documents_exit_codes() {
@@ -446,6 +617,9 @@ fn help_documents_exit_codes() {
             "swarm --help mentions {needle}: {help}"
         );
     }
+    let output = simulator(&["merge", "--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("Exit codes:"), "merge --help too: {help}");
 }
 
 /// Checks that `xml` is well-formed, with Python's parser when the machine

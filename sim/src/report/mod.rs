@@ -5,12 +5,14 @@
 //! A swarm's outputs are built on the reports of its runs: [`record`] (what
 //! one run leaves in a swarm's report), [`summary`] (counts by scenario,
 //! checker and fault kind, and the failures, as text), [`json`] (the file a
-//! swarm or shard writes), and [`junit`] (JUnit XML for CI systems).
+//! swarm or shard writes), [`merge`] (shards' files joined into one), and
+//! [`junit`] (JUnit XML for CI systems).
 
 use std::fmt::Write;
 
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod record;
 pub mod summary;
 
