@@ -1,6 +1,7 @@
 //! The swarm as CI systems and people use it: shard arithmetic, merging
-//! shards' JSON reports, panics and stops inside a swarm, the JSON and
-//! JUnit reports, and the command line's errors and exit codes.
+//! shards' JSON reports, panics and stops inside a swarm, the JUnit
+//! report, the command line's errors and exit codes, and the deployment
+//! files that run a campaign on a batch system.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -620,6 +621,51 @@ fn help_documents_exit_codes() {
     let output = simulator(&["merge", "--help"]);
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("Exit codes:"), "merge --help too: {help}");
+}
+
+/// The GitHub workflow and the Kubernetes Jobs are valid YAML with the
+/// shape their comments describe (checked with Python's yaml module, when
+/// the machine has it).
+#[test]
+fn deployment_files_are_valid_yaml() {
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let check = r#"
+import sys, yaml
+workflow = yaml.safe_load(open(sys.argv[1]))
+jobs = workflow["jobs"]
+assert jobs["swarm"]["needs"] == "build" and jobs["merge"]["needs"] == "swarm", "build, shards, merge"
+matrix = jobs["swarm"]["strategy"]["matrix"]["shard"]
+assert "needs.build.outputs.shards" in matrix, "the matrix comes from SHARD_COUNT"
+assert "SHARD_COUNT" in workflow["env"] and "SEEDS" in workflow["env"], "N and the range in one place"
+documents = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+jobs = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Job"}
+swarm, merge = jobs["redoubt-swarm"], jobs["redoubt-swarm-merge"]
+assert swarm["spec"]["completionMode"] == "Indexed", "one index per shard"
+def env(job):
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"]}
+count = swarm["spec"]["completions"]
+assert int(env(swarm)["SHARD_COUNT"]) == count == int(env(merge)["SHARD_COUNT"]), "N agrees"
+assert "JOB_COMPLETION_INDEX" in swarm["spec"]["template"]["spec"]["containers"][0]["args"][0]
+print("ok")
+"#;
+    let output = Command::new("python3")
+        .args(["-c", check])
+        .arg(format!("{root}/.github/workflows/swarm.yml"))
+        .arg(format!("{root}/deploy/kubernetes/swarm-job.yaml"))
+        .output();
+    let output = match output {
+        Ok(output) => output,
+        Err(_) => return eprintln!("skipped: no python3 on this machine"),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("No module named 'yaml'") {
+        return eprintln!("skipped: python3 has no yaml module");
+    }
+    assert!(
+        output.status.success(),
+        "the YAML files parse and have their shape: {stderr}"
+    );
 }
 
 /// Checks that `xml` is well-formed, with Python's parser when the machine
