@@ -102,4 +102,4 @@ done
 echo
 echo "simulator speed (one core, ${SIM_SEEDS:-0..300}):"
 (cd "$ROOT" && cargo build --release -q -p redoubt-sim)
-"$TARGET/release/redoubt-sim" swarm --seeds "${SIM_SEEDS:-0..300}" 2>&1 | tail -n 4
+"$TARGET/release/redoubt-sim" swarm --jobs 1 --seeds "${SIM_SEEDS:-0..300}" 2>&1 | tail -n 4

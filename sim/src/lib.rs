@@ -7,7 +7,10 @@
 //! drives them from an event heap over simulated time. Everything core
 //! reports lands in the trace and its hash. At each restart and at the end,
 //! the [`check`]ers judge the run, and [`report`] renders their verdicts.
-//! [`run::swarm`] runs many seeds.
+//! [`run::swarm`] runs many seeds (or one shard of them) under one or more
+//! scenarios, a panic failing only its seed; [`report`] turns their
+//! records into a summary, a JSON report that `merge` joins across
+//! shards, and JUnit XML.
 //!
 //! Where things go: a new fault in [`faults`] (and, if it lives in the
 //! disk, network or clock, in [`world`]); a new checker in [`check`]; a

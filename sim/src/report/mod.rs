@@ -2,11 +2,22 @@
 //! beyond the scenario name given on the command line), so it can be
 //! snapshot-tested and diffed between runs of the same seed.
 //!
-//! The words it uses (unit, lineage, k, owed) are defined in
+//! The words a run's report uses (unit, lineage, k, owed) are defined in
 //! [`crate::check::durability`]; the report prints a short legend too.
+//!
+//! A swarm's outputs are built on the reports of its runs: [`record`] (what
+//! one run leaves in a swarm's report), [`summary`] (counts by scenario,
+//! checker and fault kind, and the failures, as text), [`json`] (the file a
+//! swarm or shard writes), [`merge`] (shards' files joined into one), and
+//! [`junit`] (JUnit XML for CI systems). [`timeline`] is a run's picture.
 
 use std::fmt::Write;
 
+pub mod json;
+pub mod junit;
+pub mod merge;
+pub mod record;
+pub mod summary;
 pub mod timeline;
 
 use crate::check::recovery::RestartReport;
@@ -49,6 +60,16 @@ pub struct Report {
     pub timeline: Option<Timeline>,
 }
 
+/// The command that replays `seed` under the scenario file `scenario_path`
+/// (the built-in scenario when `None`).
+pub fn replay_command(seed: u64, scenario_path: Option<&str>) -> String {
+    let mut command = format!("cargo run --release -p redoubt-sim -- run --seed {seed}");
+    if let Some(path) = scenario_path {
+        write!(command, " --scenario {path}").expect("write to String");
+    }
+    command
+}
+
 /// One kind of fault and how often it fired in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultTally {
@@ -82,14 +103,7 @@ impl Report {
 
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
-        let mut command = format!(
-            "cargo run --release -p redoubt-sim -- run --seed {}",
-            self.options.seed
-        );
-        if let Some(path) = &self.scenario_path {
-            write!(command, " --scenario {path}").expect("write to String");
-        }
-        command
+        replay_command(self.options.seed, self.scenario_path.as_deref())
     }
 
     /// The report as text.

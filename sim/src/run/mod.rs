@@ -1,4 +1,5 @@
-//! One run and many: a [`scenario`] file, the [`options`] a seed derives
+//! One run and many: a [`scenario`] file (found and loaded as the command
+//! line names it by [`scenario_files`]), the [`options`] a seed derives
 //! from it, the [`simulation`] that drives the node and its clients over
 //! simulated time, and the [`swarm`] that runs many seeds.
 
@@ -8,6 +9,7 @@ mod lives;
 pub mod options;
 mod picture;
 pub mod scenario;
+pub mod scenario_files;
 pub mod shrink;
 pub mod simulation;
 pub mod swarm;
