@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+pub mod html;
 pub mod timeline;
 
 use crate::check::recovery::RestartReport;
