@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use redoubt_sim::report::html::render_html;
 use redoubt_sim::report::json::SwarmReport;
 use redoubt_sim::report::junit::junit_xml;
 use redoubt_sim::report::merge::{merge, MergeInput};

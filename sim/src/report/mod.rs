@@ -9,10 +9,12 @@
 //! one run leaves in a swarm's report), [`summary`] (counts by scenario,
 //! checker and fault kind, and the failures, as text), [`json`] (the file a
 //! swarm or shard writes), [`merge`] (shards' files joined into one), and
-//! [`junit`] (JUnit XML for CI systems). [`timeline`] is a run's picture.
+//! [`junit`] (JUnit XML for CI systems). [`timeline`] is a run's picture, and
+//! [`html`] draws it.
 
 use std::fmt::Write;
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;
