@@ -284,16 +284,9 @@ fn disk_profile(spec: &DiskSpec, rng: &mut SimRng) -> DiskProfile {
     let metadata_error_ppm = knob(spec.metadata_error_ppm);
     let misdirected_write_ppm = knob(spec.misdirected_write_ppm);
     let slow_ppm = knob(spec.slow_ppm);
-    let slow_ms_min = rng.pick(spec.slow_ms, u64::MAX);
-    let slow_ms_max = rng.pick([slow_ms_min, spec.slow_ms[1].max(slow_ms_min)], u64::MAX);
-    let fsync_delay_ms_min = rng.pick(spec.fsync_delay_ms, u64::MAX);
-    let fsync_delay_ms_max = rng.pick(
-        [
-            fsync_delay_ms_min,
-            spec.fsync_delay_ms[1].max(fsync_delay_ms_min),
-        ],
-        u64::MAX,
-    );
+    // Latencies are drawn per operation from these ranges, as given.
+    let [slow_ms_min, slow_ms_max] = spec.slow_ms;
+    let [fsync_delay_ms_min, fsync_delay_ms_max] = spec.fsync_delay_ms;
     let mut sector_weights = [
         rng.pick(spec.sector_kept, 1000),
         rng.pick(spec.sector_dropped, 1000),

@@ -237,8 +237,10 @@ pub struct DiskSpec {
     pub metadata_error_ppm: Range,
     pub misdirected_write_ppm: Range,
     pub slow_ppm: Range,
+    /// How long a slow operation takes (drawn per operation).
     pub slow_ms: Range,
-    /// How long a background fsync takes when it is not slow.
+    /// How long a background fsync takes when it is not slow (drawn per
+    /// operation).
     pub fsync_delay_ms: Range,
     /// Weights of what happens to each unsynced 512-byte sector at power
     /// loss.

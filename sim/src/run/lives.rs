@@ -548,14 +548,6 @@ impl Simulation {
         let disk = std::mem::replace(&mut parked.disk, placeholder);
         let mut env = SimEnv::new(clock, disk, random);
         env.advance_to(self.now_ms);
-        if std::env::var("DEBUG_DUMP").is_ok() {
-            use redoubt_core::env::Disk;
-            for name in env.disk.list("appendonlydir").unwrap_or_default() {
-                let path = format!("appendonlydir/{name}");
-                let bytes = env.disk.contents(&path).unwrap_or_default().to_vec();
-                std::fs::write(format!("/tmp/dump-{}-{name}", self.now_ms), &bytes).unwrap();
-            }
-        }
         match Node::start(env, self.config.clone()) {
             Ok(node) => self.judge_recovery(node, *parked),
             Err(mut error) => {

@@ -79,7 +79,13 @@ impl RunOptions {
         let node_hz = rng.pick(scenario.node.hz, 500).max(1);
         let drawn_wall_offset_ms = rng.range(0, WALL_OFFSET_MS_MAX);
         let wall_offset_ms = scenario.node.wall_offset_ms.unwrap_or(drawn_wall_offset_ms);
-        let split_percent = rng.pick(network.split_percent, 100);
+        let drawn_split_percent = rng.pick(network.split_percent, 100);
+        let (latency_min, latency_max, split_percent) = if network.fixed {
+            let [min, max] = network.latency_ms;
+            (min, max, network.split_percent[0].min(100))
+        } else {
+            (latency_min, latency_max, drawn_split_percent)
+        };
         let value_bytes_max = rng.pick(workload.value_bytes_max, VALUE_BYTES_MAX).max(1);
         let prefill_keys = rng.pick(workload.prefill_keys, PREFILL_KEYS_MAX);
         let timeout_ms = rng.pick(workload.timeout_ms, u64::MAX);

@@ -141,8 +141,17 @@ impl Default for Workload {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
+    /// Each seed draws a latency window inside this range (unless `fixed`).
     pub latency_ms: Range,
     pub split_percent: Range,
+    /// Use the ranges as they are: the latency window is `latency_ms`, and
+    /// the split chance `split_percent[0]` (what `shrink` writes).
+    #[serde(skip_serializing_if = "is_false")]
+    pub fixed: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl Default for Network {
@@ -150,6 +159,7 @@ impl Default for Network {
         Network {
             latency_ms: [0, 10],
             split_percent: [0, 60],
+            fixed: false,
         }
     }
 }

@@ -177,6 +177,7 @@ fn explicit_scenario(
         network: crate::run::scenario::Network {
             latency_ms: [options.net.latency_ms_min, options.net.latency_ms_max],
             split_percent: fixed(options.net.split_percent),
+            fixed: true,
         },
         faults: explicit_faults(&options.faults),
         expect: original.expect.clone(),

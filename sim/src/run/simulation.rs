@@ -399,6 +399,9 @@ impl Simulation {
     /// faults and its quiet phase.
     fn schedule_start(&mut self) {
         self.apply_disk_profile();
+        if tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG) {
+            self.disk_mut().set_recording(true);
+        }
         for index in 0..self.clients.len() {
             let spread = self.options.connect_spread_ms;
             let drawn = self.clients[index].client.connect_delay_ms(spread);
@@ -542,9 +545,32 @@ impl Simulation {
     }
 
     fn dispatch(&mut self, at_ms: u64, event: Event) {
-        if tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG) {
+        let tracing = tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG);
+        if tracing {
             self.trace_event(&event);
         }
+        self.dispatch_event(at_ms, event);
+        if tracing {
+            self.trace_disk_calls();
+        }
+    }
+
+    /// Prints the disk calls made since the last look, with their outcomes.
+    pub(super) fn trace_disk_calls(&mut self) {
+        let calls = match &mut self.node {
+            NodeState::Up { node, .. } => node.env_mut().disk.take_calls(),
+            NodeState::Down(parked) => parked.disk.take_calls(),
+            NodeState::Gone => Vec::new(),
+        };
+        for call in calls {
+            self.trace_line(format_args!(
+                "disk {} {} {} -> {}",
+                call.op, call.path, call.detail, call.outcome
+            ));
+        }
+    }
+
+    fn dispatch_event(&mut self, at_ms: u64, event: Event) {
         if event.for_node() && self.paused() {
             if matches!(event, Event::DiskDone) {
                 // The kernel finishes the fsync; the node hears of it later.
@@ -670,6 +696,7 @@ impl Simulation {
                 self.trace_line(format_args!("node log {level:?}: {line}"));
             }
         }
+        self.trace_disk_calls();
         let Some(node) = self.running() else {
             return;
         };

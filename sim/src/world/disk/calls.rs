@@ -291,7 +291,7 @@ impl SimDisk {
         let fate = self.draw_fate();
         let due_ms = self.now_ms + delay_ms + self.draw_slow_ms();
         let inode = self.inodes.get_mut(&id).expect("open file has an inode");
-        inode.dirty.seal();
+        inode.dirty.seal(inode.version);
         let covered = Covered {
             version: inode.version,
             length_at_submit: inode.len(),

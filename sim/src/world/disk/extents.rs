@@ -153,10 +153,12 @@ pub(super) struct DirtyExtent {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Dirty {
     extents: Vec<DirtyExtent>,
-    /// A background fsync was submitted since the last range was written:
-    /// the next write must start a new range, because that fsync covers
-    /// the old one and not the new.
-    sealed: bool,
+    /// The version at the last background fsync's submission: a range
+    /// written up to it is covered by that fsync, so a later write never
+    /// merges into it (not even after a truncation took away what had been
+    /// written since), or the range's version would move past the fsync
+    /// and it would never become durable.
+    sealed_version: u64,
 }
 
 impl Dirty {
@@ -171,7 +173,7 @@ impl Dirty {
             return;
         }
         match self.extents.last_mut() {
-            Some(last) if !self.sealed && last.end == start => {
+            Some(last) if last.version > self.sealed_version && last.end == start => {
                 last.end = end;
                 last.version = version;
             }
@@ -181,12 +183,12 @@ impl Dirty {
                 version,
             }),
         }
-        self.sealed = false;
     }
 
-    /// A background fsync covers everything dirty now and nothing later.
-    pub fn seal(&mut self) {
-        self.sealed = true;
+    /// A background fsync covers everything dirty now (written up to
+    /// `version`) and nothing later.
+    pub fn seal(&mut self, version: u64) {
+        self.sealed_version = self.sealed_version.max(version);
     }
 
     /// Forgets everything at `len` and beyond (the file was truncated).

@@ -1073,3 +1073,51 @@ fn durable_image_matches_a_naive_model() {
         }
     }
 }
+
+/// A background fsync submitted before a short write that is then cut back
+/// still makes what it covered durable.
+#[test]
+fn background_fsync_survives_a_later_cut_back_short_write() {
+    for seed in 0..50 {
+        let mut disk = SimDisk::new(DiskOptions::default(), SimRng::new(seed, 3));
+        disk.set_faults(DiskFaults {
+            power_loss: PowerLossModel {
+                kept_weight: 4,
+                dropped_weight: 2,
+                zeroed_weight: 0,
+                garbage_weight: 0,
+                all_kept_percent: 4,
+            },
+            ..DiskFaults::default()
+        });
+        disk.create_dir("d").unwrap();
+        disk.fsync_dir(".").unwrap();
+        let file = disk.open("d/f", OpenMode::Append).unwrap();
+        disk.write(file, &[b'm'; 18]).unwrap();
+        disk.fsync(file).unwrap();
+        disk.fsync_dir("d").unwrap();
+        disk.write(file, &[b'b'; 6065]).unwrap();
+        disk.fsync_background(file, 1).unwrap();
+        let used = disk.used_bytes_total();
+        disk.set_capacity_bytes(used + 17);
+        for _ in 0..3 {
+            assert_eq!(disk.write(file, &[b'x'; 160]).unwrap(), 17);
+            disk.truncate(file, 6083).unwrap();
+        }
+        let due = disk.pending_due_ms()[0];
+        let done = disk.complete_due(due);
+        assert!(done[0].1.is_ok());
+        for _ in 0..3 {
+            assert_eq!(disk.write(file, &[b'x'; 160]).unwrap(), 17);
+            disk.truncate(file, 6083).unwrap();
+        }
+        disk.crash(CrashKind::Process);
+        disk.crash(CrashKind::PowerLoss);
+        let contents = disk.contents("d/f").unwrap();
+        assert_eq!(contents.len(), 6083);
+        assert!(
+            contents[18..].iter().all(|&b| b == b'b'),
+            "seed {seed}: what the background fsync covered is durable"
+        );
+    }
+}
