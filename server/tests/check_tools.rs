@@ -65,13 +65,15 @@ fn commands(list: &[&[&str]]) -> Vec<u8> {
     out
 }
 
-/// An INCR file as the server writes it: the marker, then each batch
-/// followed by its trailer.
+/// An INCR file as the server writes it under `appendfsync always`: the
+/// marker, then each batch followed by its trailer, which says that
+/// everything before the batch was durable when it was written.
 fn checked_incr(batches: &[Vec<u8>]) -> Vec<u8> {
-    let mut file = batch_trailer(0, b"");
+    let mut file = batch_trailer(0, b"", None);
     for (index, batch) in batches.iter().enumerate() {
+        let synced = Some(file.len() as u64);
         file.extend_from_slice(batch);
-        file.extend_from_slice(&batch_trailer(index as u64 + 1, batch));
+        file.extend_from_slice(&batch_trailer(index as u64 + 1, batch, synced));
     }
     file
 }
@@ -323,13 +325,41 @@ fn checksum_mismatch_in_last_batch_is_a_tail() {
     );
 }
 
+// Power loss can write back a later page of an unsynced tail and not an
+// earlier one: a hole of zeros, then a valid batch whose trailer says the
+// hole was not yet durable when it was written. That is a torn tail:
+// --fix cuts at the hole.
+#[test]
+fn hole_in_unsynced_tail_before_a_valid_batch_is_a_tail() {
+    let dir = TempDir::new("hole");
+    let batches = three_batches();
+    let synced_part = checked_incr(&batches[..1]);
+    let good = synced_part.len() as u64;
+    let mut incr = synced_part.clone();
+    let hole = checked_incr(&batches[..2]).len() - synced_part.len();
+    incr.extend_from_slice(&vec![0; hole]);
+    let third = &batches[2];
+    incr.extend_from_slice(third);
+    incr.extend_from_slice(&batch_trailer(3, third, Some(good)));
+    let (manifest, incrs) = write_aof_dir(&dir, None, &[incr]);
+    let (code, out) = check_aof(&[&manifest], "");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("torn tail"),
+        "the later batch vouches only for what came before the hole: {out}"
+    );
+    let (code, out) = check_aof_flag(&["--fix"], &manifest, "y\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(fs::metadata(&incrs[0]).unwrap().len(), good);
+}
+
 // A checksum mismatch in batch 1 followed by a valid batch is corruption
 // before the tail: --fix refuses, names file and offset, changes nothing.
 #[test]
 fn checksum_mismatch_before_valid_batch_is_refused() {
     let dir = TempDir::new("crc-mid");
     let mut incr = checked_incr(&three_batches());
-    let marker = batch_trailer(0, b"").len();
+    let marker = batch_trailer(0, b"", None).len();
     incr[marker + 20] ^= 0x01;
     let before = incr.clone();
     let (manifest, incrs) = write_aof_dir(&dir, None, &[incr]);
@@ -355,7 +385,7 @@ fn checksum_mismatch_before_valid_batch_is_refused() {
 fn length_running_past_eof_before_valid_batches_is_refused() {
     let dir = TempDir::new("long-length");
     let incr = checked_incr(&three_batches());
-    let marker = batch_trailer(0, b"").len();
+    let marker = batch_trailer(0, b"", None).len();
     let text = String::from_utf8(incr).unwrap();
     let corrupted = text.replacen("$1\r\n0\r\n", "$9999\r\n0\r\n", 1);
     let (manifest, incrs) = write_aof_dir(&dir, None, &[corrupted.clone().into_bytes()]);
