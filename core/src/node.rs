@@ -277,11 +277,13 @@ impl Server {
             return;
         }
         if self.aof.fsync_error.is_some() {
+            self.aof.retry_marker(env);
             if now_ms.saturating_sub(self.aof_recovery_last_ms) < 1000 {
                 return;
             }
             self.aof_recovery_last_ms = now_ms;
             match self.rewrite_now(env) {
+                Ok(()) if self.aof.fsync_error.is_some() => {}
                 Ok(()) => env.log(LogLevel::Warning, "AOF recovered from the fsync error: a new BASE written from memory replaced the INCR file, accepting writes again."),
                 Err(error) => env.log(LogLevel::Warning, &format!("Recovering the AOF from an fsync error failed, will retry: {error}")),
             }
@@ -370,10 +372,30 @@ impl<E: Env> Node<E> {
         match load_aof(server, &mut self.env)? {
             Some((manifest, report)) => {
                 let sizes = (report.base_bytes, report.bytes);
+                let untrusted = report.untrusted.clone();
                 server.aof_load = report;
-                server
-                    .aof
-                    .open_new_incr(&mut self.env, &server.config, manifest, sizes)?;
+                match untrusted {
+                    None => {
+                        server
+                            .aof
+                            .open_new_incr(&mut self.env, &server.config, manifest, sizes)?
+                    }
+                    Some(why) => {
+                        self.env.log(
+                            LogLevel::Warning,
+                            &format!("The loaded AOF files may never become durable ({why}): writing a fresh BASE from memory before accepting writes."),
+                        );
+                        server.aof.adopt_loaded(&server.config, manifest, sizes);
+                        if let Err(error) = server.rewrite_now(&mut self.env) {
+                            // Serve what was loaded, refuse writes, and
+                            // retry from cron, as after any fsync error.
+                            server.aof.fsync_failed(
+                                &mut self.env,
+                                format!("{why}; writing a fresh BASE failed: {error}"),
+                            );
+                        }
+                    }
+                }
             }
             None => {
                 self.env.log(

@@ -598,28 +598,38 @@ struct RedisServer {
 }
 
 impl RedisServer {
+    /// Starts redis-server on a free port; a port another process took
+    /// between our probe and its bind makes it exit, so that is retried.
     fn start(dir: &Path) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = RedisServer { child, port };
-        let deadline = Instant::now() + Duration::from_millis(REDIS_WAIT_MS_MAX);
-        while server.cli(&["PING"]) != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new(REDIS_SERVER)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .arg("--dir")
+                .arg(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut server = RedisServer { child, port };
+            let deadline = Instant::now() + Duration::from_millis(REDIS_WAIT_MS_MAX);
+            while server.cli(&["PING"]) != "PONG" {
+                if server.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if server.child.try_wait().unwrap().is_none() {
+                return server;
+            }
         }
-        server
+        panic!("redis-server exited at start five times");
     }
 
     fn cli(&self, args: &[&str]) -> String {

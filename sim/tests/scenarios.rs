@@ -3,8 +3,24 @@
 
 use redoubt_sim::{run_seed, Scenario};
 
-/// The seed every scenario snapshot runs.
-const SNAPSHOT_SEED: u64 = 42;
+/// How often a run took `what`: a recovery path by its report name, or a
+/// fault by its kind.
+fn taken(report: &redoubt_sim::Report, what: &str) -> u64 {
+    let path = report
+        .paths
+        .named()
+        .into_iter()
+        .find(|(name, _)| *name == what)
+        .map(|(_, count)| count);
+    path.unwrap_or_else(|| {
+        report
+            .faults
+            .iter()
+            .filter(|tally| tally.kind == what)
+            .map(|tally| tally.count)
+            .sum()
+    })
+}
 
 fn report_of(name: &str, seed: u64) -> redoubt_sim::Report {
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
@@ -14,57 +30,139 @@ fn report_of(name: &str, seed: u64) -> redoubt_sim::Report {
     run_seed(seed, &scenario, Some(&shown)).expect("run")
 }
 
-fn snapshot(name: &str) {
-    snapshot_at(name, SNAPSHOT_SEED);
-}
-
-fn snapshot_at(name: &str, seed: u64) {
+/// The scenario's report at `seed` matches `reports/{name}.snap`, passes,
+/// and took each of `targets` (the recovery paths or faults the scenario
+/// exists for) at least once, so the snapshot shows them at work.
+fn snapshot_at(name: &str, seed: u64, targets: &[&str]) {
     let report = report_of(name, seed);
     let text = report.render();
     insta::with_settings!({snapshot_path => "../../reports", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, text);
     });
     assert!(report.passed(), "{text}");
+    for target in targets {
+        assert!(
+            taken(&report, target) > 0,
+            "seed {seed} never took {target}:\n{text}"
+        );
+    }
 }
 
-/// The smoke scenario's report at the snapshot seed is unchanged and passes.
+/// The smoke scenario: clients, no faults.
 #[test]
 fn smoke() {
-    snapshot("smoke");
+    snapshot_at("smoke", 42, &[]);
 }
 
-/// The transactions scenario's report at the snapshot seed is unchanged and
-/// passes.
+/// MULTI/EXEC/WATCH under contention, no faults.
 #[test]
 fn transactions() {
-    snapshot("transactions");
+    snapshot_at("transactions", 42, &[]);
 }
 
-/// Power loss under `appendfsync always`: the report at the snapshot seed
-/// is unchanged and passes.
+/// Power loss under `appendfsync always` tears the tail, which is cut.
 #[test]
 fn crash_always() {
-    snapshot("crash-always");
+    snapshot_at(
+        "crash-always",
+        42,
+        &["crash_power_loss", "aof_tails_truncated"],
+    );
 }
 
-/// Mixed crashes under `everysec` with rewrites: unchanged and passing.
+/// Crashes under `everysec` interrupt a background rewrite.
 #[test]
 fn crash_everysec() {
-    snapshot("crash-everysec");
+    snapshot_at("crash-everysec", 19, &["rewrites_interrupted"]);
 }
 
-/// Process crashes under `appendfsync no`: unchanged and passing. Seed 42
-/// fails on a core bug (see `core_bug_load_applies_expiry`), so the
-/// snapshot runs 43.
+/// A process crash under `appendfsync no` lands between two disk calls.
 #[test]
 fn crash_no() {
-    snapshot_at("crash-no", 43);
+    snapshot_at(
+        "crash-no",
+        42,
+        &["crash_process", "crashes_between_disk_calls"],
+    );
 }
 
-/// RDB snapshots with crashes: unchanged and passing.
+/// RDB snapshots only, a crash between disk calls.
 #[test]
 fn crash_rdb() {
-    snapshot("crash-rdb");
+    snapshot_at("crash-rdb", 0, &["crashes_between_disk_calls"]);
+}
+
+/// Sector-by-sector power loss: garbage and zeroed sectors in the tail,
+/// truncated at load.
+#[test]
+fn torn_tail() {
+    snapshot_at(
+        "torn-tail",
+        42,
+        &["sector_garbage", "sector_zeroed", "aof_tails_truncated"],
+    );
+}
+
+/// fsync reports EIO; the node refuses writes, then recovers by itself.
+#[test]
+fn fsync_error() {
+    snapshot_at("fsync-error", 0, &["fsync_errors_recovered"]);
+}
+
+/// The disk fills: short writes and ENOSPC, retried, and writing resumes.
+#[test]
+fn disk_full() {
+    snapshot_at(
+        "disk-full",
+        42,
+        &["disk_full", "disk_short_write", "write_errors_recovered"],
+    );
+}
+
+/// fsync reports success and keeps nothing: prefix and integrity hold.
+#[test]
+fn lost_fsync() {
+    snapshot_at("lost-fsync", 42, &["disk_fsync_lost"]);
+}
+
+/// A flipped bit at rest is detected: the start is refused, never loaded
+/// silently.
+#[test]
+fn bit_flip() {
+    snapshot_at("bit-flip", 42, &["disk_bit_flip", "starts_refused"]);
+}
+
+/// The wall clock jumps both ways; expiry and save points stay right.
+#[test]
+fn clock() {
+    snapshot_at("clock", 42, &["clock_jump_back", "clock_jump_forward"]);
+}
+
+/// The node stops for seconds (SIGSTOP, a long GC) and resumes.
+#[test]
+fn pause() {
+    snapshot_at("pause", 42, &["pause"]);
+}
+
+/// SHUTDOWN and SIGTERM while the disk fails: refused, then kept.
+#[test]
+fn shutdown() {
+    snapshot_at(
+        "shutdown",
+        42,
+        &["shutdown_signal", "shutdown_command", "shutdowns_refused"],
+    );
+}
+
+/// The swarm: every fault on, each seed its own mix; this one fills the
+/// disk and jumps the clock back.
+#[test]
+fn swarm() {
+    snapshot_at(
+        "swarm",
+        42,
+        &["disk_full", "clock_jump_back", "write_errors_recovered"],
+    );
 }
 
 /// Regression, found by crash-no seed 42: loading the AOF ran commands
@@ -97,6 +195,29 @@ fn regression_loaded_files_are_made_durable() {
     for seed in [189, 447] {
         let report = report_of("crash-everysec", seed);
         assert!(report.passed(), "seed {seed}: {}", report.render());
+    }
+}
+
+/// Regressions found by the fault swarm, fixed in core, at the seeds that
+/// found them: a failed fsync at start forgotten by the next start
+/// (fsync-error 162, 549, 952); a flipped bit in an INCR file's marker that
+/// switched its checksums off (bit-flip 513); a flipped bit in the manifest
+/// that renamed an INCR file into a history file (bit-flip 398); a key
+/// judged expired at a wall time before a backward clock jump (swarm 455).
+/// Each has a unit test in core or in the persistence tests too.
+#[test]
+fn regression_fault_swarm_seeds() {
+    for (name, seed) in [
+        ("fsync-error", 162),
+        ("fsync-error", 549),
+        ("fsync-error", 952),
+        ("bit-flip", 513),
+        ("bit-flip", 398),
+        ("swarm", 455),
+        ("swarm", 2458),
+    ] {
+        let report = report_of(name, seed);
+        assert!(report.passed(), "{name} seed {seed}: {}", report.render());
     }
 }
 

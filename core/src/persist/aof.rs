@@ -93,6 +93,11 @@ pub struct Aof {
     pub base_size: u64,
     /// Bytes of all files (INFO `aof_current_size`).
     pub current_size: u64,
+    /// Where to leave the fsync-error marker (set once the AOF is open).
+    marker_path: Option<String>,
+    /// The marker could not be left when an fsync failed: the cron tries
+    /// again until it is, or a fresh BASE makes it moot.
+    marker_pending: bool,
     /// `current_size` when the last rotation opened a new INCR file: the
     /// bytes a rewrite's BASE replaces.
     size_before_rotation: u64,
@@ -105,6 +110,34 @@ pub fn join(dir: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{}/{name}", dir.trim_end_matches('/'))
+    }
+}
+
+/// The file an fsync error leaves in the AOF directory until a fresh BASE
+/// replaces the files it poisoned. Linux reports a failed fsync once and
+/// may then report success for the same lost pages, so a node that starts
+/// on files whose fsync failed in its previous life (a process crash keeps
+/// their pages in the cache) must write them afresh rather than fsync
+/// them. A start whose fsync of the files it loaded fails leaves it too,
+/// in case its fresh BASE fails and the start is refused. The marker needs
+/// no fsync: only a process crash, which keeps the page cache, can leave
+/// such pages behind.
+pub fn fsync_error_marker(config: &Config) -> String {
+    join(
+        &aof_dir(config),
+        &format!("{}.fsync-error", config.appendfilename),
+    )
+}
+
+/// Leaves the fsync-error marker (see [`fsync_error_marker`]). False if
+/// the disk would not even create it: the caller tries again later.
+pub fn leave_fsync_error_marker(env: &mut dyn Env, path: &str) -> bool {
+    match env.open(path, OpenMode::CreateTruncate) {
+        Ok(file) => {
+            let _ = env.close_file(file);
+            true
+        }
+        Err(_) => false,
     }
 }
 
@@ -373,6 +406,10 @@ impl Aof {
             Some(in_flight) if in_flight.op == op => {
                 self.in_flight = None;
                 match result {
+                    // A poisoned file proves nothing durable any more, even
+                    // by an fsync that reports success: the pages an
+                    // earlier failed fsync covered may be gone.
+                    Ok(()) if self.fsync_error.is_some() => {}
                     Ok(()) => {
                         self.fsynced = self.fsynced.max(in_flight.covers);
                         if let Some(incr) = self.incr.as_mut() {
@@ -387,12 +424,21 @@ impl Aof {
         }
     }
 
-    fn fsync_failed(&mut self, env: &mut dyn Env, error: String) {
+    pub(crate) fn fsync_failed(&mut self, env: &mut dyn Env, error: String) {
+        self.marker_pending = true;
+        self.retry_marker(env);
         env.log(
             LogLevel::Warning,
             &format!("Can't persist AOF for fsync error when the AOF fsync policy is 'always' or 'everysec': {error}. The INCR file can no longer be trusted: refusing writes until a new BASE is written from memory."),
         );
         self.fsync_error = Some(error);
+    }
+
+    /// Leaves the fsync-error marker if an fsync error still owes it.
+    pub fn retry_marker(&mut self, env: &mut dyn Env) {
+        if let (true, Some(path)) = (self.marker_pending, &self.marker_path) {
+            self.marker_pending = !leave_fsync_error_marker(env, path);
+        }
     }
 
     /// Whether the node still needs the cron to call `flush` or `recover`.
@@ -477,13 +523,32 @@ impl Aof {
             u64::MAX,
             Some(incr.clone()),
         );
-        if let Err(error) = installed {
-            let _ = env.close_file(file);
-            let _ = env.remove(&join(&dir, &incr.name));
-            return Err(error);
-        }
+        let not_durable = match installed {
+            Ok(not_durable) => not_durable,
+            Err(error) => {
+                let _ = env.close_file(file);
+                let _ = env.remove(&join(&dir, &incr.name));
+                return Err(error);
+            }
+        };
+        let fsynced_before = self.fsynced;
         self.switch_to(env, file, incr.name, marker_bytes);
         self.current_size = self.base_size + marker_bytes;
+        let marker = fsync_error_marker(config);
+        self.marker_path = Some(marker.clone());
+        match not_durable {
+            // The new manifest may not survive power loss: the old files
+            // may come back, so nothing more is durable than before.
+            Some(error) => {
+                self.fsynced = fsynced_before;
+                self.fsync_failed(env, error);
+            }
+            // The files an fsync error poisoned are history now.
+            None => {
+                self.marker_pending = false;
+                let _ = env.remove(&marker);
+            }
+        }
         Ok(())
     }
 
@@ -498,11 +563,10 @@ impl Aof {
         if !self.buffer.is_empty() || self.write_error.is_some() || self.fsync_error.is_some() {
             return Err("the AOF buffer could not be written".to_string());
         }
-        if let Some(incr) = &self.incr {
-            env.fsync(incr.file)
-                .map_err(|e| format!("Can't fsync the AOF incr file {}: {e}", incr.name))?;
-            self.fsynced = self.written;
-        }
+        // The sync_now path: an fsync error here poisons the INCR file like
+        // any other (the pages it covered may never become durable).
+        self.sync_now(env)
+            .map_err(|e| format!("Can't fsync the AOF incr file: {e}"))?;
         let dir = aof_dir(config);
         let seq = self.manifest.next_incr_seq();
         let incr = AofFile {
@@ -513,7 +577,8 @@ impl Aof {
         let (file, marker_bytes) = create_incr(env, &dir, &incr.name)?;
         let mut manifest = self.manifest.clone();
         manifest.incrs.push(incr.clone());
-        if let Err(error) = persist_manifest(env, config, &manifest) {
+        let persisted = persist_manifest(env, config, &manifest);
+        if let Err(ManifestError::NotInstalled(error)) = persisted {
             let _ = env.close_file(file);
             let _ = env.remove(&join(&dir, &incr.name));
             return Err(error);
@@ -533,13 +598,19 @@ impl Aof {
         self.selected_db = None;
         self.batch_seq = 0;
         self.current_size += marker_bytes;
+        if let Err(ManifestError::NotDurable(error)) = persisted {
+            self.fsync_failed(env, error.clone());
+            return Err(error);
+        }
         Ok(seq)
     }
 
     /// Renames a finished BASE temp file into place and switches the
     /// manifest to it: the old BASE and every INCR file before
     /// `first_kept` become history and are deleted; `fresh_incr`, if
-    /// given, is listed after the kept ones.
+    /// given, is listed after the kept ones. `Ok(Some(error))`: the new
+    /// manifest is in place but its directory could not be fsynced (the
+    /// caller poisons the AOF, see [`ManifestError::NotDurable`]).
     #[allow(clippy::too_many_arguments)]
     pub fn install_base(
         &mut self,
@@ -550,7 +621,7 @@ impl Aof {
         base_bytes: u64,
         first_kept: u64,
         fresh_incr: Option<AofFile>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         let dir = aof_dir(config);
         let base = AofFile {
             name: base_name(&config.appendfilename, base_seq, preamble(config)),
@@ -576,7 +647,10 @@ impl Aof {
                 base.name
             ));
         }
-        persist_manifest(env, config, &manifest)?;
+        let persisted = persist_manifest(env, config, &manifest);
+        if let Err(ManifestError::NotInstalled(error)) = persisted {
+            return Err(error);
+        }
         env.log(
             LogLevel::Notice,
             &format!(
@@ -588,8 +662,15 @@ impl Aof {
         self.manifest = manifest;
         self.base_size = base_bytes;
         self.current_size = base_bytes + kept_bytes;
-        self.delete_history(env, config);
-        Ok(())
+        // History stays until a manifest without it is durable: power loss
+        // may bring back the old manifest, which needs those files.
+        match persisted {
+            Err(error) => Ok(Some(error.to_string())),
+            Ok(()) => {
+                self.delete_history(env, config);
+                Ok(None)
+            }
+        }
     }
 
     /// Starts appending to `file` with everything so far durable.
@@ -630,9 +711,21 @@ impl Aof {
         }
         let mut manifest = self.manifest.clone();
         manifest.history.clear();
-        if persist_manifest(env, config, &manifest).is_ok() {
-            self.manifest = manifest;
+        match persist_manifest(env, config, &manifest) {
+            Ok(()) | Err(ManifestError::NotDurable(_)) => self.manifest = manifest,
+            Err(ManifestError::NotInstalled(_)) => {}
         }
+    }
+
+    /// After loading files that cannot be trusted to become durable: take
+    /// their manifest as the current one, so that a fresh BASE written from
+    /// memory replaces them all.
+    pub fn adopt_loaded(&mut self, config: &Config, manifest: Manifest, sizes: (u64, u64)) {
+        self.marker_path = Some(fsync_error_marker(config));
+        self.manifest = manifest;
+        self.base_size = sizes.0;
+        self.current_size = sizes.1;
+        self.size_before_rotation = sizes.1;
     }
 
     /// After loading: keep the loaded files and append to a new INCR file,
@@ -655,7 +748,8 @@ impl Aof {
         let (file, marker_bytes) = create_incr(env, &dir, &incr.name)?;
         let mut updated = manifest;
         updated.incrs.push(incr.clone());
-        if let Err(error) = persist_manifest(env, config, &updated) {
+        let persisted = persist_manifest(env, config, &updated);
+        if let Err(ManifestError::NotInstalled(error)) = persisted {
             let _ = env.close_file(file);
             let _ = env.remove(&join(&dir, &incr.name));
             return Err(error);
@@ -668,6 +762,10 @@ impl Aof {
         self.base_size = sizes.0;
         self.current_size = sizes.1 + marker_bytes;
         self.manifest = updated;
+        self.marker_path = Some(fsync_error_marker(config));
+        if let Err(error) = persisted {
+            self.fsync_failed(env, error.to_string());
+        }
         Ok(())
     }
 }
@@ -758,30 +856,58 @@ fn ensure_dir(env: &mut dyn Env, dir: &str) -> Result<(), String> {
     }
 }
 
+/// Why a manifest could not be persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestError {
+    /// Nothing changed: the old manifest is still the one in place.
+    NotInstalled(String),
+    /// The new manifest is in place (renamed), but its directory could not
+    /// be fsynced: power loss may bring the old one back. Callers must act
+    /// on the new one and treat the directory like a file whose fsync
+    /// failed.
+    NotDurable(String),
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManifestError::NotInstalled(text) | ManifestError::NotDurable(text) => {
+                f.write_str(text)
+            }
+        }
+    }
+}
+
+impl From<ManifestError> for String {
+    fn from(error: ManifestError) -> String {
+        error.to_string()
+    }
+}
+
 /// Writes the manifest: temp file, fsync, rename, directory fsync.
 pub fn persist_manifest(
     env: &mut dyn Env,
     config: &Config,
     manifest: &Manifest,
-) -> Result<(), String> {
+) -> Result<(), ManifestError> {
     let dir = aof_dir(config);
     let temp = join(&dir, &temp_manifest_name(&config.appendfilename));
     let target = join(&dir, &manifest_name(&config.appendfilename));
-    let skip_dir_fsync = planted::active(config, PlantedBug::RenameWithoutDirFsync);
-    let result = write_durable(env, &temp, manifest.to_text().as_bytes())
-        .and_then(|()| env.rename(&temp, &target))
-        .and_then(|()| {
-            if skip_dir_fsync {
-                Ok(())
-            } else {
-                env.fsync_dir(&dir)
-            }
-        });
-    result.map_err(|error| {
+    let name = manifest_name(&config.appendfilename);
+    let installed = write_durable(env, &temp, manifest.to_text().as_bytes())
+        .and_then(|()| env.rename(&temp, &target));
+    if let Err(error) = installed {
         let _ = env.remove(&temp);
-        format!(
-            "Can't persist the AOF manifest file {}: {error}",
-            manifest_name(&config.appendfilename)
-        )
+        return Err(ManifestError::NotInstalled(format!(
+            "Can't persist the AOF manifest file {name}: {error}"
+        )));
+    }
+    if planted::active(config, PlantedBug::RenameWithoutDirFsync) {
+        return Ok(());
+    }
+    env.fsync_dir(&dir).map_err(|error| {
+        ManifestError::NotDurable(format!(
+            "Can't fsync the directory of the AOF manifest file {name}: {error}"
+        ))
     })
 }

@@ -143,8 +143,15 @@ pub struct Manifest {
 impl Manifest {
     /// Parses manifest text with Redis's rules: `#` lines are comments,
     /// each line is `key value` pairs (`file`, `seq`, `type` required),
-    /// one base at most, INCR sequence numbers increasing.
+    /// one base at most, INCR sequence numbers increasing. A manifest
+    /// redoubt wrote starts with its checksum line, which must verify: one
+    /// flipped bit turns `type i` into `type h` and would silently drop an
+    /// INCR file. Redis writes no comment lines, so a manifest whose first
+    /// line is a comment but no valid checksum is damaged.
     pub fn parse(text: &[u8]) -> Result<Manifest, String> {
+        if text.first() == Some(&b'#') {
+            verify_manifest_checksum(text)?;
+        }
         let mut manifest = Manifest::default();
         let mut lines = 0;
         for line in text.split_inclusive(|&b| b == b'\n') {
@@ -187,19 +194,24 @@ impl Manifest {
         }
     }
 
-    /// The manifest as Redis writes it: base, history, then INCR files.
+    /// The manifest as Redis writes it (base, history, then INCR files),
+    /// after a checksum line that Redis skips as a comment.
     pub fn to_text(&self) -> String {
-        let mut text = String::new();
+        let mut body = String::new();
         let all = self.base.iter().chain(&self.history).chain(&self.incrs);
         for file in all {
-            text.push_str(&format!(
+            body.push_str(&format!(
                 "file {} seq {} type {}\n",
                 quote_name(&file.name),
                 file.seq,
                 file.kind.letter()
             ));
         }
-        text
+        let crc = CRC32C.checksum(body.as_bytes());
+        format!(
+            "{}{crc:08x}\n{body}",
+            std::str::from_utf8(TRAILER_PREFIX).unwrap_or("#CK:")
+        )
     }
 
     /// Files to load, in order: base first, then INCR files.
@@ -213,6 +225,22 @@ impl Manifest {
 
     pub fn next_base_seq(&self) -> u64 {
         self.base.as_ref().map_or(1, |f| f.seq + 1)
+    }
+}
+
+/// Checks a manifest's first line, `#CK:<crc32c of the rest>`.
+fn verify_manifest_checksum(text: &[u8]) -> Result<(), String> {
+    let damaged = || "The AOF manifest file is damaged: its checksum does not match".to_string();
+    let newline = text.iter().position(|&b| b == b'\n').ok_or_else(damaged)?;
+    let hex = text[..newline]
+        .strip_prefix(TRAILER_PREFIX)
+        .filter(|hex| hex.len() == 8)
+        .and_then(|hex| std::str::from_utf8(hex).ok())
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .ok_or_else(damaged)?;
+    match CRC32C.checksum(&text[newline + 1..]) == hex {
+        true => Ok(()),
+        false => Err(damaged()),
     }
 }
 
@@ -643,12 +671,67 @@ mod tests {
         );
     }
 
+    // A file whose marker line has any bit flipped is still checked: the
+    // scan reports damage before it applies a damaged command. A Redis file
+    // starting with a `#TS:` annotation is not checked and loads.
+    #[test]
+    fn flipped_marker_is_damage_not_an_unchecked_file() {
+        let mut batch = Vec::new();
+        encode_command(&mut batch, &["SET", "k", "v"]);
+        let marker = batch_trailer(0, b"", None);
+        let mut file = marker.clone();
+        file.extend_from_slice(&batch);
+        file.extend_from_slice(&batch_trailer(1, &batch, Some(18)));
+        let scan = |bytes: &[u8]| -> (usize, bool) {
+            let mut scanner = Scanner::default();
+            let (mut at, mut released) = (0, 0);
+            while at < bytes.len() {
+                let Ok((item, used)) = next_item(&bytes[at..], at as u64, 1 << 20) else {
+                    return (released, true);
+                };
+                match scanner.accept(item, &bytes[at..at + used], at as u64) {
+                    Ok(commands) => released += commands.len(),
+                    Err(_) => return (released, true),
+                }
+                at += used;
+            }
+            (released, false)
+        };
+        assert_eq!(scan(&file), (1, false));
+        // Flip a marker bit and a bit of the value: never a command applied
+        // unverified (a flip in the marker's unused seq field is harmless
+        // alone, so the value's flip is what must be caught).
+        let value_at = marker.len() + batch.len() - 3;
+        for bit in 0..marker.len() * 8 {
+            let mut flipped = file.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            flipped[value_at] ^= 1;
+            let (released, damaged) = scan(&flipped);
+            assert!(damaged && released == 0, "bit {bit}: {released} released");
+        }
+        let mut redis = b"#TS:1700000000\r\n".to_vec();
+        redis.extend_from_slice(&batch);
+        assert_eq!(scan(&redis), (1, false));
+    }
+
     // The manifest round-trips in Redis's format and enforces its rules.
     #[test]
     fn manifest() {
         let text = b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\nfile appendonly.aof.3.incr.aof seq 3 type i\nfile appendonly.aof.4.incr.aof seq 4 type i\n";
         let manifest = Manifest::parse(text).unwrap();
-        assert_eq!(manifest.to_text().as_bytes(), text);
+        let written = manifest.to_text();
+        let (checksum, body) = written.split_once('\n').unwrap();
+        assert!(checksum.starts_with("#CK:"), "{checksum}");
+        assert_eq!(body.as_bytes(), text);
+        assert_eq!(Manifest::parse(written.as_bytes()).unwrap(), manifest);
+        // Any single flipped bit of what we wrote is refused or harmless.
+        for bit in 0..written.len() * 8 {
+            let mut flipped = written.clone().into_bytes();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            if let Ok(parsed) = Manifest::parse(&flipped) {
+                assert_eq!(parsed, manifest, "bit {bit}");
+            }
+        }
         assert_eq!(manifest.next_incr_seq(), 5);
         assert_eq!(manifest.next_base_seq(), 3);
         assert_eq!(manifest.load_order().len(), 3);
@@ -711,6 +794,31 @@ impl Damage {
     }
 }
 
+/// Whether the first item of a file says the file carries batch trailers.
+/// Files redoubt writes start with the empty marker trailer; files Redis
+/// writes start with a command or with a `#TS:<unix time>` annotation. A
+/// first line starting with `#` that is neither is a marker whose bits
+/// flipped: the file is checked, and that line is damage (rather than a
+/// Redis file whose later bytes nobody would verify).
+fn starts_checked_file(item: &Item, bytes: &[u8], start: u64) -> bool {
+    if start != 0 {
+        return false;
+    }
+    match item {
+        Item::Trailer { .. } => true,
+        Item::Annotation { .. } => !is_timestamp_annotation(bytes),
+        Item::Command { .. } => false,
+    }
+}
+
+/// A Redis `#TS:<digits>` annotation line (with its line end).
+fn is_timestamp_annotation(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.strip_prefix(b"#TS:")
+        .is_some_and(|digits| !digits.is_empty() && digits.iter().all(u8::is_ascii_digit))
+}
+
 /// A command released for execution: its arguments and where it starts.
 pub type Released = (Vec<Vec<u8>>, u64);
 
@@ -770,10 +878,15 @@ impl Scanner {
         bytes: &[u8],
         start: u64,
     ) -> Result<Vec<Released>, Damage> {
-        let checked = *self.checked.get_or_insert(
-            matches!(item, Item::Trailer { trailer, .. } if trailer.len == 0 && start == 0),
-        );
+        let checked = *self
+            .checked
+            .get_or_insert_with(|| starts_checked_file(&item, bytes, start));
         match item {
+            // A checked file whose first line is no marker: bits flipped
+            // in it. Damage, never a reason to stop checking.
+            Item::Annotation { end } if checked && start == 0 => {
+                Err(Damage::Checksum { batch_end: end })
+            }
             Item::Trailer {
                 trailer,
                 start: trailer_start,

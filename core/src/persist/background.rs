@@ -338,7 +338,10 @@ impl Server {
             first_kept_incr,
             None,
         ) {
-            Ok(()) => {
+            Ok(not_durable) => {
+                if let Some(error) = not_durable {
+                    self.aof.fsync_failed(env, error);
+                }
                 self.background.last_rewrite_failed = false;
                 self.background.rewrite_failures_in_row = 0;
                 self.background.last_rewrite_seconds = Some(seconds);
@@ -396,6 +399,18 @@ impl Server {
             env.log(
                 LogLevel::Notice,
                 &format!("{} changes in {seconds} seconds. Saving...", self.dirty),
+            );
+            let _ = self.start_bgsave(env);
+            return;
+        }
+        // Unlike Redis, a failed save that stops writes is retried even when
+        // no save point is due: refused writes never make one due again,
+        // and the node must start writing again by itself once the disk
+        // heals.
+        if self.bgsave_refusal().is_some() && retry_ok {
+            env.log(
+                LogLevel::Notice,
+                "Writes are stopped by the last failed save: saving again...",
             );
             let _ = self.start_bgsave(env);
             return;

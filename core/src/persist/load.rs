@@ -32,6 +32,10 @@ pub struct LoadReport {
     pub base_bytes: u64,
     /// The tail cut from the last file: (file, offset, bytes removed).
     pub truncated: Option<(String, u64, u64)>,
+    /// The loaded files cannot be trusted to become durable: an fsync of
+    /// them failed, now or (the marker says) in the life before. The node
+    /// writes them afresh before building on them.
+    pub untrusted: Option<String>,
 }
 
 /// One file being read.
@@ -138,13 +142,34 @@ pub fn load_aof(
     })();
     server.set_loading(false);
     result?;
-    make_durable(env, &dir, &files)?;
+    report.untrusted = match fsync_error_marked(env, &server.config) {
+        true => Some("an fsync of the AOF failed before the last exit".to_string()),
+        false => make_durable(env, &dir, &files).err(),
+    };
+    if report.untrusted.is_some() {
+        // Should the node crash before its fresh BASE is in place, the
+        // next start must not trust a later fsync of the same pages.
+        let marker = super::aof::fsync_error_marker(&server.config);
+        let _ = super::aof::leave_fsync_error_marker(env, &marker);
+    }
     let seconds = (env.monotonic_ms() - started_ms) as f64 / 1000.0;
     env.log(
         LogLevel::Notice,
         &format!("DB loaded from append only file: {seconds:.3} seconds"),
     );
     Ok(Some((manifest, report)))
+}
+
+/// Whether the life before left the marker of an unrecovered fsync error.
+fn fsync_error_marked(env: &mut dyn Env, config: &crate::config::Config) -> bool {
+    let path = super::aof::fsync_error_marker(config);
+    match env.open(&path, OpenMode::Read) {
+        Ok(file) => {
+            let _ = env.close_file(file);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Fsyncs every loaded file and the directory before the node builds on

@@ -3,7 +3,7 @@
 //! write commands are refused with `-MISCONF` or their replies held, and
 //! once space returns writing resumes by itself within a bound.
 
-use super::Verdict;
+use super::{absent_within, Verdict};
 use crate::run::simulation::DiskFullRecord;
 
 /// What the ENOSPC checker looks at.
@@ -21,25 +21,6 @@ pub struct EnospcFacts<'a> {
     /// Stretches in which the node was down or paused: they do not count
     /// against the bound.
     pub absent: &'a [(u64, u64)],
-}
-
-/// Milliseconds of `[start, end]` the node was absent.
-fn absent_within(absent: &[(u64, u64)], start: u64, end: u64) -> u64 {
-    let mut covered: Vec<(u64, u64)> = absent
-        .iter()
-        .map(|&(a, b)| (a.max(start), b.min(end)))
-        .filter(|(a, b)| a < b)
-        .collect();
-    covered.sort_unstable();
-    let (mut total, mut reach) = (0, start);
-    for (a, b) in covered {
-        let a = a.max(reach);
-        if b > a {
-            total += b - a;
-            reach = b;
-        }
-    }
-    total
 }
 
 /// The ENOSPC verdict, `None` when the disk never filled.

@@ -27,6 +27,9 @@ pub struct QuietFacts {
     pub from_ms: u64,
     pub probe_acked_ms: Option<u64>,
     pub bound_ms: u64,
+    /// Milliseconds of that stretch in which the node was paused or
+    /// stalled by the fault phase's leftovers: they do not count.
+    pub absent_ms: u64,
 }
 
 /// Every client finished its operations, within the run's bounds.
@@ -55,7 +58,9 @@ pub fn check_liveness(facts: &LivenessFacts) -> Verdict {
     if let Some(quiet) = &facts.quiet {
         match quiet.probe_acked_ms {
             Some(acked) => {
-                let took = acked.saturating_sub(quiet.from_ms);
+                let took = acked
+                    .saturating_sub(quiet.from_ms)
+                    .saturating_sub(quiet.absent_ms);
                 summary += &format!(
                     "; writes acknowledged {took} ms into the quiet phase (bound {} ms)",
                     quiet.bound_ms
@@ -118,6 +123,7 @@ mod tests {
                 from_ms: 1000,
                 probe_acked_ms: Some(1500),
                 bound_ms: 1000,
+                absent_ms: 0,
             }),
         };
         assert!(check_liveness(&facts).passed);

@@ -24,6 +24,25 @@ pub mod work;
 
 use model::ModelVerdict;
 
+/// Milliseconds of `[start, end]` the node was absent.
+pub fn absent_within(absent: &[(u64, u64)], start: u64, end: u64) -> u64 {
+    let mut covered: Vec<(u64, u64)> = absent
+        .iter()
+        .map(|&(a, b)| (a.max(start), b.min(end)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    covered.sort_unstable();
+    let (mut total, mut reach) = (0, start);
+    for (a, b) in covered {
+        let a = a.max(reach);
+        if b > a {
+            total += b - a;
+            reach = b;
+        }
+    }
+    total
+}
+
 /// A checker's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {

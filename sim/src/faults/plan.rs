@@ -261,6 +261,7 @@ fn bit_flips(spec: &FaultSpec, rng: &mut SimRng, window: Range, out: &mut Vec<Sc
         out.push(ScheduledFault::BitFlip {
             at_ms: rng.pick(flips.at_ms.unwrap_or(window), u64::MAX),
             in_file: flips.in_file.clone(),
+            while_down: flips.while_down,
         });
     }
 }

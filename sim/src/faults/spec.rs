@@ -71,8 +71,10 @@ pub struct FaultSpec {
     pub schedule: Vec<ScheduledFault>,
 }
 
+/// The default liveness bound: a failed save stopping writes is retried
+/// after 5 s (Redis's delay), plus cron ticks and fsyncs.
 fn default_liveness_ms() -> u64 {
-    5000
+    10_000
 }
 
 fn always() -> u64 {
@@ -164,6 +166,10 @@ fn half() -> u64 {
     50
 }
 
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
 /// The disk fills up, then space returns.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +224,10 @@ pub struct BitFlipSpec {
     /// Only files whose path contains this (`.incr.aof`, `.rdb`).
     #[serde(default)]
     pub in_file: String,
+    /// Wait until the node is down (every file closed, the next start
+    /// reads them) rather than flip a closed file of a running node.
+    #[serde(default)]
+    pub while_down: bool,
     #[serde(default = "always")]
     pub enabled_percent: u64,
 }
@@ -319,6 +329,8 @@ pub enum ScheduledFault {
         at_ms: u64,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         in_file: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        while_down: bool,
     },
 }
 

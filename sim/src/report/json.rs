@@ -12,11 +12,12 @@
 //!                "seeds_ran": [{"start", "end"}],
 //!                "guarantees": [{"checker", "checked", "passed", "failed"}],
 //!                "checkers_off": [...],
-//!                "faults": [{"kind", "injected", "runs", "failed_runs"}]}],
+//!                "faults": [{"kind", "injected", "runs", "failed_runs"}],
+//!                "paths": [{"kind", "injected", "runs", "failed_runs"}]}],
 //!   "speed": {"commands_simulated": 40799, "wall_seconds": 0.08},
 //!   "records": [
 //!     {"seed": 13, "scenario": "smoke", "passed": true, "trace_hash": "57060e692e82d4ce",
-//!      "faults": {"power_loss": 1}, "checked": ["reply_integrity", "model", "liveness"],
+//!      "faults": {"power_loss": 1}, "paths": {"aof_tails_truncated": 1}, "checked": ["reply_integrity", "model", "liveness"],
 //!      "failed": [{"checker": "model", "violation": "..."}], "panic": "...",
 //!      "replay": "cargo run --release -p redoubt-sim -- run --seed 13 --scenario scenarios/smoke.toml"},
 //!     ...
@@ -29,7 +30,7 @@
 //! merged report has one entry per distinct range and shard count.
 //! `complete` is false when a swarm was stopped early or a merge lacks a
 //! shard. `summary` is derived from `records` (a merge recomputes it).
-//! In a record, `faults`, `failed`, `panic` and `trace_hash` are left out
+//! In a record, `faults`, `paths`, `failed`, `panic` and `trace_hash` are left out
 //! when empty. Records come one per line, by scenario then seed.
 
 use serde::{Deserialize, Serialize};

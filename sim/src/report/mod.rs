@@ -202,21 +202,8 @@ impl Report {
                 let _ = writeln!(out, "  {}: {}", tally.kind, tally.count);
             }
         }
-        let paths = &self.paths;
         let _ = writeln!(out, "recovery_paths:");
-        for (name, count) in [
-            ("aof_tails_truncated", paths.aof_tails_truncated),
-            ("rewrites_interrupted", paths.rewrites_interrupted),
-            ("saves_interrupted", paths.saves_interrupted),
-            ("fsync_errors_recovered", paths.fsync_errors_recovered),
-            ("write_errors_recovered", paths.write_errors_recovered),
-            ("starts_refused", paths.starts_refused),
-            ("shutdowns_refused", paths.shutdowns_refused),
-            (
-                "crashes_between_disk_calls",
-                paths.crashes_between_disk_calls,
-            ),
-        ] {
+        for (name, count) in self.paths.named() {
             let _ = writeln!(out, "  {name}: {count}");
         }
     }
@@ -330,11 +317,22 @@ fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
                 ""
             }
         ),
-        F::BitFlip { at_ms, in_file } if in_file.is_empty() => {
-            format!("bit flip at rest at {at_ms} ms")
-        }
-        F::BitFlip { at_ms, in_file } => {
-            format!("bit flip at rest at {at_ms} ms in a {in_file} file")
+        F::BitFlip {
+            at_ms,
+            in_file,
+            while_down,
+        } => {
+            let file = if in_file.is_empty() {
+                String::new()
+            } else {
+                format!(" in a {in_file} file")
+            };
+            let when = if *while_down {
+                ", once the node is down"
+            } else {
+                ""
+            };
+            format!("bit flip at rest at {at_ms} ms{file}{when}")
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct SeedRecord {
     /// Faults that fired, by kind: how often.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub faults: BTreeMap<String, u64>,
+    /// Recovery paths the node took, by name: how often (those taken only).
+    /// The evidence that the faults reached the code they aim at.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub paths: BTreeMap<String, u64>,
     /// The required checkers that gave a verdict (a crash checker gives
     /// none in a run without crashes).
     #[serde(default)]
@@ -65,6 +69,13 @@ impl SeedRecord {
             passed: report.passed(),
             trace_hash: Some(format!("{:016x}", report.trace_hash)),
             faults,
+            paths: report
+                .paths
+                .named()
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(name, count)| (name.to_string(), count))
+                .collect(),
             checked: verdicts.clone().map(|v| v.name.to_string()).collect(),
             failed: verdicts
                 .filter(|v| !v.passed)
@@ -86,6 +97,7 @@ impl SeedRecord {
             passed: false,
             trace_hash: None,
             faults: BTreeMap::new(),
+            paths: BTreeMap::new(),
             checked: Vec::new(),
             failed: Vec::new(),
             panic: Some(message.to_string()),

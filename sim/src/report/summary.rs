@@ -26,6 +26,9 @@ how to read this:
     the reason; they judge nothing in its runs.
   faults, per kind: injected = faults of that kind that fired, in all runs;
     runs = runs where it fired at least once; failed = those runs that failed.
+  recovery paths: taken = how often the node took that path (truncated a
+    torn tail, recovered from an fsync error, refused to start, ...), the
+    evidence that the faults reached the code they aim at.
 ";
 
 /// One checker over the runs of a scenario.
@@ -62,6 +65,10 @@ pub struct ScenarioSummary {
     pub guarantees: Vec<CheckerTally>,
     pub checkers_off: Vec<CheckerOff>,
     pub faults: Vec<FaultKindTally>,
+    /// Recovery paths, as faults are counted: taken (`injected`), runs
+    /// that took it, failed runs among those.
+    #[serde(default)]
+    pub paths: Vec<FaultKindTally>,
 }
 
 /// A swarm's summary: the scenarios in order, then the failed runs.
@@ -114,7 +121,8 @@ fn summarize_scenario(info: &ScenarioInfo, records: &[&SeedRecord]) -> ScenarioS
         seeds_ran: seed_spans(records.iter().map(|r| r.seed)),
         guarantees: tally_checkers(&info.required_checkers, records),
         checkers_off: info.checkers_off.clone(),
-        faults: tally_faults(records),
+        faults: tally_by_kind(records, |record| &record.faults),
+        paths: tally_by_kind(records, |record| &record.paths),
     }
 }
 
@@ -152,11 +160,15 @@ fn tally(name: &str) -> CheckerTally {
     }
 }
 
-/// Per fault kind, by name.
-fn tally_faults(records: &[&SeedRecord]) -> Vec<FaultKindTally> {
+/// Per kind of what `counts` gives of each record (faults, recovery
+/// paths), by name.
+fn tally_by_kind(
+    records: &[&SeedRecord],
+    counts: impl Fn(&SeedRecord) -> &BTreeMap<String, u64>,
+) -> Vec<FaultKindTally> {
     let mut kinds: BTreeMap<&str, FaultKindTally> = BTreeMap::new();
     for record in records {
-        for (kind, &count) in &record.faults {
+        for (kind, &count) in counts(record) {
             let entry = kinds.entry(kind).or_insert_with(|| FaultKindTally {
                 kind: kind.clone(),
                 injected: 0,
@@ -275,6 +287,12 @@ fn render_scenario(out: &mut String, scenario: &ScenarioSummary) {
         .map(|t| (t.kind.as_str(), [t.injected, t.runs, t.failed_runs]))
         .collect();
     render_table(out, "faults", ["injected", "runs", "failed"], &rows);
+    let rows: Vec<(&str, [u64; 3])> = scenario
+        .paths
+        .iter()
+        .map(|t| (t.kind.as_str(), [t.injected, t.runs, t.failed_runs]))
+        .collect();
+    render_table(out, "recovery paths", ["taken", "runs", "failed"], &rows);
 }
 
 /// A titled table of named rows of three counts, columns aligned.
@@ -315,6 +333,7 @@ mod tests {
             passed: failed.is_empty(),
             trace_hash: Some(format!("{seed:016x}")),
             faults: faults.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            paths: BTreeMap::new(),
             checked: ["model", "prefix"].map(String::from).to_vec(),
             failed: failed
                 .iter()

@@ -133,7 +133,9 @@ impl Simulation {
         let log = self.connections.get_mut(&conn).expect("open connection");
         log.requests.extend(batch);
         let timeout_ms = self.options.workload.timeout_ms;
-        if timeout_ms > 0 && self.clients[index].counted {
+        // Only the workload's clients give up; the probe waits.
+        let workload = matches!(self.clients[index].client.role, Role::Workload);
+        if timeout_ms > 0 && workload {
             let batch = self.clients[index].client.batches_sent();
             let event = Event::ClientTimeout {
                 client: index,

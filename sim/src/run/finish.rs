@@ -12,7 +12,7 @@ use crate::check::liveness::{check_liveness, LivenessFacts, QuietFacts};
 use crate::check::recovery::restart_verdicts;
 use crate::check::shutdown::check_shutdown;
 use crate::check::work::{check_work, WorkFacts};
-use crate::check::{model_verdict, Verdict};
+use crate::check::{absent_within, model_verdict, Verdict};
 use crate::report::{FaultTally, Report};
 use crate::workload::ops::OpKind;
 use crate::workload::ClientStats;
@@ -181,10 +181,15 @@ impl Simulation {
 
     fn liveness_facts(&self) -> LivenessFacts {
         let counted = self.clients.iter().filter(|slot| slot.counted);
-        let quiet = self.quiet_since_ms.map(|quiet_ms| QuietFacts {
-            from_ms: self.probe_from_ms.unwrap_or(quiet_ms),
-            probe_acked_ms: self.probe_acked_ms,
-            bound_ms: self.options.faults.liveness_ms,
+        let quiet = self.quiet_since_ms.map(|quiet_ms| {
+            let from_ms = self.probe_from_ms.unwrap_or(quiet_ms);
+            let until_ms = self.probe_acked_ms.unwrap_or(self.now_ms);
+            QuietFacts {
+                from_ms,
+                probe_acked_ms: self.probe_acked_ms,
+                bound_ms: self.options.faults.liveness_ms,
+                absent_ms: absent_within(&self.absent, from_ms, until_ms),
+            }
         });
         let refused_for_good = self.ended && matches!(self.node, NodeState::Down(_));
         LivenessFacts {

@@ -62,6 +62,22 @@ pub struct Parked {
 }
 
 impl Simulation {
+    /// The node's clock as it reads now: wall time follows simulated time
+    /// with the plan's drift and every jump so far, whether the node is up.
+    pub(super) fn world_clock(&self) -> SimClock {
+        let mut clock = SimClock::new(self.options.wall_offset_ms as i64);
+        clock.drift_parts_per_million = self.options.faults.drift_ppm;
+        clock.jump_wall_ms(self.wall_jump_ms);
+        clock.advance_to(self.now_ms);
+        clock
+    }
+
+    /// Wall time on the node's clock now.
+    pub(super) fn world_wall_ms(&self) -> i64 {
+        use redoubt_core::env::Clock;
+        self.world_clock().wall_ms()
+    }
+
     /// Sets the plan's per-call disk faults on the node's disk.
     pub(super) fn apply_disk_profile(&mut self) {
         let faults = disk_faults(&self.options.faults.disk);
@@ -103,6 +119,7 @@ impl Simulation {
                 }
             }
             ScheduledFault::ClockJump { delta_ms, .. } => {
+                self.wall_high_ms = self.wall_high_ms.max(self.world_wall_ms());
                 self.wall_jump_ms += delta_ms;
                 if let NodeState::Up { node, .. } = &mut self.node {
                     node.env_mut().clock.jump_wall_ms(delta_ms);
@@ -120,6 +137,14 @@ impl Simulation {
                 power_loss,
                 ..
             } => up && self.begin_shutdown(how, restart_delay_ms, power_loss, false),
+            ScheduledFault::BitFlip {
+                in_file,
+                while_down,
+                ..
+            } if while_down && up => {
+                self.flips_waiting.push(in_file);
+                false
+            }
             ScheduledFault::BitFlip { in_file, .. } => {
                 self.disk_mut().flip_bit_at_rest(&in_file).is_some()
             }
@@ -225,6 +250,12 @@ impl Simulation {
         }
         self.close_connections_of_node();
         self.forget_node_schedule();
+        for in_file in std::mem::take(&mut self.flips_waiting) {
+            if env.disk.flip_bit_at_rest(&in_file).is_some() {
+                *self.tallies.entry("bit_flip").or_default() += 1;
+                self.fired.push((self.now_ms, "bit_flip".to_string()));
+            }
+        }
         self.death = None;
         self.shutdown = None;
         let restart_at_ms = self.now_ms + restart_delay_ms;
@@ -541,9 +572,7 @@ impl Simulation {
             self.options.seed,
             stream::NODE_RESTART_BASE + self.incarnation as u64,
         );
-        let mut clock = SimClock::new(self.options.wall_offset_ms as i64);
-        clock.drift_parts_per_million = self.options.faults.drift_ppm;
-        clock.jump_wall_ms(self.wall_jump_ms);
+        let clock = self.world_clock();
         let placeholder = SimDisk::new(DiskOptions::default(), SimRng::new(0, 0));
         let disk = std::mem::replace(&mut parked.disk, placeholder);
         let mut env = SimEnv::new(clock, disk, random);
@@ -598,7 +627,7 @@ impl Simulation {
             final_state: self.model.data(),
             units: &self.lineage,
             recovered: &recovered,
-            wall_ms: node.env().wall_ms(),
+            wall_ms: self.wall_high_ms.max(node.env().wall_ms()),
             written: &self.written,
         }
         .judge(off.is_none().then_some((&parked.ending, &self.trouble)));

@@ -185,6 +185,25 @@ pub struct RecoveryPaths {
     pub crashes_between_disk_calls: u64,
 }
 
+impl RecoveryPaths {
+    /// Every path by the name reports print, in a fixed order.
+    pub fn named(&self) -> [(&'static str, u64); 8] {
+        [
+            ("aof_tails_truncated", self.aof_tails_truncated),
+            ("rewrites_interrupted", self.rewrites_interrupted),
+            ("saves_interrupted", self.saves_interrupted),
+            ("fsync_errors_recovered", self.fsync_errors_recovered),
+            ("write_errors_recovered", self.write_errors_recovered),
+            ("starts_refused", self.starts_refused),
+            ("shutdowns_refused", self.shutdowns_refused),
+            (
+                "crashes_between_disk_calls",
+                self.crashes_between_disk_calls,
+            ),
+        ]
+    }
+}
+
 /// A shutdown in progress: SIGTERM sent, the node not yet gone.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ShutdownProgress {
@@ -270,6 +289,8 @@ pub struct Simulation {
     pub(super) tallies: BTreeMap<&'static str, u64>,
     /// Faults that fired, in order: (simulated ms, what).
     pub(super) fired: Vec<(u64, String)>,
+    /// Bit flips waiting for the node to go down (their file filters).
+    pub(super) flips_waiting: Vec<String>,
     /// Stretches in which the node was paused (or stalled).
     pub(super) pauses: Vec<(u64, u64)>,
     /// Disk errors and slow fsyncs the node saw: (start, end) ms.
@@ -289,6 +310,10 @@ pub struct Simulation {
     /// When the node last came up.
     pub(super) up_since_ms: u64,
     pub(super) wall_jump_ms: i64,
+    /// The latest wall time the node's clock has shown before a jump moved
+    /// it: a key whose expiry passed then may be gone, whatever the clock
+    /// says now, so recovery is judged at this time or later.
+    pub(super) wall_high_ms: i64,
     /// Armed crash between disk calls: (arm id, crash, restart delay).
     pub(super) death: Option<(u64, crate::faults::CrashKind, u64)>,
     pub(super) deaths_armed: u64,
@@ -370,6 +395,7 @@ impl Simulation {
             stopped_by: None,
             tallies: BTreeMap::new(),
             fired: Vec::new(),
+            flips_waiting: Vec::new(),
             pauses: Vec::new(),
             disk_trouble: Vec::new(),
             record_timeline: false,
@@ -381,6 +407,7 @@ impl Simulation {
             probe_from_ms: None,
             up_since_ms: 0,
             wall_jump_ms: 0,
+            wall_high_ms: i64::MIN,
             death: None,
             deaths_armed: 0,
             shutdown: None,

@@ -383,7 +383,7 @@ impl SimDisk {
         if !self.dirs.contains(&dir) {
             return Err(not_found(&dir));
         }
-        if self.metadata_fault() {
+        if take_one(&mut self.armed.dir_fsync_errors) || self.metadata_fault() {
             return Err(eio());
         }
         self.stall_ms += self.draw_ms(

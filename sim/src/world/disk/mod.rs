@@ -263,6 +263,9 @@ pub struct ArmedFaults {
     pub fsync_errors: u32,
     /// The next truncates fail with EIO.
     pub truncate_errors: u32,
+    /// The next directory fsyncs fail with EIO: entries created, renamed
+    /// or removed in it since the last one may not survive power loss.
+    pub dir_fsync_errors: u32,
 }
 
 /// One disk call, as recorded for traces.

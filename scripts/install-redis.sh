@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs Debian's redis-server and redis-tools when any of their binaries
+# is missing: the tests use them as the oracle and as real clients. Does
+# nothing when they are already on PATH.
+set -euo pipefail
+
+missing=0
+for tool in redis-server redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
+    command -v "$tool" >/dev/null 2>&1 || missing=1
+done
+[ "$missing" = 0 ] && exit 0
+
+echo "== installing redis-server and redis-tools"
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# Keep the package from starting a system redis service: the tests run their
+# own servers on their own ports.
+created_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+fi
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends redis-server redis-tools
+if [ "$created_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
