@@ -17,6 +17,12 @@ use redoubt_sim::run::swarm::{
 };
 use redoubt_sim::run_seed_with;
 
+/// The simulator allocates and frees small buffers for every request,
+/// reply and trace event; with mimalloc a swarm runs about a quarter
+/// faster than with the system allocator (`bench/sim.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every run passed

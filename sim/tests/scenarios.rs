@@ -103,10 +103,20 @@ fn torn_tail() {
     );
 }
 
-/// fsync reports EIO; the node refuses writes, then recovers by itself.
+/// fsync reports EIO; the node refuses writes, then recovers by itself. A
+/// read fails while loading: the start is refused, and the retry loads.
 #[test]
 fn fsync_error() {
-    snapshot_at("fsync-error", 0, &["fsync_errors_recovered"]);
+    snapshot_at(
+        "fsync-error",
+        6,
+        &[
+            "disk_fsync_error",
+            "fsync_errors_recovered",
+            "disk_read_error",
+            "starts_refused",
+        ],
+    );
 }
 
 /// The disk fills: short writes and ENOSPC, retried, and writing resumes.

@@ -190,6 +190,16 @@ impl Aof {
 
     /// The offset replies may depend on and still be released.
     pub fn barrier(&self, policy: AppendFsync) -> u64 {
+        // What reached the file never passes what was appended, and what
+        // is durable never passes what reached the file: a reply released
+        // on an offset past either would promise bytes that do not exist.
+        assert!(
+            self.fsynced <= self.written && self.written <= self.appended,
+            "AOF offsets out of order: fsynced {} written {} appended {}",
+            self.fsynced,
+            self.written,
+            self.appended
+        );
         match policy {
             AppendFsync::Always => self.fsynced,
             AppendFsync::EverySec | AppendFsync::No => self.written,
@@ -411,6 +421,12 @@ impl Aof {
                     // earlier failed fsync covered may be gone.
                     Ok(()) if self.fsync_error.is_some() => {}
                     Ok(()) => {
+                        assert!(
+                            in_flight.covers <= self.written,
+                            "an fsync covered {} bytes, only {} were written",
+                            in_flight.covers,
+                            self.written
+                        );
                         self.fsynced = self.fsynced.max(in_flight.covers);
                         if let Some(incr) = self.incr.as_mut() {
                             incr.synced_bytes = incr.synced_bytes.max(in_flight.covers_bytes);

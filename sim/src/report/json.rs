@@ -67,6 +67,9 @@ pub struct Coverage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
     pub commands_simulated: u64,
+    /// Simulated time over every run (absent in older reports).
+    #[serde(default)]
+    pub simulated_ms: u64,
     pub wall_seconds: f64,
 }
 
@@ -84,6 +87,7 @@ impl SwarmReport {
             outcome.records.clone(),
             Speed {
                 commands_simulated: outcome.commands_simulated,
+                simulated_ms: outcome.simulated_ms,
                 wall_seconds: outcome.wall_seconds,
             },
         )
@@ -151,11 +155,13 @@ impl SwarmReport {
         let runs = self.records.len() as f64;
         format!(
             "{heading}\n  commands_simulated: {}\n  wall_seconds: {:.2}\n  \
-             runs_per_wall_second: {:.1}\n  simulated_commands_per_wall_second: {:.0}\n",
+             runs_per_wall_second: {:.1}\n  simulated_commands_per_wall_second: {:.0}\n  \
+             simulated_seconds_per_wall_second: {:.1}\n",
             speed.commands_simulated,
             speed.wall_seconds,
             runs / seconds,
-            speed.commands_simulated as f64 / seconds
+            speed.commands_simulated as f64 / seconds,
+            speed.simulated_ms as f64 / 1000.0 / seconds
         )
     }
 

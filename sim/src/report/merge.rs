@@ -61,6 +61,7 @@ pub fn merge(inputs: &[MergeInput]) -> Result<Merged, String> {
             .iter()
             .map(|i| i.report.speed.commands_simulated)
             .sum(),
+        simulated_ms: inputs.iter().map(|i| i.report.speed.simulated_ms).sum(),
         wall_seconds: inputs.iter().map(|i| i.report.speed.wall_seconds).sum(),
     };
     let report = SwarmReport::new(covers, gaps.is_empty(), scenarios, records, speed);

@@ -201,6 +201,8 @@ pub struct SwarmOutcome {
     /// A run could not start: the scenario file and the reason.
     pub configuration_error: Option<String>,
     pub commands_simulated: u64,
+    /// Simulated time over every run, in milliseconds.
+    pub simulated_ms: u64,
     pub wall_seconds: f64,
 }
 
@@ -222,6 +224,7 @@ pub fn run_swarm(plan: &SwarmPlan<'_>, stop: &AtomicBool) -> SwarmOutcome {
 struct Shared {
     next_run: AtomicU64,
     commands: AtomicU64,
+    simulated_ms: AtomicU64,
     finished: Mutex<Vec<(usize, SeedRecord)>>,
     reports_seen: Mutex<Vec<ScenarioInfo>>,
     configuration_error: Mutex<Option<String>>,
@@ -239,6 +242,7 @@ where
     let shared = Shared {
         next_run: AtomicU64::new(0),
         commands: AtomicU64::new(0),
+        simulated_ms: AtomicU64::new(0),
         finished: Mutex::new(Vec::new()),
         reports_seen: Mutex::new(plan.scenarios.iter().map(ScenarioInfo::of).collect()),
         configuration_error: Mutex::new(None),
@@ -266,6 +270,7 @@ where
             .into_inner()
             .expect("no panic holds the lock"),
         commands_simulated: shared.commands.into_inner(),
+        simulated_ms: shared.simulated_ms.into_inner(),
         wall_seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -296,6 +301,10 @@ where
                 shared
                     .commands
                     .fetch_add(report.commands_executed, Ordering::Relaxed);
+                shared.simulated_ms.fetch_add(
+                    report.end_ms.saturating_sub(report.start_ms),
+                    Ordering::Relaxed,
+                );
                 shared.reports_seen.lock().expect("no panic holds the lock")[scenario]
                     .note(&report);
                 SeedRecord::of_report(&report)

@@ -1,0 +1,207 @@
+//! The simulator's self-test: a durability bug planted in core on purpose
+//! must be caught by the scenario written for its fault, within a bounded
+//! number of seeds, by the checker that guards that promise. The failing
+//! seed must pass with the bug removed (the bug, not the scenario, fails
+//! it), and must shrink to a small scenario file that still fails when
+//! parsed back and replayed.
+//!
+//! Runs only with `--features planted-bugs`; `scripts/test.sh` runs it.
+
+#![cfg(feature = "planted-bugs")]
+
+use redoubt_sim::run::shrink::{failing_checkers, shrink};
+use redoubt_sim::{run_seed, Report, Scenario};
+
+/// Seeds a scenario may need to catch its bug. Each case below records
+/// the seed that catches it today, so a harness change that makes a bug
+/// harder to find shows up as a failing bound or a moved seed.
+const SEEDS_MAX: u64 = 200;
+
+/// Seeds over which the test prints how often a bug is caught.
+const CATCH_RATE_SEEDS: u64 = 20;
+
+struct Case {
+    bug: &'static str,
+    scenario: &'static str,
+    /// The checker that must fail: the promise the bug breaks.
+    checker: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        bug: "reply-before-fsync",
+        scenario: "crash-always",
+        checker: "durable",
+    },
+    Case {
+        bug: "torn-tail-kept",
+        scenario: "torn-tail",
+        // The kept garbage sits before the next writes; the batch after it
+        // vouches it was durable, so the next start refuses.
+        checker: "recovery",
+    },
+    Case {
+        bug: "short-write-drops-buffer",
+        scenario: "disk-full",
+        checker: "durable",
+    },
+    Case {
+        bug: "rename-without-dir-fsync",
+        scenario: "crash-always",
+        // Power loss forgets the new manifest; the old one names files
+        // without the acknowledged writes.
+        checker: "durable",
+    },
+    Case {
+        bug: "fsync-error-ignored",
+        scenario: "fsync-error",
+        // Power loss drops the pages the failed fsync covered; a later
+        // batch's trailer vouches they were durable, so the start refuses
+        // (detected, never loaded silently) and the node stays down.
+        checker: "recovery",
+    },
+];
+
+fn scenario(name: &str) -> Scenario {
+    let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    Scenario::parse(&text).expect("valid scenario")
+}
+
+fn planted(name: &str, bug: &str) -> Scenario {
+    let mut scenario = scenario(name);
+    scenario.node.config.push(format!("planted-bug {bug}"));
+    scenario
+}
+
+fn run(seed: u64, scenario: &Scenario) -> Report {
+    run_seed(seed, scenario, None).expect("the run starts")
+}
+
+/// The first seed below `SEEDS_MAX` whose run fails, with its report.
+fn first_failure(scenario: &Scenario) -> Option<(u64, Report)> {
+    (0..SEEDS_MAX)
+        .map(|seed| (seed, run(seed, scenario)))
+        .find(|(_, report)| !report.passed())
+}
+
+fn caught(case: &Case) -> (u64, Scenario) {
+    let buggy = planted(case.scenario, case.bug);
+    let (seed, report) = first_failure(&buggy).unwrap_or_else(|| {
+        panic!(
+            "{} was not caught by {} in {SEEDS_MAX} seeds",
+            case.bug, case.scenario
+        )
+    });
+    let failing = failing_checkers(&report);
+    assert!(
+        failing.iter().any(|name| name == case.checker),
+        "{} at {} seed {seed} failed {failing:?}, not {}:\n{}",
+        case.bug,
+        case.scenario,
+        case.checker,
+        report.render()
+    );
+    let clean = run(seed, &scenario(case.scenario));
+    assert!(
+        clean.passed(),
+        "{} seed {seed} fails without the bug too:\n{}",
+        case.scenario,
+        clean.render()
+    );
+    let rate = (0..CATCH_RATE_SEEDS)
+        .filter(|&seed| !run(seed, &buggy).passed())
+        .count();
+    eprintln!(
+        "self-test: {} caught by {} at seed {seed} ({failing:?}); {rate} of seeds 0..{CATCH_RATE_SEEDS} catch it",
+        case.bug, case.scenario
+    );
+    (seed, buggy)
+}
+
+fn case(bug: &str) -> &'static Case {
+    CASES.iter().find(|c| c.bug == bug).expect("a case")
+}
+
+#[test]
+fn reply_before_fsync_is_caught() {
+    caught(case("reply-before-fsync"));
+}
+
+#[test]
+fn torn_tail_kept_is_caught() {
+    caught(case("torn-tail-kept"));
+}
+
+#[test]
+fn short_write_drops_buffer_is_caught() {
+    caught(case("short-write-drops-buffer"));
+}
+
+#[test]
+fn rename_without_dir_fsync_is_caught() {
+    caught(case("rename-without-dir-fsync"));
+}
+
+#[test]
+fn fsync_error_ignored_is_caught() {
+    caught(case("fsync-error-ignored"));
+}
+
+/// A caught bug shrinks to a scenario file with fewer clients and requests
+/// that, parsed back from its text, still fails the same checker at the
+/// same seed.
+#[test]
+fn a_caught_bug_shrinks_to_a_replayable_file() {
+    let case = case("reply-before-fsync");
+    let (seed, buggy) = caught(case);
+    let original = run(seed, &buggy);
+    let shrunk = shrink(seed, &buggy).expect("the failure shrinks");
+    assert!(
+        shrunk.failing.iter().any(|name| name == case.checker),
+        "{:?}",
+        shrunk.failing
+    );
+    let replayed = Scenario::parse(&shrunk.text).expect("the shrunk file parses");
+    let report = run(seed, &replayed);
+    let failing = failing_checkers(&report);
+    assert!(
+        failing.iter().any(|name| name == case.checker),
+        "the shrunk file at seed {seed} fails {failing:?}:\n{}\n{}",
+        shrunk.text,
+        report.render()
+    );
+    let sent = |report: &Report| report.client_totals.requests_sent;
+    assert!(
+        sent(&report) < sent(&original),
+        "shrinking kept every request: {} of {}",
+        sent(&report),
+        sent(&original)
+    );
+    eprintln!(
+        "self-test: shrunk {} seed {seed} from {} to {} requests in {} runs",
+        case.scenario,
+        sent(&original),
+        sent(&report),
+        shrunk.runs
+    );
+}
+
+/// The general swarm (`scenarios/swarm.toml`, every fault on, each seed its
+/// own mix) catches every planted bug too, not only the scenario written
+/// for it.
+#[test]
+fn the_swarm_catches_every_planted_bug() {
+    for case in CASES {
+        let buggy = planted("swarm", case.bug);
+        let (seed, report) = first_failure(&buggy)
+            .unwrap_or_else(|| panic!("{} was not caught by swarm in {SEEDS_MAX} seeds", case.bug));
+        let clean = run(seed, &scenario("swarm"));
+        assert!(clean.passed(), "swarm seed {seed} fails without the bug");
+        eprintln!(
+            "self-test: {} caught by swarm at seed {seed} ({:?})",
+            case.bug,
+            failing_checkers(&report)
+        );
+    }
+}
