@@ -259,12 +259,20 @@ impl Server {
         Ok(())
     }
 
-    /// Turns the AOF off, writing what is buffered first.
+    /// Turns the AOF off, writing what is buffered and fsyncing the file
+    /// first, as Redis's `stopAppendOnly` does: writes acknowledged under
+    /// `everysec` keep their promise after the file stops being appended to.
     pub fn stop_aof(&mut self, env: &mut dyn Env) {
         if !self.aof_on {
             return;
         }
         self.aof.flush(env, &self.config);
+        if let Err(error) = self.aof.sync_now(env) {
+            env.log(
+                LogLevel::Warning,
+                &format!("Fail to fsync the AOF file: {error}"),
+            );
+        }
         self.aof.close(env);
         self.aof_on = false;
     }

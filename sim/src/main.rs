@@ -228,7 +228,10 @@ fn shrink(seed: u64, scenario_path: Option<&str>, out: Option<&str>) -> Result<E
         shrunk.scenario.workload.scripts.len()
     );
     println!("written to {path}");
-    println!("replay: cargo run --release -p redoubt-sim -- run --seed {seed} --scenario {path}");
+    println!(
+        "replay: {}",
+        redoubt_sim::report::replay_command(seed, Some(&path))
+    );
     Ok(Exit::Passed)
 }
 

@@ -213,8 +213,13 @@ fn regression_loaded_files_are_made_durable() {
 /// (fsync-error 162, 549, 952); a flipped bit in an INCR file's marker that
 /// switched its checksums off (bit-flip 513); a flipped bit in the manifest
 /// that renamed an INCR file into a history file (bit-flip 398); a key
-/// judged expired at a wall time before a backward clock jump (swarm 455).
-/// Each has a unit test in core or in the persistence tests too.
+/// judged expired at a wall time before a backward clock jump (swarm 455);
+/// CONFIG SET appendonly no closing the file without an fsync (swarm 5); an
+/// EXEC refused with MISCONF that left its client queueing forever (swarm
+/// 315); and, in the checkers, a full disk judged by a closed AOF's stale
+/// write error or without the failed-save retry delay (disk-full 45,
+/// shutdown 43). Each has a unit test in core or in the persistence tests
+/// too.
 #[test]
 fn regression_fault_swarm_seeds() {
     for (name, seed) in [
@@ -225,6 +230,11 @@ fn regression_fault_swarm_seeds() {
         ("bit-flip", 398),
         ("swarm", 455),
         ("swarm", 2458),
+        ("swarm", 5),
+        ("swarm", 315),
+        ("disk-full", 45),
+        ("disk-full", 25),
+        ("shutdown", 43),
     ] {
         let report = report_of(name, seed);
         assert!(report.passed(), "{name} seed {seed}: {}", report.render());

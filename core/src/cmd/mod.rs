@@ -430,7 +430,16 @@ fn dispatch(
         return (argv, false);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved) {
-        client.out.error(&refusal);
+        if resolved.spec.name == "exec" && client.multi.take().is_some() {
+            // As Redis's execCommandAbort: a refused EXEC ends the
+            // transaction, so the client does not queue on forever.
+            transaction::unwatch_all(server, client);
+            client.out.error(&format!(
+                "EXECABORT Transaction discarded because of: {refusal}"
+            ));
+        } else {
+            client.out.error(&refusal);
+        }
         return (argv, false);
     }
     let now_ms = env.wall_ms();

@@ -11,7 +11,7 @@ use crate::node::Server;
 
 /// Seconds to wait before a `save` point retries after a failed BGSAVE
 /// (Redis's CONFIG_BGSAVE_RETRY_DELAY).
-const BGSAVE_RETRY_DELAY_MS: u64 = 5000;
+pub const BGSAVE_RETRY_DELAY_MS: u64 = 5000;
 /// Consecutive rewrite failures after which automatic rewrites back off,
 /// and the back-off's bounds (Redis's aofRewriteLimited).
 const REWRITE_FAILURES_BEFORE_BACKOFF: u32 = 3;

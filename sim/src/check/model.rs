@@ -195,8 +195,20 @@ impl Model {
                 in_transaction,
             } => self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms),
             TraceEvent::Expired { db, key, .. } => self.expired(*db, key, record.wall_ms),
-            // Answered without running: nothing changes in the dataset.
-            TraceEvent::Rejected { .. } => {}
+            // Answered without running: nothing changes in the dataset. A
+            // refused EXEC ends its transaction.
+            TraceEvent::Rejected { conn, argv, reply } => {
+                let exec = argv
+                    .first()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(b"EXEC"));
+                if exec && reply.starts_with(b"-EXECABORT") {
+                    if let Some(state) = self.conns.get_mut(conn) {
+                        state.in_multi = false;
+                        state.watched.clear();
+                        state.dirty_at_exec = None;
+                    }
+                }
+            }
             TraceEvent::Connected { conn } => {
                 self.conns.insert(*conn, ConnState::default());
             }
@@ -856,5 +868,28 @@ mod tests {
             executed(1, &["EXEC"], b"*2\r\n+OK\r\n$1\r\n2\r\n", 0),
         ];
         assert!(!check_trace(&trace).passed());
+    }
+
+    /// An EXEC refused before running (MISCONF) ends the transaction: a
+    /// MULTI after it is not nested; one after an EXEC refused with a plain
+    /// error is.
+    #[test]
+    fn refused_exec_ends_the_transaction() {
+        let refused = |reply: &[u8]| TraceRecord {
+            monotonic_ms: 0,
+            wall_ms: 0,
+            event: TraceEvent::Rejected {
+                conn: 1,
+                argv: args(&["EXEC"]),
+                reply: reply.to_vec(),
+            },
+        };
+        let multi = executed(1, &["MULTI"], b"+OK\r\n", 0);
+        let aborted = refused(b"-EXECABORT Transaction discarded because of: MISCONF x\r\n");
+        let trace = vec![multi.clone(), aborted, multi.clone()];
+        let verdict = check_trace(&trace);
+        assert!(verdict.passed(), "{:?}", verdict.violations);
+        let other = refused(b"-MISCONF x\r\n");
+        assert!(!check_trace(&[multi.clone(), other, multi]).passed());
     }
 }

@@ -63,9 +63,15 @@ pub struct Report {
 }
 
 /// The command that replays `seed` under the scenario file `scenario_path`
-/// (the built-in scenario when `None`).
+/// (the built-in scenario when `None`). A build that can plant bugs says
+/// so, since only such a build reads a scenario that plants one.
 pub fn replay_command(seed: u64, scenario_path: Option<&str>) -> String {
-    let mut command = format!("cargo run --release -p redoubt-sim -- run --seed {seed}");
+    let features = if cfg!(feature = "planted-bugs") {
+        " --features planted-bugs"
+    } else {
+        ""
+    };
+    let mut command = format!("cargo run --release -p redoubt-sim{features} -- run --seed {seed}");
     if let Some(path) = scenario_path {
         write!(command, " --scenario {path}").expect("write to String");
     }

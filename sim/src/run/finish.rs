@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
+use redoubt_core::persist::background::BGSAVE_RETRY_DELAY_MS;
 
 use super::simulation::{NodeState, Simulation};
 use crate::check::enospc::{check_enospc, EnospcFacts};
@@ -240,7 +241,16 @@ impl Simulation {
         EnospcFacts {
             episodes: &self.disk_fulls,
             misconf_refusals,
-            resume_bound_ms: 2000 + 1000 / self.options.node_hz.max(1),
+            // Two seconds and a tick for the AOF; a failed save stops
+            // writes until the next save succeeds, and a failed save is
+            // retried only after Redis's retry delay.
+            resume_bound_ms: 2000
+                + 1000 / self.options.node_hz.max(1)
+                + if self.config.save.is_empty() {
+                    0
+                } else {
+                    BGSAVE_RETRY_DELAY_MS
+                },
             other_write_faults: disk.write_error_ppm > 0
                 || disk.short_write_ppm > 0
                 || disk.metadata_error_ppm > 0

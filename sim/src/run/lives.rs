@@ -394,15 +394,19 @@ impl Simulation {
         let NodeState::Up { node, .. } = &self.node else {
             return;
         };
-        let aof = &node.server().aof;
+        let server = node.server();
+        let aof = &server.aof;
         let now = (aof.write_error.is_some(), aof.fsync_error.is_some());
+        // With the AOF switched off (CONFIG SET appendonly no) a write
+        // error left on its closed file blocks nothing.
+        let blocked = server.aof_on && now.0;
         let before = self.aof_errors_seen;
         self.aof_errors_seen = now;
         for episode in self.disk_fulls.iter_mut() {
             if episode.resumed_ms.is_some() {
                 continue;
             }
-            if now.0 {
+            if blocked {
                 episode.hit = true;
             } else if episode.space_back_ms.is_some() {
                 episode.resumed_ms = Some(self.now_ms);
@@ -455,6 +459,7 @@ impl Simulation {
             killed: false,
             in_quiet_phase: self.quiet,
             made_safe: false,
+            persistence_switched: false,
         });
         match how {
             ShutdownHow::Signal => self.schedule(self.now_ms, Event::ShutdownRetry),
@@ -516,6 +521,7 @@ impl Simulation {
             return;
         }
         let server = node.server();
+        let persistence_switched = server.aof_on != restart_config_aof;
         let made_safe = if restart_config_aof {
             let aof = &server.aof;
             server.aof_on
@@ -534,6 +540,7 @@ impl Simulation {
                 killed: false,
                 in_quiet_phase: self.quiet,
                 made_safe: false,
+                persistence_switched: false,
             });
             ShutdownProgress {
                 since_ms: self.now_ms,
@@ -546,6 +553,7 @@ impl Simulation {
         if let Some(record) = self.shutdowns.last_mut() {
             record.exited_ms = Some(self.now_ms);
             record.made_safe = made_safe;
+            record.persistence_switched = persistence_switched;
         }
         let ending = self.ending(progress.power_loss, made_safe);
         let cause = DownCause::Exit {

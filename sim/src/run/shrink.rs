@@ -16,7 +16,7 @@
 
 use crate::faults::spec::{DiskSpec, FaultSpec, FinalCrash};
 use crate::faults::{FaultPlan, FinalKind, ScheduledFault};
-use crate::report::Report;
+use crate::report::{replay_command, Report};
 use crate::run::options::RunOptions;
 use crate::run::scenario::{NodeSection, Scenario, Workload};
 use crate::run::simulation::Simulation;
@@ -368,7 +368,8 @@ fn earlier_quiet(shrinker: &mut Shrinker) -> bool {
 fn scenario_text(scenario: &Scenario, seed: u64, failing: &[String]) -> Result<String, String> {
     let body = toml::to_string(scenario).map_err(|e| format!("writing the scenario: {e}"))?;
     Ok(format!(
-        "# Written by `redoubt-sim shrink`: seed {seed} fails {}.\n# Replay: cargo run --release -p redoubt-sim -- run --seed {seed} --scenario <this file>\n\n{body}",
-        failing.join(", ")
+        "# Written by `redoubt-sim shrink`: seed {seed} fails {}.\n# Replay: {}\n\n{body}",
+        failing.join(", "),
+        replay_command(seed, Some("<this file>"))
     ))
 }

@@ -31,7 +31,7 @@ use crate::check::durability::{Trouble, WriteUnit, WrittenValues};
 use crate::check::integrity::ConnectionLog;
 use crate::check::model::Model;
 use crate::check::recovery::RestartReport;
-use crate::report::Report;
+use crate::report::{replay_command, Report};
 use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
 use crate::run::scenario::Scenario;
 use crate::workload::{Client, ClientScript, Role};
@@ -228,6 +228,11 @@ pub struct ShutdownRecord {
     pub in_quiet_phase: bool,
     /// The exit made every acknowledged write safe first.
     pub made_safe: bool,
+    /// `CONFIG SET appendonly` had switched the node's persistence away
+    /// from its config file's: the restart reads the file's and loads
+    /// another copy, so the exit promises nothing (as in Redis, where
+    /// CONFIG SET is not remembered without CONFIG REWRITE).
+    pub persistence_switched: bool,
 }
 
 /// One full-disk episode as the ENOSPC checker sees it.
@@ -831,18 +836,7 @@ pub fn run_seed_with(
     let mut report = simulation.run();
     report.scenario_path = scenario_path.map(str::to_string);
     if let Some(timeline) = report.timeline.as_mut() {
-        timeline.replay = report_replay(&report.options, scenario_path);
+        timeline.replay = replay_command(report.options.seed, scenario_path);
     }
     Ok(report)
-}
-
-fn report_replay(options: &RunOptions, scenario_path: Option<&str>) -> String {
-    let mut command = format!(
-        "cargo run --release -p redoubt-sim -- run --seed {}",
-        options.seed
-    );
-    if let Some(path) = scenario_path {
-        command.push_str(&format!(" --scenario {path}"));
-    }
-    command
 }

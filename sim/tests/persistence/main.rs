@@ -366,7 +366,10 @@ fn torn_tail_refused_without_load_truncated() {
     );
 }
 
-// A MULTI without its EXEC at the tail is dropped whole.
+// A MULTI without its EXEC at the tail is dropped whole, and cut from the
+// file: writes acknowledged after that restart survive a second restart
+// (Redis 7.0 left the dangling MULTI in place, so the next load swallowed
+// the new writes into a transaction that never ends, and lost them).
 #[test]
 fn multi_without_exec_at_tail_is_dropped() {
     let (mut h, started, _, _) = restart_with_tail(
@@ -377,6 +380,13 @@ fn multi_without_exec_at_tail_is_dropped() {
     let c = h.connect();
     assert_eq!(h.send(c, &["EXISTS", "c"]), ":0\r\n");
     assert_eq!(h.send(c, &["SET", "d", "4"]), "+OK\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b", "c", "d"]),
+        "*4\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n$1\r\n4\r\n"
+    );
+    assert_eq!(h.info_field("aof_load_truncated_bytes"), "0");
 }
 
 /// Flips one byte inside the first batch of the last INCR file.
@@ -536,6 +546,22 @@ fn corrupt_dump_is_refused() {
     assert!(error.contains("checksum"), "{error}");
 }
 
+// Turning appendonly off at run time fsyncs the file before closing it, as
+// Redis's stopAppendOnly does: a write acknowledged under everysec just
+// before survives power loss seconds later. (Found by the swarm once
+// CONFIG SET appendonly joined its workload.)
+#[test]
+fn config_set_appendonly_no_fsyncs_before_closing() {
+    let mut h = Harness::aof("everysec");
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "acked", "1"]), "+OK\r\n");
+    assert_eq!(h.send(c, &["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
+    h.advance(3000);
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "acked"]), "$1\r\n1\r\n");
+}
+
 // Turning appendonly on at run time writes a BASE from memory first.
 #[test]
 fn config_set_appendonly_rewrites_first() {
@@ -651,6 +677,20 @@ fn failed_bgsave_stops_writes_until_a_save_succeeds() {
         "{refused}"
     );
     assert_eq!(h.send(c, &["GET", "key:1"]), "$5\r\nvalue\r\n");
+    // An EXEC holding a write is refused too, and, as Redis's
+    // execCommandAbort does, ends the transaction: the next command runs,
+    // it is not queued. (Found by the swarm: a client kept queueing.)
+    assert_eq!(h.send(c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(h.send(c, &["SET", "y", "1"]), "+QUEUED\r\n");
+    let aborted = h.send(c, &["EXEC"]);
+    assert!(
+        aborted.starts_with(
+            "-EXECABORT Transaction discarded because of: MISCONF Redis is configured to save RDB snapshots"
+        ),
+        "{aborted}"
+    );
+    assert_eq!(h.send(c, &["GET", "key:1"]), "$5\r\nvalue\r\n");
+    assert_eq!(h.send(c, &["EXEC"]), "-ERR EXEC without MULTI\r\n");
     let names = h.disk().list(".").unwrap();
     assert!(
         names.iter().all(|n| !n.starts_with("temp-")),
