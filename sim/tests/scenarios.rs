@@ -109,7 +109,7 @@ fn torn_tail() {
 fn fsync_error() {
     snapshot_at(
         "fsync-error",
-        6,
+        18,
         &[
             "disk_fsync_error",
             "fsync_errors_recovered",
@@ -218,7 +218,9 @@ fn regression_loaded_files_are_made_durable() {
 /// EXEC refused with MISCONF that left its client queueing forever (swarm
 /// 315); and, in the checkers, a full disk judged by a closed AOF's stale
 /// write error or without the failed-save retry delay (disk-full 45,
-/// shutdown 43). Each has a unit test in core or in the persistence tests
+/// shutdown 43), or a write run with the AOF off judged by the policy its
+/// reply left under after CONFIG SET appendonly yes (fsync-error 513).
+/// Each has a unit test in core or in the persistence tests
 /// too.
 #[test]
 fn regression_fault_swarm_seeds() {
@@ -235,6 +237,7 @@ fn regression_fault_swarm_seeds() {
         ("disk-full", 45),
         ("disk-full", 25),
         ("shutdown", 43),
+        ("fsync-error", 513),
     ] {
         let report = report_of(name, seed);
         assert!(report.passed(), "{name} seed {seed}: {}", report.render());

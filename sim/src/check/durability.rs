@@ -86,6 +86,10 @@ pub struct WriteUnit {
     /// Simulated ms at which the reply left the node, if it did.
     pub released_at_ms: Option<u64>,
     pub promise: Promise,
+    /// The AOF was off at some point while the unit's commands ran (CONFIG
+    /// SET appendonly): nothing was appended for it, so whatever its reply
+    /// went out under, it is promised no more than with the AOF off.
+    pub aof_off_when_run: bool,
     /// The life of the node that ran it (0 for the first).
     pub incarnation: usize,
 }
@@ -101,6 +105,8 @@ pub struct UnitBuilder<'a> {
     /// checker's memory of what clients wrote.
     pub written: &'a mut WrittenValues,
     pub incarnation: usize,
+    /// Whether the AOF was on when the incarnation's trace begins.
+    pub aof_on: bool,
 }
 
 impl UnitBuilder<'_> {
@@ -108,21 +114,28 @@ impl UnitBuilder<'_> {
     pub fn units(&mut self, trace: &[TraceRecord]) -> Vec<WriteUnit> {
         let mut units = Vec::new();
         let mut reply_bytes: BTreeMap<ConnId, u64> = BTreeMap::new();
+        let mut aof_on = self.aof_on;
+        // The AOF was off at some point since the current unit began.
+        let mut off_in_unit = !aof_on;
         for record in trace {
             if let TraceEvent::Expired { conn: None, .. } = record.event {
                 // Active expiry: its own unit, which no reply waits for.
                 let before = self.model.take_changes();
                 if !before.is_empty() {
-                    units.push(self.unit(before, None));
+                    units.push(self.unit(before, None, off_in_unit));
                 }
                 self.model.apply(record);
                 let expiry = self.model.take_changes();
                 if !expiry.is_empty() {
-                    units.push(self.unit(expiry, None));
+                    units.push(self.unit(expiry, None, !aof_on));
                 }
                 continue;
             }
             self.model.apply(record);
+            if let Some(on) = appendonly_switch(&record.event) {
+                aof_on = on;
+                off_in_unit |= !on;
+            }
             match &record.event {
                 TraceEvent::Executed {
                     conn,
@@ -135,8 +148,9 @@ impl UnitBuilder<'_> {
                     let changes = self.model.take_changes();
                     if !changes.is_empty() {
                         let reply_end = Some((*conn, *sent));
-                        units.push(self.unit(changes, reply_end));
+                        units.push(self.unit(changes, reply_end, off_in_unit));
                     }
+                    off_in_unit = !aof_on;
                 }
                 TraceEvent::Rejected { conn, reply, .. } => {
                     *reply_bytes.entry(*conn).or_default() += reply.len() as u64;
@@ -146,12 +160,17 @@ impl UnitBuilder<'_> {
         }
         let rest = self.model.take_changes();
         if !rest.is_empty() {
-            units.push(self.unit(rest, None));
+            units.push(self.unit(rest, None, off_in_unit));
         }
         units
     }
 
-    fn unit(&mut self, changes: Vec<Change>, reply_end: Option<(ConnId, u64)>) -> WriteUnit {
+    fn unit(
+        &mut self,
+        changes: Vec<Change>,
+        reply_end: Option<(ConnId, u64)>,
+        aof_off_when_run: bool,
+    ) -> WriteUnit {
         for change in &changes {
             let after = self.model.data().get(&change.key.0);
             if let Some(entry) = after.and_then(|keys| keys.get(&change.key.1)) {
@@ -163,9 +182,32 @@ impl UnitBuilder<'_> {
             reply_end,
             released_at_ms: None,
             promise: Promise::AofOff,
+            aof_off_when_run,
             incarnation: self.incarnation,
         }
     }
+}
+
+/// The AOF state a traced `CONFIG SET ... appendonly yes|no ...` that
+/// succeeded switched to.
+fn appendonly_switch(event: &TraceEvent) -> Option<bool> {
+    let TraceEvent::Executed { argv, reply, .. } = event else {
+        return None;
+    };
+    let [config, set, pairs @ ..] = argv.as_slice() else {
+        return None;
+    };
+    if !config.eq_ignore_ascii_case(b"CONFIG")
+        || !set.eq_ignore_ascii_case(b"SET")
+        || reply.as_slice() != b"+OK\r\n"
+    {
+        return None;
+    }
+    pairs
+        .chunks_exact(2)
+        .rev()
+        .find(|pair| pair[0].eq_ignore_ascii_case(b"appendonly"))
+        .map(|pair| pair[1].eq_ignore_ascii_case(b"yes"))
 }
 
 /// Sets each unit's release time and promise from what its connection was
@@ -184,7 +226,11 @@ pub fn mark_releases<'a>(
         let at = sent.partition_point(|&(_, bytes, _)| bytes < end);
         if let Some(&(at_ms, _, promise)) = sent.get(at) {
             unit.released_at_ms = Some(at_ms);
-            unit.promise = promise;
+            unit.promise = if unit.aof_off_when_run {
+                Promise::AofOff
+            } else {
+                promise
+            };
         }
     }
 }

@@ -291,6 +291,7 @@ impl Simulation {
             model: &mut self.model,
             written: &mut self.written,
             incarnation: self.incarnation,
+            aof_on: self.config.appendonly,
         }
         .units(&trace);
         let incarnation = self.incarnation;

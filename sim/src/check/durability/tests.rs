@@ -35,6 +35,7 @@ fn history(promise: Promise) -> (Dataset, Vec<WriteUnit>, WrittenValues) {
         model: &mut model,
         written: &mut written,
         incarnation: 0,
+        aof_on: true,
     }
     .units(&trace);
     assert!(model.verdict().passed(), "{:?}", model.verdict().violations);
@@ -262,6 +263,7 @@ fn expired_keys_compare_as_observed() {
         model: &mut model,
         written: &mut written,
         incarnation: 0,
+        aof_on: true,
     }
     .units(&trace);
     let end = model.data().clone();
@@ -277,4 +279,44 @@ fn expired_keys_compare_as_observed() {
         .unwrap()
         .expire_at_ms = Some(1_200);
     assert_eq!(find_prefix(&end, &units, &other_expiry, 1_050), None);
+}
+
+/// A write run while the AOF was off is promised nothing more, even when
+/// its reply leaves after `CONFIG SET appendonly yes` in the same batch, and
+/// so is a transaction during which the AOF was off; a write after the
+/// switch keeps the policy's promise.
+#[test]
+fn writes_run_with_the_aof_off_are_promised_nothing() {
+    let trace = vec![
+        executed(1, &["SET", "a", "1"], "+OK\r\n", false),
+        executed(1, &["CONFIG", "SET", "appendonly", "yes"], "+OK\r\n", false),
+        executed(1, &["SET", "b", "1"], "+OK\r\n", false),
+        executed(1, &["MULTI"], "+OK\r\n", false),
+        executed(1, &["SET", "c", "1"], "+OK\r\n", true),
+        executed(1, &["CONFIG", "SET", "appendonly", "no"], "+OK\r\n", true),
+        executed(1, &["EXEC"], "*2\r\n+OK\r\n+OK\r\n", false),
+        executed(1, &["SET", "d", "1"], "+OK\r\n", false),
+    ];
+    let mut model = Model::default();
+    let mut written = WrittenValues::default();
+    let mut units = UnitBuilder {
+        model: &mut model,
+        written: &mut written,
+        incarnation: 0,
+        aof_on: false,
+    }
+    .units(&trace);
+    assert_eq!(units.len(), 4, "a, b, the transaction, d");
+    let released: Vec<(u64, u64, Promise)> = vec![(10, 1_000, Promise::Always)];
+    mark_releases(&mut units, |_| Some(released.as_slice()));
+    let promises: Vec<Promise> = units.iter().map(|u| u.promise).collect();
+    assert_eq!(
+        promises,
+        [
+            Promise::AofOff,
+            Promise::Always,
+            Promise::AofOff,
+            Promise::AofOff
+        ]
+    );
 }
