@@ -30,7 +30,8 @@
 //!     happened to the disk afterwards.
 //!
 //!   `appendfsync no` after power loss, and RDB-only persistence, owe only
-//!   prefix.
+//!   prefix, and so does a unit that ran while the AOF was switched off
+//!   (CONFIG SET appendonly), whatever promise its reply left under.
 //!
 //! Comparisons use what a client could observe at the restart's wall time:
 //! a key whose expiry has passed counts as absent on either side.

@@ -134,10 +134,22 @@ impl Simulation {
         let mut verdicts = vec![
             check_reply_integrity_runs(&incarnations),
             model_verdict(self.model.verdict()),
-            check_liveness(&self.liveness_facts()),
             check_work(&self.work_facts(totals)),
         ];
         let mut off: Vec<(String, String)> = Vec::new();
+        // A node that refuses to start for good, after an fsync error no
+        // process heard, cannot come back by itself: detection is what is
+        // owed then, not liveness.
+        let refused_for_good = self.unheard_fsync_errors > 0
+            && self.restarts.last().is_some_and(|r| r.outcome.is_err());
+        if refused_for_good {
+            off.push((
+                "liveness".into(),
+                "the node refused to start for good after an fsync error no process heard".into(),
+            ));
+        } else {
+            verdicts.insert(2, check_liveness(&self.liveness_facts()));
+        }
         let durable_off = self.durability_off_reason();
         if let Some(reason) = &durable_off {
             off.push(("durable".into(), reason.clone()));
@@ -149,7 +161,9 @@ impl Simulation {
                 }
             }
         } else {
-            let refusal = self.options.expect.start_refusal;
+            // After an fsync error no process heard, a start may find the
+            // damage and refuse, as after a lost fsync.
+            let refusal = self.options.expect.start_refusal || self.unheard_fsync_errors > 0;
             let restarts = restart_verdicts(&self.restarts, refusal, durable_off.as_deref());
             verdicts.extend(
                 restarts

@@ -9,6 +9,7 @@ use std::io;
 use redoubt_core::db::Value;
 use redoubt_core::env::{Clock, DiskOpId};
 use redoubt_core::node::ShutdownReason;
+use redoubt_core::persist::job::JOB_OP_BIT;
 use redoubt_core::Node;
 
 use super::simulation::{
@@ -87,6 +88,11 @@ impl Simulation {
     /// Durability is checked unless the plan may lose data silently, which
     /// no single node can survive. Returns the reason when it is off.
     pub(super) fn durability_off_reason(&self) -> Option<String> {
+        if self.unheard_fsync_errors > 0 {
+            return Some(
+                "an fsync error reached no process (the node stalled, then died, before it heard): a lost fsync in effect, prefix and integrity only".into(),
+            );
+        }
         let plan = &self.options.faults;
         if plan.disk.fsync_lost_ppm > 0 {
             return Some("lost fsyncs on a single node: prefix and integrity only".into());
@@ -239,6 +245,15 @@ impl Simulation {
             self.node = state;
             return;
         };
+        if let Some(since) = self.fsync_error_since_ms.take() {
+            self.trouble.add(since, self.now_ms);
+        }
+        let unheard = self
+            .deferred_disk
+            .iter()
+            .filter(|(op, result)| op & JOB_OP_BIT == 0 && result.is_err())
+            .count();
+        self.unheard_fsync_errors += unheard as u64;
         if disk_crash.is_some() {
             self.count_interrupted_jobs(&node);
         }
@@ -403,6 +418,14 @@ impl Simulation {
         let blocked = server.aof_on && now.0;
         let before = self.aof_errors_seen;
         self.aof_errors_seen = now;
+        match (now.1, self.fsync_error_since_ms) {
+            (true, None) => self.fsync_error_since_ms = Some(self.now_ms),
+            (false, Some(since)) => {
+                self.trouble.add(since, self.now_ms);
+                self.fsync_error_since_ms = None;
+            }
+            _ => {}
+        }
         for episode in self.disk_fulls.iter_mut() {
             if episode.resumed_ms.is_some() {
                 continue;

@@ -329,6 +329,14 @@ pub struct Simulation {
     pub(super) paths: RecoveryPaths,
     /// The node's AOF errors at the last look: (write error, fsync error).
     pub(super) aof_errors_seen: (bool, bool),
+    /// Since when the node's AOF has held an unrecovered fsync error: the
+    /// whole stretch is trouble for the `everysec` rule, not only the
+    /// moment the error was reported.
+    pub(super) fsync_error_since_ms: Option<u64>,
+    /// AOF fsync errors the kernel reported to a node that went down
+    /// before it heard of them (stalled, then crashed): no process can
+    /// learn of them afterwards, so they are lost fsyncs in effect.
+    pub(super) unheard_fsync_errors: u64,
     pub(super) final_scheduled: bool,
     /// The run is over: the final restart was judged, or the node could
     /// not come back.
@@ -421,6 +429,8 @@ impl Simulation {
             capacity_default_bytes,
             paths: RecoveryPaths::default(),
             aof_errors_seen: (false, false),
+            fsync_error_since_ms: None,
+            unheard_fsync_errors: 0,
             final_scheduled: false,
             ended: false,
         };
@@ -785,6 +795,9 @@ impl Simulation {
         self.tick_at_ms = None;
         self.disk_done_at_ms.clear();
         self.deferred.clear();
+        // Completions the stalled node never heard die with it; the next
+        // life numbers its operations afresh.
+        self.deferred_disk.clear();
     }
 
     /// Also builds the report's timeline, for the HTML picture.
