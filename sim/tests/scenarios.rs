@@ -221,7 +221,9 @@ fn regression_loaded_files_are_made_durable() {
 /// shutdown 43), or a write run with the AOF off judged by the policy its
 /// reply left under after CONFIG SET appendonly yes (fsync-error 513), or a
 /// reply released while the AOF held an fsync error reported a moment
-/// before (fsync-error 4312: the whole unrecovered stretch is trouble).
+/// before (fsync-error 4312: the whole unrecovered stretch is trouble);
+/// and, in core again, a RESP BASE that skipped keys past their time which
+/// a wall clock set back then served again (swarm 17157, 39485).
 /// Each has a unit test in core or in the persistence tests
 /// too.
 #[test]
@@ -241,6 +243,8 @@ fn regression_fault_swarm_seeds() {
         ("shutdown", 43),
         ("fsync-error", 513),
         ("fsync-error", 4312),
+        ("swarm", 17157),
+        ("swarm", 39485),
     ] {
         let report = report_of(name, seed);
         assert!(report.passed(), "{name} seed {seed}: {}", report.render());

@@ -57,9 +57,6 @@ pub struct Job {
     pub bytes: u64,
     /// Keys written so far.
     pub keys: u64,
-    /// Wall-clock milliseconds the snapshot was taken at (RESP BASE skips
-    /// keys already expired then).
-    snapshot_wall_ms: i64,
     pub progress: Progress,
 }
 
@@ -101,7 +98,6 @@ impl Job {
             current_db: None,
             bytes: 0,
             keys: 0,
-            snapshot_wall_ms: env.wall_ms(),
             progress: Progress::Writing,
         };
         keyspace.start_snapshot();
@@ -199,11 +195,11 @@ impl Job {
             }
             Encoder::Rdb(None) => return,
             Encoder::Resp { .. } => {
-                if expire.is_some_and(|at| at <= self.snapshot_wall_ms) {
-                    // Skipped: the database is selected by the next key
-                    // actually written, not by this one.
-                    return;
-                }
+                // Keys already past their time are written too, as the RDB
+                // encoder does: the wall clock may go back, and the live
+                // dataset, which still holds them, then serves them again
+                // (an INCR in the INCR file would otherwise load on top of
+                // nothing). Loading keeps them; expiry takes them later.
                 if new_db {
                     encode_command(out, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
                 }
