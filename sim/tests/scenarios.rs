@@ -223,7 +223,8 @@ fn regression_loaded_files_are_made_durable() {
 /// reply released while the AOF held an fsync error reported a moment
 /// before (fsync-error 4312: the whole unrecovered stretch is trouble);
 /// and, in core again, a RESP BASE that skipped keys past their time which
-/// a wall clock set back then served again (swarm 17157, 39485).
+/// a wall clock set back then served again (swarm 17157, 39485); a failed
+/// fsync of a cut torn tail that the next start forgot (swarm 23761).
 /// Each has a unit test in core or in the persistence tests
 /// too.
 #[test]
@@ -245,6 +246,7 @@ fn regression_fault_swarm_seeds() {
         ("fsync-error", 4312),
         ("swarm", 17157),
         ("swarm", 39485),
+        ("swarm", 23761),
     ] {
         let report = report_of(name, seed);
         assert!(report.passed(), "{name} seed {seed}: {}", report.render());

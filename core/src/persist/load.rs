@@ -396,7 +396,20 @@ fn handle_damage(
     let truncated = if planted::active(&server.config, PlantedBug::TornTailKept) {
         Ok(())
     } else {
-        env.truncate(file, good_end).and_then(|()| env.fsync(file))
+        match env.truncate(file, good_end) {
+            Ok(()) => match env.fsync(file) {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    // The pages this fsync covered may never become durable,
+                    // and a later start's fsync of them can succeed without
+                    // saving them: that start must not trust the file.
+                    let marker = super::aof::fsync_error_marker(&server.config);
+                    let _ = super::aof::leave_fsync_error_marker(env, &marker);
+                    Err(error)
+                }
+            },
+            Err(error) => Err(error),
+        }
     };
     let _ = env.close_file(file);
     truncated.map_err(|e| format!("Error truncating the AOF file {}: {e}", reader.name))?;

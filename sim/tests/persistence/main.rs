@@ -366,6 +366,39 @@ fn torn_tail_refused_without_load_truncated() {
     );
 }
 
+// A torn tail is cut at load, and the fsync of the cut fails: the start is
+// refused, and the next start must not trust the file (a later fsync of
+// the same pages can succeed without saving them): it writes a fresh BASE.
+// (Found by the swarm, seed 23761: the next start trusted it, and power
+// loss then tore a file that was no longer the last.)
+#[test]
+fn failed_fsync_of_a_cut_tail_is_remembered_by_the_next_start() {
+    let mut h = Harness::new(
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-load-truncated", "yes"),
+        ],
+        DiskOptions::default(),
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "a", "1"]), "+OK\r\n");
+    let incr = h.last_incr_path();
+    h.crash(CrashKind::Process);
+    let mut bytes = h.file(&incr);
+    bytes.extend_from_slice(&[0u8; 64]);
+    h.disk().overwrite(&incr, &bytes).unwrap();
+    h.disk().arm().fsync_errors = 1;
+    let error = h.start().unwrap_err();
+    assert!(error.contains("Error truncating"), "{error}");
+    h.start().unwrap();
+    assert!(h.logged("an fsync of the AOF failed before the last exit"));
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "a"]), "$1\r\n1\r\n");
+}
+
 // A MULTI without its EXEC at the tail is dropped whole, and cut from the
 // file: writes acknowledged after that restart survive a second restart
 // (Redis 7.0 left the dangling MULTI in place, so the next load swallowed
