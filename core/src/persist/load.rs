@@ -149,8 +149,7 @@ pub fn load_aof(
     if report.untrusted.is_some() {
         // Should the node crash before its fresh BASE is in place, the
         // next start must not trust a later fsync of the same pages.
-        let marker = super::aof::fsync_error_marker(&server.config);
-        let _ = super::aof::leave_fsync_error_marker(env, &marker);
+        mark_untrusted(env, &server.config);
     }
     let seconds = (env.monotonic_ms() - started_ms) as f64 / 1000.0;
     env.log(
@@ -158,6 +157,13 @@ pub fn load_aof(
         &format!("DB loaded from append only file: {seconds:.3} seconds"),
     );
     Ok(Some((manifest, report)))
+}
+
+/// Leaves the fsync-error marker, so that the next start does not trust
+/// the loaded files (best effort: the start refuses or rewrites anyway).
+fn mark_untrusted(env: &mut dyn Env, config: &crate::config::Config) {
+    let marker = super::aof::fsync_error_marker(config);
+    let _ = super::aof::leave_fsync_error_marker(env, &marker);
 }
 
 /// Whether the life before left the marker of an unrecovered fsync error.
@@ -403,8 +409,7 @@ fn handle_damage(
                     // The pages this fsync covered may never become durable,
                     // and a later start's fsync of them can succeed without
                     // saving them: that start must not trust the file.
-                    let marker = super::aof::fsync_error_marker(&server.config);
-                    let _ = super::aof::leave_fsync_error_marker(env, &marker);
+                    mark_untrusted(env, &server.config);
                     Err(error)
                 }
             },
