@@ -8,7 +8,8 @@
 //!
 //! * [`env`]: the traits through which core reaches the world (clock, disk,
 //!   network, randomness, logging, trace). Nothing else does.
-//! * [`node`]: `Node<E: Env>`, the event interface, and the server state.
+//! * [`node`]: `Node<E: Env>`, the event interface and the loop's order.
+//! * [`server`]: `Server`, the state every part shares.
 //! * [`client`]: per-connection state.
 //! * [`resp`]: the wire protocol, RESP2 and RESP3.
 //! * [`cmd`]: the command table, one file per family.
@@ -25,7 +26,9 @@ pub mod glob;
 pub mod node;
 pub mod persist;
 pub mod planted;
+pub mod pubsub;
 pub mod resp;
+pub mod server;
 pub mod testing;
 
 pub use client::ConnInfo;

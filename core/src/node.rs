@@ -9,318 +9,23 @@
 //! must precede any reply. `next_deadline` says when the node next needs
 //! `on_tick`.
 
-use std::collections::BTreeMap;
 use std::io;
 
 use crate::client::{Client, ConnInfo};
-use crate::cmd::{self, pubsub::PubSub};
+use crate::cmd;
 use crate::config::Config;
-use crate::db::Keyspace;
 use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
-use crate::persist::aof::Aof;
-use crate::persist::background::Background;
 use crate::persist::job::JOB_OP_BIT;
-use crate::persist::load::{load_aof, load_dump, LoadReport};
+use crate::persist::load::{load_aof, load_dump};
 use crate::planted::{self, PlantedBug};
 use crate::resp::ParseLimits;
+use crate::server::{Server, ShutdownReason};
 
-/// Counters reported by INFO stats.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub total_connections_received: u64,
-    pub total_commands_processed: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
-    pub rejected_connections: u64,
-    pub expired_keys: u64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    pub total_error_replies: u64,
-    /// Commands counted at each of the last samples, for
-    /// `instantaneous_ops_per_sec`.
-    ops_samples: Vec<u64>,
-    ops_last_count: u64,
-    ops_last_ms: u64,
-}
-
-/// How many samples `instantaneous_ops_per_sec` averages (Redis's
-/// STATS_METRIC_SAMPLES).
-const OPS_SAMPLES_MAX: usize = 16;
-/// Sampling interval for `instantaneous_ops_per_sec`.
-const OPS_SAMPLE_INTERVAL_MS: u64 = 100;
 /// Incremental rehash steps per database per cron run.
 const REHASH_STEPS_PER_CRON: usize = 100;
 /// Output buffers larger than this are given back to the allocator once
 /// sent.
 const OUTPUT_CAPACITY_KEPT_BYTES: usize = 64 * 1024;
-
-impl Stats {
-    /// Operations per second over the recent samples.
-    pub fn instantaneous_ops_per_sec(&self) -> u64 {
-        if self.ops_samples.is_empty() {
-            return 0;
-        }
-        self.ops_samples.iter().sum::<u64>() / self.ops_samples.len() as u64
-    }
-
-    fn sample_ops(&mut self, now_ms: u64) {
-        let elapsed = now_ms.saturating_sub(self.ops_last_ms);
-        if elapsed < OPS_SAMPLE_INTERVAL_MS {
-            return;
-        }
-        let ops = self.total_commands_processed - self.ops_last_count;
-        if self.ops_samples.len() == OPS_SAMPLES_MAX {
-            self.ops_samples.remove(0);
-        }
-        self.ops_samples.push(ops * 1000 / elapsed);
-        self.ops_last_count = self.total_commands_processed;
-        self.ops_last_ms = now_ms;
-    }
-
-    /// CONFIG RESETSTAT.
-    pub fn reset(&mut self) {
-        *self = Stats::default();
-    }
-}
-
-/// Why the node is shutting down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShutdownReason {
-    Command,
-    Signal,
-}
-
-/// All server state except the environment.
-pub struct Server {
-    pub config: Config,
-    pub keyspace: Keyspace,
-    /// Connected clients, except the one running a command right now.
-    pub clients: BTreeMap<ConnId, Box<Client>>,
-    pub pubsub: PubSub,
-    pub stats: Stats,
-    /// 40 hex characters identifying this process run.
-    pub run_id: String,
-    pub replid: String,
-    pub started_monotonic_ms: u64,
-    pub started_wall_ms: i64,
-    /// Changes to the dataset since the last save.
-    pub dirty: u64,
-    /// Wall-clock seconds of the last successful save (start time at first).
-    pub lastsave_s: i64,
-    /// Monotonic time of the last successful save (start time at first):
-    /// what save points measure from.
-    pub lastsave_monotonic_ms: u64,
-    pub shutdown: Option<ShutdownReason>,
-    pub cron_loops: u64,
-    /// The append-only file, while `appendonly` is on.
-    pub aof: Aof,
-    pub aof_on: bool,
-    /// The running background job and save/rewrite history.
-    pub background: Background,
-    /// What the last AOF load found (INFO and reports).
-    pub aof_load: LoadReport,
-    /// Executing commands read from disk: nothing is propagated or traced.
-    pub loading: bool,
-    /// Writes propagated by the running top-level command, with their
-    /// databases, in execution order.
-    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
-    /// A rewritten form of the running command to propagate instead of its
-    /// own argv (relative expiry made absolute, and the like).
-    pub propagate_override: Option<Vec<Vec<u8>>>,
-    /// The running command asked to be propagated even without changes.
-    pub force_propagation: bool,
-    /// Commands are running inside EXEC: work that would snapshot the
-    /// dataset (a background save or rewrite, turning the AOF on) waits
-    /// until the transaction has been propagated.
-    pub in_exec: bool,
-    /// `CONFIG SET appendonly yes` ran inside EXEC: the AOF is turned on
-    /// once the transaction has been propagated.
-    pub aof_start_deferred: bool,
-    /// Monotonic time of the last attempt to recover from an fsync error.
-    aof_recovery_last_ms: u64,
-    next_conn_id: ConnId,
-    /// Clients with replies to release at `before_sleep`, in queue order.
-    pub(crate) pending_writes: Vec<ConnId>,
-    cron_next_ms: u64,
-}
-
-impl Server {
-    /// Marks `conn` as having replies to release at `before_sleep`.
-    pub fn queue_write(&mut self, client: &mut Client) {
-        if !client.pending_write {
-            client.pending_write = true;
-            self.pending_writes.push(client.id);
-        }
-    }
-
-    /// Applies what the keyspace recorded during a command (or expiry
-    /// cycle): WATCH invalidations and expired keys. `current` is the client
-    /// running the command, which is out of `clients` meanwhile.
-    pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
-        if !self.keyspace.take_events_pending() {
-            return;
-        }
-        for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
-            if db.touched_watchers.is_empty() && db.expired_keys.is_empty() {
-                continue;
-            }
-            for conn in db.touched_watchers.drain(..) {
-                match current.as_deref_mut() {
-                    Some(client) if client.id == conn => client.watch_dirty = true,
-                    _ => {
-                        if let Some(client) = self.clients.get_mut(&conn) {
-                            client.watch_dirty = true;
-                        }
-                    }
-                }
-            }
-            let conn = current.as_deref().map(|client| client.id);
-            for key in db.expired_keys.drain(..) {
-                self.stats.expired_keys += 1;
-                if self.loading {
-                    continue;
-                }
-                env.trace(&Trace::Expired {
-                    db: index,
-                    key: &key,
-                    conn,
-                });
-                if self.aof_on {
-                    self.propagated.push((index, vec![b"DEL".to_vec(), key]));
-                }
-            }
-        }
-    }
-    /// Enters or leaves loading: nothing is propagated or traced, and
-    /// nothing expires, while commands are replayed from disk.
-    pub fn set_loading(&mut self, loading: bool) {
-        self.loading = loading;
-        self.keyspace.set_expiry_enabled(!loading);
-    }
-
-    /// Whether anything consumes propagated writes (the AOF; replicas in a
-    /// later change), so commands need not copy their arguments otherwise.
-    pub fn propagation_wanted(&self) -> bool {
-        self.aof_on
-    }
-
-    /// Hands what the finished top-level command propagated to the AOF, as
-    /// one unit (wrapped in MULTI/EXEC when it is more than one command),
-    /// and records the offset the client's replies now depend on.
-    pub fn commit_propagation(&mut self, client: Option<&mut Client>) {
-        let ops = std::mem::take(&mut self.propagated);
-        if self.aof_on && !ops.is_empty() {
-            let wrap = ops.len() > 1;
-            if wrap {
-                self.aof.feed(ops[0].0, &[b"MULTI".to_vec()]);
-            }
-            for (db, argv) in &ops {
-                self.aof.feed(*db, argv);
-            }
-            if wrap {
-                self.aof.feed(ops[ops.len() - 1].0, &[b"EXEC".to_vec()]);
-            }
-        }
-        let wrote = !ops.is_empty();
-        let every_reply_waits = self.config.appendfsync == crate::config::AppendFsync::Always;
-        if let Some(client) = client {
-            if self.aof_on && (wrote || every_reply_waits) {
-                client.reply_offset = self.aof.appended;
-            }
-        }
-    }
-
-    /// Work a top-level command left for after its propagation: turning the
-    /// AOF on after a transaction that asked for it.
-    pub fn after_propagation(&mut self, env: &mut dyn Env) {
-        if std::mem::take(&mut self.aof_start_deferred) && self.config.appendonly {
-            if let Err(error) = self.start_aof(env) {
-                env.log(
-                    LogLevel::Warning,
-                    &format!("Turning the AOF on after the transaction failed: {error}"),
-                );
-                self.config.appendonly = false;
-            }
-        }
-    }
-
-    /// Turns the AOF on: the files are rewritten from memory first, as
-    /// Redis does when `appendonly` is switched on at run time.
-    pub fn start_aof(&mut self, env: &mut dyn Env) -> Result<(), String> {
-        if self.aof_on {
-            return Ok(());
-        }
-        self.rewrite_now(env)?;
-        self.aof_on = true;
-        env.log(
-            LogLevel::Notice,
-            "Background append only file rewriting started",
-        );
-        Ok(())
-    }
-
-    /// Turns the AOF off, writing what is buffered and fsyncing the file
-    /// first, as Redis's `stopAppendOnly` does: writes acknowledged under
-    /// `everysec` keep their promise after the file stops being appended to.
-    pub fn stop_aof(&mut self, env: &mut dyn Env) {
-        if !self.aof_on {
-            return;
-        }
-        self.aof.flush(env, &self.config);
-        if let Err(error) = self.aof.sync_now(env) {
-            env.log(
-                LogLevel::Warning,
-                &format!("Fail to fsync the AOF file: {error}"),
-            );
-        }
-        self.aof.close(env);
-        self.aof_on = false;
-    }
-
-    /// AOF work from cron: retry a failed write, start a due `everysec`
-    /// fsync, and recover from an fsync error by writing a fresh BASE (at
-    /// most once a second).
-    fn aof_cron(&mut self, env: &mut dyn Env, now_ms: u64) {
-        if !self.aof_on {
-            return;
-        }
-        if self.aof.fsync_error.is_some() {
-            self.aof.retry_marker(env);
-            if now_ms.saturating_sub(self.aof_recovery_last_ms) < 1000 {
-                return;
-            }
-            self.aof_recovery_last_ms = now_ms;
-            match self.rewrite_now(env) {
-                Ok(()) if self.aof.fsync_error.is_some() => {}
-                Ok(()) => env.log(LogLevel::Warning, "AOF recovered from the fsync error: a new BASE written from memory replaced the INCR file, accepting writes again."),
-                Err(error) => env.log(LogLevel::Warning, &format!("Recovering the AOF from an fsync error failed, will retry: {error}")),
-            }
-            return;
-        }
-        if self.aof.needs_attention() {
-            self.aof.flush(env, &self.config);
-        }
-    }
-
-    /// Removes every trace of a client that is going away.
-    fn forget_client(&mut self, client: &mut Client) {
-        cmd::transaction::unwatch_all(self, client);
-        self.pubsub.unsubscribe_everything(client);
-    }
-
-    /// Seconds since the node started.
-    pub fn uptime_s(&self, now_monotonic_ms: u64) -> u64 {
-        now_monotonic_ms.saturating_sub(self.started_monotonic_ms) / 1000
-    }
-
-    /// Every client in id order, the running one included.
-    pub fn all_clients<'a>(&'a self, current: &'a Client) -> Vec<&'a Client> {
-        let mut all: Vec<&Client> = self.clients.values().map(|c| &**c).collect();
-        let at = all.partition_point(|c| c.id < current.id);
-        all.insert(at, current);
-        all
-    }
-}
 
 /// Why a node could not start, with its environment handed back (the
 /// simulator inspects the disk it refused to load).
@@ -345,12 +50,6 @@ impl<E> std::fmt::Debug for StartError<E> {
 pub struct Node<E: Env> {
     env: E,
     server: Server,
-}
-
-fn hex_id(env: &mut dyn Env) -> String {
-    (0..5)
-        .map(|_| format!("{:08x}", env.random_u64() as u32))
-        .collect()
 }
 
 impl<E: Env> Node<E> {
@@ -420,44 +119,7 @@ impl<E: Env> Node<E> {
 
     /// A node with an empty dataset that has touched no file.
     pub fn new(mut env: E, config: Config) -> Self {
-        let seed = (env.random_u64(), env.random_u64());
-        let run_id = hex_id(&mut env);
-        let replid = hex_id(&mut env);
-        let now_ms = env.monotonic_ms();
-        let wall_ms = env.wall_ms();
-        let server = Server {
-            keyspace: Keyspace::new(config.databases, seed),
-            config,
-            clients: BTreeMap::new(),
-            pubsub: PubSub::default(),
-            stats: Stats {
-                ops_last_ms: now_ms,
-                ..Stats::default()
-            },
-            run_id,
-            replid,
-            started_monotonic_ms: now_ms,
-            started_wall_ms: wall_ms,
-            dirty: 0,
-            lastsave_s: wall_ms / 1000,
-            lastsave_monotonic_ms: now_ms,
-            shutdown: None,
-            cron_loops: 0,
-            aof: Aof::default(),
-            aof_on: false,
-            background: Background::default(),
-            aof_load: LoadReport::default(),
-            loading: false,
-            propagated: Vec::new(),
-            propagate_override: None,
-            force_propagation: false,
-            in_exec: false,
-            aof_start_deferred: false,
-            aof_recovery_last_ms: 0,
-            next_conn_id: 1,
-            pending_writes: Vec::new(),
-            cron_next_ms: now_ms,
-        };
+        let server = Server::new(&mut env, config);
         Node { env, server }
     }
 

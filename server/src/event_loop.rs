@@ -18,7 +18,7 @@ use std::time::Duration;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use redoubt_core::env::{Clock, ConnId, LogLevel};
-use redoubt_core::node::ShutdownReason;
+use redoubt_core::server::ShutdownReason;
 use redoubt_core::{Config, ConnInfo, Node, REDIS_VERSION, REDOUBT_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;

@@ -1,10 +1,10 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and
 //! CLIENT, plus the HELP replies container commands share.
 
-use super::{flag, help_subcommand, CommandSpec, Ctx, ERR_SYNTAX};
+use super::{flag, help_subcommand, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
 use crate::client::Client;
-use crate::node::Server;
 use crate::resp::{parse_i64, Protocol};
+use crate::server::Server;
 
 const GROUP: &str = "connection";
 const CONN: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST;
@@ -200,8 +200,9 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
 
 /// Handler of a container command reached without a subcommand; `resolve`
 /// refuses that by arity, so it only answers if called directly.
-pub fn container_help(ctx: &mut Ctx<'_>) {
+pub fn container_help(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.error("ERR missing subcommand");
+    Ok(())
 }
 
 /// Redis's HELP reply: a header, the lines, and HELP's own entry.
@@ -218,10 +219,10 @@ pub fn help_lines(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
     out.simple("    Prints this help.");
 }
 
-fn ping(ctx: &mut Ctx<'_>) {
+fn ping(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.argv.len() > 2 {
         ctx.error("ERR wrong number of arguments for 'ping' command");
-        return;
+        return Ok(());
     }
     let message = ctx.argv.get(1).map(Vec::as_slice);
     if ctx.client.in_pubsub_context() {
@@ -229,17 +230,19 @@ fn ping(ctx: &mut Ctx<'_>) {
         out.array(2);
         out.bulk(b"pong");
         out.bulk(message.unwrap_or(b""));
-        return;
+        return Ok(());
     }
     match message {
         Some(message) => ctx.out().bulk(message),
         None => ctx.out().simple("PONG"),
     }
+    Ok(())
 }
 
-fn echo(ctx: &mut Ctx<'_>) {
+fn echo(ctx: &mut Ctx<'_>) -> Outcome {
     let message = ctx.arg(1);
     ctx.out().bulk(message);
+    Ok(())
 }
 
 /// Checks a password for the default user, the only user there is.
@@ -254,17 +257,17 @@ fn check_password(server: &Server, user: &[u8], password: &[u8]) -> bool {
 
 const ERR_WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-fn auth(ctx: &mut Ctx<'_>) {
+fn auth(ctx: &mut Ctx<'_>) -> Outcome {
     let (user, password) = match ctx.argv.len() {
         2 => {
             if ctx.server.config.requirepass.is_none() {
                 ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-                return;
+                return Ok(());
             }
             (&b"default"[..], ctx.arg(1))
         }
         3 => (ctx.arg(1), ctx.arg(2)),
-        _ => return ctx.error(ERR_SYNTAX),
+        _ => return Err(Error::msg(ERR_SYNTAX)),
     };
     if check_password(ctx.server, user, password) {
         ctx.client.authenticated = true;
@@ -272,17 +275,22 @@ fn auth(ctx: &mut Ctx<'_>) {
     } else {
         ctx.error(ERR_WRONGPASS);
     }
+    Ok(())
 }
 
-fn hello(ctx: &mut Ctx<'_>) {
+fn hello(ctx: &mut Ctx<'_>) -> Outcome {
     let mut protocol = ctx.client.out.protocol;
     let mut next = 1;
     if let Some(version) = ctx.argv.get(1) {
         match parse_i64(version) {
-            None => return ctx.error("ERR Protocol version is not an integer or out of range"),
+            None => {
+                return Err(Error::msg(
+                    "ERR Protocol version is not an integer or out of range",
+                ))
+            }
             Some(2) => protocol = Protocol::Resp2,
             Some(3) => protocol = Protocol::Resp3,
-            Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
+            Some(_) => return Err(Error::msg("NOPROTO unsupported protocol version")),
         }
         next = 2;
     }
@@ -292,7 +300,7 @@ fn hello(ctx: &mut Ctx<'_>) {
         let remaining = ctx.argv.len() - next - 1;
         if option == "AUTH" && remaining >= 2 {
             if !check_password(ctx.server, ctx.arg(next + 1), ctx.arg(next + 2)) {
-                return ctx.error(ERR_WRONGPASS);
+                return Err(Error::msg(ERR_WRONGPASS));
             }
             ctx.client.authenticated = true;
             next += 3;
@@ -301,15 +309,17 @@ fn hello(ctx: &mut Ctx<'_>) {
             next += 2;
         } else {
             let text = String::from_utf8_lossy(ctx.arg(next)).into_owned();
-            return ctx.error(&format!("ERR Syntax error in HELLO option '{text}'"));
+            return Err(Error::msg(&format!(
+                "ERR Syntax error in HELLO option '{text}'"
+            )));
         }
     }
     if !ctx.client.authenticated {
-        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(name) = name {
         if !set_name(ctx, name) {
-            return;
+            return Ok(());
         }
     }
     ctx.client.out.protocol = protocol;
@@ -330,38 +340,43 @@ fn hello(ctx: &mut Ctx<'_>) {
     out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
+    Ok(())
 }
 
-fn select(ctx: &mut Ctx<'_>) {
+fn select(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(index) = super::keys::int32_arg(ctx, 1, None) else {
-        return;
+        return Ok(());
     };
     if index < 0 || index as usize >= ctx.server.keyspace.dbs.len() {
-        return ctx.error("ERR DB index is out of range");
+        return Err(Error::msg("ERR DB index is out of range"));
     }
     ctx.client.db = index as usize;
     ctx.out().ok();
+    Ok(())
 }
 
-fn quit(ctx: &mut Ctx<'_>) {
+fn quit(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.out().ok();
     ctx.client.close_after_reply = true;
+    Ok(())
 }
 
-fn reset(ctx: &mut Ctx<'_>) {
+fn reset(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.client.multi = None;
-    super::transaction::unwatch_all(ctx.server, ctx.client);
+    ctx.server.unwatch_all(ctx.client);
     ctx.server.pubsub.unsubscribe_everything(ctx.client);
     ctx.client.db = 0;
     ctx.client.out.protocol = Protocol::Resp2;
     ctx.client.name = None;
     ctx.client.authenticated = ctx.server.config.requirepass.is_none();
     ctx.out().simple("RESET");
+    Ok(())
 }
 
-fn client_id(ctx: &mut Ctx<'_>) {
+fn client_id(ctx: &mut Ctx<'_>) -> Outcome {
     let id = ctx.client.id as i64;
     ctx.out().int(id);
+    Ok(())
 }
 
 /// Sets or clears the client's name; false after replying with an error.
@@ -374,26 +389,29 @@ fn set_name(ctx: &mut Ctx<'_>, name: &[u8]) -> bool {
     true
 }
 
-fn client_setname(ctx: &mut Ctx<'_>) {
+fn client_setname(ctx: &mut Ctx<'_>) -> Outcome {
     if set_name(ctx, ctx.arg(2)) {
         ctx.out().ok();
     }
+    Ok(())
 }
 
-fn client_getname(ctx: &mut Ctx<'_>) {
+fn client_getname(ctx: &mut Ctx<'_>) -> Outcome {
     match ctx.client.name.clone() {
         Some(name) => ctx.out().bulk(&name),
         None => ctx.out().null(),
     }
+    Ok(())
 }
 
-fn client_setinfo(ctx: &mut Ctx<'_>) {
+fn client_setinfo(ctx: &mut Ctx<'_>) -> Outcome {
     let attribute = ctx.keyword(2);
     if attribute != "LIB-NAME" && attribute != "LIB-VER" {
         let text = String::from_utf8_lossy(ctx.arg(2)).into_owned();
-        return ctx.error(&format!("ERR Unrecognized option '{text}'"));
+        return Err(Error::msg(&format!("ERR Unrecognized option '{text}'")));
     }
     ctx.out().ok();
+    Ok(())
 }
 
 /// One CLIENT LIST line, Redis 7.0's fields.
@@ -428,7 +446,7 @@ fn describe(client: &Client, now_ms: u64) -> String {
     )
 }
 
-fn client_list(ctx: &mut Ctx<'_>) {
+fn client_list(ctx: &mut Ctx<'_>) -> Outcome {
     let mut ids: Option<Vec<u64>> = None;
     let mut kind: Option<String> = None;
     let mut i = 2;
@@ -438,7 +456,7 @@ fn client_list(ctx: &mut Ctx<'_>) {
                 let wanted = ctx.keyword(i + 1).to_ascii_lowercase();
                 if !["normal", "master", "replica", "slave", "pubsub"].contains(&wanted.as_str()) {
                     let text = String::from_utf8_lossy(ctx.arg(i + 1)).into_owned();
-                    return ctx.error(&format!("ERR Unknown client type '{text}'"));
+                    return Err(Error::msg(&format!("ERR Unknown client type '{text}'")));
                 }
                 kind = Some(wanted);
                 i += 2;
@@ -448,13 +466,13 @@ fn client_list(ctx: &mut Ctx<'_>) {
                 for arg in &ctx.argv[i + 1..] {
                     match parse_i64(arg).filter(|&n| n > 0) {
                         Some(n) => list.push(n as u64),
-                        None => return ctx.error("ERR Invalid client ID"),
+                        None => return Err(Error::msg("ERR Invalid client ID")),
                     }
                 }
                 ids = Some(list);
                 i = ctx.argv.len();
             }
-            _ => return ctx.error(ERR_SYNTAX),
+            _ => return Err(Error::msg(ERR_SYNTAX)),
         }
     }
     let now = ctx.env.monotonic_ms();
@@ -471,12 +489,14 @@ fn client_list(ctx: &mut Ctx<'_>) {
         .map(|c| describe(c, now))
         .collect();
     ctx.out().verbatim(text.as_bytes());
+    Ok(())
 }
 
-fn client_info(ctx: &mut Ctx<'_>) {
+fn client_info(ctx: &mut Ctx<'_>) -> Outcome {
     let now = ctx.env.monotonic_ms();
     let text = describe(ctx.client, now);
     ctx.out().verbatim(text.as_bytes());
+    Ok(())
 }
 
 /// Which clients CLIENT KILL selects.
@@ -567,7 +587,7 @@ fn parse_kill_filter(ctx: &mut Ctx<'_>) -> Result<KillFilter, String> {
     Ok(filter)
 }
 
-fn client_kill(ctx: &mut Ctx<'_>) {
+fn client_kill(ctx: &mut Ctx<'_>) -> Outcome {
     let old_form = ctx.argv.len() == 3;
     let filter = if old_form {
         KillFilter {
@@ -577,7 +597,7 @@ fn client_kill(ctx: &mut Ctx<'_>) {
     } else {
         match parse_kill_filter(ctx) {
             Ok(filter) => filter,
-            Err(error) => return ctx.error(&error),
+            Err(error) => return Err(Error::msg(&error)),
         }
     };
     let now = ctx.env.monotonic_ms();
@@ -609,9 +629,10 @@ fn client_kill(ctx: &mut Ctx<'_>) {
     } else {
         ctx.out().int(victims.len() as i64);
     }
+    Ok(())
 }
 
-fn client_help(ctx: &mut Ctx<'_>) {
+fn client_help(ctx: &mut Ctx<'_>) -> Outcome {
     help_lines(
         ctx,
         "CLIENT",
@@ -646,4 +667,5 @@ fn client_help(ctx: &mut Ctx<'_>) {
             "    Assign the name <name> to the current connection.",
         ],
     );
+    Ok(())
 }

@@ -18,11 +18,11 @@
 //! FLUSHALL), one per SWAPDB.
 
 use super::connection::{container_help, help_lines};
-use super::{flag, CommandSpec, Ctx, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
+use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
 use crate::db::Value;
 use crate::glob::glob_match;
-use crate::node::Server;
 use crate::resp::parse_i64;
+use crate::server::Server;
 
 const GROUP: &str = "generic";
 const SERVER_GROUP: &str = "server";
@@ -463,7 +463,7 @@ pub fn invalid_expire_error(ctx: &Ctx<'_>) -> String {
 
 /// DEL key [key ...] and UNLINK key [key ...]: removes the keys; replies
 /// with how many existed. Memory is freed at once in both cases.
-fn del(ctx: &mut Ctx<'_>) {
+fn del(ctx: &mut Ctx<'_>) -> Outcome {
     let (argv, now) = (ctx.argv, ctx.now_ms);
     let mut removed = 0;
     for key in &argv[1..] {
@@ -473,31 +473,34 @@ fn del(ctx: &mut Ctx<'_>) {
     }
     ctx.dirty(removed);
     ctx.out().int(removed as i64);
+    Ok(())
 }
 
 /// EXISTS key [key ...]: how many of the keys exist, a key named twice
 /// counting twice.
-fn exists(ctx: &mut Ctx<'_>) {
+fn exists(ctx: &mut Ctx<'_>) -> Outcome {
     let (argv, now, db) = (ctx.argv, ctx.now_ms, ctx.client.db);
     let found = argv[1..]
         .iter()
         .filter(|key| lookup_read(ctx.server, db, key, now).is_some())
         .count();
     ctx.out().int(found as i64);
+    Ok(())
 }
 
 /// TYPE key: `+string` (and later the other type names), `+none` for a
 /// missing key.
-fn type_of(ctx: &mut Ctx<'_>) {
+fn type_of(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
     let name =
         lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).map_or("none", Value::type_name);
     ctx.out().simple(name);
+    Ok(())
 }
 
 /// KEYS pattern: an array of the live keys matching the glob pattern, in
 /// table order. Expired keys are left out but not removed, as in Redis.
-fn keys(ctx: &mut Ctx<'_>) {
+fn keys(ctx: &mut Ctx<'_>) -> Outcome {
     let (pattern, now) = (ctx.arg(1), ctx.now_ms);
     let match_all = pattern == b"*";
     let db = &ctx.server.keyspace.dbs[ctx.client.db];
@@ -512,6 +515,7 @@ fn keys(ctx: &mut Ctx<'_>) {
     for key in found {
         out.bulk(key);
     }
+    Ok(())
 }
 
 /// SCAN's options.
@@ -585,12 +589,12 @@ fn parse_scan_options<'a>(ctx: &mut Ctx<'a>) -> Option<ScanOptions<'a>> {
 /// present for a whole iteration is returned at least once. Errors: `ERR
 /// invalid cursor`, `ERR syntax error` (also for COUNT below 1), the integer
 /// error for a COUNT that is not one.
-fn scan(ctx: &mut Ctx<'_>) {
+fn scan(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(mut cursor) = parse_cursor(ctx.arg(1)) else {
-        return ctx.error("ERR invalid cursor");
+        return Err(Error::msg("ERR invalid cursor"));
     };
     let Some(options) = parse_scan_options(ctx) else {
-        return;
+        return Ok(());
     };
     let mut found: Vec<Vec<u8>> = Vec::new();
     let db = ctx.db();
@@ -610,6 +614,7 @@ fn scan(ctx: &mut Ctx<'_>) {
     for key in &found {
         out.bulk(key);
     }
+    Ok(())
 }
 
 /// Whether SCAN returns a key it collected: it must match the pattern and
@@ -634,7 +639,7 @@ fn scan_keeps(ctx: &mut Ctx<'_>, options: &ScanOptions<'_>, key: &[u8]) -> bool 
 }
 
 /// RANDOMKEY: a live key picked at random, or null when there is none.
-fn randomkey(ctx: &mut Ctx<'_>) {
+fn randomkey(ctx: &mut Ctx<'_>) -> Outcome {
     let now = ctx.now_ms;
     let env = &mut *ctx.env;
     let db = &mut ctx.server.keyspace.dbs[ctx.client.db];
@@ -642,35 +647,39 @@ fn randomkey(ctx: &mut Ctx<'_>) {
         Some(key) => ctx.client.out.bulk(&key),
         None => ctx.client.out.null(),
     }
+    Ok(())
 }
 
 /// RENAME key newkey: `+OK`; replaces any value under `newkey` and keeps
 /// the time to live. `ERR no such key` if `key` does not exist.
-fn rename(ctx: &mut Ctx<'_>) {
-    rename_generic(ctx, false);
+fn rename(ctx: &mut Ctx<'_>) -> Outcome {
+    rename_generic(ctx, false)
 }
 
 /// RENAMENX key newkey: `:1` if renamed, `:0` if `newkey` exists. `ERR no
 /// such key` if `key` does not exist.
-fn renamenx(ctx: &mut Ctx<'_>) {
-    rename_generic(ctx, true);
+fn renamenx(ctx: &mut Ctx<'_>) -> Outcome {
+    rename_generic(ctx, true)
 }
 
-fn rename_generic(ctx: &mut Ctx<'_>, only_if_absent: bool) {
+fn rename_generic(ctx: &mut Ctx<'_>, only_if_absent: bool) -> Outcome {
     let (source, destination, now) = (ctx.arg(1), ctx.arg(2), ctx.now_ms);
     if !ctx.db().exists(source, now) {
-        return ctx.error(ERR_NO_SUCH_KEY);
+        return Err(Error::msg(ERR_NO_SUCH_KEY));
     }
     if source == destination {
-        return reply_rename(ctx, only_if_absent, !only_if_absent);
+        reply_rename(ctx, only_if_absent, !only_if_absent);
+        return Ok(());
     }
     if only_if_absent && ctx.db().exists(destination, now) {
-        return reply_rename(ctx, only_if_absent, false);
+        reply_rename(ctx, only_if_absent, false);
+        return Ok(());
     }
     let (value, expire_at) = ctx.db().take(source, now).expect("source checked live");
     ctx.db().put(destination, value, expire_at);
     ctx.dirty(1);
     reply_rename(ctx, only_if_absent, true);
+    Ok(())
 }
 
 fn reply_rename(ctx: &mut Ctx<'_>, only_if_absent: bool, renamed: bool) {
@@ -738,49 +747,54 @@ fn parse_copy_options(ctx: &mut Ctx<'_>) -> Option<(usize, bool)> {
 /// (value and time to live), `:0` if `source` is missing or `destination`
 /// exists without REPLACE. Errors: `ERR source and destination objects are
 /// the same`, `ERR DB index is out of range`, the integer error, syntax.
-fn copy(ctx: &mut Ctx<'_>) {
+fn copy(ctx: &mut Ctx<'_>) -> Outcome {
     let Some((destination_db, replace)) = parse_copy_options(ctx) else {
-        return;
+        return Ok(());
     };
     let (source, destination, now) = (ctx.arg(1), ctx.arg(2), ctx.now_ms);
     let source_db = ctx.client.db;
     if source_db == destination_db && source == destination {
-        return ctx.error(ERR_SAME_OBJECT);
+        return Err(Error::msg(ERR_SAME_OBJECT));
     }
     let Some(value) = lookup_read(ctx.server, source_db, source, now).cloned() else {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     };
     let expire_at = ctx.db().expire_at(source, now);
     let target = &mut ctx.server.keyspace.dbs[destination_db];
     if target.exists(destination, now) && !replace {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     }
     target.put(destination, value, expire_at);
     ctx.dirty(1);
     ctx.out().int(1);
+    Ok(())
 }
 
 /// MOVE key db: `:1` if moved (with its time to live), `:0` if the key is
 /// missing or exists in the target. Errors: the integer error, `ERR DB index
 /// is out of range`, `ERR source and destination objects are the same`.
-fn move_key(ctx: &mut Ctx<'_>) {
+fn move_key(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(index) = int32_arg(ctx, 2, None) else {
-        return;
+        return Ok(());
     };
     let Some(target) = db_index(ctx, index) else {
-        return;
+        return Ok(());
     };
     if target == ctx.client.db {
-        return ctx.error(ERR_SAME_OBJECT);
+        return Err(Error::msg(ERR_SAME_OBJECT));
     }
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     if !ctx.db().exists(key, now) || ctx.server.keyspace.dbs[target].exists(key, now) {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     }
     let (value, expire_at) = ctx.db().take(key, now).expect("key checked live");
     ctx.server.keyspace.dbs[target].put(key, value, expire_at);
     ctx.dirty(1);
     ctx.out().int(1);
+    Ok(())
 }
 
 /// The NX, XX, GT and LT options of the EXPIRE family.
@@ -837,45 +851,47 @@ fn parse_expire_conditions(ctx: &mut Ctx<'_>) -> Option<ExpireConditions> {
 /// time already past, the key deleted), `:0` if the key is missing or a
 /// condition refused. Errors: the integer error, `ERR invalid expire time
 /// in 'expire' command` on overflow, the option errors.
-fn expire(ctx: &mut Ctx<'_>) {
-    expire_generic(ctx, TimeUnit::Seconds, true);
+fn expire(ctx: &mut Ctx<'_>) -> Outcome {
+    expire_generic(ctx, TimeUnit::Seconds, true)
 }
 
 /// PEXPIRE key milliseconds [NX|XX|GT|LT]: as EXPIRE, in milliseconds.
-fn pexpire(ctx: &mut Ctx<'_>) {
-    expire_generic(ctx, TimeUnit::Milliseconds, true);
+fn pexpire(ctx: &mut Ctx<'_>) -> Outcome {
+    expire_generic(ctx, TimeUnit::Milliseconds, true)
 }
 
 /// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]: as EXPIRE, absolute.
-fn expireat(ctx: &mut Ctx<'_>) {
-    expire_generic(ctx, TimeUnit::Seconds, false);
+fn expireat(ctx: &mut Ctx<'_>) -> Outcome {
+    expire_generic(ctx, TimeUnit::Seconds, false)
 }
 
 /// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]: as EXPIRE, absolute
 /// in milliseconds.
-fn pexpireat(ctx: &mut Ctx<'_>) {
-    expire_generic(ctx, TimeUnit::Milliseconds, false);
+fn pexpireat(ctx: &mut Ctx<'_>) -> Outcome {
+    expire_generic(ctx, TimeUnit::Milliseconds, false)
 }
 
-fn expire_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, relative: bool) {
+fn expire_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, relative: bool) -> Outcome {
     let Some(conditions) = parse_expire_conditions(ctx) else {
-        return;
+        return Ok(());
     };
     let Some(amount) = ctx.int_arg(2) else {
-        return;
+        return Ok(());
     };
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     let base_ms = if relative { now } else { 0 };
     let Some(at_ms) = expire_time_ms(amount, unit, base_ms) else {
         let error = invalid_expire_error(ctx);
-        return ctx.error(&error);
+        return Err(Error::msg(&error));
     };
     if !ctx.db().exists(key, now) {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     }
     let current = ctx.db().expire_at(key, now);
     if !conditions.allow(current, at_ms) {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     }
     if ctx.already_expired(at_ms) {
         ctx.db().remove(key, now);
@@ -886,36 +902,39 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, relative: bool) {
     }
     ctx.dirty(1);
     ctx.out().int(1);
+    Ok(())
 }
 
 /// TTL key: seconds left, rounded; `:-1` without expiry, `:-2` if missing.
-fn ttl(ctx: &mut Ctx<'_>) {
-    ttl_generic(ctx, TimeUnit::Seconds, false);
+fn ttl(ctx: &mut Ctx<'_>) -> Outcome {
+    ttl_generic(ctx, TimeUnit::Seconds, false)
 }
 
 /// PTTL key: milliseconds left; `:-1` without expiry, `:-2` if missing.
-fn pttl(ctx: &mut Ctx<'_>) {
-    ttl_generic(ctx, TimeUnit::Milliseconds, false);
+fn pttl(ctx: &mut Ctx<'_>) -> Outcome {
+    ttl_generic(ctx, TimeUnit::Milliseconds, false)
 }
 
 /// EXPIRETIME key: the Unix time in seconds of the expiry; `:-1`, `:-2`.
-fn expiretime(ctx: &mut Ctx<'_>) {
-    ttl_generic(ctx, TimeUnit::Seconds, true);
+fn expiretime(ctx: &mut Ctx<'_>) -> Outcome {
+    ttl_generic(ctx, TimeUnit::Seconds, true)
 }
 
 /// PEXPIRETIME key: the Unix time in milliseconds of the expiry; `:-1`,
 /// `:-2`.
-fn pexpiretime(ctx: &mut Ctx<'_>) {
-    ttl_generic(ctx, TimeUnit::Milliseconds, true);
+fn pexpiretime(ctx: &mut Ctx<'_>) -> Outcome {
+    ttl_generic(ctx, TimeUnit::Milliseconds, true)
 }
 
-fn ttl_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, absolute: bool) {
+fn ttl_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, absolute: bool) -> Outcome {
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     if lookup_read(ctx.server, ctx.client.db, key, now).is_none() {
-        return ctx.out().int(-2);
+        ctx.out().int(-2);
+        return Ok(());
     }
     let Some(at_ms) = ctx.db().expire_at(key, now) else {
-        return ctx.out().int(-1);
+        ctx.out().int(-1);
+        return Ok(());
     };
     let milliseconds = if absolute { at_ms } else { at_ms - now }.max(0);
     let reply = match unit {
@@ -923,24 +942,27 @@ fn ttl_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, absolute: bool) {
         TimeUnit::Seconds => milliseconds.saturating_add(500) / 1000,
     };
     ctx.out().int(reply);
+    Ok(())
 }
 
 /// PERSIST key: `:1` if the key's time to live was removed, `:0` if it had
 /// none or is missing.
-fn persist(ctx: &mut Ctx<'_>) {
+fn persist(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     let removed = ctx.db().persist(key, now);
     if removed {
         ctx.dirty(1);
     }
     ctx.out().int(removed as i64);
+    Ok(())
 }
 
 /// DBSIZE: the number of keys in the selected database, counting keys past
 /// their time that expiry has not removed yet, as Redis does.
-fn dbsize(ctx: &mut Ctx<'_>) {
+fn dbsize(ctx: &mut Ctx<'_>) -> Outcome {
     let keys = ctx.db().len();
     ctx.out().int(keys as i64);
+    Ok(())
 }
 
 /// Checks FLUSHDB's and FLUSHALL's optional `ASYNC` or `SYNC`; both free
@@ -959,22 +981,23 @@ fn check_flush_option(ctx: &mut Ctx<'_>) -> bool {
 }
 
 /// FLUSHDB [ASYNC|SYNC]: `+OK`; empties the selected database.
-fn flushdb(ctx: &mut Ctx<'_>) {
+fn flushdb(ctx: &mut Ctx<'_>) -> Outcome {
     if !check_flush_option(ctx) {
-        return;
+        return Ok(());
     }
     let removed = ctx.db().clear();
     ctx.dirty(removed as u64);
     ctx.force_propagation();
     ctx.out().ok();
+    Ok(())
 }
 
 /// FLUSHALL [ASYNC|SYNC]: `+OK`; empties every database. Counts one change
 /// more than the keys removed, as Redis does, so even an empty flush is
 /// propagated.
-fn flushall(ctx: &mut Ctx<'_>) {
+fn flushall(ctx: &mut Ctx<'_>) -> Outcome {
     if !check_flush_option(ctx) {
-        return;
+        return Ok(());
     }
     let removed: usize = ctx
         .server
@@ -985,41 +1008,44 @@ fn flushall(ctx: &mut Ctx<'_>) {
         .sum();
     ctx.dirty(removed as u64 + 1);
     ctx.out().ok();
+    Ok(())
 }
 
 /// SWAPDB index1 index2: `+OK`. Errors: `ERR invalid first DB index`, `ERR
 /// invalid second DB index`, `ERR DB index is out of range`.
-fn swapdb(ctx: &mut Ctx<'_>) {
+fn swapdb(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(first) = int32_arg(ctx, 1, Some("ERR invalid first DB index")) else {
-        return;
+        return Ok(());
     };
     let Some(second) = int32_arg(ctx, 2, Some("ERR invalid second DB index")) else {
-        return;
+        return Ok(());
     };
     let Some(first) = db_index(ctx, first) else {
-        return;
+        return Ok(());
     };
     let Some(second) = db_index(ctx, second) else {
-        return;
+        return Ok(());
     };
     ctx.server.keyspace.swap(first, second);
     ctx.dirty(1);
     ctx.out().ok();
+    Ok(())
 }
 
 /// OBJECT ENCODING key: the encoding name as a bulk string, null if the key
 /// is missing.
-fn object_encoding(ctx: &mut Ctx<'_>) {
+fn object_encoding(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
     match lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms) {
         Some(value) => ctx.client.out.bulk(value.encoding().as_bytes()),
         None => ctx.client.out.null(),
     }
+    Ok(())
 }
 
 /// OBJECT REFCOUNT key: 1, or `2147483647` for the small integers Redis
 /// shares between keys; null if the key is missing.
-fn object_refcount(ctx: &mut Ctx<'_>) {
+fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
     let refcount = lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).map(|value| {
         let shared = match value {
@@ -1039,15 +1065,17 @@ fn object_refcount(ctx: &mut Ctx<'_>) {
         Some(refcount) => ctx.out().int(refcount),
         None => ctx.out().null(),
     }
+    Ok(())
 }
 
 /// OBJECT FREQ key: null if the key is missing. Access frequency is not
 /// tracked: under a non-LFU `maxmemory-policy` this is Redis's own error;
 /// under an LFU policy it is an error saying so.
-fn object_freq(ctx: &mut Ctx<'_>) {
+fn object_freq(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
     if lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).is_none() {
-        return ctx.out().null();
+        ctx.out().null();
+        return Ok(());
     }
     let policy = ctx
         .server
@@ -1059,10 +1087,11 @@ fn object_freq(ctx: &mut Ctx<'_>) {
     } else {
         ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
+    Ok(())
 }
 
 /// OBJECT HELP: the subcommands, one status line each.
-fn object_help(ctx: &mut Ctx<'_>) {
+fn object_help(ctx: &mut Ctx<'_>) -> Outcome {
     help_lines(
         ctx,
         "OBJECT",
@@ -1078,4 +1107,5 @@ fn object_help(ctx: &mut Ctx<'_>) {
             "    <key>.",
         ],
     );
+    Ok(())
 }

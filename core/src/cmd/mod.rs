@@ -19,8 +19,8 @@ use std::borrow::Cow;
 use crate::client::Client;
 use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
-use crate::node::Server;
 use crate::resp::{parse_i64, Out};
+use crate::server::Server;
 
 /// Command flags, Redis's names.
 pub mod flag {
@@ -61,8 +61,55 @@ pub mod flag {
     ];
 }
 
-/// Runs a command: reads `ctx.argv`, acts, writes exactly one reply.
-pub type Handler = fn(&mut Ctx<'_>);
+/// Runs a command: reads `ctx.argv`, acts, and writes exactly one reply,
+/// or returns the error to reply with (and then writes nothing).
+pub type Handler = fn(&mut Ctx<'_>) -> Outcome;
+
+/// What a handler ends with.
+pub type Outcome = Result<(), Error>;
+
+/// A command's error reply, returned rather than written, so that `?` ends
+/// a handler at the first failure: a wrong type, a bad argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The key holds a value of another type ([`ERR_WRONG_TYPE`]).
+    WrongType,
+    /// Any other error: the reply's text, its code first (`ERR ...`).
+    Reply(Cow<'static, str>),
+}
+
+impl Error {
+    /// An error reply with this text.
+    pub fn msg(text: &str) -> Self {
+        Error::Reply(Cow::Owned(text.to_owned()))
+    }
+
+    /// The error reply's text.
+    pub fn text(&self) -> &str {
+        match self {
+            Error::WrongType => ERR_WRONG_TYPE,
+            Error::Reply(text) => text,
+        }
+    }
+}
+
+impl From<WrongType> for Error {
+    fn from(_: WrongType) -> Self {
+        Error::WrongType
+    }
+}
+
+impl From<&'static str> for Error {
+    fn from(text: &'static str) -> Self {
+        Error::Reply(Cow::Borrowed(text))
+    }
+}
+
+impl From<String> for Error {
+    fn from(text: String) -> Self {
+        Error::Reply(Cow::Owned(text))
+    }
+}
 
 /// One command (or subcommand) and its metadata, as COMMAND reports it.
 pub struct CommandSpec {
@@ -433,7 +480,7 @@ fn dispatch(
         if resolved.spec.name == "exec" && client.multi.take().is_some() {
             // As Redis's execCommandAbort: a refused EXEC ends the
             // transaction, so the client does not queue on forever.
-            transaction::unwatch_all(server, client);
+            server.unwatch_all(client);
             client.out.error(&format!(
                 "EXECABORT Transaction discarded because of: {refusal}"
             ));
@@ -482,7 +529,9 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let dirty_before = ctx.server.dirty;
     ctx.server.propagate_override = None;
     ctx.server.force_propagation = false;
-    (resolved.spec.handler)(ctx);
+    if let Err(error) = (resolved.spec.handler)(ctx) {
+        ctx.client.out.error(error.text());
+    }
     ctx.server.stats.total_commands_processed += 1;
     ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
     ctx.server.after_command(Some(ctx.client), ctx.env);

@@ -6,50 +6,14 @@
 //! `before_sleep`. Delivery order is deterministic: channel subscribers in
 //! subscription order, then pattern subscribers by pattern.
 
-use std::collections::BTreeMap;
+use crate::pubsub::remove_listener;
 
-use super::{flag, CommandSpec, Ctx};
+use super::{flag, CommandSpec, Ctx, Outcome};
 use crate::client::Client;
 use crate::env::ConnId;
 use crate::glob::glob_match;
-use crate::node::Server;
 use crate::resp::Out;
-
-/// Who listens to which channel and pattern.
-#[derive(Debug, Default)]
-pub struct PubSub {
-    channels: BTreeMap<Vec<u8>, Vec<ConnId>>,
-    patterns: BTreeMap<Vec<u8>, Vec<ConnId>>,
-}
-
-impl PubSub {
-    pub fn channel_count(&self) -> usize {
-        self.channels.len()
-    }
-
-    pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
-    }
-
-    /// Drops every subscription of a client that is leaving, silently.
-    pub fn unsubscribe_everything(&mut self, client: &mut Client) {
-        for channel in std::mem::take(&mut client.channels) {
-            remove_listener(&mut self.channels, &channel, client.id);
-        }
-        for pattern in std::mem::take(&mut client.patterns) {
-            remove_listener(&mut self.patterns, &pattern, client.id);
-        }
-    }
-}
-
-fn remove_listener(registry: &mut BTreeMap<Vec<u8>, Vec<ConnId>>, name: &[u8], conn: ConnId) {
-    if let Some(listeners) = registry.get_mut(name) {
-        listeners.retain(|&c| c != conn);
-        if listeners.is_empty() {
-            registry.remove(name);
-        }
-    }
-}
+use crate::server::Server;
 
 const GROUP: &str = "pubsub";
 const SUB_FLAGS: u32 =
@@ -81,7 +45,7 @@ fn confirm(out: &mut Out, kind: &str, name: Option<&[u8]>, count: usize) {
     out.int(count as i64);
 }
 
-fn subscribe(ctx: &mut Ctx<'_>) {
+fn subscribe(ctx: &mut Ctx<'_>) -> Outcome {
     for channel in &ctx.argv[1..] {
         if ctx.client.channels.insert(channel.clone()) {
             ctx.server
@@ -94,9 +58,10 @@ fn subscribe(ctx: &mut Ctx<'_>) {
         let count = ctx.client.subscription_count();
         confirm(&mut ctx.client.out, "subscribe", Some(channel), count);
     }
+    Ok(())
 }
 
-fn psubscribe(ctx: &mut Ctx<'_>) {
+fn psubscribe(ctx: &mut Ctx<'_>) -> Outcome {
     for pattern in &ctx.argv[1..] {
         if ctx.client.patterns.insert(pattern.clone()) {
             ctx.server
@@ -109,9 +74,10 @@ fn psubscribe(ctx: &mut Ctx<'_>) {
         let count = ctx.client.subscription_count();
         confirm(&mut ctx.client.out, "psubscribe", Some(pattern), count);
     }
+    Ok(())
 }
 
-fn unsubscribe(ctx: &mut Ctx<'_>) {
+fn unsubscribe(ctx: &mut Ctx<'_>) -> Outcome {
     let names: Vec<Vec<u8>> = match ctx.argv.len() {
         1 => ctx.client.channels.iter().cloned().collect(),
         _ => ctx.argv[1..].to_vec(),
@@ -127,9 +93,10 @@ fn unsubscribe(ctx: &mut Ctx<'_>) {
         let count = ctx.client.subscription_count();
         confirm(&mut ctx.client.out, "unsubscribe", None, count);
     }
+    Ok(())
 }
 
-fn punsubscribe(ctx: &mut Ctx<'_>) {
+fn punsubscribe(ctx: &mut Ctx<'_>) -> Outcome {
     let names: Vec<Vec<u8>> = match ctx.argv.len() {
         1 => ctx.client.patterns.iter().cloned().collect(),
         _ => ctx.argv[1..].to_vec(),
@@ -145,11 +112,13 @@ fn punsubscribe(ctx: &mut Ctx<'_>) {
         let count = ctx.client.subscription_count();
         confirm(&mut ctx.client.out, "punsubscribe", None, count);
     }
+    Ok(())
 }
 
-fn publish(ctx: &mut Ctx<'_>) {
+fn publish(ctx: &mut Ctx<'_>) -> Outcome {
     let receivers = deliver(ctx.server, ctx.client, &ctx.argv[1], &ctx.argv[2]);
     ctx.out().int(receivers as i64);
+    Ok(())
 }
 
 /// Delivers a message to every subscriber; returns how many received it.
@@ -194,7 +163,7 @@ fn write_message(out: &mut Out, pattern: Option<&[u8]>, channel: &[u8], message:
     out.bulk(message);
 }
 
-fn pubsub_channels(ctx: &mut Ctx<'_>) {
+fn pubsub_channels(ctx: &mut Ctx<'_>) -> Outcome {
     let pattern = ctx.argv.get(2);
     let names: Vec<Vec<u8>> = ctx
         .server
@@ -208,9 +177,10 @@ fn pubsub_channels(ctx: &mut Ctx<'_>) {
     for name in names {
         ctx.out().bulk(&name);
     }
+    Ok(())
 }
 
-fn pubsub_numsub(ctx: &mut Ctx<'_>) {
+fn pubsub_numsub(ctx: &mut Ctx<'_>) -> Outcome {
     let pairs = ctx.argv.len() - 2;
     ctx.out().array(pairs * 2);
     for channel in &ctx.argv[2..] {
@@ -218,14 +188,16 @@ fn pubsub_numsub(ctx: &mut Ctx<'_>) {
         ctx.client.out.bulk(channel);
         ctx.client.out.int(count as i64);
     }
+    Ok(())
 }
 
-fn pubsub_numpat(ctx: &mut Ctx<'_>) {
+fn pubsub_numpat(ctx: &mut Ctx<'_>) -> Outcome {
     let count = ctx.server.pubsub.patterns.len();
     ctx.out().int(count as i64);
+    Ok(())
 }
 
-fn pubsub_help(ctx: &mut Ctx<'_>) {
+fn pubsub_help(ctx: &mut Ctx<'_>) -> Outcome {
     super::connection::help_lines(
         ctx,
         "PUBSUB",
@@ -239,4 +211,5 @@ fn pubsub_help(ctx: &mut Ctx<'_>) {
             "    pattern subscriptions(default: no channels).",
         ],
     );
+    Ok(())
 }

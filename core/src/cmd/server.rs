@@ -8,11 +8,11 @@
 use std::fmt::Write;
 
 use super::connection::help_lines;
-use super::{flag, help_subcommand, table, CommandSpec, Ctx, ERR_SYNTAX};
+use super::{flag, help_subcommand, table, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
 use crate::env::LogLevel;
-use crate::node::ShutdownReason;
 use crate::persist::background::{JobKind, Started};
 use crate::resp::Out;
+use crate::server::ShutdownReason;
 
 const GROUP: &str = "server";
 const ADMIN: u32 = flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE;
@@ -175,7 +175,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("keyspace", true),
 ];
 
-fn info(ctx: &mut Ctx<'_>) {
+fn info(ctx: &mut Ctx<'_>) -> Outcome {
     let asked: Vec<String> = ctx.argv[1..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
@@ -192,6 +192,7 @@ fn info(ctx: &mut Ctx<'_>) {
         }
     }
     ctx.out().verbatim(text.as_bytes());
+    Ok(())
 }
 
 fn info_section(ctx: &mut Ctx<'_>, name: &str, text: &mut String) {
@@ -522,7 +523,7 @@ fn info_keyspace(ctx: &mut Ctx<'_>, text: &mut String) {
     }
 }
 
-fn config_get(ctx: &mut Ctx<'_>) {
+fn config_get(ctx: &mut Ctx<'_>) -> Outcome {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for pattern in &ctx.argv[2..] {
         for pair in ctx.server.config.matching(pattern) {
@@ -537,12 +538,15 @@ fn config_get(ctx: &mut Ctx<'_>) {
         out.bulk(name.as_bytes());
         out.bulk(value.as_bytes());
     }
+    Ok(())
 }
 
 /// CONFIG SET applies all pairs or none.
-fn config_set(ctx: &mut Ctx<'_>) {
+fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
     if !(ctx.argv.len() - 2).is_multiple_of(2) {
-        return ctx.error("ERR wrong number of arguments for 'config|set' command");
+        return Err(Error::msg(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
     }
     let mut updated = ctx.server.config.clone();
     let mut seen: Vec<String> = Vec::new();
@@ -550,18 +554,18 @@ fn config_set(ctx: &mut Ctx<'_>) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         if !updated.knows(&name) {
-            return ctx.error(&format!(
+            return Err(Error::msg(&format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
+            )));
         }
         if seen.contains(&name) {
-            return ctx.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+            return Err(Error::msg(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
         }
         if let Err(error) = updated.set(&name, &value) {
-            return ctx.error(&format!(
+            return Err(Error::msg(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
                 error.0
-            ));
+            )));
         }
         seen.push(name);
     }
@@ -575,12 +579,13 @@ fn config_set(ctx: &mut Ctx<'_>) {
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
             ctx.server.config = previous;
-            return ctx.error(&format!(
+            return Err(Error::msg(&format!(
                 "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {error}"
-            ));
+            )));
         }
     }
     ctx.out().ok();
+    Ok(())
 }
 
 /// Applies a changed `appendonly`: on writes a fresh BASE from memory
@@ -600,19 +605,23 @@ fn switch_appendonly(ctx: &mut Ctx<'_>) -> Result<(), String> {
     }
 }
 
-fn config_resetstat(ctx: &mut Ctx<'_>) {
+fn config_resetstat(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.server.stats.reset();
     ctx.out().ok();
+    Ok(())
 }
 
-fn config_rewrite(ctx: &mut Ctx<'_>) {
+fn config_rewrite(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.server.config.config_file.is_empty() {
-        return ctx.error("ERR The server is running without a config file");
+        return Err(Error::msg(
+            "ERR The server is running without a config file",
+        ));
     }
     ctx.error("ERR CONFIG REWRITE is not supported by this server yet");
+    Ok(())
 }
 
-fn config_help(ctx: &mut Ctx<'_>) {
+fn config_help(ctx: &mut Ctx<'_>) -> Outcome {
     help_lines(
         ctx,
         "CONFIG",
@@ -627,24 +636,27 @@ fn config_help(ctx: &mut Ctx<'_>) {
             "    Rewrite the configuration file.",
         ],
     );
+    Ok(())
 }
 
-fn time(ctx: &mut Ctx<'_>) {
+fn time(ctx: &mut Ctx<'_>) -> Outcome {
     let micros = ctx.env.wall_us();
     let out = ctx.out();
     out.array(2);
     out.bulk_i64(micros.div_euclid(1_000_000));
     out.bulk_i64(micros.rem_euclid(1_000_000));
+    Ok(())
 }
 
-fn lastsave(ctx: &mut Ctx<'_>) {
+fn lastsave(ctx: &mut Ctx<'_>) -> Outcome {
     let seconds = ctx.server.lastsave_s;
     ctx.out().int(seconds);
+    Ok(())
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no
 /// reply: the connection closes as the server exits.
-fn shutdown(ctx: &mut Ctx<'_>) {
+fn shutdown(ctx: &mut Ctx<'_>) -> Outcome {
     let (mut abort, mut save, mut nosave, mut force) = (false, false, false, false);
     for i in 1..ctx.argv.len() {
         match ctx.keyword(i).as_str() {
@@ -653,17 +665,17 @@ fn shutdown(ctx: &mut Ctx<'_>) {
             "NOW" => {}
             "FORCE" => force = true,
             "ABORT" => abort = true,
-            _ => return ctx.error(ERR_SYNTAX),
+            _ => return Err(Error::msg(ERR_SYNTAX)),
         }
     }
     if abort {
         if ctx.argv.len() > 2 {
-            return ctx.error(ERR_SYNTAX);
+            return Err(Error::msg(ERR_SYNTAX));
         }
-        return ctx.error("ERR No shutdown in progress.");
+        return Err(Error::msg("ERR No shutdown in progress."));
     }
     if save && nosave {
-        return ctx.error(ERR_SYNTAX);
+        return Err(Error::msg(ERR_SYNTAX));
     }
     ctx.env.log(LogLevel::Warning, "User requested shutdown...");
     let save = if nosave {
@@ -674,32 +686,35 @@ fn shutdown(ctx: &mut Ctx<'_>) {
         None
     };
     if ctx.server.prepare_shutdown(ctx.env, save).is_err() && !force {
-        return ctx.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.server.shutdown = Some(ShutdownReason::Command);
+    Ok(())
 }
 
-fn save(ctx: &mut Ctx<'_>) {
+fn save(ctx: &mut Ctx<'_>) -> Outcome {
     match ctx.server.save_now(ctx.env) {
         Ok(()) => ctx.out().ok(),
         Err(error) => ctx.error(&error),
     }
+    Ok(())
 }
 
-fn bgsave(ctx: &mut Ctx<'_>) {
+fn bgsave(ctx: &mut Ctx<'_>) -> Outcome {
     let schedule = match ctx.argv.len() {
         1 => false,
         2 if ctx.keyword(1) == "SCHEDULE" => true,
-        _ => return ctx.error(ERR_SYNTAX),
+        _ => return Err(Error::msg(ERR_SYNTAX)),
     };
     match ctx.server.bgsave(ctx.env, schedule) {
         Ok(Started::Now) => ctx.out().simple("Background saving started"),
         Ok(Started::Scheduled) => ctx.out().simple("Background saving scheduled"),
         Err(error) => ctx.error(&error),
     }
+    Ok(())
 }
 
-fn bgrewriteaof(ctx: &mut Ctx<'_>) {
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Outcome {
     match ctx.server.bgrewriteaof(ctx.env) {
         Ok(Started::Now) => ctx
             .out()
@@ -709,6 +724,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) {
             .simple("Background append only file rewriting scheduled"),
         Err(error) => ctx.error(&error),
     }
+    Ok(())
 }
 
 /// Redis's ACL categories for a command, derived from its flags and group.
@@ -810,23 +826,25 @@ fn write_key_specs(out: &mut Out, spec: &CommandSpec) {
     out.int(0);
 }
 
-fn command_all(ctx: &mut Ctx<'_>) {
+fn command_all(ctx: &mut Ctx<'_>) -> Outcome {
     let all = table().all();
     let out = ctx.out();
     out.array(all.len());
     for spec in all {
         write_command_info(out, spec, spec.name);
     }
+    Ok(())
 }
 
-fn command_count(ctx: &mut Ctx<'_>) {
+fn command_count(ctx: &mut Ctx<'_>) -> Outcome {
     let count = table().all().len();
     ctx.out().int(count as i64);
+    Ok(())
 }
 
-fn command_list(ctx: &mut Ctx<'_>) {
+fn command_list(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.argv.len() > 2 {
-        return ctx.error(ERR_SYNTAX);
+        return Err(Error::msg(ERR_SYNTAX));
     }
     let all = table().all();
     let out = ctx.out();
@@ -834,6 +852,7 @@ fn command_list(ctx: &mut Ctx<'_>) {
     for spec in all {
         out.bulk(spec.name.as_bytes());
     }
+    Ok(())
 }
 
 /// Finds a command or a `container|sub` name.
@@ -849,7 +868,7 @@ fn lookup(name: &[u8]) -> Option<(&'static CommandSpec, String)> {
     }
 }
 
-fn command_info(ctx: &mut Ctx<'_>) {
+fn command_info(ctx: &mut Ctx<'_>) -> Outcome {
     let names = &ctx.argv[2..];
     if names.is_empty() {
         return command_all(ctx);
@@ -862,6 +881,7 @@ fn command_info(ctx: &mut Ctx<'_>) {
             None => out.null_array(),
         }
     }
+    Ok(())
 }
 
 fn write_docs(out: &mut Out, spec: &CommandSpec, full_name: &str) {
@@ -886,7 +906,7 @@ fn write_docs(out: &mut Out, spec: &CommandSpec, full_name: &str) {
     }
 }
 
-fn command_docs(ctx: &mut Ctx<'_>) {
+fn command_docs(ctx: &mut Ctx<'_>) -> Outcome {
     let found: Vec<(&'static CommandSpec, String)> = if ctx.argv.len() == 2 {
         table()
             .all()
@@ -904,17 +924,18 @@ fn command_docs(ctx: &mut Ctx<'_>) {
     for (spec, full_name) in found {
         write_docs(out, spec, &full_name);
     }
+    Ok(())
 }
 
-fn command_getkeys(ctx: &mut Ctx<'_>) {
+fn command_getkeys(ctx: &mut Ctx<'_>) -> Outcome {
     let argv = &ctx.argv[2..];
     let resolved = match super::resolve(table(), argv) {
         Ok(resolved) => resolved,
-        Err(_) => return ctx.error("ERR Invalid command specified"),
+        Err(_) => return Err(Error::msg("ERR Invalid command specified")),
     };
     let (first, last, step) = resolved.spec.keys;
     if first == 0 {
-        return ctx.error("ERR The command has no key arguments");
+        return Err(Error::msg("ERR The command has no key arguments"));
     }
     let last = if last < 0 {
         argv.len() as i32 + last
@@ -930,9 +951,10 @@ fn command_getkeys(ctx: &mut Ctx<'_>) {
     for key in keys {
         out.bulk(key);
     }
+    Ok(())
 }
 
-fn command_help(ctx: &mut Ctx<'_>) {
+fn command_help(ctx: &mut Ctx<'_>) -> Outcome {
     help_lines(
         ctx,
         "COMMAND",
@@ -955,4 +977,5 @@ fn command_help(ctx: &mut Ctx<'_>) {
             "    Return the keys from a full Redis command.",
         ],
     );
+    Ok(())
 }

@@ -20,8 +20,8 @@ use super::keys::{
     TimeUnit,
 };
 use super::{
-    flag, CommandSpec, Ctx, WrongType, ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_OVERFLOW, ERR_SYNTAX,
-    ERR_WRONG_TYPE,
+    flag, CommandSpec, Ctx, Error, Outcome, WrongType, ERR_NOT_FLOAT, ERR_NOT_INTEGER,
+    ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONG_TYPE,
 };
 use crate::db::Value;
 use crate::resp::parse_i64;
@@ -344,7 +344,7 @@ fn reply_old_value(ctx: &mut Ctx<'_>, old: Option<Vec<u8>>) {
 
 /// GET key: the string as a bulk reply, null if missing, WRONGTYPE if the
 /// key holds another type.
-fn get(ctx: &mut Ctx<'_>) {
+fn get(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
     let found = lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms);
     let out = &mut ctx.client.out;
@@ -353,6 +353,7 @@ fn get(ctx: &mut Ctx<'_>) {
         Some(Ok(bytes)) => out.bulk(bytes),
         Some(Err(WrongType)) => out.error(ERR_WRONG_TYPE),
     }
+    Ok(())
 }
 
 /// An expiry option of SET and GETEX.
@@ -482,58 +483,60 @@ enum SetReply {
 /// not it stored. Errors: `ERR syntax error`, the integer error, `ERR
 /// invalid expire time in 'set' command`, WRONGTYPE with GET on another
 /// type.
-fn set(ctx: &mut Ctx<'_>) {
+fn set(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(options) = parse_string_options(ctx, OptionsOf::Set) else {
-        return ctx.error(ERR_SYNTAX);
+        return Err(Error::msg(ERR_SYNTAX));
     };
-    set_generic(ctx, 2, options, SetReply::Status);
+    set_generic(ctx, 2, options, SetReply::Status)
 }
 
 /// SETNX key value: `:1` if stored, `:0` if the key exists.
-fn setnx(ctx: &mut Ctx<'_>) {
+fn setnx(ctx: &mut Ctx<'_>) -> Outcome {
     let options = StringOptions {
         only_if_absent: true,
         ..StringOptions::default()
     };
-    set_generic(ctx, 2, options, SetReply::Integer);
+    set_generic(ctx, 2, options, SetReply::Integer)
 }
 
 /// SETEX key seconds value: `+OK`. Errors: the integer error, `ERR invalid
 /// expire time in 'setex' command`.
-fn setex(ctx: &mut Ctx<'_>) {
-    set_with_expiry(ctx, ExpireKind::Seconds);
+fn setex(ctx: &mut Ctx<'_>) -> Outcome {
+    set_with_expiry(ctx, ExpireKind::Seconds)
 }
 
 /// PSETEX key milliseconds value: `+OK`. Errors: the integer error, `ERR
 /// invalid expire time in 'psetex' command`.
-fn psetex(ctx: &mut Ctx<'_>) {
-    set_with_expiry(ctx, ExpireKind::Milliseconds);
+fn psetex(ctx: &mut Ctx<'_>) -> Outcome {
+    set_with_expiry(ctx, ExpireKind::Milliseconds)
 }
 
-fn set_with_expiry(ctx: &mut Ctx<'_>, kind: ExpireKind) {
+fn set_with_expiry(ctx: &mut Ctx<'_>, kind: ExpireKind) -> Outcome {
     let options = StringOptions {
         expire: Some((kind, ctx.arg(2))),
         ..StringOptions::default()
     };
-    set_generic(ctx, 3, options, SetReply::Status);
+    set_generic(ctx, 3, options, SetReply::Status)
 }
 
 /// Stores argument `value_index` at argument 1 as `options` say, Redis's
 /// `setGenericCommand`.
-fn set_generic(ctx: &mut Ctx<'_>, value_index: usize, options: StringOptions<'_>, reply: SetReply) {
+fn set_generic(
+    ctx: &mut Ctx<'_>,
+    value_index: usize,
+    options: StringOptions<'_>,
+    reply: SetReply,
+) -> Outcome {
     let (key, value, now) = (ctx.arg(1), ctx.arg(value_index), ctx.now_ms);
     let expire_at = match options.expire {
         Some((kind, text)) => match resolve_expire(ctx, kind, text) {
             Some(at_ms) => Some(at_ms),
-            None => return,
+            None => return Ok(()),
         },
         None => None,
     };
     let old = if options.reply_old_value {
-        match ctx.get_string(key) {
-            Ok(old) => old,
-            Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
-        }
+        ctx.get_string(key)?
     } else {
         None
     };
@@ -557,6 +560,7 @@ fn set_generic(ctx: &mut Ctx<'_>, value_index: usize, options: StringOptions<'_>
         SetReply::Status if declined => ctx.out().null(),
         SetReply::Status => ctx.out().ok(),
     }
+    Ok(())
 }
 
 /// Propagates the running command as `SET key value PXAT at_ms`.
@@ -573,25 +577,26 @@ fn propagate_as_set_pxat(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], at_ms: i64
 
 /// GETSET key value: the old value (or null) after storing the new one
 /// without a time to live. WRONGTYPE if the key holds another type.
-fn getset(ctx: &mut Ctx<'_>) {
+fn getset(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     let old = match ctx.get_string(key) {
         Ok(old) => old,
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Err(WrongType) => return Err(Error::WrongType),
     };
     ctx.db().set(key, Value::String(value.to_vec()));
     ctx.dirty(1);
     ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), value.to_vec()]);
     reply_old_value(ctx, old);
+    Ok(())
 }
 
 /// GETDEL key: the value (or null), deleting the key. WRONGTYPE if the key
 /// holds another type.
-fn getdel(ctx: &mut Ctx<'_>) {
+fn getdel(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     let old = match ctx.get_string(key) {
         Ok(old) => old,
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Err(WrongType) => return Err(Error::WrongType),
     };
     if old.is_some() {
         ctx.db().remove(key, now);
@@ -599,6 +604,7 @@ fn getdel(ctx: &mut Ctx<'_>) {
         propagate_as_del(ctx, key);
     }
     reply_old_value(ctx, old);
+    Ok(())
 }
 
 /// GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]: the value (or null, when
@@ -606,20 +612,23 @@ fn getdel(ctx: &mut Ctx<'_>) {
 /// already past deletes the key. Errors: `ERR syntax error`, WRONGTYPE, the
 /// integer error, `ERR invalid expire time in 'getex' command` (checked
 /// only if the key exists, as in Redis).
-fn getex(ctx: &mut Ctx<'_>) {
+fn getex(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(options) = parse_string_options(ctx, OptionsOf::Getex) else {
-        return ctx.error(ERR_SYNTAX);
+        return Err(Error::msg(ERR_SYNTAX));
     };
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     let value = match ctx.get_string(key) {
         Ok(Some(value)) => value,
-        Ok(None) => return ctx.out().null(),
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Ok(None) => {
+            ctx.out().null();
+            return Ok(());
+        }
+        Err(WrongType) => return Err(Error::WrongType),
     };
     let expire_at = match options.expire {
         Some((kind, text)) => match resolve_expire(ctx, kind, text) {
             Some(at_ms) => Some(at_ms),
-            None => return,
+            None => return Ok(()),
         },
         None => None,
     };
@@ -641,11 +650,12 @@ fn getex(ctx: &mut Ctx<'_>) {
         }
         None => {}
     }
+    Ok(())
 }
 
 /// MGET key [key ...]: an array with each key's string, null for a missing
 /// key or one of another type.
-fn mget(ctx: &mut Ctx<'_>) {
+fn mget(ctx: &mut Ctx<'_>) -> Outcome {
     let (argv, now, db) = (ctx.argv, ctx.now_ms, ctx.client.db);
     ctx.client.out.array(argv.len() - 1);
     for key in &argv[1..] {
@@ -655,31 +665,33 @@ fn mget(ctx: &mut Ctx<'_>) {
             _ => ctx.client.out.null(),
         }
     }
+    Ok(())
 }
 
 /// MSET key value [key value ...]: `+OK`; clears the keys' times to live.
 /// An odd count of arguments is the arity error.
-fn mset(ctx: &mut Ctx<'_>) {
-    mset_generic(ctx, false);
+fn mset(ctx: &mut Ctx<'_>) -> Outcome {
+    mset_generic(ctx, false)
 }
 
 /// MSETNX key value [key value ...]: `:1` if all were stored, `:0` (and
 /// nothing stored) if any key exists.
-fn msetnx(ctx: &mut Ctx<'_>) {
-    mset_generic(ctx, true);
+fn msetnx(ctx: &mut Ctx<'_>) -> Outcome {
+    mset_generic(ctx, true)
 }
 
-fn mset_generic(ctx: &mut Ctx<'_>, only_if_none_exist: bool) {
+fn mset_generic(ctx: &mut Ctx<'_>, only_if_none_exist: bool) -> Outcome {
     let (argv, now) = (ctx.argv, ctx.now_ms);
     if argv.len() % 2 == 0 {
         let command = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-        return ctx.error(&format!(
+        return Err(Error::msg(&format!(
             "ERR wrong number of arguments for '{command}' command"
-        ));
+        )));
     }
     let pairs = argv[1..].chunks(2);
     if only_if_none_exist && pairs.clone().any(|pair| ctx.db().exists(&pair[0], now)) {
-        return ctx.out().int(0);
+        ctx.out().int(0);
+        return Ok(());
     }
     for pair in pairs {
         ctx.db().set(&pair[0], Value::String(pair[1].clone()));
@@ -690,43 +702,45 @@ fn mset_generic(ctx: &mut Ctx<'_>, only_if_none_exist: bool) {
     } else {
         ctx.out().ok();
     }
+    Ok(())
 }
 
 /// INCR key: the value after adding one. Errors: WRONGTYPE, `ERR value is
 /// not an integer or out of range`, `ERR increment or decrement would
 /// overflow`.
-fn incr(ctx: &mut Ctx<'_>) {
-    incr_by(ctx, 1);
+fn incr(ctx: &mut Ctx<'_>) -> Outcome {
+    incr_by(ctx, 1)
 }
 
 /// DECR key: the value after subtracting one; errors as INCR.
-fn decr(ctx: &mut Ctx<'_>) {
-    incr_by(ctx, -1);
+fn decr(ctx: &mut Ctx<'_>) -> Outcome {
+    incr_by(ctx, -1)
 }
 
 /// INCRBY key increment: the value after adding; errors as INCR, the
 /// increment checked first.
-fn incrby(ctx: &mut Ctx<'_>) {
+fn incrby(ctx: &mut Ctx<'_>) -> Outcome {
     if let Some(increment) = ctx.int_arg(2) {
-        incr_by(ctx, increment);
+        return incr_by(ctx, increment);
     }
+    Ok(())
 }
 
 /// DECRBY key decrement: the value after subtracting; errors as INCR, plus
 /// `ERR decrement would overflow` for the smallest integer.
-fn decrby(ctx: &mut Ctx<'_>) {
+fn decrby(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(decrement) = ctx.int_arg(2) else {
-        return;
+        return Ok(());
     };
     match decrement.checked_neg() {
         Some(increment) => incr_by(ctx, increment),
-        None => ctx.error("ERR decrement would overflow"),
+        None => Err("ERR decrement would overflow".into()),
     }
 }
 
 /// Adds `increment` to the integer at argument 1 (0 if missing), keeping
 /// its time to live.
-fn incr_by(ctx: &mut Ctx<'_>, increment: i64) {
+fn incr_by(ctx: &mut Ctx<'_>, increment: i64) -> Outcome {
     let key = ctx.arg(1);
     let current = match read_for_write(ctx, key, |bytes| parse_i64(bytes)) {
         Err(WrongType) => Err(ERR_WRONG_TYPE),
@@ -743,24 +757,25 @@ fn incr_by(ctx: &mut Ctx<'_>, increment: i64) {
         }
         Err(error) => ctx.error(error),
     }
+    Ok(())
 }
 
 /// INCRBYFLOAT key increment: the new value as a bulk string, stored as
 /// that text and keeping the time to live. Errors: WRONGTYPE, `ERR value is
 /// not a valid float` (for the stored value or the increment), `ERR
 /// increment would produce NaN or Infinity`.
-fn incrbyfloat(ctx: &mut Ctx<'_>) {
+fn incrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
     let current = match read_for_write(ctx, key, |bytes| parse_float(bytes)) {
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Err(WrongType) => return Err(Error::WrongType),
         Ok(None) => Some(0.0),
         Ok(Some(parsed)) => parsed,
     };
     let (Some(current), Some(increment)) = (current, parse_float(ctx.arg(2))) else {
-        return ctx.error(ERR_NOT_FLOAT);
+        return Err(Error::msg(ERR_NOT_FLOAT));
     };
     if !(current + increment).is_finite() {
-        return ctx.error("ERR increment would produce NaN or Infinity");
+        return Err(Error::msg("ERR increment would produce NaN or Infinity"));
     }
     let text = format_float(current, increment).into_bytes();
     ctx.out().bulk(&text);
@@ -773,6 +788,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) {
     ctx.db().set_keep_ttl(key, Value::String(text));
     ctx.dirty(1);
     ctx.propagate_as(argv);
+    Ok(())
 }
 
 /// Reads a float as Redis's `string2ld` does: no leading space, the whole
@@ -860,17 +876,17 @@ fn check_string_length(ctx: &mut Ctx<'_>, length: Option<usize>) -> bool {
 /// APPEND key value: the length after appending (creating the key if
 /// missing). Errors: WRONGTYPE, `ERR string exceeds maximum allowed size
 /// (proto-max-bulk-len)`.
-fn append(ctx: &mut Ctx<'_>) {
+fn append(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, suffix, now) = (ctx.arg(1), ctx.arg(2), ctx.now_ms);
     let length = match read_for_write(ctx, key, Vec::len) {
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Err(WrongType) => return Err(Error::WrongType),
         Ok(None) => {
             ctx.db().set(key, Value::String(suffix.to_vec()));
             suffix.len()
         }
         Ok(Some(length)) => {
             if !check_string_length(ctx, length.checked_add(suffix.len())) {
-                return;
+                return Ok(());
             }
             let value = ctx.db().get_mut(key, now).expect("key checked live");
             let bytes = string_bytes_mut(value).expect("type checked");
@@ -880,10 +896,11 @@ fn append(ctx: &mut Ctx<'_>) {
     };
     ctx.dirty(1);
     ctx.out().int(length as i64);
+    Ok(())
 }
 
 /// STRLEN key: the string's length, `:0` if missing; WRONGTYPE.
-fn strlen(ctx: &mut Ctx<'_>) {
+fn strlen(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
     let found = lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms);
     match found.map(string_bytes) {
@@ -891,6 +908,7 @@ fn strlen(ctx: &mut Ctx<'_>) {
         Some(Ok(bytes)) => ctx.client.out.int(bytes.len() as i64),
         Some(Err(WrongType)) => ctx.client.out.error(ERR_WRONG_TYPE),
     }
+    Ok(())
 }
 
 /// The bytes from `start` to `end` inclusive, negative positions counting
@@ -913,12 +931,12 @@ fn substring(bytes: &[u8], start: i64, end: i64) -> &[u8] {
 /// GETRANGE key start end (and SUBSTR): the substring, an empty bulk string
 /// if the key is missing or the range empty. Errors: the integer error,
 /// WRONGTYPE.
-fn getrange(ctx: &mut Ctx<'_>) {
+fn getrange(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(start) = ctx.int_arg(2) else {
-        return;
+        return Ok(());
     };
     let Some(end) = ctx.int_arg(3) else {
-        return;
+        return Ok(());
     };
     let key = ctx.arg(1);
     let found = lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms);
@@ -927,6 +945,7 @@ fn getrange(ctx: &mut Ctx<'_>) {
         Some(Ok(bytes)) => ctx.client.out.bulk(substring(bytes, start, end)),
         Some(Err(WrongType)) => ctx.client.out.error(ERR_WRONG_TYPE),
     }
+    Ok(())
 }
 
 /// SETRANGE key offset value: the string's length after writing `value` at
@@ -934,24 +953,25 @@ fn getrange(ctx: &mut Ctx<'_>) {
 /// Errors: the integer error, `ERR offset is out of range` for a negative
 /// offset, WRONGTYPE, `ERR string exceeds maximum allowed size
 /// (proto-max-bulk-len)`.
-fn setrange(ctx: &mut Ctx<'_>) {
+fn setrange(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(offset) = ctx.int_arg(2) else {
-        return;
+        return Ok(());
     };
     let Ok(offset) = usize::try_from(offset) else {
-        return ctx.error("ERR offset is out of range");
+        return Err(Error::msg("ERR offset is out of range"));
     };
     let (key, patch, now) = (ctx.arg(1), ctx.arg(3), ctx.now_ms);
     let length = match read_for_write(ctx, key, Vec::len) {
-        Err(WrongType) => return ctx.error(ERR_WRONG_TYPE),
+        Err(WrongType) => return Err(Error::WrongType),
         Ok(length) => length,
     };
     if patch.is_empty() {
-        return ctx.out().int(length.unwrap_or(0) as i64);
+        ctx.out().int(length.unwrap_or(0) as i64);
+        return Ok(());
     }
     let end = offset.checked_add(patch.len());
     if !check_string_length(ctx, end) {
-        return;
+        return Ok(());
     }
     let end = end.expect("length checked");
     if length.is_none() {
@@ -969,6 +989,7 @@ fn setrange(ctx: &mut Ctx<'_>) {
     let length = bytes.len();
     ctx.dirty(1);
     ctx.out().int(length as i64);
+    Ok(())
 }
 
 #[cfg(test)]

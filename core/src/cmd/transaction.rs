@@ -6,9 +6,8 @@
 //! written, deleted, expired (by lazy or active expiry, or found past its
 //! time at EXEC), flushed or swapped away.
 
-use super::{call, flag, resolve, table, CommandSpec, Ctx};
-use crate::client::{Client, Transaction, WatchedKey};
-use crate::node::Server;
+use super::{call, flag, resolve, table, CommandSpec, Ctx, Outcome};
+use crate::client::{Transaction, WatchedKey};
 
 const GROUP: &str = "transactions";
 const NO_QUEUE: u32 = flag::NO_MULTI_QUEUE
@@ -81,41 +80,43 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-fn multi(ctx: &mut Ctx<'_>) {
+fn multi(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.client.multi.is_some() {
         ctx.error("ERR MULTI calls can not be nested");
-        return;
+        return Ok(());
     }
     ctx.client.multi = Some(Transaction::default());
     ctx.out().ok();
+    Ok(())
 }
 
-fn discard(ctx: &mut Ctx<'_>) {
+fn discard(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.client.multi.take().is_none() {
         ctx.error("ERR DISCARD without MULTI");
-        return;
+        return Ok(());
     }
-    unwatch_all(ctx.server, ctx.client);
+    ctx.server.unwatch_all(ctx.client);
     ctx.out().ok();
+    Ok(())
 }
 
-fn exec(ctx: &mut Ctx<'_>) {
+fn exec(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(transaction) = ctx.client.multi.take() else {
         ctx.error("ERR EXEC without MULTI");
-        return;
+        return Ok(());
     };
     if transaction.aborted {
-        unwatch_all(ctx.server, ctx.client);
+        ctx.server.unwatch_all(ctx.client);
         ctx.error("EXECABORT Transaction discarded because of previous errors.");
-        return;
+        return Ok(());
     }
     if ctx.client.watch_dirty || watched_key_expired(ctx) {
-        unwatch_all(ctx.server, ctx.client);
+        ctx.server.unwatch_all(ctx.client);
         ctx.out().null_array();
-        return;
+        return Ok(());
     }
     // Keys touched by the transaction itself must not matter any more.
-    unwatch_all(ctx.server, ctx.client);
+    ctx.server.unwatch_all(ctx.client);
     ctx.out().array(transaction.queued.len());
     ctx.server.in_exec = true;
     for argv in &transaction.queued {
@@ -134,6 +135,7 @@ fn exec(ctx: &mut Ctx<'_>) {
         }
     }
     ctx.server.in_exec = false;
+    Ok(())
 }
 
 /// Whether a key that was live at WATCH is now past its time but not yet
@@ -146,10 +148,10 @@ fn watched_key_expired(ctx: &mut Ctx<'_>) -> bool {
         .any(|w| !w.expired_at_watch && ctx.server.keyspace.dbs[w.db].is_stale(&w.key, now))
 }
 
-fn watch(ctx: &mut Ctx<'_>) {
+fn watch(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.client.multi.is_some() {
         ctx.error("ERR WATCH inside MULTI is not allowed");
-        return;
+        return Ok(());
     }
     let db = ctx.client.db;
     for key in &ctx.argv[1..] {
@@ -169,17 +171,11 @@ fn watch(ctx: &mut Ctx<'_>) {
         });
     }
     ctx.out().ok();
+    Ok(())
 }
 
-fn unwatch(ctx: &mut Ctx<'_>) {
-    unwatch_all(ctx.server, ctx.client);
+fn unwatch(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.server.unwatch_all(ctx.client);
     ctx.out().ok();
-}
-
-/// Forgets every key `client` watches and clears its dirty mark.
-pub fn unwatch_all(server: &mut Server, client: &mut Client) {
-    for watched in client.watched.drain(..) {
-        server.keyspace.dbs[watched.db].unwatch(&watched.key, client.id);
-    }
-    client.watch_dirty = false;
+    Ok(())
 }

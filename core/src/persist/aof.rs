@@ -31,6 +31,23 @@ use crate::db::Keyspace;
 use crate::env::{DiskOpId, Env, FileId, LogLevel, OpenMode};
 use crate::planted::{self, PlantedBug};
 
+/// What loading found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Commands executed.
+    pub commands: u64,
+    /// Bytes read from all files.
+    pub bytes: u64,
+    /// Bytes of the BASE file.
+    pub base_bytes: u64,
+    /// The tail cut from the last file: (file, offset, bytes removed).
+    pub truncated: Option<(String, u64, u64)>,
+    /// The loaded files cannot be trusted to become durable: an fsync of
+    /// them failed, now or (the marker says) in the life before. The node
+    /// writes them afresh before building on them.
+    pub untrusted: Option<String>,
+}
+
 /// How long an `everysec` write may wait for a running background fsync
 /// before it is written anyway (Redis's 2 seconds).
 pub const POSTPONE_MS_MAX: u64 = 2000;

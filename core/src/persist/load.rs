@@ -12,31 +12,14 @@
 //! marker, commands are applied only once their batch's checksum is
 //! verified, so flipped bits are never loaded.
 
-use super::aof::{aof_dir, join, read_file, READ_CHUNK_BYTES};
+use super::aof::{aof_dir, join, read_file, LoadReport, READ_CHUNK_BYTES};
 use super::aof_format::{damage_proven_durable, next_item, Damage, Manifest, Scanner, Stop};
 use super::rdb::{DiskSource, RdbEvent, RdbReader};
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
 use crate::env::{Env, LogLevel, OpenMode};
-use crate::node::Server;
 use crate::planted::{self, PlantedBug};
-
-/// What loading found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct LoadReport {
-    /// Commands executed.
-    pub commands: u64,
-    /// Bytes read from all files.
-    pub bytes: u64,
-    /// Bytes of the BASE file.
-    pub base_bytes: u64,
-    /// The tail cut from the last file: (file, offset, bytes removed).
-    pub truncated: Option<(String, u64, u64)>,
-    /// The loaded files cannot be trusted to become durable: an fsync of
-    /// them failed, now or (the marker says) in the life before. The node
-    /// writes them afresh before building on them.
-    pub untrusted: Option<String>,
-}
+use crate::server::Server;
 
 /// One file being read.
 struct FileReader {

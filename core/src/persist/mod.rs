@@ -4,6 +4,7 @@
 pub mod aof;
 pub mod aof_format;
 pub mod background;
+pub mod control;
 pub mod job;
 pub mod load;
 pub mod lzf;

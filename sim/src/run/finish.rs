@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
-use redoubt_core::persist::background::BGSAVE_RETRY_DELAY_MS;
+use redoubt_core::persist::control::BGSAVE_RETRY_DELAY_MS;
 
 use super::simulation::{NodeState, Simulation};
 use crate::check::enospc::{check_enospc, EnospcFacts};

@@ -8,8 +8,8 @@ use std::io;
 
 use redoubt_core::db::Value;
 use redoubt_core::env::{Clock, DiskOpId};
-use redoubt_core::node::ShutdownReason;
 use redoubt_core::persist::job::JOB_OP_BIT;
+use redoubt_core::server::ShutdownReason;
 use redoubt_core::Node;
 
 use super::simulation::{
