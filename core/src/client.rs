@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::blocking::BlockedOn;
 use crate::env::ConnId;
 use crate::resp::{Out, Protocol, RequestParser};
 
@@ -69,6 +70,8 @@ pub struct Client {
     /// The AOF offset the pending replies depend on: they leave only once
     /// the AOF barrier has passed it.
     pub reply_offset: u64,
+    /// What the client is blocked on; it reads no request meanwhile.
+    pub blocked: Option<BlockedOn>,
 }
 
 impl Client {
@@ -95,6 +98,7 @@ impl Client {
             last_command: "NULL".to_string(),
             soft_limit_since_ms: None,
             reply_offset: 0,
+            blocked: None,
         }
     }
 
@@ -116,6 +120,9 @@ impl Client {
         }
         if self.multi.is_some() {
             flags.push('x');
+        }
+        if self.blocked.is_some() {
+            flags.push('b');
         }
         if self.watch_dirty {
             flags.push('d');

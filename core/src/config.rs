@@ -53,6 +53,8 @@ pub struct Config {
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     pub stop_writes_on_bgsave_error: bool,
+    /// When collections change from their compact encodings.
+    pub encodings: Encodings,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Path of the config file the server was started with, for INFO.
@@ -61,6 +63,34 @@ pub struct Config {
     /// A bug planted for the simulator's self-test (`planted-bug`).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<crate::planted::PlantedBug>,
+}
+
+/// The thresholds at which a collection leaves its compact encoding
+/// (listpack, intset) for the general one, with Redis 7.0's directive names
+/// and defaults. A list's `list_max_listpack_size` bounds each node of the
+/// list instead: negative values are byte sizes (-1 is 4 KB ... -5 is
+/// 64 KB), positive ones entry counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encodings {
+    pub list_max_listpack_size: i64,
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+}
+
+impl Default for Encodings {
+    fn default() -> Self {
+        Encodings {
+            list_max_listpack_size: -2,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
 }
 
 /// One class's output buffer limit: a client is closed when its pending
@@ -183,6 +213,60 @@ const MEMORY_MAX: u64 = i64::MAX as u64;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "list-max-listpack-size",
+        mutable: true,
+        get: |c| c.encodings.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            c.encodings.list_max_listpack_size = int(v, i32::MIN as i64, i32::MAX as i64)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hash-max-listpack-entries",
+        mutable: true,
+        get: |c| c.encodings.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_entries = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hash-max-listpack-value",
+        mutable: true,
+        get: |c| c.encodings.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_value = memory(v, 0, MEMORY_MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "set-max-intset-entries",
+        mutable: true,
+        get: |c| c.encodings.set_max_intset_entries.to_string(),
+        set: |c, v| {
+            c.encodings.set_max_intset_entries = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-listpack-entries",
+        mutable: true,
+        get: |c| c.encodings.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_entries = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-listpack-value",
+        mutable: true,
+        get: |c| c.encodings.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_value = memory(v, 0, MEMORY_MAX)?;
+            Ok(())
+        },
+    },
     Directive {
         name: "client-output-buffer-limit",
         mutable: true,
@@ -515,18 +599,7 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("latency-tracking", "yes"),
     ("latency-tracking-info-percentiles", "50 99 99.9"),
     ("notify-keyspace-events", ""),
-    ("hash-max-listpack-entries", "128"),
-    ("hash-max-listpack-value", "64"),
-    ("hash-max-ziplist-entries", "128"),
-    ("hash-max-ziplist-value", "64"),
-    ("list-max-listpack-size", "-2"),
-    ("list-max-ziplist-size", "-2"),
     ("list-compress-depth", "0"),
-    ("set-max-intset-entries", "512"),
-    ("zset-max-listpack-entries", "128"),
-    ("zset-max-listpack-value", "64"),
-    ("zset-max-ziplist-entries", "128"),
-    ("zset-max-ziplist-value", "64"),
     ("hll-sparse-max-bytes", "3000"),
     ("stream-node-max-bytes", "4096"),
     ("stream-node-max-entries", "100"),
@@ -590,6 +663,7 @@ impl Default for Config {
             rdbcompression: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
+            encodings: Encodings::default(),
             passive,
             config_file: String::new(),
             save_given_at_startup: false,
@@ -611,6 +685,11 @@ fn canonical(name: &str) -> String {
         "repl-ping-slave-period" => "repl-ping-replica-period",
         "min-slaves-to-write" => "min-replicas-to-write",
         "min-slaves-max-lag" => "min-replicas-max-lag",
+        "list-max-ziplist-size" => "list-max-listpack-size",
+        "hash-max-ziplist-entries" => "hash-max-listpack-entries",
+        "hash-max-ziplist-value" => "hash-max-listpack-value",
+        "zset-max-ziplist-entries" => "zset-max-listpack-entries",
+        "zset-max-ziplist-value" => "zset-max-listpack-value",
         other => other,
     };
     replaced.to_string()

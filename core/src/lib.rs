@@ -17,6 +17,7 @@
 //! * [`config`]: directives with Redis's names, defaults and syntax.
 //! * [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

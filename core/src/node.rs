@@ -190,7 +190,10 @@ impl<E: Env> Node<E> {
     }
 
     fn process_query(&mut self, client: &mut Client) {
-        while !client.close_after_reply && self.server.shutdown.is_none() {
+        while !client.close_after_reply
+            && self.server.shutdown.is_none()
+            && client.blocked.is_none()
+        {
             let limits = ParseLimits {
                 bulk_bytes_max: self.server.config.proto_max_bulk_len,
                 authenticated: client.authenticated,
@@ -204,6 +207,9 @@ impl<E: Env> Node<E> {
                 Ok(Some(argv)) => {
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
                     client.parser.recycle(argv);
+                    if self.server.blocking.blocked_count() > 0 {
+                        self.serve_ready_keys();
+                    }
                 }
                 Err(error) => {
                     client.out.error(&format!("ERR {}", error.0));
@@ -213,6 +219,66 @@ impl<E: Env> Node<E> {
         }
         client.query.drain(..client.query_pos);
         client.query_pos = 0;
+    }
+
+    /// Runs again the commands blocked on keys that changed, oldest first,
+    /// as Redis does after every command. A served command's propagation
+    /// follows the one that made its key ready.
+    fn serve_ready_keys(&mut self) {
+        loop {
+            let mut ready = Vec::new();
+            for (index, db) in self.server.keyspace.dbs.iter_mut().enumerate() {
+                ready.extend(db.ready_keys.drain(..).map(|key| (index, key)));
+            }
+            if ready.is_empty() {
+                return;
+            }
+            for (db, key) in ready {
+                for conn in self.server.blocking.waiters(db, &key) {
+                    let Some(mut client) = self.server.clients.remove(&conn) else {
+                        continue;
+                    };
+                    if cmd::blocked::retry(&mut self.server, &mut client, &mut self.env) {
+                        self.server.queue_write(&mut client);
+                    }
+                    self.server.clients.insert(conn, client);
+                }
+            }
+        }
+    }
+
+    /// Answers the blocked clients whose timeout has passed.
+    fn time_out_blocked_clients(&mut self) {
+        let now = self.env.monotonic_ms();
+        for conn in self.server.blocking.due(now) {
+            let Some(mut client) = self.server.clients.remove(&conn) else {
+                continue;
+            };
+            cmd::blocked::time_out(&mut self.server, &mut client, &mut self.env);
+            self.server.queue_write(&mut client);
+            self.server.clients.insert(conn, client);
+        }
+    }
+
+    /// Reads the requests that waited behind a blocked command, for the
+    /// clients unblocked since the last call (Redis's
+    /// processUnblockedClients). Bounded: each client unblocked once per
+    /// blocking command it ran.
+    fn resume_unblocked_clients(&mut self) {
+        while !self.server.unblocked.is_empty() {
+            for conn in std::mem::take(&mut self.server.unblocked) {
+                let Some(mut client) = self.server.clients.remove(&conn) else {
+                    continue;
+                };
+                if client.blocked.is_none() {
+                    self.process_query(&mut client);
+                }
+                if !client.out.is_empty() || client.close_after_reply {
+                    self.server.queue_write(&mut client);
+                }
+                self.server.clients.insert(conn, client);
+            }
+        }
     }
 
     /// The peer closed the connection (or it failed).
@@ -251,15 +317,20 @@ impl<E: Env> Node<E> {
             .aof_on
             .then(|| self.server.aof.fsync_due_ms(self.server.config.appendfsync))
             .flatten();
-        fsync_due.map_or(self.server.cron_next_ms, |due| {
+        let timers = fsync_due.map_or(self.server.cron_next_ms, |due| {
             due.min(self.server.cron_next_ms)
-        })
+        });
+        self.server
+            .blocking
+            .next_deadline()
+            .map_or(timers, |at| at.min(timers))
     }
 
     /// Periodic work (Redis's serverCron), `hz` times a second: active
     /// expiry, incremental rehashing, client timeouts, statistics.
     pub fn on_tick(&mut self) {
         self.server.background_step(&mut self.env);
+        self.time_out_blocked_clients();
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {
             return;
@@ -305,6 +376,7 @@ impl<E: Env> Node<E> {
     /// Replies that depend on AOF bytes not yet written (or fsynced under
     /// `always`) stay queued until a later call.
     pub fn before_sleep(&mut self) {
+        self.resume_unblocked_clients();
         let barrier = if self.server.aof_on {
             self.server.aof.flush(&mut self.env, &self.server.config);
             let config = &self.server.config;

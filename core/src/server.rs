@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::blocking::{BlockedOn, Blocking};
 use crate::client::Client;
 use crate::config::Config;
 use crate::db::Keyspace;
@@ -87,6 +88,13 @@ pub struct Server {
     /// Connected clients, except the one running a command right now.
     pub clients: BTreeMap<ConnId, Box<Client>>,
     pub pubsub: PubSub,
+    /// Clients blocked on keys.
+    pub blocking: Blocking,
+    /// A handler asked to block the running client (see `cmd::Ctx::block_on`).
+    pub block_request: Option<BlockedOn>,
+    /// Clients unblocked since the last `before_sleep`, whose pending
+    /// requests are then read.
+    pub unblocked: Vec<ConnId>,
     pub stats: Stats,
     /// 40 hex characters identifying this process run.
     pub run_id: String,
@@ -149,6 +157,9 @@ impl Server {
             config,
             clients: BTreeMap::new(),
             pubsub: PubSub::default(),
+            blocking: Blocking::default(),
+            block_request: None,
+            unblocked: Vec::new(),
             stats: Stats {
                 ops_last_ms: now_ms,
                 ..Stats::default()
@@ -267,6 +278,9 @@ impl Server {
     /// Removes every trace of a client that is going away.
     pub fn forget_client(&mut self, client: &mut Client) {
         self.unwatch_all(client);
+        if let Some(on) = client.blocked.take() {
+            self.blocking.unblock(&mut self.keyspace, client.id, &on);
+        }
         self.pubsub.unsubscribe_everything(client);
     }
 

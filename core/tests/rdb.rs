@@ -89,6 +89,12 @@ fn decode(bytes: &[u8]) -> Result<Decoded, RdbError> {
                 let keys = decoded.data.entry(db).or_default();
                 assert!(keys.insert(key, (value, expire_at_ms)).is_none());
             }
+            RdbEvent::Entry(other) => {
+                panic!(
+                    "these dumps hold strings, found a {}",
+                    other.value.type_name()
+                )
+            }
             RdbEvent::End { checksum } => decoded.checksum = checksum,
         }
     }

@@ -7,20 +7,27 @@
 //! the pub/sub context, MULTI queueing; then it runs the handler and reports
 //! the execution to the trace.
 
+pub mod blocked;
 pub mod connection;
+pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 use std::borrow::Cow;
 
+use crate::blocking::BlockedOn;
 use crate::client::Client;
+use crate::db::value::Typed;
 use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
 use crate::resp::{parse_i64, Out};
-use crate::server::Server;
+use crate::server::{Server, Stats};
 
 /// Command flags, Redis's names.
 pub mod flag {
@@ -129,6 +136,52 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A command with no key, documentation or subcommands yet: the start
+    /// of a one-line declaration,
+    /// `CommandSpec::new("lpush", -3, WRITE_FAST, lpush).key(1).doc(...)`.
+    pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys: (0, 0, 0),
+            group: "",
+            since: "",
+            summary: "",
+            complexity: "",
+            handler,
+            subcommands: &[],
+        }
+    }
+
+    /// One key, at argument `index`.
+    pub const fn key(self, index: i32) -> Self {
+        self.keys(index, index, 1)
+    }
+
+    /// Keys from argument `first` to `last` (negative: from the end), every
+    /// `step` arguments.
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.keys = (first, last, step);
+        self
+    }
+
+    /// What COMMAND DOCS says: the group, the version that introduced it,
+    /// a summary and the complexity.
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+        complexity: &'static str,
+    ) -> Self {
+        self.group = group;
+        self.since = since;
+        self.summary = summary;
+        self.complexity = complexity;
+        self
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags & flag::WRITE != 0
     }
@@ -167,13 +220,17 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 6] = [
+        let families: [&'static [CommandSpec]; 10] = [
             connection::COMMANDS,
+            hash::COMMANDS,
             keys::COMMANDS,
+            list::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
+            set::COMMANDS,
             string::COMMANDS,
             transaction::COMMANDS,
+            zset::COMMANDS,
         ];
         let mut sorted: Vec<&'static CommandSpec> =
             families.iter().flat_map(|f| f.iter()).collect();
@@ -300,6 +357,33 @@ pub struct Ctx<'a> {
     /// Wall-clock milliseconds, read once per command (once per EXEC).
     pub now_ms: i64,
     pub env: &'a mut dyn Env,
+    /// Whether the command may block the client: a top-level command,
+    /// not one run by EXEC or replayed from disk.
+    pub may_block: bool,
+}
+
+/// The running client's database and its reply, borrowed apart so a
+/// handler can read a value and reply from it at once.
+pub struct Reader<'c> {
+    db: &'c mut Db,
+    stats: &'c mut Stats,
+    now_ms: i64,
+}
+
+impl Reader<'_> {
+    /// The live value of type `T` under `key`, counting a keyspace hit or
+    /// miss; [`Error::WrongType`] if it holds another type.
+    pub fn read<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&T>, Error> {
+        let found = self.db.get(key, self.now_ms);
+        match found {
+            Some(_) => self.stats.keyspace_hits += 1,
+            None => self.stats.keyspace_misses += 1,
+        }
+        match found {
+            None => Ok(None),
+            Some(value) => T::of(value).map(Some).ok_or(Error::WrongType),
+        }
+    }
 }
 
 /// A key holds a value of another type than the command works on.
@@ -316,6 +400,86 @@ pub const ERR_NO_SUCH_KEY: &str = "ERR no such key";
 pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 
 impl<'a> Ctx<'a> {
+    /// The database and the reply, apart: `let (mut db, out) = ctx.split();`.
+    pub fn split(&mut self) -> (Reader<'_>, &mut Out) {
+        let reader = Reader {
+            db: &mut self.server.keyspace.dbs[self.client.db],
+            stats: &mut self.server.stats,
+            now_ms: self.now_ms,
+        };
+        (reader, &mut self.client.out)
+    }
+
+    /// The live value of type `T` under `key`, to read (counts a keyspace
+    /// hit or miss).
+    pub fn read<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&T>, Error> {
+        let (mut reader, _) = self.split();
+        match reader.read::<T>(key)? {
+            None => Ok(None),
+            Some(_) => {
+                let now = self.now_ms;
+                Ok(self.db().get(key, now).and_then(T::of))
+            }
+        }
+    }
+
+    /// The live value of type `T` under `key`, to change in place (WATCH
+    /// sees the change). The handler removes the key if it leaves the
+    /// collection empty ([`Ctx::drop_if_empty`]).
+    pub fn write<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&mut T>, Error> {
+        let now = self.now_ms;
+        match self.db().get_mut(key, now) {
+            None => Ok(None),
+            Some(value) => T::of_mut(value).map(Some).ok_or(Error::WrongType),
+        }
+    }
+
+    /// Like [`Ctx::write`], creating an empty value when the key is
+    /// missing.
+    pub fn write_or_create<T: Typed>(&mut self, key: &[u8]) -> Result<&mut T, Error> {
+        let now = self.now_ms;
+        let exists = match self.db().get(key, now) {
+            None => false,
+            Some(value) => T::of(value).map(|_| true).ok_or(Error::WrongType)?,
+        };
+        if !exists {
+            let empty = T::new_empty(&self.server.config.encodings).into_value();
+            self.db().set(key, empty);
+        }
+        let value = self
+            .db()
+            .get_mut(key, now)
+            .expect("the key was just found or created");
+        Ok(T::of_mut(value).expect("the key holds this type"))
+    }
+
+    /// Removes `key` if it holds a collection with nothing left in it.
+    pub fn drop_if_empty(&mut self, key: &[u8]) {
+        let now = self.now_ms;
+        let empty = self
+            .db()
+            .get(key, now)
+            .is_some_and(Value::is_empty_collection);
+        if empty {
+            self.db().remove(key, now);
+        }
+    }
+
+    /// Blocks the client on `keys` until one of them can serve it or
+    /// `timeout_ms` (0: never) passes; the handler writes no reply then.
+    /// Not allowed when [`Ctx::may_block`] is false: the handler answers
+    /// as if the timeout had passed.
+    pub fn block_on(&mut self, keys: Vec<Vec<u8>>, timeout_ms: u64) {
+        assert!(self.may_block, "blocking where a command may not block");
+        let deadline_ms = (timeout_ms > 0).then(|| self.env.monotonic_ms() + timeout_ms);
+        self.server.block_request = Some(BlockedOn {
+            db: self.client.db,
+            keys,
+            deadline_ms,
+            argv: self.argv.to_vec(),
+        });
+    }
+
     /// The client's selected database.
     pub fn db(&mut self) -> &mut Db {
         &mut self.server.keyspace.dbs[self.client.db]
@@ -353,17 +517,16 @@ impl<'a> Ctx<'a> {
     /// with [`ERR_WRONG_TYPE`].
     pub fn get_string(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, WrongType> {
         let now = self.now_ms;
-        let found =
-            self.server.keyspace.dbs[self.client.db]
-                .get(key, now)
-                .map(|value| match value {
-                    Value::String(bytes) => bytes.clone(),
-                });
+        let found = self.server.keyspace.dbs[self.client.db].get(key, now);
         match &found {
             Some(_) => self.server.stats.keyspace_hits += 1,
             None => self.server.stats.keyspace_misses += 1,
         }
-        Ok(found)
+        match found {
+            None => Ok(None),
+            Some(Value::String(bytes)) => Ok(Some(bytes.clone())),
+            Some(_) => Err(WrongType),
+        }
     }
     /// Whether an absolute expiry time means "delete now" (Redis's
     /// checkAlreadyExpired): never while loading, where the log is replayed
@@ -490,14 +653,20 @@ fn dispatch(
         return (argv, false);
     }
     let now_ms = env.wall_ms();
+    let may_block = !server.loading;
     let mut ctx = Ctx {
         server: &mut *server,
         client: &mut *client,
         argv: &argv,
         now_ms,
         env,
+        may_block,
     };
     call(&mut ctx, &resolved, false);
+    if let Some(on) = server.block_request.take() {
+        server.blocking.block(&mut server.keyspace, client.id, &on);
+        client.blocked = Some(on);
+    }
     server.commit_propagation(Some(client));
     server.after_propagation(env);
     (argv, true)
@@ -531,6 +700,11 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     ctx.server.force_propagation = false;
     if let Err(error) = (resolved.spec.handler)(ctx) {
         ctx.client.out.error(error.text());
+    }
+    if ctx.server.block_request.is_some() {
+        // Blocked: it runs again, and is counted and traced, when served.
+        ctx.server.after_command(Some(ctx.client), ctx.env);
+        return;
     }
     ctx.server.stats.total_commands_processed += 1;
     ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;

@@ -286,10 +286,16 @@ fn info_clients(ctx: &mut Ctx<'_>, text: &mut String) {
             ("maxclients", ctx.server.config.maxclients.to_string()),
             ("client_recent_max_input_buffer", input_max.to_string()),
             ("client_recent_max_output_buffer", output_max.to_string()),
-            ("blocked_clients", "0".to_string()),
+            (
+                "blocked_clients",
+                ctx.server.blocking.blocked_count().to_string(),
+            ),
             ("tracking_clients", "0".to_string()),
             ("pubsub_clients", pubsub_clients.to_string()),
-            ("clients_in_timeout_table", "0".to_string()),
+            (
+                "clients_in_timeout_table",
+                ctx.server.blocking.timeouts_count().to_string(),
+            ),
         ],
     );
 }

@@ -128,6 +128,7 @@ fn exec(ctx: &mut Ctx<'_>) -> Outcome {
                     argv,
                     now_ms: ctx.now_ms,
                     env: &mut *ctx.env,
+                    may_block: false,
                 };
                 call(&mut inner, &resolved, true);
             }

@@ -8,47 +8,17 @@
 
 pub mod dict;
 mod snapshot;
+pub mod value;
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 pub use dict::Dict;
 pub use snapshot::{DbSnapshot, SnapshotEntry, SnapshotSlice};
+pub use value::Value;
 
 use crate::env::ConnId;
-
-/// A value stored under a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    String(Vec<u8>),
-}
-
-/// Longest string Redis stores embedded with its object header
-/// (OBJ_ENCODING_EMBSTR_SIZE_LIMIT); longer ones report `raw`.
-const EMBSTR_BYTES_MAX: usize = 44;
-
-impl Value {
-    /// The name `TYPE` replies with.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::String(_) => "string",
-        }
-    }
-
-    /// The name `OBJECT ENCODING` replies with, as Redis would encode it.
-    pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::String(bytes)
-                if bytes.len() <= 20 && crate::resp::parse_i64(bytes).is_some() =>
-            {
-                "int"
-            }
-            Value::String(bytes) if bytes.len() <= EMBSTR_BYTES_MAX => "embstr",
-            Value::String(_) => "raw",
-        }
-    }
-}
 
 /// One numbered database.
 pub struct Db {
@@ -59,6 +29,11 @@ pub struct Db {
     watched: BTreeMap<Vec<u8>, Vec<(ConnId, bool)>>,
     /// Clients whose watched key changed since the node last drained them.
     pub touched_watchers: Vec<ConnId>,
+    /// Keys some client is blocked on (BLPOP and the like).
+    waited: BTreeSet<Vec<u8>>,
+    /// Waited-on keys that changed since the node last drained them: the
+    /// blocked clients may now be served.
+    pub ready_keys: Vec<Vec<u8>>,
     /// Keys removed by expiry since the node last drained them.
     pub expired_keys: Vec<Vec<u8>>,
     /// This database's part of a snapshot in progress.
@@ -83,6 +58,8 @@ impl Db {
             entries: Dict::new(seed),
             expires: Dict::new((seed.1, seed.0)),
             watched: BTreeMap::new(),
+            waited: BTreeSet::new(),
+            ready_keys: Vec::new(),
             touched_watchers: Vec::new(),
             expired_keys: Vec::new(),
             snapshot: None,
@@ -374,6 +351,9 @@ impl Db {
     /// Marks the watchers of `key` as having seen it change.
     pub fn touch(&mut self, key: &[u8]) {
         self.preserve_for_snapshot(key);
+        if !self.waited.is_empty() && self.waited.contains(key) {
+            self.signal_ready(key);
+        }
         if self.watched.is_empty() {
             return;
         }
@@ -384,8 +364,36 @@ impl Db {
         }
     }
 
-    /// Touches every watched key that holds a value (FLUSHDB, SWAPDB).
+    /// Records that a client blocks on `key`.
+    pub fn wait_on(&mut self, key: &[u8]) {
+        if !self.waited.contains(key) {
+            self.waited.insert(key.to_vec());
+        }
+    }
+
+    /// Records that no client blocks on `key` any more.
+    pub fn stop_waiting(&mut self, key: &[u8]) {
+        self.waited.remove(key);
+    }
+
+    fn signal_ready(&mut self, key: &[u8]) {
+        if !self.ready_keys.iter().any(|ready| ready == key) {
+            self.ready_keys.push(key.to_vec());
+        }
+    }
+
+    /// Touches every watched key that holds a value (FLUSHDB, SWAPDB), and
+    /// signals every waited-on key that does.
     fn touch_all_existing(&mut self) {
+        let waited: Vec<Vec<u8>> = self
+            .waited
+            .iter()
+            .filter(|key| self.entries.contains_key(key))
+            .cloned()
+            .collect();
+        for key in waited {
+            self.signal_ready(&key);
+        }
         let existing: Vec<ConnId> = self
             .watched
             .iter()

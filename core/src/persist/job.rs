@@ -252,9 +252,7 @@ impl Job {
 /// A key as the commands that recreate it: SET, then PEXPIREAT if it
 /// expires.
 pub fn encode_resp_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire: Option<i64>) {
-    match value {
-        Value::String(bytes) => encode_command(out, &[&b"SET"[..], key, bytes]),
-    }
+    value.rewrite_commands(key, &mut |words| encode_command(out, words));
     if let Some(at) = expire {
         encode_command(out, &[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()]);
     }

@@ -792,7 +792,9 @@ pub fn dataset_of(node: &Node<SimEnv>) -> Dataset {
         }
         let keys = data.entry(index).or_default();
         for (key, value, expire_at_ms) in db.entries_with_expiry() {
-            let Value::String(bytes) = value;
+            let Value::String(bytes) = value else {
+                panic!("the model holds strings only, and the workload writes no other type");
+            };
             let entry = Entry {
                 value: bytes.clone(),
                 expire_at_ms,

@@ -1,0 +1,5 @@
+//! Hashes: HSET, HGET and the rest.
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

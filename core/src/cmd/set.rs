@@ -1,0 +1,5 @@
+//! Sets: SADD, SINTER and the rest.
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Sorted sets: ZADD, ZRANGE, BZPOPMIN and the rest.
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,29 @@
+//! PLACEHOLDER: the List type arrives with its commands.
+
+use crate::config::Encodings;
+
+/// PLACEHOLDER.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct List {
+    len: usize,
+}
+
+impl List {
+    pub fn new(_limits: &Encodings) -> Self {
+        List::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        "quicklist"
+    }
+
+    pub fn rewrite_commands(&self, _key: &[u8], _emit: &mut dyn FnMut(&[&[u8]])) {}
+}
