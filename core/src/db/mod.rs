@@ -8,6 +8,7 @@
 
 pub mod dict;
 mod snapshot;
+pub mod value;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
