@@ -12,6 +12,8 @@
 //! a command changes it; each type keeps that cheap for large values.
 
 pub mod hash;
+pub mod intset;
+pub mod listpack;
 pub mod list;
 pub mod set;
 pub mod string;
