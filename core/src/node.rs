@@ -238,8 +238,21 @@ impl<E: Env> Node<E> {
                     let Some(mut client) = self.server.clients.remove(&conn) else {
                         continue;
                     };
+                    let ready_before: Vec<usize> = self
+                        .server
+                        .keyspace
+                        .dbs
+                        .iter()
+                        .map(|db| db.ready_keys.len())
+                        .collect();
                     if cmd::blocked::retry(&mut self.server, &mut client, &mut self.env) {
                         self.server.queue_write(&mut client);
+                    } else {
+                        // It changed nothing: what it looked at is not
+                        // news for anyone.
+                        for (db, before) in self.server.keyspace.dbs.iter_mut().zip(ready_before) {
+                            db.ready_keys.truncate(before);
+                        }
                     }
                     self.server.clients.insert(conn, client);
                 }

@@ -162,6 +162,13 @@ impl TestNode {
         self.node.env_mut().sent.remove(&conn).unwrap_or_default()
     }
 
+    /// Everything released for `conn` since the last look, as text (the
+    /// reply a blocked client got when another client served it).
+    pub fn take_sent(&mut self, conn: ConnId) -> String {
+        let sent = self.node.env_mut().sent.remove(&conn).unwrap_or_default();
+        String::from_utf8_lossy(&sent).into_owned()
+    }
+
     /// Sends one command as a multibulk request and returns the reply as
     /// text.
     pub fn cmd(&mut self, conn: ConnId, args: &[&str]) -> String {

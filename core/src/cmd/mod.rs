@@ -423,6 +423,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether `key` holds a live value of type `T`, without counting a
+    /// keyspace hit or miss or touching it; [`Error::WrongType`] if it
+    /// holds another type.
+    pub fn holds<T: Typed>(&mut self, key: &[u8]) -> Result<bool, Error> {
+        let now = self.now_ms;
+        match self.db().get(key, now) {
+            None => Ok(false),
+            Some(value) => T::of(value).map(|_| true).ok_or(Error::WrongType),
+        }
+    }
+
     /// The live value of type `T` under `key`, to change in place (WATCH
     /// sees the change). The handler removes the key if it leaves the
     /// collection empty ([`Ctx::drop_if_empty`]).
@@ -698,8 +709,14 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let dirty_before = ctx.server.dirty;
     ctx.server.propagate_override = None;
     ctx.server.force_propagation = false;
-    if let Err(error) = (resolved.spec.handler)(ctx) {
-        ctx.client.out.error(error.text());
+    match (resolved.spec.handler)(ctx) {
+        Ok(()) => {}
+        // Run again for a blocked client, a key that turned into another
+        // type leaves it blocked, as in Redis 7.0.
+        Err(Error::WrongType) if ctx.client.blocked.is_some() => {
+            ctx.server.block_request = ctx.client.blocked.clone();
+        }
+        Err(error) => ctx.client.out.error(error.text()),
     }
     if ctx.server.block_request.is_some() {
         // Blocked: it runs again, and is counted and traced, when served.

@@ -116,18 +116,21 @@ impl Db {
         true
     }
 
-    /// Emits up to `budget` entries of the snapshot into `out`: copied old
-    /// versions first, then the walk. Returns whether this database's part
-    /// is complete.
+    /// Emits entries of the snapshot into `out` until their elements (see
+    /// `Value::weight`: 1 for a string, the element count of a
+    /// collection) reach `budget`: copied old versions first, then the
+    /// walk. At least one entry goes out while any remain. Returns whether
+    /// this database's part is complete.
     fn snapshot_slice(&mut self, budget: usize, out: &mut Vec<SnapshotEntry>) -> bool {
         let Some(snapshot) = self.snapshot.as_mut() else {
             return true;
         };
-        let start = out.len();
-        while out.len() - start < budget {
+        let mut weight = 0;
+        while weight < budget {
             let Some(entry) = snapshot.copied.pop() else {
                 break;
             };
+            weight += entry.1.weight();
             out.push(entry);
         }
         let (entries, expires) = match &snapshot.detached {
@@ -135,7 +138,7 @@ impl Db {
             None => (&self.entries, &self.expires),
         };
         let sizes = entries.table_sizes();
-        while out.len() - start < budget && !snapshot.walk_done() {
+        while weight < budget && !snapshot.walk_done() {
             let (table, bucket) = snapshot.next;
             let size = if table == 0 { sizes.0 } else { sizes.1 };
             if bucket >= size {
@@ -144,6 +147,7 @@ impl Db {
             }
             for (key, value) in entries.bucket(table, bucket) {
                 if !snapshot.handled.contains_key(key) {
+                    weight += value.weight();
                     out.push((key.to_vec(), value.clone(), expires.get(key).copied()));
                 }
             }

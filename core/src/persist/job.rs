@@ -11,8 +11,9 @@ use super::rdb::RdbWriter;
 use crate::db::{Keyspace, Value};
 use crate::env::{DiskOpId, Env, FileId, OpenMode};
 
-/// Keys per slice of a background job.
-pub const SLICE_KEYS: usize = 1000;
+/// Elements per slice of a background job: keys for strings, elements
+/// for collections (a single larger collection still goes whole).
+pub const SLICE_ELEMENTS: usize = 1000;
 
 /// Background disk operations of jobs carry this bit, so their completions
 /// are told apart from the AOF's.
@@ -121,7 +122,7 @@ impl Job {
             return Ok(self.progress);
         }
         let mut out = Vec::new();
-        let Some(slice) = keyspace.snapshot_next(SLICE_KEYS) else {
+        let Some(slice) = keyspace.snapshot_next(SLICE_ELEMENTS) else {
             if let Encoder::Rdb(writer) = &mut self.encoder {
                 if let Some(writer) = writer.take() {
                     writer.finish(&mut out);

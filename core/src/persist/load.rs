@@ -479,6 +479,7 @@ pub fn load_rdb(
         .open(path, OpenMode::Read)
         .map_err(|e| format!("Fatal error loading the DB {name}: {e}"))?;
     let verify = server.config.rdbchecksum;
+    let encodings = server.config.encodings;
     let now_ms = env.wall_ms();
     let databases = server.keyspace.dbs.len();
     let result = (|| -> Result<RdbLoadReport, String> {
@@ -487,6 +488,7 @@ pub fn load_rdb(
         };
         let mut reader = RdbReader::new(DiskSource::new(&mut *env, file, 0)).map_err(describe)?;
         reader.set_verify_checksum(verify);
+        reader.set_encodings(encodings);
         let mut report = RdbLoadReport::default();
         let mut db = 0;
         while let Some(event) = reader.next_event().map_err(describe)? {

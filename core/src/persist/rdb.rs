@@ -28,6 +28,9 @@ use std::io;
 
 use crc::{Crc, Digest, Table, CRC_64_REDIS};
 
+use crate::config::Encodings;
+use crate::db::value::list::{End, List};
+use crate::db::value::listpack::Listpack;
 use crate::db::Value;
 use crate::env::{Disk, FileId};
 
@@ -67,6 +70,14 @@ mod opcode {
 
 /// Value type byte of a plain string.
 const TYPE_STRING: u8 = 0;
+/// A list as a length and its elements (Redis before 3.2).
+const TYPE_LIST: u8 = 1;
+/// A list as a quicklist of listpack nodes (Redis 7.0).
+const TYPE_LIST_QUICKLIST_2: u8 = 18;
+/// A quicklist node holding one large element as is.
+const QUICKLIST_NODE_PLAIN: u64 = 1;
+/// A quicklist node holding a listpack.
+const QUICKLIST_NODE_PACKED: u64 = 2;
 
 /// Top two bits of a length byte.
 const LEN_6BIT: u8 = 0;
@@ -219,9 +230,18 @@ impl RdbWriter {
                 put_string(out, key, self.lzf.as_mut());
                 put_string(out, bytes, self.lzf.as_mut());
             }
+            Value::List(list) => {
+                out.push(TYPE_LIST_QUICKLIST_2);
+                put_string(out, key, self.lzf.as_mut());
+                put_len(out, list.nodes().count() as u64);
+                for node in list.nodes() {
+                    put_len(out, QUICKLIST_NODE_PACKED);
+                    put_string(out, node.as_bytes(), self.lzf.as_mut());
+                }
+            }
             // PLACEHOLDER until each type's RDB encoding lands: no command
             // creates these yet.
-            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
                 assert!(
                     value.is_empty_collection(),
                     "collection without an RDB encoding"
@@ -346,6 +366,9 @@ pub enum RdbErrorKind {
     UnknownType(u8),
     /// A value type Redis writes that this server cannot hold yet.
     UnsupportedType { rdb_type: u8, key: Vec<u8> },
+    /// A value whose encoding is corrupt: a listpack that does not check
+    /// out, an empty collection.
+    CorruptValue { key: Vec<u8>, detail: String },
     /// A function library (`FUNCTION LOAD`): not supported.
     FunctionsUnsupported,
     /// Module data outside any key: no modules here.
@@ -403,9 +426,14 @@ impl fmt::Display for RdbErrorKind {
             UnsupportedType { rdb_type, key } => write!(
                 f,
                 "unsupported value type {rdb_type} for key '{}' ({}; this server \
-                 holds strings only so far)",
+                 cannot load that encoding yet)",
                 escape_for_message(key),
                 type_description(*rdb_type)
+            ),
+            CorruptValue { key, detail } => write!(
+                f,
+                "corrupt value for key '{}': {detail}",
+                escape_for_message(key)
             ),
             FunctionsUnsupported => write!(
                 f,
@@ -456,9 +484,23 @@ fn type_description(rdb_type: u8) -> &'static str {
     }
 }
 
-/// Whether Redis writes `rdb_type` as a value type (one we cannot hold).
-fn is_known_unsupported_type(rdb_type: u8) -> bool {
-    matches!(rdb_type, 1..=7 | 9..=19)
+/// Whether Redis writes `rdb_type` as a value type.
+fn is_known_type(rdb_type: u8) -> bool {
+    matches!(rdb_type, 0..=7 | 9..=19)
+}
+
+fn corrupt(at: u64, key: &[u8], detail: String) -> RdbError {
+    let key = key.to_vec();
+    RdbError::new(at, RdbErrorKind::CorruptValue { key, detail })
+}
+
+/// A collection read from a dump must hold something: Redis never writes
+/// an empty one.
+fn non_empty(at: u64, key: &[u8], value: Value) -> Result<Value, RdbError> {
+    if value.is_empty_collection() {
+        return Err(corrupt(at, key, "empty collection".to_string()));
+    }
+    Ok(value)
 }
 
 /// Printable ASCII as is, other bytes as `\xNN`, cut at a bound.
@@ -591,6 +633,8 @@ pub struct RdbReader<S: ByteSource> {
     verify_checksum: bool,
     ended: bool,
     failed: Option<RdbError>,
+    /// How collections read from the dump are encoded from then on.
+    encodings: Encodings,
 }
 
 /// A length field as read: a plain number, or a special string encoding.
@@ -616,6 +660,7 @@ impl<S: ByteSource> RdbReader<S> {
             verify_checksum: true,
             ended: false,
             failed: None,
+            encodings: Encodings::default(),
         };
         let mut header = [0u8; 9];
         reader.read_exact(&mut header)?;
@@ -640,6 +685,12 @@ impl<S: ByteSource> RdbReader<S> {
     /// (`rdbchecksum`). On by default.
     pub fn set_verify_checksum(&mut self, verify: bool) {
         self.verify_checksum = verify;
+    }
+
+    /// The encoding limits collections read from the dump keep (the
+    /// server's configuration; Redis's defaults otherwise).
+    pub fn set_encodings(&mut self, encodings: Encodings) {
+        self.encodings = encodings;
     }
 
     /// The dump's format version.
@@ -733,20 +784,62 @@ impl<S: ByteSource> RdbReader<S> {
         rdb_type: u8,
         expire_at_ms: Option<i64>,
     ) -> Result<RdbEntry, RdbError> {
-        if rdb_type != TYPE_STRING && !is_known_unsupported_type(rdb_type) {
+        if !is_known_type(rdb_type) {
             return Err(RdbError::new(at, RdbErrorKind::UnknownType(rdb_type)));
         }
         let key = self.read_string("key")?;
-        if rdb_type != TYPE_STRING {
-            let kind = RdbErrorKind::UnsupportedType { rdb_type, key };
-            return Err(RdbError::new(at, kind));
-        }
-        let value = Value::String(self.read_string("string value")?);
+        let value = match rdb_type {
+            TYPE_STRING => Value::String(self.read_string("string value")?),
+            TYPE_LIST => self.read_plain_list(at, &key)?,
+            TYPE_LIST_QUICKLIST_2 => self.read_quicklist(at, &key)?,
+            _ => {
+                let kind = RdbErrorKind::UnsupportedType { rdb_type, key };
+                return Err(RdbError::new(at, kind));
+            }
+        };
         Ok(RdbEntry {
             key,
             value,
             expire_at_ms,
         })
+    }
+
+    /// A list as a length and its elements.
+    fn read_plain_list(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let len = self.read_len("list length")?;
+        let mut list = List::new(&self.encodings);
+        for _ in 0..len {
+            list.push(End::Tail, &self.read_string("list element")?);
+        }
+        non_empty(at, key, Value::List(list))
+    }
+
+    /// A quicklist: a node count, then each node's container and bytes.
+    fn read_quicklist(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let count = self.read_len("quicklist node count")?;
+        let mut nodes = Vec::new();
+        for _ in 0..count {
+            let container = self.read_len("quicklist node container")?;
+            let bytes = self.read_string("quicklist node")?;
+            let node = match container {
+                QUICKLIST_NODE_PACKED => Listpack::from_bytes(bytes)
+                    .map_err(|detail| corrupt(at, key, format!("quicklist node: {detail}")))?,
+                QUICKLIST_NODE_PLAIN => {
+                    let mut node = Listpack::new();
+                    node.push_back(&bytes);
+                    node
+                }
+                other => {
+                    return Err(corrupt(at, key, format!("quicklist container {other}")));
+                }
+            };
+            nodes.push(node);
+        }
+        non_empty(
+            at,
+            key,
+            Value::List(List::from_nodes(nodes, &self.encodings)),
+        )
     }
 
     /// Reads the 8 checksum bytes after EOF (from version 5 on) and checks
@@ -1293,20 +1386,34 @@ mod tests {
     // What this server cannot hold is refused by name and offset.
     #[test]
     fn unsupported_content_is_refused() {
-        let e = error_of(&framed(b"\x00\x01k\x01v\x12\x06mylist\x01\x00"));
+        let e = error_of(&framed(b"\x00\x01k\x01v\x0f\x06stream\x01\x00"));
         assert_eq!(e.offset, 14);
         assert_eq!(
             e.kind,
             RdbErrorKind::UnsupportedType {
-                rdb_type: 18,
-                key: b"mylist".to_vec()
+                rdb_type: 15,
+                key: b"stream".to_vec()
             }
         );
         let text = e.to_string();
         assert!(
-            text.contains("unsupported value type 18 for key 'mylist'")
-                && text.contains("this server holds strings only so far"),
+            text.contains("unsupported value type 15 for key 'stream'")
+                && text.contains("a stream"),
             "{text}"
+        );
+        // A quicklist with no element, or a node that is no listpack, is
+        // corrupt.
+        let e = error_of(&framed(b"\x12\x06mylist\x00"));
+        assert!(
+            e.to_string()
+                .contains("corrupt value for key 'mylist': empty collection"),
+            "{e}"
+        );
+        let e = error_of(&framed(b"\x12\x06mylist\x01\x02\x03abc"));
+        assert!(
+            e.to_string()
+                .contains("corrupt value for key 'mylist': quicklist node"),
+            "{e}"
         );
         let e = error_of(&framed(b"\x02\x03a\x00b\x01"));
         assert!(e.to_string().contains("key 'a\\x00b'"), "{e}");

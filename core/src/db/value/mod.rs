@@ -13,8 +13,8 @@
 
 pub mod hash;
 pub mod intset;
-pub mod listpack;
 pub mod list;
+pub mod listpack;
 pub mod set;
 pub mod string;
 pub mod zset;

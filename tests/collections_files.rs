@@ -1,0 +1,167 @@
+//! Collections on disk, through the real binaries: a dump redoubt writes is
+//! accepted by `redis-check-rdb` and loaded by the real redis-server, a
+//! dump the real redis-server writes is loaded by redoubt, and an AOF with
+//! blocking pops served replays to the same dataset.
+
+use std::time::Duration;
+
+use redoubt_tests::{
+    command, require_redis_tools, run_bounded, show, Flavor, ScratchDir, Server, EXIT_TIMEOUT,
+};
+
+/// Elements in the long list: enough for many listpack nodes.
+const LONG_LIST_ELEMENTS: usize = 3000;
+
+/// Fills the lists every test compares: a short one, a long one mixing
+/// integers and strings of many sizes, and one with a large element.
+fn write_lists(server: &Server) {
+    let mut client = server.connect();
+    assert_eq!(
+        command(&mut client, &["RPUSH", "short", "a", "1", "-7"]),
+        b":3\r\n"
+    );
+    for i in 0..LONG_LIST_ELEMENTS {
+        let element = match i % 4 {
+            0 => i.to_string(),
+            1 => format!("-{}", i * 1_000_003),
+            2 => "s".repeat(i % 300),
+            _ => format!("element {i}"),
+        };
+        let push = if i % 2 == 0 { "RPUSH" } else { "LPUSH" };
+        command(&mut client, &[push, "long", &element]);
+    }
+    let large = "L".repeat(20_000);
+    assert_eq!(
+        command(&mut client, &["RPUSH", "large", "x", &large, "y"]),
+        b":3\r\n"
+    );
+}
+
+/// Every list's full contents, as LRANGE answers them.
+fn lists(server: &Server) -> Vec<Vec<u8>> {
+    let mut client = server.connect();
+    ["short", "long", "large"]
+        .iter()
+        .map(|key| command(&mut client, &["LRANGE", key, "0", "-1"]))
+        .collect()
+}
+
+fn save(server: &Server) {
+    let mut client = server.connect();
+    assert_eq!(
+        command(&mut client, &["SAVE"]),
+        b"+OK\r\n",
+        "{}",
+        server.log()
+    );
+}
+
+fn stop(mut server: Server) {
+    server.signal(libc::SIGTERM);
+    server.wait_exit(EXIT_TIMEOUT).expect("stopped");
+}
+
+// redoubt's dump of lists passes redis-check-rdb and loads into Redis with
+// the same contents.
+#[test]
+fn redis_loads_redoubt_lists() {
+    require_redis_tools();
+    for fill in ["-2", "5"] {
+        let dir = ScratchDir::new("lists-to-redis");
+        let args = ["--save", "", "--list-max-listpack-size", fill];
+        let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+        write_lists(&server);
+        let expected = lists(&server);
+        save(&server);
+        stop(server);
+        let dump = dir.path.join("dump.rdb");
+        let check = run_bounded(
+            "redis-check-rdb",
+            &[dump.to_str().expect("utf-8 path")],
+            Duration::from_secs(30),
+        );
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(
+            check.status.success() && report.contains("RDB looks OK"),
+            "{report}"
+        );
+        let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &["--save", ""]);
+        let loaded = lists(&redis);
+        for (want, got) in expected.iter().zip(&loaded) {
+            assert_eq!(show(got), show(want), "fill {fill}");
+        }
+        stop(redis);
+    }
+}
+
+// A dump of lists written by the real Redis loads into redoubt with the same
+// contents.
+#[test]
+fn redoubt_loads_redis_lists() {
+    require_redis_tools();
+    let dir = ScratchDir::new("lists-from-redis");
+    let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &["--save", ""]);
+    write_lists(&redis);
+    let expected = lists(&redis);
+    save(&redis);
+    stop(redis);
+    let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &["--save", ""]);
+    assert_eq!(lists(&server), expected, "{}", server.log());
+    let mut client = server.connect();
+    assert_eq!(
+        command(&mut client, &["OBJECT", "ENCODING", "long"]),
+        b"$9\r\nquicklist\r\n"
+    );
+}
+
+// Pops served to blocked clients reach the AOF as the pops they were, so a
+// restart (after a rewrite, and from the INCR file) has what was left.
+#[test]
+fn served_blocking_pops_replay_from_the_aof() {
+    let dir = ScratchDir::new("lists-aof");
+    let args = ["--appendonly", "yes", "--save", ""];
+    let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    write_lists(&server);
+    let mut client = server.connect();
+    assert_eq!(
+        command(&mut client, &["BGREWRITEAOF"]),
+        b"+Background append only file rewriting started\r\n"
+    );
+    let mut waiter = server.connect();
+    let mut pusher = server.connect();
+    use std::io::Write;
+    waiter
+        .write_all(&redoubt_tests::encode(&[
+            b"BLMOVE", b"queue", b"done", b"LEFT", b"RIGHT", b"0",
+        ]))
+        .expect("send");
+    // The waiter is blocked once the server counts it.
+    let blocked = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        let info = command(&mut pusher, &["INFO", "clients"]);
+        String::from_utf8_lossy(&info).contains("blocked_clients:1\r\n")
+    });
+    assert!(blocked, "{}", server.log());
+    assert_eq!(
+        command(&mut pusher, &["RPUSH", "queue", "j1", "j2"]),
+        b":2\r\n"
+    );
+    let mut pending = Vec::new();
+    let reply = redoubt_tests::read_reply(&mut waiter, &mut pending).expect("reply");
+    assert_eq!(reply, b"$2\r\nj1\r\n");
+    assert_eq!(
+        command(&mut pusher, &["BLPOP", "short", "0"]),
+        b"*2\r\n$5\r\nshort\r\n$1\r\na\r\n"
+    );
+    let mut expected = lists(&server);
+    expected.push(command(&mut pusher, &["LRANGE", "queue", "0", "-1"]));
+    expected.push(command(&mut pusher, &["LRANGE", "done", "0", "-1"]));
+    drop((client, waiter, pusher));
+    stop(server);
+    let restarted = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    let mut got = lists(&restarted);
+    let mut client = restarted.connect();
+    got.push(command(&mut client, &["LRANGE", "queue", "0", "-1"]));
+    got.push(command(&mut client, &["LRANGE", "done", "0", "-1"]));
+    assert_eq!(got, expected, "{}", restarted.log());
+}
