@@ -1066,21 +1066,32 @@ fn store_result(ctx: &mut Ctx<'_>, destination: &[u8], elements: Vec<(Vec<u8>, f
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset
 /// count]: stores the selected elements in `dst` (deleting it when there
-/// are none); the number stored.
+/// are none); the number stored. As in Redis, the result is built by
+/// adding the elements one by one, in the order selected, to a new compact
+/// set, so it converts when a threshold is crossed (and the scores added
+/// while it was compact went through the listpack's text, where `-0`
+/// becomes `0`).
 fn zrangestore(ctx: &mut Ctx<'_>) -> Outcome {
     let request = parse_range_request(ctx, 2, true, RangeKind::Chosen, None)?;
-    let mut elements: Vec<(Vec<u8>, f64)> = match ctx.read::<ZSet>(request.key)? {
-        None => Vec::new(),
-        Some(zset) => select_range(zset, &request)
-            .into_iter()
-            .map(|(member, score)| (member.into_owned(), score))
-            .collect(),
-    };
-    if request.reverse {
-        elements.reverse();
+    let limits = ctx.server.config.encodings;
+    let mut stored = ZSet::new(&limits);
+    if let Some(zset) = ctx.read::<ZSet>(request.key)? {
+        for (member, score) in select_range(zset, &request) {
+            let _ = stored.add(&member, score, AddFlags::default(), &limits);
+        }
     }
     let destination = ctx.arg(1);
-    store_result(ctx, destination, elements);
+    let count = stored.len();
+    if count > 0 {
+        ctx.db().set(destination, Value::ZSet(stored));
+        ctx.dirty(1);
+    } else {
+        let now = ctx.now_ms;
+        if ctx.db().remove(destination, now).is_some() {
+            ctx.dirty(1);
+        }
+    }
+    ctx.out().int(count as i64);
     Ok(())
 }
 
