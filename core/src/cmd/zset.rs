@@ -673,13 +673,13 @@ fn zadd_pairs<'a>(
     start: usize,
 ) -> Result<Vec<(f64, &'a [u8])>, Error> {
     let words = ctx.argv.len() - start;
-    if words % 2 != 0 || words == 0 {
+    if !words.is_multiple_of(2) || words == 0 {
         return Err(ERR_SYNTAX.into());
     }
     if flags.nx && flags.xx {
         return Err("ERR XX and NX options at the same time are not compatible".into());
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if ((flags.gt || flags.lt) && flags.nx) || (flags.gt && flags.lt) {
         return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
     }
     if flags.incr && words > 2 {
@@ -1774,7 +1774,7 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> Outcome {
         return Err(ERR_SYNTAX.into());
     }
     let with_scores = ctx.argv.len() == 4;
-    if with_scores && (count < -i64::MAX / 2 || count > i64::MAX / 2) {
+    if with_scores && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
         return Err("ERR value is out of range".into());
     }
     let now = ctx.now_ms;

@@ -283,7 +283,9 @@ pub fn parse_timeout_ms(text: &[u8]) -> Result<u64, bool> {
         parsed.value
     };
     let milliseconds = (value * 1000.0).ceil();
-    if !(milliseconds < 9.223_372_036_854_775_808e18) || milliseconds < 0.0 {
+    // 2^63: what converts to a 64-bit integer is below it.
+    const INTEGER_BOUND: f64 = 9_223_372_036_854_775_808.0;
+    if !(0.0..INTEGER_BOUND).contains(&milliseconds) {
         return Err(true);
     }
     Ok(milliseconds as u64)
@@ -331,7 +333,7 @@ fn long_double_magnitude(text: &[u8]) -> LongDouble {
     } else {
         written.saturating_add(leading)
     };
-    if decimal_exponent > 4931 || decimal_exponent < -4951 {
+    if !(-4951..=4931).contains(&decimal_exponent) {
         LongDouble::OutOfRange
     } else if decimal_exponent > 0 {
         LongDouble::Huge
@@ -461,7 +463,7 @@ mod tests {
             (1.0 / 3.0, "0.33333333333333331"),
             (0.0001, "0.0001"),
             (0.00001, "1.0000000000000001e-05"),
-            (100000000000000.125, "100000000000000.12"),
+            (800_000_000_000_001.0 / 8.0, "100000000000000.12"),
             (5e-324, "4.9406564584124654e-324"),
             (f64::MAX, "1.7976931348623157e+308"),
             (f64::NEG_INFINITY, "-inf"),

@@ -62,6 +62,10 @@ impl Packed {
         self.entries.len() / 2
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The element at `index`.
     pub fn get(&self, index: usize) -> Option<(Cow<'_, [u8]>, f64)> {
         let mut entries = self.entries.iter().skip(index.checked_mul(2)?);

@@ -183,8 +183,8 @@ impl SkipList {
                 span: rank[0] - rank[i] + 1,
             };
         }
-        for i in level..self.level {
-            self.nodes[update[i] as usize].links[i].span += 1;
+        for (i, &previous) in update.iter().enumerate().take(self.level).skip(level) {
+            self.nodes[previous as usize].links[i].span += 1;
         }
         let next = self.nodes[index as usize].links[0].forward;
         if next == NIL {
