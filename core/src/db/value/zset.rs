@@ -459,3 +459,42 @@ impl PartialEq for ZSet {
                 .all(|(a, b)| a.0 == b.0 && compare(a.1, &a.0, b.1, &b.0).is_eq())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The AOF rewrite: ZADD in batches of 64 pairs, scores as %.17g, in
+    // either encoding; large sets convert at the entry threshold.
+    #[test]
+    fn rewrite_batches_and_conversion() {
+        let limits = Encodings::default();
+        let mut zset = ZSet::new(&limits);
+        for i in 0..130 {
+            let member = format!("m{i:03}");
+            zset.add(
+                member.as_bytes(),
+                i as f64 + 0.1,
+                AddFlags::default(),
+                &limits,
+            )
+            .unwrap();
+            let expected = if i < 128 { "listpack" } else { "skiplist" };
+            assert_eq!(zset.encoding(), expected, "after {} members", i + 1);
+        }
+        let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
+        zset.rewrite_commands(b"k", &mut |words| {
+            commands.push(words.iter().map(|w| w.to_vec()).collect());
+        });
+        let sizes: Vec<usize> = commands.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2 + 128, 2 + 128, 2 + 4]);
+        assert_eq!(commands[0][2], b"0.10000000000000001");
+        assert_eq!(commands[0][3], b"m000");
+        let clone = zset.clone();
+        assert_eq!(clone, zset);
+        assert_eq!(zset.rank(b"m129"), Some(129));
+        assert_eq!(zset.remove_range(0, 200), 130);
+        assert!(zset.is_empty());
+        assert_eq!(clone.len(), 130);
+    }
+}
