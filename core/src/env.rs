@@ -145,13 +145,16 @@ pub enum Trace<'a> {
     /// A command ran to completion. `reply` is the exact RESP bytes it
     /// produced (for EXEC, the whole array), `db` the database it ran in.
     /// Commands inside MULTI/EXEC are reported one by one with
-    /// `in_transaction` set, followed by the EXEC itself.
+    /// `in_transaction` set, followed by the EXEC itself. `after_block`:
+    /// the command blocked first and answers now, served by a change to
+    /// one of its keys or at its timeout.
     Executed {
         conn: ConnId,
         db: usize,
         argv: &'a [Vec<u8>],
         reply: &'a [u8],
         in_transaction: bool,
+        after_block: bool,
     },
     /// A request was answered without running: queued inside MULTI
     /// (`+QUEUED`), or refused before execution (unknown command, wrong

@@ -59,6 +59,7 @@ pub fn time_out(server: &mut Server, client: &mut Client, env: &mut dyn Env) {
         argv: &on.argv,
         reply: &client.out.buf[reply_start..],
         in_transaction: false,
+        after_block: true,
     });
     server.unblocked.push(client.id);
 }

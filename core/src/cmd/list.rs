@@ -9,7 +9,9 @@
 //! happened.
 
 use super::flag::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
-use super::{CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
+use super::{
+    CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ERR_WRONG_TYPE,
+};
 use crate::db::value::list::{End, List};
 use crate::db::value::listpack::Entry;
 use crate::resp::{parse_i64, Out};
@@ -181,13 +183,18 @@ fn pop(ctx: &mut Ctx<'_>, end: End) -> Outcome {
         }
     };
     let key = ctx.arg(1);
-    let Some(list) = ctx.write::<List>(key)? else {
+    if !ctx.holds::<List>(key)? {
         match count {
             None => ctx.out().null(),
             Some(_) => ctx.out().null_array(),
         }
         return Ok(());
-    };
+    }
+    if count == Some(0) {
+        ctx.out().array(0);
+        return Ok(());
+    }
+    let list = ctx.write::<List>(key)?.expect("the key holds a list");
     let popped: Vec<Vec<u8>> = (0..count.unwrap_or(1))
         .map_while(|_| list.pop(end))
         .collect();
@@ -289,15 +296,16 @@ fn lrange(ctx: &mut Ctx<'_>) -> Outcome {
 fn ltrim(ctx: &mut Ctx<'_>) -> Outcome {
     let (start, stop) = (index_arg(ctx, 2)?, index_arg(ctx, 3)?);
     let key = ctx.arg(1);
-    if let Some(list) = ctx.write::<List>(key)? {
-        let before = list.len();
-        match clamp_range(start, stop, before) {
+    let len = ctx.read::<List>(key)?.map_or(0, List::len);
+    let kept = clamp_range(start, stop, len).map_or(0, |(first, last)| last - first + 1);
+    if kept < len {
+        let list = ctx.write::<List>(key)?.expect("the key holds a list");
+        match clamp_range(start, stop, len) {
             Some((first, last)) => list.trim(first, last),
             None => list.trim(1, 0),
         }
-        let removed = before - list.len();
         ctx.drop_if_empty(key);
-        ctx.dirty(removed as u64);
+        ctx.dirty((len - kept) as u64);
     }
     ctx.out().ok();
     Ok(())
@@ -309,9 +317,15 @@ fn ltrim(ctx: &mut Ctx<'_>) -> Outcome {
 fn lrem(ctx: &mut Ctx<'_>) -> Outcome {
     let count = index_arg(ctx, 2)?;
     let (key, element) = (ctx.arg(1), ctx.arg(3));
-    let removed = match ctx.write::<List>(key)? {
-        Some(list) => list.remove_matching(element, count.unsigned_abs() as usize, count >= 0),
-        None => 0,
+    let found = ctx
+        .read::<List>(key)?
+        .is_some_and(|list| list.iter().any(|entry| entry.eq_bytes(element)));
+    let removed = match found {
+        true => ctx
+            .write::<List>(key)?
+            .expect("the key holds a list")
+            .remove_matching(element, count.unsigned_abs() as usize, count >= 0),
+        false => 0,
     };
     ctx.drop_if_empty(key);
     ctx.dirty(removed as u64);
@@ -328,7 +342,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> Outcome {
         _ => return Err(ERR_SYNTAX.into()),
     };
     let (key, pivot, element) = (ctx.arg(1), ctx.arg(3), ctx.arg(4));
-    let Some(list) = ctx.write::<List>(key)? else {
+    let Some(list) = ctx.read::<List>(key)? else {
         ctx.out().int(0);
         return Ok(());
     };
@@ -336,6 +350,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> Outcome {
         ctx.out().int(-1);
         return Ok(());
     };
+    let list = ctx.write::<List>(key)?.expect("the key holds a list");
     list.insert(at + usize::from(after), element);
     let len = list.len() as i64;
     ctx.dirty(1);
@@ -458,10 +473,20 @@ fn move_element(
     from: End,
     to: End,
 ) -> Result<Option<Vec<u8>>, Error> {
-    if !ctx.holds::<List>(source)? {
+    // Serving a blocked BLMOVE, a source of another type leaves it
+    // blocked; a destination of another type answers WRONGTYPE and
+    // unblocks it, as Redis 7.0 does (a reply error, which the blocked
+    // path does not take as "stay blocked").
+    let holds = match ctx.holds::<List>(source) {
+        Err(_) if ctx.serving_blocked() => false,
+        other => other?,
+    };
+    if !holds {
         return Ok(None);
     }
-    ctx.holds::<List>(destination)?;
+    if ctx.holds::<List>(destination).is_err() {
+        return Err(Error::Reply(ERR_WRONG_TYPE.into()));
+    }
     let list = ctx
         .write::<List>(source)?
         .expect("the source was just found");
@@ -550,7 +575,13 @@ fn pop_first(
     with_count: bool,
 ) -> Result<Option<Popped>, Error> {
     for key in keys {
-        if !ctx.holds::<List>(key)? {
+        // Serving a blocked client, a key of another type is passed over,
+        // as Redis 7.0 serves only the list keys that became ready.
+        let holds = match ctx.holds::<List>(key) {
+            Err(_) if ctx.serving_blocked() => false,
+            other => other?,
+        };
+        if !holds {
             continue;
         }
         let list = ctx.write::<List>(key)?.expect("the key holds a list");

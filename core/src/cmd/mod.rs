@@ -434,6 +434,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether the command runs again for a client it blocked (see
+    /// `cmd::blocked`).
+    pub fn serving_blocked(&self) -> bool {
+        self.client.blocked.is_some()
+    }
+
     /// The live value of type `T` under `key`, to change in place (WATCH
     /// sees the change). The handler removes the key if it leaves the
     /// collection empty ([`Ctx::drop_if_empty`]).
@@ -742,5 +748,6 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         argv: ctx.argv,
         reply: &ctx.client.out.buf[reply_start..],
         in_transaction,
+        after_block: ctx.client.blocked.is_some(),
     });
 }

@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redoubt_core::env::ConnId;
 
+use crate::check::model::value::{short, Data};
 use crate::check::model::{Change, Dataset, DbKey, Entry, Model};
 use crate::world::hash::TraceHasher;
 use crate::world::trace::{TraceEvent, TraceRecord};
@@ -243,18 +244,18 @@ pub struct WrittenValues {
 }
 
 impl WrittenValues {
-    fn hash(key: &DbKey, value: &[u8]) -> u64 {
+    fn hash(key: &DbKey, value: &Data) -> u64 {
         let mut hasher = TraceHasher::default();
         hasher.bytes(&key.1);
-        hasher.bytes(value);
+        value.hash_into(&mut hasher);
         hasher.finish()
     }
 
-    pub fn insert(&mut self, key: &DbKey, value: &[u8]) {
+    pub fn insert(&mut self, key: &DbKey, value: &Data) {
         self.hashes.insert((key.0, Self::hash(key, value)));
     }
 
-    pub fn contains(&self, key: &DbKey, value: &[u8]) -> bool {
+    pub fn contains(&self, key: &DbKey, value: &Data) -> bool {
         self.hashes.contains(&(key.0, Self::hash(key, value)))
     }
 
@@ -456,22 +457,11 @@ fn show_entry(entry: &Option<Entry>) -> String {
         Some(Entry {
             value,
             expire_at_ms: None,
-        }) => format!("{:?}", short(value)),
+        }) => value.show(),
         Some(Entry {
             value,
             expire_at_ms: Some(at),
-        }) => format!("{:?} expiring at {at}", short(value)),
-    }
-}
-
-/// A value as a report shows it: the first bytes only.
-fn short(value: &[u8]) -> String {
-    const SHOWN_BYTES_MAX: usize = 40;
-    let text = String::from_utf8_lossy(&value[..value.len().min(SHOWN_BYTES_MAX)]);
-    if value.len() > SHOWN_BYTES_MAX {
-        format!("{text}...({} bytes)", value.len())
-    } else {
-        text.into_owned()
+        }) => format!("{} expiring at {at}", value.show()),
     }
 }
 

@@ -260,6 +260,7 @@ mod tests {
                 argv: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
                 reply: reply.to_vec(),
                 in_transaction,
+                after_block: false,
             },
         }
     }

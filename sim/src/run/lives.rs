@@ -16,6 +16,7 @@ use super::simulation::{
     DiskFullRecord, Event, NodeState, ShutdownProgress, ShutdownRecord, Simulation,
 };
 use crate::check::durability::{mark_releases, Ending, Judgement, UnitBuilder, EVERYSEC_WINDOW_MS};
+use crate::check::model::value::Data;
 use crate::check::model::{Dataset, Entry};
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
 use crate::faults::{CrashKind, FinalKind, ScheduledFault, ShutdownHow};
@@ -783,6 +784,23 @@ fn disk_faults(profile: &crate::faults::DiskProfile) -> DiskFaults {
     }
 }
 
+/// A core value as the model holds it. Panics on a type the workload
+/// never writes.
+fn model_data(value: &Value) -> Data {
+    let text = |entry: redoubt_core::db::value::listpack::Entry<'_>| entry.to_vec();
+    match value {
+        Value::String(bytes) => Data::String(bytes.clone()),
+        Value::List(list) => Data::List(list.iter().map(text).collect()),
+        // PLACEHOLDER until hashes and sets merge.
+        Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
+            panic!(
+                "the model holds no {}, and the workload writes none",
+                value.type_name()
+            )
+        }
+    }
+}
+
 /// The dataset a node holds, every database, values and expiry times.
 pub fn dataset_of(node: &Node<SimEnv>) -> Dataset {
     let mut data = Dataset::new();
@@ -792,11 +810,8 @@ pub fn dataset_of(node: &Node<SimEnv>) -> Dataset {
         }
         let keys = data.entry(index).or_default();
         for (key, value, expire_at_ms) in db.entries_with_expiry() {
-            let Value::String(bytes) = value else {
-                panic!("the model holds strings only, and the workload writes no other type");
-            };
             let entry = Entry {
-                value: bytes.clone(),
+                value: model_data(value),
                 expire_at_ms,
             };
             keys.insert(key.to_vec(), entry);

@@ -23,6 +23,9 @@ use crate::world::rng::{stream, SimRng};
 use ops::OpKind;
 use resp::{parse_reply, MalformedReply, Reply};
 
+/// Longest timeout of a blocking command the workload sends.
+const BLOCK_TIMEOUT_MS_MAX: u64 = 500;
+
 /// What every client of a run does, derived from the seed.
 #[derive(Debug, Clone)]
 pub struct WorkloadOptions {
@@ -453,6 +456,50 @@ impl Client {
         }
     }
 
+    /// A collection element: few distinct ones, so removals find them.
+    fn element(&mut self) -> Vec<u8> {
+        match self.rng.range(0, 3) {
+            0 => self.rng.range(0, 20).to_string().into_bytes(),
+            _ => format!("e{}", self.rng.range(0, 7)).into_bytes(),
+        }
+    }
+
+    /// LPUSH or RPUSH of one to three elements.
+    fn push(&mut self, name: &str) -> Vec<Vec<u8>> {
+        let mut argv = vec![name.as_bytes().to_vec(), self.key()];
+        for _ in 0..self.rng.range(1, 3) {
+            argv.push(self.element());
+        }
+        argv
+    }
+
+    /// LEFT or RIGHT.
+    fn side(&mut self) -> Vec<u8> {
+        let side: &[u8] = if self.rng.range(0, 1) == 0 {
+            b"LEFT"
+        } else {
+            b"RIGHT"
+        };
+        side.to_vec()
+    }
+
+    /// A blocking command's timeout, in seconds: short, and never 0
+    /// (forever), so a client blocked on a key nobody pushes to goes on.
+    fn block_timeout(&mut self) -> Vec<u8> {
+        let ms = self.rng.range(1, BLOCK_TIMEOUT_MS_MAX);
+        format!("{}.{:03}", ms / 1000, ms % 1000).into_bytes()
+    }
+
+    /// BLPOP or BRPOP on one or two keys.
+    fn blocking_pop(&mut self, name: &str) -> Vec<Vec<u8>> {
+        let mut argv = vec![name.as_bytes().to_vec(), self.key()];
+        if self.rng.range(0, 1) == 1 {
+            argv.push(self.key());
+        }
+        argv.push(self.block_timeout());
+        argv
+    }
+
     fn short_ms(&mut self) -> Vec<u8> {
         self.rng
             .range(1, self.expire_ms_max)
@@ -515,6 +562,65 @@ impl Client {
                 vec![word("CONFIG"), word("SET"), word("appendonly"), word(on)]
             }
             OpKind::Shutdown => vec![word("SHUTDOWN")],
+            OpKind::LPush => self.push("LPUSH"),
+            OpKind::RPush => self.push("RPUSH"),
+            OpKind::LPop => vec![word("LPOP"), self.key()],
+            OpKind::RPop => vec![word("RPOP"), self.key()],
+            OpKind::LPopCount => {
+                let count = self.rng.range(0, 4).to_string().into_bytes();
+                vec![word("LPOP"), self.key(), count]
+            }
+            OpKind::LLen => vec![word("LLEN"), self.key()],
+            OpKind::LRange => {
+                let start = self.rng.range(0, 6) as i64 - 3;
+                let stop = self.rng.range(0, 10) as i64 - 3;
+                let key = self.key();
+                vec![
+                    word("LRANGE"),
+                    key,
+                    start.to_string().into_bytes(),
+                    stop.to_string().into_bytes(),
+                ]
+            }
+            OpKind::LIndex => {
+                let index = self.rng.range(0, 8) as i64 - 4;
+                vec![word("LINDEX"), self.key(), index.to_string().into_bytes()]
+            }
+            OpKind::LRem => {
+                let count = self.rng.range(0, 4) as i64 - 2;
+                let key = self.key();
+                vec![
+                    word("LREM"),
+                    key,
+                    count.to_string().into_bytes(),
+                    self.element(),
+                ]
+            }
+            OpKind::LTrim => {
+                let start = self.rng.range(0, 3) as i64;
+                let stop = self.rng.range(0, 12) as i64 - 2;
+                let key = self.key();
+                vec![
+                    word("LTRIM"),
+                    key,
+                    start.to_string().into_bytes(),
+                    stop.to_string().into_bytes(),
+                ]
+            }
+            OpKind::LMove => {
+                let [source, destination] = self.keys_distinct_pair();
+                let (from, to) = (self.side(), self.side());
+                vec![word("LMOVE"), source, destination, from, to]
+            }
+            OpKind::BLPop => self.blocking_pop("BLPOP"),
+            OpKind::BRPop => self.blocking_pop("BRPOP"),
+            OpKind::BLMove => {
+                let [source, destination] = self.keys_distinct_pair();
+                let (from, to) = (self.side(), self.side());
+                let timeout = self.block_timeout();
+                vec![word("BLMOVE"), source, destination, from, to, timeout]
+            }
+            OpKind::Type => vec![word("TYPE"), self.key()],
         }
     }
 

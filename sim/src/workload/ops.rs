@@ -35,6 +35,21 @@ pub enum OpKind {
     ConfigSetAppendFsync,
     ConfigSetAppendOnly,
     Shutdown,
+    LPush,
+    RPush,
+    LPop,
+    RPop,
+    LPopCount,
+    LLen,
+    LRange,
+    LIndex,
+    LRem,
+    LTrim,
+    LMove,
+    BLPop,
+    BRPop,
+    BLMove,
+    Type,
 }
 
 impl OpKind {
@@ -71,6 +86,40 @@ impl OpKind {
         OpKind::ConfigSetAppendFsync,
         OpKind::ConfigSetAppendOnly,
         OpKind::Shutdown,
+        OpKind::LPush,
+        OpKind::RPush,
+        OpKind::LPop,
+        OpKind::RPop,
+        OpKind::LPopCount,
+        OpKind::LLen,
+        OpKind::LRange,
+        OpKind::LIndex,
+        OpKind::LRem,
+        OpKind::LTrim,
+        OpKind::LMove,
+        OpKind::BLPop,
+        OpKind::BRPop,
+        OpKind::BLMove,
+        OpKind::Type,
+    ];
+
+    /// The collection commands, and TYPE, which scenarios name to use.
+    pub const COLLECTIONS: &'static [OpKind] = &[
+        OpKind::LPush,
+        OpKind::RPush,
+        OpKind::LPop,
+        OpKind::RPop,
+        OpKind::LPopCount,
+        OpKind::LLen,
+        OpKind::LRange,
+        OpKind::LIndex,
+        OpKind::LRem,
+        OpKind::LTrim,
+        OpKind::LMove,
+        OpKind::BLPop,
+        OpKind::BRPop,
+        OpKind::BLMove,
+        OpKind::Type,
     ];
 
     /// What operators do, rather than applications: the workload also
@@ -121,6 +170,21 @@ impl OpKind {
             OpKind::ConfigSetAppendFsync => "config_set_appendfsync",
             OpKind::ConfigSetAppendOnly => "config_set_appendonly",
             OpKind::Shutdown => "shutdown",
+            OpKind::LPush => "lpush",
+            OpKind::RPush => "rpush",
+            OpKind::LPop => "lpop",
+            OpKind::RPop => "rpop",
+            OpKind::LPopCount => "lpop_count",
+            OpKind::LLen => "llen",
+            OpKind::LRange => "lrange",
+            OpKind::LIndex => "lindex",
+            OpKind::LRem => "lrem",
+            OpKind::LTrim => "ltrim",
+            OpKind::LMove => "lmove",
+            OpKind::BLPop => "blpop",
+            OpKind::BRPop => "brpop",
+            OpKind::BLMove => "blmove",
+            OpKind::Type => "type",
         }
     }
 
@@ -132,6 +196,8 @@ impl OpKind {
     pub fn default_weight(self) -> u64 {
         match self {
             _ if OpKind::OPERATOR.contains(&self) => 0,
+            // Collections join a scenario's mix by name.
+            _ if OpKind::COLLECTIONS.contains(&self) => 0,
             OpKind::Get | OpKind::Set | OpKind::Incr => 10,
             OpKind::Transaction => 6,
             OpKind::Mget | OpKind::Mset | OpKind::Del | OpKind::Append => 4,

@@ -17,6 +17,8 @@ pub enum TraceEvent {
         argv: Vec<Vec<u8>>,
         reply: Vec<u8>,
         in_transaction: bool,
+        /// It blocked first (see core's `Trace::Executed`).
+        after_block: bool,
     },
     Rejected {
         conn: ConnId,
@@ -56,12 +58,14 @@ impl TraceEvent {
                 argv,
                 reply,
                 in_transaction,
+                after_block,
             } => TraceEvent::Executed {
                 conn,
                 db,
                 argv: argv.to_vec(),
                 reply: reply.to_vec(),
                 in_transaction,
+                after_block,
             },
             Trace::Rejected { conn, argv, reply } => TraceEvent::Rejected {
                 conn,
@@ -87,6 +91,7 @@ mod tag {
     pub const DISCONNECTED: u8 = 4;
     pub const LOG: u8 = 5;
     pub const REJECTED: u8 = 6;
+    pub const AFTER_BLOCK: u8 = 7;
 }
 
 /// Folds a core event, at `monotonic_ms`, into `hasher`.
@@ -99,6 +104,7 @@ pub fn hash_event(hasher: &mut TraceHasher, monotonic_ms: u64, event: &Trace<'_>
             argv,
             reply,
             in_transaction,
+            after_block,
         } => {
             hasher.u8(tag::EXECUTED);
             hasher.u64(conn);
@@ -109,6 +115,11 @@ pub fn hash_event(hasher: &mut TraceHasher, monotonic_ms: u64, event: &Trace<'_>
             }
             hasher.bytes(reply);
             hasher.u8(u8::from(in_transaction));
+            // Folded only when set, so traces without blocking keep the
+            // hashes they had before blocking commands existed.
+            if after_block {
+                hasher.u8(tag::AFTER_BLOCK);
+            }
         }
         Trace::Rejected { conn, argv, reply } => {
             hasher.u8(tag::REJECTED);

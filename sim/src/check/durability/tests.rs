@@ -12,6 +12,7 @@ fn executed(conn: ConnId, words: &[&str], reply: &str, in_transaction: bool) -> 
             argv: words.iter().map(|w| w.as_bytes().to_vec()).collect(),
             reply: reply.as_bytes().to_vec(),
             in_transaction,
+            after_block: false,
         },
     }
 }
@@ -56,7 +57,7 @@ fn dataset(pairs: &[(&str, &str)]) -> Dataset {
         .iter()
         .map(|(k, v)| {
             let entry = Entry {
-                value: v.as_bytes().to_vec(),
+                value: Data::String(v.as_bytes().to_vec()),
                 expire_at_ms: None,
             };
             (k.as_bytes().to_vec(), entry)
@@ -255,6 +256,7 @@ fn expired_keys_compare_as_observed() {
                 .collect(),
             reply: b"+OK\r\n".to_vec(),
             in_transaction: false,
+            after_block: false,
         },
     }];
     let mut model = Model::default();

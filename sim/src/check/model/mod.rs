@@ -8,9 +8,14 @@
 //! and an EXEC must answer the null array exactly when a watched key changed
 //! after WATCH (written, deleted, or expired if it was live when watched).
 
+mod lists;
+pub mod value;
+
 use std::collections::BTreeMap;
 
 use redoubt_core::env::ConnId;
+
+use value::Data;
 
 use crate::workload::resp::{parse_reply, Reply};
 use crate::world::trace::{TraceEvent, TraceRecord};
@@ -21,7 +26,7 @@ pub const VIOLATIONS_KEPT_MAX: usize = 8;
 /// A stored value and its absolute expiry time (wall-clock ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    pub value: Vec<u8>,
+    pub value: Data,
     pub expire_at_ms: Option<i64>,
 }
 
@@ -119,6 +124,10 @@ pub struct Model {
     verdict: ModelVerdict,
     /// Changes since the last [`Model::take_changes`], oldest first.
     journal: Vec<Change>,
+    /// The command being predicted runs inside EXEC.
+    in_transaction_now: bool,
+    /// The command being predicted blocked before it answered.
+    after_block_now: bool,
 }
 
 /// Replays `trace` through a fresh model.
@@ -149,6 +158,11 @@ fn error(text: &str) -> Reply {
 const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 const ERR_SYNTAX: &str = "ERR syntax error";
+const ERR_WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+fn wrong_type() -> Reply {
+    error(ERR_WRONG_TYPE)
+}
 
 impl Model {
     /// The dataset as the model holds it (keys past their time included
@@ -193,7 +207,12 @@ impl Model {
                 argv,
                 reply,
                 in_transaction,
-            } => self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms),
+                after_block,
+            } => {
+                self.in_transaction_now = *in_transaction;
+                self.after_block_now = *after_block;
+                self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms)
+            }
             TraceEvent::Expired { db, key, .. } => self.expired(*db, key, record.wall_ms),
             // Answered without running: nothing changes in the dataset. A
             // refused EXEC ends its transaction.
@@ -455,15 +474,21 @@ impl Model {
         self.stored(db, key).filter(|entry| !entry.is_due(now_ms))
     }
 
-    fn live_value(&self, db: usize, key: &[u8], now_ms: i64) -> Option<Vec<u8>> {
-        self.live(db, key, now_ms).map(|e| e.value.clone())
+    /// The live string under `key`; `Err` with WRONGTYPE's reply if it
+    /// holds another type.
+    fn live_string(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>, Reply> {
+        match self.live(db, key, now_ms).map(|e| &e.value) {
+            None => Ok(None),
+            Some(Data::String(bytes)) => Ok(Some(bytes.clone())),
+            Some(_) => Err(wrong_type()),
+        }
     }
 
     fn bump(&mut self, db: usize, key: &[u8]) {
         self.versions.entry((db, key.to_vec())).or_default().writes += 1;
     }
 
-    fn put(&mut self, db: usize, key: &[u8], value: Vec<u8>, expire_at_ms: Option<i64>) {
+    fn put(&mut self, db: usize, key: &[u8], value: Data, expire_at_ms: Option<i64>) {
         self.bump(db, key);
         self.journal_before(db, key);
         self.data.entry(db).or_default().insert(
@@ -489,19 +514,26 @@ impl Model {
     /// Predicts a command's reply and applies its effect.
     fn command(&mut self, db: usize, name: &[u8], argv: &[Vec<u8>], now_ms: i64) -> Expected {
         let reply = match (name, argv.len()) {
-            (b"GET", 2) => Reply::Bulk(self.live_value(db, &argv[1], now_ms)),
+            (b"GET", 2) => match self.live_string(db, &argv[1], now_ms) {
+                Ok(value) => Reply::Bulk(value),
+                Err(reply) => reply,
+            },
             (b"SET", 3..) => return self.set(db, argv, now_ms),
             (b"SETNX", 3) => Reply::Integer(i64::from(self.set_if_absent(db, argv, now_ms))),
-            (b"GETSET", 3) => {
-                let old = self.live_value(db, &argv[1], now_ms);
-                self.put(db, &argv[1], argv[2].clone(), None);
-                Reply::Bulk(old)
-            }
-            (b"GETDEL", 2) => {
-                let old = self.live_value(db, &argv[1], now_ms);
-                self.delete(db, &argv[1], now_ms);
-                Reply::Bulk(old)
-            }
+            (b"GETSET", 3) => match self.live_string(db, &argv[1], now_ms) {
+                Ok(old) => {
+                    self.put(db, &argv[1], Data::String(argv[2].clone()), None);
+                    Reply::Bulk(old)
+                }
+                Err(reply) => reply,
+            },
+            (b"GETDEL", 2) => match self.live_string(db, &argv[1], now_ms) {
+                Ok(old) => {
+                    self.delete(db, &argv[1], now_ms);
+                    Reply::Bulk(old)
+                }
+                Err(reply) => reply,
+            },
             (b"INCR", 2) => self.increment(db, &argv[1], Some(1), now_ms),
             (b"DECR", 2) => self.increment(db, &argv[1], Some(-1), now_ms),
             (b"INCRBY", 3) => self.increment(db, &argv[1], strict_int(&argv[2]), now_ms),
@@ -510,10 +542,10 @@ impl Model {
                 self.increment(db, &argv[1], by, now_ms)
             }
             (b"APPEND", 3) => self.append(db, &argv[1], &argv[2], now_ms),
-            (b"STRLEN", 2) => Reply::Integer(
-                self.live(db, &argv[1], now_ms)
-                    .map_or(0, |e| e.value.len() as i64),
-            ),
+            (b"STRLEN", 2) => match self.live_string(db, &argv[1], now_ms) {
+                Ok(value) => Reply::Integer(value.map_or(0, |v| v.len() as i64)),
+                Err(reply) => reply,
+            },
             (b"DEL", 2..) => {
                 let deleted = argv[1..]
                     .iter()
@@ -530,12 +562,12 @@ impl Model {
             (b"MGET", 2..) => Reply::Array(Some(
                 argv[1..]
                     .iter()
-                    .map(|k| Reply::Bulk(self.live_value(db, k, now_ms)))
+                    .map(|k| Reply::Bulk(self.live_string(db, k, now_ms).unwrap_or(None)))
                     .collect(),
             )),
             (b"MSET", 3..) if argv.len() % 2 == 1 => {
                 for pair in argv[1..].chunks(2) {
-                    self.put(db, &pair[0], pair[1].clone(), None);
+                    self.put(db, &pair[0], Data::String(pair[1].clone()), None);
                 }
                 ok()
             }
@@ -555,7 +587,17 @@ impl Model {
             },
             (b"TTL", 2) => return self.time_to_live(db, &argv[1], 1000, now_ms),
             (b"PTTL", 2) => return self.time_to_live(db, &argv[1], 1, now_ms),
-            _ => return Expected::Unmodeled,
+            (b"TYPE", 2) => Reply::Simple(
+                self.live(db, &argv[1], now_ms)
+                    .map_or("none", |entry| entry.value.type_name())
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            _ => {
+                return self
+                    .list_command(db, name, argv, now_ms)
+                    .unwrap_or(Expected::Unmodeled)
+            }
         };
         Expected::Exact(reply)
     }
@@ -636,7 +678,7 @@ impl Model {
         if (only_absent && present) || (only_present && !present) {
             return Expected::Exact(Reply::Bulk(None));
         }
-        self.put(db, &argv[1], argv[2].clone(), expire_at_ms);
+        self.put(db, &argv[1], Data::String(argv[2].clone()), expire_at_ms);
         Expected::Exact(ok())
     }
 
@@ -644,7 +686,7 @@ impl Model {
         if self.live(db, &argv[1], now_ms).is_some() {
             return false;
         }
-        self.put(db, &argv[1], argv[2].clone(), None);
+        self.put(db, &argv[1], Data::String(argv[2].clone()), None);
         true
     }
 
@@ -653,27 +695,40 @@ impl Model {
             return error(ERR_NOT_INTEGER);
         };
         let (current, expire_at_ms) = match self.live(db, key, now_ms) {
-            Some(entry) => match strict_int(&entry.value) {
-                Some(n) => (n, entry.expire_at_ms),
+            Some(Entry {
+                value: Data::String(bytes),
+                expire_at_ms,
+            }) => match strict_int(bytes) {
+                Some(n) => (n, *expire_at_ms),
                 None => return error(ERR_NOT_INTEGER),
             },
+            Some(_) => return wrong_type(),
             None => (0, None),
         };
         let Some(next) = current.checked_add(by) else {
             return error(ERR_OVERFLOW);
         };
-        self.put(db, key, next.to_string().into_bytes(), expire_at_ms);
+        self.put(
+            db,
+            key,
+            Data::String(next.to_string().into_bytes()),
+            expire_at_ms,
+        );
         Reply::Integer(next)
     }
 
     fn append(&mut self, db: usize, key: &[u8], tail: &[u8], now_ms: i64) -> Reply {
         let (mut value, expire_at_ms) = match self.live(db, key, now_ms) {
-            Some(entry) => (entry.value.clone(), entry.expire_at_ms),
+            Some(Entry {
+                value: Data::String(bytes),
+                expire_at_ms,
+            }) => (bytes.clone(), *expire_at_ms),
+            Some(_) => return wrong_type(),
             None => (Vec::new(), None),
         };
         value.extend_from_slice(tail);
         let length = value.len() as i64;
-        self.put(db, key, value, expire_at_ms);
+        self.put(db, key, Data::String(value), expire_at_ms);
         Reply::Integer(length)
     }
 
@@ -747,6 +802,7 @@ mod tests {
                 argv: args(words),
                 reply: reply.to_vec(),
                 in_transaction: false,
+                after_block: false,
             },
         }
     }
