@@ -12,7 +12,9 @@
 //! a command changes it; each type keeps that cheap for large values.
 
 pub mod hash;
+pub mod intset;
 pub mod list;
+pub mod listpack;
 pub mod set;
 pub mod string;
 pub mod zset;
