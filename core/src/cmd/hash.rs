@@ -482,13 +482,10 @@ fn hrandfield_count(ctx: &mut Ctx<'_>, count: i64, with_values: bool) -> Outcome
         reply_size as usize
     });
     if !distinct || wanted == 1 {
-        for _ in 0..wanted {
-            let (field, value) = hash.random_pair(&mut random);
+        hash.random_pairs(wanted, &mut random, |field, value| {
             reply_pair(client, field, value, with_values);
-            if reply_overflowing(client) {
-                break;
-            }
-        }
+            !reply_overflowing(client)
+        });
         return Ok(());
     }
     let chosen: Vec<(Entry<'_>, Entry<'_>)> = if wanted >= size {
@@ -500,7 +497,7 @@ fn hrandfield_count(ctx: &mut Ctx<'_>, count: i64, with_values: bool) -> Outcome
             all.swap_remove(index);
         }
         all
-    } else if hash.encoding() == "listpack" {
+    } else if hash.is_listpack() {
         // Redis's `lpRandomPairsUnique`: each pair in turn, taken with the
         // chance that leaves exactly `wanted` in the end, in listpack order.
         let mut left = wanted;

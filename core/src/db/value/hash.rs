@@ -85,9 +85,10 @@ impl Hash {
 
     /// The name `OBJECT ENCODING` replies with.
     pub fn encoding(&self) -> &'static str {
-        match &self.repr {
-            Repr::Listpack(_) => "listpack",
-            Repr::Table(_) => "hashtable",
+        if self.is_listpack() {
+            "listpack"
+        } else {
+            "hashtable"
         }
     }
 
@@ -210,6 +211,36 @@ impl Hash {
                 (Entry::Bytes(field), Entry::Bytes(value))
             }
         }
+    }
+
+    /// Hands `count` pairs picked at random (repeats allowed) to `visit`,
+    /// until it returns false. A listpack's pairs are listed once, as
+    /// Redis's `lpRandomPairs` does, not walked again for every pick.
+    pub fn random_pairs(
+        &self,
+        count: u64,
+        random: &mut dyn FnMut() -> u64,
+        mut visit: impl FnMut(Entry<'_>, Entry<'_>) -> bool,
+    ) {
+        let listed: Vec<(Entry<'_>, Entry<'_>)> = match &self.repr {
+            Repr::Listpack(listpack) => pairs(listpack).collect(),
+            Repr::Table(_) => Vec::new(),
+        };
+        for _ in 0..count {
+            let (field, value) = if listed.is_empty() {
+                self.random_pair(random)
+            } else {
+                listed[(random() % listed.len() as u64) as usize]
+            };
+            if !visit(field, value) {
+                return;
+            }
+        }
+    }
+
+    /// Whether the hash is still in its listpack encoding.
+    pub fn is_listpack(&self) -> bool {
+        matches!(self.repr, Repr::Listpack(_))
     }
 
     /// One step of HSCAN from `cursor`: a listpack hands every pair over
