@@ -70,6 +70,12 @@ pub struct Config {
 /// and defaults. A list's `list_max_listpack_size` bounds each node of the
 /// list instead: negative values are byte sizes (-1 is 4 KB ... -5 is
 /// 64 KB), positive ones entry counts.
+///
+/// It also carries `table_seed`, no directive: the SipHash key of the hash
+/// tables a collection moves to when it outgrows its compact encoding. The
+/// server derives it from the keyspace's seed at start, so it is secret
+/// (fields and members chosen to collide cannot be computed in advance)
+/// and, in the simulator, a function of the run's seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encodings {
     pub list_max_listpack_size: i64,
@@ -78,17 +84,19 @@ pub struct Encodings {
     pub set_max_intset_entries: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
+    pub table_seed: (u64, u64),
 }
 
 impl Default for Encodings {
     fn default() -> Self {
         Encodings {
             list_max_listpack_size: -2,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            table_seed: (0x7461_626c_6573_6565, 0x0064_6572_6f75_6274),
         }
     }
 }

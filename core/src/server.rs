@@ -122,9 +122,10 @@ pub struct Server {
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
-    /// A rewritten form of the running command to propagate instead of its
-    /// own argv (relative expiry made absolute, and the like).
-    pub propagate_override: Option<Vec<Vec<u8>>>,
+    /// Rewritten forms of the running command to propagate instead of its
+    /// own argv (relative expiry made absolute, SPOP as SREMs, and the
+    /// like).
+    pub propagate_override: Option<Vec<Vec<Vec<u8>>>>,
     /// The running command asked to be propagated even without changes.
     pub force_propagation: bool,
     /// Commands are running inside EXEC: work that would snapshot the
@@ -146,8 +147,11 @@ impl Server {
     /// The state of a node that has just started: an empty dataset, no
     /// client, nothing loaded. `env` gives the hash seeds, the ids and the
     /// start times.
-    pub fn new(env: &mut dyn Env, config: Config) -> Self {
+    pub fn new(env: &mut dyn Env, mut config: Config) -> Self {
         let seed = (env.random_u64(), env.random_u64());
+        // Collections' tables get a key of their own, from the same draw
+        // (a new draw would move every later one in the simulator).
+        config.encodings.table_seed = (seed.1.rotate_left(17) ^ seed.0, seed.0.rotate_left(31));
         let run_id = hex_id(env);
         let replid = hex_id(env);
         let now_ms = env.monotonic_ms();

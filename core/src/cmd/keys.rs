@@ -392,8 +392,9 @@ const ERR_NOT_INT32: &str =
 /// SCAN's COUNT when none is given.
 const SCAN_COUNT_DEFAULT: i64 = 10;
 /// SCAN visits at most this many buckets per key asked for, so a sparse
-/// table cannot make one call walk the whole keyspace.
-const SCAN_BUCKETS_PER_KEY_MAX: i64 = 10;
+/// table cannot make one call walk the whole keyspace (HSCAN and SSCAN
+/// too, per element).
+pub(crate) const SCAN_BUCKETS_PER_KEY_MAX: i64 = 10;
 /// Integers Redis keeps as shared objects (OBJ_SHARED_INTEGERS).
 const SHARED_INTEGERS: i64 = 10_000;
 /// The reference count Redis reports for a shared object.
@@ -518,12 +519,21 @@ fn keys(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// SCAN's options.
-struct ScanOptions<'a> {
-    count: i64,
+/// The options of SCAN and of the collection scans (HSCAN, SSCAN, ...).
+pub(crate) struct ScanOptions<'a> {
+    pub count: i64,
     /// `None` also when the pattern is exactly `*`.
-    pattern: Option<&'a [u8]>,
-    type_name: Option<&'a [u8]>,
+    pub pattern: Option<&'a [u8]>,
+    /// SCAN's TYPE; the collection scans refuse it.
+    pub type_name: Option<&'a [u8]>,
+}
+
+impl ScanOptions<'_> {
+    /// Whether an element passes MATCH.
+    pub fn matches(&self, element: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|pattern| glob_match(pattern, element, false))
+    }
 }
 
 /// Parses SCAN's cursor the way Redis's `strtoul` call does: an optional
@@ -550,38 +560,80 @@ fn parse_cursor(text: &[u8]) -> Option<u64> {
     })
 }
 
-/// Reads SCAN's options from argument 2 on; replies with the error and
-/// returns `None` if one is wrong.
-fn parse_scan_options<'a>(ctx: &mut Ctx<'a>) -> Option<ScanOptions<'a>> {
+/// Argument `i` as a SCAN-family cursor (Redis's
+/// `parseScanCursorOrReply`), else `ERR invalid cursor`.
+pub(crate) fn scan_cursor_arg(ctx: &Ctx<'_>, i: usize) -> Result<u64, Error> {
+    parse_cursor(ctx.arg(i)).ok_or_else(|| Error::msg("ERR invalid cursor"))
+}
+
+/// Reads SCAN-family options from argument `first` on, as Redis's
+/// `scanGenericCommand` does: COUNT (an integer of at least 1), MATCH, and
+/// TYPE only for the keyspace's SCAN (`keyspace`). Errors: `ERR syntax
+/// error` (also for COUNT below 1, an option without its argument, TYPE on
+/// a collection), the integer error for a COUNT that is not one.
+pub(crate) fn parse_scan_options<'a>(
+    ctx: &Ctx<'a>,
+    first: usize,
+    keyspace: bool,
+) -> Result<ScanOptions<'a>, Error> {
     let mut options = ScanOptions {
         count: SCAN_COUNT_DEFAULT,
         pattern: None,
         type_name: None,
     };
-    let mut i = 2;
+    let mut i = first;
     while i < ctx.argv.len() {
         if i + 1 >= ctx.argv.len() {
-            ctx.error(ERR_SYNTAX);
-            return None;
+            return Err(ERR_SYNTAX.into());
         }
         match ctx.keyword(i).as_str() {
             "COUNT" => {
-                options.count = ctx.int_arg(i + 1)?;
+                options.count = parse_i64(ctx.arg(i + 1)).ok_or(ERR_NOT_INTEGER)?;
                 if options.count < 1 {
-                    ctx.error(ERR_SYNTAX);
-                    return None;
+                    return Err(ERR_SYNTAX.into());
                 }
             }
             "MATCH" => options.pattern = Some(ctx.arg(i + 1)).filter(|p| *p != b"*"),
-            "TYPE" => options.type_name = Some(ctx.arg(i + 1)),
-            _ => {
-                ctx.error(ERR_SYNTAX);
-                return None;
-            }
+            "TYPE" if keyspace => options.type_name = Some(ctx.arg(i + 1)),
+            _ => return Err(ERR_SYNTAX.into()),
         }
         i += 2;
     }
-    Some(options)
+    Ok(options)
+}
+
+/// The loop of Redis's `scanGenericCommand` over a hash table: `step`
+/// visits the bucket its cursor names, adds what it finds to `found` and
+/// returns the next cursor. Stops at cursor 0, once `found` holds `count`
+/// items, or after `steps_max` more steps, so a sparse table cannot make
+/// one call walk it all. Returns the cursor to hand back.
+pub(crate) fn scan_loop<T>(
+    mut cursor: u64,
+    count: i64,
+    steps_max: i64,
+    found: &mut Vec<T>,
+    mut step: impl FnMut(u64, &mut Vec<T>) -> u64,
+) -> u64 {
+    let mut steps_left = steps_max;
+    loop {
+        cursor = step(cursor, found);
+        if cursor == 0 || steps_left <= 0 || found.len() as i64 >= count {
+            return cursor;
+        }
+        steps_left -= 1;
+    }
+}
+
+/// Writes a SCAN-family reply: the next cursor as a bulk string, then the
+/// elements as a flat array (RESP3 too).
+pub(crate) fn reply_scan<T: AsRef<[u8]>>(ctx: &mut Ctx<'_>, cursor: u64, elements: &[T]) {
+    let out = ctx.out();
+    out.array(2);
+    out.bulk(cursor.to_string().as_bytes());
+    out.array(elements.len());
+    for element in elements {
+        out.bulk(element.as_ref());
+    }
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: a two-element
@@ -590,30 +642,20 @@ fn parse_scan_options<'a>(ctx: &mut Ctx<'a>) -> Option<ScanOptions<'a>> {
 /// invalid cursor`, `ERR syntax error` (also for COUNT below 1), the integer
 /// error for a COUNT that is not one.
 fn scan(ctx: &mut Ctx<'_>) -> Outcome {
-    let Some(mut cursor) = parse_cursor(ctx.arg(1)) else {
-        return Err(Error::msg("ERR invalid cursor"));
-    };
-    let Some(options) = parse_scan_options(ctx) else {
-        return Ok(());
-    };
+    let cursor = scan_cursor_arg(ctx, 1)?;
+    let options = parse_scan_options(ctx, 2, true)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
+    let steps_max = options.count.saturating_mul(SCAN_BUCKETS_PER_KEY_MAX);
     let db = ctx.db();
-    let mut buckets_left = options.count.saturating_mul(SCAN_BUCKETS_PER_KEY_MAX);
-    loop {
-        cursor = db.scan(cursor, |key, _| found.push(key.to_vec()));
-        if cursor == 0 || buckets_left == 0 || found.len() as i64 >= options.count {
-            break;
-        }
-        buckets_left -= 1;
-    }
+    let cursor = scan_loop(
+        cursor,
+        options.count,
+        steps_max,
+        &mut found,
+        |cursor, found| db.scan(cursor, |key, _| found.push(key.to_vec())),
+    );
     found.retain(|key| scan_keeps(ctx, &options, key));
-    let out = ctx.out();
-    out.array(2);
-    out.bulk(cursor.to_string().as_bytes());
-    out.array(found.len());
-    for key in &found {
-        out.bulk(key);
-    }
+    reply_scan(ctx, cursor, &found);
     Ok(())
 }
 
@@ -621,10 +663,7 @@ fn scan(ctx: &mut Ctx<'_>) -> Outcome {
 /// the type, and be live. As in Redis, the type check reads the key (a
 /// keyspace hit or miss) and an expired key is removed on the way.
 fn scan_keeps(ctx: &mut Ctx<'_>, options: &ScanOptions<'_>, key: &[u8]) -> bool {
-    if options
-        .pattern
-        .is_some_and(|pattern| !glob_match(pattern, key, false))
-    {
+    if !options.matches(key) {
         return false;
     }
     let now = ctx.now_ms;

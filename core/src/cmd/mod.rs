@@ -386,6 +386,21 @@ impl Reader<'_> {
     }
 }
 
+/// Most bytes one reply may grow to while a command keeps adding to it
+/// on a client's say-so (SRANDMEMBER with a count of -10^18): past it the
+/// command stops and the client is closed after its output, as Redis closes
+/// a client whose output outgrew its limit (`CLIENT_CLOSE_ASAP`), instead
+/// of growing without end.
+pub const REPLY_BYTES_MAX: usize = 1 << 30;
+
+/// Whether `client`'s output has grown past [`REPLY_BYTES_MAX`]; if so,
+/// the client is marked to close once its output has gone.
+pub fn reply_overflowing(client: &mut Client) -> bool {
+    let over = client.out.len() > REPLY_BYTES_MAX;
+    client.close_after_reply |= over;
+    over
+}
+
 /// A key holds a value of another type than the command works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
@@ -451,6 +466,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The live value of type `T` under `key`, looked up as Redis's
+    /// `lookupKeyWrite` does for a write command that may change nothing:
+    /// no keyspace hit or miss counted, no change signalled to WATCH.
+    /// Change it through [`Ctx::write`] once the command knows it will.
+    pub fn lookup_write<T: Typed>(&mut self, key: &[u8]) -> Result<Option<&T>, Error> {
+        let now = self.now_ms;
+        match self.db().get(key, now) {
+            None => Ok(None),
+            Some(value) => T::of(value).map(Some).ok_or(Error::WrongType),
+        }
+    }
+
     /// Like [`Ctx::write`], creating an empty value when the key is
     /// missing.
     pub fn write_or_create<T: Typed>(&mut self, key: &[u8]) -> Result<&mut T, Error> {
@@ -468,6 +495,31 @@ impl<'a> Ctx<'a> {
             .get_mut(key, now)
             .expect("the key was just found or created");
         Ok(T::of_mut(value).expect("the key holds this type"))
+    }
+
+    /// For commands that draw random numbers while they read a value
+    /// (SRANDMEMBER, HRANDFIELD): the value of type `T` under `key`, the
+    /// client (to reply) and the random source, borrowed apart. Counts no
+    /// keyspace hit or miss (the command's [`Ctx::read`] did); `None` for a
+    /// missing key or one of another type.
+    pub fn read_with_random<T: Typed>(
+        &mut self,
+        key: &[u8],
+    ) -> (Option<&T>, &mut Client, &mut dyn Env) {
+        let db = &mut self.server.keyspace.dbs[self.client.db];
+        let value = db.get(key, self.now_ms).and_then(T::of);
+        (value, &mut *self.client, &mut *self.env)
+    }
+
+    /// Like [`Ctx::read_with_random`], for a command that changes the value
+    /// (SPOP): the value to change in place (WATCH sees the change).
+    pub fn write_with_random<T: Typed>(
+        &mut self,
+        key: &[u8],
+    ) -> (Option<&mut T>, &mut Client, &mut dyn Env) {
+        let db = &mut self.server.keyspace.dbs[self.client.db];
+        let value = db.get_mut(key, self.now_ms).and_then(T::of_mut);
+        (value, &mut *self.client, &mut *self.env)
     }
 
     /// Removes `key` if it holds a collection with nothing left in it.
@@ -529,6 +581,38 @@ impl<'a> Ctx<'a> {
         value
     }
 
+    /// Argument `i` as Redis's `getRangeLongFromObjectOrReply` reads it: an
+    /// integer from `min` to `max`. The error is `message` if given (for a
+    /// number out of range and for no number alike, as in Redis), else the
+    /// integer error or `ERR value is out of range, value must between
+    /// <min> and <max>`.
+    pub fn range_arg(
+        &self,
+        i: usize,
+        min: i64,
+        max: i64,
+        message: Option<&'static str>,
+    ) -> Result<i64, Error> {
+        let Some(value) = parse_i64(&self.argv[i]) else {
+            return Err(message.unwrap_or(ERR_NOT_INTEGER).into());
+        };
+        if (min..=max).contains(&value) {
+            return Ok(value);
+        }
+        Err(match message {
+            Some(text) => text.into(),
+            None => format!("ERR value is out of range, value must between {min} and {max}").into(),
+        })
+    }
+
+    /// Argument `i` as Redis's `getPositiveLongFromObjectOrReply` reads it:
+    /// an integer of 0 or more, else `message` (Redis's default: `ERR value
+    /// is out of range, must be positive`, also for no number at all).
+    pub fn positive_arg(&self, i: usize, message: Option<&'static str>) -> Result<i64, Error> {
+        let message = message.unwrap_or("ERR value is out of range, must be positive");
+        self.range_arg(i, 0, i64::MAX, Some(message))
+    }
+
     /// Reads a live string value, counting keyspace hits and misses.
     /// `Err(WrongType)` when the key holds another type; the caller replies
     /// with [`ERR_WRONG_TYPE`].
@@ -568,7 +652,16 @@ impl<'a> Ctx<'a> {
     /// expiry made absolute, a float increment as the value it produced.
     /// Only takes effect if the command changed the dataset.
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
-        self.server.propagate_override = Some(argv);
+        self.server.propagate_override = Some(vec![argv]);
+    }
+
+    /// Propagates several commands instead of the running one, in order
+    /// (SPOP with a count as one SREM per member, as Redis 7.0's
+    /// `alsoPropagate`); more than one are wrapped in MULTI/EXEC when the
+    /// top-level command is committed. Only takes effect if the command
+    /// changed the dataset.
+    pub fn propagate_as_several(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        self.server.propagate_override = Some(commands);
     }
 
     pub fn random(&mut self) -> u64 {
@@ -739,8 +832,11 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let forced = std::mem::take(&mut ctx.server.force_propagation);
     let wanted = ctx.server.propagation_wanted();
     if wanted && resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
-        let argv = rewritten.unwrap_or_else(|| ctx.argv.to_vec());
-        ctx.server.propagated.push((ctx.client.db, argv));
+        let commands = rewritten.unwrap_or_else(|| vec![ctx.argv.to_vec()]);
+        let db = ctx.client.db;
+        ctx.server
+            .propagated
+            .extend(commands.into_iter().map(|argv| (db, argv)));
     }
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,

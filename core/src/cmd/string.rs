@@ -795,7 +795,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
 /// text a number (`inf` allowed, `nan` not), no overflow. Unlike Redis
 /// (which reads a C long double with `strtold`), hexadecimal floats are not
 /// accepted and the range is that of f64.
-fn parse_float(text: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(text: &[u8]) -> Option<f64> {
     if text.is_empty() || text.len() >= FLOAT_TEXT_BYTES_MAX || text[0].is_ascii_whitespace() {
         return None;
     }

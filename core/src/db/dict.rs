@@ -632,6 +632,44 @@ impl<V> Dict<V> {
     }
 }
 
+/// A copy with the same buckets, chains in the same order and the same
+/// rehash position, so iteration order, SCAN cursors and random picks carry
+/// over to the copy. The copy is not paused.
+impl<V: Clone> Clone for Dict<V> {
+    fn clone(&self) -> Self {
+        Dict {
+            tables: [self.tables[0].clone(), self.tables[1].clone()],
+            rehash_index: self.rehash_index,
+            seed: self.seed,
+            paused: 0,
+        }
+    }
+}
+
+impl<V: Clone> Clone for Table<V> {
+    fn clone(&self) -> Self {
+        let buckets = self.buckets.iter().map(clone_chain).collect();
+        Table {
+            buckets,
+            used: self.used,
+        }
+    }
+}
+
+/// A copy of a chain, entries in the same order, built without recursion.
+fn clone_chain<V: Clone>(chain: &Chain<V>) -> Chain<V> {
+    let entries: Vec<&Entry<V>> = chain_entries(chain).collect();
+    let mut copy: Chain<V> = None;
+    for entry in entries.into_iter().rev() {
+        copy = Some(Box::new(Entry {
+            key: entry.key.clone(),
+            value: entry.value.clone(),
+            next: copy,
+        }));
+    }
+    copy
+}
+
 impl<V: fmt::Debug> fmt::Debug for Dict<V> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
@@ -709,6 +747,34 @@ mod tests {
         assert_eq!(dict.remove(b"alpha"), None);
         assert_eq!(dict.get(b"alpha"), None);
         assert_eq!(dict.len(), 1);
+    }
+
+    // A clone keeps the layout: same order, same SCAN steps, same random
+    // picks, also mid-rehash; changing one leaves the other alone.
+    #[test]
+    fn clone_keeps_layout_and_is_independent() {
+        let mut dict = Dict::new(SEED);
+        for number in 0..300 {
+            dict.insert(key("k", number), number);
+        }
+        assert!(dict.is_rehashing() || dict.len() == 300);
+        let copy = dict.clone();
+        let order = |d: &Dict<usize>| d.iter().map(|(k, v)| (k.to_vec(), *v)).collect::<Vec<_>>();
+        assert_eq!(order(&copy), order(&dict));
+        assert_eq!(scan_all(&copy), scan_all(&dict));
+        assert_eq!(copy.is_rehashing(), dict.is_rehashing());
+        let pick = |d: &Dict<usize>| {
+            let mut draws = 7u64;
+            d.random_entry(&mut || {
+                draws = draws.wrapping_mul(6364136223846793005).wrapping_add(1);
+                draws
+            })
+            .map(|(k, _)| k.to_vec())
+        };
+        assert_eq!(pick(&copy), pick(&dict));
+        dict.remove(&key("k", 1));
+        assert_eq!(copy.get(&key("k", 1)), Some(&1));
+        assert_eq!(copy.len(), 300);
     }
 
     #[test]
