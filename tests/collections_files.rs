@@ -1,4 +1,5 @@
-//! Collections on disk, through the real binaries: a dump redoubt writes is
+//! Collections on disk (lists, hashes, sets and sorted sets, in every
+//! encoding), through the real binaries: a dump redoubt writes is
 //! accepted by `redis-check-rdb` and loaded by the real redis-server, a
 //! dump the real redis-server writes is loaded by redoubt, and an AOF with
 //! blocking pops served replays to the same dataset.
@@ -35,6 +36,69 @@ fn write_lists(server: &Server) {
         command(&mut client, &["RPUSH", "large", "x", &large, "y"]),
         b":3\r\n"
     );
+    // Hashes, sets and sorted sets in both encodings.
+    for i in 0..HASH_FIELDS {
+        let (field, value) = (format!("f{i}"), format!("v{}", i * 7));
+        command(&mut client, &["HSET", "bighash", &field, &value]);
+        if i < 5 {
+            command(&mut client, &["HSET", "smallhash", &field, &i.to_string()]);
+        }
+        command(&mut client, &["SADD", "bigset", &format!("m{i}")]);
+        let integer = (i as i64 * 1_000_003 - 70_000).to_string();
+        command(&mut client, &["SADD", "intset", &integer]);
+        let score = format!("{}", (i as f64) * 0.5 - 3.25);
+        command(&mut client, &["ZADD", "bigzset", &score, &format!("z{i}")]);
+        if i < 7 {
+            command(
+                &mut client,
+                &["ZADD", "smallzset", &score, &format!("z{i}")],
+            );
+        }
+    }
+}
+
+/// Fields (and members) in the large hash, set and sorted set: past every
+/// compact encoding's default limit.
+const HASH_FIELDS: usize = 700;
+
+/// Every collection's contents, asked so the answer does not depend on a
+/// hash table's order.
+fn contents(server: &Server) -> Vec<Vec<u8>> {
+    let mut client = server.connect();
+    let mut all = lists(server);
+    for key in ["bighash", "smallhash"] {
+        all.push(command(&mut client, &["HLEN", key]));
+        for i in 0..HASH_FIELDS {
+            all.push(command(&mut client, &["HGET", key, &format!("f{i}")]));
+        }
+    }
+    for key in ["bigset", "intset"] {
+        all.push(command(&mut client, &["SCARD", key]));
+        let mut members = command(&mut client, &["SMEMBERS", key])
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>();
+        members.sort();
+        all.extend(members);
+    }
+    for key in ["bigzset", "smallzset"] {
+        all.push(command(
+            &mut client,
+            &["ZRANGE", key, "0", "-1", "WITHSCORES"],
+        ));
+    }
+    for key in [
+        "long",
+        "bighash",
+        "smallhash",
+        "bigset",
+        "intset",
+        "bigzset",
+        "smallzset",
+    ] {
+        all.push(command(&mut client, &["OBJECT", "ENCODING", key]));
+    }
+    all
 }
 
 /// Every list's full contents, as LRANGE answers them.
@@ -61,17 +125,17 @@ fn stop(mut server: Server) {
     server.wait_exit(EXIT_TIMEOUT).expect("stopped");
 }
 
-// redoubt's dump of lists passes redis-check-rdb and loads into Redis with
+// redoubt's dump of every collection passes redis-check-rdb and loads into Redis with
 // the same contents.
 #[test]
-fn redis_loads_redoubt_lists() {
+fn redis_loads_redoubt_collections() {
     require_redis_tools();
     for fill in ["-2", "5"] {
         let dir = ScratchDir::new("lists-to-redis");
         let args = ["--save", "", "--list-max-listpack-size", fill];
         let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
         write_lists(&server);
-        let expected = lists(&server);
+        let expected = contents(&server);
         save(&server);
         stop(server);
         let dump = dir.path.join("dump.rdb");
@@ -86,7 +150,7 @@ fn redis_loads_redoubt_lists() {
             "{report}"
         );
         let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &["--save", ""]);
-        let loaded = lists(&redis);
+        let loaded = contents(&redis);
         for (want, got) in expected.iter().zip(&loaded) {
             assert_eq!(show(got), show(want), "fill {fill}");
         }
@@ -94,19 +158,22 @@ fn redis_loads_redoubt_lists() {
     }
 }
 
-// A dump of lists written by the real Redis loads into redoubt with the same
+// A dump of every collection written by the real Redis loads into redoubt with the same
 // contents.
 #[test]
-fn redoubt_loads_redis_lists() {
+fn redoubt_loads_redis_collections() {
     require_redis_tools();
     let dir = ScratchDir::new("lists-from-redis");
     let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &["--save", ""]);
     write_lists(&redis);
-    let expected = lists(&redis);
+    let expected = contents(&redis);
     save(&redis);
     stop(redis);
     let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &["--save", ""]);
-    assert_eq!(lists(&server), expected, "{}", server.log());
+    let loaded = contents(&server);
+    for (want, got) in expected.iter().zip(&loaded) {
+        assert_eq!(show(got), show(want), "{}", server.log());
+    }
     let mut client = server.connect();
     assert_eq!(
         command(&mut client, &["OBJECT", "ENCODING", "long"]),
@@ -153,13 +220,13 @@ fn served_blocking_pops_replay_from_the_aof() {
         command(&mut pusher, &["BLPOP", "short", "0"]),
         b"*2\r\n$5\r\nshort\r\n$1\r\na\r\n"
     );
-    let mut expected = lists(&server);
+    let mut expected = contents(&server);
     expected.push(command(&mut pusher, &["LRANGE", "queue", "0", "-1"]));
     expected.push(command(&mut pusher, &["LRANGE", "done", "0", "-1"]));
     drop((client, waiter, pusher));
     stop(server);
     let restarted = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
-    let mut got = lists(&restarted);
+    let mut got = contents(&restarted);
     let mut client = restarted.connect();
     got.push(command(&mut client, &["LRANGE", "queue", "0", "-1"]));
     got.push(command(&mut client, &["LRANGE", "done", "0", "-1"]));

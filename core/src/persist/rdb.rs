@@ -29,8 +29,10 @@ use std::io;
 use crc::{Crc, Digest, Table, CRC_64_REDIS};
 
 use crate::config::Encodings;
+use crate::db::value::intset::Intset;
 use crate::db::value::list::{End, List};
-use crate::db::value::listpack::Listpack;
+use crate::db::value::listpack::{Entry, Listpack};
+use crate::db::value::{Hash, Set, ZSet};
 use crate::db::Value;
 use crate::env::{Disk, FileId};
 
@@ -74,6 +76,20 @@ const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
 /// A list as a quicklist of listpack nodes (Redis 7.0).
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
+/// A set as a length and its members.
+const TYPE_SET: u8 = 2;
+/// A sorted set with scores as text (Redis before 5.0).
+const TYPE_ZSET: u8 = 3;
+/// A hash as a length and its field, value pairs.
+const TYPE_HASH: u8 = 4;
+/// A sorted set with scores as 8-byte doubles.
+const TYPE_ZSET_2: u8 = 5;
+/// A set of integers as an intset.
+const TYPE_SET_INTSET: u8 = 11;
+/// A hash as a listpack of field, value.
+const TYPE_HASH_LISTPACK: u8 = 16;
+/// A sorted set as a listpack of member, score.
+const TYPE_ZSET_LISTPACK: u8 = 17;
 /// A quicklist node holding one large element as is.
 const QUICKLIST_NODE_PLAIN: u64 = 1;
 /// A quicklist node holding a listpack.
@@ -239,16 +255,73 @@ impl RdbWriter {
                     put_string(out, node.as_bytes(), self.lzf.as_mut());
                 }
             }
-            // PLACEHOLDER until each type's RDB encoding lands: no command
-            // creates these yet.
-            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
-                assert!(
-                    value.is_empty_collection(),
-                    "collection without an RDB encoding"
-                );
-            }
+            Value::Hash(hash) => self.hash_value(out, key, hash),
+            Value::Set(set) => self.set_value(out, key, set),
+            Value::ZSet(zset) => self.zset_value(out, key, zset),
         }
         self.fold(out, start);
+    }
+
+    /// A hash: its listpack when compact, else every field and value.
+    fn hash_value(&mut self, out: &mut Vec<u8>, key: &[u8], hash: &Hash) {
+        match hash.as_listpack() {
+            Some(listpack) => {
+                out.push(TYPE_HASH_LISTPACK);
+                put_string(out, key, self.lzf.as_mut());
+                put_string(out, listpack.as_bytes(), self.lzf.as_mut());
+            }
+            None => {
+                out.push(TYPE_HASH);
+                put_string(out, key, self.lzf.as_mut());
+                put_len(out, hash.len() as u64);
+                for (field, value) in hash.iter() {
+                    put_string(out, &field.to_vec(), self.lzf.as_mut());
+                    put_string(out, &value.to_vec(), self.lzf.as_mut());
+                }
+            }
+        }
+    }
+
+    /// A set: its intset when compact, else every member.
+    fn set_value(&mut self, out: &mut Vec<u8>, key: &[u8], set: &Set) {
+        match set.as_intset() {
+            Some(intset) => {
+                out.push(TYPE_SET_INTSET);
+                put_string(out, key, self.lzf.as_mut());
+                put_string(out, intset.as_bytes(), self.lzf.as_mut());
+            }
+            None => {
+                out.push(TYPE_SET);
+                put_string(out, key, self.lzf.as_mut());
+                put_len(out, set.len() as u64);
+                for member in set.iter() {
+                    put_string(out, &member, self.lzf.as_mut());
+                }
+            }
+        }
+    }
+
+    /// A sorted set: its listpack when compact, else every member with its
+    /// score as a binary double, highest first (as Redis writes them, so a
+    /// load inserts each at the head).
+    fn zset_value(&mut self, out: &mut Vec<u8>, key: &[u8], zset: &ZSet) {
+        match zset.as_listpack() {
+            Some(listpack) => {
+                out.push(TYPE_ZSET_LISTPACK);
+                put_string(out, key, self.lzf.as_mut());
+                put_string(out, listpack.as_bytes(), self.lzf.as_mut());
+            }
+            None => {
+                out.push(TYPE_ZSET_2);
+                put_string(out, key, self.lzf.as_mut());
+                put_len(out, zset.len() as u64);
+                let elements: Vec<_> = zset.iter().collect();
+                for (member, score) in elements.iter().rev() {
+                    put_string(out, member, self.lzf.as_mut());
+                    out.extend_from_slice(&score.to_le_bytes());
+                }
+            }
+        }
     }
 
     /// Appends `0xFF` and the checksum of the whole dump (8 zero bytes when
@@ -792,6 +865,12 @@ impl<S: ByteSource> RdbReader<S> {
             TYPE_STRING => Value::String(self.read_string("string value")?),
             TYPE_LIST => self.read_plain_list(at, &key)?,
             TYPE_LIST_QUICKLIST_2 => self.read_quicklist(at, &key)?,
+            TYPE_SET => self.read_plain_set(at, &key)?,
+            TYPE_SET_INTSET => self.read_intset(at, &key)?,
+            TYPE_HASH => self.read_plain_hash(at, &key)?,
+            TYPE_HASH_LISTPACK => self.read_hash_listpack(at, &key)?,
+            TYPE_ZSET | TYPE_ZSET_2 => self.read_plain_zset(at, &key, rdb_type == TYPE_ZSET_2)?,
+            TYPE_ZSET_LISTPACK => self.read_zset_listpack(at, &key)?,
             _ => {
                 let kind = RdbErrorKind::UnsupportedType { rdb_type, key };
                 return Err(RdbError::new(at, kind));
@@ -840,6 +919,160 @@ impl<S: ByteSource> RdbReader<S> {
             key,
             Value::List(List::from_nodes(nodes, &self.encodings)),
         )
+    }
+
+    /// A set as a length and its members; a repeated member is corrupt.
+    fn read_plain_set(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let len = self.read_len("set length")?;
+        let mut set = Set::new(&self.encodings);
+        for _ in 0..len {
+            let member = self.read_string("set member")?;
+            if !set.add(&member, &self.encodings) {
+                return Err(corrupt(at, key, "duplicate set member".to_string()));
+            }
+        }
+        non_empty(at, key, Value::Set(set))
+    }
+
+    /// A set as an intset, checked and rebuilt under the server's limits.
+    fn read_intset(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let bytes = self.read_string("intset")?;
+        let intset = Intset::from_bytes(bytes)
+            .map_err(|detail| corrupt(at, key, format!("intset: {detail}")))?;
+        let mut set = Set::new(&self.encodings);
+        for value in intset.iter() {
+            set.add(value.to_string().as_bytes(), &self.encodings);
+        }
+        non_empty(at, key, Value::Set(set))
+    }
+
+    /// A hash as a length and its pairs; a repeated field is corrupt.
+    fn read_plain_hash(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let len = self.read_len("hash length")?;
+        let mut hash = Hash::new(&self.encodings);
+        for _ in 0..len {
+            let field = self.read_string("hash field")?;
+            let value = self.read_string("hash value")?;
+            if !hash.set(&field, &value, &self.encodings) {
+                return Err(corrupt(at, key, "duplicate hash field".to_string()));
+            }
+        }
+        non_empty(at, key, Value::Hash(hash))
+    }
+
+    /// A hash as a listpack of field, value: checked, then rebuilt under
+    /// the server's limits (the same bytes when they fit).
+    fn read_hash_listpack(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let listpack = self.read_listpack(at, key, "hash listpack")?;
+        if listpack.len() % 2 != 0 {
+            return Err(corrupt(
+                at,
+                key,
+                "hash listpack with an odd count".to_string(),
+            ));
+        }
+        let mut hash = Hash::new(&self.encodings);
+        let mut entries = listpack.iter();
+        while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
+            if !hash.set(&field.to_vec(), &value.to_vec(), &self.encodings) {
+                return Err(corrupt(at, key, "duplicate hash field".to_string()));
+            }
+        }
+        non_empty(at, key, Value::Hash(hash))
+    }
+
+    /// A sorted set as a length and members with scores, as text
+    /// (`binary` false) or as 8-byte doubles.
+    fn read_plain_zset(&mut self, at: u64, key: &[u8], binary: bool) -> Result<Value, RdbError> {
+        let len = self.read_len("sorted set length")?;
+        let mut elements = Vec::new();
+        for _ in 0..len {
+            let member = self.read_string("sorted set member")?;
+            let score = if binary {
+                f64::from_le_bytes(self.read_array()?)
+            } else {
+                self.read_text_score(at, key)?
+            };
+            elements.push((member, score));
+        }
+        self.sorted_set(at, key, elements)
+    }
+
+    /// A score as Redis wrote it before binary doubles: a length byte and
+    /// decimal text, or 253/254/255 for NaN, +inf, -inf.
+    fn read_text_score(&mut self, at: u64, key: &[u8]) -> Result<f64, RdbError> {
+        let len = self.read_u8()?;
+        let score = match len {
+            253 => f64::NAN,
+            254 => f64::INFINITY,
+            255 => f64::NEG_INFINITY,
+            _ => {
+                let mut text = vec![0u8; len as usize];
+                self.read_exact(&mut text)?;
+                std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| corrupt(at, key, "unreadable score".to_string()))?
+            }
+        };
+        Ok(score)
+    }
+
+    /// A sorted set as a listpack of member, score.
+    fn read_zset_listpack(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let listpack = self.read_listpack(at, key, "sorted set listpack")?;
+        if listpack.len() % 2 != 0 {
+            return Err(corrupt(
+                at,
+                key,
+                "sorted set listpack with an odd count".to_string(),
+            ));
+        }
+        let mut elements = Vec::new();
+        let mut entries = listpack.iter();
+        while let (Some(member), Some(score)) = (entries.next(), entries.next()) {
+            let score = match score {
+                Entry::Int(n) => n as f64,
+                Entry::Bytes(text) => std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| corrupt(at, key, "unreadable score".to_string()))?,
+            };
+            elements.push((member.to_vec(), score));
+        }
+        self.sorted_set(at, key, elements)
+    }
+
+    /// Builds a sorted set from elements in any order: NaN scores and
+    /// repeated members are corrupt, as Redis's loader says.
+    fn sorted_set(
+        &mut self,
+        at: u64,
+        key: &[u8],
+        mut elements: Vec<(Vec<u8>, f64)>,
+    ) -> Result<Value, RdbError> {
+        if elements.iter().any(|(_, score)| score.is_nan()) {
+            return Err(corrupt(at, key, "sorted set with a NaN score".to_string()));
+        }
+        elements.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let mut members: Vec<&[u8]> = elements.iter().map(|(m, _)| m.as_slice()).collect();
+        members.sort_unstable();
+        if members.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(corrupt(at, key, "duplicate sorted set member".to_string()));
+        }
+        let zset = ZSet::from_sorted(elements, &self.encodings);
+        non_empty(at, key, Value::ZSet(zset))
+    }
+
+    /// A listpack blob, checked.
+    fn read_listpack(
+        &mut self,
+        at: u64,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Listpack, RdbError> {
+        let bytes = self.read_string(what)?;
+        Listpack::from_bytes(bytes).map_err(|detail| corrupt(at, key, format!("{what}: {detail}")))
     }
 
     /// Reads the 8 checksum bytes after EOF (from version 5 on) and checks
@@ -1415,7 +1648,7 @@ mod tests {
                 .contains("corrupt value for key 'mylist': quicklist node"),
             "{e}"
         );
-        let e = error_of(&framed(b"\x02\x03a\x00b\x01"));
+        let e = error_of(&framed(b"\x0f\x03a\x00b\x01"));
         assert!(e.to_string().contains("key 'a\\x00b'"), "{e}");
         assert_eq!(
             error_of(&framed(b"\x08")).kind,

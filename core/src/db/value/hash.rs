@@ -239,6 +239,14 @@ impl Hash {
     }
 
     /// Whether the hash is still in its listpack encoding.
+    /// The listpack of a compact hash (what an RDB `HASH_LISTPACK` holds).
+    pub fn as_listpack(&self) -> Option<&Listpack> {
+        match &self.repr {
+            Repr::Listpack(listpack) => Some(listpack),
+            Repr::Table(_) => None,
+        }
+    }
+
     pub fn is_listpack(&self) -> bool {
         matches!(self.repr, Repr::Listpack(_))
     }

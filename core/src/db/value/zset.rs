@@ -32,6 +32,7 @@ use std::rc::Rc;
 use crate::config::Encodings;
 use crate::db::Dict;
 
+use super::listpack::Listpack;
 use super::REWRITE_ITEMS_PER_COMMAND;
 pub use number::{format_score, parse_range_number, parse_score, parse_timeout_ms};
 use packed::Packed;
@@ -153,6 +154,15 @@ impl ZSet {
             Encoding::Sorted(Rc::new(sorted))
         };
         ZSet { encoding }
+    }
+
+    /// The listpack of a compact sorted set (member, score pairs, as an
+    /// RDB `ZSET_LISTPACK` holds them).
+    pub fn as_listpack(&self) -> Option<&Listpack> {
+        match &self.encoding {
+            Encoding::Packed(packed) => Some(packed.listpack()),
+            Encoding::Sorted(_) => None,
+        }
     }
 
     pub fn len(&self) -> usize {
