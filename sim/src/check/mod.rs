@@ -56,18 +56,26 @@ pub struct Verdict {
 
 /// The model checker's verdict.
 pub fn model_verdict(verdict: &ModelVerdict) -> Verdict {
+    let mut summary = format!(
+        "{} commands checked, {} unmodeled, {} transactions committed, {} aborted by WATCH, {} expirations, {} violations",
+        verdict.commands_checked,
+        verdict.commands_unmodeled,
+        verdict.transactions_committed,
+        verdict.transactions_aborted_by_watch,
+        verdict.expirations_applied,
+        verdict.violations_total
+    );
+    // Only runs that block say so, so other reports keep their words.
+    if verdict.served_after_block + verdict.timed_out_after_block > 0 {
+        summary.push_str(&format!(
+            ", {} served after blocking, {} timed out",
+            verdict.served_after_block, verdict.timed_out_after_block
+        ));
+    }
     Verdict {
         name: "model",
         passed: verdict.passed(),
-        summary: format!(
-            "{} commands checked, {} unmodeled, {} transactions committed, {} aborted by WATCH, {} expirations, {} violations",
-            verdict.commands_checked,
-            verdict.commands_unmodeled,
-            verdict.transactions_committed,
-            verdict.transactions_aborted_by_watch,
-            verdict.expirations_applied,
-            verdict.violations_total
-        ),
+        summary,
         violations: verdict.violations.clone(),
     }
 }

@@ -791,13 +791,11 @@ fn model_data(value: &Value) -> Data {
     match value {
         Value::String(bytes) => Data::String(bytes.clone()),
         Value::List(list) => Data::List(list.iter().map(text).collect()),
-        // PLACEHOLDER until hashes and sets merge.
-        Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => {
-            panic!(
-                "the model holds no {}, and the workload writes none",
-                value.type_name()
-            )
+        Value::Hash(hash) => {
+            Data::Hash(hash.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
         }
+        Value::Set(set) => Data::Set(set.iter().map(|member| member.to_vec()).collect()),
+        Value::ZSet(_) => panic!("the model holds no sorted sets, and the workload writes none"),
     }
 }
 

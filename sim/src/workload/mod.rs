@@ -464,7 +464,12 @@ impl Client {
         }
     }
 
-    /// LPUSH or RPUSH of one to three elements.
+    /// A hash field: few distinct ones.
+    fn field(&mut self) -> Vec<u8> {
+        format!("f{}", self.rng.range(0, 5)).into_bytes()
+    }
+
+    /// A command on a key with one to three elements (LPUSH, SADD, ...).
     fn push(&mut self, name: &str) -> Vec<Vec<u8>> {
         let mut argv = vec![name.as_bytes().to_vec(), self.key()];
         for _ in 0..self.rng.range(1, 3) {
@@ -621,6 +626,38 @@ impl Client {
                 vec![word("BLMOVE"), source, destination, from, to, timeout]
             }
             OpKind::Type => vec![word("TYPE"), self.key()],
+            OpKind::HSet => {
+                let mut argv = vec![word("HSET"), self.key()];
+                for _ in 0..self.rng.range(1, 2) {
+                    argv.push(self.field());
+                    argv.push(self.element());
+                }
+                argv
+            }
+            OpKind::HGet => vec![word("HGET"), self.key(), self.field()],
+            OpKind::HMGet => vec![word("HMGET"), self.key(), self.field(), self.field()],
+            OpKind::HExists => vec![word("HEXISTS"), self.key(), self.field()],
+            OpKind::HLen => vec![word("HLEN"), self.key()],
+            OpKind::HDel => vec![word("HDEL"), self.key(), self.field(), self.field()],
+            OpKind::HIncrBy => {
+                let by = self.rng.range(0, 20) as i64 - 10;
+                vec![
+                    word("HINCRBY"),
+                    self.key(),
+                    self.field(),
+                    by.to_string().into_bytes(),
+                ]
+            }
+            OpKind::SAdd => self.push("SADD"),
+            OpKind::SRem => self.push("SREM"),
+            OpKind::SIsMember => vec![word("SISMEMBER"), self.key(), self.element()],
+            OpKind::SMIsMember => vec![
+                word("SMISMEMBER"),
+                self.key(),
+                self.element(),
+                self.element(),
+            ],
+            OpKind::SCard => vec![word("SCARD"), self.key()],
         }
     }
 

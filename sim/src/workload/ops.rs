@@ -50,6 +50,18 @@ pub enum OpKind {
     BRPop,
     BLMove,
     Type,
+    HSet,
+    HGet,
+    HMGet,
+    HExists,
+    HLen,
+    HDel,
+    HIncrBy,
+    SAdd,
+    SRem,
+    SIsMember,
+    SMIsMember,
+    SCard,
 }
 
 impl OpKind {
@@ -101,6 +113,18 @@ impl OpKind {
         OpKind::BRPop,
         OpKind::BLMove,
         OpKind::Type,
+        OpKind::HSet,
+        OpKind::HGet,
+        OpKind::HMGet,
+        OpKind::HExists,
+        OpKind::HLen,
+        OpKind::HDel,
+        OpKind::HIncrBy,
+        OpKind::SAdd,
+        OpKind::SRem,
+        OpKind::SIsMember,
+        OpKind::SMIsMember,
+        OpKind::SCard,
     ];
 
     /// The collection commands, and TYPE, which scenarios name to use.
@@ -120,6 +144,18 @@ impl OpKind {
         OpKind::BRPop,
         OpKind::BLMove,
         OpKind::Type,
+        OpKind::HSet,
+        OpKind::HGet,
+        OpKind::HMGet,
+        OpKind::HExists,
+        OpKind::HLen,
+        OpKind::HDel,
+        OpKind::HIncrBy,
+        OpKind::SAdd,
+        OpKind::SRem,
+        OpKind::SIsMember,
+        OpKind::SMIsMember,
+        OpKind::SCard,
     ];
 
     /// What operators do, rather than applications: the workload also
@@ -185,6 +221,18 @@ impl OpKind {
             OpKind::BRPop => "brpop",
             OpKind::BLMove => "blmove",
             OpKind::Type => "type",
+            OpKind::HSet => "hset",
+            OpKind::HGet => "hget",
+            OpKind::HMGet => "hmget",
+            OpKind::HExists => "hexists",
+            OpKind::HLen => "hlen",
+            OpKind::HDel => "hdel",
+            OpKind::HIncrBy => "hincrby",
+            OpKind::SAdd => "sadd",
+            OpKind::SRem => "srem",
+            OpKind::SIsMember => "sismember",
+            OpKind::SMIsMember => "smismember",
+            OpKind::SCard => "scard",
         }
     }
 

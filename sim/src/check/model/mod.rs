@@ -8,6 +8,7 @@
 //! and an EXEC must answer the null array exactly when a watched key changed
 //! after WATCH (written, deleted, or expired if it was live when watched).
 
+mod hashes_sets;
 mod lists;
 pub mod value;
 
@@ -97,6 +98,10 @@ pub struct ModelVerdict {
     pub transactions_committed: u64,
     pub transactions_aborted_by_watch: u64,
     pub expirations_applied: u64,
+    /// Blocking commands answered after blocking: served by another
+    /// client's change, or at their timeout (the null array).
+    pub served_after_block: u64,
+    pub timed_out_after_block: u64,
     pub violations: Vec<String>,
     pub violations_total: u64,
 }
@@ -211,6 +216,11 @@ impl Model {
             } => {
                 self.in_transaction_now = *in_transaction;
                 self.after_block_now = *after_block;
+                if *after_block && reply.as_slice() == b"*-1\r\n" {
+                    self.verdict.timed_out_after_block += 1;
+                } else if *after_block {
+                    self.verdict.served_after_block += 1;
+                }
                 self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms)
             }
             TraceEvent::Expired { db, key, .. } => self.expired(*db, key, record.wall_ms),
@@ -594,9 +604,12 @@ impl Model {
                     .to_vec(),
             ),
             _ => {
+                if let Some(expected) = self.list_command(db, name, argv, now_ms) {
+                    return expected;
+                }
                 return self
-                    .list_command(db, name, argv, now_ms)
-                    .unwrap_or(Expected::Unmodeled)
+                    .hash_set_command(db, name, argv, now_ms)
+                    .unwrap_or(Expected::Unmodeled);
             }
         };
         Expected::Exact(reply)
