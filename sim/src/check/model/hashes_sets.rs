@@ -52,7 +52,7 @@ impl Model {
         now_ms: i64,
     ) -> Option<Expected> {
         let reply = match (name, argv.len()) {
-            (b"HSET", 4..) if argv.len() % 2 == 0 => self.hash_set(db, argv, now_ms),
+            (b"HSET", 4..) if argv.len().is_multiple_of(2) => self.hash_set(db, argv, now_ms),
             (b"HGET", 3) => match self.live_hash(db, &argv[1], now_ms) {
                 Ok(hash) => Reply::Bulk(hash.and_then(|mut h| h.remove(&argv[2]))),
                 Err(reply) => reply,
