@@ -63,14 +63,14 @@ stop_all() {
 }
 
 table() { # tests...
-    printf '%-6s %8s %14s %14s %7s\n' test pipeline "redis ops/s" "redoubt ops/s" ratio
+    printf '%-11s %8s %14s %14s %7s\n' test pipeline "redis ops/s" "redoubt ops/s" ratio
     for test in "$@"; do
         for pipeline in 1 16; do
             redis_rate=$(rate "$REDIS_PORT" "$test" "$pipeline")
             redoubt_rate=$(rate "$REDOUBT_PORT" "$test" "$pipeline")
             ratio=$(awk -v a="${redoubt_rate:-0}" -v b="${redis_rate:-0}" \
                 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-            printf '%-6s %8s %14s %14s %7s\n' "$test" "$pipeline" "${redis_rate:--}" "${redoubt_rate:--}" "$ratio"
+            printf '%-11s %8s %14s %14s %7s\n' "$test" "$pipeline" "${redis_rate:--}" "${redoubt_rate:--}" "$ratio"
         done
     done
 }
@@ -90,7 +90,7 @@ start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN" --appendonly no
 table $TESTS
 stop_all
 
-for policy in ${POLICIES:-everysec always}; do
+for policy in ${POLICIES-everysec always}; do
     echo
     echo "AOF on (--appendonly yes --appendfsync $policy)"
     start redis "$REDIS_PORT" redis-server --appendonly yes --appendfsync "$policy"
