@@ -890,7 +890,7 @@ impl<S: ByteSource> RdbReader<S> {
         for _ in 0..len {
             list.push(End::Tail, &self.read_string("list element")?);
         }
-        non_empty(at, key, Value::List(list))
+        non_empty(at, key, Value::List(Box::new(list)))
     }
 
     /// A quicklist: a node count, then each node's container and bytes.
@@ -917,7 +917,7 @@ impl<S: ByteSource> RdbReader<S> {
         non_empty(
             at,
             key,
-            Value::List(List::from_nodes(nodes, &self.encodings)),
+            Value::List(Box::new(List::from_nodes(nodes, &self.encodings))),
         )
     }
 

@@ -139,6 +139,14 @@ impl List {
         }
         .is_some_and(|node| self.fill.allows(node, element.len()));
         if !fits {
+            // The node at this end is full: give back its spare room.
+            let full = match end {
+                End::Head => self.nodes.front_mut(),
+                End::Tail => self.nodes.back_mut(),
+            };
+            if let Some(full) = full {
+                Rc::make_mut(full).shrink_to_fit();
+            }
             let node = Rc::new(Listpack::new());
             match end {
                 End::Head => self.nodes.push_front(node),

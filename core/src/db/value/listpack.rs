@@ -58,6 +58,8 @@ pub const COUNT_UNKNOWN: u16 = u16::MAX;
 /// Redis lets no listpack grow past 1 GiB (its LISTPACK_MAX_SAFETY_SIZE);
 /// see [`Listpack::safe_to_add`].
 pub const SAFETY_BYTES_MAX: usize = 1 << 30;
+/// Listpacks up to this size grow by exactly what they need.
+const EXACT_GROWTH_BYTES_MAX: usize = 1024;
 
 /// The size field of the header is a u32, so no listpack can be larger.
 const TOTAL_BYTES_MAX: usize = u32::MAX as usize;
@@ -513,13 +515,29 @@ impl Listpack {
         }
     }
 
+    /// Gives back the room grown past the bytes held (a list node that
+    /// will take no more entries).
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+
     /// Replaces `old_len` bytes at `offset` with `new`, then fixes the
     /// header's total.
     fn splice(&mut self, offset: usize, old_len: usize, new: &[u8]) {
         let total = self.bytes.len() - old_len + new.len();
         assert!(total <= TOTAL_BYTES_MAX, "a listpack cannot pass 4 GiB");
+        // Small listpacks (a hash, a sorted set, a list node while small)
+        // take exactly the room they need, as Redis's realloc does, so a
+        // million of them cost no doubled capacity; larger ones grow the
+        // usual way and their owner trims them (`shrink_to_fit`).
+        if total > self.bytes.capacity() && total <= EXACT_GROWTH_BYTES_MAX {
+            self.bytes.reserve_exact(total - self.bytes.len());
+        }
         self.bytes
             .splice(offset..offset + old_len, new.iter().copied());
+        if self.bytes.capacity() > 2 * total.max(EXACT_GROWTH_BYTES_MAX) {
+            self.bytes.shrink_to_fit();
+        }
         self.bytes[..4].copy_from_slice(&(total as u32).to_le_bytes());
         self.debug_check();
     }

@@ -34,7 +34,9 @@ pub const REWRITE_ITEMS_PER_COMMAND: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Vec<u8>),
-    List(List),
+    /// Boxed: a list's own fields are the largest, and every key pays for
+    /// the largest variant.
+    List(Box<List>),
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
@@ -135,7 +137,26 @@ macro_rules! typed {
     };
 }
 
-typed!(List, List);
+impl Typed for List {
+    fn new_empty(limits: &Encodings) -> Self {
+        List::new(limits)
+    }
+    fn of(value: &Value) -> Option<&Self> {
+        match value {
+            Value::List(inner) => Some(inner),
+            _ => None,
+        }
+    }
+    fn of_mut(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::List(inner) => Some(inner),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::List(Box::new(self))
+    }
+}
 typed!(Hash, Hash);
 typed!(Set, Set);
 typed!(ZSet, ZSet);
