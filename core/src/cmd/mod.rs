@@ -9,6 +9,7 @@
 
 pub mod blocked;
 pub mod connection;
+pub mod dump;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -220,8 +221,9 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 10] = [
+        let families: [&'static [CommandSpec]; 11] = [
             connection::COMMANDS,
+            dump::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
