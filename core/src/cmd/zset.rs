@@ -1317,7 +1317,14 @@ fn blocking_pop(
     shape: PopReply,
 ) -> Outcome {
     for &key in keys {
-        if peek(ctx, key)?.is_none() {
+        // Serving a blocked client, a key of another type is passed over,
+        // as Redis 7.0 serves only the sorted-set keys that became ready.
+        let serving = ctx.serving_blocked();
+        let found = match peek(ctx, key) {
+            Err(_) if serving => false,
+            other => other?.is_some(),
+        };
+        if !found {
             continue;
         }
         if let Some(popped) = pop(ctx, &[key], end, count, shape)? {

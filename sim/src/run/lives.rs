@@ -795,7 +795,17 @@ fn model_data(value: &Value) -> Data {
             Data::Hash(hash.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
         }
         Value::Set(set) => Data::Set(set.iter().map(|member| member.to_vec()).collect()),
-        Value::ZSet(_) => panic!("the model holds no sorted sets, and the workload writes none"),
+        Value::ZSet(zset) => Data::ZSet(
+            zset.iter()
+                .map(|(member, score)| {
+                    assert!(
+                        score.fract() == 0.0,
+                        "the workload writes integer scores only"
+                    );
+                    (member.to_vec(), score as i64)
+                })
+                .collect(),
+        ),
     }
 }
 

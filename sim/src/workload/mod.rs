@@ -464,6 +464,12 @@ impl Client {
         }
     }
 
+    /// A sorted-set score: a small integer, so the model formats it as
+    /// Redis does.
+    fn score(&mut self) -> Vec<u8> {
+        (self.rng.range(0, 10) as i64 - 5).to_string().into_bytes()
+    }
+
     /// A hash field: few distinct ones.
     fn field(&mut self) -> Vec<u8> {
         format!("f{}", self.rng.range(0, 5)).into_bytes()
@@ -658,6 +664,37 @@ impl Client {
                 self.element(),
             ],
             OpKind::SCard => vec![word("SCARD"), self.key()],
+            OpKind::ZAdd => {
+                let mut argv = vec![word("ZADD"), self.key()];
+                for _ in 0..self.rng.range(1, 2) {
+                    argv.push(self.score());
+                    argv.push(self.element());
+                }
+                argv
+            }
+            OpKind::ZIncrBy => vec![word("ZINCRBY"), self.key(), self.score(), self.element()],
+            OpKind::ZScore => vec![word("ZSCORE"), self.key(), self.element()],
+            OpKind::ZRank => vec![word("ZRANK"), self.key(), self.element()],
+            OpKind::ZCard => vec![word("ZCARD"), self.key()],
+            OpKind::ZRem => vec![word("ZREM"), self.key(), self.element(), self.element()],
+            OpKind::ZRange => {
+                let stop = self.rng.range(0, 6) as i64 - 2;
+                let mut argv = vec![
+                    word("ZRANGE"),
+                    self.key(),
+                    word("0"),
+                    stop.to_string().into_bytes(),
+                ];
+                if self.rng.range(0, 1) == 1 {
+                    argv.push(word("WITHSCORES"));
+                }
+                argv
+            }
+            OpKind::ZPopMin => {
+                let count = self.rng.range(1, 3).to_string().into_bytes();
+                vec![word("ZPOPMIN"), self.key(), count]
+            }
+            OpKind::BZPopMin => self.blocking_pop("BZPOPMIN"),
         }
     }
 

@@ -62,6 +62,15 @@ pub enum OpKind {
     SIsMember,
     SMIsMember,
     SCard,
+    ZAdd,
+    ZIncrBy,
+    ZScore,
+    ZRank,
+    ZCard,
+    ZRem,
+    ZRange,
+    ZPopMin,
+    BZPopMin,
 }
 
 impl OpKind {
@@ -125,6 +134,15 @@ impl OpKind {
         OpKind::SIsMember,
         OpKind::SMIsMember,
         OpKind::SCard,
+        OpKind::ZAdd,
+        OpKind::ZIncrBy,
+        OpKind::ZScore,
+        OpKind::ZRank,
+        OpKind::ZCard,
+        OpKind::ZRem,
+        OpKind::ZRange,
+        OpKind::ZPopMin,
+        OpKind::BZPopMin,
     ];
 
     /// The collection commands, and TYPE, which scenarios name to use.
@@ -156,6 +174,15 @@ impl OpKind {
         OpKind::SIsMember,
         OpKind::SMIsMember,
         OpKind::SCard,
+        OpKind::ZAdd,
+        OpKind::ZIncrBy,
+        OpKind::ZScore,
+        OpKind::ZRank,
+        OpKind::ZCard,
+        OpKind::ZRem,
+        OpKind::ZRange,
+        OpKind::ZPopMin,
+        OpKind::BZPopMin,
     ];
 
     /// What operators do, rather than applications: the workload also
@@ -233,6 +260,15 @@ impl OpKind {
             OpKind::SIsMember => "sismember",
             OpKind::SMIsMember => "smismember",
             OpKind::SCard => "scard",
+            OpKind::ZAdd => "zadd",
+            OpKind::ZIncrBy => "zincrby",
+            OpKind::ZScore => "zscore",
+            OpKind::ZRank => "zrank",
+            OpKind::ZCard => "zcard",
+            OpKind::ZRem => "zrem",
+            OpKind::ZRange => "zrange",
+            OpKind::ZPopMin => "zpopmin",
+            OpKind::BZPopMin => "bzpopmin",
         }
     }
 

@@ -11,6 +11,7 @@
 mod hashes_sets;
 mod lists;
 pub mod value;
+mod zsets;
 
 use std::collections::BTreeMap;
 
@@ -607,8 +608,11 @@ impl Model {
                 if let Some(expected) = self.list_command(db, name, argv, now_ms) {
                     return expected;
                 }
+                if let Some(expected) = self.hash_set_command(db, name, argv, now_ms) {
+                    return expected;
+                }
                 return self
-                    .hash_set_command(db, name, argv, now_ms)
+                    .zset_command(db, name, argv, now_ms)
                     .unwrap_or(Expected::Unmodeled);
             }
         };

@@ -14,6 +14,10 @@ pub enum Data {
     List(VecDeque<Vec<u8>>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
+    /// Member to score. The workload's scores are integers, so the model
+    /// keeps them exactly and formats them as Redis does an integral
+    /// double.
+    ZSet(BTreeMap<Vec<u8>, i64>),
 }
 
 /// Tags of the canonical encoding `hash_into` folds; never reuse one.
@@ -22,6 +26,7 @@ mod tag {
     pub const LIST: u8 = 2;
     pub const HASH: u8 = 3;
     pub const SET: u8 = 4;
+    pub const ZSET: u8 = 5;
 }
 
 impl Data {
@@ -50,6 +55,14 @@ impl Data {
                 hasher.u8(tag::SET);
                 hasher.u64(members.len() as u64);
                 members.iter().for_each(|member| hasher.bytes(member));
+            }
+            Data::ZSet(scores) => {
+                hasher.u8(tag::ZSET);
+                hasher.u64(scores.len() as u64);
+                for (member, score) in scores {
+                    hasher.bytes(member);
+                    hasher.i64(*score);
+                }
             }
         }
     }
@@ -83,6 +96,11 @@ impl Data {
                 members.len(),
                 first(members.iter().map(Vec::as_slice).collect())
             ),
+            Data::ZSet(scores) => format!(
+                "sorted set of {} {{{}}}",
+                scores.len(),
+                first(scores.keys().map(Vec::as_slice).collect())
+            ),
         }
     }
 
@@ -93,6 +111,7 @@ impl Data {
             Data::List(_) => "list",
             Data::Hash(_) => "hash",
             Data::Set(_) => "set",
+            Data::ZSet(_) => "zset",
         }
     }
 
@@ -103,6 +122,7 @@ impl Data {
             Data::List(elements) => elements.is_empty(),
             Data::Hash(fields) => fields.is_empty(),
             Data::Set(members) => members.is_empty(),
+            Data::ZSet(scores) => scores.is_empty(),
         }
     }
 }

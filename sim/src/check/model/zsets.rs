@@ -1,0 +1,216 @@
+//! The sorted-set commands the workload sends, predicted over a map from
+//! member to an integer score (the workload writes integer scores only,
+//! which Redis prints as plain integers). Order is by score, then member.
+
+use std::collections::BTreeMap;
+
+use super::value::Data;
+use super::{int, wrong_type, Expected, Model};
+use crate::workload::resp::Reply;
+
+type Scores = BTreeMap<Vec<u8>, i64>;
+
+fn bulk(bytes: &[u8]) -> Reply {
+    Reply::Bulk(Some(bytes.to_vec()))
+}
+
+fn score_reply(score: i64) -> Reply {
+    Reply::Bulk(Some(score.to_string().into_bytes()))
+}
+
+/// Members in sorted-set order.
+fn ordered(scores: &Scores) -> Vec<(Vec<u8>, i64)> {
+    let mut all: Vec<(Vec<u8>, i64)> = scores.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    all.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    all
+}
+
+impl Model {
+    fn live_zset(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Scores>, Reply> {
+        match self.live(db, key, now_ms).map(|entry| &entry.value) {
+            None => Ok(None),
+            Some(Data::ZSet(scores)) => Ok(Some(scores.clone())),
+            Some(_) => Err(wrong_type()),
+        }
+    }
+
+    fn store_zset(&mut self, db: usize, key: &[u8], scores: Scores, now_ms: i64) {
+        if scores.is_empty() {
+            self.delete(db, key, now_ms);
+            return;
+        }
+        let expire_at_ms = self.live(db, key, now_ms).and_then(|e| e.expire_at_ms);
+        self.put(db, key, Data::ZSet(scores), expire_at_ms);
+    }
+
+    /// Predicts a sorted-set command; `None` for a command that is not
+    /// one, or a form the workload does not send.
+    pub(super) fn zset_command(
+        &mut self,
+        db: usize,
+        name: &[u8],
+        argv: &[Vec<u8>],
+        now_ms: i64,
+    ) -> Option<Expected> {
+        let key = argv.get(1)?;
+        let reply = match (name, argv.len()) {
+            (b"ZADD", 4..) if argv.len().is_multiple_of(2) => self.zadd(db, argv, now_ms)?,
+            (b"ZINCRBY", 4) => self.zincrby(db, argv, now_ms)?,
+            (b"ZSCORE", 3) => match self.live_zset(db, key, now_ms) {
+                Ok(scores) => Reply::Bulk(
+                    scores.and_then(|s| s.get(&argv[2]).map(|v| v.to_string().into_bytes())),
+                ),
+                Err(reply) => reply,
+            },
+            (b"ZRANK", 3) => match self.live_zset(db, key, now_ms) {
+                Ok(scores) => {
+                    let all = scores.map(|s| ordered(&s)).unwrap_or_default();
+                    match all.iter().position(|(m, _)| m == &argv[2]) {
+                        Some(rank) => Reply::Integer(rank as i64),
+                        None => Reply::Bulk(None),
+                    }
+                }
+                Err(reply) => reply,
+            },
+            (b"ZCARD", 2) => match self.live_zset(db, key, now_ms) {
+                Ok(scores) => Reply::Integer(scores.map_or(0, |s| s.len() as i64)),
+                Err(reply) => reply,
+            },
+            (b"ZREM", 3..) => self.zrem(db, argv, now_ms),
+            (b"ZRANGE", 4 | 5) => self.zrange(db, argv, now_ms)?,
+            (b"ZPOPMIN", 2 | 3) => self.zpopmin(db, argv, now_ms)?,
+            (b"BZPOPMIN", 3..) => self.bzpopmin(db, argv, now_ms),
+            _ => return None,
+        };
+        Some(Expected::Exact(reply))
+    }
+
+    fn zadd(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
+        let mut pairs = Vec::new();
+        for pair in argv[2..].chunks(2) {
+            pairs.push((int(&pair[0])?, pair[1].clone()));
+        }
+        let mut scores = match self.live_zset(db, &argv[1], now_ms) {
+            Ok(scores) => scores.unwrap_or_default(),
+            Err(reply) => return Some(reply),
+        };
+        let before = scores.clone();
+        let added = pairs
+            .into_iter()
+            .filter(|(score, member)| scores.insert(member.clone(), *score).is_none())
+            .count();
+        if scores != before {
+            self.store_zset(db, &argv[1], scores, now_ms);
+        }
+        Some(Reply::Integer(added as i64))
+    }
+
+    fn zincrby(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
+        let by = int(&argv[2])?;
+        let mut scores = match self.live_zset(db, &argv[1], now_ms) {
+            Ok(scores) => scores.unwrap_or_default(),
+            Err(reply) => return Some(reply),
+        };
+        let current = scores.get(&argv[3]).copied();
+        let score = current.unwrap_or(0).checked_add(by)?;
+        if current != Some(score) {
+            scores.insert(argv[3].clone(), score);
+            self.store_zset(db, &argv[1], scores, now_ms);
+        }
+        Some(score_reply(score))
+    }
+
+    fn zrem(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Reply {
+        let mut scores = match self.live_zset(db, &argv[1], now_ms) {
+            Ok(Some(scores)) => scores,
+            Ok(None) => return Reply::Integer(0),
+            Err(reply) => return reply,
+        };
+        let removed = argv[2..]
+            .iter()
+            .filter(|m| scores.remove(*m).is_some())
+            .count();
+        if removed > 0 {
+            self.store_zset(db, &argv[1], scores, now_ms);
+        }
+        Reply::Integer(removed as i64)
+    }
+
+    fn zrange(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
+        let with_scores = match argv.get(4) {
+            None => false,
+            Some(word) if word.eq_ignore_ascii_case(b"WITHSCORES") => true,
+            Some(_) => return None,
+        };
+        let (start, stop) = (int(&argv[2])?, int(&argv[3])?);
+        let scores = match self.live_zset(db, &argv[1], now_ms) {
+            Ok(scores) => scores.unwrap_or_default(),
+            Err(reply) => return Some(reply),
+        };
+        let all = ordered(&scores);
+        let len = all.len() as i64;
+        let first = if start < 0 {
+            (len + start).max(0)
+        } else {
+            start
+        };
+        let last = if stop < 0 {
+            len + stop
+        } else {
+            stop.min(len - 1)
+        };
+        let mut items = Vec::new();
+        if first <= last && first < len {
+            for (member, score) in &all[first as usize..=last as usize] {
+                items.push(bulk(member));
+                if with_scores {
+                    items.push(score_reply(*score));
+                }
+            }
+        }
+        Some(Reply::Array(Some(items)))
+    }
+
+    fn zpopmin(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
+        let count = match argv.get(2) {
+            None => 1,
+            Some(text) => usize::try_from(int(text)?).ok()?,
+        };
+        let scores = match self.live_zset(db, &argv[1], now_ms) {
+            Ok(Some(scores)) => scores,
+            Ok(None) => return Some(Reply::Array(Some(Vec::new()))),
+            Err(reply) => return Some(reply),
+        };
+        let mut items = Vec::new();
+        let mut left = scores.clone();
+        for (member, score) in ordered(&scores).into_iter().take(count) {
+            left.remove(&member);
+            items.push(bulk(&member));
+            items.push(score_reply(score));
+        }
+        if left.len() != scores.len() {
+            self.store_zset(db, &argv[1], left, now_ms);
+        }
+        Some(Reply::Array(Some(items)))
+    }
+
+    /// BZPOPMIN: the first key's lowest member with its key, or what a
+    /// timeout answers; after blocking, keys of another type are passed
+    /// over (as for the list pops).
+    fn bzpopmin(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Reply {
+        for key in &argv[1..argv.len() - 1] {
+            match self.live_zset(db, key, now_ms) {
+                Ok(None) => continue,
+                Ok(Some(mut scores)) => {
+                    let (member, score) = ordered(&scores).swap_remove(0);
+                    scores.remove(&member);
+                    self.store_zset(db, key, scores, now_ms);
+                    return Reply::Array(Some(vec![bulk(key), bulk(&member), score_reply(score)]));
+                }
+                Err(_) if self.after_block_now => continue,
+                Err(reply) => return reply,
+            }
+        }
+        Reply::Array(None)
+    }
+}
