@@ -627,6 +627,9 @@ fn real_redis_list_is_read() {
         .insert(b"plain".to_vec(), (b"string".to_vec(), None));
     let dump = dump_from_real_redis(dir.path(), &data, |conn| {
         conn.cmd(&[b"RPUSH", b"mylist", b"a", b"b", b"12"]);
+        // In the next database, so the dump holds it after the list
+        // whatever the order of keys in Redis's table.
+        conn.cmd(&[b"SELECT", b"1"]);
         conn.cmd(&[b"XADD", b"mystream", b"*", b"f", b"v"]);
     });
     let mut reader = RdbReader::new(&dump[..]).expect("header");
