@@ -1,8 +1,9 @@
 //! Collections on disk (lists, hashes, sets and sorted sets, in every
 //! encoding), through the real binaries: a dump redoubt writes is
 //! accepted by `redis-check-rdb` and loaded by the real redis-server, a
-//! dump the real redis-server writes is loaded by redoubt, and an AOF with
-//! blocking pops served replays to the same dataset.
+//! dump the real redis-server writes is loaded by redoubt, a hand-built dump
+//! in the encodings of Redis 6.2 and earlier loads the same into both, and
+//! an AOF with blocking pops served replays to the same dataset.
 
 use std::time::Duration;
 
@@ -278,4 +279,151 @@ fn dump_payloads_cross_both_ways() {
     let redoubt_target = Server::redoubt(&["--save", ""]);
     dump_and_restore(&redis, &redoubt_target);
     assert_eq!(contents(&redoubt_target), contents(&redis));
+}
+
+// ---------------------------------------------------------------------------
+// Encodings of Redis 6.2 and earlier, which Redis 7.0 still loads.
+
+/// A ziplist of `entries` as Redis 6 writes one: integers in the smallest
+/// integer encoding, other text in the shortest string form, each entry
+/// after the size of the one before it.
+fn ziplist(entries: &[&str]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut previous_size = 0usize;
+    let mut tail = 0;
+    for entry in entries {
+        tail = body.len();
+        let start = body.len();
+        if previous_size < 254 {
+            body.push(previous_size as u8);
+        } else {
+            body.push(0xFE);
+            body.extend_from_slice(&(previous_size as u32).to_le_bytes());
+        }
+        match entry.parse::<i32>() {
+            Ok(n) if n.to_string() == *entry => push_ziplist_integer(&mut body, n),
+            _ => push_ziplist_string(&mut body, entry.as_bytes()),
+        }
+        previous_size = body.len() - start;
+    }
+    let mut bytes = ((10 + body.len() + 1) as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&((10 + tail) as u32).to_le_bytes());
+    bytes.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    bytes.push(0xFF);
+    bytes
+}
+
+fn push_ziplist_integer(body: &mut Vec<u8>, n: i32) {
+    if (0..=12).contains(&n) {
+        body.push(0xF1 + n as u8);
+    } else if let Ok(n) = i8::try_from(n) {
+        body.push(0xFE);
+        body.extend_from_slice(&n.to_le_bytes());
+    } else if let Ok(n) = i16::try_from(n) {
+        body.push(0xC0);
+        body.extend_from_slice(&n.to_le_bytes());
+    } else {
+        body.push(0xD0);
+        body.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+fn push_ziplist_string(body: &mut Vec<u8>, text: &[u8]) {
+    if text.len() < 64 {
+        body.push(text.len() as u8);
+    } else {
+        assert!(text.len() < 1 << 14, "longer strings are not needed here");
+        body.extend_from_slice(&[0x40 | (text.len() >> 8) as u8, text.len() as u8]);
+    }
+    body.extend_from_slice(text);
+}
+
+/// An RDB string in plain length form.
+fn rdb_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() < 64 {
+        out.push(bytes.len() as u8);
+    } else {
+        assert!(bytes.len() < 1 << 14, "longer strings are not needed here");
+        out.extend_from_slice(&[0x40 | (bytes.len() >> 8) as u8, bytes.len() as u8]);
+    }
+    out.extend_from_slice(bytes);
+}
+
+/// A version 9 dump (Redis 6.2's) with a key of each old encoding, and
+/// its checksum zeroed (checksums off), which both servers accept.
+fn old_encodings_dump() -> Vec<u8> {
+    let long = "x".repeat(300);
+    let mut dump = b"REDIS0009".to_vec();
+    dump.push(14);
+    rdb_string(&mut dump, b"quicklist");
+    dump.push(2);
+    rdb_string(&mut dump, &ziplist(&["a", "7", "-7", &long]));
+    rdb_string(&mut dump, &ziplist(&["-70000", "1000", "last"]));
+    dump.push(10);
+    rdb_string(&mut dump, b"ziplist");
+    rdb_string(&mut dump, &ziplist(&["p", "q", "100"]));
+    // The longest value a hash listpack holds: Redis would keep a longer one
+    // in a listpack on load, where redoubt makes a table.
+    let longest_compact = "v".repeat(64);
+    dump.push(13);
+    rdb_string(&mut dump, b"hash");
+    rdb_string(
+        &mut dump,
+        &ziplist(&["name", "redis", "n", "7", "long", &longest_compact]),
+    );
+    dump.push(12);
+    rdb_string(&mut dump, b"zset");
+    rdb_string(&mut dump, &ziplist(&["c", "-inf", "a", "1", "b", "2.5"]));
+    dump.push(9);
+    rdb_string(&mut dump, b"zipmap");
+    rdb_string(
+        &mut dump,
+        b"\x02\x03foo\x03\x00bar\x05hello\x05\x02world!!\xff",
+    );
+    dump.push(0xFF);
+    dump.extend_from_slice(&[0; 8]);
+    dump
+}
+
+/// What a server holds of the old encodings dump.
+fn old_encodings_contents(server: &Server) -> Vec<Vec<u8>> {
+    let mut client = server.connect();
+    let commands: [&[&str]; 9] = [
+        &["DBSIZE"],
+        &["LRANGE", "quicklist", "0", "-1"],
+        &["LRANGE", "ziplist", "0", "-1"],
+        &["HGETALL", "hash"],
+        &["HGET", "hash", "long"],
+        &["ZRANGE", "zset", "0", "-1", "WITHSCORES"],
+        &["HGETALL", "zipmap"],
+        &["OBJECT", "ENCODING", "hash"],
+        &["OBJECT", "ENCODING", "zset"],
+    ];
+    commands
+        .iter()
+        .map(|args| command(&mut client, args))
+        .collect()
+}
+
+// A hand-built dump with each encoding Redis 7.0 no longer writes (a
+// quicklist of ziplists, a list ziplist, hash and sorted set ziplists, a
+// zipmap) loads into the real redis-server and into redoubt with the same
+// contents.
+#[test]
+fn old_encodings_load_as_in_redis() {
+    require_redis_tools();
+    let dir = ScratchDir::new("old-encodings");
+    let dump = dir.path.join("dump.rdb");
+    std::fs::write(&dump, old_encodings_dump()).expect("write dump");
+    let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &["--save", ""]);
+    let expected = old_encodings_contents(&redis);
+    stop(redis);
+    assert_eq!(expected[0], b":5\r\n");
+    std::fs::write(&dump, old_encodings_dump()).expect("write dump");
+    let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &["--save", ""]);
+    let loaded = old_encodings_contents(&server);
+    for (want, got) in expected.iter().zip(&loaded) {
+        assert_eq!(show(got), show(want), "{}", server.log());
+    }
 }

@@ -9,3 +9,4 @@ pub mod job;
 pub mod load;
 pub mod lzf;
 pub mod rdb;
+pub mod ziplist;

@@ -6,6 +6,9 @@
 //! produce the file in bounded slices of the event loop. [`RdbReader`] pulls
 //! bytes from a [`ByteSource`] (a slice, or a file through [`DiskSource`])
 //! and yields one [`RdbEvent`] at a time, holding one key and value at most.
+//! It also takes the older encodings Redis 7.0 still loads from dumps of
+//! earlier servers (zipmap, ziplists, quicklists of ziplists; see
+//! [`super::ziplist`]), converted to the forms Redis 7.0 keeps.
 //!
 //! A dump is `REDIS` + four ASCII digits of version, then opcodes and
 //! entries, then `0xFF` and, from version 5 on, the CRC-64/REDIS of every
@@ -23,6 +26,7 @@
 //! every problem is an [`RdbError`] naming the byte offset.
 
 use super::lzf::Lzf;
+use super::ziplist::{decode_ziplist, decode_zipmap, Pair};
 use std::fmt;
 use std::io;
 
@@ -84,8 +88,18 @@ const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
 /// A sorted set with scores as 8-byte doubles.
 const TYPE_ZSET_2: u8 = 5;
+/// A hash as a zipmap (Redis before 2.6).
+const TYPE_HASH_ZIPMAP: u8 = 9;
+/// A list as one ziplist (Redis before 3.2).
+const TYPE_LIST_ZIPLIST: u8 = 10;
 /// A set of integers as an intset.
 const TYPE_SET_INTSET: u8 = 11;
+/// A sorted set as a ziplist of member, score (Redis before 7.0).
+const TYPE_ZSET_ZIPLIST: u8 = 12;
+/// A hash as a ziplist of field, value (Redis before 7.0).
+const TYPE_HASH_ZIPLIST: u8 = 13;
+/// A list as a quicklist of ziplist nodes (Redis 3.2 to 6.2).
+const TYPE_LIST_QUICKLIST: u8 = 14;
 /// A hash as a listpack of field, value.
 const TYPE_HASH_LISTPACK: u8 = 16;
 /// A sorted set as a listpack of member, score.
@@ -549,7 +563,8 @@ fn type_description(rdb_type: u8) -> &'static str {
         11 => "a set as intset",
         12 => "a sorted set as ziplist",
         13 => "a hash as ziplist",
-        14 | 18 => "a list as quicklist",
+        14 => "a list as quicklist of ziplists",
+        18 => "a list as quicklist",
         15 | 19 => "a stream",
         16 => "a hash as listpack",
         17 => "a sorted set as listpack",
@@ -565,6 +580,33 @@ fn is_known_type(rdb_type: u8) -> bool {
 fn corrupt(at: u64, key: &[u8], detail: String) -> RdbError {
     let key = key.to_vec();
     RdbError::new(at, RdbErrorKind::CorruptValue { key, detail })
+}
+
+/// A score stored as decimal text.
+fn parse_score(at: u64, key: &[u8], text: &[u8]) -> Result<f64, RdbError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| corrupt(at, key, "unreadable score".to_string()))
+}
+
+/// A compact encoding's entries paired up (field and value, or member and
+/// score); an odd count is corrupt.
+fn into_pairs(
+    at: u64,
+    key: &[u8],
+    what: &str,
+    entries: Vec<Vec<u8>>,
+) -> Result<Vec<Pair>, RdbError> {
+    if !entries.len().is_multiple_of(2) {
+        return Err(corrupt(at, key, format!("{what} with an odd count")));
+    }
+    let mut pairs = Vec::with_capacity(entries.len() / 2);
+    let mut entries = entries.into_iter();
+    while let (Some(first), Some(second)) = (entries.next(), entries.next()) {
+        pairs.push((first, second));
+    }
+    Ok(pairs)
 }
 
 /// A collection read from a dump must hold something: Redis never writes
@@ -865,12 +907,17 @@ impl<S: ByteSource> RdbReader<S> {
             TYPE_STRING => Value::String(self.read_string("string value")?),
             TYPE_LIST => self.read_plain_list(at, &key)?,
             TYPE_LIST_QUICKLIST_2 => self.read_quicklist(at, &key)?,
+            TYPE_LIST_ZIPLIST => self.read_list_ziplist(at, &key)?,
+            TYPE_LIST_QUICKLIST => self.read_ziplist_quicklist(at, &key)?,
             TYPE_SET => self.read_plain_set(at, &key)?,
             TYPE_SET_INTSET => self.read_intset(at, &key)?,
             TYPE_HASH => self.read_plain_hash(at, &key)?,
             TYPE_HASH_LISTPACK => self.read_hash_listpack(at, &key)?,
+            TYPE_HASH_ZIPLIST => self.read_hash_ziplist(at, &key)?,
+            TYPE_HASH_ZIPMAP => self.read_hash_zipmap(at, &key)?,
             TYPE_ZSET | TYPE_ZSET_2 => self.read_plain_zset(at, &key, rdb_type == TYPE_ZSET_2)?,
             TYPE_ZSET_LISTPACK => self.read_zset_listpack(at, &key)?,
+            TYPE_ZSET_ZIPLIST => self.read_zset_ziplist(at, &key)?,
             _ => {
                 let kind = RdbErrorKind::UnsupportedType { rdb_type, key };
                 return Err(RdbError::new(at, kind));
@@ -912,6 +959,41 @@ impl<S: ByteSource> RdbReader<S> {
                     return Err(corrupt(at, key, format!("quicklist container {other}")));
                 }
             };
+            nodes.push(node);
+        }
+        non_empty(
+            at,
+            key,
+            Value::List(Box::new(List::from_nodes(nodes, &self.encodings))),
+        )
+    }
+
+    /// A list as one ziplist (type 10): its elements pushed one by one, so
+    /// nodes fill as the server's `list-max-listpack-size` says.
+    fn read_list_ziplist(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let elements = self.read_ziplist(at, key, "list ziplist")?;
+        let mut list = List::new(&self.encodings);
+        for element in &elements {
+            list.push(End::Tail, element);
+        }
+        non_empty(at, key, Value::List(Box::new(list)))
+    }
+
+    /// A quicklist of ziplist nodes (type 14): a node count, then each node
+    /// as a string holding a ziplist, which becomes one listpack node (more
+    /// if it would pass the listpack safety limit). Empty nodes are
+    /// dropped, as Redis does.
+    fn read_ziplist_quicklist(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let count = self.read_len("quicklist node count")?;
+        let mut nodes = Vec::new();
+        for _ in 0..count {
+            let mut node = Listpack::new();
+            for element in self.read_ziplist(at, key, "quicklist ziplist node")? {
+                if !node.is_empty() && !node.safe_to_add(element.len()) {
+                    nodes.push(std::mem::take(&mut node));
+                }
+                node.push_back(&element);
+            }
             nodes.push(node);
         }
         non_empty(
@@ -964,17 +1046,46 @@ impl<S: ByteSource> RdbReader<S> {
     /// the server's limits (the same bytes when they fit).
     fn read_hash_listpack(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
         let listpack = self.read_listpack(at, key, "hash listpack")?;
-        if listpack.len() % 2 != 0 {
+        if !listpack.len().is_multiple_of(2) {
             return Err(corrupt(
                 at,
                 key,
                 "hash listpack with an odd count".to_string(),
             ));
         }
-        let mut hash = Hash::new(&self.encodings);
         let mut entries = listpack.iter();
-        while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
-            if !hash.set(&field.to_vec(), &value.to_vec(), &self.encodings) {
+        let pairs =
+            std::iter::from_fn(|| Some((entries.next()?.to_vec(), entries.next()?.to_vec())));
+        self.hash_from_pairs(at, key, pairs)
+    }
+
+    /// A hash as a ziplist of field, value (type 13), rebuilt under the
+    /// server's limits.
+    fn read_hash_ziplist(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let entries = self.read_ziplist(at, key, "hash ziplist")?;
+        let pairs = into_pairs(at, key, "hash ziplist", entries)?;
+        self.hash_from_pairs(at, key, pairs)
+    }
+
+    /// A hash as a zipmap (type 9), rebuilt under the server's limits.
+    fn read_hash_zipmap(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let bytes = self.read_string("hash zipmap")?;
+        let pairs =
+            decode_zipmap(&bytes).map_err(|e| corrupt(at, key, format!("hash zipmap: {e}")))?;
+        self.hash_from_pairs(at, key, pairs)
+    }
+
+    /// A hash of `pairs` in dump order; a repeated field, or none at all,
+    /// is corrupt.
+    fn hash_from_pairs(
+        &mut self,
+        at: u64,
+        key: &[u8],
+        pairs: impl IntoIterator<Item = Pair>,
+    ) -> Result<Value, RdbError> {
+        let mut hash = Hash::new(&self.encodings);
+        for (field, value) in pairs {
+            if !hash.set(&field, &value, &self.encodings) {
                 return Err(corrupt(at, key, "duplicate hash field".to_string()));
             }
         }
@@ -1009,10 +1120,7 @@ impl<S: ByteSource> RdbReader<S> {
             _ => {
                 let mut text = vec![0u8; len as usize];
                 self.read_exact(&mut text)?;
-                std::str::from_utf8(&text)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| corrupt(at, key, "unreadable score".to_string()))?
+                parse_score(at, key, &text)?
             }
         };
         Ok(score)
@@ -1033,12 +1141,20 @@ impl<S: ByteSource> RdbReader<S> {
         while let (Some(member), Some(score)) = (entries.next(), entries.next()) {
             let score = match score {
                 Entry::Int(n) => n as f64,
-                Entry::Bytes(text) => std::str::from_utf8(text)
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| corrupt(at, key, "unreadable score".to_string()))?,
+                Entry::Bytes(text) => parse_score(at, key, text)?,
             };
             elements.push((member.to_vec(), score));
+        }
+        self.sorted_set(at, key, elements)
+    }
+
+    /// A sorted set as a ziplist of member, score (type 12), scores as
+    /// text (integer entries as their digits).
+    fn read_zset_ziplist(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+        let entries = self.read_ziplist(at, key, "sorted set ziplist")?;
+        let mut elements = Vec::new();
+        for (member, score) in into_pairs(at, key, "sorted set ziplist", entries)? {
+            elements.push((member, parse_score(at, key, &score)?));
         }
         self.sorted_set(at, key, elements)
     }
@@ -1062,6 +1178,17 @@ impl<S: ByteSource> RdbReader<S> {
         }
         let zset = ZSet::from_sorted(elements, &self.encodings);
         non_empty(at, key, Value::ZSet(zset))
+    }
+
+    /// A ziplist blob, checked and decoded to its entries.
+    fn read_ziplist(
+        &mut self,
+        at: u64,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Vec<Vec<u8>>, RdbError> {
+        let bytes = self.read_string(what)?;
+        decode_ziplist(&bytes).map_err(|e| corrupt(at, key, format!("{what}: {e}")))
     }
 
     /// A listpack blob, checked.
@@ -1287,6 +1414,7 @@ impl<S: ByteSource> RdbReader<S> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ziplist;
     use super::*;
 
     /// Every event of `bytes`, through `End`.
@@ -1783,5 +1911,257 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    // ---------------------------------------------------------------------
+    // Encodings of Redis 6.2 and earlier: zipmap, ziplist, quicklist of
+    // ziplists.
+
+    /// Bytes from hex digits, spaces ignored.
+    fn hex(text: &str) -> Vec<u8> {
+        let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    /// A dump holding one key of `rdb_type` whose value is `blob` as an
+    /// RDB string (uncompressed).
+    fn blob_dump(rdb_type: u8, key: &[u8], blob: &[u8]) -> Vec<u8> {
+        let mut body = vec![rdb_type];
+        put_string(&mut body, key, None);
+        put_string(&mut body, blob, None);
+        framed(&body)
+    }
+
+    /// The value of the dump's only key.
+    fn only_value(dump: &[u8]) -> Value {
+        match events(dump).unwrap().remove(0) {
+            RdbEvent::Entry(entry) => entry.value,
+            other => panic!("not an entry: {other:?}"),
+        }
+    }
+
+    fn list_elements(value: &Value) -> Vec<Vec<u8>> {
+        let Value::List(list) = value else {
+            panic!("not a list: {value:?}");
+        };
+        list.iter().map(|entry| entry.to_vec()).collect()
+    }
+
+    fn hash_pairs(value: &Value) -> (Vec<Pair>, &'static str) {
+        let Value::Hash(hash) = value else {
+            panic!("not a hash: {value:?}");
+        };
+        let mut pairs: Vec<_> = hash
+            .iter()
+            .map(|(field, value)| (field.to_vec(), value.to_vec()))
+            .collect();
+        pairs.sort();
+        (pairs, hash.encoding())
+    }
+
+    fn zset_elements(value: &Value) -> (Vec<(Vec<u8>, f64)>, &'static str) {
+        let Value::ZSet(zset) = value else {
+            panic!("not a sorted set: {value:?}");
+        };
+        let elements = zset.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        (elements, zset.encoding())
+    }
+
+    fn owned(texts: &[&str]) -> Vec<Vec<u8>> {
+        texts.iter().map(|t| t.as_bytes().to_vec()).collect()
+    }
+
+    fn corrupt_detail(dump: &[u8]) -> String {
+        match error_of(dump).kind {
+            RdbErrorKind::CorruptValue { detail, .. } => detail,
+            other => panic!("not a corrupt value: {other:?}"),
+        }
+    }
+
+    /// "a", 7, -7: a string, a 4-bit immediate and an int8, written out.
+    const SMALL_LIST_ZIPLIST: &str = "13000000 0f000000 0300 00 01 61  03 f8  02 fe f9  ff";
+
+    // Type 10, a list as one ziplist, from hand-written bytes (including
+    // the RDB string's length byte).
+    #[test]
+    fn list_ziplist_loads() {
+        let mut body = b"\x0a\x05zlist\x13".to_vec();
+        body.extend_from_slice(&hex(SMALL_LIST_ZIPLIST));
+        let value = only_value(&framed(&body));
+        assert_eq!(list_elements(&value), owned(&["a", "7", "-7"]));
+
+        // A long one is split into nodes as list-max-listpack-size says.
+        let elements: Vec<String> = (0..2000).map(|i| format!("element {i}")).collect();
+        let refs: Vec<&[u8]> = elements.iter().map(|e| e.as_bytes()).collect();
+        let value = only_value(&blob_dump(10, b"k", &ziplist::encode::ziplist(&refs)));
+        assert_eq!(list_elements(&value), refs);
+        let Value::List(list) = value else {
+            unreachable!()
+        };
+        assert!(list.nodes().count() > 1);
+
+        let empty = ziplist::encode::ziplist(&[]);
+        assert_eq!(
+            corrupt_detail(&blob_dump(10, b"k", &empty)),
+            "empty collection"
+        );
+        let mut broken = hex(SMALL_LIST_ZIPLIST);
+        broken[13] = 0x02;
+        let e = error_of(&blob_dump(10, b"k", &broken));
+        assert_eq!(
+            e.to_string(),
+            "corrupt value for key 'k': list ziplist: entry at offset 13 records a previous \
+             entry of 2 bytes, not 3 (at byte offset 9)"
+        );
+    }
+
+    // Type 14, a quicklist of ziplist nodes: one hand-written, one
+    // LZF-compressed by the RDB string encoding, one empty (dropped).
+    #[test]
+    fn ziplist_quicklist_loads() {
+        let long = "x".repeat(300);
+        let second: [&[u8]; 4] = [long.as_bytes(), b"-70000", b"12", b"last"];
+        let second_bytes = ziplist::encode::ziplist(&second);
+        let compressed = lzf::compress(&second_bytes).unwrap();
+        let mut body = b"\x0e\x05qlist\x03\x13".to_vec();
+        body.extend_from_slice(&hex(SMALL_LIST_ZIPLIST));
+        body.push(0xc3);
+        put_len(&mut body, compressed.len() as u64);
+        put_len(&mut body, second_bytes.len() as u64);
+        body.extend_from_slice(&compressed);
+        body.push(0x0b);
+        body.extend_from_slice(&ziplist::encode::ziplist(&[]));
+        let value = only_value(&framed(&body));
+        let mut expected = owned(&["a", "7", "-7"]);
+        expected.extend(second.iter().map(|e| e.to_vec()));
+        assert_eq!(list_elements(&value), expected);
+        let Value::List(list) = &value else {
+            unreachable!()
+        };
+        assert_eq!(list.nodes().count(), 2);
+        // Integers become listpack integers, as Redis converts them.
+        let first_node = list.nodes().next().unwrap();
+        assert_eq!(first_node.get(1).unwrap().as_i64(), Some(7));
+
+        let only_empty = [
+            b"\x0e\x01k\x01\x0b".as_slice(),
+            &ziplist::encode::ziplist(&[]),
+        ]
+        .concat();
+        assert_eq!(corrupt_detail(&framed(&only_empty)), "empty collection");
+        let detail = corrupt_detail(&framed(b"\x0e\x01k\x01\x00"));
+        assert_eq!(detail, "quicklist ziplist node: only 0 bytes");
+    }
+
+    /// Field "name" = "redis", field "n" = 7, written out.
+    const SMALL_HASH_ZIPLIST: &str =
+        "1d000000 1a000000 0400 00 04 6e616d65  06 05 7265646973  07 01 6e  03 f8  ff";
+
+    // Type 13, a hash as a ziplist.
+    #[test]
+    fn hash_ziplist_loads() {
+        let mut body = b"\x0d\x05zhash\x1d".to_vec();
+        body.extend_from_slice(&hex(SMALL_HASH_ZIPLIST));
+        let (pairs, encoding) = hash_pairs(&only_value(&framed(&body)));
+        let expected = vec![
+            (b"n".to_vec(), b"7".to_vec()),
+            (b"name".to_vec(), b"redis".to_vec()),
+        ];
+        assert_eq!((pairs, encoding), (expected, "listpack"));
+
+        // Past hash-max-listpack-entries (512) it becomes a table.
+        let texts: Vec<String> = (0..1200).map(|i| format!("f{i}")).collect();
+        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let dump = blob_dump(13, b"k", &ziplist::encode::ziplist(&refs));
+        let (pairs, encoding) = hash_pairs(&only_value(&dump));
+        assert_eq!((pairs.len(), encoding), (600, "hashtable"));
+
+        let duplicate = ziplist::encode::ziplist(&[b"f", b"1", b"f", b"2"]);
+        assert_eq!(
+            corrupt_detail(&blob_dump(13, b"k", &duplicate)),
+            "duplicate hash field"
+        );
+        let odd = ziplist::encode::ziplist(&[b"f", b"1", b"g"]);
+        assert_eq!(
+            corrupt_detail(&blob_dump(13, b"k", &odd)),
+            "hash ziplist with an odd count"
+        );
+        let empty = ziplist::encode::ziplist(&[]);
+        assert_eq!(
+            corrupt_detail(&blob_dump(13, b"k", &empty)),
+            "empty collection"
+        );
+    }
+
+    // Type 9, a hash as a zipmap, with free bytes after a value.
+    #[test]
+    fn hash_zipmap_loads() {
+        let zipmap = b"\x02\x03foo\x03\x00bar\x05hello\x05\x02world!!\xff";
+        let mut body = b"\x09\x05zhash".to_vec();
+        body.push(zipmap.len() as u8);
+        body.extend_from_slice(zipmap);
+        let (pairs, encoding) = hash_pairs(&only_value(&framed(&body)));
+        let expected = vec![
+            (b"foo".to_vec(), b"bar".to_vec()),
+            (b"hello".to_vec(), b"world".to_vec()),
+        ];
+        assert_eq!((pairs, encoding), (expected, "listpack"));
+
+        let duplicate = b"\x02\x01f\x01\x00a\x01f\x01\x00b\xff";
+        assert_eq!(
+            corrupt_detail(&blob_dump(9, b"k", duplicate)),
+            "duplicate hash field"
+        );
+        let detail = corrupt_detail(&blob_dump(9, b"k", b"\x00\xff"));
+        assert_eq!(detail, "hash zipmap: empty zipmap");
+    }
+
+    /// Members a = 1, b = "2.5", c = "-inf", written out, out of order:
+    /// Redis would keep that order, this reader sorts.
+    const SMALL_ZSET_ZIPLIST: &str = "21000000 1a000000 0600 00 01 61  03 f2  02 01 62  \
+                                      03 03 322e35  05 01 63  03 04 2d696e66  ff";
+
+    // Type 12, a sorted set as a ziplist, scores as text or integers.
+    #[test]
+    fn zset_ziplist_loads() {
+        let mut body = b"\x0c\x05zzset\x21".to_vec();
+        body.extend_from_slice(&hex(SMALL_ZSET_ZIPLIST));
+        let (elements, encoding) = zset_elements(&only_value(&framed(&body)));
+        let expected = vec![
+            (b"c".to_vec(), f64::NEG_INFINITY),
+            (b"a".to_vec(), 1.0),
+            (b"b".to_vec(), 2.5),
+        ];
+        assert_eq!((elements, encoding), (expected, "listpack"));
+
+        // Past zset-max-listpack-entries it becomes a skip list.
+        let texts: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 2 == 0 {
+                    format!("m{i}")
+                } else {
+                    format!("{}", i * 3)
+                }
+            })
+            .collect();
+        let refs: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let dump = blob_dump(12, b"k", &ziplist::encode::ziplist(&refs));
+        let (elements, encoding) = zset_elements(&only_value(&dump));
+        assert_eq!((elements.len(), encoding), (150, "skiplist"));
+        assert_eq!(elements[149], (b"m298".to_vec(), 897.0));
+
+        let cases: [(&[&[u8]], &str); 4] = [
+            (&[b"m", b"x"], "unreadable score"),
+            (&[b"m", b"1", b"m", b"2"], "duplicate sorted set member"),
+            (&[b"m", b"nan"], "sorted set with a NaN score"),
+            (&[b"m"], "sorted set ziplist with an odd count"),
+        ];
+        for (entries, detail) in cases {
+            let dump = blob_dump(12, b"k", &ziplist::encode::ziplist(entries));
+            assert_eq!(corrupt_detail(&dump), detail);
+        }
     }
 }
