@@ -15,6 +15,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -220,7 +221,7 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 10] = [
+        let families: [&'static [CommandSpec]; 11] = [
             connection::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -228,6 +229,7 @@ impl CommandTable {
             pubsub::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
+            sort::COMMANDS,
             string::COMMANDS,
             transaction::COMMANDS,
             zset::COMMANDS,
