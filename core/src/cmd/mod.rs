@@ -16,6 +16,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -230,6 +231,7 @@ impl CommandTable {
             pubsub::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
+            sort::COMMANDS,
             string::COMMANDS,
             transaction::COMMANDS,
             zset::COMMANDS,

@@ -122,6 +122,18 @@ impl Db {
         self.entries.get_mut(key)
     }
 
+    /// The live value under `key`, for a change no client can see but in
+    /// its encoding (SORT moving a sorted set to its large encoding, as
+    /// Redis does without signalling the key): neither WATCH nor blocked
+    /// clients hear of it; a snapshot in progress keeps the old version.
+    pub fn get_mut_unseen(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.expire_if_needed(key, now_ms);
+        if self.entries.contains_key(key) {
+            self.preserve_for_snapshot(key);
+        }
+        self.entries.get_mut(key)
+    }
+
     /// Whether `key` holds a live value, without touching it.
     pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);

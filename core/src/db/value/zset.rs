@@ -356,7 +356,12 @@ impl ZSet {
         }
     }
 
-    fn convert_to_sorted(&mut self) {
+    /// Moves a compact set to the large encoding (a no-op if it has it
+    /// already): what Redis's SORT does to every sorted set it reads.
+    pub fn convert_to_sorted(&mut self) {
+        if !self.is_compact() {
+            return;
+        }
         let mut sorted = Sorted::new();
         for (member, score) in self.iter_from(self.len().saturating_sub(1), true) {
             sorted.insert(&member, score);
