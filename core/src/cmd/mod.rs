@@ -222,7 +222,7 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 11] = [
+        let families: [&'static [CommandSpec]; 12] = [
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
