@@ -667,7 +667,7 @@ fn store(ctx: &mut Ctx<'_>, destination: &[u8], kept: &[Item], gets: &[&[u8]]) {
     }
     let (stored, now) = (list.len(), ctx.now_ms);
     if stored > 0 {
-        ctx.db().set(destination, Value::List(list));
+        ctx.db().set(destination, Value::List(Box::new(list)));
         ctx.dirty(stored as u64);
     } else if ctx.db().remove(destination, now).is_some() {
         ctx.dirty(1);
