@@ -338,3 +338,26 @@ fn random_and_scan() {
         format!("*2\r\n{}*0\r\n", bulks(&["0"]))
     );
 }
+
+// A plain set is an input of the set algebra whose members score 1, as in
+// Redis (replies taken from redis-server 7.0.15).
+#[test]
+fn plain_sets_are_inputs_scoring_one() {
+    let (mut t, c) = TestNode::with_client();
+    assert_eq!(t.cmd(c, &["SADD", "s", "b", "a", "c"]), ":3\r\n");
+    assert_eq!(t.cmd(c, &["ZADD", "z", "5", "a"]), ":1\r\n");
+    assert_eq!(t.cmd(c, &["ZUNIONSTORE", "d", "2", "s", "z"]), ":3\r\n");
+    assert_eq!(
+        t.cmd(c, &["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        "*6\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\nc\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n6\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["ZINTER", "2", "s", "z", "WITHSCORES"]),
+        "*2\r\n$1\r\na\r\n$1\r\n6\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["ZDIFF", "2", "s", "z"]),
+        "*2\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(t.cmd(c, &["ZINTERCARD", "2", "s", "z"]), ":1\r\n");
+}

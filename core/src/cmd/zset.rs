@@ -1526,10 +1526,13 @@ fn read_inputs(ctx: &mut Ctx<'_>, keys: &[Vec<u8>]) -> Result<Vec<Input>, Error>
         let zset = match found {
             None => None,
             Some(Value::ZSet(zset)) => Some(zset.clone()),
-            // TODO(set): a plain set is an input whose members all score
-            // 1, as in Redis; read its members here once the Set type is
-            // merged. Until then it is refused like any other type.
-            Some(Value::Set(_)) => return Err(Error::WrongType),
+            // A plain set is an input whose members all score 1.
+            Some(Value::Set(set)) => {
+                let mut members: Vec<(Vec<u8>, f64)> =
+                    set.iter().map(|member| (member.to_vec(), 1.0)).collect();
+                members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Some(ZSet::from_sorted(members, &server.config.encodings))
+            }
             Some(_) => return Err(Error::WrongType),
         };
         inputs.push(Input { zset, weight: 1.0 });
