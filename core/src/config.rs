@@ -681,26 +681,31 @@ impl Default for Config {
     }
 }
 
-/// Directive names Redis accepts under an older name.
+/// Older names Redis accepts for a directive, and the directive each
+/// stands for. `CONFIG GET` lists them too, with the directive's value.
+const ALIASES: &[(&str, &str)] = &[
+    ("slaveof", "replicaof"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-priority", "replica-priority"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("repl-ping-slave-period", "repl-ping-replica-period"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
+
+/// The directive a name stands for (itself, or what an alias names).
 fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    let replaced = match lower.as_str() {
-        "slaveof" => "replicaof",
-        "slave-serve-stale-data" => "replica-serve-stale-data",
-        "slave-read-only" => "replica-read-only",
-        "slave-priority" => "replica-priority",
-        "slave-lazy-flush" => "replica-lazy-flush",
-        "repl-ping-slave-period" => "repl-ping-replica-period",
-        "min-slaves-to-write" => "min-replicas-to-write",
-        "min-slaves-max-lag" => "min-replicas-max-lag",
-        "list-max-ziplist-size" => "list-max-listpack-size",
-        "hash-max-ziplist-entries" => "hash-max-listpack-entries",
-        "hash-max-ziplist-value" => "hash-max-listpack-value",
-        "zset-max-ziplist-entries" => "zset-max-listpack-entries",
-        "zset-max-ziplist-value" => "zset-max-listpack-value",
-        other => other,
-    };
-    replaced.to_string()
+    match ALIASES.iter().find(|(alias, _)| *alias == lower) {
+        Some((_, directive)) => directive.to_string(),
+        None => lower,
+    }
 }
 
 impl Config {
@@ -758,6 +763,9 @@ impl Config {
             .iter()
             .map(|d| (d.name.to_string(), (d.get)(self)))
             .chain(self.passive.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .chain(ALIASES.iter().filter_map(|(alias, directive)| {
+                self.get(directive).map(|value| (alias.to_string(), value))
+            }))
             .filter(|(name, _)| glob_match(pattern, name.as_bytes(), true))
             .collect();
         pairs.sort();

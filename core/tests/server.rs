@@ -181,3 +181,22 @@ fn shutdown_requests_exit() {
     t.node.finish_shutdown().unwrap();
     assert_eq!(t.node.env().closed, vec![c]);
 }
+
+// The old names of the encoding directives answer CONFIG GET with their own
+// name, as Redis 7.0 does, and setting one sets the directive.
+#[test]
+fn config_aliases_answer_by_their_own_name() {
+    let (mut t, c) = redoubt_core::testing::TestNode::with_client();
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "list-max-ziplist-size"]),
+        "*2\r\n$21\r\nlist-max-ziplist-size\r\n$2\r\n-2\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "hash-max-ziplist-entries", "7"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "GET", "hash-max-*-entries"]),
+        "*4\r\n$25\r\nhash-max-listpack-entries\r\n$1\r\n7\r\n$24\r\nhash-max-ziplist-entries\r\n$1\r\n7\r\n"
+    );
+}
