@@ -496,3 +496,28 @@ fn dirty_counts() {
     expect(&mut t, &["SMOVE", "a", "b", "1"], 2);
     expect(&mut t, &["SUNIONSTORE", "c", "b"], 1);
 }
+
+// SRANDMEMBER picks every member of a hashtable set about equally often
+// (Redis's own test checks it with chi-square): 10 members, 20000 picks.
+#[test]
+fn srandmember_is_close_to_uniform() {
+    let (mut t, c) = redoubt_core::testing::TestNode::with_client();
+    for member in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        t.cmd(c, &["SADD", "s", member]);
+    }
+    assert_eq!(
+        t.cmd(c, &["OBJECT", "ENCODING", "s"]),
+        "$9\r\nhashtable\r\n"
+    );
+    let reply = t.cmd(c, &["SRANDMEMBER", "s", "-20000"]);
+    let mut counts = std::collections::BTreeMap::new();
+    for line in reply.split("\r\n").filter(|l| l.len() == 1) {
+        *counts.entry(line.to_string()).or_insert(0u32) += 1;
+    }
+    assert_eq!(counts.len(), 10, "{counts:?}");
+    let chi_square: f64 = counts
+        .values()
+        .map(|&n| (f64::from(n) - 2000.0).powi(2) / 2000.0)
+        .sum();
+    assert!(chi_square < 40.0, "chi-square {chi_square}: {counts:?}");
+}

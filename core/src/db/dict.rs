@@ -38,6 +38,8 @@ const EMPTY_VISITS_PER_STEP: usize = 10;
 /// How many random bucket draws [`Dict::random_entry`] makes before it falls
 /// back to walking forward from the last draw to the next non-empty bucket.
 const RANDOM_DRAW_LIMIT: usize = 100;
+/// Entries a fair random pick samples before choosing one.
+pub const FAIR_SAMPLE_ENTRIES: usize = 15;
 
 /// One key-value pair, linked to the next entry in its bucket's chain.
 struct Entry<V> {
@@ -375,6 +377,31 @@ impl<V> Dict<V> {
         let length = chain_entries(chain).count() as u64;
         let position = (random() % length) as usize;
         let entry = chain_entries(chain).nth(position)?;
+        Some((&entry.key, &entry.value))
+    }
+
+    /// A random entry chosen close to uniformly, like Redis's
+    /// `dictGetFairRandomKey` (SRANDMEMBER, SPOP, HRANDFIELD): the entries
+    /// of consecutive buckets from a random one, up to
+    /// [`FAIR_SAMPLE_ENTRIES`], then one of those at random. A plain
+    /// [`Dict::random_entry`] favours entries alone in their bucket.
+    pub fn fair_random_entry(&self, random: &mut dyn FnMut() -> u64) -> Option<(&[u8], &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        let first_slot = self.rehash_index.unwrap_or(0);
+        let span = self.bucket_count() - first_slot;
+        let start = (random() % span as u64) as usize;
+        let mut sample: Vec<&Entry<V>> = Vec::with_capacity(FAIR_SAMPLE_ENTRIES);
+        for step in 0..span {
+            if let Some(chain) = self.chain_at_slot(first_slot + (start + step) % span) {
+                sample.extend(chain_entries(chain));
+                if sample.len() >= FAIR_SAMPLE_ENTRIES {
+                    break;
+                }
+            }
+        }
+        let entry = sample[(random() % sample.len() as u64) as usize];
         Some((&entry.key, &entry.value))
     }
 

@@ -207,7 +207,7 @@ impl Hash {
                 pairs(listpack).nth(index).expect("index below the length")
             }
             Repr::Table(table) => {
-                let (field, value) = table.random_entry(random).expect("not empty");
+                let (field, value) = table.fair_random_entry(random).expect("not empty");
                 (Entry::Bytes(field), Entry::Bytes(value))
             }
         }

@@ -170,7 +170,7 @@ impl Set {
                 integer_text(intset.get(index).expect("index below the length"))
             }
             Repr::Table(table) => {
-                let (member, _) = table.random_entry(random).expect("not empty");
+                let (member, _) = table.fair_random_entry(random).expect("not empty");
                 Cow::Borrowed(member)
             }
         }
