@@ -200,3 +200,40 @@ fn config_aliases_answer_by_their_own_name() {
         "*4\r\n$25\r\nhash-max-listpack-entries\r\n$1\r\n7\r\n$24\r\nhash-max-ziplist-entries\r\n$1\r\n7\r\n"
     );
 }
+
+// MEMORY USAGE answers an estimate in bytes, null for a missing key, and
+// Redis's errors for its options.
+#[test]
+fn memory_usage() {
+    let (mut t, c) = redoubt_core::testing::TestNode::with_client();
+    assert_eq!(t.cmd(c, &["MEMORY", "USAGE", "missing"]), "$-1\r\n");
+    t.cmd(c, &["HSET", "h", "f", "v"]);
+    let small: i64 = t.cmd(c, &["MEMORY", "USAGE", "h"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    for i in 0..1000 {
+        t.cmd(c, &["HSET", "h", &format!("field-{i}"), "value"]);
+    }
+    let large: i64 = t.cmd(c, &["MEMORY", "USAGE", "h", "SAMPLES", "0"])[1..]
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(small > 0 && large > 10 * small, "{small} {large}");
+    assert_eq!(
+        t.cmd(c, &["MEMORY", "USAGE", "h", "SAMPLES", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["MEMORY", "USAGE", "h", "SAMPLES", "-1"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["MEMORY", "USAGE", "h", "FOO"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["MEMORY", "USAGE"]),
+        "-ERR wrong number of arguments for 'memory|usage' command\r\n"
+    );
+}

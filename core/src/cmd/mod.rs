@@ -13,6 +13,7 @@ pub mod dump;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -156,6 +157,12 @@ impl CommandSpec {
         }
     }
 
+    /// A container command's subcommands (`MEMORY USAGE`, ...).
+    pub const fn subs(mut self, subcommands: &'static [CommandSpec]) -> Self {
+        self.subcommands = subcommands;
+        self
+    }
+
     /// One key, at argument `index`.
     pub const fn key(self, index: i32) -> Self {
         self.keys(index, index, 1)
@@ -222,12 +229,13 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 12] = [
+        let families: [&'static [CommandSpec]; 13] = [
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            memory::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
