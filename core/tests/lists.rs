@@ -592,3 +592,34 @@ fn long_lists_across_nodes() {
         assert_eq!(t.cmd(c, &["LLEN", "l"]), format!(":{}\r\n", model.len()));
     }
 }
+
+// CLIENT UNBLOCK answers a blocked client as its timeout would, or with
+// -UNBLOCKED; a client that is not blocked gives 0 (replies as Redis 7.0).
+#[test]
+fn client_unblock() {
+    let (mut t, waiter) = node();
+    let admin = t.connect();
+    assert_eq!(t.cmd(waiter, &["CLIENT", "ID"]), format!(":{waiter}\r\n"));
+    assert_eq!(t.cmd(waiter, &["BLPOP", "q", "0"]), "");
+    let id = waiter.to_string();
+    assert_eq!(
+        t.cmd(admin, &["CLIENT", "UNBLOCK", &id, "FOO"]),
+        "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+    );
+    assert_eq!(t.cmd(admin, &["CLIENT", "UNBLOCK", &id]), ":1\r\n");
+    assert_eq!(t.take_sent(waiter), "*-1\r\n");
+    assert_eq!(t.cmd(admin, &["CLIENT", "UNBLOCK", &id]), ":0\r\n");
+    assert_eq!(t.cmd(waiter, &["BRPOP", "q", "0"]), "");
+    assert_eq!(t.cmd(admin, &["CLIENT", "UNBLOCK", &id, "ERROR"]), ":1\r\n");
+    assert_eq!(
+        t.take_sent(waiter),
+        "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(
+        t.cmd(admin, &["CLIENT", "UNBLOCK", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert!(t
+        .cmd(admin, &["INFO", "clients"])
+        .contains("blocked_clients:0\r\n"));
+}

@@ -44,6 +44,12 @@ pub fn retry(server: &mut Server, client: &mut Client, env: &mut dyn Env) -> boo
 /// Answers `client`'s blocked command as Redis does when its timeout
 /// passes: a null array, whatever the command.
 pub fn time_out(server: &mut Server, client: &mut Client, env: &mut dyn Env) {
+    answer(server, client, env, None);
+}
+
+/// Unblocks `client`, answering its command with the error `error` (CLIENT
+/// UNBLOCK ... ERROR), or as a timeout does when `None`.
+pub fn answer(server: &mut Server, client: &mut Client, env: &mut dyn Env, error: Option<&str>) {
     let Some(on) = client.blocked.take() else {
         return;
     };
@@ -51,7 +57,10 @@ pub fn time_out(server: &mut Server, client: &mut Client, env: &mut dyn Env) {
         .blocking
         .unblock(&mut server.keyspace, client.id, &on);
     let reply_start = client.out.buf.len();
-    client.out.null_array();
+    match error {
+        Some(text) => client.out.error(text),
+        None => client.out.null_array(),
+    }
     server.stats.total_commands_processed += 1;
     env.trace(&Trace::Executed {
         conn: client.id,

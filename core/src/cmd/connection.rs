@@ -195,6 +195,12 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_kill,
         subcommands: &[],
     },
+    CommandSpec::new("unblock", -3, CLIENT_FLAGS | flag::ADMIN, client_unblock).doc(
+        GROUP,
+        "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        "O(log N) where N is the number of client connections",
+    ),
     help_subcommand(GROUP, "5.0.0", client_help),
 ];
 
@@ -585,6 +591,38 @@ fn parse_kill_filter(ctx: &mut Ctx<'_>) -> Result<KillFilter, String> {
         }
     }
     Ok(filter)
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked
+/// and is now answered, as at its timeout (the default) or with
+/// `-UNBLOCKED`; 0 otherwise.
+fn client_unblock(ctx: &mut Ctx<'_>) -> Outcome {
+    let id = parse_i64(ctx.arg(2)).ok_or(Error::from(super::ERR_NOT_INTEGER))?;
+    let as_error = match ctx.argv.get(3) {
+        None => false,
+        Some(word) if word.eq_ignore_ascii_case(b"TIMEOUT") => false,
+        Some(word) if word.eq_ignore_ascii_case(b"ERROR") => true,
+        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    if ctx.argv.len() > 4 {
+        return Err(ERR_SYNTAX.into());
+    }
+    let blocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.server.clients.remove(&id));
+    let Some(mut target) = blocked else {
+        ctx.out().int(0);
+        return Ok(());
+    };
+    let was_blocked = target.blocked.is_some();
+    if was_blocked {
+        let reply = as_error.then_some("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        super::blocked::answer(ctx.server, &mut target, ctx.env, reply);
+        ctx.server.queue_write(&mut target);
+    }
+    ctx.server.clients.insert(target.id, target);
+    ctx.out().int(i64::from(was_blocked));
+    Ok(())
 }
 
 fn client_kill(ctx: &mut Ctx<'_>) -> Outcome {

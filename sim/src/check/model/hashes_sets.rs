@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::value::Data;
-use super::{error, strict_int, wrong_type, Expected, Model, ERR_OVERFLOW};
+use super::{error, strict_int, Expected, Model, ERR_OVERFLOW};
 use crate::workload::resp::Reply;
 
 type Hash = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -16,19 +16,17 @@ impl Model {
     /// The live hash under `key`: `Ok(None)` if missing, `Err` with
     /// WRONGTYPE's reply if it holds another type.
     fn live_hash(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Hash>, Reply> {
-        match self.live(db, key, now_ms).map(|entry| &entry.value) {
-            None => Ok(None),
-            Some(Data::Hash(hash)) => Ok(Some(hash.clone())),
-            Some(_) => Err(wrong_type()),
-        }
+        self.live_as(db, key, now_ms, |data| match data {
+            Data::Hash(hash) => Some(hash),
+            _ => None,
+        })
     }
 
     fn live_set(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Set>, Reply> {
-        match self.live(db, key, now_ms).map(|entry| &entry.value) {
-            None => Ok(None),
-            Some(Data::Set(set)) => Ok(Some(set.clone())),
-            Some(_) => Err(wrong_type()),
-        }
+        self.live_as(db, key, now_ms, |data| match data {
+            Data::Set(set) => Some(set),
+            _ => None,
+        })
     }
 
     /// Stores a collection under `key`, keeping a live key's time to live;

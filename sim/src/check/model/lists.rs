@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use super::value::Data;
-use super::{error, int, ok, wrong_type, Expected, Model, ERR_NOT_INTEGER};
+use super::{error, int, ok, Expected, Model, ERR_NOT_INTEGER};
 use crate::workload::resp::Reply;
 
 type List = VecDeque<Vec<u8>>;
@@ -57,11 +57,10 @@ impl Model {
     /// The live list under `key`: `Ok(None)` if missing, `Err` with
     /// WRONGTYPE's reply if it holds another type.
     fn live_list(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<List>, Reply> {
-        match self.live(db, key, now_ms).map(|entry| &entry.value) {
-            None => Ok(None),
-            Some(Data::List(list)) => Ok(Some(list.clone())),
-            Some(_) => Err(wrong_type()),
-        }
+        self.live_as(db, key, now_ms, |data| match data {
+            Data::List(list) => Some(list),
+            _ => None,
+        })
     }
 
     /// Stores `list` under `key`, keeping a live key's time to live; an

@@ -485,6 +485,21 @@ impl Model {
         self.stored(db, key).filter(|entry| !entry.is_due(now_ms))
     }
 
+    /// The live value under `key` as the type `pick` accepts: `Ok(None)` if
+    /// missing, `Err` with WRONGTYPE's reply if it holds another type.
+    fn live_as<T: Clone>(
+        &self,
+        db: usize,
+        key: &[u8],
+        now_ms: i64,
+        pick: impl Fn(&Data) -> Option<&T>,
+    ) -> Result<Option<T>, Reply> {
+        match self.live(db, key, now_ms) {
+            None => Ok(None),
+            Some(entry) => pick(&entry.value).cloned().map(Some).ok_or_else(wrong_type),
+        }
+    }
+
     /// The live string under `key`; `Err` with WRONGTYPE's reply if it
     /// holds another type.
     fn live_string(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>, Reply> {

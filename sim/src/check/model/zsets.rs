@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::value::Data;
-use super::{int, wrong_type, Expected, Model};
+use super::{int, Expected, Model};
 use crate::workload::resp::Reply;
 
 type Scores = BTreeMap<Vec<u8>, i64>;
@@ -27,11 +27,10 @@ fn ordered(scores: &Scores) -> Vec<(Vec<u8>, i64)> {
 
 impl Model {
     fn live_zset(&self, db: usize, key: &[u8], now_ms: i64) -> Result<Option<Scores>, Reply> {
-        match self.live(db, key, now_ms).map(|entry| &entry.value) {
-            None => Ok(None),
-            Some(Data::ZSet(scores)) => Ok(Some(scores.clone())),
-            Some(_) => Err(wrong_type()),
-        }
+        self.live_as(db, key, now_ms, |data| match data {
+            Data::ZSet(scores) => Some(scores),
+            _ => None,
+        })
     }
 
     fn store_zset(&mut self, db: usize, key: &[u8], scores: Scores, now_ms: i64) {
