@@ -1,5 +1,8 @@
 //! The operation kinds of the workload, by the names scenario files use.
 
+/// Where the collection kinds start in [`OpKind::ALL`].
+const FIRST_COLLECTION: usize = 32;
+
 /// One kind of workload operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OpKind {
@@ -145,45 +148,9 @@ impl OpKind {
         OpKind::BZPopMin,
     ];
 
-    /// The collection commands, and TYPE, which scenarios name to use.
-    pub const COLLECTIONS: &'static [OpKind] = &[
-        OpKind::LPush,
-        OpKind::RPush,
-        OpKind::LPop,
-        OpKind::RPop,
-        OpKind::LPopCount,
-        OpKind::LLen,
-        OpKind::LRange,
-        OpKind::LIndex,
-        OpKind::LRem,
-        OpKind::LTrim,
-        OpKind::LMove,
-        OpKind::BLPop,
-        OpKind::BRPop,
-        OpKind::BLMove,
-        OpKind::Type,
-        OpKind::HSet,
-        OpKind::HGet,
-        OpKind::HMGet,
-        OpKind::HExists,
-        OpKind::HLen,
-        OpKind::HDel,
-        OpKind::HIncrBy,
-        OpKind::SAdd,
-        OpKind::SRem,
-        OpKind::SIsMember,
-        OpKind::SMIsMember,
-        OpKind::SCard,
-        OpKind::ZAdd,
-        OpKind::ZIncrBy,
-        OpKind::ZScore,
-        OpKind::ZRank,
-        OpKind::ZCard,
-        OpKind::ZRem,
-        OpKind::ZRange,
-        OpKind::ZPopMin,
-        OpKind::BZPopMin,
-    ];
+    /// The collection commands, and TYPE, which scenarios name to use:
+    /// the kinds of [`OpKind::ALL`] from LPUSH on.
+    pub const COLLECTIONS: &'static [OpKind] = OpKind::ALL.split_at(FIRST_COLLECTION).1;
 
     /// What operators do, rather than applications: the workload also
     /// sends these inside MULTI.
@@ -287,5 +254,18 @@ impl OpKind {
             OpKind::Mget | OpKind::Mset | OpKind::Del | OpKind::Append => 4,
             _ => 3,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The collection kinds are exactly the tail of `ALL` from LPUSH on.
+    #[test]
+    fn collections_start_at_lpush() {
+        assert_eq!(OpKind::COLLECTIONS[0], OpKind::LPush);
+        assert_eq!(OpKind::ALL[FIRST_COLLECTION - 1], OpKind::Shutdown);
+        assert_eq!(OpKind::COLLECTIONS.last(), OpKind::ALL.last());
     }
 }
