@@ -623,3 +623,23 @@ fn client_unblock() {
         .cmd(admin, &["INFO", "clients"])
         .contains("blocked_clients:0\r\n"));
 }
+
+// A timeout under a millisecond rounds up to one, as Redis reads it; a tiny
+// negative one rounds to 0, which waits forever.
+#[test]
+fn sub_millisecond_timeouts() {
+    let (mut t, c) = node();
+    let d = t.connect();
+    assert_eq!(t.cmd(c, &["BLPOP", "q", "0.0001"]), "");
+    assert_eq!(
+        t.cmd(d, &["BLMOVE", "q", "r", "LEFT", "LEFT", "-0.0001"]),
+        ""
+    );
+    t.advance(1);
+    assert_eq!(t.take_sent(c), "*-1\r\n");
+    t.advance(100_000);
+    assert_eq!(t.take_sent(d), "");
+    assert!(t
+        .cmd(c, &["INFO", "clients"])
+        .contains("blocked_clients:1\r\n"));
+}

@@ -89,31 +89,6 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
-/// A blocking command's timeout, seconds as a float, in milliseconds (0:
-/// forever). Redis reads it as a long double and truncates `seconds *
-/// 1000` to an integer; an overflow comes out negative, as on x86.
-fn timeout_ms(ctx: &Ctx<'_>, i: usize) -> Result<u64, Error> {
-    let not_float = || Error::from("ERR timeout is not a float or out of range");
-    let text = std::str::from_utf8(ctx.arg(i)).map_err(|_| not_float())?;
-    if text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return Err(not_float());
-    }
-    let seconds: f64 = text.parse().map_err(|_| not_float())?;
-    if seconds.is_nan() {
-        return Err(not_float());
-    }
-    let ms = seconds * 1000.0;
-    let truncated = if ms.is_finite() && ms.abs() < 9.223_372_036_854_775e18 {
-        ms.trunc() as i64
-    } else {
-        i64::MIN
-    };
-    if truncated < 0 {
-        return Err("ERR timeout is negative".into());
-    }
-    Ok(truncated as u64)
-}
-
 /// LPUSH key element [element ...]: the length after adding each element
 /// at the head, in order.
 fn lpush(ctx: &mut Ctx<'_>) -> Outcome {
@@ -526,14 +501,14 @@ fn rpoplpush(ctx: &mut Ctx<'_>) -> Outcome {
 /// waits for the source to get an element.
 fn blmove(ctx: &mut Ctx<'_>) -> Outcome {
     let (from, to) = (end_arg(ctx, 3)?, end_arg(ctx, 4)?);
-    let timeout = timeout_ms(ctx, 5)?;
+    let timeout = super::timeout_arg(ctx.arg(5))?;
     move_and_reply(ctx, from, to, Some(timeout))
 }
 
 /// BRPOPLPUSH source destination timeout: BLMOVE source destination RIGHT
 /// LEFT timeout.
 fn brpoplpush(ctx: &mut Ctx<'_>) -> Outcome {
-    let timeout = timeout_ms(ctx, 3)?;
+    let timeout = super::timeout_arg(ctx.arg(3))?;
     move_and_reply(ctx, End::Tail, End::Head, Some(timeout))
 }
 
@@ -612,7 +587,7 @@ fn brpop(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn blocking_pop(ctx: &mut Ctx<'_>, end: End) -> Outcome {
     let last = ctx.argv.len() - 1;
-    let timeout = timeout_ms(ctx, last)?;
+    let timeout = super::timeout_arg(ctx.arg(last))?;
     let keys = &ctx.argv[1..last];
     match pop_first(ctx, keys, end, 1, false)? {
         Some((key, popped)) => {
@@ -676,7 +651,7 @@ fn lmpop(ctx: &mut Ctx<'_>) -> Outcome {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP,
 /// or waits.
 fn blmpop(ctx: &mut Ctx<'_>) -> Outcome {
-    let timeout = timeout_ms(ctx, 1)?;
+    let timeout = super::timeout_arg(ctx.arg(1))?;
     let request = multi_pop_args(ctx, 2)?;
     multi_pop_and_reply(ctx, request, Some(timeout))
 }

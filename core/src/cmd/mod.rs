@@ -417,6 +417,21 @@ pub fn reply_overflowing(client: &mut Client) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
 
+/// A blocking command's timeout argument, seconds as Redis reads them (a
+/// long double, rounded up to whole milliseconds: `0.0001` waits 1 ms,
+/// `-0.0001` rounds to 0 and waits forever), in milliseconds, 0 meaning
+/// forever. Errors: `ERR timeout is not a float or out of range`, `ERR
+/// timeout is negative`.
+pub fn timeout_arg(text: &[u8]) -> Result<u64, Error> {
+    crate::db::value::zset::number::parse_timeout_ms(text).map_err(|negative| {
+        Error::from(if negative {
+            "ERR timeout is negative"
+        } else {
+            "ERR timeout is not a float or out of range"
+        })
+    })
+}
+
 /// Redis's common error replies.
 pub const ERR_SYNTAX: &str = "ERR syntax error";
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX};
 use crate::db::value::zset::skiplist::compare;
 use crate::db::value::zset::{
-    format_score, parse_range_number, parse_score, parse_timeout_ms, AddFlags, Added, Element,
+    format_score, parse_range_number, parse_score, AddFlags, Added, Element,
 };
 use crate::db::value::{Typed, ZSet};
 use crate::db::{Dict, Value};
@@ -1292,19 +1292,6 @@ fn zpop_generic(ctx: &mut Ctx<'_>, end: End) -> Outcome {
     Ok(())
 }
 
-/// Reads a blocking command's timeout in seconds into milliseconds (0:
-/// forever). Errors: `ERR timeout is not a float or out of range`, `ERR
-/// timeout is negative`.
-fn timeout_arg(text: &[u8]) -> Result<u64, Error> {
-    parse_timeout_ms(text).map_err(|negative| {
-        Error::from(if negative {
-            "ERR timeout is negative"
-        } else {
-            "ERR timeout is not a float or out of range"
-        })
-    })
-}
-
 /// The blocking pops: serves from the first key with elements, else
 /// blocks on all of them (or, where a command may not block, answers as
 /// a timeout does: a null array).
@@ -1358,7 +1345,7 @@ fn bzpopmax(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn bzpop_generic(ctx: &mut Ctx<'_>, end: End) -> Outcome {
     let last = ctx.argv.len() - 1;
-    let timeout_ms = timeout_arg(ctx.arg(last))?;
+    let timeout_ms = super::timeout_arg(ctx.arg(last))?;
     let keys: Vec<&[u8]> = ctx.argv[1..last].iter().map(Vec::as_slice).collect();
     let shape = PopReply {
         with_key: true,
@@ -1440,7 +1427,7 @@ fn zmpop(ctx: &mut Ctx<'_>) -> Outcome {
 /// waiting up to `timeout` seconds for a key to have elements.
 fn bzmpop(ctx: &mut Ctx<'_>) -> Outcome {
     let (keys, end, count) = parse_multi_pop(ctx, 2)?;
-    let timeout_ms = timeout_arg(ctx.arg(1))?;
+    let timeout_ms = super::timeout_arg(ctx.arg(1))?;
     blocking_pop(ctx, &keys, end, timeout_ms, Some(count), MULTI_POP_REPLY)
 }
 
