@@ -9,9 +9,7 @@
 //! happened.
 
 use super::flag::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
-use super::{
-    CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX, ERR_WRONG_TYPE,
-};
+use super::{CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
 use crate::db::value::list::{End, List};
 use crate::db::value::listpack::Entry;
 use crate::resp::{parse_i64, Out};
@@ -450,8 +448,7 @@ fn move_element(
 ) -> Result<Option<Vec<u8>>, Error> {
     // Serving a blocked BLMOVE, a source of another type leaves it
     // blocked; a destination of another type answers WRONGTYPE and
-    // unblocks it, as Redis 7.0 does (a reply error, which the blocked
-    // path does not take as "stay blocked").
+    // unblocks it, as Redis 7.0 does.
     let holds = match ctx.holds::<List>(source) {
         Err(_) if ctx.serving_blocked() => false,
         other => other?,
@@ -459,9 +456,7 @@ fn move_element(
     if !holds {
         return Ok(None);
     }
-    if ctx.holds::<List>(destination).is_err() {
-        return Err(Error::Reply(ERR_WRONG_TYPE.into()));
-    }
+    ctx.holds::<List>(destination)?;
     let list = ctx
         .write::<List>(source)?
         .expect("the source was just found");

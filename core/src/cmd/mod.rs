@@ -835,14 +835,8 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let dirty_before = ctx.server.dirty;
     ctx.server.propagate_override = None;
     ctx.server.force_propagation = false;
-    match (resolved.spec.handler)(ctx) {
-        Ok(()) => {}
-        // Run again for a blocked client, a key that turned into another
-        // type leaves it blocked, as in Redis 7.0.
-        Err(Error::WrongType) if ctx.client.blocked.is_some() => {
-            ctx.server.block_request = ctx.client.blocked.clone();
-        }
-        Err(error) => ctx.client.out.error(error.text()),
+    if let Err(error) = (resolved.spec.handler)(ctx) {
+        ctx.client.out.error(error.text());
     }
     if ctx.server.block_request.is_some() {
         // Blocked: it runs again, and is counted and traced, when served.

@@ -29,17 +29,6 @@ impl Model {
         })
     }
 
-    /// Stores a collection under `key`, keeping a live key's time to live;
-    /// an empty one deletes the key.
-    fn store(&mut self, db: usize, key: &[u8], value: Data, now_ms: i64) {
-        if value.is_empty_collection() {
-            self.delete(db, key, now_ms);
-            return;
-        }
-        let expire_at_ms = self.live(db, key, now_ms).and_then(|e| e.expire_at_ms);
-        self.put(db, key, value, expire_at_ms);
-    }
-
     /// Predicts a hash or set command; `None` for a command that is not
     /// one.
     pub(super) fn hash_set_command(
@@ -109,7 +98,7 @@ impl Model {
             .chunks(2)
             .filter(|pair| hash.insert(pair[0].clone(), pair[1].clone()).is_none())
             .count();
-        self.store(db, &argv[1], Data::Hash(hash), now_ms);
+        self.store_collection(db, &argv[1], Data::Hash(hash), now_ms);
         Reply::Integer(added as i64)
     }
 
@@ -124,7 +113,7 @@ impl Model {
             .filter(|f| hash.remove(*f).is_some())
             .count();
         if removed > 0 {
-            self.store(db, &argv[1], Data::Hash(hash), now_ms);
+            self.store_collection(db, &argv[1], Data::Hash(hash), now_ms);
         }
         Reply::Integer(removed as i64)
     }
@@ -148,7 +137,7 @@ impl Model {
             return error(ERR_OVERFLOW);
         };
         hash.insert(argv[2].clone(), next.to_string().into_bytes());
-        self.store(db, &argv[1], Data::Hash(hash), now_ms);
+        self.store_collection(db, &argv[1], Data::Hash(hash), now_ms);
         Reply::Integer(next)
     }
 
@@ -162,7 +151,7 @@ impl Model {
             .filter(|m| set.insert((*m).clone()))
             .count();
         if added > 0 {
-            self.store(db, &argv[1], Data::Set(set), now_ms);
+            self.store_collection(db, &argv[1], Data::Set(set), now_ms);
         }
         Reply::Integer(added as i64)
     }
@@ -175,7 +164,7 @@ impl Model {
         };
         let removed = argv[2..].iter().filter(|m| set.remove(*m)).count();
         if removed > 0 {
-            self.store(db, &argv[1], Data::Set(set), now_ms);
+            self.store_collection(db, &argv[1], Data::Set(set), now_ms);
         }
         Reply::Integer(removed as i64)
     }

@@ -63,17 +63,6 @@ impl Model {
         })
     }
 
-    /// Stores `list` under `key`, keeping a live key's time to live; an
-    /// empty list deletes the key.
-    fn store_list(&mut self, db: usize, key: &[u8], list: List, now_ms: i64) {
-        if list.is_empty() {
-            self.delete(db, key, now_ms);
-            return;
-        }
-        let expire_at_ms = self.live(db, key, now_ms).and_then(|e| e.expire_at_ms);
-        self.put(db, key, Data::List(list), expire_at_ms);
-    }
-
     /// Predicts a list command; `None` for a command that is not one.
     pub(super) fn list_command(
         &mut self,
@@ -123,7 +112,7 @@ impl Model {
             push(&mut list, end, element.clone());
         }
         let len = list.len() as i64;
-        self.store_list(db, &argv[1], list, now_ms);
+        self.store_collection(db, &argv[1], Data::List(list), now_ms);
         Reply::Integer(len)
     }
 
@@ -143,7 +132,7 @@ impl Model {
             .map_while(|_| pop(&mut list, end))
             .collect();
         if !popped.is_empty() {
-            self.store_list(db, &argv[1], list, now_ms);
+            self.store_collection(db, &argv[1], Data::List(list), now_ms);
         }
         match count {
             None => Reply::Bulk(popped.into_iter().next()),
@@ -219,7 +208,7 @@ impl Model {
             list.remove(at);
         }
         if !indexes.is_empty() {
-            self.store_list(db, &argv[1], list, now_ms);
+            self.store_collection(db, &argv[1], Data::List(list), now_ms);
         }
         Reply::Integer(indexes.len() as i64)
     }
@@ -252,7 +241,7 @@ impl Model {
                 .collect()
         };
         if kept.len() != list.len() {
-            self.store_list(db, &argv[1], kept, now_ms);
+            self.store_collection(db, &argv[1], Data::List(kept), now_ms);
         }
         ok()
     }
@@ -288,14 +277,14 @@ impl Model {
             return reply;
         }
         let element = pop(&mut list, from).expect("stored lists are never empty");
-        self.store_list(db, source, list, now_ms);
+        self.store_collection(db, source, Data::List(list), now_ms);
         let mut target = self
             .live_list(db, destination, now_ms)
             .ok()
             .flatten()
             .unwrap_or_default();
         push(&mut target, to, element.clone());
-        self.store_list(db, destination, target, now_ms);
+        self.store_collection(db, destination, Data::List(target), now_ms);
         Reply::Bulk(Some(element))
     }
 
@@ -306,7 +295,7 @@ impl Model {
                 Ok(None) => continue,
                 Ok(Some(mut list)) => {
                     let element = pop(&mut list, end).expect("stored lists are never empty");
-                    self.store_list(db, key, list, now_ms);
+                    self.store_collection(db, key, Data::List(list), now_ms);
                     return Reply::Array(Some(vec![
                         Reply::Bulk(Some(key.clone())),
                         Reply::Bulk(Some(element)),

@@ -526,6 +526,17 @@ impl Model {
         );
     }
 
+    /// Stores a collection under `key`, keeping a live key's time to live;
+    /// an empty one deletes the key.
+    pub(super) fn store_collection(&mut self, db: usize, key: &[u8], value: Data, now_ms: i64) {
+        if value.is_empty_collection() {
+            self.delete(db, key, now_ms);
+            return;
+        }
+        let expire_at_ms = self.live(db, key, now_ms).and_then(|e| e.expire_at_ms);
+        self.put(db, key, value, expire_at_ms);
+    }
+
     /// Deletes a live key; true if there was one.
     fn delete(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         if self.live(db, key, now_ms).is_none() {

@@ -33,15 +33,6 @@ impl Model {
         })
     }
 
-    fn store_zset(&mut self, db: usize, key: &[u8], scores: Scores, now_ms: i64) {
-        if scores.is_empty() {
-            self.delete(db, key, now_ms);
-            return;
-        }
-        let expire_at_ms = self.live(db, key, now_ms).and_then(|e| e.expire_at_ms);
-        self.put(db, key, Data::ZSet(scores), expire_at_ms);
-    }
-
     /// Predicts a sorted-set command; `None` for a command that is not
     /// one, or a form the workload does not send.
     pub(super) fn zset_command(
@@ -99,7 +90,7 @@ impl Model {
             .filter(|(score, member)| scores.insert(member.clone(), *score).is_none())
             .count();
         if scores != before {
-            self.store_zset(db, &argv[1], scores, now_ms);
+            self.store_collection(db, &argv[1], Data::ZSet(scores), now_ms);
         }
         Some(Reply::Integer(added as i64))
     }
@@ -114,7 +105,7 @@ impl Model {
         let score = current.unwrap_or(0).checked_add(by)?;
         if current != Some(score) {
             scores.insert(argv[3].clone(), score);
-            self.store_zset(db, &argv[1], scores, now_ms);
+            self.store_collection(db, &argv[1], Data::ZSet(scores), now_ms);
         }
         Some(score_reply(score))
     }
@@ -130,7 +121,7 @@ impl Model {
             .filter(|m| scores.remove(*m).is_some())
             .count();
         if removed > 0 {
-            self.store_zset(db, &argv[1], scores, now_ms);
+            self.store_collection(db, &argv[1], Data::ZSet(scores), now_ms);
         }
         Reply::Integer(removed as i64)
     }
@@ -188,7 +179,7 @@ impl Model {
             items.push(score_reply(score));
         }
         if left.len() != scores.len() {
-            self.store_zset(db, &argv[1], left, now_ms);
+            self.store_collection(db, &argv[1], Data::ZSet(left), now_ms);
         }
         Some(Reply::Array(Some(items)))
     }
@@ -203,7 +194,7 @@ impl Model {
                 Ok(Some(mut scores)) => {
                     let (member, score) = ordered(&scores).swap_remove(0);
                     scores.remove(&member);
-                    self.store_zset(db, key, scores, now_ms);
+                    self.store_collection(db, key, Data::ZSet(scores), now_ms);
                     return Reply::Array(Some(vec![bulk(key), bulk(&member), score_reply(score)]));
                 }
                 Err(_) if self.after_block_now => continue,
