@@ -695,6 +695,10 @@ impl Client {
                 vec![word("ZPOPMIN"), self.key(), count]
             }
             OpKind::BZPopMin => self.blocking_pop("BZPOPMIN"),
+            OpKind::ZUnionStore => {
+                let [first, second] = self.keys_distinct_pair();
+                vec![word("ZUNIONSTORE"), self.key(), word("2"), first, second]
+            }
         }
     }
 

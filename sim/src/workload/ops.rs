@@ -74,6 +74,7 @@ pub enum OpKind {
     ZRange,
     ZPopMin,
     BZPopMin,
+    ZUnionStore,
 }
 
 impl OpKind {
@@ -146,6 +147,7 @@ impl OpKind {
         OpKind::ZRange,
         OpKind::ZPopMin,
         OpKind::BZPopMin,
+        OpKind::ZUnionStore,
     ];
 
     /// The collection commands, and TYPE, which scenarios name to use:
@@ -236,6 +238,7 @@ impl OpKind {
             OpKind::ZRange => "zrange",
             OpKind::ZPopMin => "zpopmin",
             OpKind::BZPopMin => "bzpopmin",
+            OpKind::ZUnionStore => "zunionstore",
         }
     }
 

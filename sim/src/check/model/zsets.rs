@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::value::Data;
-use super::{int, Expected, Model};
+use super::{int, wrong_type, Expected, Model};
 use crate::workload::resp::Reply;
 
 type Scores = BTreeMap<Vec<u8>, i64>;
@@ -70,6 +70,7 @@ impl Model {
             (b"ZRANGE", 4 | 5) => self.zrange(db, argv, now_ms)?,
             (b"ZPOPMIN", 2 | 3) => self.zpopmin(db, argv, now_ms)?,
             (b"BZPOPMIN", 3..) => self.bzpopmin(db, argv, now_ms),
+            (b"ZUNIONSTORE", 5) if argv[2] == b"2" => self.zunionstore(db, argv, now_ms),
             _ => return None,
         };
         Some(Expected::Exact(reply))
@@ -182,6 +183,32 @@ impl Model {
             self.store_collection(db, &argv[1], Data::ZSet(left), now_ms);
         }
         Some(Reply::Array(Some(items)))
+    }
+
+    /// ZUNIONSTORE destination 2 key key: the sum of both inputs' scores,
+    /// a plain set's members scoring 1; the destination is replaced (or
+    /// deleted when the union is empty), whatever it held.
+    fn zunionstore(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Reply {
+        let mut union = Scores::new();
+        for key in &argv[3..] {
+            let input: Scores = match self.live(db, key, now_ms).map(|entry| &entry.value) {
+                None => Scores::new(),
+                Some(Data::ZSet(scores)) => scores.clone(),
+                Some(Data::Set(members)) => members.iter().map(|m| (m.clone(), 1)).collect(),
+                Some(_) => return wrong_type(),
+            };
+            for (member, score) in input {
+                *union.entry(member).or_insert(0) += score;
+            }
+        }
+        let count = union.len() as i64;
+        let destination = &argv[1];
+        if union.is_empty() {
+            self.delete(db, destination, now_ms);
+        } else {
+            self.put(db, destination, Data::ZSet(union), None);
+        }
+        Reply::Integer(count)
     }
 
     /// BZPOPMIN: the first key's lowest member with its key, or what a
