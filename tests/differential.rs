@@ -18,7 +18,7 @@
 use std::io::Write;
 use std::net::TcpStream;
 
-use redoubt_tests::{encode, frame_len, read_reply, require_redis_tools, show, Server};
+use redoubt_tests::{encode, frame_len, read_reply, require_redis_tools, show, Rng, Server};
 
 /// The run's seed, fixed in CI; `REDOUBT_DIFF_SEED=n` explores others.
 const SEED: u64 = 0x7265_646f_7562_7431;
@@ -70,31 +70,6 @@ const KNOWN_GAPS: &[KnownGap] = &[
                    12345; OBJECT ENCODING a gives Redis raw, redoubt int",
     },
 ];
-
-/// splitmix64: a fixed, dependency-free sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// One generated request and the connection it goes to.
 struct Request {

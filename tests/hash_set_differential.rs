@@ -14,8 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use redoubt_tests::{
-    command, encode, frame_len, read_reply, require_redis_tools, show, Flavor, ScratchDir, Server,
-    EXIT_TIMEOUT,
+    command, encode, frame_len, read_reply, require_redis_tools, show, Flavor, Rng, ScratchDir,
+    Server, EXIT_TIMEOUT,
 };
 
 /// The run's seed; `REDOUBT_HASHSET_SEED=n` explores others.
@@ -30,27 +30,6 @@ const THRESHOLDS: [(&str, &str); 3] = [
     ("hash-max-listpack-value", "16"),
     ("set-max-intset-entries", "6"),
 ];
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// Members and fields: integers (canonical or not), words, a long one.
 const ELEMENTS: &[&str] = &[

@@ -21,7 +21,7 @@
 use std::io::Write;
 use std::net::TcpStream;
 
-use redoubt_tests::{encode, frame_len, read_reply, require_redis_tools, show, Server};
+use redoubt_tests::{encode, frame_len, read_reply, require_redis_tools, show, Rng, Server};
 
 /// The run's seed; `REDOUBT_DIFF_SEED=n` explores others.
 const SEED: u64 = 0x7a73_6574_6469_6666;
@@ -31,31 +31,6 @@ const MISMATCHES_SHOWN_MAX: usize = 30;
 /// Score keys and lex keys, few so that commands collide.
 const SCORE_KEYS: u64 = 6;
 const LEX_KEYS: u64 = 3;
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 struct Generator {
     rng: Rng,
