@@ -20,6 +20,9 @@ pub enum PlantedBug {
     RenameWithoutDirFsync,
     /// A failed fsync is taken for a good one.
     FsyncErrorIgnored,
+    /// A MULTI block torn off at the AOF's tail is executed up to the tear
+    /// instead of dropped.
+    TornMultiApplied,
 }
 
 impl PlantedBug {
@@ -29,6 +32,7 @@ impl PlantedBug {
         PlantedBug::ShortWriteDropsBuffer,
         PlantedBug::RenameWithoutDirFsync,
         PlantedBug::FsyncErrorIgnored,
+        PlantedBug::TornMultiApplied,
     ];
 
     /// The name the directive and the self-test use.
@@ -39,6 +43,7 @@ impl PlantedBug {
             PlantedBug::ShortWriteDropsBuffer => "short-write-drops-buffer",
             PlantedBug::RenameWithoutDirFsync => "rename-without-dir-fsync",
             PlantedBug::FsyncErrorIgnored => "fsync-error-ignored",
+            PlantedBug::TornMultiApplied => "torn-multi-applied",
         }
     }
 

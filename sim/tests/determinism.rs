@@ -56,32 +56,29 @@ fn same_seed_same_hash_in_process() {
 }
 
 /// A run with crashes and restarts repeats exactly, in one process and
-/// in the binary: the restarted node's fresh random stream and the
-/// durability checkers add no nondeterminism.
+/// in the binary: the restarted node's fresh random stream, the
+/// applications' reply-driven clients and the durability checkers add no
+/// nondeterminism.
 #[test]
-fn crash_scenario_is_deterministic() {
-    let path = format!(
-        "{}/../scenarios/crash-everysec.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("scenario file");
-    let scenario = Scenario::parse(&text).expect("valid scenario");
-    let first = run_seed(5, &scenario, Some(&path)).expect("run");
-    let _other = run_seed(6, &scenario, Some(&path)).expect("run");
-    let second = run_seed(5, &scenario, Some(&path)).expect("run");
-    assert!(!first.restarts.is_empty());
-    assert_eq!(first.trace_hash, second.trace_hash);
-    assert_eq!(first.render(), second.render());
-    let output = Command::new(env!("CARGO_BIN_EXE_redoubt-sim"))
-        .args(["run", "--seed", "5", "--scenario", &path])
-        .output()
-        .expect("run the simulator binary");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), first.render());
-}
-
-/// The in-process report equals the binary's: the CLI adds nothing.
-#[test]
-fn library_and_binary_agree() {
-    let report = run_seed(7, &Scenario::default(), None).expect("run");
-    assert_eq!(report.render(), report_in_new_process(7));
+fn crash_scenarios_are_deterministic() {
+    for name in ["crash-everysec", "apps"] {
+        let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("scenario file");
+        let scenario = Scenario::parse(&text).expect("valid scenario");
+        let first = run_seed(5, &scenario, Some(&path)).expect("run");
+        let _other = run_seed(6, &scenario, Some(&path)).expect("run");
+        let second = run_seed(5, &scenario, Some(&path)).expect("run");
+        assert!(!first.restarts.is_empty(), "{name}");
+        assert_eq!(first.trace_hash, second.trace_hash, "{name}");
+        assert_eq!(first.render(), second.render(), "{name}");
+        let output = Command::new(env!("CARGO_BIN_EXE_redoubt-sim"))
+            .args(["run", "--seed", "5", "--scenario", &path])
+            .output()
+            .expect("run the simulator binary");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            first.render(),
+            "{name}"
+        );
+    }
 }

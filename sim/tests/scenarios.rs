@@ -188,6 +188,39 @@ fn collections() {
     assert!(count(" timed out") > 0, "{line}");
 }
 
+/// The applications of "Redis in Action" under crashes and power loss:
+/// this seed buys and sells with WATCH conflicts, resumes log processing
+/// from its checkpoint, and sweeps jobs left in a worker's processing list
+/// after a crash; the invariants held at every restart and an owed
+/// enqueue was looked for at each.
+#[test]
+fn apps() {
+    snapshot_at("apps", 9, &["crash_power_loss", "crash_process"]);
+    let text = report_of("apps", 9).render();
+    let line = text
+        .lines()
+        .find(|line| line.contains("apps: pass"))
+        .expect("an apps line");
+    let count = |what: &str| -> u64 {
+        let before = line.split(what).next().expect("the count");
+        before
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    for what in [
+        " purchases",
+        " WATCH retries",
+        " resumes",
+        " swept",
+        " owed enqueues found",
+    ] {
+        assert!(count(what) > 0, "{what}: {line}");
+    }
+    assert!(count(" datasets checked") >= 3, "{line}");
+}
+
 /// The swarm: every fault on, each seed its own mix; this one fills the
 /// disk and jumps the clock back.
 #[test]

@@ -63,6 +63,13 @@ const CASES: &[Case] = &[
         // (detected, never loaded silently) and the node stays down.
         checkers: &["recovery"],
     },
+    Case {
+        bug: "torn-multi-applied",
+        scenario: "apps",
+        // Half a transaction is not a prefix of the write log; when it is
+        // an application's, its invariant breaks too (see below).
+        checkers: &["prefix", "apps"],
+    },
 ];
 
 fn scenario(name: &str) -> Scenario {
@@ -151,6 +158,41 @@ fn rename_without_dir_fsync_is_caught() {
 #[test]
 fn fsync_error_ignored_is_caught() {
     caught(case("fsync-error-ignored"));
+}
+
+#[test]
+fn torn_multi_applied_is_caught() {
+    caught(case("torn-multi-applied"));
+}
+
+/// Half a transaction applied breaks an application's invariant, and the
+/// `apps` checker says which: the market's money or items, a log
+/// processor's counts against its checkpoint, or a job in two places. It
+/// judges the recovered data alone, without the model.
+#[test]
+fn torn_multi_applied_breaks_an_application_invariant() {
+    let buggy = planted("apps", "torn-multi-applied");
+    let (seed, report) = (0..SEEDS_MAX)
+        .map(|seed| (seed, run(seed, &buggy)))
+        .find(|(_, report)| failing_checkers(report).iter().any(|name| name == "apps"))
+        .expect("the apps checker catches a torn transaction");
+    let apps = report
+        .verdicts
+        .iter()
+        .find(|verdict| verdict.name == "apps")
+        .expect("an apps verdict");
+    let named = ["conserved", "counts do not match", " is in ", "is nowhere"];
+    assert!(
+        apps.violations
+            .iter()
+            .any(|text| named.iter().any(|words| text.contains(words))),
+        "seed {seed}: {:?}",
+        apps.violations
+    );
+    eprintln!(
+        "self-test: torn-multi-applied breaks an application invariant at apps seed {seed}: {}",
+        apps.violations[0]
+    );
 }
 
 /// A caught bug shrinks to a scenario file with fewer clients and requests

@@ -259,11 +259,13 @@ fn read_items(
                 reader.fill(env)?;
             }
             Err(Stop::Incomplete { .. }) if reader.pos == reader.buf.len() => {
+                apply_torn_batch(server, env, fake, &mut scanner, reader, report)?;
                 let checked = scanner.is_checked();
                 let (damage, good_end) = scanner.finish(None, reader.offset());
                 return Ok((damage, good_end, checked));
             }
             Err(stop) => {
+                apply_torn_batch(server, env, fake, &mut scanner, reader, report)?;
                 let checked = scanner.is_checked();
                 let (damage, good_end) = scanner.finish(Some(stop), reader.offset());
                 return Ok((damage, good_end, checked));
@@ -284,6 +286,29 @@ fn read_items(
             }
         }
     }
+}
+
+/// The planted bug [`PlantedBug::TornMultiApplied`]: the complete commands
+/// of a torn final batch are executed unverified, and a transaction they
+/// open is committed. Does nothing unless planted.
+fn apply_torn_batch(
+    server: &mut Server,
+    env: &mut dyn Env,
+    fake: &mut Client,
+    scanner: &mut Scanner,
+    reader: &FileReader,
+    report: &mut LoadReport,
+) -> Result<(), String> {
+    if !planted::active(&server.config, PlantedBug::TornMultiApplied) {
+        return Ok(());
+    }
+    for (argv, start) in scanner.release_unverified() {
+        apply(server, env, fake, argv, start, reader, report)?;
+    }
+    if fake.multi.is_some() {
+        cmd::process(server, fake, env, vec![b"EXEC".to_vec()]);
+    }
+    Ok(())
 }
 
 /// Executes one loaded command on the fake client.

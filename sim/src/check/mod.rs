@@ -11,8 +11,11 @@
 //!   by itself;
 //! * [`shutdown`]: a shutdown exits within a bound, having made writes
 //!   safe;
-//! * [`work`]: the run did the work its scenario asks for.
+//! * [`work`]: the run did the work its scenario asks for;
+//! * [`apps`]: the invariants of the "Redis in Action" applications hold
+//!   on every recovered dataset.
 
+pub mod apps;
 pub mod durability;
 pub mod enospc;
 pub mod integrity;

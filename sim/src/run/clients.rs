@@ -5,6 +5,7 @@
 use redoubt_core::{ConnInfo, Node};
 
 use super::simulation::{ClientSlot, Event, NodeState, SimConn, Simulation};
+use crate::check::apps::AckedJob;
 use crate::check::durability::Promise;
 use crate::check::integrity::ConnectionLog;
 use crate::workload::resp::encode_request;
@@ -172,6 +173,7 @@ impl Simulation {
     fn client_next(&mut self, index: usize) {
         let probe = self.probe == Some(index);
         let next = self.clients[index].client.after_batch();
+        self.collect_app_acks(index);
         let step = self
             .recorded
             .as_mut()
@@ -205,6 +207,24 @@ impl Simulation {
                 self.shutdown_command_answered(index);
                 self.client_finished(index);
             }
+        }
+    }
+
+    /// Files the enqueues an application client saw acknowledged, under
+    /// the connection they came on.
+    fn collect_app_acks(&mut self, index: usize) {
+        let slot = &mut self.clients[index];
+        let Role::App(app) = &mut slot.client.role else {
+            return;
+        };
+        let Some((incarnation, conn)) = slot.conn else {
+            return;
+        };
+        for ack in app.take_acks() {
+            self.app_acks.push(AckedJob {
+                job: ack.job,
+                at: (incarnation, conn, ack.reply_end),
+            });
         }
     }
 

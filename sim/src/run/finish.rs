@@ -7,6 +7,7 @@ use redoubt_core::env::ConnId;
 use redoubt_core::persist::control::BGSAVE_RETRY_DELAY_MS;
 
 use super::simulation::{NodeState, Simulation};
+use crate::check::apps::check_apps;
 use crate::check::enospc::{check_enospc, EnospcFacts};
 use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
 use crate::check::liveness::{check_liveness, LivenessFacts, QuietFacts};
@@ -15,8 +16,9 @@ use crate::check::shutdown::check_shutdown;
 use crate::check::work::{check_work, WorkFacts};
 use crate::check::{absent_within, model_verdict, Verdict};
 use crate::report::{FaultTally, Report};
+use crate::workload::apps::AppStats;
 use crate::workload::ops::OpKind;
-use crate::workload::ClientStats;
+use crate::workload::{ClientStats, Role};
 use crate::world::disk::DiskFaultCounts;
 use crate::world::hash::TraceHasher;
 use crate::world::trace::TraceEvent;
@@ -33,6 +35,9 @@ impl Simulation {
             let mut env = node.into_env();
             self.end_incarnation_into_lineage(&mut env);
         }
+        let final_state = self.model.data().clone();
+        self.app_findings
+            .check("the end of the run", &final_state, &self.app_acks, None);
         let trace_hash = match self.trace_hashes.as_slice() {
             [only] => *only,
             hashes => {
@@ -81,6 +86,17 @@ impl Simulation {
             timeline,
             options: self.options,
         }
+    }
+
+    /// What the application clients did, summed.
+    fn app_stats(&self) -> AppStats {
+        let mut stats = AppStats::default();
+        for slot in &self.clients {
+            if let Role::App(app) = &slot.client.role {
+                stats.add(app.stats());
+            }
+        }
+        stats
     }
 
     fn client_totals(&self) -> ClientStats {
@@ -170,6 +186,23 @@ impl Simulation {
                     .into_iter()
                     .filter(|v| v.name != "durable" || durable_off.is_none()),
             );
+        }
+        let app_stats = self.app_stats();
+        if self.options.apps.total() > 0 || self.app_findings.datasets_checked > 0 {
+            verdicts.push(check_apps(
+                self.options.apps,
+                &app_stats,
+                &self.app_findings,
+            ));
+        } else if self
+            .options
+            .expect
+            .checkers
+            .iter()
+            .any(|name| name == "apps")
+        {
+            // Said only where asked for, so other reports keep their lines.
+            off.push(("apps".into(), "no application ran".into()));
         }
         match check_enospc(&self.enospc_facts()) {
             Some(verdict) => verdicts.push(verdict),

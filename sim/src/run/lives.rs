@@ -4,6 +4,7 @@
 //! restarts (retried when the node refuses to start), the quiet phase and
 //! the final crash.
 
+use std::collections::BTreeSet;
 use std::io;
 
 use redoubt_core::db::Value;
@@ -664,6 +665,18 @@ impl Simulation {
             written: &self.written,
         }
         .judge(off.is_none().then_some((&parked.ending, &self.trouble)));
+        let owed = check.durable.as_ref().map(|durable| {
+            self.lineage[..durable.required]
+                .iter()
+                .filter_map(|unit| {
+                    let (conn, end) = unit.reply_end?;
+                    Some((unit.incarnation, conn, end))
+                })
+                .collect::<BTreeSet<_>>()
+        });
+        let when = format!("restart {}", self.restarts.len() + 1);
+        self.app_findings
+            .check(&when, &recovered, &self.app_acks, owed.as_ref());
         match check.prefix {
             Some(k) => self.lineage.truncate(k),
             None => self.lineage.clear(),

@@ -5,6 +5,7 @@ use redoubt_core::Config;
 
 use crate::faults::FaultPlan;
 use crate::run::scenario::{Expect, Scenario};
+use crate::workload::apps::AppCounts;
 use crate::workload::ops::OpKind;
 use crate::workload::{ClientScript, WorkloadOptions};
 use crate::world::net::NetOptions;
@@ -35,6 +36,9 @@ pub struct RunOptions {
     pub seed: u64,
     pub scenario: String,
     pub clients: u64,
+    /// Application clients, after the drawn ones (none when scripts
+    /// replace the clients: the scripts hold theirs).
+    pub apps: AppCounts,
     pub connect_spread_ms: u64,
     /// What each client does.
     pub workload: WorkloadOptions,
@@ -111,11 +115,31 @@ impl RunOptions {
                 .map(|kind| workload.mix.get(kind.name()).copied().unwrap_or(0))
                 .collect(),
         };
+        let apps = if scenario.workload.scripts.is_empty() {
+            let apps = &scenario.workload.apps;
+            AppCounts {
+                market: rng.pick(apps.market, CLIENTS_MAX),
+                logs: rng.pick(apps.logs, CLIENTS_MAX),
+                queue: rng.pick(apps.queue, CLIENTS_MAX),
+            }
+        } else {
+            AppCounts::default()
+        };
+        let mut workload = workload;
+        if apps.total() > 0 {
+            // The applications' invariants need a key space nothing wipes
+            // under them: a seed that draws them draws no FLUSHALL or
+            // SWAPDB (the report's mix line shows it).
+            for kind in [OpKind::FlushAll, OpKind::SwapDb] {
+                workload.mix[kind as usize] = 0;
+            }
+        }
         let mut fault_rng = SimRng::new(seed, stream::FAULTS);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
             clients,
+            apps,
             connect_spread_ms,
             workload,
             prefill_keys,
@@ -188,6 +212,16 @@ impl RunOptions {
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
         lines.push(("mix".into(), mix.join(" ")));
+        // Only runs with applications say so, so other reports keep their
+        // lines.
+        if self.apps.total() > 0 {
+            let apps = &self.apps;
+            let text = format!(
+                "market={} logs={} queue={}",
+                apps.market, apps.logs, apps.queue
+            );
+            lines.push(("apps".into(), text));
+        }
         lines
     }
 }

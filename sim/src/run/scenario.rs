@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultSpec;
+use crate::workload::apps::AppsSection;
 use crate::workload::ops::OpKind;
 use crate::workload::ClientScript;
 use crate::world::rng::Range;
@@ -107,6 +108,10 @@ pub struct Workload {
     pub prefill_keys: Range,
     /// Weights of the operation kinds, by name (see `OpKind::NAMES`).
     pub mix: BTreeMap<String, u64>,
+    /// Clients running the applications of "Redis in Action", beside the
+    /// drawn ones.
+    #[serde(skip_serializing_if = "AppsSection::is_empty")]
+    pub apps: AppsSection,
     /// Clients written out explicitly (what `shrink` writes): when given,
     /// they replace the drawn clients, one each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -133,6 +138,7 @@ impl Default for Workload {
                 .iter()
                 .map(|kind| (kind.name().to_string(), kind.default_weight()))
                 .collect(),
+            apps: AppsSection::default(),
             scripts: Vec::new(),
         }
     }
@@ -187,6 +193,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "integrity",
     "enospc",
     "shutdown",
+    "apps",
 ];
 
 /// The checkers every scenario without crashes runs.

@@ -172,6 +172,8 @@ fn explicit_scenario(
             timeout_ms: fixed(workload.timeout_ms),
             prefill_keys: fixed(options.prefill_keys),
             mix: original.workload.mix.clone(),
+            // The scripts hold the applications' clients too.
+            apps: Default::default(),
             scripts,
         },
         network: crate::run::scenario::Network {

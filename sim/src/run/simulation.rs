@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use redoubt_core::env::ConnId;
 use redoubt_core::{Config, Node};
 
+use crate::check::apps::{AckedJob, AppFindings};
 use crate::check::durability::{Trouble, WriteUnit, WrittenValues};
 use crate::check::integrity::ConnectionLog;
 use crate::check::model::Model;
@@ -34,6 +35,7 @@ use crate::check::recovery::RestartReport;
 use crate::report::{replay_command, Report};
 use crate::run::options::{RunOptions, EVENTS_MAX, SIM_TIME_MS_MAX};
 use crate::run::scenario::Scenario;
+use crate::workload::apps::App;
 use crate::workload::{Client, ClientScript, Role};
 use crate::world::clock::SimClock;
 use crate::world::disk::{DiskOptions, SimDisk};
@@ -47,6 +49,9 @@ pub use super::lives::Parked;
 /// A connection as the simulator names it: the node incarnation it was
 /// accepted by, and the id that incarnation gave it.
 pub type SimConn = (usize, ConnId);
+
+/// Operations each application client runs, at least.
+const APP_OPERATIONS_MIN: u64 = 10;
 
 /// Something that happens at a simulated time.
 #[derive(Debug)]
@@ -278,6 +283,10 @@ pub struct Simulation {
     pub(super) restarts: Vec<RestartReport>,
     pub(super) net: SimNet,
     pub(super) clients: Vec<ClientSlot>,
+    /// Enqueues the node acknowledged to the applications.
+    pub(super) app_acks: Vec<AckedJob>,
+    /// What the applications' invariants found so far.
+    pub(super) app_findings: AppFindings,
     pub(super) connections: BTreeMap<SimConn, ConnectionLog>,
     /// Connections of the running incarnation that the node holds open.
     pub(super) open_at_node: BTreeSet<ConnId>,
@@ -357,8 +366,8 @@ impl Simulation {
         let env = SimEnv::new(clock, disk, SimRng::new(seed, stream::NODE_RANDOM));
         let node = Node::start(env, config.clone())
             .map_err(|e| format!("the node refused its first start: {}", e.reason))?;
-        let net = SimNet::new(seed, options.clients as usize, options.net.clone());
-        let clients = (0..options.clients as usize)
+        let mut net = SimNet::new(seed, options.clients as usize, options.net.clone());
+        let mut clients: Vec<ClientSlot> = (0..options.clients as usize)
             .map(|index| {
                 let role = match options.scripts.get(index) {
                     Some(script) => Role::replay(script),
@@ -372,6 +381,17 @@ impl Simulation {
                 }
             })
             .collect();
+        let operations = (options.workload.ops_per_client / 2).max(APP_OPERATIONS_MIN);
+        for app in App::all(options.apps, operations) {
+            let index = clients.len();
+            net.add_link(seed, index);
+            clients.push(ClientSlot {
+                client: Client::with_role(index, &options.workload, Role::App(Box::new(app))),
+                conn: None,
+                finished: false,
+                counted: true,
+            });
+        }
         let simulation = Simulation {
             options,
             now_ms: 0,
@@ -396,6 +416,8 @@ impl Simulation {
             restarts: Vec::new(),
             net,
             clients,
+            app_acks: Vec::new(),
+            app_findings: AppFindings::default(),
             connections: BTreeMap::new(),
             open_at_node: BTreeSet::new(),
             tick_at_ms: None,

@@ -12,6 +12,7 @@
 //! scripted clients, which send fixed batches (the prefill, an operator's
 //! SHUTDOWN).
 
+pub mod apps;
 pub mod ops;
 pub mod resp;
 
@@ -20,6 +21,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::world::rng::{stream, SimRng};
+use apps::{App, AppNext};
 use ops::OpKind;
 use resp::{parse_reply, MalformedReply, Reply};
 
@@ -54,6 +56,8 @@ pub enum Role {
     /// Writes one key until a write is acknowledged: the liveness probe of
     /// the quiet phase.
     Probe { attempts: u64, acknowledged: bool },
+    /// An application of "Redis in Action" ([`apps`]).
+    App(Box<App>),
     /// Sends these steps in order, then finishes. A one-off script (an
     /// operator's command) is done when the node goes away under it; a
     /// replayed client reconnects and goes on.
@@ -217,7 +221,11 @@ pub struct Client {
     in_flight: usize,
     /// Replies to the current batch, in order.
     batch_replies: Vec<Reply>,
+    /// Where each of them ended in the connection's reply stream.
+    reply_ends: Vec<u64>,
     received: Vec<u8>,
+    /// Reply bytes of this connection parsed before `received` begins.
+    stream_offset: u64,
     transaction: Option<TransactionProgress>,
     /// Batches sent so far (names a batch for its timeout).
     batches_sent: u64,
@@ -245,7 +253,7 @@ impl Client {
             .collect();
         let ops_remaining = match role {
             Role::Workload => options.ops_per_client,
-            Role::Probe { .. } | Role::Script { .. } => 0,
+            Role::Probe { .. } | Role::Script { .. } | Role::App(_) => 0,
         };
         Client {
             index,
@@ -267,7 +275,9 @@ impl Client {
             ops_remaining,
             in_flight: 0,
             batch_replies: Vec::new(),
+            reply_ends: Vec::new(),
             received: Vec::new(),
+            stream_offset: 0,
             transaction: None,
             batches_sent: 0,
             stats: ClientStats {
@@ -283,6 +293,7 @@ impl Client {
             Role::Workload => self.ops_remaining == 0,
             Role::Probe { acknowledged, .. } => *acknowledged,
             Role::Script { steps, .. } => steps.is_empty(),
+            Role::App(app) => app.finished(),
         };
         role_done && self.in_flight == 0 && self.transaction.is_none()
     }
@@ -316,6 +327,7 @@ impl Client {
                 }
                 None => Batch::new(),
             },
+            (Role::App(app), _) => app.next_batch(&mut self.rng),
             (Role::Workload, Some(progress)) if progress.watched => {
                 self.transaction_body(&progress)
             }
@@ -323,6 +335,7 @@ impl Client {
             (Role::Workload, None) => self.plain_batch(),
         };
         self.batch_replies.clear();
+        self.reply_ends.clear();
         self.batches_sent += 1;
         self.stats.requests_sent += batch.len() as u64;
         self.in_flight += batch.len();
@@ -363,8 +376,10 @@ impl Client {
             self.stats.replies_received += 1;
             self.stats.error_replies += u64::from(reply.is_error());
             self.batch_replies.push(reply);
+            self.reply_ends.push(self.stream_offset + used as u64);
         }
         self.received.drain(..used);
+        self.stream_offset += used as u64;
         Ok(self.in_flight == 0)
     }
 
@@ -390,6 +405,15 @@ impl Client {
             }
             Role::Script { steps, .. } if steps.is_empty() => return Next::Finished,
             Role::Script { after, .. } => return *after,
+            Role::App(_) => {
+                let Role::App(app) = &mut self.role else {
+                    unreachable!("matched above");
+                };
+                return match app.after_batch(&self.batch_replies, &self.reply_ends) {
+                    AppNext::Continue { think_ms } => Next::Continue { think_ms },
+                    AppNext::Finished => Next::Finished,
+                };
+            }
         }
         if let Some(progress) = self.transaction.take() {
             self.transaction = self.advance_transaction(progress);
@@ -415,8 +439,13 @@ impl Client {
     pub fn on_disconnected(&mut self) {
         self.in_flight = 0;
         self.received.clear();
+        self.stream_offset = 0;
         self.batch_replies.clear();
+        self.reply_ends.clear();
         self.transaction = None;
+        if let Role::App(app) = &mut self.role {
+            app.on_disconnected();
+        }
     }
 
     fn key(&mut self) -> Vec<u8> {

@@ -1,0 +1,608 @@
+//! The applications' invariants ([`crate::workload::apps`]), checked on
+//! every dataset a restart recovers and on the dataset at the end of the
+//! run. They hold on any prefix of the write log, since every application
+//! step that spans keys is one transaction; so they hold whatever the fsync
+//! policy lost, and a failure means a transaction was torn, a WATCH let a
+//! conflict through, or a recovery invented or dropped part of a unit.
+//!
+//! * **market:** with the setup record present, the users' funds add up to
+//!   what they started with and none is negative, and every item is in
+//!   exactly one place (an inventory or the market); without it, no
+//!   market key exists;
+//! * **logs:** each processor's counts are exactly those of the lines its
+//!   checkpoint says were processed;
+//! * **queue:** no job is in two places (pending, a processing list, done)
+//!   or twice in one; and every enqueue the node acknowledged whose write
+//!   the durability contract owes at this restart is somewhere.
+//!
+//! Everything but the owed enqueues is read from the dataset alone, so a
+//! replayed run is checked as well as a drawn one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redoubt_core::env::ConnId;
+
+use super::model::value::Data;
+use super::model::Dataset;
+use super::Verdict;
+use crate::workload::apps::logs::{self, Position, STATUSES};
+use crate::workload::apps::market;
+use crate::workload::apps::queue::{DONE_KEY, PENDING_KEY, PROCESSING_PREFIX};
+use crate::workload::apps::{AppCounts, AppStats};
+
+/// Violations kept for the report; the rest are counted.
+const VIOLATIONS_KEPT: usize = 10;
+
+/// Where an acknowledged write's reply ended: the node's life, the
+/// connection, and the offset in its reply stream. Names a write unit.
+pub type ReplyEnd = (usize, ConnId, u64);
+
+/// An enqueue the node acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckedJob {
+    pub job: Vec<u8>,
+    pub at: ReplyEnd,
+}
+
+/// What the checks found over a run.
+#[derive(Debug, Default, Clone)]
+pub struct AppFindings {
+    /// Datasets that held application keys and were checked.
+    pub datasets_checked: u64,
+    /// Owed enqueues found where they should be.
+    pub owed_enqueues_checked: u64,
+    pub violations: Vec<String>,
+    pub violations_total: u64,
+}
+
+impl AppFindings {
+    fn violation(&mut self, when: &str, text: String) {
+        self.violations_total += 1;
+        if self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(format!("{when}: {text}"));
+        }
+    }
+
+    /// Checks `data`, recovered (or held at the end) at `when`. `owed`: the
+    /// reply ends of the write units the durability contract owed, when it
+    /// owed any.
+    pub fn check(
+        &mut self,
+        when: &str,
+        data: &Dataset,
+        acked: &[AckedJob],
+        owed: Option<&BTreeSet<ReplyEnd>>,
+    ) {
+        let Some(keys) = data.get(&0) else {
+            return;
+        };
+        let before = self.violations_total;
+        let mut found = Vec::new();
+        let seen = check_market(keys, &mut found)
+            | check_logs(keys, &mut found)
+            | check_queue(
+                keys,
+                acked,
+                owed,
+                &mut found,
+                &mut self.owed_enqueues_checked,
+            );
+        for text in found {
+            self.violation(when, text);
+        }
+        if seen || self.violations_total > before {
+            self.datasets_checked += 1;
+        }
+    }
+}
+
+type Keys = BTreeMap<Vec<u8>, super::model::Entry>;
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn number(bytes: Option<&Vec<u8>>) -> Option<i64> {
+    std::str::from_utf8(bytes?).ok()?.parse().ok()
+}
+
+/// The market's conservation. Returns whether any market key exists.
+fn check_market(keys: &Keys, found: &mut Vec<String>) -> bool {
+    let market_keys: Vec<&Vec<u8>> = keys
+        .keys()
+        .filter(|key| key.starts_with(b"market:"))
+        .collect();
+    if market_keys.is_empty() {
+        return false;
+    }
+    let Some(setup) = keys.get(market::SETUP_KEY) else {
+        found.push(format!(
+            "market keys without the setup record: {}",
+            market_keys
+                .iter()
+                .map(|k| show(k))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        return true;
+    };
+    let Data::Hash(setup) = &setup.value else {
+        found.push("market:setup is not a hash".into());
+        return true;
+    };
+    let figures = (
+        number(setup.get(b"users".as_slice())),
+        number(setup.get(b"items".as_slice())),
+        number(setup.get(b"funds".as_slice())),
+    );
+    let (Some(users), Some(items), Some(funds)) = figures else {
+        found.push(format!("market:setup is incomplete: {setup:?}"));
+        return true;
+    };
+    let mut total = 0;
+    for user in 0..users as u64 {
+        let balance = match keys.get(&market::user_key(user)).map(|e| &e.value) {
+            Some(Data::Hash(fields)) => number(fields.get(b"funds".as_slice())),
+            _ => None,
+        };
+        match balance {
+            Some(balance) if balance < 0 => {
+                found.push(format!("user {user} has negative funds {balance}"))
+            }
+            Some(balance) => total += balance,
+            None => found.push(format!("user {user} has no funds field")),
+        }
+    }
+    if total != users * funds {
+        found.push(format!(
+            "money is not conserved: the users hold {total}, they started with {}",
+            users * funds
+        ));
+    }
+    let mut places: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
+    for user in 0..users as u64 {
+        if let Some(entry) = keys.get(&market::inventory_key(user)) {
+            let Data::Set(members) = &entry.value else {
+                found.push(format!("user {user}'s inventory is not a set"));
+                continue;
+            };
+            for item in members {
+                places
+                    .entry(item.clone())
+                    .or_default()
+                    .push(format!("inventory {user}"));
+            }
+        }
+    }
+    if let Some(entry) = keys.get(market::MARKET_KEY) {
+        let Data::ZSet(listings) = &entry.value else {
+            found.push("the market is not a sorted set".into());
+            return true;
+        };
+        for member in listings.keys() {
+            match market::parse_listing(member) {
+                Some((item, seller)) if (seller as i64) < users => places
+                    .entry(item.to_vec())
+                    .or_default()
+                    .push(format!("listed by {seller}")),
+                _ => found.push(format!("a listing names no user: {}", show(member))),
+            }
+        }
+    }
+    for item in 0..items as u64 {
+        let name = market::item_name(item);
+        match places.remove(&name).unwrap_or_default().as_slice() {
+            [_] => {}
+            [] => found.push(format!("{} is nowhere", show(&name))),
+            many => found.push(format!("{} is in {}", show(&name), many.join(" and "))),
+        }
+    }
+    for item in places.keys() {
+        found.push(format!("an item no setup made: {}", show(item)));
+    }
+    true
+}
+
+/// Each processor's counts against its checkpoint. Returns whether any
+/// processor's key exists.
+fn check_logs(keys: &Keys, found: &mut Vec<String>) -> bool {
+    let processors: BTreeSet<u64> = keys
+        .keys()
+        .filter_map(|key| {
+            let rest = key.strip_prefix(b"logs:")?;
+            let colon = rest.iter().position(|&b| b == b':')?;
+            std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()
+        })
+        .collect();
+    for &processor in &processors {
+        let progress = keys.get(&logs::progress_key(processor));
+        let counts = keys.get(&logs::counts_key(processor));
+        let position = match progress.map(|e| &e.value) {
+            None => Position::default(),
+            Some(Data::String(text)) => match Position::parse(text) {
+                Some(position) => position,
+                None => {
+                    found.push(format!(
+                        "processor {processor}'s checkpoint is unreadable: {}",
+                        show(text)
+                    ));
+                    continue;
+                }
+            },
+            Some(_) => {
+                found.push(format!(
+                    "processor {processor}'s checkpoint is not a string"
+                ));
+                continue;
+            }
+        };
+        let want = counts_through(position);
+        let have: BTreeMap<Vec<u8>, Vec<u8>> = match counts.map(|e| &e.value) {
+            None => BTreeMap::new(),
+            Some(Data::Hash(fields)) => fields.clone(),
+            Some(_) => {
+                found.push(format!("processor {processor}'s counts are not a hash"));
+                continue;
+            }
+        };
+        if have != want {
+            found.push(format!(
+                "processor {processor}'s counts do not match its checkpoint {}: have {}, the lines before it give {}",
+                show(&position.encode()),
+                show_counts(&have),
+                show_counts(&want)
+            ));
+        }
+    }
+    !processors.is_empty()
+}
+
+/// The counts of every line before `position`, as the hash holds them.
+fn counts_through(position: Position) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut counts = [0u64; STATUSES.len()];
+    for file in 0..=position.file {
+        let lines = if file == position.file {
+            position.line
+        } else {
+            logs::LINES_PER_FILE
+        };
+        for line in 0..lines {
+            let status = logs::status_of(file, line);
+            let at = STATUSES
+                .iter()
+                .position(|s| *s == status)
+                .expect("a status");
+            counts[at] += 1;
+        }
+    }
+    STATUSES
+        .iter()
+        .zip(counts)
+        .filter(|(_, count)| *count > 0)
+        .map(|(status, count)| (status.as_bytes().to_vec(), count.to_string().into_bytes()))
+        .collect()
+}
+
+fn show_counts(counts: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
+    let fields: Vec<String> = counts
+        .iter()
+        .map(|(status, count)| format!("{}={}", show(status), show(count)))
+        .collect();
+    format!("{{{}}}", fields.join(" "))
+}
+
+/// No job in two places, every owed enqueue somewhere. Returns whether any
+/// queue key exists.
+fn check_queue(
+    keys: &Keys,
+    acked: &[AckedJob],
+    owed: Option<&BTreeSet<ReplyEnd>>,
+    found: &mut Vec<String>,
+    owed_checked: &mut u64,
+) -> bool {
+    let mut places: BTreeMap<&[u8], Vec<String>> = BTreeMap::new();
+    let mut seen = false;
+    for (key, entry) in keys.range(b"queue:".to_vec()..) {
+        if !key.starts_with(b"queue:") {
+            break;
+        }
+        seen = true;
+        let known = key == PENDING_KEY || key == DONE_KEY || key.starts_with(PROCESSING_PREFIX);
+        let Data::List(jobs) = &entry.value else {
+            found.push(format!("{} is not a list", show(key)));
+            continue;
+        };
+        if !known {
+            found.push(format!("a queue key no application writes: {}", show(key)));
+            continue;
+        }
+        for job in jobs {
+            places.entry(job).or_default().push(show(key));
+        }
+    }
+    for (job, where_) in &places {
+        if where_.len() > 1 {
+            found.push(format!("{} is in {}", show(job), where_.join(" and ")));
+        }
+    }
+    if let Some(owed) = owed {
+        for ack in acked.iter().filter(|ack| owed.contains(&ack.at)) {
+            *owed_checked += 1;
+            if !places.contains_key(ack.job.as_slice()) {
+                found.push(format!(
+                    "the acknowledged enqueue of {} is lost, and the durability contract owed it",
+                    show(&ack.job)
+                ));
+            }
+        }
+    }
+    seen
+}
+
+/// The verdict: the findings, and whether each application that ran got
+/// its work done (a checker that passes a run in which nothing happened
+/// proves nothing).
+pub fn check_apps(counts: AppCounts, stats: &AppStats, findings: &AppFindings) -> Verdict {
+    let mut violations = findings.violations.clone();
+    let idle = [
+        (counts.market, stats.listings, "no trader listed an item"),
+        (
+            counts.logs,
+            stats.log_chunks,
+            "no processor committed a chunk",
+        ),
+        (counts.queue, stats.jobs_done, "no worker finished a job"),
+    ];
+    for (ran, work, complaint) in idle {
+        if ran > 0 && work == 0 {
+            violations.push(complaint.to_string());
+        }
+    }
+    let passed = findings.violations_total == 0 && violations.len() == findings.violations.len();
+    Verdict {
+        name: "apps",
+        passed,
+        summary: format!(
+            "{} datasets checked; market: {} setups, {} listings, {} purchases; logs: {} chunks, {} resumes; queue: {} enqueued, {} taken, {} done, {} swept; {} WATCH retries; {} owed enqueues found; {} violations",
+            findings.datasets_checked,
+            stats.market_setups,
+            stats.listings,
+            stats.purchases,
+            stats.log_chunks,
+            stats.log_resumes,
+            stats.jobs_enqueued,
+            stats.jobs_taken,
+            stats.jobs_done,
+            stats.jobs_swept,
+            stats.transactions_retried,
+            findings.owed_enqueues_checked,
+            findings.violations_total
+        ),
+        violations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::check::model::Entry;
+
+    fn entry(value: Data) -> Entry {
+        Entry {
+            value,
+            expire_at_ms: None,
+        }
+    }
+
+    fn hash(fields: &[(&str, &str)]) -> Data {
+        Data::Hash(
+            fields
+                .iter()
+                .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    fn set(members: &[&str]) -> Data {
+        Data::Set(members.iter().map(|m| m.as_bytes().to_vec()).collect())
+    }
+
+    fn list(items: &[&str]) -> Data {
+        Data::List(
+            items
+                .iter()
+                .map(|m| m.as_bytes().to_vec())
+                .collect::<VecDeque<_>>(),
+        )
+    }
+
+    /// A market of two users and three items after user 1 bought item0
+    /// from user 0 for 30, and user 1 listed item1 for 5.
+    fn market() -> Keys {
+        let mut keys = Keys::new();
+        let mut put = |key: &str, value: Data| {
+            keys.insert(key.as_bytes().to_vec(), entry(value));
+        };
+        put(
+            "market:setup",
+            hash(&[("users", "2"), ("items", "3"), ("funds", "100")]),
+        );
+        put(
+            "market:users:0",
+            hash(&[("name", "user0"), ("funds", "130")]),
+        );
+        put(
+            "market:users:1",
+            hash(&[("name", "user1"), ("funds", "70")]),
+        );
+        put("market:inventory:0", set(&["item2"]));
+        put("market:inventory:1", set(&["item0"]));
+        let listing = [(b"item1.1".to_vec(), 5)].into_iter().collect();
+        put("market:market", Data::ZSet(listing));
+        keys
+    }
+
+    fn findings(keys: Keys, acked: &[AckedJob], owed: Option<&BTreeSet<ReplyEnd>>) -> AppFindings {
+        let mut findings = AppFindings::default();
+        let data: Dataset = [(0, keys)].into_iter().collect();
+        findings.check("test", &data, acked, owed);
+        findings
+    }
+
+    fn violations(keys: Keys) -> Vec<String> {
+        findings(keys, &[], None).violations
+    }
+
+    #[test]
+    fn a_consistent_market_passes() {
+        assert_eq!(violations(market()), Vec::<String>::new());
+        // No market at all passes too.
+        assert_eq!(violations(Keys::new()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn half_a_purchase_is_caught() {
+        let mut keys = market();
+        // The seller was paid, the buyer not charged.
+        keys.insert(b"market:users:1".to_vec(), entry(hash(&[("funds", "100")])));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("money is not conserved: the users hold 230"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn an_item_in_two_places_or_none_is_caught() {
+        let mut keys = market();
+        keys.insert(
+            b"market:inventory:0".to_vec(),
+            entry(set(&["item2", "item1"])),
+        );
+        let found = violations(keys.clone());
+        assert!(
+            found[0].contains("item1 is in inventory 0 and listed by 1"),
+            "{found:?}"
+        );
+        keys.insert(b"market:inventory:0".to_vec(), entry(set(&[])));
+        let found = violations(keys);
+        assert!(found[0].contains("item2 is nowhere"), "{found:?}");
+    }
+
+    #[test]
+    fn market_keys_without_the_setup_are_caught() {
+        let mut keys = market();
+        keys.remove(b"market:setup".as_slice());
+        let found = violations(keys);
+        assert!(
+            found[0].starts_with("test: market keys without the setup record"),
+            "{found:?}"
+        );
+    }
+
+    /// Counts that match the checkpoint pass; one line more or less fails.
+    #[test]
+    fn log_counts_must_match_the_checkpoint() {
+        let position = Position { file: 1, line: 7 };
+        let want = counts_through(position);
+        let total: u64 = want
+            .values()
+            .map(|count| std::str::from_utf8(count).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, logs::LINES_PER_FILE + 7);
+        let mut keys = Keys::new();
+        keys.insert(
+            b"logs:0:progress".to_vec(),
+            entry(Data::String(b"1:7".to_vec())),
+        );
+        keys.insert(b"logs:0:counts".to_vec(), entry(Data::Hash(want.clone())));
+        assert_eq!(violations(keys.clone()), Vec::<String>::new());
+        let mut off_by_one = want;
+        let (_, count) = off_by_one.iter_mut().next().unwrap();
+        *count = (std::str::from_utf8(count).unwrap().parse::<u64>().unwrap() + 1)
+            .to_string()
+            .into_bytes();
+        keys.insert(b"logs:0:counts".to_vec(), entry(Data::Hash(off_by_one)));
+        let found = violations(keys.clone());
+        assert!(
+            found[0].contains("processor 0's counts do not match its checkpoint 1:7"),
+            "{found:?}"
+        );
+        // Counts with no checkpoint: results the progress does not cover.
+        keys.remove(b"logs:0:progress".as_slice());
+        assert_eq!(violations(keys).len(), 1);
+    }
+
+    #[test]
+    fn a_job_in_two_places_is_caught() {
+        let mut keys = Keys::new();
+        keys.insert(
+            b"queue:pending".to_vec(),
+            entry(list(&["job:0:3", "job:0:2"])),
+        );
+        keys.insert(b"queue:processing:0".to_vec(), entry(list(&["job:0:1"])));
+        keys.insert(b"queue:done".to_vec(), entry(list(&["job:1:1"])));
+        assert_eq!(violations(keys.clone()), Vec::<String>::new());
+        keys.insert(b"queue:done".to_vec(), entry(list(&["job:1:1", "job:0:1"])));
+        let found = violations(keys.clone());
+        assert!(
+            found[0].contains("job:0:1 is in queue:done and queue:processing:0"),
+            "{found:?}"
+        );
+        keys.insert(b"queue:done".to_vec(), entry(list(&["job:1:1", "job:1:1"])));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("job:1:1 is in queue:done and queue:done"),
+            "{found:?}"
+        );
+    }
+
+    /// An owed enqueue must be somewhere; one the contract did not owe may
+    /// be lost.
+    #[test]
+    fn an_owed_enqueue_must_survive() {
+        let mut keys = Keys::new();
+        keys.insert(b"queue:done".to_vec(), entry(list(&["job:0:1"])));
+        let acked = [
+            AckedJob {
+                job: b"job:0:1".to_vec(),
+                at: (0, 7, 10),
+            },
+            AckedJob {
+                job: b"job:0:2".to_vec(),
+                at: (0, 7, 20),
+            },
+        ];
+        let owed_first: BTreeSet<ReplyEnd> = [(0, 7, 10)].into_iter().collect();
+        let found = findings(keys.clone(), &acked, Some(&owed_first));
+        assert_eq!(found.violations, Vec::<String>::new());
+        assert_eq!(found.owed_enqueues_checked, 1);
+        let owed_both: BTreeSet<ReplyEnd> = [(0, 7, 10), (0, 7, 20)].into_iter().collect();
+        let found = findings(keys, &acked, Some(&owed_both));
+        assert!(
+            found.violations[0].contains("the acknowledged enqueue of job:0:2 is lost"),
+            "{:?}",
+            found.violations
+        );
+    }
+
+    /// A run whose applications did nothing fails, whatever the data.
+    #[test]
+    fn idle_applications_fail_the_verdict() {
+        let counts = AppCounts {
+            market: 1,
+            logs: 0,
+            queue: 0,
+        };
+        let verdict = check_apps(counts, &AppStats::default(), &AppFindings::default());
+        assert!(!verdict.passed);
+        assert_eq!(verdict.violations, ["no trader listed an item"]);
+        let worked = AppStats {
+            listings: 3,
+            ..AppStats::default()
+        };
+        assert!(check_apps(counts, &worked, &AppFindings::default()).passed);
+    }
+}
