@@ -5,10 +5,12 @@
 //! in the encodings of Redis 6.2 and earlier loads the same into both, and
 //! an AOF with blocking pops served replays to the same dataset.
 
+use std::io::Write;
 use std::time::Duration;
 
 use redoubt_tests::{
-    command, require_redis_tools, run_bounded, show, Flavor, ScratchDir, Server, EXIT_TIMEOUT,
+    command, encode, read_reply, require_redis_tools, run_bounded, show, Flavor, ScratchDir,
+    Server, EXIT_TIMEOUT,
 };
 
 /// Elements in the long list: enough for many listpack nodes.
@@ -426,4 +428,61 @@ fn old_encodings_load_as_in_redis() {
     for (want, got) in expected.iter().zip(&loaded) {
         assert_eq!(show(got), show(want), "{}", server.log());
     }
+}
+
+/// A version 9 dump with an empty collection of each plain type beside a
+/// string: Redis never writes one, but a dump from elsewhere may hold it.
+fn empty_keys_dump() -> Vec<u8> {
+    let mut dump = b"REDIS0009".to_vec();
+    for (rdb_type, key) in [(1u8, "list"), (2, "set"), (4, "hash"), (5, "zset")] {
+        dump.push(rdb_type);
+        rdb_string(&mut dump, key.as_bytes());
+        dump.push(0);
+    }
+    dump.push(0);
+    rdb_string(&mut dump, b"kept");
+    rdb_string(&mut dump, b"value");
+    dump.push(0xFF);
+    dump.extend_from_slice(&[0; 8]);
+    dump
+}
+
+// Both servers skip the empty collections of a dump and load the rest;
+// redoubt names each skipped key in its log with Redis's words. RESTORE of
+// an empty collection is refused by both.
+#[test]
+fn empty_keys_are_skipped_as_in_redis() {
+    require_redis_tools();
+    // An empty quicklist, RDB version 10, and its CRC-64 (as DUMP frames it).
+    let mut payload = b"\x12\x00\x0a\x00".to_vec();
+    let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    let dir = ScratchDir::new("empty-keys");
+    let dump = dir.path.join("dump.rdb");
+    let mut replies = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        std::fs::write(&dump, empty_keys_dump()).expect("write dump");
+        let server = Server::start_in(flavor, Some(&dir.path), &["--save", ""]);
+        let mut client = server.connect();
+        let restore: [&[u8]; 4] = [b"RESTORE", b"restored", b"0", &payload];
+        client.write_all(&encode(&restore)).expect("send RESTORE");
+        let restored = read_reply(&mut client, &mut Vec::new()).expect("a reply");
+        replies.push((
+            command(&mut client, &["DBSIZE"]),
+            command(&mut client, &["GET", "kept"]),
+            restored,
+        ));
+        if flavor == Flavor::Redoubt {
+            let log = server.log();
+            for key in ["list", "set", "hash", "zset"] {
+                let line = format!("rdbLoadObject skipping empty key: {key}");
+                assert!(log.contains(&line), "{line} not in:\n{log}");
+            }
+        }
+        stop(server);
+    }
+    assert_eq!(replies[0].0, b":1\r\n");
+    assert_eq!(replies[0].1, b"$5\r\nvalue\r\n");
+    assert_eq!(replies[1], replies[0]);
+    assert_eq!(replies[0].2, b"-ERR Bad data format\r\n");
 }

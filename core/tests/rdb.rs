@@ -95,6 +95,9 @@ fn decode(bytes: &[u8]) -> Result<Decoded, RdbError> {
                     other.value.type_name()
                 )
             }
+            RdbEvent::EmptyKey { key } => {
+                panic!("these dumps hold strings, found an empty key {key:?}")
+            }
             RdbEvent::End { checksum } => decoded.checksum = checksum,
         }
     }

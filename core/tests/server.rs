@@ -153,6 +153,80 @@ fn command_introspection() {
     );
 }
 
+// Commands whose keys move with their arguments: COMMAND GETKEYS finds
+// them as Redis 7.0 does (numkeys counts, SORT's last STORE), refuses a
+// count that runs past the arguments, and COMMAND INFO flags them.
+#[test]
+fn movable_keys() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    let keys = |t: &mut TestNode, argv: &[&str]| {
+        let mut full = vec!["COMMAND", "GETKEYS"];
+        full.extend_from_slice(argv);
+        t.cmd(c, &full)
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["ZUNIONSTORE", "dst", "2", "a", "b", "WEIGHTS", "1", "2"],
+            "*3\r\n$3\r\ndst\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &["ZDIFFSTORE", "d", "1", "a"],
+            "*2\r\n$1\r\nd\r\n$1\r\na\r\n",
+        ),
+        (
+            &["LMPOP", "2", "a", "b", "LEFT"],
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (&["BLMPOP", "0", "1", "a", "LEFT"], "*1\r\n$1\r\na\r\n"),
+        (
+            &["BZMPOP", "0", "2", "a", "b", "MIN"],
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &["SINTERCARD", "2", "a", "b", "LIMIT", "1"],
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (&["ZINTER", "1", "a"], "*1\r\n$1\r\na\r\n"),
+        (&["SORT", "abc"], "*1\r\n$3\r\nabc\r\n"),
+        (
+            &["SORT", "abc", "STORE", "def"],
+            "*2\r\n$3\r\nabc\r\n$3\r\ndef\r\n",
+        ),
+        // BY and GET take patterns, LIMIT two numbers: none is a STORE.
+        (
+            &[
+                "SORT", "abc", "BY", "store", "LIMIT", "0", "1", "GET", "store", "STORE", "x",
+                "STORE", "w",
+            ],
+            "*2\r\n$3\r\nabc\r\n$1\r\nw\r\n",
+        ),
+        (&["SORT_RO", "abc", "GET", "#"], "*1\r\n$3\r\nabc\r\n"),
+        (
+            &["ZUNION", "5", "a", "b"],
+            "-ERR Invalid arguments specified for command\r\n",
+        ),
+        (
+            &["LMPOP", "x", "a"],
+            "-ERR Invalid number of arguments specified for command\r\n",
+        ),
+        (&["NOSUCH", "a"], "-ERR Invalid command specified\r\n"),
+        (&["PING"], "-ERR The command has no key arguments\r\n"),
+    ];
+    for (argv, want) in cases {
+        assert_eq!(keys(&mut t, argv), *want, "{argv:?}");
+    }
+    let info = t.cmd(c, &["COMMAND", "INFO", "zunionstore"]);
+    assert!(
+        info.contains("*3\r\n+write\r\n+denyoom\r\n+movablekeys\r\n"),
+        "{info}"
+    );
+    assert!(
+        info.contains("+@write\r\n+@sortedset\r\n+@slow\r\n"),
+        "{info}"
+    );
+}
+
 // TIME and LASTSAVE read the node's clock.
 #[test]
 fn time_and_lastsave() {

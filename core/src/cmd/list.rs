@@ -9,7 +9,10 @@
 //! happened.
 
 use super::flag::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
-use super::{CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
+use super::{
+    keys_counted_at_1, keys_counted_at_2, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER,
+    ERR_NO_SUCH_KEY, ERR_SYNTAX,
+};
 use crate::db::value::list::{End, List};
 use crate::db::value::listpack::Entry;
 use crate::resp::{parse_i64, Out};
@@ -41,12 +44,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpos", -3, READ, lpos).key(1).doc(GROUP, "6.0.6", "Returns the index of matching elements in a list.", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time."),
     CommandSpec::new("lmove", 5, WRITE | DENYOOM, lmove).keys(1, 2, 1).doc(GROUP, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "O(1)"),
     CommandSpec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).keys(1, 2, 1).doc(GROUP, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "O(1)"),
-    CommandSpec::new("lmpop", -4, WRITE, lmpop).doc(GROUP, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
+    CommandSpec::new("lmpop", -4, WRITE, lmpop).movable(keys_counted_at_1).doc(GROUP, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
     CommandSpec::new("blpop", -3, BLOCK, blpop).keys(1, -2, 1).doc(GROUP, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys."),
     CommandSpec::new("brpop", -3, BLOCK, brpop).keys(1, -2, 1).doc(GROUP, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys."),
     CommandSpec::new("blmove", 6, BLOCK | DENYOOM, blmove).keys(1, 2, 1).doc(GROUP, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "O(1)"),
     CommandSpec::new("brpoplpush", 4, BLOCK | DENYOOM, brpoplpush).keys(1, 2, 1).doc(GROUP, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "O(1)"),
-    CommandSpec::new("blmpop", -5, BLOCK, blmpop).doc(GROUP, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop).movable(keys_counted_at_2).doc(GROUP, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
 ];
 
 /// Writes one list element as a bulk string.

@@ -78,6 +78,40 @@ pub type Handler = fn(&mut Ctx<'_>) -> Outcome;
 /// What a handler ends with.
 pub type Outcome = Result<(), Error>;
 
+/// Finds the keys of a command whose keys move with its arguments.
+pub type KeysOf = fn(&[Vec<u8>]) -> Vec<usize>;
+
+/// Keys counted by a `numkeys` argument at `at`, following it; `None` when
+/// the count is not a number or runs past the arguments.
+fn counted_keys(argv: &[Vec<u8>], at: usize) -> Vec<usize> {
+    let count = argv
+        .get(at)
+        .and_then(|word| parse_i64(word))
+        .filter(|&n| n > 0 && (n as usize) < argv.len().saturating_sub(at));
+    match count {
+        Some(n) => (at + 1..=at + n as usize).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// `CMD numkeys key ...` (LMPOP, SINTERCARD, ZUNION, ZMPOP, ...).
+pub fn keys_counted_at_1(argv: &[Vec<u8>]) -> Vec<usize> {
+    counted_keys(argv, 1)
+}
+
+/// `CMD timeout numkeys key ...` (BLMPOP, BZMPOP).
+pub fn keys_counted_at_2(argv: &[Vec<u8>]) -> Vec<usize> {
+    counted_keys(argv, 2)
+}
+
+/// `CMD destination numkeys key ...` (ZUNIONSTORE, ZINTERSTORE,
+/// ZDIFFSTORE): the destination, then the counted keys.
+pub fn keys_destination_then_counted(argv: &[Vec<u8>]) -> Vec<usize> {
+    let mut keys = vec![1];
+    keys.extend(counted_keys(argv, 2));
+    keys
+}
+
 /// A command's error reply, returned rather than written, so that `?` ends
 /// a handler at the first failure: a wrong type, a bad argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +164,10 @@ pub struct CommandSpec {
     pub flags: u32,
     /// Key positions: first, last (negative counts from the end), step.
     pub keys: (i32, i32, i32),
+    /// For commands whose keys move with their arguments (a `numkeys`
+    /// count, SORT's STORE): the positions of the keys in an argv.
+    /// COMMAND INFO then flags the command `movablekeys`.
+    pub movable: Option<KeysOf>,
     pub group: &'static str,
     pub since: &'static str,
     pub summary: &'static str,
@@ -148,6 +186,7 @@ impl CommandSpec {
             arity,
             flags,
             keys: (0, 0, 0),
+            movable: None,
             group: "",
             since: "",
             summary: "",
@@ -173,6 +212,34 @@ impl CommandSpec {
     pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
         self.keys = (first, last, step);
         self
+    }
+
+    /// Keys found by `keys_of` in each call's arguments.
+    pub const fn movable(mut self, keys_of: KeysOf) -> Self {
+        self.movable = Some(keys_of);
+        self
+    }
+
+    /// The positions of the keys in `argv`: the declared range, or what
+    /// the movable-keys function finds.
+    pub fn key_positions(&self, argv: &[Vec<u8>]) -> Vec<usize> {
+        if let Some(keys_of) = self.movable {
+            return keys_of(argv);
+        }
+        let (first, last, step) = self.keys;
+        if first <= 0 {
+            return Vec::new();
+        }
+        let last = if last < 0 {
+            argv.len() as i32 + last
+        } else {
+            last
+        };
+        (first..=last)
+            .step_by(step.max(1) as usize)
+            .map(|at| at as usize)
+            .filter(|&at| at < argv.len())
+            .collect()
     }
 
     /// What COMMAND DOCS says: the group, the version that introduced it,
@@ -208,6 +275,7 @@ pub const fn help_subcommand(
         arity: 2,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group,
         since,
         summary: "Returns helpful text about the different subcommands.",

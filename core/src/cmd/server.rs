@@ -18,15 +18,15 @@ const GROUP: &str = "server";
 const ADMIN: u32 = flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "info", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Returns information and statistics about the server.", complexity: "O(1)", handler: info, subcommands: &[] },
-    CommandSpec { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), group: GROUP, since: "2.0.0", summary: "A container for server configuration commands.", complexity: "Depends on subcommand.", handler: super::connection::container_help, subcommands: CONFIG_SUBCOMMANDS },
-    CommandSpec { name: "command", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), group: GROUP, since: "2.8.13", summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands", handler: command_all, subcommands: COMMAND_SUBCOMMANDS },
-    CommandSpec { name: "time", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "2.6.0", summary: "Returns the server time.", complexity: "O(1)", handler: time, subcommands: &[] },
-    CommandSpec { name: "lastsave", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Returns the Unix timestamp of the last successful save to disk.", complexity: "O(1)", handler: lastsave, subcommands: &[] },
-    CommandSpec { name: "save", arity: 1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk.", complexity: "O(N) where N is the total number of keys in all databases", handler: save, subcommands: &[] },
-    CommandSpec { name: "bgsave", arity: -1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Asynchronously saves the database(s) to disk.", complexity: "O(1)", handler: bgsave, subcommands: &[] },
-    CommandSpec { name: "bgrewriteaof", arity: 1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Asynchronously rewrites the append-only file to disk.", complexity: "O(1)", handler: bgrewriteaof, subcommands: &[] },
-    CommandSpec { name: "shutdown", arity: -1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", handler: shutdown, subcommands: &[] },
+    CommandSpec { name: "info", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Returns information and statistics about the server.", complexity: "O(1)", handler: info, subcommands: &[] },
+    CommandSpec { name: "config", arity: -2, flags: 0, keys: (0, 0, 0), movable: None, group: GROUP, since: "2.0.0", summary: "A container for server configuration commands.", complexity: "Depends on subcommand.", handler: super::connection::container_help, subcommands: CONFIG_SUBCOMMANDS },
+    CommandSpec { name: "command", arity: -1, flags: flag::LOADING | flag::STALE, keys: (0, 0, 0), movable: None, group: GROUP, since: "2.8.13", summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands", handler: command_all, subcommands: COMMAND_SUBCOMMANDS },
+    CommandSpec { name: "time", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), movable: None, group: GROUP, since: "2.6.0", summary: "Returns the server time.", complexity: "O(1)", handler: time, subcommands: &[] },
+    CommandSpec { name: "lastsave", arity: 1, flags: flag::LOADING | flag::STALE | flag::FAST, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Returns the Unix timestamp of the last successful save to disk.", complexity: "O(1)", handler: lastsave, subcommands: &[] },
+    CommandSpec { name: "save", arity: 1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk.", complexity: "O(N) where N is the total number of keys in all databases", handler: save, subcommands: &[] },
+    CommandSpec { name: "bgsave", arity: -1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Asynchronously saves the database(s) to disk.", complexity: "O(1)", handler: bgsave, subcommands: &[] },
+    CommandSpec { name: "bgrewriteaof", arity: 1, flags: ADMIN | flag::NOSCRIPT, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Asynchronously rewrites the append-only file to disk.", complexity: "O(1)", handler: bgrewriteaof, subcommands: &[] },
+    CommandSpec { name: "shutdown", arity: -1, flags: ADMIN | flag::NO_MULTI, keys: (0, 0, 0), movable: None, group: GROUP, since: "1.0.0", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", handler: shutdown, subcommands: &[] },
 ];
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
@@ -35,6 +35,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -3,
         flags: ADMIN,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.0.0",
         summary: "Returns the effective values of configuration parameters.",
@@ -47,6 +48,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -4,
         flags: ADMIN,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.0.0",
         summary: "Sets configuration parameters in-flight.",
@@ -59,6 +61,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: ADMIN,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.0.0",
         summary: "Resets the server's statistics.",
@@ -71,6 +74,7 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: ADMIN,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.8.0",
         summary: "Persists the effective configuration to file.",
@@ -87,6 +91,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         arity: 2,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.8.13",
         summary: "Returns a count of commands.",
@@ -99,6 +104,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -2,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.8.13",
         summary: "Returns information about one, multiple or all commands.",
@@ -111,6 +117,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -2,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "7.0.0",
         summary: "Returns documentary information about one, multiple or all commands.",
@@ -123,6 +130,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -2,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "7.0.0",
         summary: "Returns a list of command names.",
@@ -135,6 +143,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         arity: -3,
         flags: flag::LOADING | flag::STALE,
         keys: (0, 0, 0),
+        movable: None,
         group: GROUP,
         since: "2.8.13",
         summary: "Extracts the key names from an arbitrary command.",
@@ -735,33 +744,31 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Outcome {
 
 /// Redis's ACL categories for a command, derived from its flags and group.
 fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
-    let mut categories = Vec::new();
     let flagged = |f: u32| spec.flags & f != 0;
-    if flagged(flag::WRITE) {
-        categories.push("@write");
-    }
-    if flagged(flag::READONLY) {
-        categories.push("@read");
-    }
-    categories.push(if flagged(flag::FAST) {
-        "@fast"
-    } else {
-        "@slow"
-    });
-    if flagged(flag::ADMIN) {
-        categories.extend(["@admin", "@dangerous"]);
-    }
-    if flagged(flag::PUBSUB) {
-        categories.push("@pubsub");
-    }
-    match spec.group {
-        "string" => categories.push("@string"),
-        "generic" => categories.push("@keyspace"),
-        "transactions" => categories.push("@transaction"),
-        "connection" => categories.push("@connection"),
-        _ => {}
-    }
-    categories
+    let group = |name: &str| spec.group == name;
+    // In the order of Redis's category bits, as COMMAND INFO lists them.
+    [
+        (group("generic"), "@keyspace"),
+        (flagged(flag::READONLY), "@read"),
+        (flagged(flag::WRITE), "@write"),
+        (group("set"), "@set"),
+        (group("sorted-set"), "@sortedset"),
+        (group("list"), "@list"),
+        (group("hash"), "@hash"),
+        (group("string"), "@string"),
+        (flagged(flag::PUBSUB), "@pubsub"),
+        (flagged(flag::ADMIN), "@admin"),
+        (flagged(flag::FAST), "@fast"),
+        (!flagged(flag::FAST), "@slow"),
+        (flagged(flag::BLOCKING), "@blocking"),
+        (flagged(flag::ADMIN), "@dangerous"),
+        (group("connection"), "@connection"),
+        (group("transactions"), "@transaction"),
+    ]
+    .into_iter()
+    .filter(|(applies, _)| *applies)
+    .map(|(_, name)| name)
+    .collect()
 }
 
 /// One COMMAND INFO entry: Redis 7.0's ten fields.
@@ -769,11 +776,14 @@ fn write_command_info(out: &mut Out, spec: &CommandSpec, full_name: &str) {
     out.array(10);
     out.bulk(full_name.as_bytes());
     out.int(spec.arity as i64);
-    let names: Vec<&str> = flag::NAMES
+    let mut names: Vec<&str> = flag::NAMES
         .iter()
         .filter(|(f, _)| spec.flags & f != 0)
         .map(|(_, n)| *n)
         .collect();
+    if spec.movable.is_some() {
+        names.push("movablekeys");
+    }
     out.set(names.len());
     for name in names {
         out.simple(name);
@@ -937,21 +947,22 @@ fn command_getkeys(ctx: &mut Ctx<'_>) -> Outcome {
     let argv = &ctx.argv[2..];
     let resolved = match super::resolve(table(), argv) {
         Ok(resolved) => resolved,
+        Err(error) if error.starts_with("ERR wrong number of arguments") => {
+            return Err(Error::msg(
+                "ERR Invalid number of arguments specified for command",
+            ))
+        }
         Err(_) => return Err(Error::msg("ERR Invalid command specified")),
     };
-    let (first, last, step) = resolved.spec.keys;
-    if first == 0 {
-        return Err(Error::msg("ERR The command has no key arguments"));
+    let positions = resolved.spec.key_positions(argv);
+    if positions.is_empty() {
+        let reason = match resolved.spec.movable {
+            Some(_) => "ERR Invalid arguments specified for command",
+            None => "ERR The command has no key arguments",
+        };
+        return Err(Error::msg(reason));
     }
-    let last = if last < 0 {
-        argv.len() as i32 + last
-    } else {
-        last
-    };
-    let keys: Vec<&Vec<u8>> = (first..=last)
-        .step_by(step.max(1) as usize)
-        .filter_map(|i| argv.get(i as usize))
-        .collect();
+    let keys: Vec<&Vec<u8>> = positions.iter().map(|&at| &argv[at]).collect();
     let out = &mut ctx.client.out;
     out.array(keys.len());
     for key in keys {

@@ -20,7 +20,9 @@
 use super::keys::{
     parse_scan_options, reply_scan, scan_cursor_arg, scan_loop, SCAN_BUCKETS_PER_KEY_MAX,
 };
-use super::{flag, reply_overflowing, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
+use super::{
+    flag, keys_counted_at_1, reply_overflowing, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX,
+};
 use crate::db::value::Set;
 use crate::db::Value;
 
@@ -148,12 +150,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Stores the difference of sets at a key.",
             UNION_COMPLEXITY,
         ),
-    CommandSpec::new("sintercard", -3, READ, sintercard).doc(
-        GROUP,
-        "7.0.0",
-        "Counts the members every one of the sets holds, up to a limit.",
-        INTER_COMPLEXITY,
-    ),
+    CommandSpec::new("sintercard", -3, READ, sintercard)
+        .movable(keys_counted_at_1)
+        .doc(
+            GROUP,
+            "7.0.0",
+            "Counts the members every one of the sets holds, up to a limit.",
+            INTER_COMPLEXITY,
+        ),
     CommandSpec::new("sscan", -3, READ, sscan).key(1).doc(
         GROUP,
         "2.8.0",

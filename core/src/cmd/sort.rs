@@ -49,11 +49,35 @@ use crate::resp::parse_i64;
 const GROUP: &str = "generic";
 const COMPLEXITY: &str = "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).";
 
+/// SORT's keys: the sorted key, and the STORE destination (the last one
+/// given, as SORT uses it). Patterns after BY and GET are not keys of
+/// their own; LIMIT's two numbers are skipped.
+fn sort_keys(argv: &[Vec<u8>]) -> Vec<usize> {
+    let mut keys = vec![1];
+    let mut store = None;
+    let mut at = 2;
+    while at < argv.len() {
+        let word = argv[at].to_ascii_lowercase();
+        at += match word.as_slice() {
+            b"limit" => 3,
+            b"by" | b"get" => 2,
+            b"store" if at + 1 < argv.len() => {
+                store = Some(at + 1);
+                2
+            }
+            _ => 1,
+        };
+    }
+    keys.extend(store);
+    keys
+}
+
 const ERR_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sort", -2, WRITE | DENYOOM, sort)
         .key(1)
+        .movable(sort_keys)
         .doc(
             GROUP,
             "1.0.0",
@@ -62,6 +86,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("sort_ro", -2, READONLY, sort_ro)
         .key(1)
+        .movable(sort_keys)
         .doc(
             GROUP,
             "7.0.0",

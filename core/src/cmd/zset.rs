@@ -17,7 +17,10 @@
 
 use std::borrow::Cow;
 
-use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX};
+use super::{
+    flag, keys_counted_at_1, keys_counted_at_2, keys_destination_then_counted, CommandSpec, Ctx,
+    Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX,
+};
 use crate::db::value::zset::skiplist::compare;
 use crate::db::value::zset::{
     format_score, parse_range_number, parse_score, AddFlags, Added, Element,
@@ -209,13 +212,17 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Removes and returns the highest-scored member of the first non-empty sorted set, waiting for one if there is none.",
             "O(log(N)), N being the number of elements in the sorted set",
         ),
-    CommandSpec::new("zmpop", -4, flag::WRITE, zmpop).doc(
+    CommandSpec::new("zmpop", -4, flag::WRITE, zmpop)
+        .movable(keys_counted_at_1)
+        .doc(
         GROUP,
         "7.0.0",
         "Removes and returns members with the lowest or highest scores from the first non-empty sorted set.",
         "O(K)+O(M*log(N)): K keys, N elements in the sorted set, M elements popped",
     ),
-    CommandSpec::new("bzmpop", -5, flag::WRITE | flag::BLOCKING, bzmpop).doc(
+    CommandSpec::new("bzmpop", -5, flag::WRITE | flag::BLOCKING, bzmpop)
+        .movable(keys_counted_at_2)
+        .doc(
         GROUP,
         "7.0.0",
         "Removes and returns members with the lowest or highest scores from the first non-empty sorted set, waiting for one if there is none.",
@@ -223,6 +230,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     CommandSpec::new("zunionstore", -4, WRITE_DENYOOM, zunionstore)
         .key(1)
+        .movable(keys_destination_then_counted)
         .doc(
             GROUP,
             "2.0.0",
@@ -231,6 +239,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zinterstore", -4, WRITE_DENYOOM, zinterstore)
         .key(1)
+        .movable(keys_destination_then_counted)
         .doc(
             GROUP,
             "2.0.0",
@@ -239,31 +248,40 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("zdiffstore", -4, WRITE_DENYOOM, zdiffstore)
         .key(1)
+        .movable(keys_destination_then_counted)
         .doc(
             GROUP,
             "6.2.0",
             "Stores the difference of sorted sets in a key.",
             DIFF_COMPLEXITY,
         ),
-    CommandSpec::new("zunion", -3, flag::READONLY, zunion).doc(
+    CommandSpec::new("zunion", -3, flag::READONLY, zunion)
+        .movable(keys_counted_at_1)
+        .doc(
         GROUP,
         "6.2.0",
         "Returns the union of sorted sets.",
         UNION_COMPLEXITY,
     ),
-    CommandSpec::new("zinter", -3, flag::READONLY, zinter).doc(
+    CommandSpec::new("zinter", -3, flag::READONLY, zinter)
+        .movable(keys_counted_at_1)
+        .doc(
         GROUP,
         "6.2.0",
         "Returns the intersection of sorted sets.",
         INTER_COMPLEXITY,
     ),
-    CommandSpec::new("zdiff", -3, flag::READONLY, zdiff).doc(
+    CommandSpec::new("zdiff", -3, flag::READONLY, zdiff)
+        .movable(keys_counted_at_1)
+        .doc(
         GROUP,
         "6.2.0",
         "Returns the difference of sorted sets.",
         DIFF_COMPLEXITY,
     ),
-    CommandSpec::new("zintercard", -3, flag::READONLY, zintercard).doc(
+    CommandSpec::new("zintercard", -3, flag::READONLY, zintercard)
+        .movable(keys_counted_at_1)
+        .doc(
         GROUP,
         "7.0.0",
         "Returns the number of members in the intersection of sorted sets.",

@@ -477,6 +477,8 @@ fn later_valid_data(
 
 /// Largest RESIZEDB hint honoured; bigger dumps grow the table as they load.
 const RESIZE_HINT_MAX: u64 = 1 << 26;
+/// Empty keys a load names in the log; the rest are only counted.
+const EMPTY_KEYS_NAMED: u64 = 10;
 
 /// What loading an RDB dump found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -485,6 +487,8 @@ pub struct RdbLoadReport {
     pub keys_expired: u64,
     /// Bytes the dump took in its file.
     pub bytes: u64,
+    /// Collections with no element, skipped.
+    pub empty_keys_skipped: u64,
 }
 
 /// Loads an RDB dump (a `dbfilename` dump, or an AOF BASE with the RDB
@@ -515,6 +519,8 @@ pub fn load_rdb(
         reader.set_verify_checksum(verify);
         reader.set_encodings(encodings);
         let mut report = RdbLoadReport::default();
+        // The empty keys skipped, named in the log once the file is read.
+        let mut skipped = Vec::new();
         let mut db = 0;
         while let Some(event) = reader.next_event().map_err(describe)? {
             match event {
@@ -545,8 +551,22 @@ pub fn load_rdb(
                     let cap = |n: u64| n.min(RESIZE_HINT_MAX) as usize;
                     server.keyspace.dbs[db].reserve(cap(keys), cap(expires));
                 }
+                RdbEvent::EmptyKey { key } => {
+                    // Redis skips these too, naming the first ten.
+                    if report.empty_keys_skipped < EMPTY_KEYS_NAMED {
+                        skipped.push(String::from_utf8_lossy(&key).into_owned());
+                    }
+                    report.empty_keys_skipped += 1;
+                }
                 RdbEvent::Aux { .. } => {}
             }
+        }
+        drop(reader);
+        for key in skipped {
+            env.log(
+                LogLevel::Notice,
+                &format!("rdbLoadObject skipping empty key: {key}"),
+            );
         }
         Ok(report)
     })();

@@ -454,7 +454,7 @@ pub enum RdbErrorKind {
     /// A value type Redis writes that this server cannot hold yet.
     UnsupportedType { rdb_type: u8, key: Vec<u8> },
     /// A value whose encoding is corrupt: a listpack that does not check
-    /// out, an empty collection.
+    /// out.
     CorruptValue { key: Vec<u8>, detail: String },
     /// A function library (`FUNCTION LOAD`): not supported.
     FunctionsUnsupported,
@@ -609,15 +609,6 @@ fn into_pairs(
     Ok(pairs)
 }
 
-/// A collection read from a dump must hold something: Redis never writes
-/// an empty one.
-fn non_empty(at: u64, key: &[u8], value: Value) -> Result<Value, RdbError> {
-    if value.is_empty_collection() {
-        return Err(corrupt(at, key, "empty collection".to_string()));
-    }
-    Ok(value)
-}
-
 /// Printable ASCII as is, other bytes as `\xNN`, cut at a bound.
 fn escape_for_message(bytes: &[u8]) -> String {
     let shown = &bytes[..bytes.len().min(ERROR_KEY_BYTES_MAX)];
@@ -706,6 +697,10 @@ pub enum RdbEvent {
     /// One key. Its expiry may lie in the past: whether to drop it is the
     /// loader's decision (Redis masters drop, replicas keep).
     Entry(RdbEntry),
+    /// A collection with no element: Redis never writes one, and skips it
+    /// when loading a file (logging `rdbLoadObject skipping empty key`);
+    /// RESTORE refuses it.
+    EmptyKey { key: Vec<u8> },
     /// The end marker was read and the checksum handled. The reader's
     /// [`offset`](RdbReader::offset) is now just past the dump.
     End { checksum: Checksum },
@@ -886,7 +881,14 @@ impl<S: ByteSource> RdbReader<S> {
                 opcode::EOF => RdbEvent::End {
                     checksum: self.read_checksum()?,
                 },
-                rdb_type => RdbEvent::Entry(self.read_entry(at, rdb_type, expire_at_ms)?),
+                rdb_type => {
+                    let entry = self.read_entry(at, rdb_type, expire_at_ms)?;
+                    if entry.value.is_empty_collection() {
+                        RdbEvent::EmptyKey { key: entry.key }
+                    } else {
+                        RdbEvent::Entry(entry)
+                    }
+                }
             };
             return Ok(event);
         }
@@ -905,7 +907,7 @@ impl<S: ByteSource> RdbReader<S> {
         let key = self.read_string("key")?;
         let value = match rdb_type {
             TYPE_STRING => Value::String(self.read_string("string value")?),
-            TYPE_LIST => self.read_plain_list(at, &key)?,
+            TYPE_LIST => self.read_plain_list()?,
             TYPE_LIST_QUICKLIST_2 => self.read_quicklist(at, &key)?,
             TYPE_LIST_ZIPLIST => self.read_list_ziplist(at, &key)?,
             TYPE_LIST_QUICKLIST => self.read_ziplist_quicklist(at, &key)?,
@@ -931,13 +933,13 @@ impl<S: ByteSource> RdbReader<S> {
     }
 
     /// A list as a length and its elements.
-    fn read_plain_list(&mut self, at: u64, key: &[u8]) -> Result<Value, RdbError> {
+    fn read_plain_list(&mut self) -> Result<Value, RdbError> {
         let len = self.read_len("list length")?;
         let mut list = List::new(&self.encodings);
         for _ in 0..len {
             list.push(End::Tail, &self.read_string("list element")?);
         }
-        non_empty(at, key, Value::List(Box::new(list)))
+        Ok(Value::List(Box::new(list)))
     }
 
     /// A quicklist: a node count, then each node's container and bytes.
@@ -961,11 +963,10 @@ impl<S: ByteSource> RdbReader<S> {
             };
             nodes.push(node);
         }
-        non_empty(
-            at,
-            key,
-            Value::List(Box::new(List::from_nodes(nodes, &self.encodings))),
-        )
+        Ok(Value::List(Box::new(List::from_nodes(
+            nodes,
+            &self.encodings,
+        ))))
     }
 
     /// A list as one ziplist (type 10): its elements pushed one by one, so
@@ -976,7 +977,7 @@ impl<S: ByteSource> RdbReader<S> {
         for element in &elements {
             list.push(End::Tail, element);
         }
-        non_empty(at, key, Value::List(Box::new(list)))
+        Ok(Value::List(Box::new(list)))
     }
 
     /// A quicklist of ziplist nodes (type 14): a node count, then each node
@@ -996,11 +997,10 @@ impl<S: ByteSource> RdbReader<S> {
             }
             nodes.push(node);
         }
-        non_empty(
-            at,
-            key,
-            Value::List(Box::new(List::from_nodes(nodes, &self.encodings))),
-        )
+        Ok(Value::List(Box::new(List::from_nodes(
+            nodes,
+            &self.encodings,
+        ))))
     }
 
     /// A set as a length and its members; a repeated member is corrupt.
@@ -1013,7 +1013,7 @@ impl<S: ByteSource> RdbReader<S> {
                 return Err(corrupt(at, key, "duplicate set member".to_string()));
             }
         }
-        non_empty(at, key, Value::Set(set))
+        Ok(Value::Set(set))
     }
 
     /// A set as an intset, checked and rebuilt under the server's limits.
@@ -1025,7 +1025,7 @@ impl<S: ByteSource> RdbReader<S> {
         for value in intset.iter() {
             set.add(value.to_string().as_bytes(), &self.encodings);
         }
-        non_empty(at, key, Value::Set(set))
+        Ok(Value::Set(set))
     }
 
     /// A hash as a length and its pairs; a repeated field is corrupt.
@@ -1039,7 +1039,7 @@ impl<S: ByteSource> RdbReader<S> {
                 return Err(corrupt(at, key, "duplicate hash field".to_string()));
             }
         }
-        non_empty(at, key, Value::Hash(hash))
+        Ok(Value::Hash(hash))
     }
 
     /// A hash as a listpack of field, value: checked, then rebuilt under
@@ -1089,7 +1089,7 @@ impl<S: ByteSource> RdbReader<S> {
                 return Err(corrupt(at, key, "duplicate hash field".to_string()));
             }
         }
-        non_empty(at, key, Value::Hash(hash))
+        Ok(Value::Hash(hash))
     }
 
     /// A sorted set as a length and members with scores, as text
@@ -1177,7 +1177,7 @@ impl<S: ByteSource> RdbReader<S> {
             return Err(corrupt(at, key, "duplicate sorted set member".to_string()));
         }
         let zset = ZSet::from_sorted(elements, &self.encodings);
-        non_empty(at, key, Value::ZSet(zset))
+        Ok(Value::ZSet(zset))
     }
 
     /// A ziplist blob, checked and decoded to its entries.
@@ -1450,6 +1450,14 @@ mod tests {
         let mut lzf = Lzf::default();
         put_string(&mut out, bytes, compress.then_some(&mut lzf));
         out
+    }
+
+    /// The key of the empty collection `bytes` holds first.
+    fn empty_key(bytes: &[u8]) -> Vec<u8> {
+        match events(bytes).expect("an empty key reads").remove(0) {
+            RdbEvent::EmptyKey { key } => key,
+            other => panic!("not an empty key: {other:?}"),
+        }
     }
 
     fn error_of(bytes: &[u8]) -> RdbError {
@@ -1762,13 +1770,14 @@ mod tests {
                 && text.contains("a stream"),
             "{text}"
         );
-        // A quicklist with no element, or a node that is no listpack, is
-        // corrupt.
-        let e = error_of(&framed(b"\x12\x06mylist\x00"));
-        assert!(
-            e.to_string()
-                .contains("corrupt value for key 'mylist': empty collection"),
-            "{e}"
+        // A quicklist with no element is an empty key, which loading
+        // skips as Redis does; a node that is no listpack is corrupt.
+        let read = events(&framed(b"\x12\x06mylist\x00")).expect("an empty key reads");
+        assert_eq!(
+            read[0],
+            RdbEvent::EmptyKey {
+                key: b"mylist".to_vec()
+            }
         );
         let e = error_of(&framed(b"\x12\x06mylist\x01\x02\x03abc"));
         assert!(
@@ -2004,10 +2013,7 @@ mod tests {
         assert!(list.nodes().count() > 1);
 
         let empty = ziplist::encode::ziplist(&[]);
-        assert_eq!(
-            corrupt_detail(&blob_dump(10, b"k", &empty)),
-            "empty collection"
-        );
+        assert_eq!(empty_key(&blob_dump(10, b"k", &empty)), b"k");
         let mut broken = hex(SMALL_LIST_ZIPLIST);
         broken[13] = 0x02;
         let e = error_of(&blob_dump(10, b"k", &broken));
@@ -2051,7 +2057,7 @@ mod tests {
             &ziplist::encode::ziplist(&[]),
         ]
         .concat();
-        assert_eq!(corrupt_detail(&framed(&only_empty)), "empty collection");
+        assert_eq!(empty_key(&framed(&only_empty)), b"k");
         let detail = corrupt_detail(&framed(b"\x0e\x01k\x01\x00"));
         assert_eq!(detail, "quicklist ziplist node: only 0 bytes");
     }
@@ -2090,10 +2096,7 @@ mod tests {
             "hash ziplist with an odd count"
         );
         let empty = ziplist::encode::ziplist(&[]);
-        assert_eq!(
-            corrupt_detail(&blob_dump(13, b"k", &empty)),
-            "empty collection"
-        );
+        assert_eq!(empty_key(&blob_dump(13, b"k", &empty)), b"k");
     }
 
     // Type 9, a hash as a zipmap, with free bytes after a value.

@@ -156,6 +156,10 @@ fn show_event(event: &RdbEvent, offset: u64, now_ms: i64, counts: &mut Counts) {
         )),
         RdbEvent::SelectDb { index } => say(&format!("[offset {offset}] Selecting DB ID {index}")),
         RdbEvent::ResizeDb { .. } => {}
+        RdbEvent::EmptyKey { key } => say(&format!(
+            "[offset {offset}] Skipping empty key: {}",
+            printable(key)
+        )),
         RdbEvent::Entry(entry) => {
             counts.keys += 1;
             if let Some(at) = entry.expire_at_ms {
