@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Throughput of redoubt-server next to the real redis-server, measured with
-# redis-benchmark on loopback: SET, GET, INCR and MSET, without and with
-# pipelining, both servers without persistence (--save '' --appendonly no);
-# then SET with the AOF on under appendfsync everysec and always; then the
-# simulator's speed (simulated commands per wall second on one core).
+# redis-benchmark on loopback: SET, GET, INCR, MSET and ZRANGE, without and
+# with pipelining, both servers without persistence (--save '' --appendonly
+# no); then SET with the AOF on under appendfsync everysec and always; then
+# the simulator's speed (simulated commands per wall second on one core).
 #
 #   bench/vs-redis.sh              # 200000 requests per test, 50 clients
 #   N=20000 bench/vs-redis.sh      # a quicker run
 #   TESTS='ping_mbulk set' bench/vs-redis.sh   # other redis-benchmark tests
+#   TESTS='zrange' POLICIES= bench/vs-redis.sh # ZRANGE only
+#
+# zrange is no redis-benchmark test: it runs `ZRANGE bench:zset 0 99` on a
+# sorted set of ZRANGE_MEMBERS members (1000 by default, the skiplist
+# encoding) loaded into each server first.
 #
 # On a machine with two or more cores the server runs on core 0 and
 # redis-benchmark on core 1 (taskset), one server at a time, so the two do
@@ -17,7 +22,8 @@ set -euo pipefail
 
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
-TESTS=${TESTS:-set get incr mset}
+TESTS=${TESTS:-set get incr mset zrange}
+ZRANGE_MEMBERS=${ZRANGE_MEMBERS:-1000}
 REDIS_PORT=${REDIS_PORT:-16379}
 REDOUBT_PORT=${REDOUBT_PORT:-16380}
 # shellcheck source=bench/common.sh
@@ -75,10 +81,26 @@ table() { # tests...
     done
 }
 
-# Requests per second of one redis-benchmark test.
+# Requests per second of one redis-benchmark test, or of the command a
+# test of ours names.
 rate() { # port test pipeline
+    local what=(-t "$2")
+    case "$2" in
+    zrange) what=(ZRANGE bench:zset 0 99) ;;
+    esac
     "${CLIENT_CPU[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" \
-        -P "$3" -t "$2" --csv 2>/dev/null | awk -F'"' 'NR == 2 { print $4 }' || true
+        -P "$3" --csv "${what[@]}" 2>/dev/null | awk -F'"' 'NR == 2 { print $4 }' || true
+}
+
+# Loads what our tests among TESTS read.
+prefill() { # port
+    case " $TESTS " in
+    *" zrange "*)
+        # shellcheck disable=SC2046
+        redis-cli -h 127.0.0.1 -p "$1" zadd bench:zset $(awk -v n="$ZRANGE_MEMBERS" \
+            'BEGIN { for (i = 0; i < n; i++) printf "%d member:%d ", i, i }') >/dev/null
+        ;;
+    esac
 }
 
 echo "redis-benchmark -c $CLIENTS -n $N (redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'))"
@@ -86,6 +108,8 @@ echo
 echo "no persistence (--appendonly no --save '')"
 start redis "$REDIS_PORT" redis-server --appendonly no
 start redoubt "$REDOUBT_PORT" "$REDOUBT_BIN" --appendonly no
+prefill "$REDIS_PORT"
+prefill "$REDOUBT_PORT"
 # shellcheck disable=SC2086
 table $TESTS
 stop_all

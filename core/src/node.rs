@@ -320,7 +320,7 @@ impl<E: Env> Node<E> {
 
     /// Monotonic time at which `on_tick` must run next.
     /// While a background save or rewrite runs, that is now: each
-    /// `on_tick` then writes one slice of it.
+    /// `on_tick` then writes one step of it.
     pub fn next_deadline(&self) -> u64 {
         if self.server.background_wants_slices() {
             return 0;

@@ -196,6 +196,38 @@ fn next_cursor(cursor: u64, mask: u64) -> u64 {
         .reverse_bits()
 }
 
+/// Where an entry stands in table order ([`Dict::iter`]'s): its table, its
+/// bucket, and its index in the bucket's chain. A place stays meaningful
+/// while the dict does not change, so an iteration can stop after an entry
+/// and resume at [`Place::after`] it later ([`Dict::iter_from`]): a
+/// snapshot writes a large hash or set over several steps that way, from a
+/// copy no command changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Place {
+    table: usize,
+    bucket: usize,
+    index: usize,
+}
+
+impl Place {
+    /// The first place of any dict.
+    pub const START: Place = Place {
+        table: 0,
+        bucket: 0,
+        index: 0,
+    };
+
+    /// The place of the entry that follows this one in table order (it
+    /// may be past the end of its chain: iteration then goes on with the
+    /// next bucket).
+    pub fn after(self) -> Place {
+        Place {
+            index: self.index + 1,
+            ..self
+        }
+    }
+}
+
 /// The keyspace hash table; see the module documentation.
 pub struct Dict<V> {
     /// `tables[0]` is the live table; `tables[1]` has buckets only while a
@@ -331,6 +363,36 @@ impl<V> Dict<V> {
             .flat_map(|table| table.buckets.iter())
             .flat_map(chain_entries)
             .map(|entry| (&*entry.key, &entry.value))
+    }
+
+    /// The entries from `from` on, in table order (as [`Dict::iter`]),
+    /// each with its place. Finding `from` costs its index in its chain,
+    /// not the entries before it.
+    pub fn iter_from(&self, from: Place) -> impl Iterator<Item = (Place, &[u8], &V)> {
+        let tables = &self.tables;
+        (from.table..tables.len()).flat_map(move |table| {
+            let first = if table == from.table { from.bucket } else { 0 };
+            let buckets = tables[table].buckets.get(first..).unwrap_or_default();
+            buckets.iter().enumerate().flat_map(move |(offset, chain)| {
+                let bucket = first + offset;
+                let skipped = if (table, bucket) == (from.table, from.bucket) {
+                    from.index
+                } else {
+                    0
+                };
+                chain_entries(chain)
+                    .enumerate()
+                    .skip(skipped)
+                    .map(move |(index, entry)| {
+                        let place = Place {
+                            table,
+                            bucket,
+                            index,
+                        };
+                        (place, &*entry.key, &entry.value)
+                    })
+            })
+        })
     }
 
     /// One SCAN step. Calls `visit` for every entry in the bucket `cursor`
@@ -802,6 +864,46 @@ mod tests {
         dict.remove(&key("k", 1));
         assert_eq!(copy.get(&key("k", 1)), Some(&1));
         assert_eq!(copy.len(), 300);
+    }
+
+    // Iterating from the place after any entry gives the rest of `iter`'s
+    // order, in a settled table and mid-rehash, and in chunks of any size.
+    #[test]
+    fn iter_from_resumes_table_order() {
+        let mut seen_rehashing = false;
+        for count in [0, 1, 3, 300, 1000] {
+            let dict = filled(count);
+            seen_rehashing |= dict.is_rehashing();
+            let order: Vec<Vec<u8>> = dict.iter().map(|(k, _)| k.to_vec()).collect();
+            let placed: Vec<(Place, Vec<u8>)> = dict
+                .iter_from(Place::START)
+                .map(|(place, k, _)| (place, k.to_vec()))
+                .collect();
+            let keys: Vec<Vec<u8>> = placed.iter().map(|(_, k)| k.clone()).collect();
+            assert_eq!(keys, order, "iter_from(START) is iter, {count} entries");
+            for (at, (place, _)) in placed.iter().enumerate() {
+                let rest: Vec<Vec<u8>> = dict
+                    .iter_from(place.after())
+                    .map(|(_, k, _)| k.to_vec())
+                    .collect();
+                assert_eq!(rest, order[at + 1..], "resumed after entry {at} of {count}");
+            }
+            for chunk in [1, 2, 7, 64] {
+                let (mut place, mut resumed) = (Place::START, Vec::new());
+                loop {
+                    let before = resumed.len();
+                    for (at, k, _) in dict.iter_from(place).take(chunk) {
+                        resumed.push(k.to_vec());
+                        place = at.after();
+                    }
+                    if resumed.len() == before {
+                        break;
+                    }
+                }
+                assert_eq!(resumed, order, "chunks of {chunk}, {count} entries");
+            }
+        }
+        assert!(seen_rehashing, "one of the dicts is mid-rehash");
     }
 
     #[test]

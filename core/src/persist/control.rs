@@ -1,7 +1,7 @@
 //! What starts and finishes background saves and AOF rewrites (BGSAVE,
 //! BGREWRITEAOF, `save` points, automatic rewrites on growth, SAVE, the
 //! save at SHUTDOWN), and what turns the AOF on and off and recovers it
-//! from an fsync error. One job runs at a time, a slice per event-loop
+//! from an fsync error. One job runs at a time, a step per event-loop
 //! iteration (see `persist::job`); the other kind waits as scheduled.
 
 use super::aof::{aof_dir, base_encoding, join, rdb_aux};
@@ -137,7 +137,7 @@ impl Server {
         }
     }
 
-    /// Runs one slice of the running job and finishes it when complete.
+    /// Runs one step of the running job and finishes it when complete.
     /// Called from `on_tick` while a job runs.
     pub fn background_step(&mut self, env: &mut dyn Env) {
         let Some((kind, mut job, started)) = self.background.job.take() else {
@@ -150,7 +150,7 @@ impl Server {
         }
     }
 
-    /// Whether the running job has slices left to write (the node then
+    /// Whether the running job has steps left to write (the node then
     /// wants `on_tick` at once rather than at the next cron).
     pub fn background_wants_slices(&self) -> bool {
         matches!(&self.background.job, Some((_, job, _)) if job.progress == Progress::Writing)

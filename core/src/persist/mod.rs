@@ -9,4 +9,5 @@ pub mod job;
 pub mod load;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot_encoder;
 pub mod ziplist;

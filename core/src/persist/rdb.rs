@@ -36,7 +36,7 @@ use crate::config::Encodings;
 use crate::db::value::intset::Intset;
 use crate::db::value::list::{End, List};
 use crate::db::value::listpack::{Entry, Listpack};
-use crate::db::value::{Hash, Set, ZSet};
+use crate::db::value::{Cursor, Hash, Set, ZSet};
 use crate::db::Value;
 use crate::env::{Disk, FileId};
 
@@ -158,7 +158,9 @@ pub fn crc64(bytes: &[u8]) -> u64 {
 ///
 /// Order of calls: [`header`](Self::header), then for each non-empty database
 /// [`select_db`](Self::select_db) followed by its [`entry`](Self::entry)s,
-/// then [`finish`](Self::finish). The buffers may differ from call to call
+/// then [`finish`](Self::finish). An entry may also be written in parts:
+/// [`entry_start`](Self::entry_start), then
+/// [`entry_elements`](Self::entry_elements) until its cursor is complete. The buffers may differ from call to call
 /// (the caller writes each out and clears it), but every byte appended must
 /// reach the file in order, or the checksum will not match.
 pub struct RdbWriter {
@@ -249,93 +251,101 @@ impl RdbWriter {
         value: &Value,
         expire_at_ms: Option<i64>,
     ) {
+        let mut cursor = self.entry_start(out, key, value, expire_at_ms);
+        self.entry_elements(out, value, &mut cursor, usize::MAX);
+    }
+
+    /// The first part of [`RdbWriter::entry`]: the expiry, type and key,
+    /// then a string or a compact encoding whole, or the length of a large
+    /// collection, whose elements [`RdbWriter::entry_elements`] appends
+    /// from the cursor returned. Writing a large value in parts gives the
+    /// bytes of writing it in one go: a snapshot step never encodes a
+    /// million elements at once.
+    pub fn entry_start(
+        &mut self,
+        out: &mut Vec<u8>,
+        key: &[u8],
+        value: &Value,
+        expire_at_ms: Option<i64>,
+    ) -> Cursor {
         let start = out.len();
         if let Some(at) = expire_at_ms {
             out.push(opcode::EXPIRETIME_MS);
             out.extend_from_slice(&at.to_le_bytes());
         }
-        match value {
-            Value::String(bytes) => {
-                out.push(TYPE_STRING);
-                put_string(out, key, self.lzf.as_mut());
+        let (rdb_type, blob) = match value {
+            Value::String(bytes) => (TYPE_STRING, Some(&bytes[..])),
+            Value::List(_) => (TYPE_LIST_QUICKLIST_2, None),
+            Value::Hash(hash) => match hash.as_listpack() {
+                Some(listpack) => (TYPE_HASH_LISTPACK, Some(listpack.as_bytes())),
+                None => (TYPE_HASH, None),
+            },
+            Value::Set(set) => match set.as_intset() {
+                Some(intset) => (TYPE_SET_INTSET, Some(intset.as_bytes())),
+                None => (TYPE_SET, None),
+            },
+            Value::ZSet(zset) => match zset.as_listpack() {
+                Some(listpack) => (TYPE_ZSET_LISTPACK, Some(listpack.as_bytes())),
+                None => (TYPE_ZSET_2, None),
+            },
+        };
+        out.push(rdb_type);
+        put_string(out, key, self.lzf.as_mut());
+        let cursor = match blob {
+            Some(bytes) => {
                 put_string(out, bytes, self.lzf.as_mut());
+                Cursor::complete(value)
             }
-            Value::List(list) => {
-                out.push(TYPE_LIST_QUICKLIST_2);
-                put_string(out, key, self.lzf.as_mut());
-                put_len(out, list.nodes().count() as u64);
-                for node in list.nodes() {
-                    put_len(out, QUICKLIST_NODE_PACKED);
-                    put_string(out, node.as_bytes(), self.lzf.as_mut());
-                }
+            None => {
+                let length = match value {
+                    Value::List(list) => list.nodes().count(),
+                    other => other.weight(),
+                };
+                put_len(out, length as u64);
+                Cursor::default()
             }
-            Value::Hash(hash) => self.hash_value(out, key, hash),
-            Value::Set(set) => self.set_value(out, key, set),
-            Value::ZSet(zset) => self.zset_value(out, key, zset),
+        };
+        self.fold(out, start);
+        cursor
+    }
+
+    /// Appends about `elements_max` more elements of a large collection
+    /// from `cursor` on (a list's in whole nodes, each a packed quicklist
+    /// node; a hash's as field, value; a set's members; a sorted set's
+    /// members with their scores as binary doubles, highest first, as
+    /// Redis writes them so that a load inserts each at the head), and
+    /// moves the cursor past them. Nothing for a complete cursor.
+    pub fn entry_elements(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &Value,
+        cursor: &mut Cursor,
+        elements_max: usize,
+    ) {
+        if cursor.is_complete(value) {
+            return;
+        }
+        let start = out.len();
+        let lzf = &mut self.lzf;
+        match value {
+            Value::String(_) => unreachable!("a string is complete at its start"),
+            Value::List(list) => list.nodes_from(cursor, elements_max, |node| {
+                put_len(out, QUICKLIST_NODE_PACKED);
+                put_string(out, node.as_bytes(), lzf.as_mut());
+            }),
+            Value::Hash(hash) => hash.pairs_from(cursor, elements_max, |field, value| {
+                put_string(out, &field.to_vec(), lzf.as_mut());
+                put_string(out, &value.to_vec(), lzf.as_mut());
+            }),
+            Value::Set(set) => set.members_from(cursor, elements_max, |member| {
+                put_string(out, &member, lzf.as_mut());
+            }),
+            Value::ZSet(zset) => zset.elements_from(cursor, elements_max, true, |member, score| {
+                put_string(out, member, lzf.as_mut());
+                out.extend_from_slice(&score.to_le_bytes());
+            }),
         }
         self.fold(out, start);
-    }
-
-    /// A hash: its listpack when compact, else every field and value.
-    fn hash_value(&mut self, out: &mut Vec<u8>, key: &[u8], hash: &Hash) {
-        match hash.as_listpack() {
-            Some(listpack) => {
-                out.push(TYPE_HASH_LISTPACK);
-                put_string(out, key, self.lzf.as_mut());
-                put_string(out, listpack.as_bytes(), self.lzf.as_mut());
-            }
-            None => {
-                out.push(TYPE_HASH);
-                put_string(out, key, self.lzf.as_mut());
-                put_len(out, hash.len() as u64);
-                for (field, value) in hash.iter() {
-                    put_string(out, &field.to_vec(), self.lzf.as_mut());
-                    put_string(out, &value.to_vec(), self.lzf.as_mut());
-                }
-            }
-        }
-    }
-
-    /// A set: its intset when compact, else every member.
-    fn set_value(&mut self, out: &mut Vec<u8>, key: &[u8], set: &Set) {
-        match set.as_intset() {
-            Some(intset) => {
-                out.push(TYPE_SET_INTSET);
-                put_string(out, key, self.lzf.as_mut());
-                put_string(out, intset.as_bytes(), self.lzf.as_mut());
-            }
-            None => {
-                out.push(TYPE_SET);
-                put_string(out, key, self.lzf.as_mut());
-                put_len(out, set.len() as u64);
-                for member in set.iter() {
-                    put_string(out, &member, self.lzf.as_mut());
-                }
-            }
-        }
-    }
-
-    /// A sorted set: its listpack when compact, else every member with its
-    /// score as a binary double, highest first (as Redis writes them, so a
-    /// load inserts each at the head).
-    fn zset_value(&mut self, out: &mut Vec<u8>, key: &[u8], zset: &ZSet) {
-        match zset.as_listpack() {
-            Some(listpack) => {
-                out.push(TYPE_ZSET_LISTPACK);
-                put_string(out, key, self.lzf.as_mut());
-                put_string(out, listpack.as_bytes(), self.lzf.as_mut());
-            }
-            None => {
-                out.push(TYPE_ZSET_2);
-                put_string(out, key, self.lzf.as_mut());
-                put_len(out, zset.len() as u64);
-                let elements: Vec<_> = zset.iter().collect();
-                for (member, score) in elements.iter().rev() {
-                    put_string(out, member, self.lzf.as_mut());
-                    out.extend_from_slice(&score.to_le_bytes());
-                }
-            }
-        }
     }
 
     /// Appends `0xFF` and the checksum of the whole dump (8 zero bytes when

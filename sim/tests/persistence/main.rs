@@ -562,6 +562,118 @@ fn bgsave_and_restart_from_dump() {
     assert!(h.logged("DB saved on disk"));
 }
 
+/// Members, fields or elements per large value: several steps' worth.
+const LARGE_VALUE_ELEMENTS: usize = 4000;
+
+/// A sorted set, a hash, a set and a list of [`LARGE_VALUE_ELEMENTS`]
+/// elements each, all in their large encodings.
+fn fill_large_values(h: &mut Harness, c: u64) {
+    let numbers: Vec<String> = (0..LARGE_VALUE_ELEMENTS).map(|i| i.to_string()).collect();
+    let members: Vec<String> = (0..LARGE_VALUE_ELEMENTS).map(|i| format!("m{i}")).collect();
+    for (numbers, members) in numbers.chunks(500).zip(members.chunks(500)) {
+        let mut zadd = vec!["ZADD", "zset"];
+        let mut hset = vec!["HSET", "hash"];
+        for (number, member) in numbers.iter().zip(members) {
+            zadd.extend([number.as_str(), member.as_str()]);
+            hset.extend([member.as_str(), number.as_str()]);
+        }
+        let mut sadd = vec!["SADD", "set"];
+        sadd.extend(members.iter().map(String::as_str));
+        let mut rpush = vec!["RPUSH", "list"];
+        rpush.extend(members.iter().map(String::as_str));
+        for command in [zadd, hset, sadd, rpush] {
+            assert!(h.send(c, &command).starts_with(':'), "{}", command[0]);
+        }
+    }
+}
+
+/// What the large values hold, as replies: a change to any shows.
+fn large_values(h: &mut Harness, c: u64) -> Vec<String> {
+    let mut seen = vec![
+        h.send(c, &["ZRANGE", "zset", "0", "-1", "WITHSCORES"]),
+        h.send(c, &["LRANGE", "list", "0", "-1"]),
+        h.send(c, &["HLEN", "hash"]),
+        h.send(c, &["SCARD", "set"]),
+    ];
+    for member in ["m0", "m1", "m2", "m3999", "new0", "new1"] {
+        seen.push(h.send(c, &["HGET", "hash", member]));
+        seen.push(h.send(c, &["SISMEMBER", "set", member]));
+    }
+    seen
+}
+
+/// Runs the running job a step at a time, changing every large value
+/// between the first steps, until the job is done.
+fn step_with_writes(h: &mut Harness, c: u64, in_progress: &str) {
+    for step in 0..5 {
+        h.node().on_tick();
+        let (new, old) = (format!("new{step}"), format!("m{step}"));
+        h.send(c, &["ZADD", "zset", "-1", &new]);
+        h.send(c, &["ZREM", "zset", &old]);
+        h.send(c, &["HSET", "hash", &new, "1"]);
+        h.send(c, &["HDEL", "hash", &old]);
+        h.send(c, &["SADD", "set", &new]);
+        h.send(c, &["LSET", "list", &step.to_string(), &new]);
+    }
+    let running = h.info_field(in_progress);
+    assert_eq!(running, "1", "5 steps do not write 16 000 elements");
+    h.advance(1000);
+    assert_eq!(h.info_field(in_progress), "0");
+}
+
+// Values far larger than a step's elements are written over many steps,
+// by BGSAVE and into a RESP BASE, while commands change them between the
+// steps, and by SAVE at once; each file holds them as they were when its
+// snapshot started, and loads them whole.
+#[test]
+fn large_values_are_written_over_many_steps() {
+    let mut h = Harness::new(&[], DiskOptions::default());
+    h.start().unwrap();
+    let c = h.connect();
+    fill_large_values(&mut h, c);
+    let before = large_values(&mut h, c);
+    assert_eq!(h.send(c, &["BGSAVE"]), "+Background saving started\r\n");
+    step_with_writes(&mut h, c, "rdb_bgsave_in_progress");
+    assert_eq!(h.info_field("rdb_last_bgsave_status"), "ok");
+    assert!(
+        large_values(&mut h, c) != before,
+        "the writes changed the values"
+    );
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert!(large_values(&mut h, c) == before, "BGSAVE is point-in-time");
+
+    fill_large_values(&mut h, c);
+    h.send(c, &["HSET", "hash", "new0", "saved"]);
+    let saved = large_values(&mut h, c);
+    assert_eq!(h.send(c, &["SAVE"]), "+OK\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert!(
+        large_values(&mut h, c) == saved,
+        "SAVE writes all steps at once"
+    );
+
+    h.send(c, &["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
+    h.send(c, &["CONFIG", "SET", "appendonly", "yes"]);
+    h.config.set("appendonly", "yes").unwrap();
+    let started = h.send(c, &["BGREWRITEAOF"]);
+    assert_eq!(
+        started,
+        "+Background append only file rewriting started\r\n"
+    );
+    step_with_writes(&mut h, c, "aof_rewrite_in_progress");
+    assert_eq!(h.info_field("aof_last_bgrewrite_status"), "ok");
+    assert!(h.manifest().contains(".base.aof"), "a RESP BASE");
+    let live = large_values(&mut h, c);
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert!(
+        large_values(&mut h, c) == live,
+        "the BASE and the INCR file replay"
+    );
+}
+
 // A dump with a bad checksum is refused at start with a clear message.
 #[test]
 fn corrupt_dump_is_refused() {

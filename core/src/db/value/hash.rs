@@ -21,7 +21,7 @@
 use std::rc::Rc;
 
 use super::listpack::{parse_canonical_i64, Entry, Listpack};
-use super::REWRITE_ITEMS_PER_COMMAND;
+use super::{CommandBatch, Cursor};
 use crate::config::Encodings;
 use crate::db::Dict;
 
@@ -266,22 +266,50 @@ impl Hash {
         }
     }
 
-    /// `HMSET key field value ...` commands that recreate the hash, at most
-    /// [`REWRITE_ITEMS_PER_COMMAND`] pairs each, as Redis's rewrite writes
-    /// them.
-    pub fn rewrite_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = self
-            .iter()
-            .map(|(field, value)| (field.to_vec(), value.to_vec()))
-            .collect();
-        for batch in pairs.chunks(REWRITE_ITEMS_PER_COMMAND) {
-            let mut words: Vec<&[u8]> = vec![b"HMSET", key];
-            for (field, value) in batch {
-                words.push(field);
-                words.push(value);
+    /// Hands `visit` the pairs from `cursor` on, in [`Hash::iter`]'s
+    /// order, at most `pairs_max` of them (a listpack's all at once: its
+    /// thresholds keep it small), and moves the cursor past them. A table
+    /// resumes at the place of its next entry, so each part costs its own
+    /// size, not the pairs before it.
+    pub fn pairs_from(
+        &self,
+        cursor: &mut Cursor,
+        pairs_max: usize,
+        mut visit: impl FnMut(Entry<'_>, Entry<'_>),
+    ) {
+        match &self.repr {
+            Repr::Listpack(listpack) => {
+                if cursor.elements == 0 {
+                    pairs(listpack).for_each(|(field, value)| visit(field, value));
+                }
+                cursor.elements = self.len();
             }
-            emit(&words);
+            Repr::Table(table) => {
+                for (place, field, value) in table.iter_from(cursor.place).take(pairs_max) {
+                    visit(Entry::Bytes(field), Entry::Bytes(value));
+                    cursor.place = place.after();
+                    cursor.elements += 1;
+                }
+            }
         }
+    }
+
+    /// `HMSET key field value ...` commands that recreate the hash, at most
+    /// [`super::REWRITE_ITEMS_PER_COMMAND`] pairs each, as Redis's rewrite writes
+    /// them: those of `pairs_max` pairs from `cursor` on (see
+    /// [`super::Value::rewrite_commands_from`]).
+    pub fn rewrite_commands_from(
+        &self,
+        key: &[u8],
+        cursor: &mut Cursor,
+        pairs_max: usize,
+        emit: &mut dyn FnMut(&[&[u8]]),
+    ) {
+        let mut batch = CommandBatch::new(b"HMSET", key, emit);
+        self.pairs_from(cursor, pairs_max, |field, value| {
+            batch.push(&[&field.to_vec(), &value.to_vec()]);
+        });
+        batch.finish();
     }
 
     /// Moves the pairs into a table sized for them, in listpack order.

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::listpack::{Entry, Listpack};
-use super::REWRITE_ITEMS_PER_COMMAND;
+use super::{CommandBatch, Cursor};
 use crate::config::Encodings;
 
 /// Node byte sizes for `list-max-listpack-size` -1 to -5.
@@ -326,22 +326,65 @@ impl List {
         matches.len()
     }
 
-    /// The commands that rebuild the list: RPUSH in batches.
-    pub fn rewrite_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(REWRITE_ITEMS_PER_COMMAND);
-        let mut elements = self.iter().peekable();
-        while elements.peek().is_some() {
-            batch.clear();
-            batch.extend(
-                elements
-                    .by_ref()
-                    .take(REWRITE_ITEMS_PER_COMMAND)
-                    .map(|e| e.to_vec()),
-            );
-            let mut words: Vec<&[u8]> = vec![b"RPUSH", key];
-            words.extend(batch.iter().map(Vec::as_slice));
-            emit(&words);
+    /// Hands `visit` the elements from `cursor` on, head first, at most
+    /// `elements_max` of them, and moves the cursor past them.
+    pub fn elements_from(
+        &self,
+        cursor: &mut Cursor,
+        elements_max: usize,
+        mut visit: impl FnMut(Entry<'_>),
+    ) {
+        let Some((node, within)) = self.locate(cursor.elements) else {
+            return;
+        };
+        let elements = self.nodes.range(node..).flat_map(|node| node.iter());
+        for element in elements.skip(within).take(elements_max) {
+            visit(element);
+            cursor.elements += 1;
         }
+    }
+
+    /// Hands `visit` whole nodes from `cursor` on, head first (an RDB
+    /// writes nodes), until at least `elements_max` elements went or the
+    /// list ends, and moves the cursor past them. The cursor must stand at
+    /// the start of a node, as this leaves it.
+    pub fn nodes_from(
+        &self,
+        cursor: &mut Cursor,
+        elements_max: usize,
+        mut visit: impl FnMut(&Listpack),
+    ) {
+        let Some((node, within)) = self.locate(cursor.elements) else {
+            return;
+        };
+        assert_eq!(within, 0, "a list's nodes resume at a node's start");
+        let mut visited = 0;
+        for node in self.nodes.range(node..) {
+            if visited >= elements_max {
+                break;
+            }
+            visit(node);
+            visited += node.len();
+        }
+        cursor.elements += visited;
+    }
+
+    /// The commands that rebuild the list: RPUSH in batches of at most
+    /// [`super::REWRITE_ITEMS_PER_COMMAND`] elements, those of
+    /// `elements_max` elements from `cursor` on (see
+    /// [`super::Value::rewrite_commands_from`]).
+    pub fn rewrite_commands_from(
+        &self,
+        key: &[u8],
+        cursor: &mut Cursor,
+        elements_max: usize,
+        emit: &mut dyn FnMut(&[&[u8]]),
+    ) {
+        let mut batch = CommandBatch::new(b"RPUSH", key, emit);
+        self.elements_from(cursor, elements_max, |element| {
+            batch.push(&[&element.to_vec()]);
+        });
+        batch.finish();
     }
 
     /// The list's invariants: the length is the nodes' sum, and no node is

@@ -9,7 +9,10 @@
 //! sequence of listpack nodes (Redis's quicklist).
 //!
 //! Cloning a value is how a snapshot keeps the version it must see before
-//! a command changes it; each type keeps that cheap for large values.
+//! a command changes it; each type keeps that cheap for large values. A
+//! snapshot then writes a large value a part at a time, each type handing
+//! out its elements from a [`Cursor`], so that no step of the event loop
+//! encodes a million-member value at once.
 
 pub mod hash;
 pub mod intset;
@@ -25,10 +28,100 @@ pub use set::Set;
 pub use zset::ZSet;
 
 use crate::config::Encodings;
+use crate::db::dict::Place;
 
 /// Most items one command of an AOF rewrite carries (Redis's
 /// AOF_REWRITE_ITEMS_PER_CMD).
 pub const REWRITE_ITEMS_PER_COMMAND: usize = 64;
+
+/// `elements` rounded up to whole rewrite commands, so that a value
+/// rewritten a part at a time is cut where the one-go rewrite cuts its
+/// commands, and the bytes are the same.
+fn whole_commands(elements: usize) -> usize {
+    elements
+        .div_ceil(REWRITE_ITEMS_PER_COMMAND)
+        .saturating_mul(REWRITE_ITEMS_PER_COMMAND)
+}
+
+/// The rewrite commands of one value as they are built: `command key`,
+/// then items (a member; a field and its value; a score and its member),
+/// handed to `emit` every [`REWRITE_ITEMS_PER_COMMAND`] items and at
+/// [`CommandBatch::finish`].
+struct CommandBatch<'a> {
+    command: &'static [u8],
+    key: &'a [u8],
+    words: Vec<Vec<u8>>,
+    items: usize,
+    emit: &'a mut dyn FnMut(&[&[u8]]),
+}
+
+impl<'a> CommandBatch<'a> {
+    fn new(command: &'static [u8], key: &'a [u8], emit: &'a mut dyn FnMut(&[&[u8]])) -> Self {
+        CommandBatch {
+            command,
+            key,
+            words: Vec::new(),
+            items: 0,
+            emit,
+        }
+    }
+
+    /// Adds one item, given as its words.
+    fn push(&mut self, item: &[&[u8]]) {
+        self.words.extend(item.iter().map(|word| word.to_vec()));
+        self.items += 1;
+        if self.items == REWRITE_ITEMS_PER_COMMAND {
+            self.flush();
+        }
+    }
+
+    /// Emits the items gathered since the last command, if any.
+    fn finish(mut self) {
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if self.items == 0 {
+            return;
+        }
+        let mut words: Vec<&[u8]> = vec![self.command, self.key];
+        words.extend(self.words.iter().map(Vec::as_slice));
+        (self.emit)(&words);
+        self.words.clear();
+        self.items = 0;
+    }
+}
+
+/// How far an encoder has got through one value, so that a snapshot can
+/// write a large value over several steps and resume where it stopped
+/// (see `persist::snapshot_encoder`). It means something only for the
+/// value it was made on, unchanged: a snapshot's values are copies that
+/// commands never change (a write to the live key copies it first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Elements handed out so far (a string counts one, a hash counts
+    /// pairs): the value is complete when this reaches its weight. A
+    /// sorted set or list resumes at the element this counts to.
+    pub elements: usize,
+    /// A hash or set table resumes here, at the next entry's place.
+    place: Place,
+}
+
+impl Cursor {
+    /// A cursor past every element of `value`: what an encoder that wrote
+    /// it whole (a string, a compact encoding) leaves.
+    pub fn complete(value: &Value) -> Cursor {
+        Cursor {
+            elements: value.weight(),
+            place: Place::START,
+        }
+    }
+
+    /// Whether every element of `value` has been handed out.
+    pub fn is_complete(&self, value: &Value) -> bool {
+        self.elements >= value.weight()
+    }
+}
 
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,12 +185,33 @@ impl Value {
     /// a RESP BASE), each passed to `emit` as its words; collections go in
     /// batches of at most [`REWRITE_ITEMS_PER_COMMAND`] items.
     pub fn rewrite_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
+        self.rewrite_commands_from(key, &mut Cursor::default(), usize::MAX, emit);
+    }
+
+    /// Part of [`Value::rewrite_commands`]: the commands for at least
+    /// `elements_max` elements from `cursor` on (fewer at the end), in
+    /// whole commands, so that the parts put together are the commands of
+    /// the one-go rewrite exactly. Moves the cursor past them. A compact
+    /// encoding goes whole: its thresholds keep it small.
+    pub fn rewrite_commands_from(
+        &self,
+        key: &[u8],
+        cursor: &mut Cursor,
+        elements_max: usize,
+        emit: &mut dyn FnMut(&[&[u8]]),
+    ) {
+        let elements_max = whole_commands(elements_max);
         match self {
-            Value::String(bytes) => emit(&[b"SET", key, bytes]),
-            Value::List(list) => list.rewrite_commands(key, emit),
-            Value::Hash(hash) => hash.rewrite_commands(key, emit),
-            Value::Set(set) => set.rewrite_commands(key, emit),
-            Value::ZSet(zset) => zset.rewrite_commands(key, emit),
+            Value::String(bytes) => {
+                if cursor.elements == 0 {
+                    emit(&[b"SET", key, bytes]);
+                }
+                *cursor = Cursor::complete(self);
+            }
+            Value::List(list) => list.rewrite_commands_from(key, cursor, elements_max, emit),
+            Value::Hash(hash) => hash.rewrite_commands_from(key, cursor, elements_max, emit),
+            Value::Set(set) => set.rewrite_commands_from(key, cursor, elements_max, emit),
+            Value::ZSet(zset) => zset.rewrite_commands_from(key, cursor, elements_max, emit),
         }
     }
 }

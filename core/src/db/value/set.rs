@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::intset::Intset;
-use super::REWRITE_ITEMS_PER_COMMAND;
+use super::{CommandBatch, Cursor};
 use crate::config::Encodings;
 use crate::db::Dict;
 use crate::resp::parse_i64;
@@ -190,15 +190,47 @@ impl Set {
         }
     }
 
-    /// `SADD key member ...` commands that recreate the set, at most
-    /// [`REWRITE_ITEMS_PER_COMMAND`] members each.
-    pub fn rewrite_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        let members: Vec<Member<'_>> = self.iter().collect();
-        for batch in members.chunks(REWRITE_ITEMS_PER_COMMAND) {
-            let mut words: Vec<&[u8]> = vec![b"SADD", key];
-            words.extend(batch.iter().map(|member| &member[..]));
-            emit(&words);
+    /// Hands `visit` the members from `cursor` on, in [`Set::iter`]'s
+    /// order, at most `members_max` of them (an intset's all at once: its
+    /// threshold keeps it small), and moves the cursor past them. A table
+    /// resumes at the place of its next entry.
+    pub fn members_from(
+        &self,
+        cursor: &mut Cursor,
+        members_max: usize,
+        mut visit: impl FnMut(Member<'_>),
+    ) {
+        match &self.repr {
+            Repr::IntSet(intset) => {
+                if cursor.elements == 0 {
+                    intset.iter().map(integer_text).for_each(visit);
+                }
+                cursor.elements = intset.len();
+            }
+            Repr::Table(table) => {
+                for (place, member, _) in table.iter_from(cursor.place).take(members_max) {
+                    visit(Cow::Borrowed(member));
+                    cursor.place = place.after();
+                    cursor.elements += 1;
+                }
+            }
         }
+    }
+
+    /// `SADD key member ...` commands that recreate the set, at most
+    /// [`super::REWRITE_ITEMS_PER_COMMAND`] members each: those of
+    /// `members_max` members from `cursor` on (see
+    /// [`super::Value::rewrite_commands_from`]).
+    pub fn rewrite_commands_from(
+        &self,
+        key: &[u8],
+        cursor: &mut Cursor,
+        members_max: usize,
+        emit: &mut dyn FnMut(&[&[u8]]),
+    ) {
+        let mut batch = CommandBatch::new(b"SADD", key, emit);
+        self.members_from(cursor, members_max, |member| batch.push(&[&member]));
+        batch.finish();
     }
 
     /// Moves the members into a table sized for them.
@@ -286,7 +318,10 @@ mod tests {
             set.add(number.to_string().as_bytes(), &limits);
         }
         let mut sizes = Vec::new();
-        set.rewrite_commands(b"k", &mut |words| sizes.push(words.len() - 2));
+        let mut cursor = Cursor::default();
+        set.rewrite_commands_from(b"k", &mut cursor, usize::MAX, &mut |words| {
+            sizes.push(words.len() - 2)
+        });
         assert_eq!(sizes, [64, 64, 2]);
     }
 }

@@ -33,7 +33,7 @@ use crate::config::Encodings;
 use crate::db::Dict;
 
 use super::listpack::Listpack;
-use super::REWRITE_ITEMS_PER_COMMAND;
+use super::{CommandBatch, Cursor};
 pub use number::{format_score, parse_range_number, parse_score, parse_timeout_ms};
 use packed::Packed;
 use skiplist::{compare, SkipList};
@@ -429,29 +429,51 @@ impl ZSet {
         }
     }
 
-    /// The commands that rebuild this set under `key`: ZADD with up to
-    /// [`REWRITE_ITEMS_PER_COMMAND`] score-member pairs each, scores as
-    /// `%.17g` (Redis's `rioWriteBulkDouble`).
-    pub fn rewrite_commands(&self, key: &[u8], emit: &mut dyn FnMut(&[&[u8]])) {
-        let mut batch: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(REWRITE_ITEMS_PER_COMMAND);
-        let mut flush = |batch: &mut Vec<(Vec<u8>, Vec<u8>)>| {
-            let mut words: Vec<&[u8]> = vec![b"ZADD", key];
-            for (score, member) in batch.iter() {
-                words.push(score);
-                words.push(member);
-            }
-            emit(&words);
-            batch.clear();
+    /// Hands `visit` the elements from `cursor` on, in ascending order or,
+    /// when `reverse`, descending from the highest (the order an RDB
+    /// writes), at most `elements_max` of them (a listpack's all at once:
+    /// its thresholds keep it small), and moves the cursor past them. The
+    /// skip list finds where to resume by rank, in O(log n).
+    pub fn elements_from(
+        &self,
+        cursor: &mut Cursor,
+        elements_max: usize,
+        reverse: bool,
+        mut visit: impl FnMut(&[u8], f64),
+    ) {
+        let left = self.len().saturating_sub(cursor.elements);
+        if left == 0 {
+            return;
+        }
+        let count = if self.is_compact() {
+            left
+        } else {
+            elements_max.min(left)
         };
-        for (member, score) in self.iter() {
-            batch.push((format_score(score).into_bytes(), member.into_owned()));
-            if batch.len() == REWRITE_ITEMS_PER_COMMAND {
-                flush(&mut batch);
-            }
+        let rank = if reverse { left - 1 } else { cursor.elements };
+        for (member, score) in self.iter_from(rank, reverse).take(count) {
+            visit(&member, score);
         }
-        if !batch.is_empty() {
-            flush(&mut batch);
-        }
+        cursor.elements += count;
+    }
+
+    /// The commands that rebuild this set under `key`: ZADD with up to
+    /// [`super::REWRITE_ITEMS_PER_COMMAND`] score-member pairs each, in
+    /// ascending order, scores as `%.17g` (Redis's `rioWriteBulkDouble`):
+    /// those of `elements_max` elements from `cursor` on (see
+    /// [`super::Value::rewrite_commands_from`]).
+    pub fn rewrite_commands_from(
+        &self,
+        key: &[u8],
+        cursor: &mut Cursor,
+        elements_max: usize,
+        emit: &mut dyn FnMut(&[&[u8]]),
+    ) {
+        let mut batch = CommandBatch::new(b"ZADD", key, emit);
+        self.elements_from(cursor, elements_max, false, |member, score| {
+            batch.push(&[format_score(score).as_bytes(), member]);
+        });
+        batch.finish();
     }
 }
 
@@ -498,7 +520,8 @@ mod tests {
             assert_eq!(zset.encoding(), expected, "after {} members", i + 1);
         }
         let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
-        zset.rewrite_commands(b"k", &mut |words| {
+        let mut cursor = Cursor::default();
+        zset.rewrite_commands_from(b"k", &mut cursor, usize::MAX, &mut |words| {
             commands.push(words.iter().map(|w| w.to_vec()).collect());
         });
         let sizes: Vec<usize> = commands.iter().map(Vec::len).collect();
