@@ -23,6 +23,9 @@ pub enum PlantedBug {
     /// A MULTI block torn off at the AOF's tail is executed up to the tear
     /// instead of dropped.
     TornMultiApplied,
+    /// A background snapshot that resumes a sorted set written over
+    /// several steps skips the element it resumes at.
+    ResumedValueSkipsElement,
 }
 
 impl PlantedBug {
@@ -33,6 +36,7 @@ impl PlantedBug {
         PlantedBug::RenameWithoutDirFsync,
         PlantedBug::FsyncErrorIgnored,
         PlantedBug::TornMultiApplied,
+        PlantedBug::ResumedValueSkipsElement,
     ];
 
     /// The name the directive and the self-test use.
@@ -44,6 +48,7 @@ impl PlantedBug {
             PlantedBug::RenameWithoutDirFsync => "rename-without-dir-fsync",
             PlantedBug::FsyncErrorIgnored => "fsync-error-ignored",
             PlantedBug::TornMultiApplied => "torn-multi-applied",
+            PlantedBug::ResumedValueSkipsElement => "resumed-value-skips-element",
         }
     }
 

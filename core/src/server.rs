@@ -23,6 +23,9 @@ use crate::pubsub::PubSub;
 /// Counters reported by INFO stats.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
+    /// Values a background snapshot wrote over several steps (the
+    /// simulator's report counts them; no INFO field).
+    pub snapshot_values_split: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub total_net_input_bytes: u64,

@@ -221,6 +221,22 @@ fn apps() {
     assert!(count(" datasets checked") >= 3, "{line}");
 }
 
+/// Big collections, written over several snapshot steps while they
+/// change: this seed interrupts a rewrite and a save with power loss.
+#[test]
+fn big_values() {
+    snapshot_at(
+        "big-values",
+        7,
+        &[
+            "values_written_in_steps",
+            "rewrites_interrupted",
+            "saves_interrupted",
+            "crash_power_loss",
+        ],
+    );
+}
+
 /// The swarm: every fault on, each seed its own mix; this one fills the
 /// disk and jumps the clock back.
 #[test]

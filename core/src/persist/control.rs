@@ -8,6 +8,7 @@ use super::aof::{aof_dir, base_encoding, join, rdb_aux};
 use super::background::{JobKind, Started};
 use super::job::{Encoding, Job, Progress, JOB_OP_BIT};
 use crate::env::{DiskOpId, Env, LogLevel};
+use crate::planted::{self, PlantedBug};
 use crate::server::Server;
 
 /// Seconds to wait before a `save` point retries after a failed BGSAVE
@@ -143,7 +144,14 @@ impl Server {
         let Some((kind, mut job, started)) = self.background.job.take() else {
             return;
         };
-        match job.step(env, &mut self.keyspace, true) {
+        job.plant_resume_skip(planted::active(
+            &self.config,
+            PlantedBug::ResumedValueSkipsElement,
+        ));
+        let split_before = job.values_split();
+        let stepped = job.step(env, &mut self.keyspace, true);
+        self.stats.snapshot_values_split += job.values_split() - split_before;
+        match stepped {
             Ok(Progress::Done) => self.finish_job(env, kind, job, started, Ok(())),
             Ok(_) => self.background.job = Some((kind, job, started)),
             Err(error) => self.finish_job(env, kind, job, started, Err(error)),

@@ -88,6 +88,16 @@ impl Job {
         Ok(Progress::Writing)
     }
 
+    /// Plants the bug `resumed-value-skips-element` in this job's encoder.
+    pub fn plant_resume_skip(&mut self, planted: bool) {
+        self.encoder.skip_on_resume = planted;
+    }
+
+    /// Values this job wrote over several steps, so far.
+    pub fn values_split(&self) -> u64 {
+        self.encoder.values_split
+    }
+
     fn sync(&mut self, env: &mut dyn Env, background: bool) -> Result<Progress, String> {
         if background {
             let op = JOB_OP_BIT | self.file;

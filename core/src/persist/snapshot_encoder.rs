@@ -86,6 +86,11 @@ pub struct SnapshotEncoder {
     left: SliceLeft,
     /// Keys written whole so far.
     pub keys: u64,
+    /// Values too large for one step, so written over several.
+    pub values_split: u64,
+    /// The planted bug `resumed-value-skips-element` (never set
+    /// otherwise).
+    pub skip_on_resume: bool,
 }
 
 impl SnapshotEncoder {
@@ -119,6 +124,8 @@ impl SnapshotEncoder {
             current_db: None,
             left: SliceLeft::default(),
             keys: 0,
+            values_split: 0,
+            skip_on_resume: false,
         };
         (encoder, header)
     }
@@ -188,6 +195,7 @@ impl SnapshotEncoder {
             self.continue_value(out, &mut current, allowed);
             spent += current.cursor.elements - before;
             if !current.is_complete() {
+                self.values_split += u64::from(before == 0);
                 self.left.unfinished = Some(current);
                 return;
             }
@@ -231,6 +239,9 @@ impl SnapshotEncoder {
         let InProgress {
             key, value, cursor, ..
         } = current;
+        if self.skip_on_resume && cursor.elements > 0 && matches!(value, Value::ZSet(_)) {
+            cursor.elements += 1;
+        }
         match &mut self.format {
             Format::Rdb(Some(writer)) => writer.entry_elements(out, value, cursor, elements_max),
             Format::Rdb(None) => {}

@@ -32,6 +32,7 @@ impl Simulation {
         };
         let state = std::mem::replace(&mut self.node, NodeState::Gone);
         if let NodeState::Up { node, .. } = state {
+            self.paths.values_written_in_steps += node.server().stats.snapshot_values_split;
             let mut env = node.into_env();
             self.end_incarnation_into_lineage(&mut env);
         }

@@ -259,6 +259,7 @@ impl Simulation {
         if disk_crash.is_some() {
             self.count_interrupted_jobs(&node);
         }
+        self.paths.values_written_in_steps += node.server().stats.snapshot_values_split;
         let mut env = node.into_env();
         self.end_incarnation_into_lineage(&mut env);
         env.disk.crash(DiskCrash::Process);

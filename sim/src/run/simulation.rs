@@ -188,11 +188,13 @@ pub struct RecoveryPaths {
     pub starts_refused: u64,
     pub shutdowns_refused: u64,
     pub crashes_between_disk_calls: u64,
+    /// Values a background snapshot wrote over several steps.
+    pub values_written_in_steps: u64,
 }
 
 impl RecoveryPaths {
     /// Every path by the name reports print, in a fixed order.
-    pub fn named(&self) -> [(&'static str, u64); 8] {
+    pub fn named(&self) -> [(&'static str, u64); 9] {
         [
             ("aof_tails_truncated", self.aof_tails_truncated),
             ("rewrites_interrupted", self.rewrites_interrupted),
@@ -205,6 +207,7 @@ impl RecoveryPaths {
                 "crashes_between_disk_calls",
                 self.crashes_between_disk_calls,
             ),
+            ("values_written_in_steps", self.values_written_in_steps),
         ]
     }
 }

@@ -27,6 +27,14 @@ use resp::{parse_reply, MalformedReply, Reply};
 
 /// Longest timeout of a blocking command the workload sends.
 const BLOCK_TIMEOUT_MS_MAX: u64 = 500;
+/// The big collections of each type that the `*_many` kinds grow.
+const BIG_KEYS: u64 = 3;
+/// Elements one `*_many` command adds, at most: a few such commands make
+/// a collection larger than a snapshot step (`SLICE_ELEMENTS`), so
+/// snapshots and rewrites write it over several steps.
+const BULK_ELEMENTS_MAX: u64 = 300;
+/// Distinct members the big hashes, sets and sorted sets draw from.
+const BIG_MEMBERS: u64 = 4000;
 
 /// What every client of a run does, derived from the seed.
 #[derive(Debug, Clone)]
@@ -728,7 +736,39 @@ impl Client {
                 let [first, second] = self.keys_distinct_pair();
                 vec![word("ZUNIONSTORE"), self.key(), word("2"), first, second]
             }
+            OpKind::RPushMany | OpKind::HSetMany | OpKind::SAddMany | OpKind::ZAddMany => {
+                self.bulk(kind)
+            }
         }
+    }
+
+    /// A command adding many elements to one of the few big collections of
+    /// its type (`big:list:N`, `big:hash:N`, ...).
+    fn bulk(&mut self, kind: OpKind) -> Vec<Vec<u8>> {
+        let (name, type_name) = match kind {
+            OpKind::RPushMany => ("RPUSH", "list"),
+            OpKind::HSetMany => ("HSET", "hash"),
+            OpKind::SAddMany => ("SADD", "set"),
+            _ => ("ZADD", "zset"),
+        };
+        let key = format!("big:{type_name}:{}", self.rng.range(0, BIG_KEYS - 1));
+        let mut argv = vec![name.as_bytes().to_vec(), key.into_bytes()];
+        for _ in 0..self.rng.range(1, BULK_ELEMENTS_MAX) {
+            let member = format!("m{}", self.rng.range(0, BIG_MEMBERS - 1)).into_bytes();
+            match kind {
+                OpKind::HSetMany => {
+                    argv.push(member);
+                    argv.push(self.rng.range(0, 999).to_string().into_bytes());
+                }
+                OpKind::ZAddMany => {
+                    let score = self.rng.range(0, 2000) as i64 - 1000;
+                    argv.push(score.to_string().into_bytes());
+                    argv.push(member);
+                }
+                _ => argv.push(member),
+            }
+        }
+        argv
     }
 
     fn multi_key(&mut self, name: &str, keys_max: u64) -> Vec<Vec<u8>> {

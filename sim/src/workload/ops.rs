@@ -75,6 +75,10 @@ pub enum OpKind {
     ZPopMin,
     BZPopMin,
     ZUnionStore,
+    RPushMany,
+    HSetMany,
+    SAddMany,
+    ZAddMany,
 }
 
 impl OpKind {
@@ -148,6 +152,10 @@ impl OpKind {
         OpKind::ZPopMin,
         OpKind::BZPopMin,
         OpKind::ZUnionStore,
+        OpKind::RPushMany,
+        OpKind::HSetMany,
+        OpKind::SAddMany,
+        OpKind::ZAddMany,
     ];
 
     /// The collection commands, and TYPE, which scenarios name to use:
@@ -239,6 +247,10 @@ impl OpKind {
             OpKind::ZPopMin => "zpopmin",
             OpKind::BZPopMin => "bzpopmin",
             OpKind::ZUnionStore => "zunionstore",
+            OpKind::RPushMany => "rpush_many",
+            OpKind::HSetMany => "hset_many",
+            OpKind::SAddMany => "sadd_many",
+            OpKind::ZAddMany => "zadd_many",
         }
     }
 

@@ -73,14 +73,9 @@ impl Sorted {
 
 impl Clone for Sorted {
     fn clone(&self) -> Self {
-        let mut scores = Dict::new(MEMBER_TABLE_SEED);
-        scores.reserve(self.list.len());
-        for (member, score) in self.list.iter_from(0, false) {
-            scores.insert(member.to_vec(), score);
-        }
         Sorted {
             list: self.list.clone(),
-            scores,
+            scores: self.scores.clone(),
         }
     }
 }
