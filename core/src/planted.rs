@@ -26,6 +26,9 @@ pub enum PlantedBug {
     /// A background snapshot that resumes a sorted set written over
     /// several steps skips the element it resumes at.
     ResumedValueSkipsElement,
+    /// A RESP BASE writes sorted-set scores rounded to six decimals
+    /// instead of every significant digit.
+    RewriteScoresRounded,
 }
 
 impl PlantedBug {
@@ -37,6 +40,7 @@ impl PlantedBug {
         PlantedBug::FsyncErrorIgnored,
         PlantedBug::TornMultiApplied,
         PlantedBug::ResumedValueSkipsElement,
+        PlantedBug::RewriteScoresRounded,
     ];
 
     /// The name the directive and the self-test use.
@@ -49,6 +53,7 @@ impl PlantedBug {
             PlantedBug::FsyncErrorIgnored => "fsync-error-ignored",
             PlantedBug::TornMultiApplied => "torn-multi-applied",
             PlantedBug::ResumedValueSkipsElement => "resumed-value-skips-element",
+            PlantedBug::RewriteScoresRounded => "rewrite-scores-rounded",
         }
     }
 

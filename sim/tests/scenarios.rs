@@ -222,16 +222,15 @@ fn apps() {
 }
 
 /// Big collections, written over several snapshot steps while they
-/// change: this seed interrupts a rewrite and a save with power loss.
+/// change: this seed interrupts a rewrite with power loss.
 #[test]
 fn big_values() {
     snapshot_at(
         "big-values",
-        7,
+        27,
         &[
             "values_written_in_steps",
             "rewrites_interrupted",
-            "saves_interrupted",
             "crash_power_loss",
         ],
     );

@@ -144,10 +144,10 @@ impl Server {
         let Some((kind, mut job, started)) = self.background.job.take() else {
             return;
         };
-        job.plant_resume_skip(planted::active(
-            &self.config,
-            PlantedBug::ResumedValueSkipsElement,
-        ));
+        job.plant(
+            planted::active(&self.config, PlantedBug::ResumedValueSkipsElement),
+            planted::active(&self.config, PlantedBug::RewriteScoresRounded),
+        );
         let split_before = job.values_split();
         let stepped = job.step(env, &mut self.keyspace, true);
         self.stats.snapshot_values_split += job.values_split() - split_before;

@@ -88,9 +88,11 @@ impl Job {
         Ok(Progress::Writing)
     }
 
-    /// Plants the bug `resumed-value-skips-element` in this job's encoder.
-    pub fn plant_resume_skip(&mut self, planted: bool) {
-        self.encoder.skip_on_resume = planted;
+    /// Plants the bugs `resumed-value-skips-element` and
+    /// `rewrite-scores-rounded` in this job's encoder, as asked.
+    pub fn plant(&mut self, skip_on_resume: bool, round_scores: bool) {
+        self.encoder.skip_on_resume = skip_on_resume;
+        self.encoder.round_scores = round_scores;
     }
 
     /// Values this job wrote over several steps, so far.

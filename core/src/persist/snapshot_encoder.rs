@@ -91,6 +91,8 @@ pub struct SnapshotEncoder {
     /// The planted bug `resumed-value-skips-element` (never set
     /// otherwise).
     pub skip_on_resume: bool,
+    /// The planted bug `rewrite-scores-rounded` (never set otherwise).
+    pub round_scores: bool,
 }
 
 impl SnapshotEncoder {
@@ -126,6 +128,7 @@ impl SnapshotEncoder {
             keys: 0,
             values_split: 0,
             skip_on_resume: false,
+            round_scores: false,
         };
         (encoder, header)
     }
@@ -245,6 +248,11 @@ impl SnapshotEncoder {
         match &mut self.format {
             Format::Rdb(Some(writer)) => writer.entry_elements(out, value, cursor, elements_max),
             Format::Rdb(None) => {}
+            Format::Resp { .. } if self.round_scores => {
+                value.rewrite_commands_from(key, cursor, elements_max, &mut |words| {
+                    encode_command(out, &rounded_scores(words))
+                });
+            }
             Format::Resp { .. } => {
                 value.rewrite_commands_from(key, cursor, elements_max, &mut |words| {
                     encode_command(out, words)
@@ -265,6 +273,29 @@ impl SnapshotEncoder {
         }
         self.keys += 1;
     }
+}
+
+/// The planted bug `rewrite-scores-rounded`: a ZADD's scores with six
+/// decimals.
+fn rounded_scores(words: &[&[u8]]) -> Vec<Vec<u8>> {
+    let zadd = words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"ZADD"));
+    words
+        .iter()
+        .enumerate()
+        .map(|(at, word)| {
+            let score = std::str::from_utf8(word)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok());
+            match score {
+                Some(score) if zadd && at >= 2 && at % 2 == 0 && score.is_finite() => {
+                    format!("{score:.6}").into_bytes()
+                }
+                _ => word.to_vec(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -387,6 +387,7 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+    use crate::check::model::value::Score;
     use crate::check::model::Entry;
 
     fn entry(value: Data) -> Entry {
@@ -439,7 +440,7 @@ mod tests {
         );
         put("market:inventory:0", set(&["item2"]));
         put("market:inventory:1", set(&["item0"]));
-        let listing = [(b"item1.1".to_vec(), 5)].into_iter().collect();
+        let listing = [(b"item1.1".to_vec(), Score(5.0))].into_iter().collect();
         put("market:market", Data::ZSet(listing));
         keys
     }

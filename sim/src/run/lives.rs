@@ -17,7 +17,7 @@ use super::simulation::{
     DiskFullRecord, Event, NodeState, ShutdownProgress, ShutdownRecord, Simulation,
 };
 use crate::check::durability::{mark_releases, Ending, Judgement, UnitBuilder, EVERYSEC_WINDOW_MS};
-use crate::check::model::value::Data;
+use crate::check::model::value::{Data, Score};
 use crate::check::model::{Dataset, Entry};
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
 use crate::faults::{CrashKind, FinalKind, ScheduledFault, ShutdownHow};
@@ -811,13 +811,7 @@ fn model_data(value: &Value) -> Data {
         Value::Set(set) => Data::Set(set.iter().map(|member| member.to_vec()).collect()),
         Value::ZSet(zset) => Data::ZSet(
             zset.iter()
-                .map(|(member, score)| {
-                    assert!(
-                        score.fract() == 0.0,
-                        "the workload writes integer scores only"
-                    );
-                    (member.to_vec(), score as i64)
-                })
+                .map(|(member, score)| (member.to_vec(), Score(score)))
                 .collect(),
         ),
     }

@@ -507,6 +507,28 @@ impl Client {
         (self.rng.range(0, 10) as i64 - 5).to_string().into_bytes()
     }
 
+    /// A score that is not an integer, in the spellings clients use:
+    /// fractions that have no exact double (0.1, 1.1), exponents, very
+    /// large and very small magnitudes, and the infinities. Each must come
+    /// back from RDB and AOF as the same double.
+    fn float_score(&mut self) -> Vec<u8> {
+        const SCORES: [&str; 12] = [
+            "0.1",
+            "1.1",
+            "-2.25",
+            "0.5",
+            "3.14159",
+            "1e3",
+            "2.5e-3",
+            "-7.125e-9",
+            "1.7976931348623157e308",
+            "123456789.123456789",
+            "inf",
+            "-inf",
+        ];
+        SCORES[self.rng.index(SCORES.len())].as_bytes().to_vec()
+    }
+
     /// A hash field: few distinct ones.
     fn field(&mut self) -> Vec<u8> {
         format!("f{}", self.rng.range(0, 5)).into_bytes()
@@ -736,6 +758,15 @@ impl Client {
                 let [first, second] = self.keys_distinct_pair();
                 vec![word("ZUNIONSTORE"), self.key(), word("2"), first, second]
             }
+            OpKind::ZAddFloat => {
+                vec![word("ZADD"), self.key(), self.float_score(), self.element()]
+            }
+            OpKind::ZIncrByFloat => vec![
+                word("ZINCRBY"),
+                self.key(),
+                self.float_score(),
+                self.element(),
+            ],
             OpKind::RPushMany | OpKind::HSetMany | OpKind::SAddMany | OpKind::ZAddMany => {
                 self.bulk(kind)
             }

@@ -79,6 +79,8 @@ pub enum OpKind {
     HSetMany,
     SAddMany,
     ZAddMany,
+    ZAddFloat,
+    ZIncrByFloat,
 }
 
 impl OpKind {
@@ -156,6 +158,8 @@ impl OpKind {
         OpKind::HSetMany,
         OpKind::SAddMany,
         OpKind::ZAddMany,
+        OpKind::ZAddFloat,
+        OpKind::ZIncrByFloat,
     ];
 
     /// The collection commands, and TYPE, which scenarios name to use:
@@ -251,6 +255,8 @@ impl OpKind {
             OpKind::HSetMany => "hset_many",
             OpKind::SAddMany => "sadd_many",
             OpKind::ZAddMany => "zadd_many",
+            OpKind::ZAddFloat => "zadd_float",
+            OpKind::ZIncrByFloat => "zincrby_float",
         }
     }
 

@@ -1,27 +1,52 @@
 //! The sorted-set commands the workload sends, predicted over a map from
-//! member to an integer score (the workload writes integer scores only,
-//! which Redis prints as plain integers). Order is by score, then member.
+//! member to a double score, printed as Redis 7.0 prints it (`%.17g`).
+//! Order is by score, then member.
 
 use std::collections::BTreeMap;
 
-use super::value::Data;
+use super::value::{Data, Score};
 use super::{int, wrong_type, Expected, Model};
 use crate::workload::resp::Reply;
 
-type Scores = BTreeMap<Vec<u8>, i64>;
+type Scores = BTreeMap<Vec<u8>, Score>;
+
+/// Redis's error when an increment gives NaN (`inf` plus `-inf`).
+const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
+
+/// A score argument in the forms the workload sends: decimal integers and
+/// fractions, exponents, `inf`, `+inf` and `-inf`. `None` for anything
+/// else (NaN included), which the model leaves unpredicted.
+fn score_arg(text: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let plain = |c: char| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+');
+    let score: f64 = match text {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ if !text.is_empty() && text.chars().all(plain) => text.parse().ok()?,
+        _ => return None,
+    };
+    (!score.is_nan()).then_some(score)
+}
 
 fn bulk(bytes: &[u8]) -> Reply {
     Reply::Bulk(Some(bytes.to_vec()))
 }
 
-fn score_reply(score: i64) -> Reply {
-    Reply::Bulk(Some(score.to_string().into_bytes()))
+fn score_reply(score: Score) -> Reply {
+    Reply::Bulk(Some(score.format().into_bytes()))
 }
 
 /// Members in sorted-set order.
-fn ordered(scores: &Scores) -> Vec<(Vec<u8>, i64)> {
-    let mut all: Vec<(Vec<u8>, i64)> = scores.iter().map(|(m, s)| (m.clone(), *s)).collect();
-    all.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+fn ordered(scores: &Scores) -> Vec<(Vec<u8>, Score)> {
+    let mut all: Vec<(Vec<u8>, Score)> = scores.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    // As Redis compares: by `<` on the doubles (so -0 ties with 0), then
+    // by member bytes.
+    all.sort_by(|a, b| {
+        let by_score = a.1 .0.partial_cmp(&b.1 .0);
+        by_score
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     all
 }
 
@@ -48,7 +73,7 @@ impl Model {
             (b"ZINCRBY", 4) => self.zincrby(db, argv, now_ms)?,
             (b"ZSCORE", 3) => match self.live_zset(db, key, now_ms) {
                 Ok(scores) => Reply::Bulk(
-                    scores.and_then(|s| s.get(&argv[2]).map(|v| v.to_string().into_bytes())),
+                    scores.and_then(|s| s.get(&argv[2]).map(|v| v.format().into_bytes())),
                 ),
                 Err(reply) => reply,
             },
@@ -79,7 +104,7 @@ impl Model {
     fn zadd(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
         let mut pairs = Vec::new();
         for pair in argv[2..].chunks(2) {
-            pairs.push((int(&pair[0])?, pair[1].clone()));
+            pairs.push((Score(score_arg(&pair[0])?), pair[1].clone()));
         }
         let mut scores = match self.live_zset(db, &argv[1], now_ms) {
             Ok(scores) => scores.unwrap_or_default(),
@@ -97,13 +122,17 @@ impl Model {
     }
 
     fn zincrby(&mut self, db: usize, argv: &[Vec<u8>], now_ms: i64) -> Option<Reply> {
-        let by = int(&argv[2])?;
+        let by = score_arg(&argv[2])?;
         let mut scores = match self.live_zset(db, &argv[1], now_ms) {
             Ok(scores) => scores.unwrap_or_default(),
             Err(reply) => return Some(reply),
         };
         let current = scores.get(&argv[3]).copied();
-        let score = current.unwrap_or(0).checked_add(by)?;
+        let sum = current.map_or(0.0, |score| score.0) + by;
+        if sum.is_nan() {
+            return Some(Reply::Error(ERR_NAN.as_bytes().to_vec()));
+        }
+        let score = Score(sum);
         if current != Some(score) {
             scores.insert(argv[3].clone(), score);
             self.store_collection(db, &argv[1], Data::ZSet(scores), now_ms);
@@ -194,11 +223,16 @@ impl Model {
             let input: Scores = match self.live(db, key, now_ms).map(|entry| &entry.value) {
                 None => Scores::new(),
                 Some(Data::ZSet(scores)) => scores.clone(),
-                Some(Data::Set(members)) => members.iter().map(|m| (m.clone(), 1)).collect(),
+                Some(Data::Set(members)) => {
+                    members.iter().map(|m| (m.clone(), Score(1.0))).collect()
+                }
                 Some(_) => return wrong_type(),
             };
             for (member, score) in input {
-                *union.entry(member).or_insert(0) += score;
+                // Redis's SUM aggregate: `inf` plus `-inf` counts as 0.
+                let total = union.entry(member).or_insert(Score(0.0));
+                let sum = total.0 + score.0;
+                *total = Score(if sum.is_nan() { 0.0 } else { sum });
             }
         }
         let count = union.len() as i64;
