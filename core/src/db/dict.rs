@@ -21,6 +21,7 @@ use std::fmt;
 use std::hash::Hasher;
 use std::iter;
 use std::mem;
+use std::sync::Arc;
 
 use siphasher::sip::SipHasher13;
 
@@ -97,26 +98,103 @@ fn drop_chain<V>(chain: &mut Chain<V>) {
     }
 }
 
+/// Buckets per shared chunk of a table: the most a write to a dict whose
+/// copy a snapshot holds has to copy (a few dozen entries), against one
+/// chunk header per this many buckets. A power of two.
+const CHUNK_BUCKETS: usize = 64;
+
+/// A run of consecutive buckets, shared between a dict and its copies
+/// until one of them writes to it (copy-on-write, as fork shares pages).
+/// Held inline, so a bucket is one pointer away from the chunk list; a
+/// table smaller than a chunk leaves the rest unused.
+struct Chunk<V>([Chain<V>; CHUNK_BUCKETS]);
+
+impl<V> Drop for Chunk<V> {
+    fn drop(&mut self) {
+        for chain in self.0.iter_mut() {
+            drop_chain(chain);
+        }
+    }
+}
+
+impl<V: Clone> Clone for Chunk<V> {
+    fn clone(&self) -> Self {
+        Chunk(std::array::from_fn(|at| clone_chain(&self.0[at])))
+    }
+}
+
+/// A table's bucket array, in shared chunks: copying a dict copies one
+/// pointer per chunk, and a write copies only the chunk it touches. The
+/// count is atomic only so that a dict may sit in a `static` (the command
+/// table); nothing shares one across threads.
+struct Buckets<V> {
+    chunks: Vec<Arc<Chunk<V>>>,
+    len: usize,
+}
+
+impl<V> Buckets<V> {
+    fn with_size(size: usize) -> Self {
+        let chunks = (0..size.div_ceil(CHUNK_BUCKETS))
+            .map(|_| Arc::new(Chunk(std::array::from_fn(|_| None))))
+            .collect();
+        Buckets { chunks, len: size }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn get(&self, index: usize) -> &Chain<V> {
+        &self.chunks[index / CHUNK_BUCKETS].0[index % CHUNK_BUCKETS]
+    }
+
+    /// The bucket at `index`, for writing: its chunk is copied first if a
+    /// copy of the dict shares it.
+    fn get_mut(&mut self, index: usize) -> &mut Chain<V>
+    where
+        V: Clone,
+    {
+        &mut Arc::make_mut(&mut self.chunks[index / CHUNK_BUCKETS]).0[index % CHUNK_BUCKETS]
+    }
+
+    /// The buckets from `first` on, with their indices.
+    fn iter_from(&self, first: usize) -> impl Iterator<Item = (usize, &Chain<V>)> {
+        (first..self.len).map(|at| (at, self.get(at)))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Chain<V>> {
+        self.iter_from(0).map(|(_, chain)| chain)
+    }
+
+    /// Whether the chunk holding `index` is shared with a copy (tests).
+    #[cfg(test)]
+    fn shared(&self, index: usize) -> bool {
+        Arc::strong_count(&self.chunks[index / CHUNK_BUCKETS]) > 1
+    }
+}
+
 /// One bucket array and the number of entries it holds.
 struct Table<V> {
-    buckets: Vec<Chain<V>>,
+    buckets: Buckets<V>,
     used: usize,
 }
 
 impl<V> Table<V> {
     /// A table with no buckets, as a dict has before its first insert.
     fn empty() -> Self {
-        Table {
-            buckets: Vec::new(),
-            used: 0,
-        }
+        Table::with_size(0)
     }
 
     /// A table of `size` empty buckets; `size` is a power of two.
     fn with_size(size: usize) -> Self {
-        let mut buckets = Vec::with_capacity(size);
-        buckets.resize_with(size, || None);
-        Table { buckets, used: 0 }
+        Table {
+            buckets: Buckets::with_size(size),
+            used: 0,
+        }
     }
 
     fn size(&self) -> usize {
@@ -137,21 +215,33 @@ impl<V> Table<V> {
         if self.buckets.is_empty() {
             return None;
         }
-        find_in_chain(&self.buckets[self.bucket_index(hash)], key)
+        find_in_chain(self.buckets.get(self.bucket_index(hash)), key)
     }
 
+    /// Calls `visit` for every entry in the bucket `cursor` selects.
+    fn visit_bucket(&self, cursor: u64, visit: &mut impl FnMut(&[u8], &V)) {
+        for entry in chain_entries(self.buckets.get((cursor & self.mask()) as usize)) {
+            visit(&entry.key, &entry.value);
+        }
+    }
+}
+
+/// The writes, which copy a shared chunk first.
+impl<V: Clone> Table<V> {
     fn find_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry<V>> {
         if self.buckets.is_empty() {
             return None;
         }
+        // Looked up before writing, so a miss copies nothing.
         let index = self.bucket_index(hash);
-        find_in_chain_mut(&mut self.buckets[index], key)
+        find_in_chain(self.buckets.get(index), key)?;
+        find_in_chain_mut(self.buckets.get_mut(index), key)
     }
 
     /// Links `entry` at the head of its bucket's chain.
     fn push(&mut self, hash: u64, mut entry: Box<Entry<V>>) -> &mut Entry<V> {
         let index = self.bucket_index(hash);
-        let bucket = &mut self.buckets[index];
+        let bucket = self.buckets.get_mut(index);
         entry.next = bucket.take();
         self.used += 1;
         bucket.insert(entry)
@@ -162,24 +252,10 @@ impl<V> Table<V> {
             return None;
         }
         let index = self.bucket_index(hash);
-        let removed = unlink_from_chain(&mut self.buckets[index], key)?;
+        find_in_chain(self.buckets.get(index), key)?;
+        let removed = unlink_from_chain(self.buckets.get_mut(index), key)?;
         self.used -= 1;
         Some(removed)
-    }
-
-    /// Calls `visit` for every entry in the bucket `cursor` selects.
-    fn visit_bucket(&self, cursor: u64, visit: &mut impl FnMut(&[u8], &V)) {
-        for entry in chain_entries(&self.buckets[(cursor & self.mask()) as usize]) {
-            visit(&entry.key, &entry.value);
-        }
-    }
-}
-
-impl<V> Drop for Table<V> {
-    fn drop(&mut self) {
-        for bucket in &mut self.buckets {
-            drop_chain(bucket);
-        }
     }
 }
 
@@ -242,7 +318,7 @@ pub struct Dict<V> {
     paused: u32,
 }
 
-impl<V> Dict<V> {
+impl<V: Clone> Dict<V> {
     /// An empty dict; no buckets are allocated until the first insert.
     /// `seed` keys the SipHash-1-3 hasher.
     pub fn new(seed: (u64, u64)) -> Self {
@@ -372,26 +448,27 @@ impl<V> Dict<V> {
         let tables = &self.tables;
         (from.table..tables.len()).flat_map(move |table| {
             let first = if table == from.table { from.bucket } else { 0 };
-            let buckets = tables[table].buckets.get(first..).unwrap_or_default();
-            buckets.iter().enumerate().flat_map(move |(offset, chain)| {
-                let bucket = first + offset;
-                let skipped = if (table, bucket) == (from.table, from.bucket) {
-                    from.index
-                } else {
-                    0
-                };
-                chain_entries(chain)
-                    .enumerate()
-                    .skip(skipped)
-                    .map(move |(index, entry)| {
-                        let place = Place {
-                            table,
-                            bucket,
-                            index,
-                        };
-                        (place, &*entry.key, &entry.value)
-                    })
-            })
+            tables[table]
+                .buckets
+                .iter_from(first)
+                .flat_map(move |(bucket, chain)| {
+                    let skipped = if (table, bucket) == (from.table, from.bucket) {
+                        from.index
+                    } else {
+                        0
+                    };
+                    chain_entries(chain)
+                        .enumerate()
+                        .skip(skipped)
+                        .map(move |(index, entry)| {
+                            let place = Place {
+                                table,
+                                bucket,
+                                index,
+                            };
+                            (place, &*entry.key, &entry.value)
+                        })
+                })
         })
     }
 
@@ -482,7 +559,7 @@ impl<V> Dict<V> {
             if self.tables[0].used == 0 {
                 break;
             }
-            while self.tables[0].buckets[index].is_none() {
+            while self.tables[0].buckets.get(index).is_none() {
                 index += 1;
                 empty_visits_left -= 1;
                 if empty_visits_left == 0 {
@@ -551,7 +628,11 @@ impl<V> Dict<V> {
 
     /// The entries in one bucket; empty for a position past the table.
     pub fn bucket(&self, table: usize, bucket: usize) -> impl Iterator<Item = (&[u8], &V)> {
-        let chain = self.tables.get(table).and_then(|t| t.buckets.get(bucket));
+        let chain = self
+            .tables
+            .get(table)
+            .filter(|t| bucket < t.buckets.len())
+            .map(|t| t.buckets.get(bucket));
         chain
             .into_iter()
             .flat_map(chain_entries)
@@ -666,7 +747,7 @@ impl<V> Dict<V> {
 
     /// Moves every entry of the old table's bucket `index` to the new table.
     fn move_bucket(&mut self, index: usize) {
-        let mut next = self.tables[0].buckets[index].take();
+        let mut next = self.tables[0].buckets.get_mut(index).take();
         while let Some(mut entry) = next {
             next = entry.next.take();
             let hash = self.hash(&entry.key);
@@ -696,9 +777,9 @@ impl<V> Dict<V> {
     fn chain_at_slot(&self, slot: usize) -> Option<&Chain<V>> {
         let old_size = self.tables[0].size();
         let chain = if slot < old_size {
-            &self.tables[0].buckets[slot]
+            self.tables[0].buckets.get(slot)
         } else {
-            &self.tables[1].buckets[slot - old_size]
+            self.tables[1].buckets.get(slot - old_size)
         };
         chain.is_some().then_some(chain)
     }
@@ -735,11 +816,14 @@ impl<V: Clone> Clone for Dict<V> {
     }
 }
 
+/// Shares every chunk: O(buckets / CHUNK_BUCKETS), whatever the entries.
 impl<V: Clone> Clone for Table<V> {
     fn clone(&self) -> Self {
-        let buckets = self.buckets.iter().map(clone_chain).collect();
         Table {
-            buckets,
+            buckets: Buckets {
+                chunks: self.buckets.chunks.clone(),
+                len: self.buckets.len,
+            },
             used: self.used,
         }
     }
@@ -759,7 +843,7 @@ fn clone_chain<V: Clone>(chain: &Chain<V>) -> Chain<V> {
     copy
 }
 
-impl<V: fmt::Debug> fmt::Debug for Dict<V> {
+impl<V: fmt::Debug + Clone> fmt::Debug for Dict<V> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_map()
@@ -802,11 +886,11 @@ mod tests {
         dict
     }
 
-    fn finish_rehashing<V>(dict: &mut Dict<V>) {
+    fn finish_rehashing<V: Clone>(dict: &mut Dict<V>) {
         while dict.rehash_steps(100) {}
     }
 
-    fn scan_all<V>(dict: &Dict<V>) -> Vec<Vec<u8>> {
+    fn scan_all<V: Clone>(dict: &Dict<V>) -> Vec<Vec<u8>> {
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {
@@ -864,6 +948,38 @@ mod tests {
         dict.remove(&key("k", 1));
         assert_eq!(copy.get(&key("k", 1)), Some(&1));
         assert_eq!(copy.len(), 300);
+    }
+
+    // A copy shares every chunk of buckets; a write to either side copies
+    // only the chunk it touches (one chunk for a settled table), and
+    // neither side sees the other's writes. Reads and misses copy nothing.
+    #[test]
+    fn a_copy_shares_chunks_until_written() {
+        let mut dict = filled(10_000);
+        finish_rehashing(&mut dict);
+        let chunks = dict.tables[0].buckets.chunks.len();
+        assert!(chunks > 100, "{chunks}");
+        let copy = dict.clone();
+        let shared = |d: &Dict<usize>| {
+            (0..d.tables[0].buckets.len())
+                .step_by(CHUNK_BUCKETS)
+                .filter(|&at| d.tables[0].buckets.shared(at))
+                .count()
+        };
+        assert_eq!(shared(&dict), chunks);
+        assert_eq!(dict.get(&key("k", 5)), Some(&5));
+        assert!(dict.get_mut(&key("missing", 1)).is_none());
+        assert_eq!(dict.remove(&key("missing", 1)), None);
+        assert_eq!(shared(&dict), chunks, "reads and misses copy nothing");
+        *dict.get_mut(&key("k", 5)).expect("present") = 55;
+        assert_eq!(shared(&dict), chunks - 1);
+        assert!(dict.remove(&key("k", 6)).is_some());
+        assert!(shared(&dict) >= chunks - 2);
+        assert_eq!(copy.get(&key("k", 5)), Some(&5));
+        assert_eq!(copy.get(&key("k", 6)), Some(&6));
+        assert_eq!(dict.get(&key("k", 5)), Some(&55));
+        assert_eq!(dict.get(&key("k", 6)), None);
+        assert_eq!((copy.len(), dict.len()), (10_000, 9_999));
     }
 
     // Iterating from the place after any entry gives the rest of `iter`'s
@@ -1202,7 +1318,7 @@ mod tests {
             assert_eq!(removed.is_some(), name != "x");
         }
         assert_eq!(table.used, 0);
-        assert!(table.buckets[0].is_none());
+        assert!(table.buckets.get(0).is_none());
     }
 
     /// One change made between two SCAN calls.
