@@ -18,9 +18,11 @@
 //! `zsetConvertToListpackIfNeeded`).
 //!
 //! Snapshots: the large encoding sits behind an `Rc`, so cloning a sorted
-//! set for a snapshot is O(1); the first write to it while the snapshot
-//! still holds the clone copies the whole structure once (O(n)), after
-//! which writes are in place again.
+//! set for a snapshot is O(1). The first write to it while the snapshot
+//! still holds the clone copies the skip list and the member index, but
+//! both keep their storage in shared chunks (64 nodes, 64 buckets), so that
+//! copy is one pointer per chunk, and each write then copies only the
+//! chunks it touches.
 
 pub mod number;
 pub mod packed;
