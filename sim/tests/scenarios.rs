@@ -22,6 +22,16 @@ fn taken(report: &redoubt_sim::Report, what: &str) -> u64 {
     })
 }
 
+/// The number just before `what` in a verdict's summary line (0 if none).
+fn count_before(line: &str, what: &str) -> u64 {
+    let before = line.split(what).next().expect("the count");
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 fn report_of(name: &str, seed: u64) -> redoubt_sim::Report {
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("scenario file");
@@ -176,14 +186,7 @@ fn collections() {
         .find(|line| line.contains("model:"))
         .expect("a model line");
     assert!(line.contains(" 0 unmodeled"), "{line}");
-    let count = |what: &str| -> u64 {
-        let before = line.split(what).next().expect("the count");
-        before
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    let count = |what: &str| count_before(line, what);
     assert!(count(" served after blocking") > 0, "{line}");
     assert!(count(" timed out") > 0, "{line}");
 }
@@ -201,14 +204,7 @@ fn apps() {
         .lines()
         .find(|line| line.contains("apps: pass"))
         .expect("an apps line");
-    let count = |what: &str| -> u64 {
-        let before = line.split(what).next().expect("the count");
-        before
-            .rsplit(' ')
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    let count = |what: &str| count_before(line, what);
     for what in [
         " purchases",
         " WATCH retries",
