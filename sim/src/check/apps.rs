@@ -341,8 +341,15 @@ fn check_queue(
 
 /// The verdict: the findings, and whether each application that ran got
 /// its work done (a checker that passes a run in which nothing happened
-/// proves nothing).
-pub fn check_apps(counts: AppCounts, stats: &AppStats, findings: &AppFindings) -> Verdict {
+/// proves nothing). `finished`: every application client ran all its
+/// operations; when the node went away for good first, an application
+/// that did nothing is no finding (liveness judges the run).
+pub fn check_apps(
+    counts: AppCounts,
+    stats: &AppStats,
+    findings: &AppFindings,
+    finished: bool,
+) -> Verdict {
     let mut violations = findings.violations.clone();
     let idle = [
         (counts.market, stats.listings, "no trader listed an item"),
@@ -354,7 +361,7 @@ pub fn check_apps(counts: AppCounts, stats: &AppStats, findings: &AppFindings) -
         (counts.queue, stats.jobs_done, "no worker finished a job"),
     ];
     for (ran, work, complaint) in idle {
-        if ran > 0 && work == 0 {
+        if finished && ran > 0 && work == 0 {
             violations.push(complaint.to_string());
         }
     }
@@ -597,13 +604,16 @@ mod tests {
             logs: 0,
             queue: 0,
         };
-        let verdict = check_apps(counts, &AppStats::default(), &AppFindings::default());
+        let verdict = check_apps(counts, &AppStats::default(), &AppFindings::default(), true);
         assert!(!verdict.passed);
         assert_eq!(verdict.violations, ["no trader listed an item"]);
+        // Cut short (the node refused to start for good): no finding.
+        let cut = check_apps(counts, &AppStats::default(), &AppFindings::default(), false);
+        assert!(cut.passed);
         let worked = AppStats {
             listings: 3,
             ..AppStats::default()
         };
-        assert!(check_apps(counts, &worked, &AppFindings::default()).passed);
+        assert!(check_apps(counts, &worked, &AppFindings::default(), true).passed);
     }
 }

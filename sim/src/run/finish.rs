@@ -190,10 +190,16 @@ impl Simulation {
         }
         let app_stats = self.app_stats();
         if self.options.apps.total() > 0 || self.app_findings.datasets_checked > 0 {
+            let finished = self
+                .clients
+                .iter()
+                .filter(|slot| matches!(slot.client.role, Role::App(_)))
+                .all(|slot| slot.client.finished());
             verdicts.push(check_apps(
                 self.options.apps,
                 &app_stats,
                 &self.app_findings,
+                finished,
             ));
         } else if self
             .options
