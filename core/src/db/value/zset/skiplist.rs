@@ -29,7 +29,7 @@ const LEVELS_MAX: usize = 32;
 /// per chunk, and the first write to a shared chunk deep-copies its nodes
 /// (two allocations each, member and links); an insert or remove changes
 /// about one node per level, 10 to 12 chunks on a 1M-element list. Measured
-/// there (release, `clone_timing`): with 64 slots a clone takes about
+/// there in a release build: with 64 slots a clone takes about
 /// 0.3 ms (the increments miss the cache) and a first write 10 to 80 µs;
 /// 128 slots halve the clone but double the writes, 16 or 32 do the
 /// reverse, and the throughput of inserts and lookups is the same for 64
@@ -688,64 +688,5 @@ mod tests {
         assert_eq!(list.free, NIL, "every freed slot was reused");
         assert!(emptied.is_empty() && emptied.iter_from(0, false).next().is_none());
         assert_eq!(list.iter_from(0, false).count(), 1000);
-    }
-
-    // Measures, in a release build, what a snapshot costs the event loop on
-    // a 1M-element list: the clone, then the first insert and the first
-    // removal on the clone while the original still holds its nodes, and
-    // the drop of the copy; also the time to build the list and to look
-    // up by rank, which the chunked arena must not slow much. Run with
-    // `cargo test --release -p redoubt-core --lib clone_timing --
-    // --ignored --nocapture`. It reads the wall clock, which only a
-    // measurement may: core itself never does.
-    #[test]
-    #[ignore = "a measurement for release builds"]
-    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-    fn clone_timing() {
-        use std::time::Instant;
-        let elements_count = 1_000_000u64;
-        let mut list = SkipList::new();
-        let mut state = 11u64;
-        let started = Instant::now();
-        for i in 0..elements_count {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let score = (state >> 11) as f64;
-            list.insert(score, format!("member:{i}").into_bytes().into_boxed_slice());
-        }
-        let built = started.elapsed();
-        let lookups_count = 200_000;
-        let started = Instant::now();
-        let mut ranks_sum = 0;
-        for rank in (0..lookups_count).map(|i| i * 4999 % elements_count as usize) {
-            let (member, score) = list.get(rank).unwrap();
-            ranks_sum += list.rank(score, member).unwrap();
-        }
-        let looked_up = started.elapsed();
-        println!(
-            "{elements_count} inserts {built:?}; {lookups_count} get + rank {looked_up:?} \
-             (checksum {ranks_sum})"
-        );
-        for round in 0..3 {
-            let started = Instant::now();
-            let mut copy = list.clone();
-            let cloned = started.elapsed();
-            let started = Instant::now();
-            copy.insert(0.5, b"new member".to_vec().into_boxed_slice());
-            let inserted = started.elapsed();
-            let (member, score) = copy.get(elements_count as usize / 2).unwrap();
-            let (score, member) = (score, member.to_vec());
-            let started = Instant::now();
-            assert!(copy.remove(score, &member));
-            let removed = started.elapsed();
-            let started = Instant::now();
-            drop(copy);
-            let dropped = started.elapsed();
-            println!(
-                "round {round}: clone {cloned:?}, first insert {inserted:?}, \
-                 first remove {removed:?}, drop of the copy {dropped:?}"
-            );
-        }
     }
 }
