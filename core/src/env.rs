@@ -93,6 +93,14 @@ pub trait Net {
     /// core chose. Success arrives as `Node::on_connected`, failure as
     /// `Node::on_closed`.
     fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()>;
+    /// Replaces the listening sockets with ones on `bind` addresses and
+    /// `port` (`CONFIG SET bind` / `port`, as Redis 7 does without a
+    /// restart). On error the old sockets keep listening. Connections
+    /// already open are not touched. A driver without listeners (the
+    /// simulator, where clients are created by the run) accepts any.
+    fn listen(&mut self, _bind: &[String], _port: u16) -> io::Result<()> {
+        Ok(())
+    }
     /// Bytes sent to `conn` that the peer has not taken yet. Core enforces
     /// `client-output-buffer-limit` with it; a driver that never holds
     /// bytes back may keep the default.

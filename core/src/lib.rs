@@ -28,6 +28,7 @@ pub mod node;
 pub mod persist;
 pub mod planted;
 pub mod pubsub;
+pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod testing;

@@ -294,6 +294,11 @@ impl<E: Env> Node<E> {
         }
     }
 
+    /// An outgoing connection asked for with `Net::connect` is open.
+    pub fn on_connected(&mut self, conn: ConnId) {
+        self.server.link_connected(&mut self.env, conn);
+    }
+
     /// The peer closed the connection (or it failed).
     pub fn on_closed(&mut self, conn: ConnId) {
         if let Some(mut client) = self.server.clients.remove(&conn) {
