@@ -19,6 +19,18 @@ pub struct ConnInfo {
     pub fd: i64,
 }
 
+/// What a replica said about itself with REPLCONF before PSYNC.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaHello {
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    /// `capa eof`: takes a diskless sync's EOF-marker format.
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// `rdb-only 1`: wants the dataset only (`redis-cli --rdb`).
+    pub rdb_only: bool,
+}
+
 /// A MULTI in progress.
 #[derive(Debug, Default)]
 pub struct Transaction {
@@ -72,6 +84,20 @@ pub struct Client {
     pub reply_offset: u64,
     /// What the client is blocked on; it reads no request meanwhile.
     pub blocked: Option<BlockedOn>,
+    /// The replication offset right after this client's last command that
+    /// propagated something: what WAIT waits for.
+    pub repl_woff: u64,
+    /// This connection is a replica of ours (after SYNC or PSYNC).
+    pub is_replica: bool,
+    /// This connection is our master's link: its commands are the
+    /// replication stream, applied without replies.
+    pub is_master: bool,
+    /// Bytes of the master's stream read as commands inside a MULTI that
+    /// has not reached its EXEC: they count toward the replication offset
+    /// only once the transaction is applied as a whole.
+    pub master_unapplied: Vec<u8>,
+    /// What the connection said with REPLCONF, if it is a replica.
+    pub hello: ReplicaHello,
 }
 
 impl Client {
@@ -99,6 +125,11 @@ impl Client {
             soft_limit_since_ms: None,
             reply_offset: 0,
             blocked: None,
+            repl_woff: 0,
+            is_replica: false,
+            is_master: false,
+            master_unapplied: Vec::new(),
+            hello: ReplicaHello::default(),
         }
     }
 
@@ -112,9 +143,29 @@ impl Client {
         self.out.protocol == Protocol::Resp2 && self.subscription_count() > 0
     }
 
+    /// Redis's client type for CLIENT LIST / KILL TYPE and the output
+    /// buffer classes: `master`, `replica`, `pubsub` or `normal`.
+    pub fn kind(&self) -> &'static str {
+        if self.is_master {
+            "master"
+        } else if self.is_replica {
+            "replica"
+        } else if self.subscription_count() > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// Redis's CLIENT LIST flags for this client.
     pub fn flags(&self) -> String {
         let mut flags = String::new();
+        if self.is_replica {
+            flags.push('S');
+        }
+        if self.is_master {
+            flags.push('M');
+        }
         if self.subscription_count() > 0 {
             flags.push('P');
         }

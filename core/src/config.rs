@@ -55,6 +55,8 @@ pub struct Config {
     pub stop_writes_on_bgsave_error: bool,
     /// When collections change from their compact encodings.
     pub encodings: Encodings,
+    /// Replication's directives.
+    pub repl: ReplConfig,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Path of the config file the server was started with, for INFO.
@@ -63,6 +65,83 @@ pub struct Config {
     /// A bug planted for the simulator's self-test (`planted-bug`).
     #[cfg(feature = "planted-bugs")]
     pub planted_bug: Option<crate::planted::PlantedBug>,
+}
+
+/// Replication's directives, with Redis 7.0's names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplConfig {
+    /// `replicaof host port` (`None`: a master).
+    pub replicaof: Option<(String, u16)>,
+    pub masterauth: Option<Vec<u8>>,
+    pub masteruser: Option<Vec<u8>>,
+    pub replica_serve_stale_data: bool,
+    pub replica_read_only: bool,
+    pub diskless_sync: bool,
+    pub diskless_sync_delay_s: u64,
+    pub diskless_sync_max_replicas: u64,
+    pub ping_replica_period_s: u64,
+    pub timeout_s: u64,
+    pub backlog_size: u64,
+    pub backlog_ttl_s: u64,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag_s: u64,
+    pub announce_ip: String,
+    pub announce_port: u16,
+}
+
+impl Default for ReplConfig {
+    fn default() -> Self {
+        ReplConfig {
+            replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            replica_serve_stale_data: true,
+            replica_read_only: true,
+            diskless_sync: true,
+            diskless_sync_delay_s: 5,
+            diskless_sync_max_replicas: 0,
+            ping_replica_period_s: 10,
+            timeout_s: 60,
+            backlog_size: 1024 * 1024,
+            backlog_ttl_s: 3600,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag_s: 10,
+            announce_ip: String::new(),
+            announce_port: 0,
+        }
+    }
+}
+
+/// `replicaof` as the config file and command line give it: `host port`,
+/// or nothing.
+fn replicaof(value: &str) -> Result<Option<(String, u16)>, SetError> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    match words.as_slice() {
+        [] => Ok(None),
+        [host, port] if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") => {
+            Ok(None)
+        }
+        [host, port] => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| SetError("Invalid master port".to_string()))?;
+            Ok(Some((host.to_string(), port)))
+        }
+        _ => Err(SetError(
+            "Bad directive or wrong number of arguments".to_string(),
+        )),
+    }
+}
+
+fn secret(value: &str) -> Option<Vec<u8>> {
+    (!value.is_empty()).then(|| value.as_bytes().to_vec())
+}
+
+fn secret_text(value: &Option<Vec<u8>>) -> String {
+    value
+        .as_deref()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default()
 }
 
 /// The thresholds at which a collection leaves its compact encoding
@@ -221,6 +300,157 @@ const MEMORY_MAX: u64 = i64::MAX as u64;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "replicaof",
+        mutable: false,
+        get: |c| {
+            c.repl
+                .replicaof
+                .as_ref()
+                .map(|(host, port)| format!("{host} {port}"))
+                .unwrap_or_default()
+        },
+        set: |c, v| {
+            c.repl.replicaof = replicaof(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "masterauth",
+        mutable: true,
+        get: |c| secret_text(&c.repl.masterauth),
+        set: |c, v| {
+            c.repl.masterauth = secret(v);
+            Ok(())
+        },
+    },
+    Directive {
+        name: "masteruser",
+        mutable: true,
+        get: |c| secret_text(&c.repl.masteruser),
+        set: |c, v| {
+            c.repl.masteruser = secret(v);
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-serve-stale-data",
+        mutable: true,
+        get: |c| yes_no(c.repl.replica_serve_stale_data),
+        set: |c, v| {
+            c.repl.replica_serve_stale_data = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-read-only",
+        mutable: true,
+        get: |c| yes_no(c.repl.replica_read_only),
+        set: |c, v| {
+            c.repl.replica_read_only = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync",
+        mutable: true,
+        get: |c| yes_no(c.repl.diskless_sync),
+        set: |c, v| {
+            c.repl.diskless_sync = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync-delay",
+        mutable: true,
+        get: |c| c.repl.diskless_sync_delay_s.to_string(),
+        set: |c, v| {
+            c.repl.diskless_sync_delay_s = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-diskless-sync-max-replicas",
+        mutable: true,
+        get: |c| c.repl.diskless_sync_max_replicas.to_string(),
+        set: |c, v| {
+            c.repl.diskless_sync_max_replicas = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-ping-replica-period",
+        mutable: true,
+        get: |c| c.repl.ping_replica_period_s.to_string(),
+        set: |c, v| {
+            c.repl.ping_replica_period_s = int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-timeout",
+        mutable: true,
+        get: |c| c.repl.timeout_s.to_string(),
+        set: |c, v| {
+            c.repl.timeout_s = int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-backlog-size",
+        mutable: true,
+        get: |c| c.repl.backlog_size.to_string(),
+        set: |c, v| {
+            // Redis's CONFIG_REPL_BACKLOG_MIN_SIZE is 16 KB.
+            c.repl.backlog_size = memory(v, 1, MEMORY_MAX)?.max(16 * 1024);
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-backlog-ttl",
+        mutable: true,
+        get: |c| c.repl.backlog_ttl_s.to_string(),
+        set: |c, v| {
+            c.repl.backlog_ttl_s = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "min-replicas-to-write",
+        mutable: true,
+        get: |c| c.repl.min_replicas_to_write.to_string(),
+        set: |c, v| {
+            c.repl.min_replicas_to_write = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "min-replicas-max-lag",
+        mutable: true,
+        get: |c| c.repl.min_replicas_max_lag_s.to_string(),
+        set: |c, v| {
+            c.repl.min_replicas_max_lag_s = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-announce-ip",
+        mutable: true,
+        get: |c| c.repl.announce_ip.clone(),
+        set: |c, v| {
+            c.repl.announce_ip = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-announce-port",
+        mutable: true,
+        get: |c| c.repl.announce_port.to_string(),
+        set: |c, v| {
+            c.repl.announce_port = int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
     Directive {
         name: "list-max-listpack-size",
         mutable: true,
@@ -552,28 +782,12 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("locale-collate", ""),
     ("sanitize-dump-payload", "no"),
     ("rdb-del-sync-files", "no"),
-    ("replicaof", ""),
-    ("masterauth", ""),
-    ("masteruser", ""),
-    ("replica-serve-stale-data", "yes"),
-    ("replica-read-only", "yes"),
-    ("repl-diskless-sync", "yes"),
-    ("repl-diskless-sync-delay", "5"),
-    ("repl-diskless-sync-max-replicas", "0"),
     ("repl-diskless-load", "disabled"),
-    ("repl-ping-replica-period", "10"),
-    ("repl-timeout", "60"),
     ("repl-disable-tcp-nodelay", "no"),
-    ("repl-backlog-size", "1048576"),
-    ("repl-backlog-ttl", "3600"),
     ("replica-priority", "100"),
     ("propagation-error-behavior", "ignore"),
     ("replica-ignore-disk-write-errors", "no"),
     ("replica-announced", "yes"),
-    ("min-replicas-to-write", "0"),
-    ("min-replicas-max-lag", "10"),
-    ("replica-announce-ip", ""),
-    ("replica-announce-port", "0"),
     ("replica-lazy-flush", "no"),
     ("acllog-max-len", "128"),
     ("aclfile", ""),
@@ -672,6 +886,7 @@ impl Default for Config {
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             encodings: Encodings::default(),
+            repl: ReplConfig::default(),
             passive,
             config_file: String::new(),
             save_given_at_startup: false,

@@ -71,6 +71,9 @@ impl<E: Env> Node<E> {
             });
         }
         node.server.dirty = 0;
+        if let Some((host, port)) = node.server.config.repl.replicaof.take() {
+            node.server.set_master(&mut node.env, &host, port);
+        }
         Ok(node)
     }
 
@@ -167,6 +170,15 @@ impl<E: Env> Node<E> {
 
     /// Bytes from a peer: parse and execute every complete request.
     pub fn on_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        if self.server.link_conn() == Some(conn) && !self.server.clients.contains_key(&conn) {
+            // The link to our master, before its stream starts.
+            if let Some(rest) = self.server.link_bytes(&mut self.env, conn, bytes) {
+                if !rest.is_empty() {
+                    self.on_bytes(conn, &rest);
+                }
+            }
+            return;
+        }
         let Some(mut client) = self.server.clients.remove(&conn) else {
             return;
         };
@@ -183,10 +195,16 @@ impl<E: Env> Node<E> {
             return;
         }
         self.process_query(&mut client);
+        if client.is_replica {
+            self.server.release_peer_pending(&mut client);
+        }
         if !client.out.is_empty() || client.close_after_reply {
             self.server.queue_write(&mut client);
         }
         self.server.clients.insert(conn, client);
+        if std::mem::take(&mut self.server.repl.acks_changed) {
+            self.retry_waiting();
+        }
     }
 
     fn process_query(&mut self, client: &mut Client) {
@@ -198,15 +216,23 @@ impl<E: Env> Node<E> {
                 bulk_bytes_max: self.server.config.proto_max_bulk_len,
                 authenticated: client.authenticated,
             };
+            let start = client.query_pos;
             let parsed = client
                 .parser
                 .next_request(&client.query, &mut client.query_pos, &limits);
             match parsed {
                 Ok(None) => break,
-                Ok(Some(argv)) if argv.is_empty() => continue,
+                Ok(Some(argv)) if argv.is_empty() => {
+                    if client.is_master {
+                        self.apply_master_bytes(client, start);
+                    }
+                }
                 Ok(Some(argv)) => {
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
                     client.parser.recycle(argv);
+                    if client.is_master {
+                        self.apply_master_bytes(client, start);
+                    }
                     if self.server.blocking.blocked_count() > 0 {
                         self.serve_ready_keys();
                     }
@@ -219,6 +245,31 @@ impl<E: Env> Node<E> {
         }
         client.query.drain(..client.query_pos);
         client.query_pos = 0;
+    }
+
+    /// The master client ran a command from `start` to its query
+    /// position: the stream advances (see `Server::master_applied`), and
+    /// its reply goes nowhere.
+    fn apply_master_bytes(&mut self, client: &mut Client, start: usize) {
+        let bytes = client.query[start..client.query_pos].to_vec();
+        self.server.master_applied(client, &bytes);
+        client.out.buf.clear();
+    }
+
+    /// Clients in WAIT or WAITAOF look at the acknowledgements again.
+    fn retry_waiting(&mut self) {
+        for conn in self.server.repl.waiting.clone() {
+            let Some(mut client) = self.server.clients.remove(&conn) else {
+                continue;
+            };
+            if client.blocked.is_some()
+                && cmd::blocked::retry(&mut self.server, &mut client, &mut self.env)
+            {
+                self.server.repl.waiting.retain(|&waiting| waiting != conn);
+                self.server.queue_write(&mut client);
+            }
+            self.server.clients.insert(conn, client);
+        }
     }
 
     /// Runs again the commands blocked on keys that changed, oldest first,
@@ -301,8 +352,12 @@ impl<E: Env> Node<E> {
 
     /// The peer closed the connection (or it failed).
     pub fn on_closed(&mut self, conn: ConnId) {
+        if self.server.link_conn() == Some(conn) && !self.server.clients.contains_key(&conn) {
+            self.server.link_closed(&mut self.env, conn);
+            return;
+        }
         if let Some(mut client) = self.server.clients.remove(&conn) {
-            self.server.forget_client(&mut client);
+            self.server.forget_client(&mut client, &mut self.env);
             self.env.trace(&Trace::Disconnected { conn });
         }
     }
@@ -327,7 +382,8 @@ impl<E: Env> Node<E> {
     /// While a background save or rewrite runs, that is now: each
     /// `on_tick` then writes one step of it.
     pub fn next_deadline(&self) -> u64 {
-        if self.server.background_wants_slices() {
+        if self.server.background_wants_slices(&self.env) || self.server.repl_wants_ticks(&self.env)
+        {
             return 0;
         }
         let fsync_due = self
@@ -366,6 +422,10 @@ impl<E: Env> Node<E> {
         self.server.commit_propagation(None);
         self.server.aof_cron(&mut self.env, now);
         self.server.persistence_cron(&mut self.env);
+        if now >= self.server.repl.last_cron_ms + 1000 {
+            self.server.replica_cron(&mut self.env);
+        }
+        self.server.master_cron(&mut self.env);
         self.close_timed_out_clients(now);
     }
 
@@ -378,7 +438,12 @@ impl<E: Env> Node<E> {
             .server
             .clients
             .values()
-            .filter(|c| c.subscription_count() == 0 && now_ms - c.last_interaction_ms > timeout_ms)
+            .filter(|c| {
+                c.subscription_count() == 0
+                    && !c.is_master
+                    && !c.is_replica
+                    && now_ms - c.last_interaction_ms > timeout_ms
+            })
             .map(|c| c.id)
             .collect();
         for conn in idle {
@@ -395,8 +460,10 @@ impl<E: Env> Node<E> {
     /// `always`) stay queued until a later call.
     pub fn before_sleep(&mut self) {
         self.resume_unblocked_clients();
+        self.server.request_acks();
         let barrier = if self.server.aof_on {
             self.server.aof.flush(&mut self.env, &self.server.config);
+            self.server.update_fsynced_offset();
             let config = &self.server.config;
             if planted::active(config, PlantedBug::ReplyBeforeFsync) {
                 self.server.aof.written
@@ -406,6 +473,10 @@ impl<E: Env> Node<E> {
         } else {
             u64::MAX
         };
+        if !self.server.repl.waiting.is_empty() {
+            // WAITAOF's local copy counts once the AOF is fsynced.
+            self.retry_waiting();
+        }
         let pending = std::mem::take(&mut self.server.pending_writes);
         for conn in pending {
             let Some(mut client) = self.server.clients.remove(&conn) else {
@@ -437,7 +508,11 @@ impl<E: Env> Node<E> {
     /// `client-output-buffer-limit`.
     fn over_output_limit(&mut self, client: &mut Client) -> bool {
         let limits = &self.server.config.client_output_buffer_limit;
-        let limit = if client.subscription_count() > 0 {
+        let limit = if client.is_master {
+            return false;
+        } else if client.is_replica {
+            limits.replica
+        } else if client.subscription_count() > 0 {
             limits.pubsub
         } else {
             limits.normal
@@ -464,7 +539,7 @@ impl<E: Env> Node<E> {
 
     /// Closes a client core decided to drop.
     fn close_client(&mut self, mut client: Box<Client>) {
-        self.server.forget_client(&mut client);
+        self.server.forget_client(&mut client, &mut self.env);
         self.env.close(client.id);
         self.env.trace(&Trace::Disconnected { conn: client.id });
     }

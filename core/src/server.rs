@@ -19,6 +19,7 @@ use crate::env::{ConnId, Env, Trace};
 use crate::persist::aof::{Aof, LoadReport};
 use crate::persist::background::Background;
 use crate::pubsub::PubSub;
+use crate::repl::{hex_id, Repl};
 
 /// Counters reported by INFO stats.
 #[derive(Debug, Default, Clone)]
@@ -77,6 +78,16 @@ impl Stats {
     }
 }
 
+/// One command a top-level command propagated: its database, its
+/// arguments, and whether the AOF gets it too (PUBLISH goes to replicas
+/// only).
+#[derive(Debug, Clone)]
+pub struct Propagated {
+    pub db: usize,
+    pub argv: Vec<Vec<u8>>,
+    pub to_aof: bool,
+}
+
 /// Why the node is shutting down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownReason {
@@ -101,7 +112,8 @@ pub struct Server {
     pub stats: Stats,
     /// 40 hex characters identifying this process run.
     pub run_id: String,
-    pub replid: String,
+    /// Replication: the stream, replicas, and our master if we have one.
+    pub repl: Repl,
     pub started_monotonic_ms: u64,
     pub started_wall_ms: i64,
     /// Changes to the dataset since the last save.
@@ -124,7 +136,7 @@ pub struct Server {
     pub loading: bool,
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
-    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    pub propagated: Vec<Propagated>,
     /// Rewritten forms of the running command to propagate instead of its
     /// own argv (relative expiry made absolute, SPOP as SREMs, and the
     /// like).
@@ -172,7 +184,7 @@ impl Server {
                 ..Stats::default()
             },
             run_id,
-            replid,
+            repl: Repl::new(replid),
             started_monotonic_ms: now_ms,
             started_wall_ms: wall_ms,
             dirty: 0,
@@ -212,6 +224,7 @@ impl Server {
         if !self.keyspace.take_events_pending() {
             return;
         }
+        let wanted = self.propagation_wanted();
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
             if db.touched_watchers.is_empty() && db.expired_keys.is_empty() {
                 continue;
@@ -237,8 +250,12 @@ impl Server {
                     key: &key,
                     conn,
                 });
-                if self.aof_on {
-                    self.propagated.push((index, vec![b"DEL".to_vec(), key]));
+                if wanted {
+                    self.propagated.push(Propagated {
+                        db: index,
+                        argv: vec![b"DEL".to_vec(), key],
+                        to_aof: true,
+                    });
                 }
             }
         }
@@ -247,44 +264,21 @@ impl Server {
     /// nothing expires, while commands are replayed from disk.
     pub fn set_loading(&mut self, loading: bool) {
         self.loading = loading;
-        self.keyspace.set_expiry_enabled(!loading);
-    }
-
-    /// Whether anything consumes propagated writes (the AOF; replicas in a
-    /// later change), so commands need not copy their arguments otherwise.
-    pub fn propagation_wanted(&self) -> bool {
-        self.aof_on
-    }
-
-    /// Hands what the finished top-level command propagated to the AOF, as
-    /// one unit (wrapped in MULTI/EXEC when it is more than one command),
-    /// and records the offset the client's replies now depend on.
-    pub fn commit_propagation(&mut self, client: Option<&mut Client>) {
-        let ops = std::mem::take(&mut self.propagated);
-        if self.aof_on && !ops.is_empty() {
-            let wrap = ops.len() > 1;
-            if wrap {
-                self.aof.feed(ops[0].0, &[b"MULTI".to_vec()]);
-            }
-            for (db, argv) in &ops {
-                self.aof.feed(*db, argv);
-            }
-            if wrap {
-                self.aof.feed(ops[ops.len() - 1].0, &[b"EXEC".to_vec()]);
-            }
-        }
-        let wrote = !ops.is_empty();
-        let every_reply_waits = self.config.appendfsync == crate::config::AppendFsync::Always;
-        if let Some(client) = client {
-            if self.aof_on && (wrote || every_reply_waits) {
-                client.reply_offset = self.aof.appended;
-            }
-        }
+        // A replica never expires keys itself: its master's DELs do.
+        self.keyspace
+            .set_expiry_enabled(!loading && !self.repl.is_replica());
     }
 
     /// Removes every trace of a client that is going away.
-    pub fn forget_client(&mut self, client: &mut Client) {
+    pub fn forget_client(&mut self, client: &mut Client, env: &mut dyn Env) {
         self.unwatch_all(client);
+        if client.is_replica {
+            self.peer_gone(env, client.id);
+        }
+        if client.is_master {
+            self.master_link_lost(env);
+        }
+        self.repl.waiting.retain(|&conn| conn != client.id);
         if let Some(on) = client.blocked.take() {
             self.blocking.unblock(&mut self.keyspace, client.id, &on);
         }
@@ -311,11 +305,4 @@ impl Server {
         all.insert(at, current);
         all
     }
-}
-
-/// 40 hex characters from `env`'s random source: a run id or replication id.
-fn hex_id(env: &mut dyn Env) -> String {
-    (0..5)
-        .map(|_| format!("{:08x}", env.random_u64() as u32))
-        .collect()
 }

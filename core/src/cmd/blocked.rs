@@ -10,6 +10,12 @@ use crate::server::Server;
 /// Returns whether it was served (it replied and is no longer blocked);
 /// otherwise it keeps waiting, in its place.
 pub fn retry(server: &mut Server, client: &mut Client, env: &mut dyn Env) -> bool {
+    rerun(server, client, env, true)
+}
+
+/// Runs the blocked command again; with `may_block` false it must answer
+/// (its time is up). Returns whether it answered.
+fn rerun(server: &mut Server, client: &mut Client, env: &mut dyn Env, may_block: bool) -> bool {
     let Some(on) = client.blocked.clone() else {
         return false;
     };
@@ -24,7 +30,7 @@ pub fn retry(server: &mut Server, client: &mut Client, env: &mut dyn Env) -> boo
         argv: &on.argv,
         now_ms,
         env: &mut *env,
-        may_block: true,
+        may_block,
     };
     call(&mut ctx, &resolved, false);
     client.db = saved_db;
@@ -42,9 +48,17 @@ pub fn retry(server: &mut Server, client: &mut Client, env: &mut dyn Env) -> boo
 }
 
 /// Answers `client`'s blocked command as Redis does when its timeout
-/// passes: a null array, whatever the command.
+/// passes: a null array for a command blocked on keys; WAIT and WAITAOF
+/// run once more and answer with what they counted.
 pub fn time_out(server: &mut Server, client: &mut Client, env: &mut dyn Env) {
-    answer(server, client, env, None);
+    let waits_on_offsets = client.blocked.as_ref().is_some_and(|on| on.keys.is_empty());
+    if waits_on_offsets {
+        // WAIT and WAITAOF answer with the counts they reached.
+        server.repl.waiting.retain(|&conn| conn != client.id);
+        rerun(server, client, env, false);
+    } else {
+        answer(server, client, env, None);
+    }
 }
 
 /// Unblocks `client`, answering its command with the error `error` (CLIENT

@@ -436,6 +436,13 @@ fn client_setinfo(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 /// One CLIENT LIST line, Redis 7.0's fields.
+/// Whether `client` is of the type a TYPE filter names (`slave` is
+/// `replica`).
+fn same_kind(kind: &str, client: &Client) -> bool {
+    let kind = if kind == "slave" { "replica" } else { kind };
+    client.kind() == kind
+}
+
 fn describe(client: &Client, now_ms: u64) -> String {
     let name = client
         .name
@@ -502,11 +509,7 @@ fn client_list(ctx: &mut Ctx<'_>) -> Outcome {
         .all_clients(ctx.client)
         .into_iter()
         .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
-        .filter(|c| match kind.as_deref() {
-            None | Some("normal") => kind.is_none() || c.subscription_count() == 0,
-            Some("pubsub") => c.subscription_count() > 0,
-            Some(_) => false,
-        })
+        .filter(|c| kind.as_deref().is_none_or(|k| same_kind(k, c)))
         .map(|c| describe(c, now))
         .collect();
     ctx.out().verbatim(text.as_bytes());
@@ -537,7 +540,6 @@ impl KillFilter {
         if self.skip_me && client.id == current_id {
             return false;
         }
-        let pubsub = client.subscription_count() > 0;
         self.id.is_none_or(|id| id == client.id)
             && self
                 .addr
@@ -551,10 +553,7 @@ impl KillFilter {
             && self
                 .max_age_s
                 .is_none_or(|age| now_ms.saturating_sub(client.created_ms) / 1000 >= age)
-            && self
-                .kind
-                .as_deref()
-                .is_none_or(|k| (k == "pubsub") == pubsub && (k == "normal" || k == "pubsub"))
+            && self.kind.as_deref().is_none_or(|k| same_kind(k, client))
     }
 }
 

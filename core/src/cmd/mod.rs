@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod memory;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -30,7 +31,7 @@ use crate::db::value::Typed;
 use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
 use crate::resp::{parse_i64, Out};
-use crate::server::{Server, Stats};
+use crate::server::{Propagated, Server, Stats};
 
 /// Command flags, Redis's names.
 pub mod flag {
@@ -297,7 +298,7 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 13] = [
+        let families: [&'static [CommandSpec]; 14] = [
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
@@ -305,6 +306,7 @@ impl CommandTable {
             list::COMMANDS,
             memory::COMMANDS,
             pubsub::COMMANDS,
+            replication::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
@@ -798,6 +800,8 @@ fn dispatch(
     argv: Vec<Vec<u8>>,
 ) -> (Vec<Vec<u8>>, bool) {
     let resolved = resolve(table(), &argv);
+    let now_ms = env.monotonic_ms();
+    let is_master = client.is_master;
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
             .as_ref()
@@ -811,6 +815,11 @@ fn dispatch(
                 Ok(r) if r.spec.is_write() && server.aof_on && server.aof.refusal().is_some() => {
                     multi.aborted = true;
                     client.out.error(&server.aof.refusal().unwrap_or_default());
+                }
+                Ok(r) if r.spec.is_write() && role_refusal(server, is_master, now_ms).is_some() => {
+                    multi.aborted = true;
+                    let refusal = role_refusal(server, is_master, now_ms).unwrap_or_default();
+                    client.out.error(refusal);
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
                     multi.aborted = true;
@@ -844,7 +853,11 @@ fn dispatch(
         ));
         return (argv, false);
     }
-    if let Some(refusal) = write_refusal(server, client, &resolved) {
+    if let Some(refusal) = stale_refusal(server, client, &resolved) {
+        client.out.error(refusal);
+        return (argv, false);
+    }
+    if let Some(refusal) = write_refusal(server, client, &resolved, now_ms) {
         if resolved.spec.name == "exec" && client.multi.take().is_some() {
             // As Redis's execCommandAbort: a refused EXEC ends the
             // transaction, so the client does not queue on forever.
@@ -879,10 +892,22 @@ fn dispatch(
 
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF
 /// cannot be written.
-fn write_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Option<String> {
+fn write_refusal(
+    server: &Server,
+    client: &Client,
+    resolved: &Resolved,
+    now_ms: u64,
+) -> Option<String> {
+    if client.is_master {
+        // The master's stream is applied whatever this node thinks.
+        return None;
+    }
     let refusal = match (server.aof_on, server.aof.refusal()) {
         (true, Some(refusal)) => refusal,
-        _ => server.bgsave_refusal()?.to_string(),
+        _ => match server.bgsave_refusal() {
+            Some(refusal) => refusal.to_string(),
+            None => role_refusal(server, client.is_master, now_ms)?.to_string(),
+        },
     };
     let queued_writes = resolved.spec.name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
@@ -891,6 +916,33 @@ fn write_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Optio
                 .any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
         });
     (resolved.spec.is_write() || queued_writes).then_some(refusal)
+}
+
+/// Why a write may not run here for replication's sake: too few good
+/// replicas (`min-replicas-to-write`), or a read-only replica.
+fn role_refusal(server: &Server, is_master: bool, now_ms: u64) -> Option<&'static str> {
+    if is_master {
+        return None;
+    }
+    if let Some(refusal) = server.min_replicas_refusal(now_ms) {
+        return Some(refusal);
+    }
+    (server.repl.is_replica() && server.config.repl.replica_read_only)
+        .then_some("READONLY You can't write against a read only replica.")
+}
+
+/// A replica whose link is down with `replica-serve-stale-data no` runs
+/// only the commands flagged `stale`.
+fn stale_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Option<&'static str> {
+    let link = server.repl.link.as_ref()?;
+    let down = link.state != crate::repl::replica::LinkState::Connected;
+    (down
+        && !client.is_master
+        && !server.config.repl.replica_serve_stale_data
+        && resolved.spec.flags & flag::STALE == 0)
+        .then_some(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        )
 }
 
 /// Runs a resolved command and reports it: statistics, expired keys, WATCH
@@ -925,7 +977,11 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         let db = ctx.client.db;
         ctx.server
             .propagated
-            .extend(commands.into_iter().map(|argv| (db, argv)));
+            .extend(commands.into_iter().map(|argv| Propagated {
+                db,
+                argv,
+                to_aof: true,
+            }));
     }
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,

@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::env::ConnId;
 use crate::glob::glob_match;
 use crate::resp::Out;
-use crate::server::Server;
+use crate::server::{Propagated, Server};
 
 const GROUP: &str = "pubsub";
 const SUB_FLAGS: u32 =
@@ -116,6 +116,15 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn publish(ctx: &mut Ctx<'_>) -> Outcome {
+    if ctx.server.repl.feeds_own_writes() {
+        // Replicas deliver it to their own subscribers; the AOF keeps no
+        // messages.
+        ctx.server.propagated.push(Propagated {
+            db: ctx.client.db,
+            argv: ctx.argv.to_vec(),
+            to_aof: false,
+        });
+    }
     let receivers = deliver(ctx.server, ctx.client, &ctx.argv[1], &ctx.argv[2]);
     ctx.out().int(receivers as i64);
     Ok(())

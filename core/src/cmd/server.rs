@@ -8,9 +8,11 @@
 use std::fmt::Write;
 
 use super::connection::help_lines;
+use super::replication::peer_ip;
 use super::{flag, help_subcommand, table, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
 use crate::env::LogLevel;
 use crate::persist::background::{JobKind, Started};
+use crate::repl::replica::LinkState;
 use crate::resp::Out;
 use crate::server::ShutdownReason;
 
@@ -478,9 +480,15 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
                 "rejected_connections",
                 stats.rejected_connections.to_string(),
             ),
-            ("sync_full", "0".to_string()),
-            ("sync_partial_ok", "0".to_string()),
-            ("sync_partial_err", "0".to_string()),
+            ("sync_full", ctx.server.repl.stats.sync_full.to_string()),
+            (
+                "sync_partial_ok",
+                ctx.server.repl.stats.sync_partial_ok.to_string(),
+            ),
+            (
+                "sync_partial_err",
+                ctx.server.repl.stats.sync_partial_err.to_string(),
+            ),
             ("expired_keys", stats.expired_keys.to_string()),
             ("evicted_keys", "0".to_string()),
             ("keyspace_hits", stats.keyspace_hits.to_string()),
@@ -500,26 +508,121 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
 }
 
 fn info_replication(ctx: &mut Ctx<'_>, text: &mut String) {
-    let backlog_size = ctx
-        .server
-        .config
-        .get("repl-backlog-size")
-        .unwrap_or_default();
+    let now = ctx.env.monotonic_ms();
+    let server = &*ctx.server;
+    let repl = &server.repl;
+    let config = &server.config.repl;
     text.push_str("# Replication\r\n");
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    match &repl.link {
+        None => pairs.push(("role", "master".to_string())),
+        Some(link) => {
+            let up = link.state == LinkState::Connected;
+            let last_io = match link.conn.and_then(|conn| server.clients.get(&conn)) {
+                Some(master) if up => ((now - master.last_interaction_ms) / 1000) as i64,
+                _ => -1,
+            };
+            pairs.extend([
+                ("role", "slave".to_string()),
+                ("master_host", link.host.clone()),
+                ("master_port", link.port.to_string()),
+                (
+                    "master_link_status",
+                    if up { "up" } else { "down" }.to_string(),
+                ),
+                ("master_last_io_seconds_ago", last_io.to_string()),
+                (
+                    "master_sync_in_progress",
+                    u8::from(link.state == LinkState::Transfer).to_string(),
+                ),
+                ("slave_read_repl_offset", repl.offset.to_string()),
+                ("slave_repl_offset", repl.offset.to_string()),
+            ]);
+            if link.state == LinkState::Transfer {
+                let total = link.transfer_size.map_or(-1, |size| size as i64);
+                let read = link.transfer_read as i64;
+                let left = if total >= 0 { total - read } else { -1 };
+                let perc = if total > 0 {
+                    read as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                pairs.extend([
+                    ("master_sync_total_bytes", total.to_string()),
+                    ("master_sync_read_bytes", read.to_string()),
+                    ("master_sync_left_bytes", left.to_string()),
+                    ("master_sync_perc", format!("{perc:.2}")),
+                    (
+                        "master_sync_last_io_seconds_ago",
+                        ((now - link.last_io_ms) / 1000).to_string(),
+                    ),
+                ]);
+            }
+            if !up {
+                pairs.push((
+                    "master_link_down_since_seconds",
+                    ((now - link.since_ms) / 1000).to_string(),
+                ));
+            }
+            pairs.extend([
+                (
+                    "slave_priority",
+                    server.config.get("replica-priority").unwrap_or_default(),
+                ),
+                (
+                    "slave_read_only",
+                    u8::from(config.replica_read_only).to_string(),
+                ),
+                ("replica_announced", "1".to_string()),
+            ]);
+        }
+    }
+    pairs.push(("connected_slaves", repl.peers.len().to_string()));
+    if config.min_replicas_to_write > 0 && repl.link.is_none() {
+        pairs.push((
+            "min_slaves_good_slaves",
+            repl.good_peers(now, config.min_replicas_max_lag_s)
+                .to_string(),
+        ));
+    }
+    fields(text, &pairs);
+    for (index, (conn, peer)) in repl.peers.iter().enumerate() {
+        let ip = peer
+            .announced_ip
+            .clone()
+            .or_else(|| server.clients.get(conn).map(|c| peer_ip(&c.info.peer_addr)))
+            .unwrap_or_default();
+        let _ = write!(
+            text,
+            "slave{index}:ip={ip},port={},state={},offset={},lag={}\r\n",
+            peer.listening_port,
+            peer.state.info_name(),
+            peer.ack_offset,
+            (now - peer.ack_ms) / 1000
+        );
+    }
+    let backlog = repl.backlog.as_ref();
     fields(
         text,
         &[
-            ("role", "master".to_string()),
-            ("connected_slaves", "0".to_string()),
             ("master_failover_state", "no-failover".to_string()),
-            ("master_replid", ctx.server.replid.clone()),
-            ("master_replid2", "0".repeat(40)),
-            ("master_repl_offset", "0".to_string()),
-            ("second_repl_offset", "-1".to_string()),
-            ("repl_backlog_active", "0".to_string()),
-            ("repl_backlog_size", backlog_size),
-            ("repl_backlog_first_byte_offset", "0".to_string()),
-            ("repl_backlog_histlen", "0".to_string()),
+            ("master_replid", repl.replid.clone()),
+            ("master_replid2", repl.replid2.clone()),
+            ("master_repl_offset", repl.offset.to_string()),
+            ("second_repl_offset", repl.second_offset.to_string()),
+            (
+                "repl_backlog_active",
+                u8::from(backlog.is_some()).to_string(),
+            ),
+            ("repl_backlog_size", config.backlog_size.to_string()),
+            (
+                "repl_backlog_first_byte_offset",
+                backlog.map_or(0, |b| b.first_offset()).to_string(),
+            ),
+            (
+                "repl_backlog_histlen",
+                backlog.map_or(0, |b| b.histlen()).to_string(),
+            ),
         ],
     );
 }

@@ -8,6 +8,8 @@ use super::job::Job;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     Save,
+    /// A diskless full sync: the snapshot goes to replicas' sockets.
+    Sync,
     /// A BASE replacing every INCR file before `first_kept_incr`.
     Rewrite {
         base_seq: u64,
@@ -20,6 +22,9 @@ pub enum JobKind {
 pub struct Background {
     pub(crate) job: Option<(JobKind, Job, u64)>,
     pub rewrite_scheduled: bool,
+    /// The running BGSAVE was started for replicas waiting for a full
+    /// sync (they get the dump once it is written).
+    pub save_for_sync: bool,
     pub bgsave_scheduled: bool,
     /// Changes counted when the running BGSAVE started.
     pub(crate) dirty_at_start: u64,

@@ -27,7 +27,9 @@ impl Server {
     /// are not yet propagated.
     pub fn bgsave(&mut self, env: &mut dyn Env, schedule: bool) -> Result<Started, String> {
         match self.background.running() {
-            Some(JobKind::Save) => Err("ERR Background save already in progress".to_string()),
+            Some(JobKind::Save | JobKind::Sync) => {
+                Err("ERR Background save already in progress".to_string())
+            }
             Some(JobKind::Rewrite { .. }) | None if schedule || self.in_exec => {
                 self.background.bgsave_scheduled = true;
                 Ok(Started::Scheduled)
@@ -38,12 +40,23 @@ impl Server {
     }
 
     fn start_bgsave(&mut self, env: &mut dyn Env) -> Result<(), String> {
-        let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
         let encoding = Encoding::Rdb {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
             aux: rdb_aux(env, false),
         };
+        self.start_bgsave_with(env, encoding)
+    }
+
+    /// Starts a BGSAVE of the dump in `encoding` (replication adds its
+    /// AUX fields).
+    pub(crate) fn start_bgsave_with(
+        &mut self,
+        env: &mut dyn Env,
+        encoding: Encoding,
+    ) -> Result<(), String> {
+        let temp = join(&self.config.dir, &format!("temp-{}.rdb", env.process_id()));
+        self.background.save_for_sync = false;
         self.background.last_bgsave_try_ms = env.monotonic_ms();
         let job = Job::start(env, &mut self.keyspace, &temp, encoding).inspect_err(|error| {
             self.background.last_bgsave_failed = true;
@@ -71,7 +84,7 @@ impl Server {
             // Inside EXEC a rewrite would take a BASE holding the
             // transaction and then log it again in the new INCR file: it is
             // scheduled after the transaction, as Redis does.
-            Some(JobKind::Save) => {
+            Some(JobKind::Save | JobKind::Sync) => {
                 self.background.rewrite_scheduled = true;
                 Ok(Started::Scheduled)
             }
@@ -151,6 +164,10 @@ impl Server {
         let split_before = job.values_split();
         let stepped = job.step(env, &mut self.keyspace, true);
         self.stats.snapshot_values_split += job.values_split() - split_before;
+        if kind == JobKind::Sync {
+            let output = job.take_output();
+            self.sync_output(env, &output);
+        }
         match stepped {
             Ok(Progress::Done) => self.finish_job(env, kind, job, started, Ok(())),
             Ok(_) => self.background.job = Some((kind, job, started)),
@@ -160,8 +177,14 @@ impl Server {
 
     /// Whether the running job has steps left to write (the node then
     /// wants `on_tick` at once rather than at the next cron).
-    pub fn background_wants_slices(&self) -> bool {
-        matches!(&self.background.job, Some((_, job, _)) if job.progress == Progress::Writing)
+    pub fn background_wants_slices(&self, env: &dyn Env) -> bool {
+        match &self.background.job {
+            Some((JobKind::Sync, job, _)) => {
+                job.progress == Progress::Writing && !self.sync_throttled(env)
+            }
+            Some((_, job, _)) => job.progress == Progress::Writing,
+            None => false,
+        }
     }
 
     /// A background fsync of a job's temp file finished. Returns false if
@@ -199,7 +222,16 @@ impl Server {
             Ok(()) => {
                 let seconds = ((env.monotonic_ms() - started) / 1000) as i64;
                 match kind {
-                    JobKind::Save => self.finish_bgsave(env, &job, seconds),
+                    JobKind::Save => {
+                        let ok = self.finish_bgsave(env, &job, seconds);
+                        if std::mem::take(&mut self.background.save_for_sync) {
+                            self.disk_sync_done(env, ok);
+                        }
+                    }
+                    JobKind::Sync => {
+                        job.abort(env, &mut self.keyspace);
+                        self.diskless_sync_done(env, Ok(()));
+                    }
                     JobKind::Rewrite {
                         base_seq,
                         first_kept_incr,
@@ -215,7 +247,11 @@ impl Server {
                             LogLevel::Warning,
                             &format!("Background saving error: {error}"),
                         );
+                        if std::mem::take(&mut self.background.save_for_sync) {
+                            self.disk_sync_done(env, false);
+                        }
                     }
+                    JobKind::Sync => self.diskless_sync_done(env, Err(error)),
                     JobKind::Rewrite { .. } => self.rewrite_failed(env, &error),
                 }
             }
@@ -223,7 +259,8 @@ impl Server {
         self.start_scheduled(env);
     }
 
-    fn finish_bgsave(&mut self, env: &mut dyn Env, job: &Job, seconds: i64) {
+    /// Installs a finished BGSAVE's dump; false if it could not be.
+    fn finish_bgsave(&mut self, env: &mut dyn Env, job: &Job, seconds: i64) -> bool {
         let target = join(&self.config.dir, &self.config.dbfilename);
         let renamed = env.rename(&job.temp_path, &target).and_then(|()| {
             env.fsync_dir(if self.config.dir.is_empty() {
@@ -244,6 +281,7 @@ impl Server {
                     LogLevel::Notice,
                     "Background saving terminated with success",
                 );
+                true
             }
             Err(error) => {
                 let _ = env.remove(&job.temp_path);
@@ -255,6 +293,7 @@ impl Server {
                         job.temp_path
                     ),
                 );
+                false
             }
         }
     }
@@ -303,6 +342,9 @@ impl Server {
     }
 
     fn start_scheduled(&mut self, env: &mut dyn Env) {
+        if self.background.running().is_some() {
+            return;
+        }
         if self.background.rewrite_scheduled && self.aof_on {
             self.background.rewrite_scheduled = false;
             let _ = self.start_rewrite(env);
@@ -385,12 +427,19 @@ impl Server {
     pub fn abort_background(&mut self, env: &mut dyn Env) {
         if let Some((kind, job, _)) = self.background.job.take() {
             job.abort(env, &mut self.keyspace);
-            let what = if kind == JobKind::Save {
-                "save"
-            } else {
-                "AOF rewrite"
+            let what = match kind {
+                JobKind::Save => "save",
+                JobKind::Sync => "transfer to replicas",
+                JobKind::Rewrite { .. } => "AOF rewrite",
             };
             env.log(LogLevel::Warning, &format!("Background {what} cancelled"));
+            match kind {
+                JobKind::Save if std::mem::take(&mut self.background.save_for_sync) => {
+                    self.disk_sync_done(env, false)
+                }
+                JobKind::Sync => self.diskless_sync_done(env, Err("cancelled".to_string())),
+                _ => {}
+            }
         }
     }
 

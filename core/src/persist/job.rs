@@ -31,7 +31,10 @@ pub enum Progress {
 /// A snapshot being written to a temp file.
 pub struct Job {
     pub temp_path: String,
-    file: FileId,
+    /// The temp file; `None` for a snapshot kept in memory for the caller
+    /// to send (a diskless full sync), taken with [`Job::take_output`].
+    file: Option<FileId>,
+    output: Vec<u8>,
     encoder: SnapshotEncoder,
     /// Bytes written to the temp file so far.
     pub bytes: u64,
@@ -52,7 +55,8 @@ impl Job {
         let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS);
         let mut job = Job {
             temp_path: temp_path.to_string(),
-            file,
+            file: Some(file),
+            output: Vec::new(),
             encoder,
             bytes: 0,
             progress: Progress::Writing,
@@ -63,6 +67,26 @@ impl Job {
             return Err(error);
         }
         Ok(job)
+    }
+
+    /// Starts a snapshot whose bytes stay in memory, a step at a time, for
+    /// the caller to send (a diskless full sync to replicas).
+    pub fn start_in_memory(keyspace: &mut Keyspace, encoding: Encoding) -> Job {
+        let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS);
+        keyspace.start_snapshot();
+        Job {
+            temp_path: String::new(),
+            file: None,
+            bytes: header.len() as u64,
+            output: header,
+            encoder,
+            progress: Progress::Writing,
+        }
+    }
+
+    /// The bytes an in-memory job produced since the last call.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
     }
 
     /// Writes the next step of the snapshot. Once the whole snapshot is in
@@ -101,15 +125,19 @@ impl Job {
     }
 
     fn sync(&mut self, env: &mut dyn Env, background: bool) -> Result<Progress, String> {
+        let Some(file) = self.file else {
+            self.progress = Progress::Done;
+            return Ok(self.progress);
+        };
         if background {
-            let op = JOB_OP_BIT | self.file;
-            env.fsync_background(self.file, op)
+            let op = JOB_OP_BIT | file;
+            env.fsync_background(file, op)
                 .map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path))?;
             self.progress = Progress::Syncing(op);
         } else {
-            env.fsync(self.file)
+            env.fsync(file)
                 .map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path))?;
-            let _ = env.close_file(self.file);
+            let _ = env.close_file(file);
             self.progress = Progress::Done;
         }
         Ok(self.progress)
@@ -125,16 +153,23 @@ impl Job {
         if self.progress != Progress::Syncing(op) {
             return None;
         }
-        let _ = env.close_file(self.file);
+        if let Some(file) = self.file {
+            let _ = env.close_file(file);
+        }
         self.progress = Progress::Done;
         Some(result.map_err(|e| format!("Failed fsyncing {}: {e}", self.temp_path)))
     }
 
     fn write(&mut self, env: &mut dyn Env, data: &[u8]) -> Result<(), String> {
+        let Some(file) = self.file else {
+            self.output.extend_from_slice(data);
+            self.bytes += data.len() as u64;
+            return Ok(());
+        };
         let mut done = 0;
         while done < data.len() {
             let written = env
-                .write(self.file, &data[done..])
+                .write(file, &data[done..])
                 .map_err(|e| format!("Write error writing {}: {e}", self.temp_path))?;
             if written == 0 {
                 let error = io::Error::new(io::ErrorKind::WriteZero, "no progress");
@@ -148,10 +183,12 @@ impl Job {
 
     /// Gives up: closes and removes the temp file and ends the snapshot.
     pub fn abort(self, env: &mut dyn Env, keyspace: &mut Keyspace) {
-        if self.progress != Progress::Done {
-            let _ = env.close_file(self.file);
+        if let Some(file) = self.file {
+            if self.progress != Progress::Done {
+                let _ = env.close_file(file);
+            }
+            let _ = env.remove(&self.temp_path);
         }
-        let _ = env.remove(&self.temp_path);
         keyspace.end_snapshot();
     }
 
