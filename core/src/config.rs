@@ -297,6 +297,8 @@ struct Directive {
 }
 
 const MEMORY_MAX: u64 = i64::MAX as u64;
+/// `bind` addresses at most (Redis's CONFIG_BINDADDR_MAX).
+const BIND_ADDRESSES_MAX: usize = 16;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
@@ -511,9 +513,12 @@ const DIRECTIVES: &[Directive] = &[
         get: |c| c.client_output_buffer_limit.to_string(),
         set: |c, v| c.client_output_buffer_limit.apply(v),
     },
+    // `port` and `bind` change at run time as in Redis 7: CONFIG SET
+    // listens anew through `Net::listen` (see `cmd/server.rs`); port 0 and
+    // an empty `bind` listen nowhere.
     Directive {
         name: "port",
-        mutable: false,
+        mutable: true,
         get: |c| c.port.to_string(),
         set: |c, v| {
             c.port = int(v, 0, 65535)? as u16;
@@ -522,10 +527,14 @@ const DIRECTIVES: &[Directive] = &[
     },
     Directive {
         name: "bind",
-        mutable: false,
+        mutable: true,
         get: |c| c.bind.join(" "),
         set: |c, v| {
-            c.bind = v.split_whitespace().map(str::to_string).collect();
+            let addresses: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            if addresses.len() > BIND_ADDRESSES_MAX {
+                return Err(SetError("Too many bind addresses specified.".to_string()));
+            }
+            c.bind = addresses;
             Ok(())
         },
     },

@@ -10,14 +10,21 @@
 //!   `before_sleep`, after the work that must precede replies) and queues
 //!   the rest behind writable interest; `close` closes once the queue is
 //!   empty. A socket that fails while writing is reported back to the event
-//!   loop, which tells core with `on_closed`.
+//!   loop, which tells core with `on_closed`. `connect` opens a
+//!   non-blocking outgoing socket under the id core chose; it is
+//!   *connecting* until its first readiness event, when
+//!   [`RealEnv::connect_progress`] checks `take_error` and `peer_addr` (mio's
+//!   recipe) and the event loop reports `on_connected` or `on_closed`. From
+//!   then on it is a connection like an accepted one. Output sent while it
+//!   connects waits in its queue. The listening sockets live here too
+//!   ([`Listeners`]), so that `listen` can replace them at run time.
 //! * Random: ChaCha8 seeded once from `/dev/urandom`.
 //! * Host: the counting allocator, the pid, and the log sink.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +38,7 @@ use redoubt_core::env::{
 };
 
 use crate::bio::Bio;
+use crate::listeners::{conn_token, Listeners};
 use crate::{logging, memory};
 
 /// Bytes read and discarded from a socket that is being closed, so the
@@ -46,6 +54,8 @@ pub struct Connection {
     /// Core asked to close once `out` is written.
     pub closing: bool,
     writable_interest: bool,
+    /// An outgoing connection whose connect has not completed yet.
+    connecting: bool,
 }
 
 impl Connection {
@@ -56,6 +66,7 @@ impl Connection {
             out_sent: 0,
             closing: false,
             writable_interest: false,
+            connecting: false,
         }
     }
 
@@ -63,8 +74,12 @@ impl Connection {
         self.out_sent < self.out.len()
     }
 
-    /// Writes queued output until done or the socket is full.
+    /// Writes queued output until done or the socket is full; while
+    /// connecting, keeps it queued.
     fn write_queued(&mut self) -> io::Result<()> {
+        if self.connecting {
+            return Ok(());
+        }
         while self.has_output() {
             match self.stream.write(&self.out[self.out_sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -105,7 +120,21 @@ pub struct RealEnv {
     accepting: Option<TcpStream>,
     /// Connections that failed while writing, for `on_closed`.
     failed: Vec<ConnId>,
+    listeners: Listeners,
     random: ChaCha8Rng,
+}
+
+/// Where an outgoing connection stands after a readiness event.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Not connected yet; the next event will tell.
+    Waiting,
+    /// Connected: core hears `on_connected`.
+    Connected,
+    /// The connect failed: core hears `on_closed`.
+    Failed(io::Error),
+    /// Core closed it while it was connecting: nothing to report.
+    Abandoned,
 }
 
 impl RealEnv {
@@ -121,6 +150,7 @@ impl RealEnv {
             connections: HashMap::new(),
             accepting: None,
             failed: Vec::new(),
+            listeners: Listeners::default(),
             random: ChaCha8Rng::from_seed(os_seed()),
         })
     }
@@ -145,7 +175,7 @@ impl RealEnv {
             return Ok(());
         };
         self.registry
-            .register(&mut stream, token(conn), Interest::READABLE)?;
+            .register(&mut stream, conn_token(conn)?, Interest::READABLE)?;
         self.connections.insert(conn, Connection::new(stream));
         Ok(())
     }
@@ -162,12 +192,79 @@ impl RealEnv {
         self.connections.get_mut(&conn)
     }
 
-    /// The socket of `conn` for reading, unless core is closing it.
+    /// The socket of `conn` for reading, unless core is closing it or it
+    /// is still connecting.
     pub fn readable_stream(&mut self, conn: ConnId) -> Option<&mut TcpStream> {
         self.connections
             .get_mut(&conn)
-            .filter(|c| !c.closing)
+            .filter(|c| !c.closing && !c.connecting)
             .map(|c| &mut c.stream)
+    }
+
+    /// Listens on `bind` addresses and `port` instead of the current ones
+    /// (see [`Listeners::replace`]).
+    pub fn replace_listeners(&mut self, bind: &[String], port: u16) -> io::Result<()> {
+        self.listeners.replace(&self.registry, bind, port)
+    }
+
+    /// How many sockets listen.
+    pub fn listener_count(&self) -> usize {
+        self.listeners.len()
+    }
+
+    /// Accepts one client on listener `index`; `None` if there is no such
+    /// listener (any more: `CONFIG SET port` replaced it).
+    pub fn accept(&mut self, index: usize) -> Option<io::Result<(TcpStream, SocketAddr)>> {
+        self.listeners.accept(index)
+    }
+
+    /// After a readiness event on `conn`: `None` if it is not an outgoing
+    /// connection still connecting, else whether its connect completed.
+    /// mio's recipe: an error from `take_error` is the connect's failure;
+    /// otherwise `peer_addr` answers once it is connected, and
+    /// `NotConnected` means not yet.
+    pub fn connect_progress(&mut self, conn: ConnId) -> Option<Outgoing> {
+        let connection = self.connections.get_mut(&conn)?;
+        if !connection.connecting {
+            return None;
+        }
+        let outcome = match connection.stream.take_error() {
+            Ok(Some(e)) | Err(e) => Err(e),
+            Ok(None) => match connection.stream.peer_addr() {
+                Ok(_) => Ok(true),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match outcome {
+            Ok(false) => Some(Outgoing::Waiting),
+            Ok(true) => {
+                connection.connecting = false;
+                // Registered for both while connecting; from here on
+                // `after_write` keeps the interest, starting with the
+                // `on_writable` that writes what was queued meanwhile.
+                connection.writable_interest = true;
+                if connection.closing {
+                    // Core closed it while it connected, output queued:
+                    // deliver that, then close; core expects no event.
+                    self.on_writable(conn);
+                    return Some(Outgoing::Abandoned);
+                }
+                Some(Outgoing::Connected)
+            }
+            Err(e) => {
+                let connection = self.connections.remove(&conn)?;
+                if connection.closing {
+                    return Some(Outgoing::Abandoned);
+                }
+                Some(Outgoing::Failed(e))
+            }
+        }
     }
 
     /// Forgets a connection the peer closed (core hears of it separately).
@@ -219,7 +316,8 @@ impl RealEnv {
     }
 
     /// Keeps writable interest exactly while output is queued, and closes a
-    /// closing connection once its output is gone.
+    /// closing connection once its output is gone. A connecting socket
+    /// keeps both interests until its connect completes.
     fn after_write(&mut self, conn: ConnId) {
         let Some(connection) = self.connections.get_mut(&conn) else {
             return;
@@ -229,6 +327,9 @@ impl RealEnv {
             if let Some(connection) = self.connections.remove(&conn) {
                 connection.finish_close();
             }
+            return;
+        }
+        if connection.connecting {
             return;
         }
         if pending == connection.writable_interest {
@@ -428,14 +529,72 @@ impl Net for RealEnv {
             .map_or(0, |c| (c.out.len() - c.out_sent) as u64)
     }
 
-    fn connect(&mut self, _conn: ConnId, addr: &str) -> io::Result<()> {
-        // Node has no `on_connected` event yet to report success to, so
-        // outgoing connections (replication) cannot be offered honestly.
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("outgoing connections are not supported yet ({addr})"),
-        ))
+    fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()> {
+        let token = conn_token(conn)?;
+        if self.connections.contains_key(&conn) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("connection id {conn} is in use"),
+            ));
+        }
+        let mut last_error = None;
+        for target in resolve(addr)? {
+            // A failure here is immediate (no route, no such family); one
+            // that takes time arrives with the first readiness event.
+            let mut stream = match TcpStream::connect(target) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            // As for accepted clients: small messages, latency first.
+            let _ = stream.set_nodelay(true);
+            self.registry
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+            let mut connection = Connection::new(stream);
+            connection.connecting = true;
+            connection.writable_interest = true;
+            self.connections.insert(conn, connection);
+            logging::log(LogLevel::Verbose, &format!("Connecting to {target}"));
+            return Ok(());
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{addr}: the name resolves to no address"),
+            )
+        }))
     }
+
+    fn listen(&mut self, bind: &[String], port: u16) -> io::Result<()> {
+        self.replace_listeners(bind, port)
+    }
+}
+
+/// The socket addresses of `host:port`: the host is an IPv4 or IPv6
+/// literal (bracketed or not: the port follows the last colon) or a name,
+/// resolved by the system resolver.
+fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
+    let invalid = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{addr:?} is not host:port"),
+        )
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err(invalid());
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    Ok((host, port).to_socket_addrs()?.collect())
 }
 
 impl Random for RealEnv {
@@ -459,5 +618,222 @@ impl Host for RealEnv {
 
     fn log(&mut self, level: LogLevel, message: &str) {
         logging::log(level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The outgoing connection state machine against real sockets: the
+    //! event loop's part (turning `Outgoing` into core's events) is a match
+    //! on what these return.
+
+    use super::*;
+    use mio::{Events, Poll};
+    use std::time::{Duration, Instant};
+
+    const WAKER_TOKEN: Token = crate::listeners::WAKER;
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn env(poll: &Poll) -> RealEnv {
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN).unwrap();
+        RealEnv::new(poll.registry().try_clone().unwrap(), Arc::new(waker)).unwrap()
+    }
+
+    /// Polls until `conn`'s connect completes one way or the other, as the
+    /// event loop does: each event on its token asks `connect_progress`.
+    fn settle(poll: &mut Poll, env: &mut RealEnv, conn: ConnId) -> Outgoing {
+        let mut events = Events::with_capacity(16);
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            for event in events.iter() {
+                if event.token() != token(conn) {
+                    continue;
+                }
+                match env
+                    .connect_progress(conn)
+                    .expect("still an outgoing connection")
+                {
+                    Outgoing::Waiting => {}
+                    outcome => return outcome,
+                }
+            }
+        }
+        panic!("connect did not complete within {DEADLINE:?}");
+    }
+
+    /// Reads what the peer sent to `conn` until `want` bytes arrived.
+    fn read_from(poll: &mut Poll, env: &mut RealEnv, conn: ConnId, want: usize) -> Vec<u8> {
+        let mut events = Events::with_capacity(16);
+        let mut got = Vec::new();
+        let deadline = Instant::now() + DEADLINE;
+        while got.len() < want && Instant::now() < deadline {
+            let mut buf = [0u8; 1024];
+            match env.readable_stream(conn).expect("readable").read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    poll.poll(&mut events, Some(Duration::from_millis(100)))
+                        .unwrap();
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        got
+    }
+
+    fn peer_read(stream: &mut std::net::TcpStream, want: usize) -> Vec<u8> {
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut got = vec![0u8; want];
+        stream.read_exact(&mut got).unwrap();
+        got
+    }
+
+    #[test]
+    fn connects_by_ip_literal_and_then_behaves_like_a_client_connection() {
+        let mut poll = Poll::new().unwrap();
+        let mut env = env(&poll);
+        let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("127.0.0.1:{}", peer.local_addr().unwrap().port());
+
+        env.connect(7, &addr).unwrap();
+        assert!(
+            env.readable_stream(7).is_none(),
+            "not readable while connecting"
+        );
+        // Sent before the connect completed: queued, delivered after.
+        env.send(7, b"early ");
+        assert_eq!(env.backlog_bytes(7), 6);
+        assert!(matches!(
+            settle(&mut poll, &mut env, 7),
+            Outgoing::Connected
+        ));
+        assert!(
+            env.connect_progress(7).is_none(),
+            "connected: a plain connection now"
+        );
+        env.on_writable(7);
+        assert_eq!(env.backlog_bytes(7), 0);
+        env.send(7, b"late");
+
+        let (mut accepted, _) = peer.accept().unwrap();
+        assert_eq!(peer_read(&mut accepted, 10), b"early late");
+        accepted.write_all(b"+PONG\r\n").unwrap();
+        assert_eq!(read_from(&mut poll, &mut env, 7, 7), b"+PONG\r\n");
+
+        // The peer closes: reading sees the end, as for a client (the
+        // event loop then forgets it and tells core `on_closed`).
+        drop(accepted);
+        assert_eq!(read_from(&mut poll, &mut env, 7, 1), b"");
+        env.drop_connection(7);
+
+        // Close asked by core: the peer reads what was sent, then the end.
+        env.connect(8, &addr).unwrap();
+        assert!(matches!(
+            settle(&mut poll, &mut env, 8),
+            Outgoing::Connected
+        ));
+        let (mut second, _) = peer.accept().unwrap();
+        env.send(8, b"bye");
+        env.close(8);
+        second.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut rest = Vec::new();
+        second.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"bye");
+    }
+
+    #[test]
+    fn connects_by_name_and_by_bracketed_ipv6_literal() {
+        let mut poll = Poll::new().unwrap();
+        let mut env = env(&poll);
+        let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = peer.local_addr().unwrap().port();
+        env.connect(1, &format!("localhost:{port}")).unwrap();
+        assert!(matches!(
+            settle(&mut poll, &mut env, 1),
+            Outgoing::Connected
+        ));
+
+        // IPv6 only where the host has it.
+        if let Ok(peer6) = std::net::TcpListener::bind("[::1]:0") {
+            let port6 = peer6.local_addr().unwrap().port();
+            env.connect(2, &format!("[::1]:{port6}")).unwrap();
+            assert!(matches!(
+                settle(&mut poll, &mut env, 2),
+                Outgoing::Connected
+            ));
+            env.connect(3, &format!("::1:{port6}")).unwrap();
+            assert!(matches!(
+                settle(&mut poll, &mut env, 3),
+                Outgoing::Connected
+            ));
+        }
+    }
+
+    #[test]
+    fn a_refused_connect_fails_after_the_event_and_bad_addresses_at_once() {
+        let mut poll = Poll::new().unwrap();
+        let mut env = env(&poll);
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        env.connect(5, &format!("127.0.0.1:{port}")).unwrap();
+        match settle(&mut poll, &mut env, 5) {
+            Outgoing::Failed(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("expected a refused connect, got {other:?}"),
+        }
+        assert!(env.connect_progress(5).is_none(), "forgotten after failing");
+        env.send(5, b"dropped");
+        assert_eq!(env.backlog_bytes(5), 0);
+
+        for bad in ["no-port", "127.0.0.1:", "127.0.0.1:99999", ":6379"] {
+            assert!(env.connect(6, bad).is_err(), "{bad}");
+        }
+        // Ids that would alias the listeners' or the waker's tokens.
+        assert!(env.connect(0, &format!("127.0.0.1:{port}")).is_err());
+        assert!(env.connect(u64::MAX, &format!("127.0.0.1:{port}")).is_err());
+    }
+
+    #[test]
+    fn closing_while_connecting_reports_nothing() {
+        let mut poll = Poll::new().unwrap();
+        let mut env = env(&poll);
+        let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("127.0.0.1:{}", peer.local_addr().unwrap().port());
+
+        // Nothing queued: gone at once.
+        env.connect(1, &addr).unwrap();
+        env.close(1);
+        assert!(env.connect_progress(1).is_none());
+
+        // Output queued: delivered once connected, then closed.
+        env.connect(2, &addr).unwrap();
+        env.send(2, b"last words");
+        env.close(2);
+        assert!(matches!(
+            settle(&mut poll, &mut env, 2),
+            Outgoing::Abandoned
+        ));
+        // The first connection may or may not have reached the listener.
+        peer.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            assert!(Instant::now() < deadline, "the queued output never arrived");
+            let Ok((mut accepted, _)) = peer.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            accepted.set_nonblocking(false).unwrap();
+            accepted.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut got = Vec::new();
+            let _ = accepted.read_to_end(&mut got);
+            if got == b"last words" {
+                break;
+            }
+        }
     }
 }

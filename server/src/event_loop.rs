@@ -1,7 +1,8 @@
 //! The one event loop, Redis's ae over mio (epoll).
 //!
 //! Each iteration, in Redis's order: wait for readiness (no longer than
-//! core's `next_deadline`); accept new clients; read every readable socket
+//! core's `next_deadline`); accept new clients; report outgoing connections
+//! that connected (`on_connected`) or failed; read every readable socket
 //! in 16 KiB chunks into `on_bytes`; report closed sockets with `on_closed`
 //! and finished background fsyncs with `on_disk_done`; run `on_tick` once
 //! its deadline has come; call `before_sleep`, which does the work that must
@@ -10,12 +11,10 @@
 //! replies or durability; core does.
 
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use redoubt_core::env::{Clock, ConnId, LogLevel};
 use redoubt_core::server::ShutdownReason;
@@ -23,7 +22,8 @@ use redoubt_core::{Config, ConnInfo, Node, REDIS_VERSION, REDOUBT_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::env::{token, RealEnv};
+use crate::env::{token, Outgoing, RealEnv};
+use crate::listeners::{listener_index, listener_token, token_conn, SIGNALS, WAKER};
 use crate::logging;
 
 /// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
@@ -39,19 +39,12 @@ const EVENTS_PER_POLL_MAX: usize = 1024;
 /// Longest sleep, whatever core's deadline says.
 const SLEEP_MS_MAX: u64 = 1000;
 
-const WAKER: Token = Token(usize::MAX);
-const SIGNALS: Token = Token(usize::MAX - 1);
-/// Listener `i` has token `LISTENER_FIRST - i`.
-const LISTENER_FIRST: usize = usize::MAX - 2;
-const LISTENERS_MAX: usize = 16;
-
 /// Start-up failed after logging why; the process exits with status 1.
 #[derive(Debug)]
 pub struct Aborted;
 
 struct EventLoop {
     poll: Poll,
-    listeners: Vec<TcpListener>,
     signals: Signals,
     node: Node<RealEnv>,
     read_buffer: Vec<u8>,
@@ -81,18 +74,18 @@ fn start(config: Config) -> Result<EventLoop, Aborted> {
     let waker = Waker::new(poll.registry(), WAKER)
         .map_err(|e| fatal("Failed creating the event loop waker", e))?;
     logging::set_role_master();
-    let listeners = listen(&config, &poll)?;
+    let registry = poll
+        .registry()
+        .try_clone()
+        .map_err(|e| fatal("Failed creating the event loop", e))?;
+    let mut env = RealEnv::new(registry, Arc::new(waker))
+        .map_err(|e| fatal("Failed starting the background thread", e))?;
+    listen(&config, &mut env)?;
     let mut signals = Signals::new([SIGTERM, SIGINT])
         .map_err(|e| fatal("Failed installing signal handlers", e))?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)
         .map_err(|e| fatal("Failed installing signal handlers", e))?;
-    let registry = poll
-        .registry()
-        .try_clone()
-        .map_err(|e| fatal("Failed creating the event loop", e))?;
-    let env = RealEnv::new(registry, Arc::new(waker))
-        .map_err(|e| fatal("Failed starting the background thread", e))?;
     let port = config.port;
     let loglevel = config.loglevel.clone();
     log_banner(port);
@@ -107,7 +100,6 @@ fn start(config: Config) -> Result<EventLoop, Aborted> {
     logging::log(LogLevel::Notice, "Ready to accept connections tcp");
     Ok(EventLoop {
         poll,
-        listeners,
         signals,
         node,
         read_buffer: vec![0; READ_CHUNK_BYTES],
@@ -133,94 +125,32 @@ fn log_banner(port: u16) {
     }
 }
 
-/// errnos for which an optional (`-`-prefixed) bind address is skipped, as
-/// Redis skips it: the address or protocol does not exist here.
-const OPTIONAL_BIND_SKIPPED: &[i32] = &[
-    libc::EADDRNOTAVAIL,
-    libc::EAFNOSUPPORT,
-    libc::EPROTONOSUPPORT,
-    libc::ENOPROTOOPT,
-    libc::ESOCKTNOSUPPORT,
-    libc::EPFNOSUPPORT,
-];
-
-/// Binds every `bind` address on `port`, registering each listener.
-fn listen(config: &Config, poll: &Poll) -> Result<Vec<TcpListener>, Aborted> {
+/// Opens the listening sockets of start-up. Unlike `CONFIG SET port 0` or
+/// `bind ""` at run time, listening nowhere at start is fatal, as in Redis.
+fn listen(config: &Config, env: &mut RealEnv) -> Result<(), Aborted> {
     let port = config.port;
-    let mut listeners = Vec::new();
-    if port == 0 {
+    let nowhere = || {
         logging::log(
             LogLevel::Warning,
             "Configured to not listen anywhere, exiting.",
         );
-        return Err(Aborted);
-    }
-    for entry in config.bind.iter().take(LISTENERS_MAX) {
-        let optional = entry.starts_with('-');
-        let address = entry.trim_start_matches('-');
-        let result = bind_address(address, port).and_then(|mut listener| {
-            let index = listeners.len();
-            poll.registry()
-                .register(&mut listener, listener_token(index), Interest::READABLE)?;
-            Ok(listener)
-        });
-        match result {
-            Ok(listener) => listeners.push(listener),
-            Err(e)
-                if optional
-                    && e.raw_os_error()
-                        .is_some_and(|n| OPTIONAL_BIND_SKIPPED.contains(&n)) =>
-            {
-                logging::log(
-                    LogLevel::Verbose,
-                    &format!("Skipping optional bind address {address}:{port}: {e}"),
-                );
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                let reason = reason.split(" (os error").next().unwrap_or_default();
-                logging::log(
-                    LogLevel::Warning,
-                    &format!(
-                        "Warning: Could not create server TCP listening socket {address}:{port}: bind: {reason}"
-                    ),
-                );
-                logging::log(
-                    LogLevel::Warning,
-                    &format!("Failed listening on port {port} (TCP), aborting."),
-                );
-                return Err(Aborted);
-            }
-        }
-    }
-    if listeners.is_empty() {
-        logging::log(
-            LogLevel::Warning,
-            "Configured to not listen anywhere, exiting.",
-        );
-        return Err(Aborted);
-    }
-    Ok(listeners)
-}
-
-fn bind_address(address: &str, port: u16) -> io::Result<TcpListener> {
-    let ip: IpAddr = match address {
-        "*" => IpAddr::from([0, 0, 0, 0]),
-        "::*" => IpAddr::from([0u16; 8]),
-        other => other
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Invalid address"))?,
+        Aborted
     };
-    TcpListener::bind(SocketAddr::new(ip, port))
-}
-
-fn listener_token(index: usize) -> Token {
-    Token(LISTENER_FIRST - index)
-}
-
-fn listener_index(token: Token) -> Option<usize> {
-    let index = LISTENER_FIRST.checked_sub(token.0)?;
-    (index < LISTENERS_MAX).then_some(index)
+    if port == 0 {
+        return Err(nowhere());
+    }
+    if env.replace_listeners(&config.bind, port).is_err() {
+        // The address and the reason are logged already.
+        logging::log(
+            LogLevel::Warning,
+            &format!("Failed listening on port {port} (TCP), aborting."),
+        );
+        return Err(Aborted);
+    }
+    if env.listener_count() == 0 {
+        return Err(nowhere());
+    }
+    Ok(())
 }
 
 impl EventLoop {
@@ -280,7 +210,12 @@ impl EventLoop {
                     self.accept(index);
                     return;
                 }
-                let conn = token.0 as ConnId;
+                let Some(conn) = token_conn(token) else {
+                    return;
+                };
+                if self.connect_progress(conn) {
+                    return;
+                }
                 if writable {
                     self.node.env_mut().on_writable(conn);
                 }
@@ -289,6 +224,36 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Reports an outgoing connection whose connect completed or failed.
+    /// True if the event was about the connect (nothing else to do).
+    fn connect_progress(&mut self, conn: ConnId) -> bool {
+        let Some(progress) = self.node.env_mut().connect_progress(conn) else {
+            return false;
+        };
+        match progress {
+            Outgoing::Waiting | Outgoing::Abandoned => {}
+            Outgoing::Connected => {
+                logging::log(
+                    LogLevel::Verbose,
+                    &format!("Outgoing connection {conn} established"),
+                );
+                self.node.on_connected(conn);
+                // What core sent meanwhile goes out, and what the peer
+                // already sent comes in.
+                self.node.env_mut().on_writable(conn);
+                self.read(conn);
+            }
+            Outgoing::Failed(e) => {
+                logging::log(
+                    LogLevel::Verbose,
+                    &format!("Outgoing connection {conn} failed: {e}"),
+                );
+                self.node.on_closed(conn);
+            }
+        }
+        true
     }
 
     /// After the events: closures, the cron, `before_sleep`, signals.
@@ -337,10 +302,10 @@ impl EventLoop {
 
     fn accept(&mut self, index: usize) {
         for _ in 0..ACCEPTS_PER_TURN_MAX {
-            let Some(listener) = self.listeners.get(index) else {
+            let Some(accepted) = self.node.env_mut().accept(index) else {
                 return;
             };
-            let (stream, peer) = match listener.accept() {
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -12,7 +12,9 @@
 //!   [`bio`] (the background fsync thread) and [`memory`] (the counting
 //!   allocator behind `used_memory`);
 //! * [`event_loop`]: the one mio loop that turns readiness into core's
-//!   events.
+//!   events;
+//! * [`listeners`]: the listening sockets (replaced at run time by
+//!   `CONFIG SET port` / `bind`) and the mio tokens of every source.
 //!
 //! Every decision (what to reply, when to fsync) is core's; the driver only
 //! performs what core asks and reports what happened.
@@ -21,6 +23,7 @@ mod bio;
 mod config_load;
 mod env;
 mod event_loop;
+mod listeners;
 mod logging;
 mod memory;
 

@@ -10,6 +10,7 @@ use std::fmt::Write;
 use super::connection::help_lines;
 use super::replication::peer_ip;
 use super::{flag, help_subcommand, table, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
+use crate::config::Config;
 use crate::env::LogLevel;
 use crate::persist::background::{JobKind, Started};
 use crate::repl::replica::LinkState;
@@ -688,6 +689,22 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
         seen.push(name);
     }
     let appendonly_changed = updated.appendonly != ctx.server.config.appendonly;
+    // Listening anew comes first: it is the step that fails most often, and
+    // until it succeeds nothing has changed.
+    let relisten = relisten_argument(&seen, &ctx.server.config, &updated);
+    if let Some(name) = relisten {
+        if ctx.env.listen(&updated.bind, updated.port).is_err() {
+            // The driver logged the address and the reason.
+            ctx.env.log(
+                LogLevel::Warning,
+                &format!("Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."),
+            );
+            return Err(Error::msg(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
+                listen_error(name)
+            )));
+        }
+    }
     if updated.appendfsync != ctx.server.config.appendfsync {
         // Replies already sent under the old policy keep its promise: what
         // is written gets an fsync whatever the new policy says.
@@ -696,6 +713,9 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
     let previous = std::mem::replace(&mut ctx.server.config, updated);
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
+            if relisten.is_some() {
+                restore_listeners(ctx, &previous);
+            }
             ctx.server.config = previous;
             return Err(Error::msg(&format!(
                 "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {error}"
@@ -704,6 +724,39 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
     }
     ctx.out().ok();
     Ok(())
+}
+
+/// The argument a CONFIG SET must listen anew for, as Redis 7.0 decides:
+/// `bind` whenever it is given, `port` when its value changes; of both, the
+/// first given names a failure (Redis applies in argument order, and either
+/// application binds the whole new set).
+fn relisten_argument(given: &[String], current: &Config, updated: &Config) -> Option<&'static str> {
+    given.iter().find_map(|name| match name.as_str() {
+        "bind" => Some("bind"),
+        "port" if updated.port != current.port => Some("port"),
+        _ => None,
+    })
+}
+
+/// Redis 7.0's words when listening anew failed (config.c, `updatePort`
+/// and `applyBind`).
+fn listen_error(argument: &str) -> &'static str {
+    if argument == "port" {
+        "Unable to listen on this port. Check server logs."
+    } else {
+        "Failed to bind to specified addresses."
+    }
+}
+
+/// Goes back to listening where `previous` says, after a later step of the
+/// same CONFIG SET failed.
+fn restore_listeners(ctx: &mut Ctx<'_>, previous: &Config) {
+    if let Err(error) = ctx.env.listen(&previous.bind, previous.port) {
+        ctx.env.log(
+            LogLevel::Warning,
+            &format!("Failed applying restored failed CONFIG SET command: {error}"),
+        );
+    }
 }
 
 /// Applies a changed `appendonly`: on writes a fresh BASE from memory
