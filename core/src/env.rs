@@ -127,6 +127,9 @@ pub trait Host {
     /// Writes a log line (Redis's words for Redis's events). The server
     /// prints it in Redis's log format; the simulator records it.
     fn log(&mut self, level: LogLevel, message: &str);
+    /// The node became a replica (`true`) or a master: Redis's log lines
+    /// then carry `S` or `M`.
+    fn role_changed(&mut self, _replica: bool) {}
     /// Receives every observable decision core makes. The simulator hashes
     /// these into the run's trace hash and feeds its checkers from them; the
     /// production driver ignores them.

@@ -21,6 +21,9 @@ pub struct TestEnv {
     /// What `backlog_bytes` reports per connection: bytes the test pretends
     /// the peer has not read.
     pub backlog: BTreeMap<ConnId, u64>,
+    /// Outgoing connections asked for: (id, address). They succeed once
+    /// the test calls `Node::on_connected`.
+    pub connects: Vec<(ConnId, String)>,
     random_state: u64,
 }
 
@@ -92,11 +95,9 @@ impl Net for TestEnv {
     fn close(&mut self, conn: ConnId) {
         self.closed.push(conn);
     }
-    fn connect(&mut self, _: ConnId, _: &str) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "TestEnv has no network",
-        ))
+    fn connect(&mut self, conn: ConnId, addr: &str) -> io::Result<()> {
+        self.connects.push((conn, addr.to_string()));
+        Ok(())
     }
     fn backlog_bytes(&self, conn: ConnId) -> u64 {
         self.backlog.get(&conn).copied().unwrap_or(0)

@@ -619,6 +619,10 @@ impl Host for RealEnv {
     fn log(&mut self, level: LogLevel, message: &str) {
         logging::log(level, message);
     }
+
+    fn role_changed(&mut self, replica: bool) {
+        logging::set_role_replica(replica);
+    }
 }
 
 #[cfg(test)]

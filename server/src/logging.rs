@@ -46,6 +46,11 @@ pub fn set_role_master() {
     ROLE.store(b'M', Ordering::Relaxed);
 }
 
+/// Switches the role character between `M` (master) and `S` (replica).
+pub fn set_role_replica(replica: bool) {
+    ROLE.store(if replica { b'S' } else { b'M' }, Ordering::Relaxed);
+}
+
 /// Applies a `loglevel` value (`debug`, `verbose`, `notice`, `warning`,
 /// `nothing`); unknown text leaves the level as it was.
 pub fn set_level(name: &str) {

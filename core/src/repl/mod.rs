@@ -210,3 +210,6 @@ impl Repl {
             .count()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -180,6 +180,7 @@ impl Server {
         self.repl.link = Some(link);
         self.keyspace.set_expiry_enabled(false);
         self.config.repl.replicaof = Some((host.to_string(), port));
+        env.role_changed(true);
         env.log(
             LogLevel::Notice,
             &format!("Connecting to MASTER {host}:{port}"),
@@ -206,6 +207,7 @@ impl Server {
         }
         self.repl.no_peers_since_ms = env.monotonic_ms();
         self.keyspace.set_expiry_enabled(true);
+        env.role_changed(false);
         true
     }
 
@@ -717,8 +719,10 @@ impl Server {
             env.log(LogLevel::Warning, &format!("Failed trying to rename the temp DB into {name} in MASTER <-> REPLICA synchronization: {error}"));
             return self.cancel_handshake(env);
         }
-        // The dataset is replaced: any background job of the old one goes.
+        // The dataset and its history are replaced: any background job of
+        // the old one goes, and our own replicas must sync again with us.
         self.abort_background(env);
+        self.disconnect_peers(env);
         let aof_was_on = self.aof_on;
         if aof_was_on {
             self.stop_aof(env);

@@ -1,0 +1,324 @@
+//! Replication on exact bytes: the handshake a replica sends, the master's
+//! PSYNC replies, the diskless payload, the stream, ACKs and WAIT.
+
+use crate::config::Config;
+use crate::persist::rdb::{RdbEvent, RdbReader};
+use crate::testing::TestNode;
+
+/// RESP for one command.
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
+}
+
+fn master() -> TestNode {
+    let mut config = Config::default();
+    config.repl.diskless_sync_delay_s = 0;
+    TestNode::with_config(config)
+}
+
+/// Runs ticks until the running background job is over.
+fn finish_job(t: &mut TestNode) {
+    for _ in 0..1000 {
+        if t.node.server().background.running().is_none() {
+            return;
+        }
+        t.node.on_tick();
+    }
+    panic!("the sync job never finished");
+}
+
+/// Attaches a replica with a full diskless sync: returns its connection,
+/// the replication id, and the RDB payload it received.
+fn attach_replica(t: &mut TestNode) -> (u64, String, Vec<u8>) {
+    let r = t.connect();
+    assert_eq!(t.cmd(r, &["REPLCONF", "listening-port", "6380"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(r, &["REPLCONF", "capa", "eof", "capa", "psync2"]),
+        "+OK\r\n"
+    );
+    let mut got = t.raw(r, &resp(&["PSYNC", "?", "-1"]));
+    finish_job(t);
+    t.node.before_sleep();
+    got.extend(t.node.env_mut().sent.remove(&r).unwrap_or_default());
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let line_end = text.find("\r\n").unwrap();
+    let words: Vec<&str> = text[..line_end].split(' ').collect();
+    assert_eq!(words[0], "+FULLRESYNC", "{text:?}");
+    let replid = words[1].to_string();
+    assert_eq!(replid, t.node.server().repl.replid);
+    let rest = &got[line_end + 2..];
+    assert_eq!(&rest[..5], b"$EOF:");
+    let mark = rest[5..45].to_vec();
+    assert_eq!(&rest[45..47], b"\r\n");
+    let payload = &rest[47..];
+    assert_eq!(&payload[payload.len() - 40..], mark.as_slice());
+    (r, replid, payload[..payload.len() - 40].to_vec())
+}
+
+fn keys_in(payload: &[u8]) -> Vec<Vec<u8>> {
+    let mut reader = RdbReader::new(payload).expect("an RDB header");
+    let mut keys = Vec::new();
+    while let Some(event) = reader.next_event().expect("a valid RDB") {
+        if let RdbEvent::Entry(entry) = event {
+            keys.push(entry.key);
+        }
+    }
+    keys
+}
+
+#[test]
+fn full_sync_sends_the_dataset_then_holds_the_stream_until_the_first_ack() {
+    let mut t = master();
+    let c = t.connect();
+    t.cmd(c, &["SET", "k", "v"]);
+    let (r, _, payload) = attach_replica(&mut t);
+    assert_eq!(keys_in(&payload), vec![b"k".to_vec()]);
+    assert_eq!(t.cmd(c, &["SET", "a", "1"]), "+OK\r\n");
+    t.node.before_sleep();
+    assert_eq!(t.take_sent(r), "", "the stream waits for the first ACK");
+    // The ACK has no reply; the held stream follows it, SELECT first.
+    let after_ack = t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let mut expected = resp(&["SELECT", "0"]);
+    expected.extend(resp(&["SET", "a", "1"]));
+    assert_eq!(after_ack, expected);
+    assert_eq!(t.node.server().repl.offset, expected.len() as u64);
+    // From now on each write goes out as it is committed.
+    t.cmd(c, &["DEL", "a"]);
+    assert_eq!(t.take_sent(r).into_bytes(), resp(&["DEL", "a"]));
+}
+
+#[test]
+fn a_transaction_goes_down_the_stream_as_one_unit() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["MULTI"]);
+    t.cmd(c, &["SET", "x", "1"]);
+    t.cmd(c, &["INCR", "x"]);
+    t.cmd(c, &["EXEC"]);
+    let mut expected = resp(&["SELECT", "0"]);
+    expected.extend(resp(&["MULTI"]));
+    expected.extend(resp(&["SET", "x", "1"]));
+    expected.extend(resp(&["INCR", "x"]));
+    expected.extend(resp(&["EXEC"]));
+    assert_eq!(t.take_sent(r).into_bytes(), expected);
+}
+
+#[test]
+fn a_broken_link_continues_from_the_backlog() {
+    let mut t = master();
+    let (r, replid, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    let seen = t.node.server().repl.offset;
+    t.node.on_closed(r);
+    t.cmd(c, &["SET", "b", "2"]);
+    let r2 = t.connect();
+    let next = (seen + 1).to_string();
+    let reply = t.raw(r2, &resp(&["PSYNC", &replid, &next]));
+    let mut expected = format!("+CONTINUE {replid}\r\n").into_bytes();
+    expected.extend(resp(&["SET", "b", "2"]));
+    assert_eq!(reply, expected);
+    let stats = &t.node.server().repl.stats;
+    assert_eq!((stats.sync_full, stats.sync_partial_ok), (1, 1));
+}
+
+#[test]
+fn an_unknown_history_or_a_lost_offset_gets_a_full_sync() {
+    let mut t = master();
+    let (_, replid, _) = attach_replica(&mut t);
+    let c = t.connect();
+    t.cmd(c, &["CONFIG", "SET", "repl-backlog-size", "1"]);
+    t.advance(1000);
+    let big = "x".repeat(20_000);
+    t.cmd(c, &["SET", "big", &big]);
+    t.cmd(c, &["SET", "small", "1"]);
+    let r2 = t.connect();
+    t.cmd(r2, &["REPLCONF", "capa", "eof"]);
+    let reply = t.raw(r2, &resp(&["PSYNC", &replid, "1"]));
+    assert!(
+        String::from_utf8_lossy(&reply).starts_with("+FULLRESYNC "),
+        "the backlog lost offset 1: {:?}", String::from_utf8_lossy(&reply[..reply.len().min(200)])
+    );
+    finish_job(&mut t);
+    let r3 = t.connect();
+    t.cmd(r3, &["REPLCONF", "capa", "eof"]);
+    let reply = t.raw(r3, &resp(&["PSYNC", &"f".repeat(40), "5"]));
+    assert!(String::from_utf8_lossy(&reply).starts_with("+FULLRESYNC "));
+    assert_eq!(t.node.server().repl.stats.sync_partial_err, 2);
+}
+
+#[test]
+fn wait_asks_for_acks_and_counts_the_replicas_that_have_the_write() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    let offset = t.node.server().repl.offset;
+    t.take_sent(r);
+    assert_eq!(t.cmd(c, &["WAIT", "1", "0"]), "", "WAIT blocks");
+    assert_eq!(
+        t.take_sent(r).into_bytes(),
+        resp(&["REPLCONF", "GETACK", "*"])
+    );
+    let ack = offset.to_string();
+    t.raw(r, &resp(&["REPLCONF", "ACK", &ack]));
+    t.node.before_sleep();
+    assert_eq!(t.take_sent(c), ":1\r\n");
+    // Two replicas cannot be had: the timeout answers with the count.
+    assert_eq!(t.cmd(c, &["WAIT", "2", "100"]), "");
+    t.advance(150);
+    assert_eq!(t.take_sent(c), ":1\r\n");
+    assert_eq!(t.cmd(c, &["WAIT", "abc", "0"]), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(t.cmd(c, &["WAIT", "1", "-1"]), "-ERR timeout is negative\r\n");
+}
+
+#[test]
+fn role_and_info_describe_the_master_and_its_replica() {
+    let mut t = master();
+    let (r, replid, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["ROLE"]),
+        "*3\r\n$6\r\nmaster\r\n:0\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$1\r\n0\r\n"
+    );
+    let info = t.cmd(c, &["INFO", "replication"]);
+    assert!(info.contains("role:master\r\nconnected_slaves:1\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=0,lag=0\r\n"), "{info}");
+    assert!(info.contains(&format!("master_replid:{replid}\r\n")));
+    assert!(info.contains("repl_backlog_active:1\r\n"));
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
+    let mut t = master();
+    let c = t.connect();
+    t.cmd(c, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    assert_eq!(
+        t.cmd(c, &["SET", "a", "1"]),
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["GET", "a"]), "$-1\r\n");
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    assert_eq!(t.cmd(c, &["SET", "a", "1"]), "+OK\r\n");
+}
+
+/// A node made a replica of 127.0.0.1:6380, through the handshake up to
+/// the PSYNC it sends. Returns the link's connection.
+fn replica_through_handshake(t: &mut TestNode) -> u64 {
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["REPLICAOF", "127.0.0.1", "6380"]), "+OK\r\n");
+    let (link, addr) = t.node.env().connects.last().cloned().expect("a connect");
+    assert_eq!(addr, "127.0.0.1:6380");
+    t.node.on_connected(link);
+    assert_eq!(t.take_sent(link).into_bytes(), resp(&["PING"]));
+    t.node.on_bytes(link, b"+PONG\r\n");
+    let mut hello = resp(&["REPLCONF", "listening-port", "6379"]);
+    hello.extend(resp(&["REPLCONF", "capa", "eof", "capa", "psync2"]));
+    assert_eq!(t.take_sent(link).into_bytes(), hello);
+    t.node.on_bytes(link, b"+OK\r\n+OK\r\n");
+    let replid = t.node.server().repl.replid.clone();
+    assert_eq!(
+        t.take_sent(link).into_bytes(),
+        resp(&["PSYNC", &replid, "1"])
+    );
+    link
+}
+
+#[test]
+fn a_replica_continues_and_applies_the_stream_without_replies() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    let new_id = "a".repeat(40);
+    let mut stream = format!("+CONTINUE {new_id}\r\n").into_bytes();
+    let set = resp(&["SET", "k", "v"]);
+    stream.extend(&set);
+    t.node.on_bytes(link, &stream);
+    t.node.before_sleep();
+    assert_eq!(t.take_sent(link), "", "the stream gets no replies");
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(t.node.server().repl.replid, new_id);
+    assert_eq!(t.node.server().repl.offset, set.len() as u64);
+    assert_eq!(
+        t.cmd(c, &["SET", "k", "w"]),
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    // A transaction counts only once its EXEC is applied.
+    t.node.on_bytes(link, &[resp(&["MULTI"]), resp(&["INCR", "n"])].concat());
+    assert_eq!(t.node.server().repl.offset, set.len() as u64);
+    let exec = resp(&["EXEC"]);
+    t.node.on_bytes(link, &exec);
+    let applied = set.len() + resp(&["MULTI"]).len() + resp(&["INCR", "n"]).len() + exec.len();
+    assert_eq!(t.node.server().repl.offset, applied as u64);
+    // GETACK is answered on the link with the offset before it.
+    t.node
+        .on_bytes(link, &resp(&["REPLCONF", "GETACK", "*"]));
+    let offset = applied.to_string();
+    assert_eq!(
+        t.take_sent(link).into_bytes(),
+        resp(&["REPLCONF", "ACK", &offset, "FACK", "0"])
+    );
+    assert_eq!(
+        t.cmd(c, &["ROLE"]),
+        format!(
+            "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6380\r\n$9\r\nconnected\r\n:{}\r\n",
+            applied + resp(&["REPLCONF", "GETACK", "*"]).len()
+        )
+    );
+    assert_eq!(
+        t.cmd(c, &["WAIT", "1", "0"]),
+        "-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    );
+}
+
+#[test]
+fn promotion_keeps_the_old_history_as_replid2() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    let master_id = "b".repeat(40);
+    let mut stream = format!("+CONTINUE {master_id}\r\n").into_bytes();
+    stream.extend(resp(&["SET", "k", "v"]));
+    t.node.on_bytes(link, &stream);
+    let offset = t.node.server().repl.offset;
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert!(t.node.env().closed.contains(&link));
+    let repl = &t.node.server().repl;
+    assert_eq!(repl.replid2, master_id);
+    assert_eq!(repl.second_offset, offset as i64 + 1);
+    assert_ne!(repl.replid, master_id);
+    assert_eq!(t.cmd(c, &["SET", "k", "w"]), "+OK\r\n");
+    // A replica of the old master continues with us.
+    let r = t.connect();
+    let next = (offset + 1).to_string();
+    let reply = t.raw(r, &resp(&["PSYNC", &master_id, &next]));
+    let new_id = t.node.server().repl.replid.clone();
+    let mut expected = format!("+CONTINUE {new_id}\r\n").into_bytes();
+    expected.extend(resp(&["SELECT", "0"]));
+    expected.extend(resp(&["SET", "k", "w"]));
+    assert_eq!(reply, expected);
+}
+
+#[test]
+fn the_handshake_gives_up_on_an_error_and_retries_from_cron() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    t.cmd(c, &["REPLICAOF", "127.0.0.1", "6380"]);
+    let (link, _) = t.node.env().connects[0].clone();
+    t.node.on_connected(link);
+    t.node.on_bytes(link, b"-ERR nope\r\n");
+    assert!(t.node.env().closed.contains(&link));
+    t.advance(1000);
+    assert_eq!(t.node.env().connects.len(), 2, "the cron connects again");
+    let info = t.cmd(c, &["INFO", "replication"]);
+    assert!(info.contains("master_link_status:down\r\n"), "{info}");
+}
