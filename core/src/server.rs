@@ -279,6 +279,7 @@ impl Server {
             self.master_link_lost(env);
         }
         self.repl.waiting.retain(|&conn| conn != client.id);
+        self.repl.dumps.remove(&client.id);
         if let Some(on) = client.blocked.take() {
             self.blocking.unblock(&mut self.keyspace, client.id, &on);
         }

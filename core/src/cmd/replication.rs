@@ -22,6 +22,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sync", 1, SYNC_FLAGS, sync).doc(GROUP, "1.0.0", "An internal command used in replication.", "O(1)"),
     CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | super::flag::FAST, role).doc(GROUP, "2.8.12", "Returns the replication role.", "O(1)"),
     CommandSpec::new("wait", 3, NOSCRIPT, wait).doc("generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "O(1)"),
+    CommandSpec::new("dumpsave", 1, ADMIN | NOSCRIPT | NO_MULTI, dumpsave).doc(GROUP, "redoubt", "Replies with a point-in-time RDB dump of the dataset, produced without stalling the server: a backup pulled over the network.", "O(N)"),
     CommandSpec::new("waitaof", 4, NOSCRIPT, waitaof).doc("generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", "O(1)"),
 ];
 
@@ -305,5 +306,41 @@ fn waitaof(ctx: &mut Ctx<'_>) -> Outcome {
         return Ok(());
     }
     park(ctx, timeout_ms);
+    Ok(())
+}
+
+/// DUMPSAVE: a point-in-time RDB of the whole dataset as one bulk string.
+/// The snapshot is the forkless one BGSAVE and replication use, written a
+/// step at a time; the client waits (as in WAIT) until it is complete.
+fn dumpsave(ctx: &mut Ctx<'_>) -> Outcome {
+    let conn = ctx.client.id;
+    let finished = ctx
+        .server
+        .repl
+        .dumps
+        .get(&conn)
+        .is_some_and(|dump| dump.outcome.is_some());
+    if finished {
+        let dump = ctx.server.repl.dumps.remove(&conn).unwrap_or_default();
+        ctx.server.repl.waiting.retain(|&waiting| waiting != conn);
+        return match dump.outcome {
+            Some(Ok(())) => {
+                ctx.out().bulk(&dump.bytes);
+                Ok(())
+            }
+            Some(Err(error)) => Err(format!("ERR DUMPSAVE failed: {error}").into()),
+            None => Ok(()),
+        };
+    }
+    if !ctx.may_block {
+        ctx.server.repl.dumps.remove(&conn);
+        return Err("ERR DUMPSAVE could not complete".into());
+    }
+    ctx.server.repl.dumps.entry(conn).or_default();
+    if !ctx.server.repl.waiting.contains(&conn) {
+        ctx.server.repl.waiting.push(conn);
+    }
+    ctx.server.start_pending_sync(ctx.env);
+    ctx.block_on(Vec::new(), 0);
     Ok(())
 }

@@ -186,10 +186,19 @@ impl Server {
                 _ => None,
             })
             .collect();
-        if waiting.is_empty() || self.background.running().is_some() || self.in_exec {
+        let dumps_waiting = self.repl.dumps.values().any(|dump| !dump.started);
+        if (waiting.is_empty() && !dumps_waiting)
+            || self.background.running().is_some()
+            || self.in_exec
+        {
             return;
         }
         let diskless = self.config.repl.diskless_sync && waiting.iter().all(|w| w.2);
+        if waiting.is_empty() {
+            // DUMPSAVE alone: no delay, no replication history.
+            self.start_dump_snapshot(env, now);
+            return;
+        }
         if diskless {
             let longest = waiting.iter().map(|w| now - w.1).max().unwrap_or(0);
             let max = self.config.repl.diskless_sync_max_replicas;
@@ -230,6 +239,9 @@ impl Server {
             let job = Job::start_in_memory(&mut self.keyspace, encoding);
             self.background.job = Some((JobKind::Sync, job, now));
             self.repl.eof_mark = Some(mark);
+            for dump in self.repl.dumps.values_mut() {
+                dump.started = true;
+            }
             Some(preamble)
         } else {
             if let Err(error) = self.start_bgsave_with(env, encoding) {
@@ -267,10 +279,35 @@ impl Server {
         }
     }
 
-    /// A step of a diskless sync's snapshot: to every replica it is for.
+    /// Starts an in-memory snapshot for DUMPSAVE clients only.
+    fn start_dump_snapshot(&mut self, env: &mut dyn Env, now: u64) {
+        let encoding = Encoding::Rdb {
+            compress: self.config.rdbcompression,
+            checksum: self.config.rdbchecksum,
+            aux: rdb_aux(env, false),
+        };
+        let job = Job::start_in_memory(&mut self.keyspace, encoding);
+        self.background.job = Some((JobKind::Sync, job, now));
+        self.repl.eof_mark = None;
+        for dump in self.repl.dumps.values_mut() {
+            dump.started = true;
+        }
+        env.log(
+            LogLevel::Notice,
+            "Starting a point-in-time dump for DUMPSAVE",
+        );
+    }
+
+    /// A step of a diskless sync's snapshot: to every replica it is for,
+    /// and to the DUMPSAVE clients that wait for it.
     pub fn sync_output(&mut self, env: &mut dyn Env, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
+        }
+        for dump in self.repl.dumps.values_mut() {
+            if dump.started && dump.outcome.is_none() {
+                dump.bytes.extend_from_slice(bytes);
+            }
         }
         for (&conn, peer) in &self.repl.peers {
             if peer.state == PeerState::WaitSnapshot {
@@ -292,6 +329,12 @@ impl Server {
     /// and the stream follow, or the replicas are dropped.
     pub fn diskless_sync_done(&mut self, env: &mut dyn Env, result: Result<(), String>) {
         let mark = self.repl.eof_mark.take().unwrap_or_default();
+        for dump in self.repl.dumps.values_mut() {
+            if dump.started && dump.outcome.is_none() {
+                dump.outcome = Some(result.clone());
+                self.repl.acks_changed = true;
+            }
+        }
         let conns: Vec<ConnId> = self
             .repl
             .peers

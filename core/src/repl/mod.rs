@@ -137,6 +137,19 @@ pub struct Repl {
     pub fsynced_offset: u64,
     /// Our master, when we are a replica.
     pub link: Option<replica::Link>,
+    /// DUMPSAVE clients and the dump each is getting.
+    pub dumps: BTreeMap<ConnId, Dump>,
+}
+
+/// A point-in-time dump a DUMPSAVE client waits for.
+#[derive(Debug, Default)]
+pub struct Dump {
+    /// The snapshot this dump is part of has started.
+    pub started: bool,
+    /// The RDB bytes so far.
+    pub bytes: Vec<u8>,
+    /// Complete (`Ok`), or failed with this error.
+    pub outcome: Option<Result<(), String>>,
 }
 
 impl Repl {
@@ -161,6 +174,7 @@ impl Repl {
             aof_marks: std::collections::VecDeque::new(),
             fsynced_offset: 0,
             link: None,
+            dumps: BTreeMap::new(),
         }
     }
 

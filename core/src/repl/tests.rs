@@ -144,7 +144,8 @@ fn an_unknown_history_or_a_lost_offset_gets_a_full_sync() {
     let reply = t.raw(r2, &resp(&["PSYNC", &replid, "1"]));
     assert!(
         String::from_utf8_lossy(&reply).starts_with("+FULLRESYNC "),
-        "the backlog lost offset 1: {:?}", String::from_utf8_lossy(&reply[..reply.len().min(200)])
+        "the backlog lost offset 1: {:?}",
+        String::from_utf8_lossy(&reply[..reply.len().min(200)])
     );
     finish_job(&mut t);
     let r3 = t.connect();
@@ -176,8 +177,14 @@ fn wait_asks_for_acks_and_counts_the_replicas_that_have_the_write() {
     assert_eq!(t.cmd(c, &["WAIT", "2", "100"]), "");
     t.advance(150);
     assert_eq!(t.take_sent(c), ":1\r\n");
-    assert_eq!(t.cmd(c, &["WAIT", "abc", "0"]), "-ERR value is not an integer or out of range\r\n");
-    assert_eq!(t.cmd(c, &["WAIT", "1", "-1"]), "-ERR timeout is negative\r\n");
+    assert_eq!(
+        t.cmd(c, &["WAIT", "abc", "0"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["WAIT", "1", "-1"]),
+        "-ERR timeout is negative\r\n"
+    );
 }
 
 #[test]
@@ -253,15 +260,15 @@ fn a_replica_continues_and_applies_the_stream_without_replies() {
         "-READONLY You can't write against a read only replica.\r\n"
     );
     // A transaction counts only once its EXEC is applied.
-    t.node.on_bytes(link, &[resp(&["MULTI"]), resp(&["INCR", "n"])].concat());
+    t.node
+        .on_bytes(link, &[resp(&["MULTI"]), resp(&["INCR", "n"])].concat());
     assert_eq!(t.node.server().repl.offset, set.len() as u64);
     let exec = resp(&["EXEC"]);
     t.node.on_bytes(link, &exec);
     let applied = set.len() + resp(&["MULTI"]).len() + resp(&["INCR", "n"]).len() + exec.len();
     assert_eq!(t.node.server().repl.offset, applied as u64);
     // GETACK is answered on the link with the offset before it.
-    t.node
-        .on_bytes(link, &resp(&["REPLCONF", "GETACK", "*"]));
+    t.node.on_bytes(link, &resp(&["REPLCONF", "GETACK", "*"]));
     let offset = applied.to_string();
     assert_eq!(
         t.take_sent(link).into_bytes(),
@@ -321,4 +328,35 @@ fn the_handshake_gives_up_on_an_error_and_retries_from_cron() {
     assert_eq!(t.node.env().connects.len(), 2, "the cron connects again");
     let info = t.cmd(c, &["INFO", "replication"]);
     assert!(info.contains("master_link_status:down\r\n"), "{info}");
+}
+
+#[test]
+fn dumpsave_replies_with_a_point_in_time_dump() {
+    let mut t = master();
+    let c = t.connect();
+    for i in 0..3000 {
+        t.cmd(c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(t.cmd(c, &["DUMPSAVE"]), "", "the client waits for the dump");
+    // Written after the snapshot began: not in the dump.
+    let other = t.connect();
+    t.cmd(other, &["SET", "late", "1"]);
+    finish_job(&mut t);
+    t.node.before_sleep();
+    let reply = t.node.env_mut().sent.remove(&c).unwrap_or_default();
+    let header_end = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let len: usize = std::str::from_utf8(&reply[1..header_end - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let payload = &reply[header_end..header_end + len];
+    assert_eq!(&reply[header_end + len..], b"\r\n");
+    let keys = keys_in(payload);
+    assert_eq!(keys.len(), 3000);
+    assert!(!keys.contains(&b"late".to_vec()));
+    assert!(
+        t.node.server().repl.backlog.is_none(),
+        "a dump starts no replication"
+    );
+    assert_eq!(t.cmd(c, &["PING"]), "+PONG\r\n");
 }
