@@ -57,6 +57,8 @@ pub struct Config {
     pub encodings: Encodings,
     /// Replication's directives.
     pub repl: ReplConfig,
+    /// The command PIPESAVE pipes the dump into (`/bin/sh -c`).
+    pub pipesave_command: String,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Path of the config file the server was started with, for INFO.
@@ -302,6 +304,17 @@ const BIND_ADDRESSES_MAX: usize = 16;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
+    Directive {
+        // redoubt's own: the command PIPESAVE streams the dump into.
+        // Not settable at run time, as a command line is what it runs.
+        name: "pipesave-command",
+        mutable: false,
+        get: |c| c.pipesave_command.clone(),
+        set: |c, v| {
+            c.pipesave_command = v.to_string();
+            Ok(())
+        },
+    },
     Directive {
         name: "replicaof",
         mutable: false,
@@ -896,6 +909,7 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             encodings: Encodings::default(),
             repl: ReplConfig::default(),
+            pipesave_command: String::new(),
             passive,
             config_file: String::new(),
             save_given_at_startup: false,

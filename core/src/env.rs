@@ -18,6 +18,9 @@ pub type ConnId = u64;
 /// An open file handle handed out by [`Disk::open`].
 pub type FileId = u64;
 
+/// Names a PIPESAVE command started with [`Host::pipe_open`].
+pub type PipeId = u64;
+
 /// Names a background disk operation; its result arrives through
 /// `Node::on_disk_done`.
 pub type DiskOpId = u64;
@@ -130,6 +133,23 @@ pub trait Host {
     /// The node became a replica (`true`) or a master: Redis's log lines
     /// then carry `S` or `M`.
     fn role_changed(&mut self, _replica: bool) {}
+    /// Starts `command` (run by `/bin/sh -c`) with a pipe to its standard
+    /// input, for PIPESAVE. Its exit arrives as `Node::on_pipe_done`.
+    fn pipe_open(&mut self, _pipe: PipeId, _command: &str) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this driver cannot start commands",
+        ))
+    }
+    /// Queues bytes for the command's standard input.
+    fn pipe_write(&mut self, _pipe: PipeId, _data: &[u8]) {}
+    /// Bytes queued for the command that it has not read yet.
+    fn pipe_backlog(&self, _pipe: PipeId) -> u64 {
+        0
+    }
+    /// Closes the command's standard input once what was queued is written
+    /// (the command then finishes and exits), or kills it when `abort`.
+    fn pipe_close(&mut self, _pipe: PipeId, _abort: bool) {}
     /// Receives every observable decision core makes. The simulator hashes
     /// these into the run's trace hash and feeds its checkers from them; the
     /// production driver ignores them.

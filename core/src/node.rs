@@ -378,6 +378,12 @@ impl<E: Env> Node<E> {
         }
     }
 
+    /// A PIPESAVE command exited with this code (or could not be waited
+    /// for).
+    pub fn on_pipe_done(&mut self, pipe: crate::env::PipeId, exit: io::Result<i32>) {
+        self.server.pipe_done(&mut self.env, pipe, exit);
+    }
+
     /// Monotonic time at which `on_tick` must run next.
     /// While a background save or rewrite runs, that is now: each
     /// `on_tick` then writes one step of it.

@@ -23,6 +23,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | super::flag::FAST, role).doc(GROUP, "2.8.12", "Returns the replication role.", "O(1)"),
     CommandSpec::new("wait", 3, NOSCRIPT, wait).doc("generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "O(1)"),
     CommandSpec::new("dumpsave", 1, ADMIN | NOSCRIPT | NO_MULTI, dumpsave).doc(GROUP, "redoubt", "Replies with a point-in-time RDB dump of the dataset, produced without stalling the server: a backup pulled over the network.", "O(N)"),
+    CommandSpec::new("pipesave", 1, ADMIN | NOSCRIPT, pipesave).doc(GROUP, "redoubt", "Streams a point-in-time RDB dump into the standard input of the command pipesave-command names, in the background: a push backup.", "O(N)"),
     CommandSpec::new("waitaof", 4, NOSCRIPT, waitaof).doc("generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", "O(1)"),
 ];
 
@@ -342,5 +343,12 @@ fn dumpsave(ctx: &mut Ctx<'_>) -> Outcome {
     }
     ctx.server.start_pending_sync(ctx.env);
     ctx.block_on(Vec::new(), 0);
+    Ok(())
+}
+
+/// PIPESAVE: starts a push backup (see `persist::pipesave`).
+fn pipesave(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.server.pipesave(ctx.env)?;
+    ctx.out().simple("Pipe save started");
     Ok(())
 }

@@ -413,6 +413,33 @@ fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
             ),
         ],
     );
+    // redoubt's own: the push backup (PIPESAVE).
+    let last = background.pipesave_last.as_ref();
+    fields(
+        text,
+        &[
+            (
+                "pipesave_in_progress",
+                u8::from(background.pipesave.is_some()).to_string(),
+            ),
+            (
+                "pipesave_last_status",
+                status(last.is_none_or(|outcome| outcome.result.is_ok())),
+            ),
+            (
+                "pipesave_last_exit_code",
+                last.and_then(|o| o.exit_code).unwrap_or(-1).to_string(),
+            ),
+            (
+                "pipesave_last_bytes",
+                last.map_or(0, |o| o.bytes).to_string(),
+            ),
+            (
+                "pipesave_last_time_sec",
+                last.map_or(-1, |o| o.seconds as i64).to_string(),
+            ),
+        ],
+    );
     if ctx.server.aof_on {
         info_aof(ctx, text);
     }

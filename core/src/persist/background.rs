@@ -45,6 +45,11 @@ pub struct Background {
     /// AOF size right after the last rewrite (or load): the base for
     /// `auto-aof-rewrite-percentage`.
     pub rewrite_base_size: u64,
+    /// The PIPESAVE asked for or running.
+    pub pipesave: Option<super::pipesave::PipeSave>,
+    /// How the last PIPESAVE ended (INFO persistence).
+    pub pipesave_last: Option<super::pipesave::PipeSaveOutcome>,
+    pub(crate) next_pipe: crate::env::PipeId,
 }
 
 impl Background {

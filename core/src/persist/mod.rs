@@ -8,6 +8,7 @@ pub mod control;
 pub mod job;
 pub mod load;
 pub mod lzf;
+pub mod pipesave;
 pub mod rdb;
 pub mod snapshot_encoder;
 pub mod ziplist;

@@ -292,9 +292,10 @@ impl Server {
         for dump in self.repl.dumps.values_mut() {
             dump.started = true;
         }
+        self.pipesave_attach(env);
         env.log(
             LogLevel::Notice,
-            "Starting a point-in-time dump for DUMPSAVE",
+            "Starting a point-in-time snapshot for DUMPSAVE or PIPESAVE",
         );
     }
 
@@ -309,6 +310,7 @@ impl Server {
                 dump.bytes.extend_from_slice(bytes);
             }
         }
+        self.pipesave_output(env, bytes);
         for (&conn, peer) in &self.repl.peers {
             if peer.state == PeerState::WaitSnapshot {
                 env.send(conn, bytes);
@@ -319,16 +321,18 @@ impl Server {
     /// Whether the running diskless sync should wait for its replicas to
     /// take what was sent.
     pub fn sync_throttled(&self, env: &dyn Env) -> bool {
-        self.repl.peers.iter().any(|(&conn, peer)| {
-            peer.state == PeerState::WaitSnapshot
-                && env.backlog_bytes(conn) > SYNC_OUTPUT_WINDOW_BYTES
-        })
+        self.pipesave_throttled(env)
+            || self.repl.peers.iter().any(|(&conn, peer)| {
+                peer.state == PeerState::WaitSnapshot
+                    && env.backlog_bytes(conn) > SYNC_OUTPUT_WINDOW_BYTES
+            })
     }
 
     /// The diskless snapshot is complete (`ok`) or failed: the end mark
     /// and the stream follow, or the replicas are dropped.
     pub fn diskless_sync_done(&mut self, env: &mut dyn Env, result: Result<(), String>) {
         let mark = self.repl.eof_mark.take().unwrap_or_default();
+        self.pipesave_snapshot_done(env, &result);
         for dump in self.repl.dumps.values_mut() {
             if dump.started && dump.outcome.is_none() {
                 dump.outcome = Some(result.clone());
