@@ -465,6 +465,92 @@ fn cli_rdb(master: Flavor) {
     );
 }
 
+/// `redis-check-rdb FILE` accepts the dump and counts `keys` keys in it.
+fn check_rdb(file: &std::path::Path, keys: i64) {
+    let file_text = file.to_str().expect("utf-8 path");
+    let check = run_bounded("redis-check-rdb", &[file_text], TOOL_TIMEOUT);
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "redis-check-rdb: {check:?}");
+    assert!(report.contains("RDB looks OK"), "{report}");
+    assert!(
+        report.contains(&format!("[info] {keys} keys read")),
+        "expected {keys} keys: {report}"
+    );
+}
+
+/// DUMPSAVE (redoubt's pull backup) replies with a dump that real
+/// `redis-check-rdb` accepts, holding every key.
+#[test]
+fn dumpsave_gives_a_dump_redis_check_rdb_accepts() {
+    require_redis_tools();
+    let server = start(Flavor::Redoubt, &[]);
+    let mut client = Client::connect(&server);
+    fill_every_type(&mut client);
+    let keys: i64 = db_sizes(&server).iter().sum();
+    let Reply::Bulk(dump) = client.call(&["DUMPSAVE"]) else {
+        panic!("DUMPSAVE did not reply with a bulk string");
+    };
+    let dir = ScratchDir::new("dumpsave");
+    let file = dir.path.join("pulled.rdb");
+    std::fs::write(&file, &dump).expect("write the dump");
+    check_rdb(&file, keys);
+    // The connection serves commands again afterwards.
+    assert_eq!(client.call(&["PING"]), Reply::Status("PONG".to_string()));
+}
+
+/// PIPESAVE (redoubt's push backup) streams the dump into a command and
+/// reports its outcome in INFO persistence: `ok` only when it exits 0.
+#[test]
+fn pipesave_pushes_a_dump_through_a_command() {
+    require_redis_tools();
+    let dir = ScratchDir::new("pipesave");
+    let file = dir.path.join("pushed.rdb.gz");
+    let command = format!("gzip -c > {}", file.display());
+    let server = start(Flavor::Redoubt, &["--pipesave-command", &command]);
+    let mut client = Client::connect(&server);
+    fill_every_type(&mut client);
+    let keys: i64 = db_sizes(&server).iter().sum();
+    assert_eq!(
+        client.call(&["PIPESAVE"]),
+        Reply::Status("Pipe save started".to_string())
+    );
+    wait_until("the pipe save to end", || {
+        info_field(&server, "persistence", "pipesave_in_progress") == "0"
+    });
+    assert_eq!(
+        info_field(&server, "persistence", "pipesave_last_status"),
+        "ok"
+    );
+    assert_eq!(
+        info_field(&server, "persistence", "pipesave_last_exit_code"),
+        "0"
+    );
+    let unpacked = dir.path.join("pushed.rdb");
+    let file_text = file.to_str().expect("utf-8 path");
+    let gunzip = run_bounded("gzip", &["-dk", file_text], TOOL_TIMEOUT);
+    assert!(gunzip.status.success(), "gzip -d: {gunzip:?}");
+    check_rdb(&unpacked, keys);
+    // A command that fails makes the save fail, whatever it was fed.
+    let failing = start(
+        Flavor::Redoubt,
+        &["--pipesave-command", "cat > /dev/null; exit 3"],
+    );
+    let mut client = Client::connect(&failing);
+    client.ok(&["SET", "k", "v"]);
+    client.ok(&["PIPESAVE"]);
+    wait_until("the failing pipe save to end", || {
+        info_field(&failing, "persistence", "pipesave_in_progress") == "0"
+    });
+    assert_eq!(
+        info_field(&failing, "persistence", "pipesave_last_status"),
+        "err"
+    );
+    assert_eq!(
+        info_field(&failing, "persistence", "pipesave_last_exit_code"),
+        "3"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Datasets: what the scenarios write
 // ---------------------------------------------------------------------------

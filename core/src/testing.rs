@@ -8,7 +8,9 @@ use std::io;
 
 use crate::client::ConnInfo;
 use crate::config::Config;
-use crate::env::{Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, Random};
+use crate::env::{
+    Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, PipeId, Random,
+};
 use crate::node::Node;
 
 #[derive(Debug, Default)]
@@ -24,6 +26,9 @@ pub struct TestEnv {
     /// Outgoing connections asked for: (id, address). They succeed once
     /// the test calls `Node::on_connected`.
     pub connects: Vec<(ConnId, String)>,
+    /// PIPESAVE commands started: their command line, what they were fed,
+    /// and whether their input was closed (`Some(abort)`).
+    pub pipes: BTreeMap<PipeId, (String, Vec<u8>, Option<bool>)>,
     random_state: u64,
 }
 
@@ -124,6 +129,21 @@ impl Host for TestEnv {
     }
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
+    }
+    fn pipe_open(&mut self, pipe: PipeId, command: &str) -> io::Result<()> {
+        self.pipes
+            .insert(pipe, (command.to_string(), Vec::new(), None));
+        Ok(())
+    }
+    fn pipe_write(&mut self, pipe: PipeId, data: &[u8]) {
+        if let Some(entry) = self.pipes.get_mut(&pipe) {
+            entry.1.extend_from_slice(data);
+        }
+    }
+    fn pipe_close(&mut self, pipe: PipeId, abort: bool) {
+        if let Some(entry) = self.pipes.get_mut(&pipe) {
+            entry.2 = Some(abort);
+        }
     }
 }
 

@@ -34,11 +34,12 @@ use mio::{Interest, Registry, Token, Waker};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use redoubt_core::env::{
-    Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, Random,
+    Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, PipeId, Random,
 };
 
 use crate::bio::Bio;
 use crate::listeners::{conn_token, Listeners};
+use crate::pipes::Pipes;
 use crate::{logging, memory};
 
 /// Bytes read and discarded from a socket that is being closed, so the
@@ -122,6 +123,7 @@ pub struct RealEnv {
     failed: Vec<ConnId>,
     listeners: Listeners,
     random: ChaCha8Rng,
+    pipes: Pipes,
 }
 
 /// Where an outgoing connection stands after a readiness event.
@@ -145,7 +147,8 @@ impl RealEnv {
             started: Instant::now(),
             files: BTreeMap::new(),
             next_file_id: 1,
-            bio: Bio::start(waker)?,
+            bio: Bio::start(Arc::clone(&waker))?,
+            pipes: Pipes::new(waker),
             registry,
             connections: HashMap::new(),
             accepting: None,
@@ -288,6 +291,11 @@ impl RealEnv {
     /// Connections that failed while writing since the last call.
     pub fn take_failed(&mut self) -> Vec<ConnId> {
         std::mem::take(&mut self.failed)
+    }
+
+    /// PIPESAVE commands that exited.
+    pub fn pipe_exits(&self) -> Vec<(PipeId, io::Result<i32>)> {
+        self.pipes.exits()
     }
 
     /// Completed background disk operations.
@@ -622,6 +630,22 @@ impl Host for RealEnv {
 
     fn role_changed(&mut self, replica: bool) {
         logging::set_role_replica(replica);
+    }
+
+    fn pipe_open(&mut self, pipe: PipeId, command: &str) -> io::Result<()> {
+        self.pipes.open(pipe, command)
+    }
+
+    fn pipe_write(&mut self, pipe: PipeId, data: &[u8]) {
+        self.pipes.write(pipe, data);
+    }
+
+    fn pipe_backlog(&self, pipe: PipeId) -> u64 {
+        self.pipes.backlog(pipe)
+    }
+
+    fn pipe_close(&mut self, pipe: PipeId, abort: bool) {
+        self.pipes.close(pipe, abort);
     }
 }
 

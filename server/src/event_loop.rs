@@ -292,6 +292,9 @@ impl EventLoop {
         for (op, result) in self.node.env().completed_disk_ops() {
             self.node.on_disk_done(op, result);
         }
+        for (pipe, exit) in self.node.env().pipe_exits() {
+            self.node.on_pipe_done(pipe, exit);
+        }
     }
 
     fn take_signals(&mut self) {

@@ -26,6 +26,7 @@ mod event_loop;
 mod listeners;
 mod logging;
 mod memory;
+mod pipes;
 
 use std::process::ExitCode;
 

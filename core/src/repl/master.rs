@@ -186,7 +186,8 @@ impl Server {
                 _ => None,
             })
             .collect();
-        let dumps_waiting = self.repl.dumps.values().any(|dump| !dump.started);
+        let dumps_waiting =
+            self.repl.dumps.values().any(|dump| !dump.started) || self.pipesave_waiting();
         if (waiting.is_empty() && !dumps_waiting)
             || self.background.running().is_some()
             || self.in_exec
@@ -242,6 +243,7 @@ impl Server {
             for dump in self.repl.dumps.values_mut() {
                 dump.started = true;
             }
+            self.pipesave_attach(env);
             Some(preamble)
         } else {
             if let Err(error) = self.start_bgsave_with(env, encoding) {

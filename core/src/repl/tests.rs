@@ -360,3 +360,50 @@ fn dumpsave_replies_with_a_point_in_time_dump() {
     );
     assert_eq!(t.cmd(c, &["PING"]), "+PONG\r\n");
 }
+
+#[test]
+fn pipesave_feeds_the_dump_to_the_command_and_judges_by_its_exit() {
+    let mut config = Config::default();
+    config.pipesave_command = "gzip > /backups/dump.rdb.gz".to_string();
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    t.cmd(c, &["SET", "k", "v"]);
+    assert_eq!(t.cmd(c, &["PIPESAVE"]), "+Pipe save started\r\n");
+    assert_eq!(
+        t.cmd(c, &["PIPESAVE"]),
+        "-ERR Pipe save already in progress\r\n"
+    );
+    finish_job(&mut t);
+    let (pipe, (command, fed, closed)) = t
+        .node
+        .env()
+        .pipes
+        .iter()
+        .next()
+        .map(|(p, e)| (*p, e.clone()))
+        .unwrap();
+    assert_eq!(command, "gzip > /backups/dump.rdb.gz");
+    assert_eq!(closed, Some(false), "input closed, not killed");
+    assert_eq!(keys_in(&fed), vec![b"k".to_vec()]);
+    let info = t.cmd(c, &["INFO", "persistence"]);
+    assert!(info.contains("pipesave_in_progress:1\r\n"), "{info}");
+    // Only the command's exit says whether the backup exists.
+    t.node.on_pipe_done(pipe, Ok(0));
+    let info = t.cmd(c, &["INFO", "persistence"]);
+    let expected = format!("pipesave_in_progress:0\r\npipesave_last_status:ok\r\npipesave_last_exit_code:0\r\npipesave_last_bytes:{}\r\n", fed.len());
+    assert!(info.contains(&expected), "{info}");
+    t.cmd(c, &["PIPESAVE"]);
+    finish_job(&mut t);
+    let pipe = *t.node.env().pipes.keys().last().unwrap();
+    t.node.on_pipe_done(pipe, Ok(3));
+    let info = t.cmd(c, &["INFO", "persistence"]);
+    assert!(
+        info.contains("pipesave_last_status:err\r\npipesave_last_exit_code:3\r\n"),
+        "{info}"
+    );
+    let mut bare = TestNode::new();
+    let c = bare.connect();
+    assert!(bare
+        .cmd(c, &["PIPESAVE"])
+        .starts_with("-ERR PIPESAVE needs the pipesave-command directive"));
+}
