@@ -221,7 +221,15 @@ impl<E: Env> Node<E> {
                 .parser
                 .next_request(&client.query, &mut client.query_pos, &limits);
             match parsed {
-                Ok(None) => break,
+                Ok(None) => {
+                    if client.is_master {
+                        // The parser keeps what it consumed of a command
+                        // not yet complete: those bytes count with it.
+                        let consumed = client.query[start..client.query_pos].to_vec();
+                        client.master_unapplied.extend_from_slice(&consumed);
+                    }
+                    break;
+                }
                 Ok(Some(argv)) if argv.is_empty() => {
                     if client.is_master {
                         self.apply_master_bytes(client, start);

@@ -259,6 +259,15 @@ fn a_replica_continues_and_applies_the_stream_without_replies() {
         t.cmd(c, &["SET", "k", "w"]),
         "-READONLY You can't write against a read only replica.\r\n"
     );
+    // A command split across reads counts whole, once complete.
+    let split = resp(&["SET", "split", "across-reads"]);
+    for piece in split.chunks(3) {
+        t.node.on_bytes(link, piece);
+    }
+    assert_eq!(t.cmd(c, &["GET", "split"]), "$12\r\nacross-reads\r\n");
+    let set_len = set.len() + split.len();
+    assert_eq!(t.node.server().repl.offset, set_len as u64);
+    let set = vec![0u8; set_len];
     // A transaction counts only once its EXEC is applied.
     t.node
         .on_bytes(link, &[resp(&["MULTI"]), resp(&["INCR", "n"])].concat());
