@@ -1077,9 +1077,20 @@ const PASSIVE_MEMORY: &[&str] = &[
 
 /// Validates a passive directive's value by the shape of its default:
 /// booleans take yes/no, integers and memory sizes take numbers.
+/// Passive directives that take `yes`, `no` or `local`.
+const PASSIVE_YES_NO_LOCAL: &[&str] = &[
+    "enable-protected-configs",
+    "enable-debug-command",
+    "enable-module-command",
+];
+
 fn normalize_passive(name: &str, value: &str) -> Result<String, SetError> {
     if PASSIVE_MEMORY.contains(&name) {
         return Ok(memory(value, 0, MEMORY_MAX)?.to_string());
+    }
+    if PASSIVE_YES_NO_LOCAL.contains(&name) {
+        // Redis's protected configs: yes, no, or local (loopback only).
+        return one_of(value, &["yes", "no", "local"]);
     }
     let default = PASSIVE_DEFAULTS
         .iter()
