@@ -418,6 +418,7 @@ impl<E: Env> Node<E> {
     /// expiry, incremental rehashing, client timeouts, statistics.
     pub fn on_tick(&mut self) {
         self.server.background_step(&mut self.env);
+        self.server.send_files(&mut self.env);
         self.time_out_blocked_clients();
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {

@@ -406,8 +406,9 @@ impl Server {
         }
     }
 
-    /// Sends the next chunks of the dump file to replicas receiving it.
-    fn send_files(&mut self, env: &mut dyn Env) {
+    /// Sends the next chunks of the dump file to replicas receiving it
+    /// (every tick while there are some: see `repl_wants_ticks`).
+    pub fn send_files(&mut self, env: &mut dyn Env) {
         let sending: Vec<ConnId> = self
             .repl
             .peers
@@ -545,7 +546,6 @@ impl Server {
     /// waiting to start.
     pub fn master_cron(&mut self, env: &mut dyn Env) {
         let now = env.monotonic_ms();
-        self.send_files(env);
         if now < self.repl.last_cron_ms + 1000 {
             return;
         }
