@@ -465,6 +465,44 @@ fn cli_rdb(master: Flavor) {
     );
 }
 
+/// A chain: `top` → `middle` → `bottom`, the middle a replica of the top
+/// and the master of the bottom. Writes on the top reach the bottom with
+/// the top's offsets; when the middle is promoted, the bottom continues
+/// with it partially (through `replid2`) and gets its new writes.
+fn chained(middle_flavor: Flavor) {
+    require_redis_tools();
+    let top = start(Flavor::Redis, &[]);
+    let middle = start_replica(middle_flavor, top.port, &[]);
+    let bottom = start_replica(Flavor::Redoubt, middle.port, &[]);
+    wait_link_up(&middle, &top);
+    wait_link_up(&bottom, &middle);
+    fill_small(&mut Client::connect(&top), "chained");
+    wait_caught_up(&top, &middle);
+    wait_caught_up(&top, &bottom);
+    assert_same_data(&top, &bottom, "down the chain");
+    assert_eq!(
+        info_field(&top, "replication", "master_replid"),
+        info_field(&bottom, "replication", "master_replid"),
+        "a chain keeps one history"
+    );
+    let partial_before = info_int(&middle, "stats", "sync_partial_ok");
+    let mut client = Client::connect(&middle);
+    assert_eq!(
+        client.call(&["REPLICAOF", "NO", "ONE"]),
+        Reply::Status("OK".into())
+    );
+    client.ok(&["SET", "after-promotion", "1"]);
+    wait_until("the bottom to continue with the promoted middle", || {
+        info_int(&middle, "stats", "sync_partial_ok") > partial_before
+    });
+    wait_caught_up(&middle, &bottom);
+    assert_same_data(&middle, &bottom, "after the promotion");
+    assert_eq!(
+        info_field(&bottom, "replication", "master_replid"),
+        info_field(&middle, "replication", "master_replid")
+    );
+}
+
 /// `redis-check-rdb FILE` accepts the dump and counts `keys` keys in it.
 fn check_rdb(file: &std::path::Path, keys: i64) {
     let file_text = file.to_str().expect("utf-8 path");
@@ -1564,6 +1602,21 @@ macro_rules! every_pairing {
             }
         }
     )*};
+}
+
+/// A chain whose middle node is redoubt or Redis.
+mod chained {
+    use redoubt_tests::Flavor::{Redis, Redoubt};
+
+    #[test]
+    fn redis_in_the_middle() {
+        super::chained(Redis);
+    }
+
+    #[test]
+    fn redoubt_in_the_middle() {
+        super::chained(Redoubt);
+    }
 }
 
 /// For each scenario `f(master)` of a master and Redis's own tools, a

@@ -416,3 +416,78 @@ fn pipesave_feeds_the_dump_to_the_command_and_judges_by_its_exit() {
         .cmd(c, &["PIPESAVE"])
         .starts_with("-ERR PIPESAVE needs the pipesave-command directive"));
 }
+
+#[test]
+fn a_replica_without_its_master_serves_stale_data_only_if_allowed() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    t.cmd(c, &["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    t.cmd(c, &["REPLICAOF", "127.0.0.1", "6380"]);
+    assert_eq!(
+        t.cmd(c, &["GET", "k"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["PING"]), "+PONG\r\n", "PING is served stale");
+    assert!(t
+        .cmd(c, &["INFO", "replication"])
+        .contains("role:slave\r\n"));
+    t.cmd(c, &["CONFIG", "SET", "replica-serve-stale-data", "yes"]);
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$-1\r\n");
+}
+
+#[test]
+fn a_silent_master_times_out_and_the_replica_reconnects_to_continue() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    t.node
+        .on_bytes(link, format!("+CONTINUE {}\r\n", "c".repeat(40)).as_bytes());
+    let c = t.connect();
+    t.cmd(c, &["CONFIG", "SET", "repl-timeout", "5"]);
+    for _ in 0..7 {
+        t.advance(1000);
+    }
+    assert!(t.node.env().closed.contains(&link), "the link timed out");
+    let (next, _) = t.node.env().connects.last().cloned().unwrap();
+    assert_ne!(next, link, "and a new one is opened");
+    t.node.on_connected(next);
+    t.node.on_bytes(next, b"+PONG\r\n+OK\r\n+OK\r\n");
+    let sent = t.take_sent(next);
+    assert!(
+        sent.ends_with(&String::from_utf8(resp(&["PSYNC", &"c".repeat(40), "1"])).unwrap()),
+        "it asks to continue the history it has: {sent:?}"
+    );
+}
+
+#[test]
+fn a_replica_that_stops_acking_is_dropped_after_repl_timeout() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["CONFIG", "SET", "repl-timeout", "3"]);
+    for _ in 0..5 {
+        t.advance(1000);
+    }
+    assert!(t.node.env().closed.contains(&r));
+    assert!(t
+        .cmd(c, &["INFO", "replication"])
+        .contains("connected_slaves:0\r\n"));
+}
+
+#[test]
+fn old_sync_gets_the_dataset_without_a_fullresync_line() {
+    let mut t = master();
+    let c = t.connect();
+    t.cmd(c, &["SET", "k", "v"]);
+    let r = t.connect();
+    t.cmd(r, &["REPLCONF", "capa", "eof"]);
+    let mut got = t.raw(r, b"SYNC\r\n");
+    finish_job(&mut t);
+    t.node.before_sleep();
+    got.extend(t.node.env_mut().sent.remove(&r).unwrap_or_default());
+    assert!(
+        got.starts_with(b"$EOF:"),
+        "{:?}",
+        String::from_utf8_lossy(&got[..20])
+    );
+}
