@@ -503,6 +503,38 @@ fn chained(middle_flavor: Flavor) {
     );
 }
 
+/// WAITAOF (Redis 7.2's, which 7.0 lacks): a write is counted once it is
+/// fsynced to the master's AOF and to the replica's, from the replica's
+/// `REPLCONF ACK … FACK` offsets.
+#[test]
+fn waitaof_counts_fsynced_copies() {
+    require_redis_tools();
+    let aof = ["--appendonly", "yes", "--appendfsync", "everysec"];
+    let master = start(Flavor::Redoubt, &aof);
+    let replica = start_replica(Flavor::Redoubt, master.port, &aof);
+    wait_link_up(&replica, &master);
+    let mut client = Client::connect(&master);
+    client.ok(&["SET", "k", "v"]);
+    assert_eq!(
+        client.call(&["WAITAOF", "1", "1", "5000"]),
+        array(&[Reply::Int(1), Reply::Int(1)])
+    );
+    // Two replicas cannot be had: the timeout answers with the counts.
+    client.ok(&["SET", "k", "w"]);
+    assert_eq!(
+        client.call(&["WAITAOF", "1", "2", "3000"]),
+        array(&[Reply::Int(1), Reply::Int(1)])
+    );
+    let plain = start(Flavor::Redoubt, &[]);
+    let mut client = Client::connect(&plain);
+    assert_eq!(
+        client.call(&["WAITAOF", "1", "0", "0"]),
+        Reply::Error(
+            "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.".into()
+        )
+    );
+}
+
 /// `redis-check-rdb FILE` accepts the dump and counts `keys` keys in it.
 fn check_rdb(file: &std::path::Path, keys: i64) {
     let file_text = file.to_str().expect("utf-8 path");

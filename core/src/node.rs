@@ -479,6 +479,7 @@ impl<E: Env> Node<E> {
         let barrier = if self.server.aof_on {
             self.server.aof.flush(&mut self.env, &self.server.config);
             self.server.update_fsynced_offset();
+            self.server.ack_if_fsynced_moved(&mut self.env);
             let config = &self.server.config;
             if planted::active(config, PlantedBug::ReplyBeforeFsync) {
                 self.server.aof.written

@@ -135,6 +135,8 @@ pub struct Repl {
     pub(crate) aof_marks: std::collections::VecDeque<(u64, u64)>,
     /// The stream offset whose writes are fsynced to the local AOF.
     pub fsynced_offset: u64,
+    /// The fsynced offset our last ACK to our master reported.
+    pub(crate) fack_sent: u64,
     /// Our master, when we are a replica.
     pub link: Option<replica::Link>,
     /// DUMPSAVE clients and the dump each is getting.
@@ -173,6 +175,7 @@ impl Repl {
             stats: SyncStats::default(),
             aof_marks: std::collections::VecDeque::new(),
             fsynced_offset: 0,
+            fack_sent: 0,
             link: None,
             dumps: BTreeMap::new(),
         }

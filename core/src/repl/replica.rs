@@ -749,6 +749,9 @@ impl Server {
             // What is left claims no history: the next sync is full.
             self.repl.replid = super::hex_id(env);
             self.repl.offset = 0;
+            self.repl.fsynced_offset = 0;
+            self.repl.fack_sent = 0;
+            self.repl.aof_marks.clear();
             self.repl.backlog = None;
             if aof_was_on {
                 let _ = self.start_aof(env);
@@ -762,7 +765,9 @@ impl Server {
         self.repl.selected_db = None;
         self.repl.backlog = Some(Backlog::new(self.config.repl.backlog_size, offset));
         self.repl.aof_marks.clear();
+        // A new history: its offsets start where the master's dataset is.
         self.repl.fsynced_offset = offset;
+        self.repl.fack_sent = 0;
         self.dirty = 0;
         env.log(
             LogLevel::Notice,
@@ -788,6 +793,14 @@ impl Server {
         }
     }
 
+    /// ACKs at once when our AOF made more of the stream durable, so a
+    /// WAITAOF on the master does not wait for the next second.
+    pub fn ack_if_fsynced_moved(&mut self, env: &mut dyn Env) {
+        if self.repl.fsynced_offset > self.repl.fack_sent {
+            self.send_ack(env);
+        }
+    }
+
     /// `REPLCONF ACK offset FACK fsynced-offset` to our master.
     pub fn send_ack(&mut self, env: &mut dyn Env) {
         let Some(link) = self.repl.link.as_mut() else {
@@ -798,6 +811,7 @@ impl Server {
         };
         link.last_ack_ms = env.monotonic_ms();
         let offset = self.repl.offset.to_string();
+        self.repl.fack_sent = self.repl.fsynced_offset;
         let fack = self.repl.fsynced_offset.to_string();
         send_command(
             env,
