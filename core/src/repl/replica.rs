@@ -812,7 +812,14 @@ impl Server {
         link.last_ack_ms = env.monotonic_ms();
         let offset = self.repl.offset.to_string();
         self.repl.fack_sent = self.repl.fsynced_offset;
-        let fack = self.repl.fsynced_offset.to_string();
+        // Without an AOF nothing is fsynced to one: WAITAOF does not count
+        // this replica.
+        let fsynced = if self.aof_on {
+            self.repl.fsynced_offset
+        } else {
+            0
+        };
+        let fack = fsynced.to_string();
         send_command(
             env,
             conn,
