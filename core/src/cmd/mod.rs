@@ -728,9 +728,11 @@ impl<'a> Ctx<'a> {
     }
     /// Whether an absolute expiry time means "delete now" (Redis's
     /// checkAlreadyExpired): never while loading, where the log is replayed
-    /// as it was written and expiry waits until the load is done.
+    /// as it was written and expiry waits until the load is done, and never
+    /// on a replica, whose clock may run ahead of its master's: the key
+    /// goes when the master's DEL arrives.
     pub fn already_expired(&self, at_ms: i64) -> bool {
-        at_ms <= self.now_ms && !self.server.loading
+        at_ms <= self.now_ms && !self.server.loading && !self.server.repl.is_replica()
     }
 
     /// Counts `n` changes to the dataset (`rdb_changes_since_last_save`).

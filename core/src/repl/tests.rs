@@ -492,3 +492,21 @@ fn old_sync_gets_the_dataset_without_a_fullresync_line() {
         String::from_utf8_lossy(&got[..20])
     );
 }
+
+#[test]
+fn a_replica_keeps_a_key_its_masters_expiry_has_passed_by_its_own_clock() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    // The master's clock is behind ours: the expiry it sends is already
+    // past here, and still the key stays until the master's DEL.
+    let past = (t.node.env().wall_ms - 10_000).to_string();
+    let mut stream = format!("+CONTINUE {}\r\n", "d".repeat(40)).into_bytes();
+    stream.extend(resp(&["SET", "k", "v"]));
+    stream.extend(resp(&["PEXPIREAT", "k", &past]));
+    t.node.on_bytes(link, &stream);
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1);
+    t.advance(1000);
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1, "no active expiry either");
+    t.node.on_bytes(link, &resp(&["DEL", "k"]));
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
+}
