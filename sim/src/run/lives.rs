@@ -304,7 +304,8 @@ impl Simulation {
     /// Takes an ended incarnation's trace, folds its hash, and turns it
     /// into write units appended to the lineage.
     pub(super) fn end_incarnation_into_lineage(&mut self, env: &mut SimEnv) {
-        let trace = self.end_incarnation(env);
+        let mut trace = self.end_incarnation(env);
+        self.forget_peer_commands(self.incarnation, &mut trace);
         let mut units = UnitBuilder {
             model: &mut self.model,
             written: &mut self.written,

@@ -55,6 +55,9 @@ pub struct RunOptions {
     pub scripts: Vec<ClientScript>,
     /// The checkers the run must pass.
     pub expect: Expect,
+    /// Replicas of the node the clients talk to (no draw: the topology
+    /// says).
+    pub replicas: u64,
 }
 
 impl RunOptions {
@@ -154,6 +157,7 @@ impl RunOptions {
             faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
+            replicas: scenario.topology.replicas,
         }
     }
 
@@ -212,6 +216,11 @@ impl RunOptions {
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
         lines.push(("mix".into(), mix.join(" ")));
+        // Only runs with replicas say so, so other reports keep their
+        // lines.
+        if self.replicas > 0 {
+            lines.push(("replicas".into(), self.replicas.to_string()));
+        }
         // Only runs with applications say so, so other reports keep their
         // lines.
         if self.apps.total() > 0 {

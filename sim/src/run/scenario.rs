@@ -40,12 +40,27 @@ pub struct Scenario {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
+    /// Nodes in the run: 1, or 1 plus `replicas`.
     pub nodes: u64,
+    /// Replicas of node 0 (the master the clients talk to): nodes
+    /// 1..=replicas start with `replicaof` pointing at it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replicas: u64,
 }
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// Replicas in one run, at most.
+pub const REPLICAS_MAX: u64 = 8;
 
 impl Default for Topology {
     fn default() -> Self {
-        Topology { nodes: 1 }
+        Topology {
+            nodes: 1,
+            replicas: 0,
+        }
     }
 }
 
@@ -194,6 +209,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "enospc",
     "shutdown",
     "apps",
+    "replication",
 ];
 
 /// The checkers every scenario without crashes runs.
@@ -240,8 +256,17 @@ impl Scenario {
 
     /// Checks every range, name and section of an already parsed scenario.
     pub fn validate(&self) -> Result<(), String> {
-        if self.topology.nodes != 1 {
-            return Err("topology.nodes: only one node is simulated so far".into());
+        let topology = &self.topology;
+        if topology.replicas > REPLICAS_MAX {
+            return Err(format!(
+                "topology.replicas: at most {REPLICAS_MAX} replicas are simulated"
+            ));
+        }
+        if topology.nodes != 1 && topology.nodes != 1 + topology.replicas {
+            return Err(
+                "topology.nodes: one node, or one master and its replicas (1 + topology.replicas)"
+                    .into(),
+            );
         }
         let workload = &self.workload;
         for (name, range) in [
