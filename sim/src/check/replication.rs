@@ -6,7 +6,10 @@
 //! [`SETTLE_MS_MAX`]) until every replica's link is up
 //! (`master_link_status:up` in INFO replication) and its
 //! `master_repl_offset` equals the master's, at the end of an event-loop
-//! iteration of every node. Then each replica's dataset (every database,
+//! iteration of every node. A run with a final crash waits so twice: just
+//! before the crash (the replicas then hold what they applied from the
+//! stream) and at the end (after the restarted master synced them again).
+//! Each time, each replica's dataset (every database,
 //! values and expiry times, read as the durability checkers read a
 //! recovered dataset) must equal the master's. A run in which nothing was
 //! replicated (no stream byte applied over the run, and an empty dataset)
@@ -108,15 +111,13 @@ pub fn differences(master: &Dataset, replica: &Dataset) -> (Vec<String>, usize) 
     (found, total)
 }
 
-/// The replication verdict. `master_down`: why the replicas could not be
-/// judged, when node 0 ended the run down.
-pub fn check_replication(end: &ReplicationEnd) -> Verdict {
-    let mut violations = Vec::new();
+/// What is wrong at one moment, and its summary.
+fn judge_moment(end: &ReplicationEnd, violations: &mut Vec<String>, label: &str) -> String {
     if !end.caught_up {
         for replica in &end.replicas {
             if !replica.link_up || replica.offset != end.master_offset {
                 violations.push(format!(
-                    "replica {} ({}) did not catch up within {} ms: link {} (master_link_status:{}), offset {} of the master's {}",
+                    "{label}replica {} ({}) did not catch up within {} ms: link {} (master_link_status:{}), offset {} of the master's {}",
                     replica.number,
                     replica.addr,
                     end.waited_ms,
@@ -131,7 +132,7 @@ pub fn check_replication(end: &ReplicationEnd) -> Verdict {
     for replica in &end.replicas {
         if replica.differences_total > 0 {
             violations.push(format!(
-                "replica {} ({}) at offset {} differs from the master at offset {} in {} keys",
+                "{label}replica {} ({}) at offset {} differs from the master at offset {} in {} keys",
                 replica.number,
                 replica.addr,
                 replica.offset,
@@ -142,32 +143,20 @@ pub fn check_replication(end: &ReplicationEnd) -> Verdict {
                 replica
                     .differences
                     .iter()
-                    .map(|text| format!("replica {}: {text}", replica.number)),
+                    .map(|text| format!("{label}replica {}: {text}", replica.number)),
             );
         }
     }
-    if end.stream_bytes == 0 && end.master_keys == 0 {
-        violations.push(
-            "nothing was replicated: no stream byte applied and no key held, so equal datasets prove nothing"
-                .into(),
-        );
-    }
-    let summary = if end.caught_up {
+    let count = end.replicas.len();
+    if end.caught_up {
         let equal = end
             .replicas
             .iter()
             .filter(|r| r.differences_total == 0)
             .count();
         format!(
-            "{} replicas in sync at offset {} after {} ms, {}/{} datasets equal to the master's ({} keys); over the run {} full syncs loaded, {} stream bytes applied",
-            end.replicas.len(),
-            end.master_offset,
-            end.waited_ms,
-            equal,
-            end.replicas.len(),
-            end.master_keys,
-            end.full_syncs,
-            end.stream_bytes
+            "{label}{count} replicas in sync at offset {} after {} ms, {equal}/{count} datasets equal to the master's ({} keys)",
+            end.master_offset, end.waited_ms, end.master_keys
         )
     } else {
         let behind = end
@@ -176,12 +165,40 @@ pub fn check_replication(end: &ReplicationEnd) -> Verdict {
             .filter(|r| !r.link_up || r.offset != end.master_offset)
             .count();
         format!(
-            "{behind} of {} replicas not in sync after {} ms (master at offset {})",
-            end.replicas.len(),
-            end.waited_ms,
-            end.master_offset
+            "{label}{behind} of {count} replicas not in sync after {} ms (master at offset {})",
+            end.waited_ms, end.master_offset
         )
-    };
+    }
+}
+
+/// The replication verdict: how the replicas stood just before the final
+/// crash (when the run has one) and at the end.
+pub fn check_replication(before_final: Option<&ReplicationEnd>, end: &ReplicationEnd) -> Verdict {
+    let mut violations = Vec::new();
+    let mut parts = Vec::new();
+    if let Some(before) = before_final {
+        parts.push(judge_moment(
+            before,
+            &mut violations,
+            "before the final crash: ",
+        ));
+        parts.push(judge_moment(end, &mut violations, "at the end: "));
+    } else {
+        parts.push(judge_moment(end, &mut violations, ""));
+    }
+    let keys_held = before_final.map_or(0, |b| b.master_keys) + end.master_keys;
+    if end.stream_bytes == 0 && keys_held == 0 {
+        violations.push(
+            "nothing was replicated: no stream byte applied and no key held, so equal datasets prove nothing"
+                .into(),
+        );
+    }
+    let summary = format!(
+        "{}; over the run {} full syncs loaded, {} stream bytes applied",
+        parts.join("; "),
+        end.full_syncs,
+        end.stream_bytes
+    );
     Verdict {
         name: "replication",
         passed: violations.is_empty(),
@@ -236,7 +253,7 @@ mod tests {
     #[test]
     fn equal_datasets_pass() {
         let data = dataset(&[("a", "1"), ("b", "2")]);
-        let verdict = check_replication(&end(&data, &data, 100));
+        let verdict = check_replication(None, &end(&data, &data, 100));
         assert!(verdict.passed, "{verdict:?}");
         assert!(verdict
             .summary
@@ -247,7 +264,7 @@ mod tests {
     fn a_missing_or_different_key_fails() {
         let master = dataset(&[("a", "1"), ("b", "2")]);
         let replica = dataset(&[("a", "1"), ("b", "3"), ("c", "4")]);
-        let verdict = check_replication(&end(&replica, &master, 100));
+        let verdict = check_replication(None, &end(&replica, &master, 100));
         assert!(!verdict.passed);
         assert!(verdict.violations[0].contains("in 2 keys"), "{verdict:?}");
         assert!(verdict.violations[1].contains("key \"b\""));
@@ -257,7 +274,7 @@ mod tests {
     #[test]
     fn nothing_replicated_fails() {
         let data = Dataset::new();
-        let verdict = check_replication(&end(&data, &data, 0));
+        let verdict = check_replication(None, &end(&data, &data, 0));
         assert!(!verdict.passed);
         assert!(verdict.violations[0].contains("nothing was replicated"));
     }
@@ -270,8 +287,28 @@ mod tests {
         end.replicas[0].offset = 40;
         end.replicas[0].link_up = false;
         end.replicas[0].link_state = "connect";
-        let verdict = check_replication(&end);
+        let verdict = check_replication(None, &end);
         assert!(!verdict.passed);
         assert!(verdict.violations[0].contains("offset 40 of the master's 100"));
+    }
+
+    #[test]
+    fn a_difference_before_the_final_crash_names_its_moment() {
+        let master = dataset(&[("a", "1")]);
+        let replica = dataset(&[("a", "2")]);
+        let before = end(&replica, &master, 50);
+        let after = end(&master, &master, 0);
+        let verdict = check_replication(Some(&before), &after);
+        assert!(!verdict.passed);
+        assert!(
+            verdict.violations[0].starts_with("before the final crash: replica 1"),
+            "{verdict:?}"
+        );
+        assert!(
+            verdict
+                .summary
+                .contains("; at the end: 1 replicas in sync at offset 0"),
+            "{verdict:?}"
+        );
     }
 }

@@ -246,7 +246,10 @@ impl Simulation {
             return;
         }
         match &self.replication {
-            Some(end) => verdicts.push(check_replication(end)),
+            Some(end) => verdicts.push(check_replication(
+                self.replication_before_final.as_ref(),
+                end,
+            )),
             None if !matches!(self.node, NodeState::Up { .. }) => off.push((
                 "replication".into(),
                 "the master ended the run down, unable to start".into(),

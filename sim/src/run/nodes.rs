@@ -503,15 +503,35 @@ impl Simulation {
         if self.replication.is_some() || !self.work_done() {
             return;
         }
+        let since = *self.settle_since_ms.get_or_insert(self.now_ms);
+        self.replication = self.look_at_replicas(since);
+    }
+
+    /// Before the final crash: whether the replicas caught up with what the
+    /// workload left (then judged, so the stream they applied is checked,
+    /// not only the full sync after the crash). False while the crash
+    /// should wait for them.
+    pub(super) fn replicas_ready_for_final(&mut self) -> bool {
+        if self.others.is_empty() || self.replication_before_final.is_some() {
+            return true;
+        }
+        let since = *self.final_wait_since_ms.get_or_insert(self.now_ms);
+        self.replication_before_final = self.look_at_replicas(since);
+        self.replication_before_final.is_some()
+    }
+
+    /// How the replicas stand against node 0, if they caught up (at the end
+    /// of an event-loop iteration of every node) or the wait that began at
+    /// `since_ms` is over; `None` while the wait goes on.
+    fn look_at_replicas(&self, since_ms: u64) -> Option<ReplicationEnd> {
         let NodeState::Up {
             node: master,
             paused_until,
         } = &self.node
         else {
-            return;
+            return None;
         };
-        let since = *self.settle_since_ms.get_or_insert(self.now_ms);
-        let waited_ms = self.now_ms - since;
+        let waited_ms = self.now_ms - since_ms;
         let master_offset = master.server().repl.offset;
         let link_up = |node: &Node<SimEnv>| {
             node.server()
@@ -520,12 +540,15 @@ impl Simulation {
                 .as_ref()
                 .is_some_and(|link| link.state == LinkState::Connected)
         };
+        let between_iterations =
+            !self.node_touched && self.others.iter().all(|other| !other.touched);
         let caught_up = paused_until.is_none()
+            && between_iterations
             && self.others.iter().all(|other| {
                 link_up(&other.node) && other.node.server().repl.offset == master_offset
             });
         if !caught_up && waited_ms < SETTLE_MS_MAX {
-            return;
+            return None;
         }
         let master_data = dataset_of(master);
         let replicas = self
@@ -551,7 +574,7 @@ impl Simulation {
                 }
             })
             .collect();
-        self.replication = Some(ReplicationEnd {
+        Some(ReplicationEnd {
             waited_ms,
             caught_up,
             master_offset,
@@ -559,7 +582,7 @@ impl Simulation {
             replicas,
             full_syncs: self.others.iter().map(|other| other.full_syncs).sum(),
             stream_bytes: self.others.iter().map(|other| other.stream_bytes).sum(),
-        });
+        })
     }
 
     /// The trace hashes of the other nodes' lives, in node order.

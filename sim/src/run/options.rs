@@ -153,6 +153,9 @@ impl RunOptions {
                 latency_ms_min: latency_min,
                 latency_ms_max: latency_max,
                 split_percent,
+                peer_split_percent: network
+                    .peer_split_percent
+                    .map_or(split_percent, |percent| percent.min(100)),
             },
             faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
             expect: scenario.expect.clone(),
@@ -220,6 +223,8 @@ impl RunOptions {
         // lines.
         if self.replicas > 0 {
             lines.push(("replicas".into(), self.replicas.to_string()));
+            let split = self.net.peer_split_percent.to_string();
+            lines.push(("peer_split_percent".into(), split));
         }
         // Only runs with applications say so, so other reports keep their
         // lines.

@@ -1,6 +1,7 @@
 //! Scenario files: named, versioned run descriptions in TOML.
 //!
-//! A scenario gives the topology, the node's configuration (fixed
+//! A scenario gives the topology (one node, or a master and its
+//! replicas), the node's configuration (fixed
 //! directives, and directives each seed chooses among), the workload (each
 //! size as an inclusive `[min, max]` range the seed picks from, and the
 //! command mix as weights), the network, the faults ([`FaultSpec`]), and
@@ -169,6 +170,10 @@ pub struct Network {
     /// the split chance `split_percent[0]` (what `shrink` writes).
     #[serde(skip_serializing_if = "is_false")]
     pub fixed: bool,
+    /// Chance, in percent, that a message between two nodes is split
+    /// (none without replicas); by default the clients' chance. No draw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_split_percent: Option<u64>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -181,6 +186,7 @@ impl Default for Network {
             latency_ms: [0, 10],
             split_percent: [0, 60],
             fixed: false,
+            peer_split_percent: None,
         }
     }
 }

@@ -20,6 +20,15 @@
 //! trace. At each restart the durability checkers compare what the node
 //! recovered with the lineage of write units ([`crate::check::durability`]);
 //! the reference model then carries on from the recovered dataset.
+//!
+//! With `topology.replicas`, nodes 1..=N run beside it as its replicas
+//! ([`super::nodes`]): each has its own iterations, timer and disk, and
+//! the connections between nodes travel through `SimNet`'s peer links.
+//! Their events never count as work the run waits for; instead, once the
+//! work is over (and just before the final crash), the run waits for the
+//! replicas to catch up and the replication checker compares datasets
+//! ([`crate::check::replication`]). Without replicas nothing of this
+//! happens, and no random draw is added.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -406,6 +415,10 @@ pub struct Simulation {
     pub(super) settle_since_ms: Option<u64>,
     /// How the replicas stood once they caught up, or the wait ended.
     pub(super) replication: Option<ReplicationEnd>,
+    /// Since when the final crash waits for the replicas to catch up.
+    pub(super) final_wait_since_ms: Option<u64>,
+    /// How the replicas stood just before the final crash.
+    pub(super) replication_before_final: Option<ReplicationEnd>,
 }
 
 impl Simulation {
@@ -526,6 +539,8 @@ impl Simulation {
             master_peer_conns: BTreeSet::new(),
             settle_since_ms: None,
             replication: None,
+            final_wait_since_ms: None,
+            replication_before_final: None,
         };
         Ok(simulation)
     }

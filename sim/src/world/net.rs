@@ -33,6 +33,8 @@ pub struct NetOptions {
     /// Chance, in percent, that a message is split at a random point (and
     /// again for the rest).
     pub split_percent: u64,
+    /// The same, for messages between two nodes.
+    pub peer_split_percent: u64,
 }
 
 /// Pieces a message is split into at most.
@@ -150,7 +152,10 @@ impl SimNet {
         let mut pieces = Vec::new();
         let mut rest = data;
         while !rest.is_empty() {
-            let split_percent = self.options.split_percent;
+            let split_percent = match link {
+                LinkId::Client(_) => self.options.split_percent,
+                LinkId::Peer(_) => self.options.peer_split_percent,
+            };
             let rng = &mut self.link_mut(link).rng;
             let last_piece = pieces.len() + 1 == PIECES_PER_MESSAGE_MAX;
             let length = if rest.len() > 1 && !last_piece && rng.percent(split_percent) {
@@ -177,6 +182,7 @@ mod tests {
             latency_ms_min: 0,
             latency_ms_max: 9,
             split_percent: 80,
+            peer_split_percent: 80,
         };
         let mut net = SimNet::new(3, 2, options);
         let message: Vec<u8> = (0..200u8).collect();
@@ -190,5 +196,38 @@ mod tests {
             }
         }
         assert_eq!(received, message.repeat(20));
+    }
+
+    /// A peer link draws from its own stream: opening one and sending on
+    /// it changes nothing a client's link draws, and its pieces reassemble
+    /// in order too.
+    #[test]
+    fn peer_links_leave_client_links_alone() {
+        let options = NetOptions {
+            latency_ms_min: 1,
+            latency_ms_max: 9,
+            split_percent: 50,
+            peer_split_percent: 50,
+        };
+        let mut alone = SimNet::new(5, 2, options.clone());
+        let mut with_peer = SimNet::new(5, 2, options);
+        let peer = with_peer.add_peer_link(5);
+        let message: Vec<u8> = (0..100u8).collect();
+        let mut received = Vec::new();
+        let mut last = 0;
+        for round in 0..10 {
+            for (at, piece) in
+                with_peer.transmit_on(LinkId::Peer(peer), Direction::ToNode, round, &message)
+            {
+                assert!(at >= last);
+                last = at;
+                received.extend_from_slice(&piece);
+            }
+            assert_eq!(
+                alone.transmit(1, Direction::ToClient, round, &message),
+                with_peer.transmit(1, Direction::ToClient, round, &message)
+            );
+        }
+        assert_eq!(received, message.repeat(10));
     }
 }
