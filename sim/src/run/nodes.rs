@@ -454,11 +454,9 @@ impl Simulation {
         other.look_at_stream();
         let node = &mut other.node;
         let env = node.env_mut();
-        let logs = if tracing {
-            std::mem::take(&mut env.logs)
-        } else {
-            Vec::new()
-        };
+        // The log lines are hashed already; kept only to print them.
+        let logs = std::mem::take(&mut env.logs);
+        let logs = if tracing { logs } else { Vec::new() };
         // Only the hash of a replica's trace is kept.
         env.trace.clear();
         env.trouble.clear();
