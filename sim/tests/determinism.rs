@@ -82,3 +82,39 @@ fn crash_scenarios_are_deterministic() {
         );
     }
 }
+
+/// A master with replicas repeats exactly too: the replicas' own random
+/// streams, disks and clocks, the links between nodes and the wait for the
+/// replicas to catch up add no nondeterminism, and the replicas' traces
+/// are part of the hash.
+#[test]
+fn replicas_are_deterministic() {
+    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    assert_eq!(scenario.topology.replicas, 2);
+    for seed in [5, 42] {
+        let first = run_seed(seed, &scenario, Some(&path)).expect("run");
+        let _other = run_seed(seed + 1, &scenario, Some(&path)).expect("run");
+        let second = run_seed(seed, &scenario, Some(&path)).expect("run");
+        assert!(
+            first.verdicts.iter().any(|v| v.name == "replication"),
+            "{}",
+            first.render()
+        );
+        assert_eq!(first.trace_hash, second.trace_hash, "seed {seed}");
+        assert_eq!(first.render(), second.render(), "seed {seed}");
+        let output = Command::new(env!("CARGO_BIN_EXE_redoubt-sim"))
+            .args(["run", "--seed", &seed.to_string(), "--scenario", &path])
+            .output()
+            .expect("run the simulator binary");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), first.render());
+    }
+    // Without its replicas the same seed is another run, with another hash.
+    let mut alone = scenario.clone();
+    alone.topology.replicas = 0;
+    alone.topology.nodes = 1;
+    let with = run_seed(42, &scenario, None).expect("run");
+    let without = run_seed(42, &alone, None).expect("run");
+    assert_ne!(with.trace_hash, without.trace_hash);
+}

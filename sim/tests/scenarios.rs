@@ -243,6 +243,116 @@ fn swarm() {
     );
 }
 
+/// A master and two replicas: the master crashes between two disk calls
+/// and ends with a shutdown; each time the replicas lose their link, sync
+/// again in full from the restarted master, and apply its stream. Before
+/// the final crash and at the end both are at the master's offset with
+/// its dataset.
+#[test]
+fn replicas() {
+    snapshot_at("replicas", 42, &["crash_process", "final_crash"]);
+    let text = report_of("replicas", 42).render();
+    let line = text
+        .lines()
+        .find(|line| line.contains("replication: pass"))
+        .expect("a replication line");
+    for moment in ["before the final crash: ", "at the end: "] {
+        let wanted = format!("{moment}2 replicas in sync");
+        assert!(line.contains(&wanted), "{line}");
+    }
+    assert_eq!(line.matches("2/2 datasets equal").count(), 2, "{line}");
+    // The stream had run for a while when the replicas were compared
+    // before the final crash.
+    let offset = line
+        .split("before the final crash: 2 replicas in sync at offset ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("an offset");
+    assert!(offset > 1000, "{line}");
+    // A full sync at the start and after each of the master's two restarts.
+    assert!(count_before(line, " full syncs loaded") >= 6, "{line}");
+    assert!(count_before(line, " stream bytes applied") > 0, "{line}");
+}
+
+/// Known core bug, found by the replicas scenario with messages between
+/// nodes split as clients' are (105 of seeds 0..200; these seeds among
+/// them): a replica advances its offset by the bytes of the read that
+/// completes a command of its master's stream only, so a command split
+/// over two reads (e.g. a PING as `*1\r\n` then `$4\r\nPING\r\n`,
+/// counted 10 instead of 14) leaves the replica behind the master's
+/// offset for good, though its dataset is equal. The bytes the request
+/// parser consumed in earlier reads are drained from the query buffer
+/// before `apply_master_bytes` takes `query[start..query_pos]`. Ignored
+/// until core counts them; then drop `peer_split_percent` from
+/// scenarios/replicas.toml.
+#[test]
+#[ignore = "core bug: a replica's offset misses the earlier pieces of a split stream command"]
+fn regression_replica_offset_counts_split_commands() {
+    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let mut scenario = Scenario::parse(&text).expect("valid scenario");
+    scenario.network.peer_split_percent = None;
+    for seed in [0, 2, 30, 42] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+    }
+}
+
+/// Known core bug, found by the replicas scenario with disk-based sync
+/// (`repl-diskless-sync no`): once the BGSAVE for a replica is written,
+/// `next_deadline` asks for a tick now (`repl_wants_ticks`: a replica in
+/// `send_bulk`) but `on_tick` sends the dump file's chunks only from the
+/// cron (`master_cron` calls `send_files` after `on_tick`'s early return
+/// while `now < cron_next_ms`), so the node asks to be woken at once
+/// forever without doing anything: a busy loop until the next cron in the
+/// production server, and no simulated time passing at all in the
+/// simulator, which stops at its event bound. Ignored until core sends
+/// the chunks on every tick (or asks for the cron's time).
+#[test]
+#[ignore = "core bug: disk-based sync asks for ticks now that do not send the dump"]
+fn regression_disk_based_sync_sends_the_dump() {
+    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let mut scenario = Scenario::parse(&text).expect("valid scenario");
+    scenario.node.config.push("repl-diskless-sync no".into());
+    for seed in [3, 42] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        assert!(
+            report.stopped_by.is_none(),
+            "seed {seed}: {}",
+            report.render()
+        );
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+    }
+}
+
+/// Known core bug, found by scenarios/swarm.toml run with two replicas
+/// (seeds 36, 61, 90, 119, 165, 186, 195, 230, 234, 269 of 0..300, all
+/// with the master's clock set back), shrunk to
+/// tests/known-bugs/replica-pexpireat-past.toml: a replica applying its
+/// master's `PEXPIREAT key t` (or another expiry) with `t` already past by
+/// its own clock deletes the key (`Ctx::already_expired` looks only at
+/// `loading`), while the master, whose clock is behind, keeps it; later
+/// writes to the key then diverge (`SET XX` does nothing, `APPEND`
+/// starts afresh). No clock fault is needed: a stream that reaches the
+/// replica later than a short TTL (scenarios/pause.toml with two replicas,
+/// seed 68: the stream left 1154 ms after a PEXPIRE computed its time)
+/// does the same. Redis's checkAlreadyExpired is false on a replica: it
+/// keeps the key until its master's DEL. Ignored until core does so.
+#[test]
+#[ignore = "core bug: a replica deletes a key its master keeps, given an expiry past by the replica's clock"]
+fn regression_replica_keeps_keys_its_master_keeps() {
+    let path = format!(
+        "{}/tests/known-bugs/replica-pexpireat-past.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    let report = run_seed(90, &scenario, None).expect("run");
+    assert!(report.passed(), "{}", report.render());
+}
+
 /// Regression, found by crash-no seed 42: loading the AOF ran commands
 /// with expiry on, so a key whose time passed between the crash and the
 /// restart expired during replay and a later APPEND from the log recreated

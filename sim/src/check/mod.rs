@@ -13,7 +13,9 @@
 //!   safe;
 //! * [`work`]: the run did the work its scenario asks for;
 //! * [`apps`]: the invariants of the "Redis in Action" applications hold
-//!   on every recovered dataset.
+//!   on every recovered dataset;
+//! * [`replication`]: once the work is over, every replica catches up with
+//!   its master and holds exactly its dataset.
 
 pub mod apps;
 pub mod durability;
@@ -22,6 +24,7 @@ pub mod integrity;
 pub mod liveness;
 pub mod model;
 pub mod recovery;
+pub mod replication;
 pub mod shutdown;
 pub mod work;
 

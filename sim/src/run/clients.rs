@@ -333,6 +333,18 @@ impl Simulation {
         let actions = std::mem::take(&mut node.env_mut().outbox);
         let incarnation = self.incarnation;
         for action in actions {
+            // Connections between nodes (replication) go their own way.
+            let peer = match &action {
+                NetAction::Send { conn, .. } | NetAction::Close { conn } => {
+                    !self.peer_links.is_empty()
+                        && !self.connections.contains_key(&(incarnation, *conn))
+                }
+                NetAction::Connect { .. } => true,
+            };
+            if peer {
+                self.peer_action(0, action);
+                continue;
+            }
             match action {
                 NetAction::Send { conn, data } => {
                     let conn = (incarnation, conn);
@@ -356,9 +368,7 @@ impl Simulation {
                         self.schedule(at_ms, Event::NodeClosed { conn });
                     }
                 }
-                NetAction::Connect { .. } => {
-                    // Outgoing connections (replication) come with more nodes.
-                }
+                NetAction::Connect { .. } => unreachable!("routed above"),
             }
         }
     }
@@ -366,6 +376,7 @@ impl Simulation {
     /// Every connection of the node that went away closes; its clients
     /// see the close after what the node had sent them.
     pub(super) fn close_connections_of_node(&mut self) {
+        self.close_peer_links_of(0);
         let incarnation = self.incarnation;
         for conn in std::mem::take(&mut self.open_at_node) {
             if let Some(log) = self.connections.get_mut(&(incarnation, conn)) {

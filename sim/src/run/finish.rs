@@ -12,6 +12,7 @@ use crate::check::enospc::{check_enospc, EnospcFacts};
 use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
 use crate::check::liveness::{check_liveness, LivenessFacts, QuietFacts};
 use crate::check::recovery::restart_verdicts;
+use crate::check::replication::check_replication;
 use crate::check::shutdown::check_shutdown;
 use crate::check::work::{check_work, WorkFacts};
 use crate::check::{absent_within, model_verdict, Verdict};
@@ -39,8 +40,12 @@ impl Simulation {
         let final_state = self.model.data().clone();
         self.app_findings
             .check("the end of the run", &final_state, &self.app_acks, None);
-        let trace_hash = match self.trace_hashes.as_slice() {
-            [only] => *only,
+        let mut hashes = self.trace_hashes.clone();
+        // Only runs with replicas fold theirs, so other runs keep their
+        // hashes.
+        hashes.extend(self.other_trace_hashes());
+        let trace_hash = match hashes.as_slice() {
+            [only] if self.others.is_empty() => *only,
             hashes => {
                 let mut hasher = TraceHasher::default();
                 hashes.iter().for_each(|&hash| hasher.u64(hash));
@@ -211,6 +216,7 @@ impl Simulation {
             // Said only where asked for, so other reports keep their lines.
             off.push(("apps".into(), "no application ran".into()));
         }
+        self.replication_verdict(&mut verdicts, &mut off);
         match check_enospc(&self.enospc_facts()) {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("enospc".into(), "the disk never filled".into())),
@@ -221,6 +227,40 @@ impl Simulation {
             None => off.push(("shutdown".into(), "no shutdown was asked".into())),
         }
         (verdicts, off)
+    }
+
+    /// The replication verdict, for runs with replicas (and the reason it
+    /// is off, where a scenario asks for it).
+    fn replication_verdict(&self, verdicts: &mut Vec<Verdict>, off: &mut Vec<(String, String)>) {
+        let asked = self
+            .options
+            .expect
+            .checkers
+            .iter()
+            .any(|name| name == "replication");
+        if self.others.is_empty() {
+            // Said only where asked for, so other reports keep their lines.
+            if asked {
+                off.push(("replication".into(), "the run has no replicas".into()));
+            }
+            return;
+        }
+        match &self.replication {
+            Some(end) => verdicts.push(check_replication(
+                self.replication_before_final.as_ref(),
+                end,
+            )),
+            None if !matches!(self.node, NodeState::Up { .. }) => off.push((
+                "replication".into(),
+                "the master ended the run down, unable to start".into(),
+            )),
+            None => verdicts.push(Verdict {
+                name: "replication",
+                passed: false,
+                summary: "the run stopped before the replicas were judged".into(),
+                violations: self.stopped_by.iter().cloned().collect(),
+            }),
+        }
     }
 
     fn connections_by_incarnation(&self) -> Vec<BTreeMap<ConnId, ConnectionLog>> {

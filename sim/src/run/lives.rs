@@ -45,6 +45,9 @@ const QUIET_START_ATTEMPTS: usize = 2;
 /// Quiet time between the last client finishing and the final crash, so
 /// that `everysec` owes every write.
 const FINAL_CRASH_DELAY_MS: u64 = 3000;
+/// Between looks at the replicas, while the final crash waits for them
+/// to catch up.
+const FINAL_REPLICA_WAIT_MS: u64 = 10;
 /// Restart delay after the final crash.
 const FINAL_RESTART_DELAY_MS: u64 = 100;
 /// Restart delay after a SHUTDOWN a client sent.
@@ -304,7 +307,8 @@ impl Simulation {
     /// Takes an ended incarnation's trace, folds its hash, and turns it
     /// into write units appended to the lineage.
     pub(super) fn end_incarnation_into_lineage(&mut self, env: &mut SimEnv) {
-        let trace = self.end_incarnation(env);
+        let mut trace = self.end_incarnation(env);
+        self.forget_peer_commands(self.incarnation, &mut trace);
         let mut units = UnitBuilder {
             model: &mut self.model,
             written: &mut self.written,
@@ -753,6 +757,10 @@ impl Simulation {
     pub(super) fn final_crash(&mut self) {
         if !matches!(self.node, NodeState::Up { .. }) || self.shutdown.is_some() {
             self.schedule(self.now_ms + FINAL_CRASH_DELAY_MS, Event::FinalCrash);
+            return;
+        }
+        if !self.replicas_ready_for_final() {
+            self.schedule(self.now_ms + FINAL_REPLICA_WAIT_MS, Event::FinalCrash);
             return;
         }
         let kind = self.options.faults.final_crash.expect("a final crash");

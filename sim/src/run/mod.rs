@@ -6,6 +6,7 @@
 mod clients;
 mod finish;
 mod lives;
+mod nodes;
 pub mod options;
 mod picture;
 pub mod scenario;

@@ -55,6 +55,9 @@ pub struct RunOptions {
     pub scripts: Vec<ClientScript>,
     /// The checkers the run must pass.
     pub expect: Expect,
+    /// Replicas of the node the clients talk to (no draw: the topology
+    /// says).
+    pub replicas: u64,
 }
 
 impl RunOptions {
@@ -150,10 +153,14 @@ impl RunOptions {
                 latency_ms_min: latency_min,
                 latency_ms_max: latency_max,
                 split_percent,
+                peer_split_percent: network
+                    .peer_split_percent
+                    .map_or(split_percent, |percent| percent.min(100)),
             },
             faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
+            replicas: scenario.topology.replicas,
         }
     }
 
@@ -212,6 +219,13 @@ impl RunOptions {
             .map(|(kind, weight)| format!("{}={weight}", kind.name()))
             .collect();
         lines.push(("mix".into(), mix.join(" ")));
+        // Only runs with replicas say so, so other reports keep their
+        // lines.
+        if self.replicas > 0 {
+            lines.push(("replicas".into(), self.replicas.to_string()));
+            let split = self.net.peer_split_percent.to_string();
+            lines.push(("peer_split_percent".into(), split));
+        }
         // Only runs with applications say so, so other reports keep their
         // lines.
         if self.apps.total() > 0 {

@@ -1,6 +1,7 @@
 //! Scenario files: named, versioned run descriptions in TOML.
 //!
-//! A scenario gives the topology, the node's configuration (fixed
+//! A scenario gives the topology (one node, or a master and its
+//! replicas), the node's configuration (fixed
 //! directives, and directives each seed chooses among), the workload (each
 //! size as an inclusive `[min, max]` range the seed picks from, and the
 //! command mix as weights), the network, the faults ([`FaultSpec`]), and
@@ -40,12 +41,27 @@ pub struct Scenario {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
+    /// Nodes in the run: 1, or 1 plus `replicas`.
     pub nodes: u64,
+    /// Replicas of node 0 (the master the clients talk to): nodes
+    /// 1..=replicas start with `replicaof` pointing at it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replicas: u64,
 }
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// Replicas in one run, at most.
+pub const REPLICAS_MAX: u64 = 8;
 
 impl Default for Topology {
     fn default() -> Self {
-        Topology { nodes: 1 }
+        Topology {
+            nodes: 1,
+            replicas: 0,
+        }
     }
 }
 
@@ -154,6 +170,10 @@ pub struct Network {
     /// the split chance `split_percent[0]` (what `shrink` writes).
     #[serde(skip_serializing_if = "is_false")]
     pub fixed: bool,
+    /// Chance, in percent, that a message between two nodes is split
+    /// (none without replicas); by default the clients' chance. No draw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_split_percent: Option<u64>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -166,6 +186,7 @@ impl Default for Network {
             latency_ms: [0, 10],
             split_percent: [0, 60],
             fixed: false,
+            peer_split_percent: None,
         }
     }
 }
@@ -194,6 +215,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "enospc",
     "shutdown",
     "apps",
+    "replication",
 ];
 
 /// The checkers every scenario without crashes runs.
@@ -240,8 +262,17 @@ impl Scenario {
 
     /// Checks every range, name and section of an already parsed scenario.
     pub fn validate(&self) -> Result<(), String> {
-        if self.topology.nodes != 1 {
-            return Err("topology.nodes: only one node is simulated so far".into());
+        let topology = &self.topology;
+        if topology.replicas > REPLICAS_MAX {
+            return Err(format!(
+                "topology.replicas: at most {REPLICAS_MAX} replicas are simulated"
+            ));
+        }
+        if topology.nodes != 1 && topology.nodes != 1 + topology.replicas {
+            return Err(
+                "topology.nodes: one node, or one master and its replicas (1 + topology.replicas)"
+                    .into(),
+            );
         }
         let workload = &self.workload;
         for (name, range) in [

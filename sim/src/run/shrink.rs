@@ -180,6 +180,8 @@ fn explicit_scenario(
             latency_ms: [options.net.latency_ms_min, options.net.latency_ms_max],
             split_percent: fixed(options.net.split_percent),
             fixed: true,
+            peer_split_percent: (options.net.peer_split_percent != options.net.split_percent)
+                .then_some(options.net.peer_split_percent),
         },
         faults: explicit_faults(&options.faults),
         expect: original.expect.clone(),

@@ -20,6 +20,15 @@
 //! trace. At each restart the durability checkers compare what the node
 //! recovered with the lineage of write units ([`crate::check::durability`]);
 //! the reference model then carries on from the recovered dataset.
+//!
+//! With `topology.replicas`, nodes 1..=N run beside it as its replicas
+//! ([`super::nodes`]): each has its own iterations, timer and disk, and
+//! the connections between nodes travel through `SimNet`'s peer links.
+//! Their events never count as work the run waits for; instead, once the
+//! work is over (and just before the final crash), the run waits for the
+//! replicas to catch up and the replication checker compares datasets
+//! ([`crate::check::replication`]). Without replicas nothing of this
+//! happens, and no random draw is added.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -45,6 +54,8 @@ use crate::world::rng::{stream, SimRng};
 use crate::world::trace::TraceRecord;
 
 pub use super::lives::Parked;
+use super::nodes::{node_addr, OtherNode, PeerDelivery, PeerLink};
+use crate::check::replication::ReplicationEnd;
 
 /// A connection as the simulator names it: the node incarnation it was
 /// accepted by, and the id that incarnation gave it.
@@ -113,6 +124,27 @@ pub(super) enum Event {
     Quiet,
     /// The run's last crash.
     FinalCrash,
+    /// A node's connect reaches the address it named (see
+    /// [`super::nodes`]).
+    PeerOpen {
+        link: usize,
+    },
+    /// Something reaches side `side` of a connection between nodes, on
+    /// node `node`.
+    PeerDeliver {
+        node: usize,
+        link: usize,
+        side: usize,
+        what: PeerDelivery,
+    },
+    /// The timer of node `node` (not node 0).
+    OtherTick {
+        node: usize,
+    },
+    /// Background disk operations of node `node` (not node 0) complete.
+    OtherDiskDone {
+        node: usize,
+    },
 }
 
 impl Event {
@@ -126,6 +158,21 @@ impl Event {
                 | Event::NodeTick
                 | Event::DiskDone
                 | Event::ShutdownRetry
+                | Event::PeerDeliver { node: 0, .. }
+        )
+    }
+
+    /// Whether the run waits for the event before it ends: timers and the
+    /// traffic between nodes (which never stops: pings, acks) do not
+    /// count.
+    fn is_work(&self) -> bool {
+        !matches!(
+            self,
+            Event::NodeTick
+                | Event::PeerOpen { .. }
+                | Event::PeerDeliver { .. }
+                | Event::OtherTick { .. }
+                | Event::OtherDiskDone { .. }
         )
     }
 }
@@ -353,13 +400,38 @@ pub struct Simulation {
     /// The run is over: the final restart was judged, or the node could
     /// not come back.
     pub(super) ended: bool,
+    /// The address node 0 listens on (for its replicas).
+    pub(super) master_addr: String,
+    /// Nodes 1..: node 0's replicas.
+    pub(super) others: Vec<OtherNode>,
+    /// Connections between nodes, by the index of their `SimNet` link.
+    pub(super) peer_links: Vec<PeerLink>,
+    /// Open ends of connections between nodes: (node, incarnation, conn)
+    /// to (link, side).
+    pub(super) peer_ends: BTreeMap<(usize, usize, ConnId), (usize, usize)>,
+    /// Node 0's connections from other nodes, (incarnation, conn), ever.
+    pub(super) master_peer_conns: BTreeSet<SimConn>,
+    /// Since when the run waits for the replicas to catch up.
+    pub(super) settle_since_ms: Option<u64>,
+    /// How the replicas stood once they caught up, or the wait ended.
+    pub(super) replication: Option<ReplicationEnd>,
+    /// Since when the final crash waits for the replicas to catch up.
+    pub(super) final_wait_since_ms: Option<u64>,
+    /// How the replicas stood just before the final crash.
+    pub(super) replication_before_final: Option<ReplicationEnd>,
 }
 
 impl Simulation {
     /// Builds every piece of a run from the seed; nothing is shared with
     /// other runs.
     pub fn new(options: RunOptions) -> Result<Self, String> {
-        let config = options.node_config()?;
+        let mut config = options.node_config()?;
+        if options.replicas > 0 {
+            // A full sync starts as soon as a replica asks.
+            config
+                .apply_file_text(REPLICATED_MASTER_CONFIG)
+                .map_err(|e| format!("{}: {}", e.text, e.reason))?;
+        }
         let seed = options.seed;
         let mut clock = SimClock::new(options.wall_offset_ms as i64);
         clock.drift_parts_per_million = options.faults.drift_ppm;
@@ -369,6 +441,8 @@ impl Simulation {
         let env = SimEnv::new(clock, disk, SimRng::new(seed, stream::NODE_RANDOM));
         let node = Node::start(env, config.clone())
             .map_err(|e| format!("the node refused its first start: {}", e.reason))?;
+        let master_addr = node_addr(config.port, 0);
+        let others = other_nodes(&options, &config)?;
         let mut net = SimNet::new(seed, options.clients as usize, options.net.clone());
         let mut clients: Vec<ClientSlot> = (0..options.clients as usize)
             .map(|index| {
@@ -458,6 +532,15 @@ impl Simulation {
             unheard_fsync_errors: 0,
             final_scheduled: false,
             ended: false,
+            master_addr,
+            others,
+            peer_links: Vec::new(),
+            peer_ends: BTreeMap::new(),
+            master_peer_conns: BTreeSet::new(),
+            settle_since_ms: None,
+            replication: None,
+            final_wait_since_ms: None,
+            replication_before_final: None,
         };
         Ok(simulation)
     }
@@ -496,7 +579,7 @@ impl Simulation {
     }
 
     pub(super) fn schedule(&mut self, at_ms: u64, event: Event) {
-        if !matches!(event, Event::NodeTick) {
+        if event.is_work() {
             self.pending_work += 1;
         }
         self.sequence += 1;
@@ -507,12 +590,26 @@ impl Simulation {
         }));
     }
 
-    fn done(&self) -> bool {
+    /// The run's own work is over: the final restart was judged, or every
+    /// client finished and nothing but timers and traffic between nodes
+    /// is left.
+    pub(super) fn work_done(&self) -> bool {
         if self.ended {
             return true;
         }
         let clients_done = self.clients.iter().all(|slot| slot.finished);
         clients_done && self.pending_work == 0
+    }
+
+    /// The run's work is over and, with replicas, they caught up (or the
+    /// wait for them ended, or node 0 is down for good).
+    fn done(&self) -> bool {
+        if !self.work_done() {
+            return false;
+        }
+        self.others.is_empty()
+            || self.replication.is_some()
+            || !matches!(self.node, NodeState::Up { .. })
     }
 
     /// Runs to the end and judges the run.
@@ -525,6 +622,7 @@ impl Simulation {
     pub fn run_recorded(mut self) -> (Report, Vec<ClientScript>) {
         self.schedule_start();
         self.end_iteration();
+        self.end_other_iterations();
         while !self.done() {
             let Some(Reverse(next)) = self.heap.pop() else {
                 self.stopped_by = Some("an empty event heap".into());
@@ -534,7 +632,7 @@ impl Simulation {
                 self.stopped_by = Some(bound);
                 break;
             }
-            if !matches!(next.event, Event::NodeTick) {
+            if next.event.is_work() {
                 self.pending_work -= 1;
             }
             assert!(next.at_ms >= self.now_ms, "simulated time went backwards");
@@ -548,6 +646,10 @@ impl Simulation {
             let iteration_over = !matches!(self.heap.peek(), Some(n) if n.0.at_ms <= self.now_ms);
             if self.node_touched && iteration_over {
                 self.end_iteration();
+            }
+            if iteration_over && !self.others.is_empty() {
+                self.end_other_iterations();
+                self.watch_replication();
             }
             self.maybe_schedule_final();
         }
@@ -571,6 +673,9 @@ impl Simulation {
             NodeState::Up { node, .. } => node.env_mut().advance_to(now),
             NodeState::Down(parked) => parked.disk.set_now_ms(now),
             NodeState::Gone => {}
+        }
+        if !self.others.is_empty() {
+            self.advance_other_clocks();
         }
     }
 
@@ -672,7 +777,25 @@ impl Simulation {
                 conn.1,
                 show(bytes)
             )),
-            Event::NodeTick | Event::ClientSend { .. } | Event::ClientTimeout { .. } => {}
+            Event::PeerDeliver {
+                node,
+                link,
+                side,
+                what,
+            } => {
+                let what = match what {
+                    PeerDelivery::Bytes(bytes) => show(bytes),
+                    other => format!("{other:?}"),
+                };
+                self.trace_line(format_args!(
+                    "node {node} <- peer link {link} side {side}: {what}"
+                ))
+            }
+            Event::NodeTick
+            | Event::ClientSend { .. }
+            | Event::ClientTimeout { .. }
+            | Event::OtherTick { .. }
+            | Event::OtherDiskDone { .. } => {}
             other => self.trace_line(format_args!("{other:?}")),
         }
     }
@@ -711,6 +834,15 @@ impl Simulation {
             Event::Restart => self.restart(),
             Event::Quiet => self.quiet_phase(),
             Event::FinalCrash => self.final_crash(),
+            Event::PeerOpen { link } => self.peer_open(link),
+            Event::PeerDeliver {
+                node,
+                link,
+                side,
+                what,
+            } => self.peer_deliver(node, link, side, what),
+            Event::OtherTick { node } => self.other_tick(node, at_ms),
+            Event::OtherDiskDone { node } => self.other_disk_done(node, at_ms),
         }
     }
 
@@ -836,6 +968,40 @@ impl Simulation {
         self.recorded = Some(Vec::new());
         self
     }
+}
+
+/// What node 0 adds to its configuration when it has replicas.
+const REPLICATED_MASTER_CONFIG: &str = "repl-diskless-sync-delay 0";
+
+/// Node 0's replicas, each on its own port and streams, started with
+/// `replicaof` pointing at node 0; the same configuration otherwise.
+fn other_nodes(options: &RunOptions, master: &Config) -> Result<Vec<OtherNode>, String> {
+    let mut others = Vec::new();
+    for number in 1..=options.replicas as usize {
+        let addr = node_addr(master.port, number);
+        let (_, port) = addr.rsplit_once(':').expect("host:port");
+        let mut config = master.clone();
+        let lines = format!(
+            "port {port}\nreplicaof {} {}",
+            super::nodes::NODE_HOST,
+            master.port
+        );
+        config
+            .apply_file_text(&lines)
+            .map_err(|e| format!("replica {number}: {}: {}", e.text, e.reason))?;
+        let base = stream::OTHER_NODE_BASE + number as u64 * stream::NODE_STREAMS;
+        let clock = SimClock::new(options.wall_offset_ms as i64);
+        let disk = SimDisk::new(
+            disk_options(options),
+            SimRng::new(options.seed, base + stream::NODE_OFFSET_DISK),
+        );
+        let random = SimRng::new(options.seed, base + stream::NODE_OFFSET_RANDOM);
+        let env = SimEnv::new(clock, disk, random);
+        let node = Node::start(env, config)
+            .map_err(|e| format!("replica {number} refused its first start: {}", e.reason))?;
+        others.push(OtherNode::new(addr, node));
+    }
+    Ok(others)
 }
 
 /// The disk of a run: the default, with the plan's fsync latency.

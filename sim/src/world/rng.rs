@@ -21,6 +21,16 @@ pub mod stream {
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
     pub const LINK_BASE: u64 = 2 << 16;
+    /// Links between nodes: this plus the link's index.
+    pub const PEER_LINK_BASE: u64 = 4 << 16;
+    /// The nodes other than node 0 (replicas): node n's streams are this
+    /// plus `n * NODE_STREAMS` plus one of the offsets below.
+    pub const OTHER_NODE_BASE: u64 = 5 << 16;
+    /// Streams each other node may use.
+    pub const NODE_STREAMS: u64 = 16;
+    /// Offsets within an other node's streams.
+    pub const NODE_OFFSET_RANDOM: u64 = 0;
+    pub const NODE_OFFSET_DISK: u64 = 1;
 }
 
 /// An inclusive range `[min, max]` a seed picks a value from (scenario
