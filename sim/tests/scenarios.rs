@@ -275,19 +275,17 @@ fn replicas() {
     assert!(count_before(line, " stream bytes applied") > 0, "{line}");
 }
 
-/// Known core bug, found by the replicas scenario with messages between
-/// nodes split as clients' are (105 of seeds 0..200; these seeds among
-/// them): a replica advances its offset by the bytes of the read that
+/// A core bug the replicas scenario found with messages between nodes
+/// split as clients' are (105 of seeds 0..200; these seeds among them),
+/// now fixed: a replica advanced its offset by the bytes of the read that
 /// completes a command of its master's stream only, so a command split
 /// over two reads (e.g. a PING as `*1\r\n` then `$4\r\nPING\r\n`,
 /// counted 10 instead of 14) leaves the replica behind the master's
 /// offset for good, though its dataset is equal. The bytes the request
 /// parser consumed in earlier reads are drained from the query buffer
-/// before `apply_master_bytes` takes `query[start..query_pos]`. Ignored
-/// until core counts them; then drop `peer_split_percent` from
-/// scenarios/replicas.toml.
+/// before `apply_master_bytes` took `query[start..query_pos]`; core now
+/// keeps them in `master_unapplied` until the command is complete.
 #[test]
-#[ignore = "core bug: a replica's offset misses the earlier pieces of a split stream command"]
 fn regression_replica_offset_counts_split_commands() {
     let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("scenario file");
@@ -299,7 +297,7 @@ fn regression_replica_offset_counts_split_commands() {
     }
 }
 
-/// Known core bug, found by the replicas scenario with disk-based sync
+/// A core bug the replicas scenario found with disk-based sync, now fixed
 /// (`repl-diskless-sync no`): once the BGSAVE for a replica is written,
 /// `next_deadline` asks for a tick now (`repl_wants_ticks`: a replica in
 /// `send_bulk`) but `on_tick` sends the dump file's chunks only from the
@@ -307,10 +305,9 @@ fn regression_replica_offset_counts_split_commands() {
 /// while `now < cron_next_ms`), so the node asks to be woken at once
 /// forever without doing anything: a busy loop until the next cron in the
 /// production server, and no simulated time passing at all in the
-/// simulator, which stops at its event bound. Ignored until core sends
-/// the chunks on every tick (or asks for the cron's time).
+/// simulator, which stops at its event bound. Core now sends the chunks
+/// on every tick.
 #[test]
-#[ignore = "core bug: disk-based sync asks for ticks now that do not send the dump"]
 fn regression_disk_based_sync_sends_the_dump() {
     let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("scenario file");
@@ -327,7 +324,8 @@ fn regression_disk_based_sync_sends_the_dump() {
     }
 }
 
-/// Known core bug, found by scenarios/swarm.toml run with two replicas
+/// A core bug found by scenarios/swarm.toml run with two replicas, now
+/// fixed
 /// (seeds 36, 61, 90, 119, 165, 186, 195, 230, 234, 269 of 0..300, all
 /// with the master's clock set back), shrunk to
 /// tests/known-bugs/replica-pexpireat-past.toml: a replica applying its
@@ -339,9 +337,8 @@ fn regression_disk_based_sync_sends_the_dump() {
 /// replica later than a short TTL (scenarios/pause.toml with two replicas,
 /// seed 68: the stream left 1154 ms after a PEXPIRE computed its time)
 /// does the same. Redis's checkAlreadyExpired is false on a replica: it
-/// keeps the key until its master's DEL. Ignored until core does so.
+/// keeps the key until its master's DEL, and so does core now.
 #[test]
-#[ignore = "core bug: a replica deletes a key its master keeps, given an expiry past by the replica's clock"]
 fn regression_replica_keeps_keys_its_master_keeps() {
     let path = format!(
         "{}/tests/known-bugs/replica-pexpireat-past.toml",

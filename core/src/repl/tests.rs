@@ -506,7 +506,11 @@ fn a_replica_keeps_a_key_its_masters_expiry_has_passed_by_its_own_clock() {
     t.node.on_bytes(link, &stream);
     assert_eq!(t.node.server().keyspace.dbs[0].len(), 1);
     t.advance(1000);
-    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1, "no active expiry either");
+    assert_eq!(
+        t.node.server().keyspace.dbs[0].len(),
+        1,
+        "no active expiry either"
+    );
     t.node.on_bytes(link, &resp(&["DEL", "k"]));
     assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
 }
