@@ -4,7 +4,7 @@
 use redoubt_core::Config;
 
 use crate::faults::FaultPlan;
-use crate::run::scenario::{Expect, Scenario};
+use crate::run::scenario::{Expect, Scenario, REPLICAS_MAX};
 use crate::workload::apps::AppCounts;
 use crate::workload::ops::OpKind;
 use crate::workload::{ClientScript, WorkloadOptions};
@@ -160,7 +160,11 @@ impl RunOptions {
             faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
-            replicas: scenario.topology.replicas,
+            replicas: match scenario.topology.replicas_per_seed {
+                // A stream of its own: drawing it moves no other draw.
+                Some(range) => SimRng::new(seed, stream::TOPOLOGY).pick(range, REPLICAS_MAX),
+                None => scenario.topology.replicas,
+            },
         }
     }
 

@@ -47,6 +47,11 @@ pub struct Topology {
     /// 1..=replicas start with `replicaof` pointing at it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replicas: u64,
+    /// Instead of `replicas`: each seed draws how many replicas node 0
+    /// has, from this range (swarm testing; a seed that draws 0 runs one
+    /// node exactly as without replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_per_seed: Option<Range>,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -61,6 +66,7 @@ impl Default for Topology {
         Topology {
             nodes: 1,
             replicas: 0,
+            replicas_per_seed: None,
         }
     }
 }
@@ -267,6 +273,18 @@ impl Scenario {
             return Err(format!(
                 "topology.replicas: at most {REPLICAS_MAX} replicas are simulated"
             ));
+        }
+        if let Some(range) = topology.replicas_per_seed {
+            if range[0] > range[1] || range[1] > REPLICAS_MAX || topology.replicas != 0 {
+                return Err(format!(
+                    "topology.replicas_per_seed: a range [min, max] with max at most {REPLICAS_MAX}, instead of topology.replicas"
+                ));
+            }
+            if topology.nodes != 1 {
+                return Err(
+                    "topology.nodes: 1 with replicas_per_seed (the seed draws the rest)".into(),
+                );
+            }
         }
         if topology.nodes != 1 && topology.nodes != 1 + topology.replicas {
             return Err(

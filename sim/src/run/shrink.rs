@@ -18,7 +18,7 @@ use crate::faults::spec::{DiskSpec, FaultSpec, FinalCrash};
 use crate::faults::{FaultPlan, FinalKind, ScheduledFault};
 use crate::report::{replay_command, Report};
 use crate::run::options::RunOptions;
-use crate::run::scenario::{NodeSection, Scenario, Workload};
+use crate::run::scenario::{NodeSection, Scenario, Topology, Workload};
 use crate::run::simulation::Simulation;
 use crate::workload::ClientScript;
 
@@ -150,7 +150,12 @@ fn explicit_scenario(
             "Shrunk from seed {} of {}: an explicit fault schedule and client scripts.",
             options.seed, original.name
         ),
-        topology: original.topology.clone(),
+        // The replicas the seed drew, written out.
+        topology: Topology {
+            nodes: original.topology.nodes,
+            replicas: options.replicas,
+            replicas_per_seed: None,
+        },
         node: NodeSection {
             config: options.node_config.clone(),
             choose: Default::default(),

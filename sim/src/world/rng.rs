@@ -17,6 +17,8 @@ pub mod stream {
     pub const DISK: u64 = 3;
     pub const CLOCK: u64 = 4;
     pub const FAULTS: u64 = 5;
+    /// How many replicas a seed draws (`topology.replicas_per_seed`).
+    pub const TOPOLOGY: u64 = 6;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
