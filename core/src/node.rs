@@ -222,7 +222,9 @@ impl<E: Env> Node<E> {
                 .next_request(&client.query, &mut client.query_pos, &limits);
             match parsed {
                 Ok(None) => {
-                    if client.is_master {
+                    let planted =
+                        planted::active(&self.server.config, PlantedBug::ReplicaOffsetSkipsSplit);
+                    if client.is_master && !planted {
                         // The parser keeps what it consumed of a command
                         // not yet complete: those bytes count with it.
                         let consumed = client.query[start..client.query_pos].to_vec();

@@ -29,6 +29,12 @@ pub enum PlantedBug {
     /// A RESP BASE writes sorted-set scores rounded to six decimals
     /// instead of every significant digit.
     RewriteScoresRounded,
+    /// A replica counts only the last read of a stream command split over
+    /// several reads into its offset (the bug the simulator found first).
+    ReplicaOffsetSkipsSplit,
+    /// A replica deletes a key whose expiry its own clock says has passed,
+    /// instead of waiting for its master's DEL.
+    ReplicaExpiresByItsClock,
 }
 
 impl PlantedBug {
@@ -41,6 +47,8 @@ impl PlantedBug {
         PlantedBug::TornMultiApplied,
         PlantedBug::ResumedValueSkipsElement,
         PlantedBug::RewriteScoresRounded,
+        PlantedBug::ReplicaOffsetSkipsSplit,
+        PlantedBug::ReplicaExpiresByItsClock,
     ];
 
     /// The name the directive and the self-test use.
@@ -54,6 +62,8 @@ impl PlantedBug {
             PlantedBug::TornMultiApplied => "torn-multi-applied",
             PlantedBug::ResumedValueSkipsElement => "resumed-value-skips-element",
             PlantedBug::RewriteScoresRounded => "rewrite-scores-rounded",
+            PlantedBug::ReplicaOffsetSkipsSplit => "replica-offset-skips-split",
+            PlantedBug::ReplicaExpiresByItsClock => "replica-expires-by-its-clock",
         }
     }
 

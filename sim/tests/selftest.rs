@@ -79,6 +79,19 @@ const CASES: &[Case] = &[
         checkers: &["prefix"],
     },
     Case {
+        bug: "replica-offset-skips-split",
+        scenario: "replicas",
+        // The replicas never reach the master's offset.
+        checkers: &["replication"],
+    },
+    Case {
+        bug: "replica-expires-by-its-clock",
+        scenario: "swarm",
+        // A replica whose clock is ahead (or whose stream is late) drops a
+        // key its master keeps: their datasets differ.
+        checkers: &["replication"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is
@@ -188,6 +201,16 @@ fn rewrite_scores_rounded_is_caught() {
 #[test]
 fn torn_multi_applied_is_caught() {
     caught(case("torn-multi-applied"));
+}
+
+#[test]
+fn replica_offset_skips_split_is_caught() {
+    caught(case("replica-offset-skips-split"));
+}
+
+#[test]
+fn replica_expires_by_its_clock_is_caught() {
+    caught(case("replica-expires-by-its-clock"));
 }
 
 /// Half a transaction applied breaks an application's invariant, and the

@@ -30,6 +30,7 @@ use crate::client::Client;
 use crate::db::value::Typed;
 use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
+use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
 use crate::server::{Propagated, Server, Stats};
 
@@ -732,7 +733,9 @@ impl<'a> Ctx<'a> {
     /// on a replica, whose clock may run ahead of its master's: the key
     /// goes when the master's DEL arrives.
     pub fn already_expired(&self, at_ms: i64) -> bool {
-        at_ms <= self.now_ms && !self.server.loading && !self.server.repl.is_replica()
+        let replica = self.server.repl.is_replica()
+            && !planted::active(&self.server.config, PlantedBug::ReplicaExpiresByItsClock);
+        at_ms <= self.now_ms && !self.server.loading && !replica
     }
 
     /// Counts `n` changes to the dataset (`rdb_changes_since_last_save`).
