@@ -584,17 +584,7 @@ fn pipesave_pushes_a_dump_through_a_command() {
         client.call(&["PIPESAVE"]),
         Reply::Status("Pipe save started".to_string())
     );
-    wait_until("the pipe save to end", || {
-        info_field(&server, "persistence", "pipesave_in_progress") == "0"
-    });
-    assert_eq!(
-        info_field(&server, "persistence", "pipesave_last_status"),
-        "ok"
-    );
-    assert_eq!(
-        info_field(&server, "persistence", "pipesave_last_exit_code"),
-        "0"
-    );
+    assert_eq!(pipesave_outcome(&server), ("ok".into(), "0".into()));
     let unpacked = dir.path.join("pushed.rdb");
     let file_text = file.to_str().expect("utf-8 path");
     let gunzip = run_bounded("gzip", &["-dk", file_text], TOOL_TIMEOUT);
@@ -608,17 +598,18 @@ fn pipesave_pushes_a_dump_through_a_command() {
     let mut client = Client::connect(&failing);
     client.ok(&["SET", "k", "v"]);
     client.ok(&["PIPESAVE"]);
-    wait_until("the failing pipe save to end", || {
-        info_field(&failing, "persistence", "pipesave_in_progress") == "0"
+    assert_eq!(pipesave_outcome(&failing), ("err".into(), "3".into()));
+}
+
+/// Once the PIPESAVE in progress ends: its status and exit code.
+fn pipesave_outcome(server: &Server) -> (String, String) {
+    wait_until("the pipe save to end", || {
+        info_field(server, "persistence", "pipesave_in_progress") == "0"
     });
-    assert_eq!(
-        info_field(&failing, "persistence", "pipesave_last_status"),
-        "err"
-    );
-    assert_eq!(
-        info_field(&failing, "persistence", "pipesave_last_exit_code"),
-        "3"
-    );
+    (
+        info_field(server, "persistence", "pipesave_last_status"),
+        info_field(server, "persistence", "pipesave_last_exit_code"),
+    )
 }
 
 // ---------------------------------------------------------------------------

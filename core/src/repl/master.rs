@@ -341,13 +341,7 @@ impl Server {
                 self.repl.acks_changed = true;
             }
         }
-        let conns: Vec<ConnId> = self
-            .repl
-            .peers
-            .iter()
-            .filter(|(_, p)| p.state == PeerState::WaitSnapshot)
-            .map(|(&c, _)| c)
-            .collect();
+        let conns = self.peers_waiting_for_snapshot();
         for conn in conns {
             match &result {
                 Ok(()) => {
@@ -368,17 +362,21 @@ impl Server {
         }
     }
 
+    /// The replicas whose dataset the running snapshot is.
+    fn peers_waiting_for_snapshot(&self) -> Vec<ConnId> {
+        self.repl
+            .peers
+            .iter()
+            .filter(|(_, peer)| peer.state == PeerState::WaitSnapshot)
+            .map(|(&conn, _)| conn)
+            .collect()
+    }
+
     /// A BGSAVE made for replicas finished: send the dump to those that
     /// waited for it, or drop them if it failed.
     pub fn disk_sync_done(&mut self, env: &mut dyn Env, ok: bool) {
         let path = join(&self.config.dir, &self.config.dbfilename);
-        let conns: Vec<ConnId> = self
-            .repl
-            .peers
-            .iter()
-            .filter(|(_, p)| p.state == PeerState::WaitSnapshot)
-            .map(|(&c, _)| c)
-            .collect();
+        let conns = self.peers_waiting_for_snapshot();
         for conn in conns {
             let opened = if ok {
                 env.open(&path, OpenMode::Read)
