@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use redoubt_tests::{
     encode, read_reply, require_redis_tools, run_bounded, show, Flavor, ScratchDir, Server,
-    REPLY_TIMEOUT,
+    EXIT_TIMEOUT, REPLY_TIMEOUT,
 };
 
 /// How long a replica may take to reach `master_link_status:up` (Redis
@@ -533,6 +533,44 @@ fn waitaof_counts_fsynced_copies() {
             "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.".into()
         )
     );
+}
+
+/// A replica saved (SAVE), stopped and started again from its dump
+/// continues with its master partially: the dump names the replication
+/// ID and offset it holds (`repl-id`, `repl-offset`).
+fn restart_continues(master_flavor: Flavor, replica_flavor: Flavor) {
+    require_redis_tools();
+    let master = start(master_flavor, &[]);
+    let dir = ScratchDir::new("replica-restart");
+    let port = master.port.to_string();
+    let mut args = COMMON_ARGS.to_vec();
+    args.extend_from_slice(&["--replicaof", "127.0.0.1", &port]);
+    let mut replica = Server::start_in(replica_flavor, Some(&dir.path), &args);
+    wait_link_up(&replica, &master);
+    fill_small(&mut Client::connect(&master), "before-restart");
+    wait_caught_up(&master, &replica);
+    let mut client = Client::connect(&replica);
+    client.ok(&["SAVE"]);
+    client.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(
+        replica.wait_exit(EXIT_TIMEOUT).is_some(),
+        "the replica exits"
+    );
+    drop(replica);
+    let full_before = info_int(&master, "stats", "sync_full");
+    let partial_before = info_int(&master, "stats", "sync_partial_ok");
+    fill_small(&mut Client::connect(&master), "while-down");
+    let replica = Server::start_in(replica_flavor, Some(&dir.path), &args);
+    wait_link_up(&replica, &master);
+    wait_caught_up(&master, &replica);
+    assert_same_data(&master, &replica, "after the restart");
+    assert_eq!(
+        info_int(&master, "stats", "sync_partial_ok"),
+        partial_before + 1,
+        "{}",
+        logs(&[&master, &replica])
+    );
+    assert_eq!(info_int(&master, "stats", "sync_full"), full_before);
 }
 
 /// `redis-check-rdb FILE` accepts the dump and counts `keys` keys in it.
@@ -1663,6 +1701,7 @@ macro_rules! every_master {
 }
 
 every_pairing!(
+    restart_continues,
     full_sync_diskless,
     full_sync_disk,
     command_stream,

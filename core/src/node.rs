@@ -62,7 +62,11 @@ impl<E: Env> Node<E> {
         let loaded = if node.server.config.appendonly {
             node.load_and_open_aof()
         } else {
-            load_dump(&mut node.server, &mut node.env).map(|_| ())
+            load_dump(&mut node.server, &mut node.env).map(|report| {
+                if let Some(info) = report.and_then(|report| report.repl) {
+                    node.server.restore_repl_info(&mut node.env, &info);
+                }
+            })
         };
         if let Err(reason) = loaded {
             return Err(StartError {

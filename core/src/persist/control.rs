@@ -4,7 +4,7 @@
 //! from an fsync error. One job runs at a time, a step per event-loop
 //! iteration (see `persist::job`); the other kind waits as scheduled.
 
-use super::aof::{aof_dir, base_encoding, join, rdb_aux};
+use super::aof::{aof_dir, base_encoding, join};
 use super::background::{JobKind, Started};
 use super::job::{Encoding, Job, Progress, JOB_OP_BIT};
 use crate::env::{DiskOpId, Env, LogLevel};
@@ -43,7 +43,7 @@ impl Server {
         let encoding = Encoding::Rdb {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
-            aux: rdb_aux(env, false),
+            aux: self.dump_aux(env),
         };
         self.start_bgsave_with(env, encoding)
     }
@@ -452,7 +452,7 @@ impl Server {
         let encoding = Encoding::Rdb {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
-            aux: rdb_aux(env, false),
+            aux: self.dump_aux(env),
         };
         let target = join(&self.config.dir, &self.config.dbfilename);
         let dir = if self.config.dir.is_empty() {

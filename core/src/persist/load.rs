@@ -489,6 +489,16 @@ pub struct RdbLoadReport {
     pub bytes: u64,
     /// Collections with no element, skipped.
     pub empty_keys_skipped: u64,
+    /// The replication history the dump names, if it names one.
+    pub repl: Option<ReplInfo>,
+}
+
+/// A dump's `repl-id`, `repl-offset` and `repl-stream-db` AUX fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplInfo {
+    pub replid: String,
+    pub offset: u64,
+    pub stream_db: usize,
 }
 
 /// Loads an RDB dump (a `dbfilename` dump, or an AOF BASE with the RDB
@@ -519,6 +529,7 @@ pub fn load_rdb(
         reader.set_verify_checksum(verify);
         reader.set_encodings(encodings);
         let mut report = RdbLoadReport::default();
+        let (mut repl_id, mut repl_offset, mut repl_db) = (None, None, None);
         // The empty keys skipped, named in the log once the file is read.
         let mut skipped = Vec::new();
         let mut db = 0;
@@ -558,10 +569,27 @@ pub fn load_rdb(
                     }
                     report.empty_keys_skipped += 1;
                 }
-                RdbEvent::Aux { .. } => {}
+                RdbEvent::Aux { key, value } => {
+                    let text = String::from_utf8_lossy(&value).into_owned();
+                    match key.as_slice() {
+                        b"repl-id" if text.len() == 40 => repl_id = Some(text),
+                        b"repl-offset" => repl_offset = text.parse::<u64>().ok(),
+                        b"repl-stream-db" => {
+                            repl_db = text.parse::<usize>().ok().filter(|&db| db < databases)
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
         drop(reader);
+        if let (Some(replid), Some(offset), Some(stream_db)) = (repl_id, repl_offset, repl_db) {
+            report.repl = Some(ReplInfo {
+                replid,
+                offset,
+                stream_db,
+            });
+        }
         for key in skipped {
             env.log(
                 LogLevel::Notice,

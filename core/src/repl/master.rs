@@ -20,6 +20,7 @@ use crate::persist::aof::{join, rdb_aux};
 use crate::persist::aof_format::encode_command;
 use crate::persist::background::JobKind;
 use crate::persist::job::{Encoding, Job};
+use crate::persist::load::ReplInfo;
 use crate::server::Server;
 
 /// Bytes of unsent output to a replica above which its dataset is not
@@ -217,20 +218,10 @@ impl Server {
             LogLevel::Notice,
             &format!("Starting BGSAVE for SYNC with target: {target}"),
         );
-        let mut aux = rdb_aux(env, false);
-        let at = aux.len() - 1;
-        aux.splice(
-            at..at,
-            [
-                ("repl-stream-db".to_string(), b"0".to_vec()),
-                ("repl-id".to_string(), self.repl.replid.clone().into_bytes()),
-                ("repl-offset".to_string(), offset.to_string().into_bytes()),
-            ],
-        );
         let encoding = Encoding::Rdb {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
-            aux,
+            aux: self.dump_aux(env),
         };
         let preamble = if diskless {
             let mark = super::hex_id(env).into_bytes();
@@ -286,7 +277,7 @@ impl Server {
         let encoding = Encoding::Rdb {
             compress: self.config.rdbcompression,
             checksum: self.config.rdbchecksum,
-            aux: rdb_aux(env, false),
+            aux: self.dump_aux(env),
         };
         let job = Job::start_in_memory(&mut self.keyspace, encoding);
         self.background.job = Some((JobKind::Sync, job, now));
@@ -298,6 +289,61 @@ impl Server {
         env.log(
             LogLevel::Notice,
             "Starting a point-in-time snapshot for DUMPSAVE or PIPESAVE",
+        );
+    }
+
+    /// A dump's AUX fields: Redis's, plus the replication history the
+    /// dataset is at (`repl-stream-db`, `repl-id`, `repl-offset`) when
+    /// there is one, so a replica restarted from it can continue with its
+    /// master partially.
+    pub fn dump_aux(&self, env: &mut dyn Env) -> Vec<(String, Vec<u8>)> {
+        let mut aux = rdb_aux(env, false);
+        let stream_db = match &self.repl.link {
+            Some(link) => link
+                .conn
+                .and_then(|conn| self.clients.get(&conn))
+                .filter(|master| master.is_master)
+                .map(|master| master.db),
+            None => self
+                .repl
+                .backlog
+                .as_ref()
+                .map(|_| self.repl.selected_db.unwrap_or(0)),
+        };
+        if let Some(db) = stream_db {
+            let at = aux.len() - 1;
+            aux.splice(
+                at..at,
+                [
+                    ("repl-stream-db".to_string(), db.to_string().into_bytes()),
+                    ("repl-id".to_string(), self.repl.replid.clone().into_bytes()),
+                    (
+                        "repl-offset".to_string(),
+                        self.repl.offset.to_string().into_bytes(),
+                    ),
+                ],
+            );
+        }
+        aux
+    }
+
+    /// A replica restarted from a dump that names its history takes it
+    /// up again: its next PSYNC asks to continue from there.
+    pub fn restore_repl_info(&mut self, env: &mut dyn Env, info: &ReplInfo) {
+        if self.config.repl.replicaof.is_none() {
+            return;
+        }
+        self.repl.replid = info.replid.clone();
+        self.repl.offset = info.offset;
+        self.repl.selected_db = Some(info.stream_db);
+        self.repl.backlog = Some(Backlog::new(self.config.repl.backlog_size, info.offset));
+        self.repl.fsynced_offset = info.offset;
+        env.log(
+            LogLevel::Notice,
+            &format!(
+                "The dump names replication ID {} at offset {}: this replica will try to continue from there",
+                info.replid, info.offset
+            ),
         );
     }
 
