@@ -26,6 +26,8 @@ use super::backlog::Backlog;
 
 /// The diskless format's end mark length (Redis's RDB_EOF_MARK_SIZE).
 const EOF_MARK_BYTES: usize = 40;
+/// Longest handshake reply line kept while waiting for its end.
+const HANDSHAKE_LINE_MAX: usize = 64 * 1024;
 
 /// Where the link to our master stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,6 +353,16 @@ impl Server {
         }
         link.input.extend_from_slice(bytes);
         link.last_io_ms = now;
+        let awaiting_line = link.state == LinkState::Handshake
+            || (link.state == LinkState::Transfer && link.transfer.is_none());
+        if awaiting_line && link.input.len() > HANDSHAKE_LINE_MAX && !link.input.contains(&b'\n') {
+            env.log(
+                LogLevel::Warning,
+                "Master sent a line longer than any handshake reply: giving up this attempt",
+            );
+            self.cancel_handshake(env);
+            return None;
+        }
         loop {
             let link = self.repl.link.as_mut()?;
             match link.state {

@@ -514,3 +514,17 @@ fn a_replica_keeps_a_key_its_masters_expiry_has_passed_by_its_own_clock() {
     t.node.on_bytes(link, &resp(&["DEL", "k"]));
     assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
 }
+
+#[test]
+fn a_master_that_sends_an_endless_line_is_given_up() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    t.cmd(c, &["REPLICAOF", "127.0.0.1", "6380"]);
+    let (link, _) = t.node.env().connects[0].clone();
+    t.node.on_connected(link);
+    let junk = vec![b'x'; 70 * 1024];
+    t.node.on_bytes(link, &junk);
+    assert!(t.node.env().closed.contains(&link));
+    let info = t.cmd(c, &["INFO", "replication"]);
+    assert!(info.contains("master_link_status:down\r\n"), "{info}");
+}
