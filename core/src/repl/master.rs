@@ -604,6 +604,23 @@ impl Server {
             encode_command(&mut ping, &[b"PING".as_slice()]);
             self.feed_stream(&ping);
         }
+        // The stream held for a replica still getting its dataset counts
+        // against the replica class's hard output limit, as in Redis.
+        let hard = self.config.client_output_buffer_limit.replica.hard_bytes;
+        let over: Vec<ConnId> = self
+            .repl
+            .peers
+            .iter()
+            .filter(|(_, peer)| hard > 0 && peer.pending.len() as u64 > hard)
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in over {
+            env.log(
+                LogLevel::Warning,
+                &format!("Client id={conn} scheduled to be closed ASAP for overcoming of output buffer limits."),
+            );
+            self.drop_peer(env, conn);
+        }
         let diskless_running = self.background.running() == Some(JobKind::Sync);
         let timeout_ms = self.config.repl.timeout_s * 1000;
         let mut timed_out = Vec::new();
