@@ -265,8 +265,7 @@ impl<E: Env> Node<E> {
     /// position: the stream advances (see `Server::master_applied`), and
     /// its reply goes nowhere.
     fn apply_master_bytes(&mut self, client: &mut Client, start: usize) {
-        let bytes = client.query[start..client.query_pos].to_vec();
-        self.server.master_applied(client, &bytes);
+        self.server.master_applied(client, start..client.query_pos);
         client.out.buf.clear();
     }
 

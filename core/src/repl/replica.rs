@@ -845,11 +845,12 @@ impl Server {
         );
     }
 
-    /// Stream bytes the master client consumed with a command (after any
-    /// the parser consumed of it in earlier reads, held in
-    /// `master_unapplied`): at a transaction's end (or outside one) they
-    /// advance our offset and go on to our own replicas.
-    pub fn master_applied(&mut self, client: &mut Client, bytes: &[u8]) {
+    /// Stream bytes the master client consumed with a command (`range` of
+    /// its query buffer, after any the parser consumed of it in earlier
+    /// reads, held in `master_unapplied`): at a transaction's end (or
+    /// outside one) they advance our offset and go on to our own replicas.
+    pub fn master_applied(&mut self, client: &mut Client, range: std::ops::Range<usize>) {
+        let bytes = &client.query[range];
         if client.multi.is_some() {
             client.master_unapplied.extend_from_slice(bytes);
             return;
