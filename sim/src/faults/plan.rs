@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::spec::{
-    CrashChoice, CrashKind, DiskSpec, FaultSpec, FinalCrash, ScheduledFault, ShutdownChoice,
-    ShutdownHow,
+    CrashChoice, CrashKind, DiskSpec, FaultSpec, FinalCrash, HeldDirection, PartitionMode,
+    ScheduledFault, ShutdownChoice, ShutdownHow,
 };
 use crate::world::rng::{Range, SimRng};
 
@@ -145,6 +145,41 @@ impl FaultPlan {
             schedule,
             final_crash,
         }
+    }
+}
+
+impl FaultPlan {
+    /// Draws the partitions of `spec` (on their own stream, `rng`) between
+    /// node 0 and its `replicas`, into the schedule. A partition ends by
+    /// the quiet phase at the latest. Nothing is drawn without replicas or
+    /// a quiet phase.
+    pub fn add_partitions(&mut self, spec: &FaultSpec, replicas: u64, rng: &mut SimRng) {
+        let (Some(partitions), Some(quiet_ms)) = (&spec.partitions, self.quiet_at_ms) else {
+            return;
+        };
+        if replicas == 0 || partitions.modes.is_empty() {
+            return;
+        }
+        let window = partitions.at_ms.unwrap_or([quiet_ms.min(100), quiet_ms]);
+        for _ in 0..count(rng, partitions.count, partitions.enabled_percent) {
+            let at_ms = rng.pick(window, quiet_ms);
+            let drawn_ms = rng.pick(partitions.duration_ms, u64::MAX);
+            let replica = rng.range(1, replicas);
+            let mode = partitions.modes[rng.index(partitions.modes.len())];
+            let held = if rng.percent(50) {
+                HeldDirection::MasterToReplica
+            } else {
+                HeldDirection::ReplicaToMaster
+            };
+            self.schedule.push(ScheduledFault::Partition {
+                at_ms,
+                duration_ms: drawn_ms.min(quiet_ms - at_ms),
+                replica,
+                mode,
+                held: (mode == PartitionMode::OneWay).then_some(held),
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
     }
 }
 

@@ -58,6 +58,9 @@ pub struct RunOptions {
     /// Replicas of the node the clients talk to (no draw: the topology
     /// says).
     pub replicas: u64,
+    /// The scenario asks for partitions between nodes (and the run has
+    /// replicas): the report then shows the replication paths taken.
+    pub partitions_asked: bool,
 }
 
 impl RunOptions {
@@ -138,6 +141,15 @@ impl RunOptions {
             }
         }
         let mut fault_rng = SimRng::new(seed, stream::FAULTS);
+        let replicas = match scenario.topology.replicas_per_seed {
+            // A stream of its own: drawing it moves no other draw.
+            Some(range) => SimRng::new(seed, stream::TOPOLOGY).pick(range, REPLICAS_MAX),
+            None => scenario.topology.replicas,
+        };
+        let mut faults = FaultPlan::derive(&scenario.faults, &mut fault_rng);
+        // Partitions draw from their own stream, after everything else.
+        let mut partition_rng = SimRng::new(seed, stream::PARTITIONS);
+        faults.add_partitions(&scenario.faults, replicas, &mut partition_rng);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
@@ -157,14 +169,11 @@ impl RunOptions {
                     .peer_split_percent
                     .map_or(split_percent, |percent| percent.min(100)),
             },
-            faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
+            faults,
+            partitions_asked: scenario.faults.partitions.is_some() && replicas > 0,
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
-            replicas: match scenario.topology.replicas_per_seed {
-                // A stream of its own: drawing it moves no other draw.
-                Some(range) => SimRng::new(seed, stream::TOPOLOGY).pick(range, REPLICAS_MAX),
-                None => scenario.topology.replicas,
-            },
+            replicas,
         }
     }
 
