@@ -437,4 +437,55 @@ mod tests {
             .count();
         assert!(both > 0 && both < fsync_on, "combinations vary: {both}");
     }
+
+    /// Partitions draw from their own stream: adding them leaves the rest
+    /// of the plan as it was, and each heals by the quiet phase.
+    #[test]
+    fn partitions_leave_the_plan_alone_and_heal_by_the_quiet_phase() {
+        use crate::faults::spec::PartitionSpec;
+        let without = spec();
+        let mut with = spec();
+        with.partitions = Some(PartitionSpec {
+            count: [1, 4],
+            at_ms: None,
+            duration_ms: [100, 90_000],
+            modes: vec![
+                PartitionMode::Cut,
+                PartitionMode::Hold,
+                PartitionMode::OneWay,
+            ],
+            enabled_percent: 100,
+        });
+        for seed in 0..50 {
+            let plain = FaultPlan::derive(&without, &mut SimRng::new(seed, 9));
+            let mut plan = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            assert_eq!(plan, plain, "seed {seed}: the same draws before partitions");
+            plan.add_partitions(&with, 2, &mut SimRng::new(seed, 10));
+            let quiet = plan.quiet_at_ms.expect("a fault phase");
+            let partitions: Vec<&ScheduledFault> = plan
+                .schedule
+                .iter()
+                .filter(|f| matches!(f, ScheduledFault::Partition { .. }))
+                .collect();
+            assert!((1..=4).contains(&partitions.len()), "seed {seed}");
+            for fault in partitions {
+                let ScheduledFault::Partition {
+                    at_ms,
+                    duration_ms,
+                    replica,
+                    mode,
+                    held,
+                } = fault
+                else {
+                    unreachable!()
+                };
+                assert!(at_ms + duration_ms <= quiet, "seed {seed}: {fault:?}");
+                assert!((1..=2).contains(replica));
+                assert_eq!(held.is_some(), *mode == PartitionMode::OneWay);
+            }
+            let mut none = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            none.add_partitions(&with, 0, &mut SimRng::new(seed, 10));
+            assert_eq!(none, plain, "no replicas, no partitions");
+        }
+    }
 }

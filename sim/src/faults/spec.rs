@@ -273,7 +273,11 @@ pub struct PartitionSpec {
 }
 
 fn all_partition_modes() -> Vec<PartitionMode> {
-    vec![PartitionMode::Cut, PartitionMode::Hold, PartitionMode::OneWay]
+    vec![
+        PartitionMode::Cut,
+        PartitionMode::Hold,
+        PartitionMode::OneWay,
+    ]
 }
 
 /// Bits flipped at rest in a closed file (detection scenarios only).
@@ -663,5 +667,21 @@ delta_ms = -5000
         };
         let error = spec.validate().unwrap_err();
         assert!(error.contains("faults.pauses.count"), "{error}");
+    }
+
+    /// Partitions need a fault phase (they heal when it ends), and read
+    /// from TOML with their modes.
+    #[test]
+    fn partitions_need_a_phase() {
+        let text = r#"
+partitions = { count = [1, 2], duration_ms = [100, 200], modes = ["cut", "one_way"] }
+"#;
+        let mut spec: FaultSpec = toml::from_str(text).expect("parses");
+        let modes = &spec.partitions.as_ref().expect("partitions").modes;
+        assert_eq!(modes, &vec![PartitionMode::Cut, PartitionMode::OneWay]);
+        let error = spec.validate().unwrap_err();
+        assert!(error.contains("faults.phase_ms"), "{error}");
+        spec.phase_ms = Some([1000, 2000]);
+        spec.validate().expect("valid with a phase");
     }
 }

@@ -46,8 +46,8 @@ use super::simulation::{Event, NodeState, Simulation};
 use crate::check::replication::{
     differences, key_count, ReplicaEnd, ReplicationEnd, SETTLE_MS_MAX,
 };
-use crate::world::env::{NetAction, SimEnv};
 use crate::faults::{HeldDirection, PartitionMode};
+use crate::world::env::{NetAction, SimEnv};
 use crate::world::net::{Direction, LinkId, NetPartition};
 use crate::world::trace::{TraceEvent, TraceRecord};
 
@@ -108,7 +108,10 @@ impl ReplicationPaths {
             ("partial_resyncs", self.partial_resyncs),
             ("full_syncs_first", self.full_syncs_first),
             ("full_syncs_new_history", self.full_syncs_new_history),
-            ("full_syncs_backlog_overflow", self.full_syncs_backlog_overflow),
+            (
+                "full_syncs_backlog_overflow",
+                self.full_syncs_backlog_overflow,
+            ),
             ("full_syncs_other", self.full_syncs_other),
             ("master_timeouts", self.master_timeouts),
             ("replica_timeouts", self.replica_timeouts),
@@ -482,8 +485,7 @@ impl Simulation {
         let ours = &other.node.server().repl;
         let wanted = ours.offset + 1;
         let same_history = ours.replid == master_repl.replid
-            || (ours.replid == master_repl.replid2
-                && wanted as i64 <= master_repl.second_offset);
+            || (ours.replid == master_repl.replid2 && wanted as i64 <= master_repl.second_offset);
         let paths = &mut self.replication_paths;
         if partial {
             paths.partial_resyncs += 1;

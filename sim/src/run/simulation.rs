@@ -56,8 +56,8 @@ use crate::world::rng::{stream, SimRng};
 use crate::world::trace::TraceRecord;
 
 pub use super::lives::Parked;
-use super::nodes::{node_addr, OtherNode, PeerDelivery, PeerLink};
 pub use super::nodes::ReplicationPaths;
+use super::nodes::{node_addr, OtherNode, PeerDelivery, PeerLink};
 use crate::check::replication::ReplicationEnd;
 
 /// A connection as the simulator names it: the node incarnation it was

@@ -211,15 +211,15 @@ impl SimNet {
     pub fn delivery_ms_on(&mut self, link: LinkId, direction: Direction, now_ms: u64) -> u64 {
         let (latency_min, latency_max) = (self.options.latency_ms_min, self.options.latency_ms_max);
         let held_until = match link {
-            LinkId::Peer(index) if !self.partitions.is_empty() => {
-                self.peer_links[index].nodes.and_then(|(connecting, accepting)| {
+            LinkId::Peer(index) if !self.partitions.is_empty() => self.peer_links[index]
+                .nodes
+                .and_then(|(connecting, accepting)| {
                     let (from, to) = match direction {
                         Direction::ToNode => (connecting, accepting),
                         Direction::ToClient => (accepting, connecting),
                     };
                     self.held_until(from, to)
-                })
-            }
+                }),
             _ => None,
         };
         let link = self.link_mut(link);
@@ -363,7 +363,10 @@ mod tests {
         assert_eq!(down_free.len(), down_held.len());
         for ((at_free, bytes_free), (at_held, bytes_held)) in down_free.iter().zip(&down_held) {
             assert_eq!(bytes_free, bytes_held);
-            assert!(*at_held >= 1000 && *at_held <= 1005, "{at_held} (free {at_free})");
+            assert!(
+                *at_held >= 1000 && *at_held <= 1005,
+                "{at_held} (free {at_free})"
+            );
         }
         assert!(!held.cut_between(0, 1));
         held.heal(0);
