@@ -3,7 +3,7 @@
 
 use redoubt_core::Config;
 
-use crate::faults::FaultPlan;
+use crate::faults::{FaultPlan, ScheduledFault};
 use crate::run::scenario::{Expect, Scenario, REPLICAS_MAX};
 use crate::workload::apps::AppCounts;
 use crate::workload::ops::OpKind;
@@ -58,8 +58,9 @@ pub struct RunOptions {
     /// Replicas of the node the clients talk to (no draw: the topology
     /// says).
     pub replicas: u64,
-    /// The scenario asks for partitions between nodes (and the run has
-    /// replicas): the report then shows the replication paths taken.
+    /// The scenario asks for partitions between nodes, by generator or
+    /// schedule (and the run has replicas): the report then shows the
+    /// replication paths taken.
     pub partitions_asked: bool,
 }
 
@@ -150,6 +151,11 @@ impl RunOptions {
         // Partitions draw from their own stream, after everything else.
         let mut partition_rng = SimRng::new(seed, stream::PARTITIONS);
         faults.add_partitions(&scenario.faults, replicas, &mut partition_rng);
+        let scheduled = faults
+            .schedule
+            .iter()
+            .any(|fault| matches!(fault, ScheduledFault::Partition { .. }));
+        let partitions_asked = replicas > 0 && (scenario.faults.partitions.is_some() || scheduled);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
@@ -170,7 +176,7 @@ impl RunOptions {
                     .map_or(split_percent, |percent| percent.min(100)),
             },
             faults,
-            partitions_asked: scenario.faults.partitions.is_some() && replicas > 0,
+            partitions_asked,
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
             replicas,
