@@ -335,6 +335,75 @@ fn partitions_take_every_path_across_seeds() {
     assert_eq!(first.render(), again.render());
 }
 
+/// Partitions written out as a schedule (what `shrink` writes): each mode
+/// fires at its time, on the replica named, and the replicas still end
+/// equal to the master; the report lists them and counts the syncs.
+#[test]
+fn partitions_from_a_schedule() {
+    let path = format!(
+        "{}/../scenarios/partitions.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let schedule = r#"
+[[faults.schedule]]
+fault = "partition"
+at_ms = 500
+duration_ms = 9000
+replica = 1
+mode = "cut"
+
+[[faults.schedule]]
+fault = "partition"
+at_ms = 700
+duration_ms = 8000
+replica = 2
+mode = "one_way"
+held = "replica_to_master"
+
+[[faults.schedule]]
+fault = "partition"
+at_ms = 9800
+duration_ms = 400
+replica = 2
+mode = "hold"
+"#;
+    let text = text
+        .replace(
+            "partitions = { count = [1, 4], at_ms = [100, 20000], duration_ms = [200, 70000], modes = [\"cut\", \"hold\", \"one_way\"] }\n",
+            "",
+        )
+        .replace("phase_ms = [10000, 80000]", "phase_ms = [12000, 12000]")
+        + schedule;
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    assert!(
+        scenario.faults.partitions.is_none(),
+        "the generator is gone"
+    );
+    for seed in [1, 2] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        let text = report.render();
+        assert!(report.passed(), "seed {seed}: {text}");
+        for what in ["partition_cut", "partition_one_way", "partition_hold"] {
+            assert_eq!(taken(&report, what), 1, "seed {seed}: {what}:\n{text}");
+        }
+        assert!(
+            text.contains(
+                "partition_one_way at 700 ms for 8000 ms between node 0 and replica 2, replica to master held"
+            ),
+            "{text}"
+        );
+        let paths = report.replication_paths.as_ref().expect("counted");
+        // Each replica synced in full at the start, and again after the
+        // cut (partially or in full).
+        assert_eq!(paths.full_syncs_first, 2, "{text}");
+        assert!(
+            paths.partial_resyncs + paths.full_syncs_backlog_overflow >= 1,
+            "{text}"
+        );
+    }
+}
+
 /// A core bug the replicas scenario found with messages between nodes
 /// split as clients' are (105 of seeds 0..200; these seeds among them),
 /// now fixed: a replica advanced its offset by the bytes of the read that
