@@ -12,7 +12,14 @@ fn taken(report: &redoubt_sim::Report, what: &str) -> u64 {
         .into_iter()
         .find(|(name, _)| *name == what)
         .map(|(_, count)| count);
-    path.unwrap_or_else(|| {
+    let replication = report.replication_paths.as_ref().and_then(|paths| {
+        paths
+            .named()
+            .into_iter()
+            .find(|(name, _)| *name == what)
+            .map(|(_, count)| count)
+    });
+    path.or(replication).unwrap_or_else(|| {
         report
             .faults
             .iter()
@@ -273,6 +280,128 @@ fn replicas() {
     // A full sync at the start and after each of the master's two restarts.
     assert!(count_before(line, " full syncs loaded") >= 6, "{line}");
     assert!(count_before(line, " stream bytes applied") > 0, "{line}");
+}
+
+/// Partitions between the master and its replicas: this seed cuts one
+/// replica off, holds the traffic of another both ways, then one way; the
+/// master and a replica time the link out, a replica resyncs partially
+/// from the backlog, and one in full after the 16kb backlog overflowed.
+/// Both replicas end equal to the master.
+#[test]
+fn partitions() {
+    snapshot_at(
+        "partitions",
+        283,
+        &[
+            "partition_cut",
+            "partition_hold",
+            "partition_one_way",
+            "partial_resyncs",
+            "full_syncs_backlog_overflow",
+            "master_timeouts",
+            "replica_timeouts",
+        ],
+    );
+}
+
+/// Across seeds of the partitions scenario, every mode fires and every
+/// way back into sync is taken (partial resyncs, full resyncs after the
+/// backlog overflowed, timeouts on both sides), and every run passes; a
+/// seed replays to the same report.
+#[test]
+fn partitions_take_every_path_across_seeds() {
+    let mut totals = std::collections::BTreeMap::new();
+    for seed in 0..40 {
+        let report = report_of("partitions", seed);
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+        for what in [
+            "partition_cut",
+            "partition_hold",
+            "partition_one_way",
+            "partial_resyncs",
+            "full_syncs_backlog_overflow",
+            "master_timeouts",
+            "replica_timeouts",
+        ] {
+            *totals.entry(what).or_insert(0) += taken(&report, what);
+        }
+    }
+    for (what, count) in &totals {
+        assert!(*count > 0, "no seed of 0..40 took {what}: {totals:?}");
+    }
+    let first = report_of("partitions", 283);
+    let again = report_of("partitions", 283);
+    assert_eq!(first.trace_hash, again.trace_hash);
+    assert_eq!(first.render(), again.render());
+}
+
+/// Partitions written out as a schedule (what `shrink` writes): each mode
+/// fires at its time, on the replica named, and the replicas still end
+/// equal to the master; the report lists them and counts the syncs.
+#[test]
+fn partitions_from_a_schedule() {
+    let path = format!(
+        "{}/../scenarios/partitions.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let schedule = r#"
+[[faults.schedule]]
+fault = "partition"
+at_ms = 500
+duration_ms = 9000
+replica = 1
+mode = "cut"
+
+[[faults.schedule]]
+fault = "partition"
+at_ms = 700
+duration_ms = 8000
+replica = 2
+mode = "one_way"
+held = "replica_to_master"
+
+[[faults.schedule]]
+fault = "partition"
+at_ms = 9800
+duration_ms = 400
+replica = 2
+mode = "hold"
+"#;
+    let text = text
+        .replace(
+            "partitions = { count = [1, 4], at_ms = [100, 20000], duration_ms = [200, 70000], modes = [\"cut\", \"hold\", \"one_way\"] }\n",
+            "",
+        )
+        .replace("phase_ms = [10000, 80000]", "phase_ms = [12000, 12000]")
+        + schedule;
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    assert!(
+        scenario.faults.partitions.is_none(),
+        "the generator is gone"
+    );
+    for seed in [1, 2] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        let text = report.render();
+        assert!(report.passed(), "seed {seed}: {text}");
+        for what in ["partition_cut", "partition_one_way", "partition_hold"] {
+            assert_eq!(taken(&report, what), 1, "seed {seed}: {what}:\n{text}");
+        }
+        assert!(
+            text.contains(
+                "partition_one_way at 700 ms for 8000 ms between node 0 and replica 2, replica to master held"
+            ),
+            "{text}"
+        );
+        let paths = report.replication_paths.as_ref().expect("counted");
+        // Each replica synced in full at the start, and again after the
+        // cut (partially or in full).
+        assert_eq!(paths.full_syncs_first, 2, "{text}");
+        assert!(
+            paths.partial_resyncs + paths.full_syncs_backlog_overflow >= 1,
+            "{text}"
+        );
+    }
 }
 
 /// A core bug the replicas scenario found with messages between nodes

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::spec::{
-    CrashChoice, CrashKind, DiskSpec, FaultSpec, FinalCrash, ScheduledFault, ShutdownChoice,
-    ShutdownHow,
+    CrashChoice, CrashKind, DiskSpec, FaultSpec, FinalCrash, HeldDirection, PartitionMode,
+    ScheduledFault, ShutdownChoice, ShutdownHow,
 };
 use crate::world::rng::{Range, SimRng};
 
@@ -145,6 +145,41 @@ impl FaultPlan {
             schedule,
             final_crash,
         }
+    }
+}
+
+impl FaultPlan {
+    /// Draws the partitions of `spec` (on their own stream, `rng`) between
+    /// node 0 and its `replicas`, into the schedule. A partition ends by
+    /// the quiet phase at the latest. Nothing is drawn without replicas or
+    /// a quiet phase.
+    pub fn add_partitions(&mut self, spec: &FaultSpec, replicas: u64, rng: &mut SimRng) {
+        let (Some(partitions), Some(quiet_ms)) = (&spec.partitions, self.quiet_at_ms) else {
+            return;
+        };
+        if replicas == 0 || partitions.modes.is_empty() {
+            return;
+        }
+        let window = partitions.at_ms.unwrap_or([quiet_ms.min(100), quiet_ms]);
+        for _ in 0..count(rng, partitions.count, partitions.enabled_percent) {
+            let at_ms = rng.pick(window, quiet_ms);
+            let drawn_ms = rng.pick(partitions.duration_ms, u64::MAX);
+            let replica = rng.range(1, replicas);
+            let mode = partitions.modes[rng.index(partitions.modes.len())];
+            let held = if rng.percent(50) {
+                HeldDirection::MasterToReplica
+            } else {
+                HeldDirection::ReplicaToMaster
+            };
+            self.schedule.push(ScheduledFault::Partition {
+                at_ms,
+                duration_ms: drawn_ms.min(quiet_ms - at_ms),
+                replica,
+                mode,
+                held: (mode == PartitionMode::OneWay).then_some(held),
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
     }
 }
 
@@ -401,5 +436,56 @@ mod tests {
             .filter(|p| p.disk.fsync_error_ppm > 0 && p.disk.write_error_ppm > 0)
             .count();
         assert!(both > 0 && both < fsync_on, "combinations vary: {both}");
+    }
+
+    /// Partitions draw from their own stream: adding them leaves the rest
+    /// of the plan as it was, and each heals by the quiet phase.
+    #[test]
+    fn partitions_leave_the_plan_alone_and_heal_by_the_quiet_phase() {
+        use crate::faults::spec::PartitionSpec;
+        let without = spec();
+        let mut with = spec();
+        with.partitions = Some(PartitionSpec {
+            count: [1, 4],
+            at_ms: None,
+            duration_ms: [100, 90_000],
+            modes: vec![
+                PartitionMode::Cut,
+                PartitionMode::Hold,
+                PartitionMode::OneWay,
+            ],
+            enabled_percent: 100,
+        });
+        for seed in 0..50 {
+            let plain = FaultPlan::derive(&without, &mut SimRng::new(seed, 9));
+            let mut plan = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            assert_eq!(plan, plain, "seed {seed}: the same draws before partitions");
+            plan.add_partitions(&with, 2, &mut SimRng::new(seed, 10));
+            let quiet = plan.quiet_at_ms.expect("a fault phase");
+            let partitions: Vec<&ScheduledFault> = plan
+                .schedule
+                .iter()
+                .filter(|f| matches!(f, ScheduledFault::Partition { .. }))
+                .collect();
+            assert!((1..=4).contains(&partitions.len()), "seed {seed}");
+            for fault in partitions {
+                let ScheduledFault::Partition {
+                    at_ms,
+                    duration_ms,
+                    replica,
+                    mode,
+                    held,
+                } = fault
+                else {
+                    unreachable!()
+                };
+                assert!(at_ms + duration_ms <= quiet, "seed {seed}: {fault:?}");
+                assert!((1..=2).contains(replica));
+                assert_eq!(held.is_some(), *mode == PartitionMode::OneWay);
+            }
+            let mut none = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            none.add_partitions(&with, 0, &mut SimRng::new(seed, 10));
+            assert_eq!(none, plain, "no replicas, no partitions");
+        }
     }
 }

@@ -15,6 +15,7 @@
 //! clock = { drift_ppm = [0, 500], jumps = [0, 2], jump_ms = [1000, 60000] }
 //! disk_full = { count = [0, 2], duration_ms = [200, 3000], free_bytes = [0, 512] }
 //! shutdowns = { count = [0, 1], kind = "mixed" }
+//! partitions = { count = [1, 4], duration_ms = [500, 70000], modes = ["cut", "hold", "one_way"] }
 //!
 //! [faults.disk]
 //! off_percent = 30
@@ -62,6 +63,11 @@ pub struct FaultSpec {
     pub bit_flips: Option<BitFlipSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<DiskSpec>,
+    /// Network partitions between node 0 and its replicas (needs
+    /// `phase_ms`: every partition heals when the quiet phase starts).
+    /// Drawn from a stream of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<PartitionSpec>,
     /// The node's clock drift, fixed (what `shrink` writes); otherwise the
     /// clock generator draws it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +220,66 @@ pub struct ShutdownSpec {
     pub enabled_percent: u64,
 }
 
+/// How a partition breaks the connections between two nodes.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionMode {
+    /// The connections between the two nodes are reset (each side hears
+    /// the close after one latency) and connects between them are refused
+    /// until the partition heals.
+    Cut,
+    /// Bytes (and connects, and closes) both ways are held, then delivered
+    /// in order once it heals, as TCP retransmits after a partition.
+    Hold,
+    /// The same, one way only (`held`).
+    OneWay,
+}
+
+impl PartitionMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionMode::Cut => "cut",
+            PartitionMode::Hold => "hold",
+            PartitionMode::OneWay => "one_way",
+        }
+    }
+}
+
+/// The direction a one-way partition holds.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldDirection {
+    MasterToReplica,
+    ReplicaToMaster,
+}
+
+/// Network partitions between node 0 (the master) and one of its
+/// replicas, each drawn per seed: when, for how long (cut short by the
+/// quiet phase), which replica, which mode, and for `one_way` which
+/// direction.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSpec {
+    pub count: Range,
+    /// When each starts; default: within the fault phase.
+    #[serde(default)]
+    pub at_ms: Option<Range>,
+    pub duration_ms: Range,
+    /// The modes drawn from, each equally likely.
+    #[serde(default = "all_partition_modes")]
+    pub modes: Vec<PartitionMode>,
+    #[serde(default = "always")]
+    pub enabled_percent: u64,
+}
+
+fn all_partition_modes() -> Vec<PartitionMode> {
+    vec![
+        PartitionMode::Cut,
+        PartitionMode::Hold,
+        PartitionMode::OneWay,
+    ]
+}
+
 /// Bits flipped at rest in a closed file (detection scenarios only).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +398,17 @@ pub enum ScheduledFault {
         #[serde(default, skip_serializing_if = "is_false")]
         while_down: bool,
     },
+    /// The network between node 0 and replica `replica` (1..) breaks in
+    /// `mode` for `duration_ms` (or until the quiet phase, if sooner).
+    Partition {
+        at_ms: u64,
+        duration_ms: u64,
+        replica: u64,
+        mode: PartitionMode,
+        /// For `one_way`: the direction held (default: master to replica).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held: Option<HeldDirection>,
+    },
 }
 
 /// A crash as a schedule names it.
@@ -359,7 +436,8 @@ impl ScheduledFault {
             | ScheduledFault::ClockJump { at_ms, .. }
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
-            | ScheduledFault::BitFlip { at_ms, .. } => at_ms,
+            | ScheduledFault::BitFlip { at_ms, .. }
+            | ScheduledFault::Partition { at_ms, .. } => at_ms,
         }
     }
 
@@ -371,7 +449,8 @@ impl ScheduledFault {
             | ScheduledFault::ClockJump { at_ms, .. }
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
-            | ScheduledFault::BitFlip { at_ms, .. } => *at_ms = new_at_ms,
+            | ScheduledFault::BitFlip { at_ms, .. }
+            | ScheduledFault::Partition { at_ms, .. } => *at_ms = new_at_ms,
         }
     }
 
@@ -399,6 +478,11 @@ impl ScheduledFault {
                 ..
             } => "shutdown_command",
             ScheduledFault::BitFlip { .. } => "bit_flip",
+            ScheduledFault::Partition { mode, .. } => match mode {
+                PartitionMode::Cut => "partition_cut",
+                PartitionMode::Hold => "partition_hold",
+                PartitionMode::OneWay => "partition_one_way",
+            },
         }
     }
 }
@@ -469,6 +553,21 @@ impl FaultSpec {
             ranges.push(("faults.bit_flips.count", spec.count));
             ranges.extend(spec.at_ms.map(|r| ("faults.bit_flips.at_ms", r)));
             percents.push(("faults.bit_flips.enabled_percent", spec.enabled_percent));
+        }
+        if let Some(spec) = &self.partitions {
+            ranges.push(("faults.partitions.count", spec.count));
+            ranges.push(("faults.partitions.duration_ms", spec.duration_ms));
+            ranges.extend(spec.at_ms.map(|r| ("faults.partitions.at_ms", r)));
+            percents.push(("faults.partitions.enabled_percent", spec.enabled_percent));
+            if spec.modes.is_empty() {
+                return Err("faults.partitions.modes: name at least one mode".into());
+            }
+            if self.phase_ms.is_none() {
+                return Err(
+                    "faults.partitions: needs faults.phase_ms (partitions heal when the quiet phase starts)"
+                        .into(),
+                );
+            }
         }
         if let Some(disk) = &self.disk {
             disk.collect_checks(&mut ranges, &mut percents);
@@ -568,5 +667,21 @@ delta_ms = -5000
         };
         let error = spec.validate().unwrap_err();
         assert!(error.contains("faults.pauses.count"), "{error}");
+    }
+
+    /// Partitions need a fault phase (they heal when it ends), and read
+    /// from TOML with their modes.
+    #[test]
+    fn partitions_need_a_phase() {
+        let text = r#"
+partitions = { count = [1, 2], duration_ms = [100, 200], modes = ["cut", "one_way"] }
+"#;
+        let mut spec: FaultSpec = toml::from_str(text).expect("parses");
+        let modes = &spec.partitions.as_ref().expect("partitions").modes;
+        assert_eq!(modes, &vec![PartitionMode::Cut, PartitionMode::OneWay]);
+        let error = spec.validate().unwrap_err();
+        assert!(error.contains("faults.phase_ms"), "{error}");
+        spec.phase_ms = Some([1000, 2000]);
+        spec.validate().expect("valid with a phase");
     }
 }

@@ -25,7 +25,7 @@ pub mod timeline;
 use crate::check::recovery::RestartReport;
 use crate::check::Verdict;
 use crate::run::options::RunOptions;
-use crate::run::simulation::RecoveryPaths;
+use crate::run::simulation::{RecoveryPaths, ReplicationPaths};
 use crate::workload::ops::OpKind;
 use crate::workload::ClientStats;
 use timeline::Timeline;
@@ -55,6 +55,9 @@ pub struct Report {
     pub checkers_off: Vec<(String, String)>,
     /// How often each recovery path ran.
     pub paths: RecoveryPaths,
+    /// How the replicas synced (only when the scenario asks for
+    /// partitions, so other reports keep their lines).
+    pub replication_paths: Option<ReplicationPaths>,
     /// Set when the run hit a bound.
     pub stopped_by: Option<String>,
     pub trace_hash: u64,
@@ -212,6 +215,12 @@ impl Report {
         for (name, count) in self.paths.named() {
             let _ = writeln!(out, "  {name}: {count}");
         }
+        if let Some(paths) = &self.replication_paths {
+            let _ = writeln!(out, "replication_paths:");
+            for (name, count) in paths.named() {
+                let _ = writeln!(out, "  {name}: {count}");
+            }
+        }
     }
 
     fn render_restarts(&self, out: &mut String) {
@@ -339,6 +348,23 @@ fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
                 ""
             };
             format!("bit flip at rest at {at_ms} ms{file}{when}")
+        }
+        F::Partition {
+            at_ms,
+            duration_ms,
+            replica,
+            held,
+            ..
+        } => {
+            let way = match held {
+                Some(crate::faults::HeldDirection::MasterToReplica) => ", master to replica held",
+                Some(crate::faults::HeldDirection::ReplicaToMaster) => ", replica to master held",
+                None => "",
+            };
+            format!(
+                "{} at {at_ms} ms for {duration_ms} ms between node 0 and replica {replica}{way}",
+                fault.kind_name()
+            )
         }
     }
 }

@@ -73,6 +73,12 @@ impl SeedRecord {
                 .paths
                 .named()
                 .into_iter()
+                .chain(
+                    report
+                        .replication_paths
+                        .iter()
+                        .flat_map(|paths| paths.named()),
+                )
                 .filter(|(_, count)| *count > 0)
                 .map(|(name, count)| (name.to_string(), count))
                 .collect(),

@@ -87,6 +87,10 @@ impl Simulation {
             faults,
             checkers_off,
             paths: self.paths,
+            replication_paths: self
+                .options
+                .partitions_asked
+                .then(|| self.replication_paths.clone()),
             stopped_by: self.stopped_by,
             trace_hash,
             timeline,

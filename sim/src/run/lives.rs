@@ -1,6 +1,7 @@
 //! The node's lives and the faults that end, pause or bend them: crashes
 //! (also between two disk calls of an iteration), pauses and stalls, clock
 //! jumps, full disks, shutdowns by signal or command, bit flips at rest,
+//! partitions between nodes (started here, acting in [`super::nodes`]),
 //! restarts (retried when the node refuses to start), the quiet phase and
 //! the final crash.
 
@@ -159,6 +160,13 @@ impl Simulation {
             ScheduledFault::BitFlip { in_file, .. } => {
                 self.disk_mut().flip_bit_at_rest(&in_file).is_some()
             }
+            ScheduledFault::Partition {
+                duration_ms,
+                replica,
+                mode,
+                held,
+                ..
+            } => self.start_partition(replica, duration_ms, mode, held),
         };
         if fired {
             *self.tallies.entry(fault.kind_name()).or_default() += 1;
@@ -723,6 +731,7 @@ impl Simulation {
         self.quiet = true;
         self.quiet_since_ms = Some(self.now_ms);
         self.disk_mut().heal();
+        self.net.heal_all();
         let capacity = self.capacity_default_bytes;
         self.disk_mut().set_capacity_bytes(capacity);
         for episode in 0..self.disk_fulls.len() {

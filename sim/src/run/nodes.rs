@@ -19,6 +19,15 @@
 //! reaches the other side after what was sent before it, as `on_closed`.
 //! Events for node 0 wait while it is paused, as its clients' do.
 //!
+//! Partitions ([`crate::world::net`]) act here and in `SimNet`: a `cut`
+//! resets every connection between its two nodes (each side hears the
+//! close after one latency; bytes in flight or sent since are dropped)
+//! and refuses their connects until it heals; a hold delays what is sent
+//! between them to its heal. In runs whose scenario asks for partitions,
+//! the replication paths taken are counted ([`ReplicationPaths`]): each
+//! PSYNC node 0 answers, judged by the replica's history and offset
+//! against node 0's backlog at that moment, and the links core timed out.
+//!
 //! Node 0's trace records the commands of the replicas' connections
 //! (`PING`, `REPLCONF`, `PSYNC`): they are taken out of the trace the
 //! checkers read, which knows only clients ([`Simulation::forget_peer_commands`]);
@@ -30,14 +39,16 @@ use redoubt_core::env::ConnId;
 use redoubt_core::{ConnInfo, Node};
 
 use redoubt_core::repl::replica::LinkState;
+use redoubt_core::repl::PeerState;
 
 use super::lives::dataset_of;
 use super::simulation::{Event, NodeState, Simulation};
 use crate::check::replication::{
     differences, key_count, ReplicaEnd, ReplicationEnd, SETTLE_MS_MAX,
 };
+use crate::faults::{HeldDirection, PartitionMode};
 use crate::world::env::{NetAction, SimEnv};
-use crate::world::net::{Direction, LinkId};
+use crate::world::net::{Direction, LinkId, NetPartition};
 use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// The host every simulated node listens on.
@@ -60,6 +71,66 @@ pub(super) struct OtherNode {
     pub stream_bytes: u64,
     /// Times its history changed: full syncs it loaded.
     pub full_syncs: u64,
+    /// PSYNCs node 0 answered for it (partially or in full).
+    pub syncs_answered: u64,
+}
+
+/// How the replicas got (back) in sync with node 0, over the run: what
+/// node 0 answered to each PSYNC, and the links core timed out. Counted
+/// only when the scenario asks for partitions.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReplicationPaths {
+    /// `+CONTINUE`: the backlog held the replica's offset.
+    pub partial_resyncs: u64,
+    /// A replica's first sync.
+    pub full_syncs_first: u64,
+    /// The replica's history was not node 0's (node 0 restarted with a
+    /// new replication id).
+    pub full_syncs_new_history: u64,
+    /// Same history, but the backlog no longer held the replica's offset:
+    /// it overflowed while the replica was away.
+    pub full_syncs_backlog_overflow: u64,
+    /// Same history, the replica's offset past node 0's (node 0 lost
+    /// writes it had streamed), or no backlog at all.
+    pub full_syncs_other: u64,
+    /// Node 0 dropped a replica that had not acknowledged within
+    /// `repl-timeout`.
+    pub master_timeouts: u64,
+    /// A replica timed out its link (no data, a connect or handshake that
+    /// took too long, a transfer that stalled).
+    pub replica_timeouts: u64,
+}
+
+impl ReplicationPaths {
+    /// Every count by the name reports print, in a fixed order.
+    pub fn named(&self) -> [(&'static str, u64); 7] {
+        [
+            ("partial_resyncs", self.partial_resyncs),
+            ("full_syncs_first", self.full_syncs_first),
+            ("full_syncs_new_history", self.full_syncs_new_history),
+            (
+                "full_syncs_backlog_overflow",
+                self.full_syncs_backlog_overflow,
+            ),
+            ("full_syncs_other", self.full_syncs_other),
+            ("master_timeouts", self.master_timeouts),
+            ("replica_timeouts", self.replica_timeouts),
+        ]
+    }
+
+    /// Counts the timeouts a node's log lines tell of.
+    pub(super) fn count_log_lines<'a>(&mut self, lines: impl Iterator<Item = &'a str>) {
+        for line in lines {
+            if line.starts_with("Disconnecting timedout replica") {
+                self.master_timeouts += 1;
+            } else if line.starts_with("MASTER timeout")
+                || line.starts_with("Timeout connecting to the MASTER")
+                || line.starts_with("Timeout receiving bulk data from MASTER")
+            {
+                self.replica_timeouts += 1;
+            }
+        }
+    }
 }
 
 impl OtherNode {
@@ -76,6 +147,7 @@ impl OtherNode {
             seen,
             stream_bytes: 0,
             full_syncs: 0,
+            syncs_answered: 0,
         }
     }
 
@@ -123,6 +195,9 @@ pub(super) struct PeerLink {
     pub open: [bool; 2],
     /// The node the connect was addressed to, if any has that address.
     pub target: Option<usize>,
+    /// A `cut` partition reset it: each side hears the close, nothing
+    /// else gets through.
+    pub reset: bool,
 }
 
 /// The direction of traffic towards `side`.
@@ -210,13 +285,15 @@ impl Simulation {
     }
 
     fn peer_connect(&mut self, from: End, addr: &str) {
-        let link = self.net.add_peer_link(self.options.seed);
-        debug_assert_eq!(link, self.peer_links.len());
         let target = self.node_at(addr);
+        let nodes = target.map(|target| (from.node, target));
+        let link = self.net.add_peer_link(self.options.seed, nodes);
+        debug_assert_eq!(link, self.peer_links.len());
         self.peer_links.push(PeerLink {
             ends: [Some(from), None],
             open: [true, false],
             target,
+            reset: false,
         });
         self.peer_ends
             .insert((from.node, from.incarnation, from.conn), (link, CONNECTING));
@@ -232,7 +309,7 @@ impl Simulation {
         let Some(end) = state.ends[other] else {
             return;
         };
-        if !state.open[side] || !state.open[other] {
+        if !state.open[side] || !state.open[other] || state.reset {
             return;
         }
         let pieces = self
@@ -280,10 +357,13 @@ impl Simulation {
         let Some(from) = state.ends[CONNECTING] else {
             return;
         };
-        if !state.open[CONNECTING] {
+        if !state.open[CONNECTING] || state.reset {
+            // Closed meanwhile, or reset by a cut (which told it so).
             return;
         }
         let target = state.target;
+        // A cut refuses connects between its nodes.
+        let target = target.filter(|&number| !self.net.cut_between(from.node, number));
         let info = target.map(|number| self.peer_conn_info(link, number));
         let accepted = match (target, info) {
             (Some(0), Some(info)) => match &mut self.node {
@@ -355,20 +435,145 @@ impl Simulation {
         if !state.open[side] || end.incarnation != self.node_incarnation(number) {
             return;
         }
+        if state.reset && !matches!(what, PeerDelivery::Closed) {
+            // A reset connection delivers nothing but its close.
+            return;
+        }
         if matches!(what, PeerDelivery::Closed) {
             self.peer_links[link].open[side] = false;
             self.peer_ends
                 .remove(&(end.node, end.incarnation, end.conn));
         }
+        let watch_syncs = number == 0 && self.options.partitions_asked;
         let Some(node) = self.node_running(number) else {
             return;
         };
+        let was_replica = watch_syncs && node.server().repl.peers.contains_key(&end.conn);
         match what {
             PeerDelivery::Connected => node.on_connected(end.conn),
             PeerDelivery::Bytes(bytes) => node.on_bytes(end.conn, &bytes),
             PeerDelivery::Closed => node.on_closed(end.conn),
         }
         self.touch(number);
+        if watch_syncs && !was_replica {
+            self.count_sync_answer(link, end.conn);
+        }
+    }
+
+    /// If node 0 just took the connection `conn` of `link` as a replica
+    /// (it answered a PSYNC), counts how: partially, or in full and why,
+    /// judged by the replica's history and offset (what it asked with)
+    /// against node 0's own and its backlog.
+    fn count_sync_answer(&mut self, link: usize, conn: ConnId) {
+        let Some(replica) = self.peer_links[link].ends[CONNECTING].map(|end| end.node) else {
+            return;
+        };
+        if replica == 0 {
+            return;
+        }
+        let NodeState::Up { node: master, .. } = &self.node else {
+            return;
+        };
+        let master_repl = &master.server().repl;
+        let Some(peer) = master_repl.peers.get(&conn) else {
+            return;
+        };
+        let partial = peer.state == PeerState::Online;
+        let other = &mut self.others[replica - 1];
+        let first = other.syncs_answered == 0;
+        other.syncs_answered += 1;
+        let ours = &other.node.server().repl;
+        let wanted = ours.offset + 1;
+        let same_history = ours.replid == master_repl.replid
+            || (ours.replid == master_repl.replid2 && wanted as i64 <= master_repl.second_offset);
+        let paths = &mut self.replication_paths;
+        if partial {
+            paths.partial_resyncs += 1;
+        } else if first {
+            paths.full_syncs_first += 1;
+        } else if !same_history {
+            paths.full_syncs_new_history += 1;
+        } else if master_repl
+            .backlog
+            .as_ref()
+            .is_some_and(|backlog| wanted < backlog.first_offset())
+        {
+            paths.full_syncs_backlog_overflow += 1;
+        } else {
+            paths.full_syncs_other += 1;
+        }
+    }
+
+    /// The plan's partition between node 0 and `replica` starts; it heals
+    /// after `duration_ms`, or at the quiet phase if that comes first.
+    /// False if there is no such replica.
+    pub(super) fn start_partition(
+        &mut self,
+        replica: u64,
+        duration_ms: u64,
+        mode: PartitionMode,
+        held: Option<HeldDirection>,
+    ) -> bool {
+        let replica = replica as usize;
+        if replica == 0 || replica > self.others.len() {
+            return false;
+        }
+        let mut heal_at_ms = self.now_ms + duration_ms;
+        if let Some(quiet_ms) = self.options.faults.quiet_at_ms {
+            heal_at_ms = heal_at_ms.min(quiet_ms.max(self.now_ms));
+        }
+        let held = match (mode, held.unwrap_or(HeldDirection::MasterToReplica)) {
+            (PartitionMode::Cut, _) => [false, false],
+            (PartitionMode::Hold, _) => [true, true],
+            (PartitionMode::OneWay, HeldDirection::MasterToReplica) => [true, false],
+            (PartitionMode::OneWay, HeldDirection::ReplicaToMaster) => [false, true],
+        };
+        let id = self.partitions_started;
+        self.partitions_started += 1;
+        self.net.partition(NetPartition {
+            id,
+            nodes: (0, replica),
+            cut: mode == PartitionMode::Cut,
+            held,
+            heal_at_ms,
+        });
+        if mode == PartitionMode::Cut {
+            self.reset_peer_links_between(0, replica);
+        }
+        self.schedule(heal_at_ms, Event::Heal { partition: id });
+        true
+    }
+
+    /// A cut resets every connection between nodes `a` and `b`: each side
+    /// still open hears the close after one latency.
+    fn reset_peer_links_between(&mut self, a: usize, b: usize) {
+        for link in 0..self.peer_links.len() {
+            let joins = matches!(self.net.peer_nodes(link), Some(nodes) if nodes == (a, b) || nodes == (b, a));
+            let state = &self.peer_links[link];
+            if !joins || state.reset || !(state.open[CONNECTING] || state.open[ACCEPTING]) {
+                continue;
+            }
+            self.peer_links[link].reset = true;
+            for side in [CONNECTING, ACCEPTING] {
+                let state = &self.peer_links[link];
+                let Some(end) = state.ends[side] else {
+                    continue;
+                };
+                if !state.open[side] {
+                    continue;
+                }
+                let at_ms = self
+                    .net
+                    .delivery_ms_on(LinkId::Peer(link), towards(side), self.now_ms);
+                let event = Event::PeerDeliver {
+                    node: end.node,
+                    link,
+                    side,
+                    what: PeerDelivery::Closed,
+                };
+                self.schedule(at_ms, event);
+            }
+        }
     }
 
     /// Node `number` went down: every connection it held to another node
@@ -448,6 +653,7 @@ impl Simulation {
     fn end_other_iteration(&mut self, number: usize) {
         let now = self.now_ms;
         let tracing = tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG);
+        let count_logs = self.options.partitions_asked;
         let other = &mut self.others[number - 1];
         other.touched = false;
         other.node.before_sleep();
@@ -456,7 +662,11 @@ impl Simulation {
         let env = node.env_mut();
         // The log lines are hashed already; kept only to print them.
         let logs = std::mem::take(&mut env.logs);
-        let logs = if tracing { logs } else { Vec::new() };
+        let logs = if tracing || count_logs {
+            logs
+        } else {
+            Vec::new()
+        };
         // Only the hash of a replica's trace is kept.
         env.trace.clear();
         env.trouble.clear();
@@ -468,8 +678,14 @@ impl Simulation {
             .sim_ms_at_monotonic(node.next_deadline())
             .max(now);
         let due = node.env().disk.pending_due_ms();
-        for (_, level, line) in &logs {
-            self.trace_line(format_args!("node {number} log {level:?}: {line}"));
+        if count_logs {
+            let lines = logs.iter().map(|(_, _, line)| line.as_str());
+            self.replication_paths.count_log_lines(lines);
+        }
+        if tracing {
+            for (_, level, line) in &logs {
+                self.trace_line(format_args!("node {number} log {level:?}: {line}"));
+            }
         }
         for action in actions {
             // A replica has no clients: what is not for a peer goes nowhere.

@@ -3,7 +3,7 @@
 
 use redoubt_core::Config;
 
-use crate::faults::FaultPlan;
+use crate::faults::{FaultPlan, ScheduledFault};
 use crate::run::scenario::{Expect, Scenario, REPLICAS_MAX};
 use crate::workload::apps::AppCounts;
 use crate::workload::ops::OpKind;
@@ -58,6 +58,10 @@ pub struct RunOptions {
     /// Replicas of the node the clients talk to (no draw: the topology
     /// says).
     pub replicas: u64,
+    /// The scenario asks for partitions between nodes, by generator or
+    /// schedule (and the run has replicas): the report then shows the
+    /// replication paths taken.
+    pub partitions_asked: bool,
 }
 
 impl RunOptions {
@@ -138,6 +142,20 @@ impl RunOptions {
             }
         }
         let mut fault_rng = SimRng::new(seed, stream::FAULTS);
+        let replicas = match scenario.topology.replicas_per_seed {
+            // A stream of its own: drawing it moves no other draw.
+            Some(range) => SimRng::new(seed, stream::TOPOLOGY).pick(range, REPLICAS_MAX),
+            None => scenario.topology.replicas,
+        };
+        let mut faults = FaultPlan::derive(&scenario.faults, &mut fault_rng);
+        // Partitions draw from their own stream, after everything else.
+        let mut partition_rng = SimRng::new(seed, stream::PARTITIONS);
+        faults.add_partitions(&scenario.faults, replicas, &mut partition_rng);
+        let scheduled = faults
+            .schedule
+            .iter()
+            .any(|fault| matches!(fault, ScheduledFault::Partition { .. }));
+        let partitions_asked = replicas > 0 && (scenario.faults.partitions.is_some() || scheduled);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
@@ -157,14 +175,11 @@ impl RunOptions {
                     .peer_split_percent
                     .map_or(split_percent, |percent| percent.min(100)),
             },
-            faults: FaultPlan::derive(&scenario.faults, &mut fault_rng),
+            faults,
+            partitions_asked,
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
-            replicas: match scenario.topology.replicas_per_seed {
-                // A stream of its own: drawing it moves no other draw.
-                Some(range) => SimRng::new(seed, stream::TOPOLOGY).pick(range, REPLICAS_MAX),
-                None => scenario.topology.replicas,
-            },
+            replicas,
         }
     }
 

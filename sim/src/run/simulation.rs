@@ -28,7 +28,9 @@
 //! work is over (and just before the final crash), the run waits for the
 //! replicas to catch up and the replication checker compares datasets
 //! ([`crate::check::replication`]). Without replicas nothing of this
-//! happens, and no random draw is added.
+//! happens, and no random draw is added. The plan's partitions between
+//! node 0 and a replica ([`crate::world::net`]) start as faults of the
+//! fault phase and heal by the quiet phase at the latest.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -54,6 +56,7 @@ use crate::world::rng::{stream, SimRng};
 use crate::world::trace::TraceRecord;
 
 pub use super::lives::Parked;
+pub use super::nodes::ReplicationPaths;
 use super::nodes::{node_addr, OtherNode, PeerDelivery, PeerLink};
 use crate::check::replication::ReplicationEnd;
 
@@ -144,6 +147,10 @@ pub(super) enum Event {
     /// Background disk operations of node `node` (not node 0) complete.
     OtherDiskDone {
         node: usize,
+    },
+    /// A partition between nodes heals ([`super::nodes`]).
+    Heal {
+        partition: usize,
     },
 }
 
@@ -419,6 +426,10 @@ pub struct Simulation {
     pub(super) final_wait_since_ms: Option<u64>,
     /// How the replicas stood just before the final crash.
     pub(super) replication_before_final: Option<ReplicationEnd>,
+    /// Partitions started so far (their ids in `SimNet`).
+    pub(super) partitions_started: usize,
+    /// How replicas synced, when the scenario asks for partitions.
+    pub(super) replication_paths: ReplicationPaths,
 }
 
 impl Simulation {
@@ -541,6 +552,8 @@ impl Simulation {
             replication: None,
             final_wait_since_ms: None,
             replication_before_final: None,
+            partitions_started: 0,
+            replication_paths: ReplicationPaths::default(),
         };
         Ok(simulation)
     }
@@ -843,6 +856,7 @@ impl Simulation {
             } => self.peer_deliver(node, link, side, what),
             Event::OtherTick { node } => self.other_tick(node, at_ms),
             Event::OtherDiskDone { node } => self.other_disk_done(node, at_ms),
+            Event::Heal { partition } => self.net.heal(partition),
         }
     }
 
@@ -885,14 +899,23 @@ impl Simulation {
     pub(super) fn end_iteration(&mut self) {
         self.node_touched = false;
         let now = self.now_ms;
+        let count_logs = self.options.partitions_asked;
         let Some(node) = self.running() else {
             return;
         };
         node.before_sleep();
-        if tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG) {
+        let tracing = tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG);
+        if tracing || count_logs {
+            // Node 0's log lines are hashed already; nothing else reads them.
             let logs = std::mem::take(&mut node.env_mut().logs);
-            for (_, level, line) in &logs {
-                self.trace_line(format_args!("node log {level:?}: {line}"));
+            if count_logs {
+                let lines = logs.iter().map(|(_, _, line)| line.as_str());
+                self.replication_paths.count_log_lines(lines);
+            }
+            if tracing {
+                for (_, level, line) in &logs {
+                    self.trace_line(format_args!("node log {level:?}: {line}"));
+                }
             }
         }
         self.trace_disk_calls();

@@ -13,8 +13,28 @@
 //! direction `ToNode` runs from the node that connected to the node that
 //! accepted, `ToClient` back.
 //!
-//! Later faults enter here: disconnects, one-way and two-way partitions
-//! (`Link::held` holds a direction's traffic until healed).
+//! Partitions (`faults.partitions`, drawn on their own stream) break the
+//! network between two nodes, never a client's link, in the fault phase;
+//! every one heals when the quiet phase starts at the latest. A peer link
+//! knows the two nodes it joins, so a partition applies to every link
+//! between them, those opened during it too:
+//!
+//! * `cut`: the connections between the two nodes are reset (the
+//!   simulation delivers a close to each side after one latency, and drops
+//!   what was in flight or sent since), and a connect between them is
+//!   refused until it heals;
+//! * `hold`: everything sent between them either way (bytes, connects,
+//!   closes) is held and delivered, in order, one latency after it heals,
+//!   as TCP retransmits once a partition heals. What was already in flight
+//!   when it started arrives as sent;
+//! * `one_way`: the same, in one direction only (master to replica, or
+//!   replica to master).
+//!
+//! Nothing draws randomness for a partition here: a held piece draws its
+//! latency as any other piece does, so the links' streams stay as they
+//! were. A partition longer than `repl-timeout` makes core time the link
+//! out, on either side; the replica then reconnects (once a second), and
+//! resyncs partially from the backlog, or in full once it overflowed.
 
 use crate::world::rng::{stream, SimRng};
 
@@ -45,8 +65,24 @@ struct Link {
     rng: SimRng,
     /// Last delivery time per direction, so later pieces never overtake.
     last_delivery_ms: [u64; 2],
-    /// Traffic held by a partition, per direction (the seam; always false).
-    held: [bool; 2],
+    /// For a link between nodes: the node that connected and the node it
+    /// connected to (if the address named one).
+    nodes: Option<(usize, usize)>,
+}
+
+/// A partition in force between two nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetPartition {
+    /// Names it, to heal it.
+    pub id: usize,
+    /// The two nodes (node 0 and a replica).
+    pub nodes: (usize, usize),
+    /// Connections reset, connects refused.
+    pub cut: bool,
+    /// Traffic held from `nodes.0` to `nodes.1`, and back.
+    pub held: [bool; 2],
+    /// When it heals: held traffic is delivered from then on.
+    pub heal_at_ms: u64,
 }
 
 /// All links of a run.
@@ -56,6 +92,8 @@ pub struct SimNet {
     links: Vec<Link>,
     /// Links between nodes, in the order they were opened.
     peer_links: Vec<Link>,
+    /// Partitions in force.
+    partitions: Vec<NetPartition>,
 }
 
 /// Which kind of link a call is about.
@@ -73,7 +111,7 @@ impl Link {
         Link {
             rng: SimRng::new(seed, stream_id),
             last_delivery_ms: [0; 2],
-            held: [false; 2],
+            nodes: None,
         }
     }
 }
@@ -88,15 +126,65 @@ impl SimNet {
             options,
             links,
             peer_links: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 
     /// Adds a link between two nodes, on its own stream; returns its index.
-    pub fn add_peer_link(&mut self, seed: u64) -> usize {
+    /// `nodes`: the connecting node and the node the address names, if
+    /// any (partitions between them apply to the link).
+    pub fn add_peer_link(&mut self, seed: u64, nodes: Option<(usize, usize)>) -> usize {
         let index = self.peer_links.len();
         let stream_id = stream::PEER_LINK_BASE + index as u64;
-        self.peer_links.push(Link::new(seed, stream_id));
+        let mut link = Link::new(seed, stream_id);
+        link.nodes = nodes;
+        self.peer_links.push(link);
         index
+    }
+
+    /// The nodes a peer link joins: (connecting, accepting).
+    pub fn peer_nodes(&self, link: usize) -> Option<(usize, usize)> {
+        self.peer_links[link].nodes
+    }
+
+    /// A partition starts.
+    pub fn partition(&mut self, partition: NetPartition) {
+        self.partitions.push(partition);
+    }
+
+    /// The partition `id` heals (if still in force). Held traffic keeps
+    /// the delivery times it was given (from the planned heal on).
+    pub fn heal(&mut self, id: usize) {
+        self.partitions.retain(|p| p.id != id);
+    }
+
+    /// Every partition heals (the quiet phase).
+    pub fn heal_all(&mut self) {
+        self.partitions.clear();
+    }
+
+    /// Whether a `cut` partition between `a` and `b` is in force.
+    pub fn cut_between(&self, a: usize, b: usize) -> bool {
+        self.partitions
+            .iter()
+            .any(|p| p.cut && (p.nodes == (a, b) || p.nodes == (b, a)))
+    }
+
+    /// Until when traffic from node `from` to node `to` is held, if it is.
+    fn held_until(&self, from: usize, to: usize) -> Option<u64> {
+        self.partitions
+            .iter()
+            .filter_map(|p| {
+                let held = if p.nodes == (from, to) {
+                    p.held[0]
+                } else if p.nodes == (to, from) {
+                    p.held[1]
+                } else {
+                    false
+                };
+                held.then_some(p.heal_at_ms)
+            })
+            .max()
     }
 
     fn link_mut(&mut self, link: LinkId) -> &mut Link {
@@ -122,10 +210,22 @@ impl SimNet {
     /// [`SimNet::delivery_ms`] on a client's or a peer link.
     pub fn delivery_ms_on(&mut self, link: LinkId, direction: Direction, now_ms: u64) -> u64 {
         let (latency_min, latency_max) = (self.options.latency_ms_min, self.options.latency_ms_max);
+        let held_until = match link {
+            LinkId::Peer(index) if !self.partitions.is_empty() => self.peer_links[index]
+                .nodes
+                .and_then(|(connecting, accepting)| {
+                    let (from, to) = match direction {
+                        Direction::ToNode => (connecting, accepting),
+                        Direction::ToClient => (accepting, connecting),
+                    };
+                    self.held_until(from, to)
+                }),
+            _ => None,
+        };
         let link = self.link_mut(link);
-        debug_assert!(!link.held[direction as usize], "partitions come later");
         let latency = link.rng.range(latency_min, latency_max);
-        let at = (now_ms + latency).max(link.last_delivery_ms[direction as usize]);
+        let sent_ms = held_until.map_or(now_ms, |heal_ms| heal_ms.max(now_ms));
+        let at = (sent_ms + latency).max(link.last_delivery_ms[direction as usize]);
         link.last_delivery_ms[direction as usize] = at;
         at
     }
@@ -211,7 +311,7 @@ mod tests {
         };
         let mut alone = SimNet::new(5, 2, options.clone());
         let mut with_peer = SimNet::new(5, 2, options);
-        let peer = with_peer.add_peer_link(5);
+        let peer = with_peer.add_peer_link(5, Some((1, 0)));
         let message: Vec<u8> = (0..100u8).collect();
         let mut received = Vec::new();
         let mut last = 0;
@@ -229,5 +329,48 @@ mod tests {
             );
         }
         assert_eq!(received, message.repeat(10));
+    }
+
+    /// A hold delays traffic between its two nodes, in the directions it
+    /// holds, to its heal (in order), and draws nothing more: the same
+    /// pieces arrive, later.
+    #[test]
+    fn a_hold_delays_one_direction_to_its_heal() {
+        let options = NetOptions {
+            latency_ms_min: 1,
+            latency_ms_max: 5,
+            split_percent: 50,
+            peer_split_percent: 50,
+        };
+        let mut free = SimNet::new(9, 0, options.clone());
+        let mut held = SimNet::new(9, 0, options);
+        let a = free.add_peer_link(9, Some((1, 0)));
+        let b = held.add_peer_link(9, Some((1, 0)));
+        held.partition(NetPartition {
+            id: 0,
+            nodes: (0, 1),
+            cut: false,
+            held: [true, false],
+            heal_at_ms: 1000,
+        });
+        let message: Vec<u8> = (0..50u8).collect();
+        // Node 1 connected, so ToNode runs from node 1 to node 0: not held.
+        let up_free = free.transmit_on(LinkId::Peer(a), Direction::ToNode, 10, &message);
+        let up_held = held.transmit_on(LinkId::Peer(b), Direction::ToNode, 10, &message);
+        assert_eq!(up_free, up_held);
+        let down_free = free.transmit_on(LinkId::Peer(a), Direction::ToClient, 10, &message);
+        let down_held = held.transmit_on(LinkId::Peer(b), Direction::ToClient, 10, &message);
+        assert_eq!(down_free.len(), down_held.len());
+        for ((at_free, bytes_free), (at_held, bytes_held)) in down_free.iter().zip(&down_held) {
+            assert_eq!(bytes_free, bytes_held);
+            assert!(
+                *at_held >= 1000 && *at_held <= 1005,
+                "{at_held} (free {at_free})"
+            );
+        }
+        assert!(!held.cut_between(0, 1));
+        held.heal(0);
+        let after = held.transmit_on(LinkId::Peer(b), Direction::ToClient, 2000, &message);
+        assert!(after.iter().all(|(at, _)| *at >= 2000 && *at <= 2005));
     }
 }

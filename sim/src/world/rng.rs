@@ -19,6 +19,9 @@ pub mod stream {
     pub const FAULTS: u64 = 5;
     /// How many replicas a seed draws (`topology.replicas_per_seed`).
     pub const TOPOLOGY: u64 = 6;
+    /// Network partitions between nodes (`faults.partitions`): a stream of
+    /// their own, so scenarios without them draw exactly what they drew.
+    pub const PARTITIONS: u64 = 7;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
