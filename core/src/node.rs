@@ -14,6 +14,7 @@ use std::io;
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
 use crate::config::Config;
+use crate::db::Expiry;
 use crate::env::{ConnId, DiskOpId, Env, LogLevel, Trace};
 use crate::persist::job::JOB_OP_BIT;
 use crate::persist::load::{load_aof, load_dump};
@@ -241,12 +242,21 @@ impl<E: Env> Node<E> {
                         self.apply_master_bytes(client, start);
                     }
                 }
+                Ok(Some(argv)) if client.is_master => {
+                    // The master's stream sees keys as they are: its DELs
+                    // decide when they go.
+                    self.server.keyspace.set_expiry(Expiry::Off);
+                    let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
+                    self.server.keyspace.set_expiry(self.server.expiry_mode());
+                    client.parser.recycle(argv);
+                    self.apply_master_bytes(client, start);
+                    if self.server.blocking.blocked_count() > 0 {
+                        self.serve_ready_keys();
+                    }
+                }
                 Ok(Some(argv)) => {
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
                     client.parser.recycle(argv);
-                    if client.is_master {
-                        self.apply_master_bytes(client, start);
-                    }
                     if self.server.blocking.blocked_count() > 0 {
                         self.serve_ready_keys();
                     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::blocking::{BlockedOn, Blocking};
 use crate::client::Client;
 use crate::config::Config;
-use crate::db::Keyspace;
+use crate::db::{Expiry, Keyspace};
 use crate::env::{ConnId, Env, Trace};
 use crate::persist::aof::{Aof, LoadReport};
 use crate::persist::background::Background;
@@ -260,13 +260,24 @@ impl Server {
             }
         }
     }
+    /// What keys past their time are for ordinary commands now: kept
+    /// while loading; on a replica hidden but kept (its master's DELs
+    /// remove them); else deleted.
+    pub fn expiry_mode(&self) -> Expiry {
+        if self.loading {
+            Expiry::Off
+        } else if self.repl.is_replica() {
+            Expiry::Hide
+        } else {
+            Expiry::Delete
+        }
+    }
+
     /// Enters or leaves loading: nothing is propagated or traced, and
     /// nothing expires, while commands are replayed from disk.
     pub fn set_loading(&mut self, loading: bool) {
         self.loading = loading;
-        // A replica never expires keys itself: its master's DELs do.
-        self.keyspace
-            .set_expiry_enabled(!loading && !self.repl.is_replica());
+        self.keyspace.set_expiry(self.expiry_mode());
     }
 
     /// Removes every trace of a client that is going away.

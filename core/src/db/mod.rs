@@ -38,13 +38,26 @@ pub struct Db {
     pub expired_keys: Vec<Vec<u8>>,
     /// This database's part of a snapshot in progress.
     snapshot: Option<DbSnapshot>,
-    /// False while loading from disk: as in Redis, nothing expires then, so
-    /// replaying the log rebuilds exactly what was there.
-    expiry_enabled: bool,
+    /// What a key past its time is (see [`Expiry`]).
+    expiry: Expiry,
     /// Shared by every database of a keyspace: set when any of them records
     /// a WATCH invalidation or an expired key, so the node looks at all of
     /// them only when there is something to drain.
     events_pending: Rc<Cell<bool>>,
+}
+
+/// What a key past its time is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Gone: removed when touched or sampled, and the removal propagated
+    /// (a master).
+    Delete,
+    /// Gone for readers, but kept until the master's DEL arrives (a
+    /// replica, for its clients: Redis's replicas answer so since 3.2).
+    Hide,
+    /// Still there: while loading (the log replays as it was written), and
+    /// for a replica's master client (its stream decides).
+    Off,
 }
 
 /// Most keys sampled per database per active expiry cycle (Redis's
@@ -63,7 +76,7 @@ impl Db {
             touched_watchers: Vec::new(),
             expired_keys: Vec::new(),
             snapshot: None,
-            expiry_enabled: true,
+            expiry: Expiry::Delete,
             events_pending,
         }
     }
@@ -80,13 +93,23 @@ impl Db {
         self.expires.len()
     }
     fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        self.expiry_enabled && self.expires.get(key).is_some_and(|&at| at <= now_ms)
+        self.expiry != Expiry::Off && self.expires.get(key).is_some_and(|&at| at <= now_ms)
     }
 
-    /// Removes `key` if its time has passed; true if it did.
+    /// Whether `key` is past its time and, on a replica, only hidden: the
+    /// accessors below then answer as if it were gone, and leave it.
+    fn hidden(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.expire_if_needed(key, now_ms) && self.expiry == Expiry::Hide
+    }
+
+    /// Removes `key` if its time has passed (on a replica, only says so:
+    /// see [`Expiry::Hide`]); true if it is gone for the caller.
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
         if !self.is_expired(key, now_ms) {
             return false;
+        }
+        if self.expiry == Expiry::Hide {
+            return true;
         }
         self.preserve_for_snapshot(key);
         self.entries.remove(key);
@@ -108,14 +131,18 @@ impl Db {
 
     /// The live value under `key`.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.hidden(key, now_ms) {
+            return None;
+        }
         self.entries.get(key)
     }
 
     /// The live value under `key`, to be changed in place. Counts as a
     /// change for WATCH.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.hidden(key, now_ms) {
+            return None;
+        }
         if self.entries.contains_key(key) {
             self.touch(key);
         }
@@ -127,7 +154,9 @@ impl Db {
     /// Redis does without signalling the key): neither WATCH nor blocked
     /// clients hear of it; a snapshot in progress keeps the old version.
     pub fn get_mut_unseen(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.hidden(key, now_ms) {
+            return None;
+        }
         if self.entries.contains_key(key) {
             self.preserve_for_snapshot(key);
         }
@@ -136,8 +165,7 @@ impl Db {
 
     /// Whether `key` holds a live value, without touching it.
     pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
-        self.expire_if_needed(key, now_ms);
-        self.entries.contains_key(key)
+        !self.hidden(key, now_ms) && self.entries.contains_key(key)
     }
 
     /// Sets `key` and clears its time to live (SET without KEEPTTL).
@@ -160,7 +188,9 @@ impl Db {
 
     /// Removes `key` whether or not it expired; returns its value.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.hidden(key, now_ms) {
+            return None;
+        }
         self.delete(key)
     }
 
@@ -221,7 +251,9 @@ impl Db {
 
     /// The absolute expiry of a live key, in wall-clock milliseconds.
     pub fn expire_at(&mut self, key: &[u8], now_ms: i64) -> Option<i64> {
-        self.expire_if_needed(key, now_ms);
+        if self.hidden(key, now_ms) {
+            return None;
+        }
         self.expires.get(key).copied()
     }
 
@@ -240,8 +272,7 @@ impl Db {
 
     /// Removes a key's time to live; true if it had one.
     pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
-        self.expire_if_needed(key, now_ms);
-        if !self.expires.contains_key(key) {
+        if self.hidden(key, now_ms) || !self.expires.contains_key(key) {
             return false;
         }
         self.touch(key);
@@ -300,6 +331,9 @@ impl Db {
         random: &mut dyn FnMut() -> u64,
     ) -> (usize, usize) {
         let (mut sampled, mut expired) = (0, 0);
+        if self.expiry != Expiry::Delete {
+            return (sampled, expired);
+        }
         for _ in 0..ACTIVE_EXPIRE_LOOPS_MAX {
             if self.expires.is_empty() {
                 break;
@@ -448,10 +482,10 @@ impl Keyspace {
         self.events_pending.replace(false)
     }
 
-    /// Turns expiry off (while loading) or back on, in every database.
-    pub fn set_expiry_enabled(&mut self, enabled: bool) {
+    /// Sets what keys past their time are, in every database.
+    pub fn set_expiry(&mut self, expiry: Expiry) {
         for db in &mut self.dbs {
-            db.expiry_enabled = enabled;
+            db.expiry = expiry;
         }
     }
 

@@ -180,7 +180,7 @@ impl Server {
         let mut link = Link::new(host.to_string(), port, now);
         link.stream_db = self.repl.link_stream_db;
         self.repl.link = Some(link);
-        self.keyspace.set_expiry_enabled(false);
+        self.keyspace.set_expiry(self.expiry_mode());
         self.config.repl.replicaof = Some((host.to_string(), port));
         env.role_changed(true);
         env.log(
@@ -208,7 +208,7 @@ impl Server {
             self.repl.backlog = Some(backlog);
         }
         self.repl.no_peers_since_ms = env.monotonic_ms();
-        self.keyspace.set_expiry_enabled(true);
+        self.keyspace.set_expiry(self.expiry_mode());
         env.role_changed(false);
         true
     }

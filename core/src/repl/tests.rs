@@ -528,3 +528,36 @@ fn a_master_that_sends_an_endless_line_is_given_up() {
     let info = t.cmd(c, &["INFO", "replication"]);
     assert!(info.contains("master_link_status:down\r\n"), "{info}");
 }
+
+#[test]
+fn a_replica_hides_keys_past_their_time_until_its_master_deletes_them() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    let soon = (t.node.env().wall_ms + 1000).to_string();
+    let mut stream = format!("+CONTINUE {}\r\n", "e".repeat(40)).into_bytes();
+    stream.extend(resp(&["SET", "k", "v"]));
+    stream.extend(resp(&["PEXPIREAT", "k", &soon]));
+    t.node.on_bytes(link, &stream);
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$1\r\nv\r\n");
+    t.advance(2000);
+    // Past its time: readers see nothing, the key stays.
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$-1\r\n");
+    assert_eq!(t.cmd(c, &["EXISTS", "k"]), ":0\r\n");
+    assert_eq!(t.cmd(c, &["TTL", "k"]), ":-2\r\n");
+    assert_eq!(t.cmd(c, &["KEYS", "*"]), "*0\r\n");
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1);
+    // The stream still sees it: an APPEND from the master extends it.
+    t.node.on_bytes(link, &resp(&["APPEND", "k", "w"]));
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1);
+    t.node.on_bytes(link, &resp(&["DEL", "k"]));
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
+    // Promoted, it expires keys itself again.
+    t.node.on_bytes(
+        link,
+        &[resp(&["SET", "j", "v"]), resp(&["PEXPIREAT", "j", &soon])].concat(),
+    );
+    t.cmd(c, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(t.cmd(c, &["GET", "j"]), "$-1\r\n");
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
+}
