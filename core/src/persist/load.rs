@@ -501,18 +501,19 @@ pub struct ReplInfo {
     pub stream_db: usize,
 }
 
-/// Loads an RDB dump (a `dbfilename` dump, or an AOF BASE with the RDB
-/// preamble when `aof_base`) into the keyspace. A dump drops keys already
-/// expired, as a master does; an AOF BASE keeps them, because the INCR
-/// files after it may still change them (PERSIST, a new expiry) and replay
-/// must rebuild exactly what was there. Any error is a refusal: a dump is
-/// never partly loaded.
+/// Loads an RDB dump (a `dbfilename` dump, an AOF BASE with the RDB
+/// preamble, or a dataset received from a master) into the keyspace. A
+/// master's dump drops keys already expired; with `keep_expired` they
+/// stay: in an AOF BASE, because the INCR files after it may still change
+/// them (PERSIST, a new expiry) and replay must rebuild exactly what was
+/// there; on a replica, because its master's DELs decide. Any error is a
+/// refusal: a dump is never partly loaded.
 pub fn load_rdb(
     server: &mut Server,
     env: &mut dyn Env,
     path: &str,
     name: &str,
-    aof_base: bool,
+    keep_expired: bool,
 ) -> Result<RdbLoadReport, String> {
     let file = env
         .open(path, OpenMode::Read)
@@ -540,7 +541,7 @@ pub fn load_rdb(
                 }
                 RdbEvent::SelectDb { index } => db = index as usize,
                 RdbEvent::Entry(entry)
-                    if !aof_base && entry.expire_at_ms.is_some_and(|at| at < now_ms) =>
+                    if !keep_expired && entry.expire_at_ms.is_some_and(|at| at < now_ms) =>
                 {
                     report.keys_expired += 1
                 }
@@ -620,7 +621,10 @@ pub fn load_dump(server: &mut Server, env: &mut dyn Env) -> Result<Option<RdbLoa
     }
     let started = env.monotonic_ms();
     server.set_loading(true);
-    let report = load_rdb(server, env, &path, &name, false);
+    // A replica keeps keys already past their time, as Redis's do: they
+    // go when its master's DEL arrives, which a partial resync may bring.
+    let keep_expired = server.config.repl.replicaof.is_some();
+    let report = load_rdb(server, env, &path, &name, keep_expired);
     server.set_loading(false);
     let report = report?;
     let seconds = (env.monotonic_ms() - started) as f64 / 1000.0;
