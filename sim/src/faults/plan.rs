@@ -183,6 +183,42 @@ impl FaultPlan {
     }
 }
 
+impl FaultPlan {
+    /// Draws the replica crashes of `spec` (on their own stream, `rng`)
+    /// among node 0's `replicas`, into the schedule. Nothing is drawn
+    /// without replicas.
+    pub fn add_replica_crashes(&mut self, spec: &FaultSpec, replicas: u64, rng: &mut SimRng) {
+        let Some(crashes) = &spec.replica_crashes else {
+            return;
+        };
+        if replicas == 0 {
+            return;
+        }
+        let window = match self.quiet_at_ms {
+            Some(quiet_ms) => [quiet_ms.min(100), quiet_ms],
+            None => DEFAULT_WINDOW_MS,
+        };
+        for _ in 0..count(rng, crashes.count, crashes.enabled_percent) {
+            let at_ms = rng.pick(crashes.at_ms.unwrap_or(window), u64::MAX);
+            let replica = rng.range(1, replicas);
+            let kind = match crashes.kind {
+                CrashChoice::Process => CrashKind::Process,
+                CrashChoice::PowerLoss => CrashKind::PowerLoss,
+                CrashChoice::Mixed if rng.percent(50) => CrashKind::Process,
+                CrashChoice::Mixed => CrashKind::PowerLoss,
+            };
+            let restart_delay_ms = rng.pick(crashes.restart_delay_ms, u64::MAX);
+            self.schedule.push(ScheduledFault::ReplicaCrash {
+                at_ms,
+                replica,
+                kind,
+                restart_delay_ms,
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
+    }
+}
+
 /// Whether a generator runs in this seed, and how many faults it draws.
 fn count(rng: &mut SimRng, count: Range, enabled_percent: u64) -> u64 {
     let enabled = rng.percent(enabled_percent);
