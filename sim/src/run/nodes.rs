@@ -62,8 +62,8 @@ use crate::faults::{CrashKind, HeldDirection, PartitionMode};
 use crate::world::clock::SimClock;
 use crate::world::disk::{CrashKind as DiskCrash, SimDisk};
 use crate::world::env::{NetAction, SimEnv};
-use crate::world::rng::{stream, SimRng};
 use crate::world::net::{Direction, LinkId, NetPartition};
+use crate::world::rng::{stream, SimRng};
 use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// The host every simulated node listens on.
@@ -874,9 +874,10 @@ impl Simulation {
         let caught_up = paused_until.is_none()
             && between_iterations
             && self.others.iter().all(|other| {
-                other.node.as_ref().is_some_and(|node| {
-                    link_up(node) && node.server().repl.offset == master_offset
-                })
+                other
+                    .node
+                    .as_ref()
+                    .is_some_and(|node| link_up(node) && node.server().repl.offset == master_offset)
             });
         if !caught_up && waited_ms < SETTLE_MS_MAX {
             return None;

@@ -1019,7 +1019,11 @@ fn other_nodes(options: &RunOptions, master: &Config) -> Result<Vec<OtherNode>, 
             master.port
         );
         let own = options.replica_configs.get(number - 1);
-        for line in options.replica_config.iter().chain(own.into_iter().flatten()) {
+        for line in options
+            .replica_config
+            .iter()
+            .chain(own.into_iter().flatten())
+        {
             lines.push('\n');
             lines.push_str(line);
         }
