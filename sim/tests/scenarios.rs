@@ -499,6 +499,33 @@ restart_delay_ms = 0
     }
 }
 
+/// A replica that will not start again after its crash fails the run,
+/// saying why: here its AOF (`appendfsync no`, `aof-load-truncated no`)
+/// lost its unsynced tail to power loss, so every start is refused, as
+/// Redis refuses; after 30 attempts it stays down, and the replication
+/// checker names it.
+#[test]
+fn a_replica_that_refuses_to_start_fails_the_run() {
+    let path = format!(
+        "{}/../scenarios/replica-crash.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = text.replace(
+        r#"["appendonly yes"]]"#,
+        r#"["appendonly yes", "appendfsync no", "aof-load-truncated no"]]"#,
+    );
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    let report = run_seed(2, &scenario, None).expect("run");
+    let text = report.render();
+    assert!(!report.passed(), "{text}");
+    assert!(taken(&report, "replica_starts_refused") >= 30, "{text}");
+    assert!(
+        text.contains("replica 2 (127.0.0.1:6381) is down after 120000 ms: refused to start after its crash 30 times, last: Bad file format reading the append only file"),
+        "{text}"
+    );
+}
+
 /// A core bug the replica-crash scenario found (13 of seeds 0..1000 with
 /// commands that set TTLs in the mix; seeds 33, 37, 119, 223, 289, 346
 /// among them), not fixed: a replica started again from its own dump

@@ -31,6 +31,10 @@
 //! happens, and no random draw is added. The plan's partitions between
 //! node 0 and a replica ([`crate::world::net`]) start as faults of the
 //! fault phase and heal by the quiet phase at the latest.
+//! The plan's replica crashes ([`super::nodes`]) drop a replica, give its
+//! disk the crash treatment node 0's gets, and start it again after their
+//! delay; a replica that will not start again stays down, and the
+//! replication checker fails the run naming why.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
