@@ -404,6 +404,162 @@ mode = "hold"
     }
 }
 
+/// Replicas crash and restart: replica 1 (no AOF, `save 1 1`) from its
+/// own dump, continuing partially; replica 2 (AOF) in full.
+#[test]
+fn replica_crash() {
+    snapshot_at(
+        "replica-crash",
+        1,
+        &[
+            "replica_crash_process",
+            "replica_crash_power_loss",
+            "replica_restarts",
+            "restarts_resynced_partially",
+            "restarts_resynced_fully",
+        ],
+    );
+}
+
+/// Across seeds of the replica-crash scenario, both crash kinds fire,
+/// every crashed replica starts again, and restarted replicas take both
+/// paths back: a partial resync from their dump's history and a full one.
+/// The same seed gives the same trace hash.
+#[test]
+fn replica_crash_takes_both_restart_paths_across_seeds() {
+    let mut sums = std::collections::BTreeMap::new();
+    for seed in 0..20 {
+        let report = report_of("replica-crash", seed);
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+        let crashes =
+            taken(&report, "replica_crash_process") + taken(&report, "replica_crash_power_loss");
+        assert_eq!(
+            taken(&report, "replica_restarts"),
+            crashes,
+            "seed {seed}: every crashed replica started again:\n{}",
+            report.render()
+        );
+        for what in [
+            "replica_crash_process",
+            "replica_crash_power_loss",
+            "restarts_resynced_partially",
+            "restarts_resynced_fully",
+        ] {
+            *sums.entry(what).or_insert(0) += taken(&report, what);
+        }
+    }
+    for (what, sum) in &sums {
+        assert!(*sum > 0, "seeds 0..20 never took {what}: {sums:?}");
+    }
+    let first = report_of("replica-crash", 7);
+    let again = report_of("replica-crash", 7);
+    assert_eq!(first.trace_hash, again.trace_hash);
+}
+
+/// Replica crashes from an explicit schedule (what shrink writes), and
+/// only for the scenario that asks: the replicas scenario is untouched.
+#[test]
+fn replica_crashes_from_a_schedule() {
+    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let plain = Scenario::parse(&text).expect("valid scenario");
+    let report = run_seed(3, &plain, None).expect("run");
+    assert!(report.replication_paths.is_none(), "not asked, not counted");
+    assert_eq!(taken(&report, "replica_restarts"), 0);
+    let schedule = r#"
+[[faults.schedule]]
+fault = "replica_crash"
+at_ms = 1500
+replica = 1
+kind = "power_loss"
+restart_delay_ms = 300
+
+[[faults.schedule]]
+fault = "replica_crash"
+at_ms = 1700
+replica = 2
+kind = "process"
+restart_delay_ms = 0
+"#;
+    let scenario = Scenario::parse(&(text + schedule)).expect("valid scenario");
+    for seed in [1, 2, 3] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        let text = report.render();
+        assert!(report.passed(), "seed {seed}: {text}");
+        assert_eq!(taken(&report, "replica_crash_power_loss"), 1, "{text}");
+        assert_eq!(taken(&report, "replica_crash_process"), 1, "{text}");
+        assert_eq!(taken(&report, "replica_restarts"), 2, "{text}");
+        assert!(
+            text.contains("replica_crash_power_loss of replica 1 at 1500 ms, restart after 300 ms"),
+            "{text}"
+        );
+        // Both replicas run the AOF (the master's configuration): each
+        // loads it and syncs in full.
+        assert_eq!(taken(&report, "restarts_resynced_fully"), 2, "{text}");
+    }
+}
+
+/// A replica that will not start again after its crash fails the run,
+/// saying why: here its AOF (`appendfsync no`, `aof-load-truncated no`)
+/// lost its unsynced tail to power loss, so every start is refused, as
+/// Redis refuses; after 30 attempts it stays down, and the replication
+/// checker names it.
+#[test]
+fn a_replica_that_refuses_to_start_fails_the_run() {
+    let path = format!(
+        "{}/../scenarios/replica-crash.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = text.replace(
+        r#"["appendonly yes"]]"#,
+        r#"["appendonly yes", "appendfsync no", "aof-load-truncated no"]]"#,
+    );
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    let report = run_seed(2, &scenario, None).expect("run");
+    let text = report.render();
+    assert!(!report.passed(), "{text}");
+    assert!(taken(&report, "replica_starts_refused") >= 30, "{text}");
+    assert!(
+        text.contains("replica 2 (127.0.0.1:6381) is down after 120000 ms: refused to start after its crash 30 times, last: Bad file format reading the append only file"),
+        "{text}"
+    );
+}
+
+/// A core bug the replica-crash scenario found (13 of seeds 0..1000 with
+/// commands that set TTLs in the mix; seeds 33, 37, 119, 223, 289, 346
+/// among them), not fixed: a replica started again from its own dump
+/// (`appendonly no`, `save 1 1`; the dump names `repl-id`/`repl-offset`)
+/// drops the keys whose expiry passed while it was down (`load_rdb`
+/// skips expired entries unless `aof_base`, "keys expired: 14" in its
+/// log), then PSYNCs and continues partially from the dump's offset. The
+/// master still has those keys (it has not expired them yet, or the
+/// stream after that offset PERSISTs them or moves their expiry), and the
+/// replica never hears of them again: it ends with the key missing (or an
+/// APPEND/INCR starting afresh) at the master's offset. Redis loads a dump
+/// without dropping expired keys when it is a replica (`iAmMaster()` in
+/// rdbLoad): its master's DEL removes them. The scenario leaves TTL
+/// commands out of its mix until core does the same; this test puts them
+/// back.
+#[test]
+#[ignore = "core bug: a replica's dump load drops expired keys its master keeps"]
+fn known_bug_replica_dump_load_drops_expired_keys() {
+    let path = format!(
+        "{}/../scenarios/replica-crash.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = text.replace(
+        "[workload.mix]\n",
+        "[workload.mix]\nset_ex = 3\nset_px = 3\nexpire = 3\npexpire = 3\n",
+    );
+    let scenario = Scenario::parse(&text).expect("valid scenario");
+    for seed in [33, 37, 119, 223, 289, 346] {
+        let report = run_seed(seed, &scenario, None).expect("run");
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+    }
+}
+
 /// A core bug the replicas scenario found with messages between nodes
 /// split as clients' are (105 of seeds 0..200; these seeds among them),
 /// now fixed: a replica advanced its offset by the bytes of the read that

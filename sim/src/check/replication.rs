@@ -39,6 +39,8 @@ pub struct ReplicaEnd {
     /// How its dataset differs from the master's (the first few).
     pub differences: Vec<String>,
     pub differences_total: usize,
+    /// Why it is down (it crashed and did not start again), if it is.
+    pub down: Option<String>,
 }
 
 /// The replicas and their master when the wait ended.
@@ -115,7 +117,12 @@ pub fn differences(master: &Dataset, replica: &Dataset) -> (Vec<String>, usize) 
 fn judge_moment(end: &ReplicationEnd, violations: &mut Vec<String>, label: &str) -> String {
     if !end.caught_up {
         for replica in &end.replicas {
-            if !replica.link_up || replica.offset != end.master_offset {
+            if let Some(why) = &replica.down {
+                violations.push(format!(
+                    "{label}replica {} ({}) is down after {} ms: {why}",
+                    replica.number, replica.addr, end.waited_ms
+                ));
+            } else if !replica.link_up || replica.offset != end.master_offset {
                 violations.push(format!(
                     "{label}replica {} ({}) did not catch up within {} ms: link {} (master_link_status:{}), offset {} of the master's {}",
                     replica.number,
@@ -244,6 +251,7 @@ mod tests {
                 keys: key_count(replica),
                 differences,
                 differences_total: total,
+                down: None,
             }],
             full_syncs: 1,
             stream_bytes: offset,

@@ -183,6 +183,42 @@ impl FaultPlan {
     }
 }
 
+impl FaultPlan {
+    /// Draws the replica crashes of `spec` (on their own stream, `rng`)
+    /// among node 0's `replicas`, into the schedule. Nothing is drawn
+    /// without replicas.
+    pub fn add_replica_crashes(&mut self, spec: &FaultSpec, replicas: u64, rng: &mut SimRng) {
+        let Some(crashes) = &spec.replica_crashes else {
+            return;
+        };
+        if replicas == 0 {
+            return;
+        }
+        let window = match self.quiet_at_ms {
+            Some(quiet_ms) => [quiet_ms.min(100), quiet_ms],
+            None => DEFAULT_WINDOW_MS,
+        };
+        for _ in 0..count(rng, crashes.count, crashes.enabled_percent) {
+            let at_ms = rng.pick(crashes.at_ms.unwrap_or(window), u64::MAX);
+            let replica = rng.range(1, replicas);
+            let kind = match crashes.kind {
+                CrashChoice::Process => CrashKind::Process,
+                CrashChoice::PowerLoss => CrashKind::PowerLoss,
+                CrashChoice::Mixed if rng.percent(50) => CrashKind::Process,
+                CrashChoice::Mixed => CrashKind::PowerLoss,
+            };
+            let restart_delay_ms = rng.pick(crashes.restart_delay_ms, u64::MAX);
+            self.schedule.push(ScheduledFault::ReplicaCrash {
+                at_ms,
+                replica,
+                kind,
+                restart_delay_ms,
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
+    }
+}
+
 /// Whether a generator runs in this seed, and how many faults it draws.
 fn count(rng: &mut SimRng, count: Range, enabled_percent: u64) -> u64 {
     let enabled = rng.percent(enabled_percent);
@@ -487,5 +523,55 @@ mod tests {
             none.add_partitions(&with, 0, &mut SimRng::new(seed, 10));
             assert_eq!(none, plain, "no replicas, no partitions");
         }
+    }
+
+    /// Replica crashes draw from their own stream: adding them leaves the
+    /// rest of the plan as it was; each falls in the fault phase on a
+    /// replica that exists; none are drawn without replicas.
+    #[test]
+    fn replica_crashes_leave_the_plan_alone() {
+        use crate::faults::spec::ReplicaCrashSpec;
+        let without = spec();
+        let mut with = spec();
+        with.replica_crashes = Some(ReplicaCrashSpec {
+            count: [1, 3],
+            kind: CrashChoice::Mixed,
+            at_ms: None,
+            restart_delay_ms: [0, 2000],
+            enabled_percent: 100,
+        });
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..50 {
+            let plain = FaultPlan::derive(&without, &mut SimRng::new(seed, 9));
+            let mut plan = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            assert_eq!(plan, plain, "seed {seed}: the same draws before");
+            plan.add_replica_crashes(&with, 2, &mut SimRng::new(seed, 11));
+            let quiet = plan.quiet_at_ms.expect("a fault phase");
+            let crashes: Vec<&ScheduledFault> = plan
+                .schedule
+                .iter()
+                .filter(|f| matches!(f, ScheduledFault::ReplicaCrash { .. }))
+                .collect();
+            assert!((1..=3).contains(&crashes.len()), "seed {seed}");
+            for fault in crashes {
+                let ScheduledFault::ReplicaCrash {
+                    at_ms,
+                    replica,
+                    kind,
+                    restart_delay_ms,
+                } = fault
+                else {
+                    unreachable!()
+                };
+                assert!(*at_ms <= quiet, "seed {seed}: {fault:?}");
+                assert!((1..=2).contains(replica));
+                assert!(*restart_delay_ms <= 2000);
+                kinds.insert(*kind);
+            }
+            let mut none = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            none.add_replica_crashes(&with, 0, &mut SimRng::new(seed, 11));
+            assert_eq!(none, plain, "no replicas, no replica crashes");
+        }
+        assert_eq!(kinds.len(), 2, "both kinds drawn");
     }
 }

@@ -16,6 +16,7 @@
 //! disk_full = { count = [0, 2], duration_ms = [200, 3000], free_bytes = [0, 512] }
 //! shutdowns = { count = [0, 1], kind = "mixed" }
 //! partitions = { count = [1, 4], duration_ms = [500, 70000], modes = ["cut", "hold", "one_way"] }
+//! replica_crashes = { count = [1, 3], kind = "mixed", restart_delay_ms = [0, 2000] }
 //!
 //! [faults.disk]
 //! off_percent = 30
@@ -68,6 +69,11 @@ pub struct FaultSpec {
     /// Drawn from a stream of their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitions: Option<PartitionSpec>,
+    /// Crashes of replicas (nodes 1..), each followed by a restart on the
+    /// replica's disk with its configuration. Drawn from a stream of their
+    /// own, only for seeds with replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_crashes: Option<ReplicaCrashSpec>,
     /// The node's clock drift, fixed (what `shrink` writes); otherwise the
     /// clock generator draws it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +286,22 @@ fn all_partition_modes() -> Vec<PartitionMode> {
     ]
 }
 
+/// Crashes of a replica, each drawn per seed: which replica, when
+/// (default: within the fault phase), which kind, and how long until it
+/// starts again on its disk.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaCrashSpec {
+    pub count: Range,
+    pub kind: CrashChoice,
+    #[serde(default)]
+    pub at_ms: Option<Range>,
+    #[serde(default = "default_restart_delay_ms")]
+    pub restart_delay_ms: Range,
+    #[serde(default = "always")]
+    pub enabled_percent: u64,
+}
+
 /// Bits flipped at rest in a closed file (detection scenarios only).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -409,6 +431,16 @@ pub enum ScheduledFault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         held: Option<HeldDirection>,
     },
+    /// Replica `replica` (1..) crashes: its disk keeps what `kind` keeps,
+    /// every connection it held closes, and it starts again on its disk
+    /// after `restart_delay_ms`.
+    ReplicaCrash {
+        at_ms: u64,
+        replica: u64,
+        kind: CrashKind,
+        #[serde(default)]
+        restart_delay_ms: u64,
+    },
 }
 
 /// A crash as a schedule names it.
@@ -437,7 +469,8 @@ impl ScheduledFault {
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
             | ScheduledFault::BitFlip { at_ms, .. }
-            | ScheduledFault::Partition { at_ms, .. } => at_ms,
+            | ScheduledFault::Partition { at_ms, .. }
+            | ScheduledFault::ReplicaCrash { at_ms, .. } => at_ms,
         }
     }
 
@@ -450,7 +483,8 @@ impl ScheduledFault {
             | ScheduledFault::DiskFull { at_ms, .. }
             | ScheduledFault::Shutdown { at_ms, .. }
             | ScheduledFault::BitFlip { at_ms, .. }
-            | ScheduledFault::Partition { at_ms, .. } => *at_ms = new_at_ms,
+            | ScheduledFault::Partition { at_ms, .. }
+            | ScheduledFault::ReplicaCrash { at_ms, .. } => *at_ms = new_at_ms,
         }
     }
 
@@ -483,6 +517,14 @@ impl ScheduledFault {
                 PartitionMode::Hold => "partition_hold",
                 PartitionMode::OneWay => "partition_one_way",
             },
+            ScheduledFault::ReplicaCrash {
+                kind: CrashKind::Process,
+                ..
+            } => "replica_crash_process",
+            ScheduledFault::ReplicaCrash {
+                kind: CrashKind::PowerLoss,
+                ..
+            } => "replica_crash_power_loss",
         }
     }
 }
@@ -568,6 +610,18 @@ impl FaultSpec {
                         .into(),
                 );
             }
+        }
+        if let Some(spec) = &self.replica_crashes {
+            ranges.push(("faults.replica_crashes.count", spec.count));
+            ranges.push((
+                "faults.replica_crashes.restart_delay_ms",
+                spec.restart_delay_ms,
+            ));
+            ranges.extend(spec.at_ms.map(|r| ("faults.replica_crashes.at_ms", r)));
+            percents.push((
+                "faults.replica_crashes.enabled_percent",
+                spec.enabled_percent,
+            ));
         }
         if let Some(disk) = &self.disk {
             disk.collect_checks(&mut ranges, &mut percents);

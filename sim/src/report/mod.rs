@@ -366,6 +366,15 @@ fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
                 fault.kind_name()
             )
         }
+        F::ReplicaCrash {
+            at_ms,
+            replica,
+            restart_delay_ms,
+            ..
+        } => format!(
+            "{} of replica {replica} at {at_ms} ms, restart after {restart_delay_ms} ms",
+            fault.kind_name()
+        ),
     }
 }
 

@@ -87,9 +87,8 @@ impl Simulation {
             faults,
             checkers_off,
             paths: self.paths,
-            replication_paths: self
-                .options
-                .partitions_asked
+            replication_paths: (self.options.partitions_asked
+                || self.options.replica_crashes_asked)
                 .then(|| self.replication_paths.clone()),
             stopped_by: self.stopped_by,
             trace_hash,

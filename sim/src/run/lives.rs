@@ -167,6 +167,12 @@ impl Simulation {
                 held,
                 ..
             } => self.start_partition(replica, duration_ms, mode, held),
+            ScheduledFault::ReplicaCrash {
+                replica,
+                kind,
+                restart_delay_ms,
+                ..
+            } => self.crash_replica(replica, kind, restart_delay_ms),
         };
         if fired {
             *self.tallies.entry(fault.kind_name()).or_default() += 1;
@@ -792,7 +798,7 @@ impl Simulation {
 }
 
 /// The disk's per-call faults for a plan's profile.
-fn disk_faults(profile: &crate::faults::DiskProfile) -> DiskFaults {
+pub(super) fn disk_faults(profile: &crate::faults::DiskProfile) -> DiskFaults {
     let [kept, dropped, zeroed, garbage] = profile.sector_weights;
     DiskFaults {
         write_error_ppm: profile.write_error_ppm,

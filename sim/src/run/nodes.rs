@@ -7,7 +7,19 @@
 //! without drift or jumps, its own `SimDisk` without faults, its own
 //! random streams, see `stream::OTHER_NODE_BASE`), its own event-loop
 //! iterations (delivered events, then `before_sleep`, as node 0's), its
-//! own timer and background disk completions. They do not crash yet.
+//! own timer and background disk completions.
+//!
+//! A replica crashes when the plan says so (`faults.replica_crashes`,
+//! drawn from a stream of their own): the node is dropped, its disk gets
+//! what node 0's disk gets at a crash of the same kind (a process crash
+//! keeps the page cache; a power loss keeps the durable image plus what
+//! the plan's sector model lets through), every connection it held closes
+//! as a crashed node 0's do, and after the delay it starts again on that
+//! disk with the same configuration (`replicaof` included), as a new
+//! incarnation with a `Random` stream of its own
+//! (`stream::OTHER_NODE_RESTART_BASE`). A replica that refuses to start is
+//! tried again every second, [`REPLICA_START_ATTEMPTS_MAX`] times at most;
+//! then it stays down, and the replication checker says why.
 //!
 //! A node's `Net::connect` to the address of another node opens a
 //! [`PeerLink`]: after one network latency the connect reaches the target,
@@ -36,7 +48,7 @@
 use std::collections::BTreeSet;
 
 use redoubt_core::env::ConnId;
-use redoubt_core::{ConnInfo, Node};
+use redoubt_core::{Config, ConnInfo, Node};
 
 use redoubt_core::repl::replica::LinkState;
 use redoubt_core::repl::PeerState;
@@ -46,20 +58,46 @@ use super::simulation::{Event, NodeState, Simulation};
 use crate::check::replication::{
     differences, key_count, ReplicaEnd, ReplicationEnd, SETTLE_MS_MAX,
 };
-use crate::faults::{HeldDirection, PartitionMode};
+use crate::faults::{CrashKind, HeldDirection, PartitionMode};
+use crate::world::clock::SimClock;
+use crate::world::disk::{CrashKind as DiskCrash, SimDisk};
 use crate::world::env::{NetAction, SimEnv};
 use crate::world::net::{Direction, LinkId, NetPartition};
+use crate::world::rng::{stream, SimRng};
 use crate::world::trace::{TraceEvent, TraceRecord};
 
 /// The host every simulated node listens on.
 pub const NODE_HOST: &str = "127.0.0.1";
 
+/// Start attempts of a crashed replica, at most, a second apart.
+pub const REPLICA_START_ATTEMPTS_MAX: usize = 30;
+/// Between start attempts of a replica that refused to start.
+const REPLICA_START_RETRY_MS: u64 = 1000;
+
+/// A crashed replica waiting to start again.
+pub(super) struct DownReplica {
+    pub disk: SimDisk,
+    /// Why earlier start attempts failed.
+    pub refusals: Vec<String>,
+    /// It gave up: it refused [`REPLICA_START_ATTEMPTS_MAX`] times.
+    pub given_up: bool,
+}
+
 /// A node other than node 0: a replica.
 pub(super) struct OtherNode {
     /// `host:port` it listens on.
     pub addr: String,
-    pub node: Box<Node<SimEnv>>,
-    /// Lives so far, minus one (replicas do not restart yet).
+    /// `None` while it is down after a crash.
+    pub node: Option<Box<Node<SimEnv>>>,
+    /// The configuration it starts with (again after a crash).
+    pub config: Config,
+    /// Its disk while it is down.
+    pub down: Option<DownReplica>,
+    /// The trace hashes of its lives that ended (crashes, refused starts).
+    pub past_hashes: Vec<u64>,
+    /// It restarted and node 0 has not answered a PSYNC of it since.
+    pub sync_after_restart_pending: bool,
+    /// Lives so far, minus one.
     pub incarnation: usize,
     /// Something was delivered since its last `before_sleep`.
     pub touched: bool,
@@ -99,12 +137,24 @@ pub struct ReplicationPaths {
     /// A replica timed out its link (no data, a connect or handshake that
     /// took too long, a transfer that stalled).
     pub replica_timeouts: u64,
+    /// The counts below are reported (the scenario asks for replica
+    /// crashes).
+    pub restarts_counted: bool,
+    /// Replicas that started again after a crash.
+    pub replica_restarts: u64,
+    /// Start attempts of a crashed replica that failed.
+    pub replica_starts_refused: u64,
+    /// The first PSYNC node 0 answered for a restarted replica was
+    /// accepted (`+CONTINUE`): it went on from its own dump's history.
+    pub restarts_resynced_partially: u64,
+    /// ... or needed a full sync.
+    pub restarts_resynced_fully: u64,
 }
 
 impl ReplicationPaths {
     /// Every count by the name reports print, in a fixed order.
-    pub fn named(&self) -> [(&'static str, u64); 7] {
-        [
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        let mut named = vec![
             ("partial_resyncs", self.partial_resyncs),
             ("full_syncs_first", self.full_syncs_first),
             ("full_syncs_new_history", self.full_syncs_new_history),
@@ -115,7 +165,19 @@ impl ReplicationPaths {
             ("full_syncs_other", self.full_syncs_other),
             ("master_timeouts", self.master_timeouts),
             ("replica_timeouts", self.replica_timeouts),
-        ]
+        ];
+        if self.restarts_counted {
+            named.extend([
+                ("replica_restarts", self.replica_restarts),
+                ("replica_starts_refused", self.replica_starts_refused),
+                (
+                    "restarts_resynced_partially",
+                    self.restarts_resynced_partially,
+                ),
+                ("restarts_resynced_fully", self.restarts_resynced_fully),
+            ]);
+        }
+        named
     }
 
     /// Counts the timeouts a node's log lines tell of.
@@ -134,12 +196,16 @@ impl ReplicationPaths {
 }
 
 impl OtherNode {
-    pub fn new(addr: String, node: Node<SimEnv>) -> Self {
+    pub fn new(addr: String, node: Node<SimEnv>, config: Config) -> Self {
         let repl = &node.server().repl;
         let seen = (repl.replid.clone(), repl.offset);
         OtherNode {
             addr,
-            node: Box::new(node),
+            node: Some(Box::new(node)),
+            config,
+            down: None,
+            past_hashes: Vec::new(),
+            sync_after_restart_pending: false,
             incarnation: 0,
             touched: true,
             tick_at_ms: None,
@@ -151,9 +217,31 @@ impl OtherNode {
         }
     }
 
+    /// Why it is down, for the replication checker.
+    fn down_reason(&self) -> String {
+        match &self.down {
+            Some(down) if down.given_up => format!(
+                "refused to start after its crash {} times, last: {}",
+                down.refusals.len(),
+                down.refusals.last().map_or("", String::as_str)
+            ),
+            Some(down) => match down.refusals.last() {
+                Some(reason) => format!(
+                    "down after a crash, {} start attempts refused so far, last: {reason}",
+                    down.refusals.len()
+                ),
+                None => "down after a crash, its restart not due yet".into(),
+            },
+            None => "down".into(),
+        }
+    }
+
     /// Counts what its replication did since the last look.
     fn look_at_stream(&mut self) {
-        let repl = &self.node.server().repl;
+        let Some(node) = &self.node else {
+            return;
+        };
+        let repl = &node.server().repl;
         if repl.replid != self.seen.0 {
             self.full_syncs += 1;
             self.seen = (repl.replid.clone(), repl.offset);
@@ -227,7 +315,7 @@ impl Simulation {
     fn node_running(&mut self, number: usize) -> Option<&mut Node<SimEnv>> {
         match number {
             0 => self.running(),
-            n => Some(&mut self.others[n - 1].node),
+            n => self.others[n - 1].node.as_deref_mut(),
         }
     }
 
@@ -370,7 +458,10 @@ impl Simulation {
                 NodeState::Up { node, .. } => Some(node.on_accept(info)),
                 _ => None,
             },
-            (Some(number), Some(info)) => Some(self.others[number - 1].node.on_accept(info)),
+            (Some(number), Some(info)) => self.others[number - 1]
+                .node
+                .as_mut()
+                .map(|node| node.on_accept(info)),
             _ => None,
         };
         let what = match (target, accepted) {
@@ -444,7 +535,7 @@ impl Simulation {
             self.peer_ends
                 .remove(&(end.node, end.incarnation, end.conn));
         }
-        let watch_syncs = number == 0 && self.options.partitions_asked;
+        let watch_syncs = number == 0 && self.replication_paths_asked();
         let Some(node) = self.node_running(number) else {
             return;
         };
@@ -480,13 +571,22 @@ impl Simulation {
         };
         let partial = peer.state == PeerState::Online;
         let other = &mut self.others[replica - 1];
+        let Some(node) = &other.node else {
+            return;
+        };
         let first = other.syncs_answered == 0;
         other.syncs_answered += 1;
-        let ours = &other.node.server().repl;
+        let after_restart = std::mem::take(&mut other.sync_after_restart_pending);
+        let ours = &node.server().repl;
         let wanted = ours.offset + 1;
         let same_history = ours.replid == master_repl.replid
             || (ours.replid == master_repl.replid2 && wanted as i64 <= master_repl.second_offset);
         let paths = &mut self.replication_paths;
+        if after_restart && partial {
+            paths.restarts_resynced_partially += 1;
+        } else if after_restart {
+            paths.restarts_resynced_fully += 1;
+        }
         if partial {
             paths.partial_resyncs += 1;
         } else if first {
@@ -614,7 +714,11 @@ impl Simulation {
     pub(super) fn advance_other_clocks(&mut self) {
         let now = self.now_ms;
         for other in &mut self.others {
-            other.node.env_mut().advance_to(now);
+            match (&mut other.node, &mut other.down) {
+                (Some(node), _) => node.env_mut().advance_to(now),
+                (None, Some(down)) => down.disk.set_now_ms(now),
+                (None, None) => {}
+            }
         }
     }
 
@@ -624,16 +728,22 @@ impl Simulation {
             return;
         }
         other.tick_at_ms = None;
-        other.node.on_tick();
+        let Some(node) = other.node.as_mut() else {
+            return;
+        };
+        node.on_tick();
         other.touched = true;
     }
 
     pub(super) fn other_disk_done(&mut self, number: usize, at_ms: u64) {
         let other = &mut self.others[number - 1];
         other.disk_done_at_ms.remove(&at_ms);
-        let done = other.node.env_mut().disk.complete_due(at_ms);
+        let Some(node) = other.node.as_mut() else {
+            return;
+        };
+        let done = node.env_mut().disk.complete_due(at_ms);
         for (op, result) in done {
-            other.node.on_disk_done(op, result);
+            node.on_disk_done(op, result);
         }
         other.touched = true;
     }
@@ -653,12 +763,17 @@ impl Simulation {
     fn end_other_iteration(&mut self, number: usize) {
         let now = self.now_ms;
         let tracing = tracing::enabled!(target: "redoubt_sim", tracing::Level::DEBUG);
-        let count_logs = self.options.partitions_asked;
+        let count_logs = self.replication_paths_asked();
         let other = &mut self.others[number - 1];
         other.touched = false;
-        other.node.before_sleep();
+        let Some(node) = other.node.as_mut() else {
+            return;
+        };
+        node.before_sleep();
         other.look_at_stream();
-        let node = &mut other.node;
+        let Some(node) = other.node.as_mut() else {
+            return;
+        };
         let env = node.env_mut();
         // The log lines are hashed already; kept only to print them.
         let logs = std::mem::take(&mut env.logs);
@@ -759,7 +874,10 @@ impl Simulation {
         let caught_up = paused_until.is_none()
             && between_iterations
             && self.others.iter().all(|other| {
-                link_up(&other.node) && other.node.server().repl.offset == master_offset
+                other
+                    .node
+                    .as_ref()
+                    .is_some_and(|node| link_up(node) && node.server().repl.offset == master_offset)
             });
         if !caught_up && waited_ms < SETTLE_MS_MAX {
             return None;
@@ -770,13 +888,27 @@ impl Simulation {
             .iter()
             .enumerate()
             .map(|(index, other)| {
-                let data = dataset_of(&other.node);
+                let Some(node) = &other.node else {
+                    return ReplicaEnd {
+                        number: index + 1,
+                        addr: other.addr.clone(),
+                        link_up: false,
+                        link_state: "none",
+                        offset: 0,
+                        keys: 0,
+                        differences: Vec::new(),
+                        differences_total: 0,
+                        down: Some(other.down_reason()),
+                    };
+                };
+                let data = dataset_of(node);
                 let (differences, differences_total) = differences(&master_data, &data);
-                let repl = &other.node.server().repl;
+                let repl = &node.server().repl;
                 ReplicaEnd {
                     number: index + 1,
                     addr: other.addr.clone(),
-                    link_up: link_up(&other.node),
+                    down: None,
+                    link_up: link_up(node),
                     link_state: repl
                         .link
                         .as_ref()
@@ -800,10 +932,116 @@ impl Simulation {
     }
 
     /// The trace hashes of the other nodes' lives, in node order.
+    /// A crashed replica's ended lives come first, then its current one.
     pub(super) fn other_trace_hashes(&self) -> Vec<u64> {
         self.others
             .iter()
-            .map(|other| other.node.env().trace_hash())
+            .flat_map(|other| {
+                let current = other.node.as_ref().map(|node| node.env().trace_hash());
+                other.past_hashes.iter().copied().chain(current)
+            })
             .collect()
+    }
+
+    /// Whether the report counts the replication paths: the scenario asks
+    /// for partitions or replica crashes.
+    pub(super) fn replication_paths_asked(&self) -> bool {
+        self.options.partitions_asked || self.options.replica_crashes_asked
+    }
+
+    /// The plan's crash of `replica`: the node is dropped, its disk gets
+    /// what `kind` leaves, every connection it held closes, and it starts
+    /// again after `restart_delay_ms`. False if there is no such replica
+    /// or it is down already.
+    pub(super) fn crash_replica(
+        &mut self,
+        replica: u64,
+        kind: CrashKind,
+        restart_delay_ms: u64,
+    ) -> bool {
+        let number = replica as usize;
+        if number == 0 || number > self.others.len() || self.others[number - 1].node.is_none() {
+            return false;
+        }
+        self.close_peer_links_of(number);
+        let power_loss = super::lives::disk_faults(&self.options.faults.disk).power_loss;
+        let other = &mut self.others[number - 1];
+        let Some(node) = other.node.take() else {
+            return false;
+        };
+        let env = node.into_env();
+        other.past_hashes.push(env.trace_hash());
+        let mut disk = env.disk;
+        disk.crash(DiskCrash::Process);
+        if kind == CrashKind::PowerLoss {
+            let mut faults = disk.faults().clone();
+            faults.power_loss = power_loss;
+            disk.set_faults(faults);
+            disk.crash(DiskCrash::PowerLoss);
+        }
+        other.incarnation += 1;
+        other.touched = false;
+        other.tick_at_ms = None;
+        other.disk_done_at_ms.clear();
+        other.down = Some(DownReplica {
+            disk,
+            refusals: Vec::new(),
+            given_up: false,
+        });
+        self.schedule(
+            self.now_ms + restart_delay_ms,
+            Event::ReplicaRestart { node: number },
+        );
+        true
+    }
+
+    /// A crashed replica starts again on its disk with its configuration;
+    /// if it refuses, it is tried again a second later, a few times.
+    pub(super) fn restart_replica(&mut self, number: usize) {
+        let seed = self.options.seed;
+        let now = self.now_ms;
+        let mut clock = SimClock::new(self.options.wall_offset_ms as i64);
+        clock.advance_to(now);
+        let other = &mut self.others[number - 1];
+        let Some(mut down) = other.down.take() else {
+            return;
+        };
+        let lives_ended = other.past_hashes.len() as u64;
+        let random = SimRng::new(
+            seed,
+            stream::OTHER_NODE_RESTART_BASE
+                + number as u64 * stream::NODE_RESTARTS_MAX
+                + lives_ended.min(stream::NODE_RESTARTS_MAX - 1),
+        );
+        let mut env = SimEnv::new(clock, down.disk, random);
+        env.advance_to(now);
+        match Node::start(env, other.config.clone()) {
+            Ok(node) => {
+                let repl = &node.server().repl;
+                other.seen = (repl.replid.clone(), repl.offset);
+                other.node = Some(Box::new(node));
+                other.touched = true;
+                other.sync_after_restart_pending = true;
+                self.replication_paths.replica_restarts += 1;
+            }
+            Err(error) => {
+                let mut env = error.env;
+                other.past_hashes.push(env.trace_hash());
+                env.trace.clear();
+                down.disk = env.disk;
+                down.refusals.push(error.reason);
+                self.replication_paths.replica_starts_refused += 1;
+                if down.refusals.len() >= REPLICA_START_ATTEMPTS_MAX {
+                    down.given_up = true;
+                    other.down = Some(down);
+                    return;
+                }
+                other.down = Some(down);
+                self.schedule(
+                    now + REPLICA_START_RETRY_MS,
+                    Event::ReplicaRestart { node: number },
+                );
+            }
+        }
     }
 }

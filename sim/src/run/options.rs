@@ -62,6 +62,15 @@ pub struct RunOptions {
     /// schedule (and the run has replicas): the report then shows the
     /// replication paths taken.
     pub partitions_asked: bool,
+    /// The scenario asks for replica crashes, by generator or schedule
+    /// (and the run has replicas): the report then shows the replication
+    /// paths taken, with how restarted replicas synced.
+    pub replica_crashes_asked: bool,
+    /// Lines the replicas add to node 0's configuration
+    /// (`topology.replica_config`).
+    pub replica_config: Vec<String>,
+    /// Lines for one replica each, after those (`topology.replica_configs`).
+    pub replica_configs: Vec<Vec<String>>,
 }
 
 impl RunOptions {
@@ -156,6 +165,15 @@ impl RunOptions {
             .iter()
             .any(|fault| matches!(fault, ScheduledFault::Partition { .. }));
         let partitions_asked = replicas > 0 && (scenario.faults.partitions.is_some() || scheduled);
+        // Replica crashes too, after partitions.
+        let mut replica_crash_rng = SimRng::new(seed, stream::REPLICA_CRASHES);
+        faults.add_replica_crashes(&scenario.faults, replicas, &mut replica_crash_rng);
+        let scheduled = faults
+            .schedule
+            .iter()
+            .any(|fault| matches!(fault, ScheduledFault::ReplicaCrash { .. }));
+        let replica_crashes_asked =
+            replicas > 0 && (scenario.faults.replica_crashes.is_some() || scheduled);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
@@ -177,6 +195,9 @@ impl RunOptions {
             },
             faults,
             partitions_asked,
+            replica_crashes_asked,
+            replica_config: scenario.topology.replica_config.clone(),
+            replica_configs: scenario.topology.replica_configs.clone(),
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
             replicas,
@@ -244,6 +265,14 @@ impl RunOptions {
             lines.push(("replicas".into(), self.replicas.to_string()));
             let split = self.net.peer_split_percent.to_string();
             lines.push(("peer_split_percent".into(), split));
+            if !self.replica_config.is_empty() {
+                let config = format!("{:?}", self.replica_config);
+                lines.push(("replica_config".into(), config));
+            }
+            if !self.replica_configs.is_empty() {
+                let configs = format!("{:?}", self.replica_configs);
+                lines.push(("replica_configs".into(), configs));
+            }
         }
         // Only runs with applications say so, so other reports keep their
         // lines.

@@ -52,6 +52,15 @@ pub struct Topology {
     /// node exactly as without replicas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_per_seed: Option<Range>,
+    /// Configuration lines every replica applies after node 0's own
+    /// (`appendonly no`, `save 1 1`): replicas clone node 0's
+    /// configuration otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_config: Vec<String>,
+    /// Lines for one replica each, after `replica_config`: the first list
+    /// is replica 1's, and so on (replicas past the end add none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_configs: Vec<Vec<String>>,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -67,6 +76,8 @@ impl Default for Topology {
             nodes: 1,
             replicas: 0,
             replicas_per_seed: None,
+            replica_config: Vec::new(),
+            replica_configs: Vec::new(),
         }
     }
 }

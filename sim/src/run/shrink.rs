@@ -155,6 +155,8 @@ fn explicit_scenario(
             nodes: original.topology.nodes,
             replicas: options.replicas,
             replicas_per_seed: None,
+            replica_config: options.replica_config.clone(),
+            replica_configs: options.replica_configs.clone(),
         },
         node: NodeSection {
             config: options.node_config.clone(),

@@ -31,6 +31,10 @@
 //! happens, and no random draw is added. The plan's partitions between
 //! node 0 and a replica ([`crate::world::net`]) start as faults of the
 //! fault phase and heal by the quiet phase at the latest.
+//! The plan's replica crashes ([`super::nodes`]) drop a replica, give its
+//! disk the crash treatment node 0's gets, and start it again after their
+//! delay; a replica that will not start again stays down, and the
+//! replication checker fails the run naming why.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -151,6 +155,10 @@ pub(super) enum Event {
     /// A partition between nodes heals ([`super::nodes`]).
     Heal {
         partition: usize,
+    },
+    /// Node `node` (not node 0), down after a crash, starts again.
+    ReplicaRestart {
+        node: usize,
     },
 }
 
@@ -436,6 +444,7 @@ impl Simulation {
     /// Builds every piece of a run from the seed; nothing is shared with
     /// other runs.
     pub fn new(options: RunOptions) -> Result<Self, String> {
+        let restarts_counted = options.replica_crashes_asked;
         let mut config = options.node_config()?;
         if options.replicas > 0 {
             // A full sync starts as soon as a replica asks.
@@ -553,7 +562,10 @@ impl Simulation {
             final_wait_since_ms: None,
             replication_before_final: None,
             partitions_started: 0,
-            replication_paths: ReplicationPaths::default(),
+            replication_paths: ReplicationPaths {
+                restarts_counted,
+                ..ReplicationPaths::default()
+            },
         };
         Ok(simulation)
     }
@@ -857,6 +869,7 @@ impl Simulation {
             Event::OtherTick { node } => self.other_tick(node, at_ms),
             Event::OtherDiskDone { node } => self.other_disk_done(node, at_ms),
             Event::Heal { partition } => self.net.heal(partition),
+            Event::ReplicaRestart { node } => self.restart_replica(node),
         }
     }
 
@@ -899,7 +912,7 @@ impl Simulation {
     pub(super) fn end_iteration(&mut self) {
         self.node_touched = false;
         let now = self.now_ms;
-        let count_logs = self.options.partitions_asked;
+        let count_logs = self.replication_paths_asked();
         let Some(node) = self.running() else {
             return;
         };
@@ -1004,11 +1017,20 @@ fn other_nodes(options: &RunOptions, master: &Config) -> Result<Vec<OtherNode>, 
         let addr = node_addr(master.port, number);
         let (_, port) = addr.rsplit_once(':').expect("host:port");
         let mut config = master.clone();
-        let lines = format!(
+        let mut lines = format!(
             "port {port}\nreplicaof {} {}",
             super::nodes::NODE_HOST,
             master.port
         );
+        let own = options.replica_configs.get(number - 1);
+        for line in options
+            .replica_config
+            .iter()
+            .chain(own.into_iter().flatten())
+        {
+            lines.push('\n');
+            lines.push_str(line);
+        }
         config
             .apply_file_text(&lines)
             .map_err(|e| format!("replica {number}: {}: {}", e.text, e.reason))?;
@@ -1020,9 +1042,9 @@ fn other_nodes(options: &RunOptions, master: &Config) -> Result<Vec<OtherNode>, 
         );
         let random = SimRng::new(options.seed, base + stream::NODE_OFFSET_RANDOM);
         let env = SimEnv::new(clock, disk, random);
-        let node = Node::start(env, config)
+        let node = Node::start(env, config.clone())
             .map_err(|e| format!("replica {number} refused its first start: {}", e.reason))?;
-        others.push(OtherNode::new(addr, node));
+        others.push(OtherNode::new(addr, node, config));
     }
     Ok(others)
 }

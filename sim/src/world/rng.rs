@@ -22,6 +22,9 @@ pub mod stream {
     /// Network partitions between nodes (`faults.partitions`): a stream of
     /// their own, so scenarios without them draw exactly what they drew.
     pub const PARTITIONS: u64 = 7;
+    /// Replica crashes (`faults.replica_crashes`): a stream of their own,
+    /// so scenarios without them draw exactly what they drew.
+    pub const REPLICA_CRASHES: u64 = 8;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
@@ -36,6 +39,13 @@ pub mod stream {
     /// Offsets within an other node's streams.
     pub const NODE_OFFSET_RANDOM: u64 = 0;
     pub const NODE_OFFSET_DISK: u64 = 1;
+    /// An other node's `Random` after its n-th restart: this plus
+    /// `node * NODE_RESTARTS_MAX` plus n (streams no run drew before
+    /// replicas crashed).
+    pub const OTHER_NODE_RESTART_BASE: u64 = 6 << 16;
+    /// Restarts of one other node with streams of their own; later ones
+    /// reuse the last.
+    pub const NODE_RESTARTS_MAX: u64 = 1024;
 }
 
 /// An inclusive range `[min, max]` a seed picks a value from (scenario
