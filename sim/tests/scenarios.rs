@@ -527,32 +527,22 @@ fn a_replica_that_refuses_to_start_fails_the_run() {
 }
 
 /// A core bug the replica-crash scenario found (13 of seeds 0..1000 with
-/// commands that set TTLs in the mix; seeds 33, 37, 119, 223, 289, 346
-/// among them), not fixed: a replica started again from its own dump
-/// (`appendonly no`, `save 1 1`; the dump names `repl-id`/`repl-offset`)
-/// drops the keys whose expiry passed while it was down (`load_rdb`
-/// skips expired entries unless `aof_base`, "keys expired: 14" in its
-/// log), then PSYNCs and continues partially from the dump's offset. The
-/// master still has those keys (it has not expired them yet, or the
-/// stream after that offset PERSISTs them or moves their expiry), and the
-/// replica never hears of them again: it ends with the key missing (or an
-/// APPEND/INCR starting afresh) at the master's offset. Redis loads a dump
-/// without dropping expired keys when it is a replica (`iAmMaster()` in
-/// rdbLoad): its master's DEL removes them. The scenario leaves TTL
-/// commands out of its mix until core does the same; this test puts them
-/// back.
+/// commands that set TTLs in its mix; these seeds among them), now fixed:
+/// a replica started again from its own dump (`appendonly no`, `save 1 1`;
+/// the dump names `repl-id`/`repl-offset`) dropped the keys whose expiry
+/// passed while it was down, then continued partially from the dump's
+/// offset, while its master still had them (not yet expired, or PERSISTed
+/// by the stream after that offset): the replica ended at the master's
+/// offset with a key missing. Like Redis's replicas, core now keeps
+/// expired keys when it loads a dump as a replica; its master's DEL
+/// removes them.
 #[test]
-#[ignore = "core bug: a replica's dump load drops expired keys its master keeps"]
-fn known_bug_replica_dump_load_drops_expired_keys() {
+fn regression_replica_dump_load_keeps_expired_keys() {
     let path = format!(
         "{}/../scenarios/replica-crash.toml",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).expect("scenario file");
-    let text = text.replace(
-        "[workload.mix]\n",
-        "[workload.mix]\nset_ex = 3\nset_px = 3\nexpire = 3\npexpire = 3\n",
-    );
     let scenario = Scenario::parse(&text).expect("valid scenario");
     for seed in [33, 37, 119, 223, 289, 346] {
         let report = run_seed(seed, &scenario, None).expect("run");
