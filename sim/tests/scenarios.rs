@@ -39,10 +39,32 @@ fn count_before(line: &str, what: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn report_of(name: &str, seed: u64) -> redoubt_sim::Report {
+/// The text of `scenarios/{name}.toml`.
+fn scenario_text(name: &str) -> String {
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("scenario file");
-    let scenario = Scenario::parse(&text).expect("valid scenario");
+    std::fs::read_to_string(&path).expect("scenario file")
+}
+
+/// `scenarios/{name}.toml`, parsed.
+fn scenario_file(name: &str) -> Scenario {
+    Scenario::parse(&scenario_text(name)).expect("valid scenario")
+}
+
+/// Each of `seeds` runs `scenario` to its end and passes.
+fn assert_seeds_pass(scenario: &Scenario, seeds: &[u64]) {
+    for &seed in seeds {
+        let report = run_seed(seed, scenario, None).expect("run");
+        assert!(
+            report.stopped_by.is_none(),
+            "seed {seed}: {}",
+            report.render()
+        );
+        assert!(report.passed(), "seed {seed}: {}", report.render());
+    }
+}
+
+fn report_of(name: &str, seed: u64) -> redoubt_sim::Report {
+    let scenario = scenario_file(name);
     let shown = format!("scenarios/{name}.toml");
     run_seed(seed, &scenario, Some(&shown)).expect("run")
 }
@@ -340,11 +362,7 @@ fn partitions_take_every_path_across_seeds() {
 /// equal to the master; the report lists them and counts the syncs.
 #[test]
 fn partitions_from_a_schedule() {
-    let path = format!(
-        "{}/../scenarios/partitions.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = scenario_text("partitions");
     let schedule = r#"
 [[faults.schedule]]
 fault = "partition"
@@ -460,8 +478,7 @@ fn replica_crash_takes_both_restart_paths_across_seeds() {
 /// only for the scenario that asks: the replicas scenario is untouched.
 #[test]
 fn replica_crashes_from_a_schedule() {
-    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = scenario_text("replicas");
     let plain = Scenario::parse(&text).expect("valid scenario");
     let report = run_seed(3, &plain, None).expect("run");
     assert!(report.replication_paths.is_none(), "not asked, not counted");
@@ -506,11 +523,7 @@ restart_delay_ms = 0
 /// checker names it.
 #[test]
 fn a_replica_that_refuses_to_start_fails_the_run() {
-    let path = format!(
-        "{}/../scenarios/replica-crash.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let text = scenario_text("replica-crash");
     let text = text.replace(
         r#"["appendonly yes"]]"#,
         r#"["appendonly yes", "appendfsync no", "aof-load-truncated no"]]"#,
@@ -538,16 +551,10 @@ fn a_replica_that_refuses_to_start_fails_the_run() {
 /// removes them.
 #[test]
 fn regression_replica_dump_load_keeps_expired_keys() {
-    let path = format!(
-        "{}/../scenarios/replica-crash.toml",
-        env!("CARGO_MANIFEST_DIR")
+    assert_seeds_pass(
+        &scenario_file("replica-crash"),
+        &[33, 37, 119, 223, 289, 346],
     );
-    let text = std::fs::read_to_string(&path).expect("scenario file");
-    let scenario = Scenario::parse(&text).expect("valid scenario");
-    for seed in [33, 37, 119, 223, 289, 346] {
-        let report = run_seed(seed, &scenario, None).expect("run");
-        assert!(report.passed(), "seed {seed}: {}", report.render());
-    }
 }
 
 /// A core bug the replicas scenario found with messages between nodes
@@ -562,14 +569,9 @@ fn regression_replica_dump_load_keeps_expired_keys() {
 /// keeps them in `master_unapplied` until the command is complete.
 #[test]
 fn regression_replica_offset_counts_split_commands() {
-    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("scenario file");
-    let mut scenario = Scenario::parse(&text).expect("valid scenario");
+    let mut scenario = scenario_file("replicas");
     scenario.network.peer_split_percent = None;
-    for seed in [0, 2, 30, 42] {
-        let report = run_seed(seed, &scenario, None).expect("run");
-        assert!(report.passed(), "seed {seed}: {}", report.render());
-    }
+    assert_seeds_pass(&scenario, &[0, 2, 30, 42]);
 }
 
 /// A core bug the replicas scenario found with disk-based sync, now fixed
@@ -584,19 +586,9 @@ fn regression_replica_offset_counts_split_commands() {
 /// on every tick.
 #[test]
 fn regression_disk_based_sync_sends_the_dump() {
-    let path = format!("{}/../scenarios/replicas.toml", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("scenario file");
-    let mut scenario = Scenario::parse(&text).expect("valid scenario");
+    let mut scenario = scenario_file("replicas");
     scenario.node.config.push("repl-diskless-sync no".into());
-    for seed in [3, 42] {
-        let report = run_seed(seed, &scenario, None).expect("run");
-        assert!(
-            report.stopped_by.is_none(),
-            "seed {seed}: {}",
-            report.render()
-        );
-        assert!(report.passed(), "seed {seed}: {}", report.render());
-    }
+    assert_seeds_pass(&scenario, &[3, 42]);
 }
 
 /// A core bug found by scenarios/swarm.toml run with two replicas, now
