@@ -287,7 +287,7 @@ impl Server {
             self.peer_gone(env, client.id);
         }
         if client.is_master {
-            self.master_link_lost(env);
+            self.master_link_lost(env, client.db);
         }
         self.repl.waiting.retain(|&conn| conn != client.id);
         self.repl.dumps.remove(&client.id);

@@ -102,9 +102,6 @@ pub struct Link {
     transfer: Option<Transfer>,
     /// What `+FULLRESYNC` announced: the master's id and offset.
     fullresync: Option<(String, u64)>,
-    /// The database the stream had selected when the link broke: a
-    /// partial resync continues in it.
-    stream_db: usize,
     last_ack_ms: u64,
     /// Bytes of the dataset received, and its announced size (INFO's
     /// `master_sync_*` fields).
@@ -125,7 +122,6 @@ impl Link {
             since_ms: now_ms,
             transfer: None,
             fullresync: None,
-            stream_db: 0,
             last_ack_ms: 0,
             transfer_read: 0,
             transfer_size: None,
@@ -177,9 +173,7 @@ impl Server {
             self.repl.link_stream_db = self.repl.selected_db.unwrap_or(0);
         }
         let now = env.monotonic_ms();
-        let mut link = Link::new(host.to_string(), port, now);
-        link.stream_db = self.repl.link_stream_db;
-        self.repl.link = Some(link);
+        self.repl.link = Some(Link::new(host.to_string(), port, now));
         self.keyspace.set_expiry(self.expiry_mode());
         self.config.repl.replicaof = Some((host.to_string(), port));
         env.role_changed(true);
@@ -215,29 +209,15 @@ impl Server {
 
     /// Closes whatever link is open (handshake, transfer or stream).
     fn drop_link(&mut self, env: &mut dyn Env) {
-        let Some(link) = self.repl.link.as_mut() else {
+        let Some(conn) = self.link_conn() else {
             return;
         };
-        let Some(conn) = link.conn.take() else {
-            return;
-        };
-        if let Some(transfer) = link.transfer.take() {
-            let _ = env.close_file(transfer.file);
-            let _ = env.remove(&transfer.path);
-        }
-        link.input.clear();
-        link.expect.clear();
-        link.state = LinkState::Connect;
-        link.since_ms = env.monotonic_ms();
         if let Some(mut master) = self.clients.remove(&conn) {
             self.repl.link_stream_db = master.db;
-            if let Some(link) = self.repl.link.as_mut() {
-                link.stream_db = master.db;
-            }
             master.is_master = false;
             self.forget_client(&mut master, env);
         }
-        env.close(conn);
+        self.cancel_handshake(env);
     }
 
     /// Opens the link's connection (from `set_master` and the cron).
@@ -326,9 +306,12 @@ impl Server {
         link.since_ms = env.monotonic_ms();
     }
 
-    /// The master client went away (its connection closed or was killed).
-    pub fn master_link_lost(&mut self, env: &mut dyn Env) {
+    /// The master client went away (its connection closed or was
+    /// killed); its stream had `stream_db` selected, where a partial
+    /// resync continues.
+    pub fn master_link_lost(&mut self, env: &mut dyn Env, stream_db: usize) {
         let now = env.monotonic_ms();
+        self.repl.link_stream_db = stream_db;
         let Some(link) = self.repl.link.as_mut() else {
             return;
         };
@@ -584,7 +567,7 @@ impl Server {
         };
         let mut client = Client::new(conn, info, now, true);
         client.is_master = true;
-        client.db = link.stream_db;
+        client.db = self.repl.link_stream_db;
         self.clients.insert(conn, Box::new(client));
     }
 
@@ -795,9 +778,7 @@ impl Server {
                 );
             }
         }
-        if let Some(link) = self.repl.link.as_mut() {
-            link.stream_db = 0;
-        }
+        self.repl.link_stream_db = 0;
         self.create_master_client(env, conn);
         if eof_format {
             // The master holds the stream back until this first ACK.

@@ -561,3 +561,26 @@ fn a_replica_hides_keys_past_their_time_until_its_master_deletes_them() {
     assert_eq!(t.cmd(c, &["GET", "j"]), "$-1\r\n");
     assert_eq!(t.node.server().keyspace.dbs[0].len(), 0);
 }
+
+#[test]
+fn a_partial_resync_continues_in_the_database_the_stream_had_selected() {
+    let mut t = TestNode::new();
+    let link = replica_through_handshake(&mut t);
+    let id = "f".repeat(40);
+    let mut stream = format!("+CONTINUE {id}\r\n").into_bytes();
+    stream.extend(resp(&["SELECT", "3"]));
+    stream.extend(resp(&["SET", "a", "1"]));
+    t.node.on_bytes(link, &stream);
+    // The master closes the link; the replica reconnects and continues.
+    t.node.on_closed(link);
+    t.advance(1000);
+    let (next, _) = t.node.env().connects.last().cloned().unwrap();
+    assert_ne!(next, link);
+    t.node.on_connected(next);
+    t.node.on_bytes(next, b"+PONG\r\n+OK\r\n+OK\r\n");
+    let mut rest = format!("+CONTINUE {id}\r\n").into_bytes();
+    rest.extend(resp(&["SET", "b", "2"]));
+    t.node.on_bytes(next, &rest);
+    let dbs = &t.node.server().keyspace.dbs;
+    assert_eq!((dbs[0].len(), dbs[3].len()), (0, 2), "b went to database 3");
+}
