@@ -267,7 +267,7 @@ fn big_values() {
 fn swarm() {
     snapshot_at(
         "swarm",
-        42,
+        120,
         &["disk_full", "clock_jump_back", "write_errors_recovered"],
     );
 }

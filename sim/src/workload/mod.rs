@@ -615,6 +615,10 @@ impl Client {
             OpKind::Transaction => unreachable!("transactions are batches"),
             OpKind::FlushAll => vec![word("FLUSHALL")],
             OpKind::SwapDb => vec![word("SWAPDB"), word("0"), word("1")],
+            OpKind::Select => {
+                let db = self.rng.index(3).to_string().into_bytes();
+                vec![word("SELECT"), db]
+            }
             OpKind::BgRewriteAof => vec![word("BGREWRITEAOF")],
             OpKind::BgSave => vec![word("BGSAVE")],
             OpKind::Save => vec![word("SAVE")],

@@ -1,7 +1,7 @@
 //! The operation kinds of the workload, by the names scenario files use.
 
 /// Where the collection kinds start in [`OpKind::ALL`].
-const FIRST_COLLECTION: usize = 32;
+const FIRST_COLLECTION: usize = 33;
 
 /// One kind of workload operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,6 +32,10 @@ pub enum OpKind {
     Transaction,
     FlushAll,
     SwapDb,
+    /// SELECT 0, 1 or 2: the connection's later commands go there, so
+    /// writes reach several databases and the replication stream moves
+    /// between them.
+    Select,
     BgRewriteAof,
     BgSave,
     Save,
@@ -111,6 +115,7 @@ impl OpKind {
         OpKind::Transaction,
         OpKind::FlushAll,
         OpKind::SwapDb,
+        OpKind::Select,
         OpKind::BgRewriteAof,
         OpKind::BgSave,
         OpKind::Save,
@@ -171,6 +176,7 @@ impl OpKind {
     pub const OPERATOR: &'static [OpKind] = &[
         OpKind::FlushAll,
         OpKind::SwapDb,
+        OpKind::Select,
         OpKind::BgRewriteAof,
         OpKind::BgSave,
         OpKind::Save,
@@ -208,6 +214,7 @@ impl OpKind {
             OpKind::Transaction => "transaction",
             OpKind::FlushAll => "flushall",
             OpKind::SwapDb => "swapdb",
+            OpKind::Select => "select",
             OpKind::BgRewriteAof => "bgrewriteaof",
             OpKind::BgSave => "bgsave",
             OpKind::Save => "save",
