@@ -26,7 +26,6 @@ pub struct ReplicaHello {
     pub announced_ip: Option<String>,
     /// `capa eof`: takes a diskless sync's EOF-marker format.
     pub capa_eof: bool,
-    pub capa_psync2: bool,
     /// `rdb-only 1`: wants the dataset only (`redis-cli --rdb`).
     pub rdb_only: bool,
 }

@@ -207,9 +207,6 @@ impl<E: Env> Node<E> {
             self.server.queue_write(&mut client);
         }
         self.server.clients.insert(conn, client);
-        if std::mem::take(&mut self.server.repl.acks_changed) {
-            self.retry_waiting();
-        }
     }
 
     fn process_query(&mut self, client: &mut Client) {

@@ -10,8 +10,10 @@
 //! AOF written, or fsynced under `always`: `Client::reply_offset`), and
 //! for WAIT and WAITAOF the replicas' acknowledged offsets
 //! (`Client::repl_woff`). A replica's own output is gated by the same AOF
-//! barrier as a client's reply, so under `appendfsync always` no replica
-//! ever holds a write the master has not made durable.
+//! barrier as a client's reply, so under `appendfsync always` no command
+//! of the stream reaches a replica before the master made it durable (a
+//! full sync's snapshot, taken when it starts as Redis's fork is, may hold
+//! writes of that iteration not yet fsynced).
 
 use crate::client::Client;
 use crate::persist::aof_format::encode_command;

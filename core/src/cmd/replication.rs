@@ -101,8 +101,6 @@ fn replconf(ctx: &mut Ctx<'_>) -> Outcome {
             "CAPA" => {
                 if value.eq_ignore_ascii_case(b"eof") {
                     ctx.client.hello.capa_eof = true;
-                } else if value.eq_ignore_ascii_case(b"psync2") {
-                    ctx.client.hello.capa_psync2 = true;
                 }
             }
             "RDB-ONLY" => match value {
@@ -121,7 +119,6 @@ fn replconf(ctx: &mut Ctx<'_>) -> Outcome {
                 .flatten();
                 if ctx.client.is_replica {
                     ctx.server.replica_ack(ctx.env, ctx.client.id, offset, fack);
-                    ctx.server.repl.acks_changed = true;
                 }
                 return Ok(());
             }

@@ -139,12 +139,13 @@ impl Server {
             );
             return false;
         };
-        env.send(
-            client.id,
-            format!("+CONTINUE {}\r\n", self.repl.replid).as_bytes(),
-        );
-        if !tail.is_empty() {
-            env.send(client.id, &tail);
+        // Through the client's output, behind the AOF barrier like the
+        // rest of the stream: the tail may hold writes not yet fsynced.
+        let reply = format!("+CONTINUE {}\r\n", self.repl.replid);
+        client.out.buf.extend_from_slice(reply.as_bytes());
+        client.out.buf.extend_from_slice(&tail);
+        if self.aof_on {
+            client.reply_offset = client.reply_offset.max(self.aof.appended);
         }
         client.is_replica = true;
         let now = env.monotonic_ms();
@@ -268,7 +269,6 @@ impl Server {
                 env.send(conn, preamble);
             }
             peer.state = PeerState::WaitSnapshot;
-            peer.sync_offset = offset;
         }
     }
 
@@ -384,7 +384,6 @@ impl Server {
         for dump in self.repl.dumps.values_mut() {
             if dump.started && dump.outcome.is_none() {
                 dump.outcome = Some(result.clone());
-                self.repl.acks_changed = true;
             }
         }
         let conns = self.peers_waiting_for_snapshot();
@@ -730,7 +729,6 @@ impl Peer {
             listening_port: client.hello.listening_port,
             announced_ip: client.hello.announced_ip.clone(),
             capa_eof: client.hello.capa_eof,
-            sync_offset: 0,
             pending: Vec::new(),
             ack_offset: 0,
             fack_offset: 0,

@@ -62,8 +62,6 @@ pub struct Peer {
     pub announced_ip: Option<String>,
     /// The replica accepts the diskless EOF format (`REPLCONF capa eof`).
     pub capa_eof: bool,
-    /// The stream offset its full sync started at.
-    pub sync_offset: u64,
     /// Stream bytes produced while its dataset is on the way: they follow
     /// the snapshot.
     pub pending: Vec<u8>,
@@ -122,8 +120,6 @@ pub struct Repl {
     pub waiting: Vec<ConnId>,
     /// Ask replicas for an ACK at the next `before_sleep` (a client waits).
     pub get_ack_wanted: bool,
-    /// An ACK arrived: clients in WAIT look again.
-    pub acks_changed: bool,
     /// The database our stream had selected when we became a replica, or
     /// the link last broke: a partial resync continues in it.
     pub(crate) link_stream_db: usize,
@@ -169,7 +165,6 @@ impl Repl {
             last_cron_ms: 0,
             waiting: Vec::new(),
             get_ack_wanted: false,
-            acks_changed: false,
             link_stream_db: 0,
             eof_mark: None,
             stats: SyncStats::default(),
