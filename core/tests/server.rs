@@ -311,3 +311,16 @@ fn memory_usage() {
         "-ERR wrong number of arguments for 'memory|usage' command\r\n"
     );
 }
+
+/// Redis 7's protected configs take `local` too (loopback clients only);
+/// a config file or command line that says so must start the server.
+#[test]
+fn protected_configs_take_yes_no_or_local() {
+    let mut config = redoubt_core::Config::default();
+    let applied =
+        config.apply_file_text("enable-debug-command local\nenable-protected-configs yes\n");
+    assert!(applied.is_ok(), "{applied:?}");
+    assert_eq!(config.get("enable-debug-command").as_deref(), Some("local"));
+    let refused = config.apply_file_text("enable-module-command sometimes\n");
+    assert!(refused.is_err());
+}
