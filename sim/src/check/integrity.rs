@@ -20,7 +20,14 @@ use crate::world::trace::{TraceEvent, TraceRecord};
 pub struct ConnectionLog {
     pub client: usize,
     pub requests: Vec<Vec<Vec<u8>>>,
+    /// When the client sent each batch: (simulated ms, requests sent so
+    /// far), one entry per batch. A request's invoke time.
+    pub sent: Vec<(u64, usize)>,
     pub received: Vec<u8>,
+    /// When bytes reached the client: (simulated ms, bytes received so
+    /// far), one entry per delivery. A reply's completion time is that of
+    /// the delivery that brought its last byte.
+    pub arrived: Vec<(u64, u64)>,
     /// What the node sent, as (simulated ms, bytes sent so far, what the
     /// node promised then), one entry per send: when each reply left.
     pub released: Vec<(u64, u64, Promise)>,

@@ -133,6 +133,7 @@ impl Simulation {
         }
         let log = self.connections.get_mut(&conn).expect("open connection");
         log.requests.extend(batch);
+        log.sent.push((self.now_ms, log.requests.len()));
         let timeout_ms = self.options.workload.timeout_ms;
         // Only the workload's clients give up; the probe waits.
         let workload = matches!(self.clients[index].client.role, Role::Workload);
@@ -162,6 +163,7 @@ impl Simulation {
             return;
         }
         log.received.extend_from_slice(bytes);
+        log.arrived.push((self.now_ms, log.received.len() as u64));
         match self.clients[index].client.on_bytes(bytes) {
             Ok(true) => self.client_next(index),
             Ok(false) => {}
