@@ -573,6 +573,32 @@ fn restart_continues(master_flavor: Flavor, replica_flavor: Flavor) {
     assert_eq!(info_int(&master, "stats", "sync_full"), full_before);
 }
 
+/// A master with `min-replicas-to-write` set loads its AOF at a restart:
+/// the commands replayed from disk are not refused for want of replicas
+/// (redoubt refused them, and would not start, until the split-brain
+/// scenario of the simulator drew the directive).
+fn min_replicas_master_restarts_from_its_aof(flavor: Flavor) {
+    require_redis_tools();
+    let dir = ScratchDir::new("min-replicas-restart");
+    let args = ["--appendonly", "yes", "--min-replicas-to-write", "1"];
+    let server = Server::start_in(flavor, Some(&dir.path), &args);
+    let mut client = Client::connect(&server);
+    assert_eq!(
+        client.call(&["SET", "refused", "1"]),
+        Reply::Error("NOREPLICAS Not enough good replicas to write.".into())
+    );
+    client.ok(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    client.ok(&["SET", "k", "v"]);
+    client.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let mut server = server;
+    assert!(server.wait_exit(EXIT_TIMEOUT).is_some(), "the server exits");
+    drop(server);
+    let server = Server::start_in(flavor, Some(&dir.path), &args);
+    let mut client = Client::connect(&server);
+    assert_eq!(client.call(&["GET", "k"]), Reply::Bulk(b"v".to_vec()));
+    assert_eq!(client.call(&["EXISTS", "refused"]), Reply::Int(0));
+}
+
 /// `redis-check-rdb FILE` accepts the dump and counts `keys` keys in it.
 fn check_rdb(file: &std::path::Path, keys: i64) {
     let file_text = file.to_str().expect("utf-8 path");
@@ -1713,4 +1739,8 @@ every_pairing!(
     promotion,
 );
 
-every_master!(cli_replica, cli_rdb);
+every_master!(
+    cli_replica,
+    cli_rdb,
+    min_replicas_master_restarts_from_its_aof
+);

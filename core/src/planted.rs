@@ -35,6 +35,9 @@ pub enum PlantedBug {
     /// A replica deletes a key whose expiry its own clock says has passed,
     /// instead of waiting for its master's DEL.
     ReplicaExpiresByItsClock,
+    /// WAIT counts the replicas online, not those whose ACK covers the
+    /// client's last write.
+    WaitCountsOnlineReplicas,
 }
 
 impl PlantedBug {
@@ -49,6 +52,7 @@ impl PlantedBug {
         PlantedBug::RewriteScoresRounded,
         PlantedBug::ReplicaOffsetSkipsSplit,
         PlantedBug::ReplicaExpiresByItsClock,
+        PlantedBug::WaitCountsOnlineReplicas,
     ];
 
     /// The name the directive and the self-test use.
@@ -64,6 +68,7 @@ impl PlantedBug {
             PlantedBug::RewriteScoresRounded => "rewrite-scores-rounded",
             PlantedBug::ReplicaOffsetSkipsSplit => "replica-offset-skips-split",
             PlantedBug::ReplicaExpiresByItsClock => "replica-expires-by-its-clock",
+            PlantedBug::WaitCountsOnlineReplicas => "wait-counts-online-replicas",
         }
     }
 

@@ -741,3 +741,52 @@ fn all_scenarios_parse() {
         Scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
+
+/// Failover: at this seed the master is lost twice and a replica promoted
+/// each time; the writes WAIT and WAITAOF confirmed survive
+/// (`confirmed_by_replicas`), and some acknowledged writes are lost,
+/// counted and not judged.
+#[test]
+fn failover() {
+    snapshot_at("failover", 7, &["failover_crash", "final_crash"]);
+    let text = report_of("failover", 7).render();
+    assert!(
+        text.contains("durable: confirmed_by_replicas rule"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|line| line.contains("failover: pass"))
+        .expect("a failover line");
+    assert!(line.contains("2 promoted"), "{line}");
+    assert!(
+        count_before(line, " acknowledged writes lost") > 0,
+        "{line}"
+    );
+}
+
+/// Split brain: across seeds, masters cut from their replicas keep taking
+/// writes, which the promotion loses (counted); with
+/// `min-replicas-to-write` they refuse them, and what is lost stays within
+/// the bound. Every run passes.
+#[test]
+fn split_brain() {
+    snapshot_at("split-brain", 2, &["failover_partition"]);
+    let (mut unbounded_lost, mut bounded) = (0, 0);
+    for seed in 0..20 {
+        let report = report_of("split-brain", seed);
+        let text = report.render();
+        assert!(report.passed(), "seed {seed}: {text}");
+        let line = text
+            .lines()
+            .find(|line| line.contains("failover: pass"))
+            .expect("a failover line");
+        if count_before(line, " bounded by min-replicas-to-write") > 0 {
+            bounded += 1;
+        } else {
+            unbounded_lost += count_before(line, " acknowledged writes lost");
+        }
+    }
+    assert!(bounded > 0, "no seed bounded its split brain");
+    assert!(unbounded_lost > 0, "no unbounded split brain lost a write");
+}

@@ -92,6 +92,13 @@ const CASES: &[Case] = &[
         checkers: &["replication"],
     },
     Case {
+        bug: "wait-counts-online-replicas",
+        scenario: "failover",
+        // WAIT confirms writes a held link kept from the replicas; the
+        // replica promoted lacks them.
+        checkers: &["durable"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is

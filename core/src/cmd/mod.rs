@@ -903,8 +903,10 @@ fn write_refusal(
     resolved: &Resolved,
     now_ms: u64,
 ) -> Option<String> {
-    if client.is_master {
-        // The master's stream is applied whatever this node thinks.
+    if client.is_master || server.loading {
+        // The master's stream, and the AOF being loaded, are applied
+        // whatever this node thinks (`min-replicas-to-write` included,
+        // see `role_refusal`, which queuing in MULTI asks too).
         return None;
     }
     let refusal = match (server.aof_on, server.aof.refusal()) {
@@ -926,7 +928,7 @@ fn write_refusal(
 /// Why a write may not run here for replication's sake: too few good
 /// replicas (`min-replicas-to-write`), or a read-only replica.
 fn role_refusal(server: &Server, is_master: bool, now_ms: u64) -> Option<&'static str> {
-    if is_master {
+    if is_master || server.loading {
         return None;
     }
     if let Some(refusal) = server.min_replicas_refusal(now_ms) {

@@ -4,6 +4,7 @@
 use super::flag::{ADMIN, LOADING, NOSCRIPT, NO_MULTI, STALE};
 use super::{CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX};
 use crate::env::LogLevel;
+use crate::planted::{self, PlantedBug};
 use crate::repl::master::SyncRequest;
 use crate::repl::PeerState;
 use crate::resp::parse_i64;
@@ -262,7 +263,11 @@ fn wait(ctx: &mut Ctx<'_>) -> Outcome {
     }
     let wanted = parse_i64(ctx.arg(1)).ok_or(Error::from(ERR_NOT_INTEGER))?;
     let timeout_ms = wait_timeout(ctx.arg(2))?;
-    let acked = ctx.server.repl.peers_acked(ctx.client.repl_woff, false);
+    let acked = if planted::active(&ctx.server.config, PlantedBug::WaitCountsOnlineReplicas) {
+        ctx.server.repl.online_peers()
+    } else {
+        ctx.server.repl.peers_acked(ctx.client.repl_woff, false)
+    };
     if acked as i64 >= wanted || !ctx.may_block {
         ctx.server
             .repl

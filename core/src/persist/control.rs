@@ -257,6 +257,10 @@ impl Server {
             }
         }
         self.start_scheduled(env);
+        // Replicas that asked for a full sync while this job ran get theirs
+        // now, not at the next replication cron, as Redis's
+        // updateSlavesWaitingBgsave does.
+        self.start_pending_sync(env);
     }
 
     /// Installs a finished BGSAVE's dump; false if it could not be.

@@ -94,6 +94,33 @@ pub struct WriteUnit {
     pub aof_off_when_run: bool,
     /// The life of the node that ran it (0 for the first).
     pub incarnation: usize,
+    /// What a later WAIT or WAITAOF on its connection confirmed about it,
+    /// once that reply left the node.
+    pub confirmed: Confirmation,
+}
+
+/// What WAIT and WAITAOF replies confirmed about a write: a reply
+/// confirms every write its connection made before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Replicas that acknowledged it (WAIT's count, or WAITAOF's second):
+    /// it survives the loss of that many nodes, given a failover to the
+    /// replica furthest ahead.
+    pub replicas: u64,
+    /// When the reply that confirmed `replicas` left the node.
+    pub replicas_at_ms: u64,
+    /// WAITAOF counted the local AOF: it was fsynced, whatever the policy.
+    pub local_fsync: bool,
+}
+
+/// A WAIT or WAITAOF a connection ran: where its reply ends, and what it
+/// confirmed.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitReply {
+    pub conn: ConnId,
+    pub reply_end: u64,
+    pub replicas: u64,
+    pub local_fsync: bool,
 }
 
 /// A reply stream's releases: (simulated ms, bytes sent so far, the
@@ -112,9 +139,11 @@ pub struct UnitBuilder<'a> {
 }
 
 impl UnitBuilder<'_> {
-    /// Feeds `trace` through the model and groups what changed into units.
-    pub fn units(&mut self, trace: &[TraceRecord]) -> Vec<WriteUnit> {
+    /// Feeds `trace` through the model and groups what changed into units;
+    /// also the WAIT and WAITAOF replies that confirm them.
+    pub fn units(&mut self, trace: &[TraceRecord]) -> (Vec<WriteUnit>, Vec<WaitReply>) {
         let mut units = Vec::new();
+        let mut waits = Vec::new();
         let mut reply_bytes: BTreeMap<ConnId, u64> = BTreeMap::new();
         let mut aof_on = self.aof_on;
         // The AOF was off at some point since the current unit began.
@@ -147,6 +176,14 @@ impl UnitBuilder<'_> {
                 } => {
                     let sent = reply_bytes.entry(*conn).or_default();
                     *sent += reply.len() as u64;
+                    if let Some((replicas, local_fsync)) = wait_confirmation(record) {
+                        waits.push(WaitReply {
+                            conn: *conn,
+                            reply_end: *sent,
+                            replicas,
+                            local_fsync,
+                        });
+                    }
                     let changes = self.model.take_changes();
                     if !changes.is_empty() {
                         let reply_end = Some((*conn, *sent));
@@ -164,7 +201,7 @@ impl UnitBuilder<'_> {
         if !rest.is_empty() {
             units.push(self.unit(rest, None, off_in_unit));
         }
-        units
+        (units, waits)
     }
 
     fn unit(
@@ -186,6 +223,68 @@ impl UnitBuilder<'_> {
             promise: Promise::AofOff,
             aof_off_when_run,
             incarnation: self.incarnation,
+            confirmed: Confirmation::default(),
+        }
+    }
+}
+
+/// What a top-level WAIT (`:n`) or WAITAOF (`*2 :local :replicas`) reply
+/// confirms: (replicas, local fsync).
+fn wait_confirmation(record: &TraceRecord) -> Option<(u64, bool)> {
+    let TraceEvent::Executed { argv, reply, .. } = &record.event else {
+        return None;
+    };
+    let name = argv.first()?;
+    let integer = |bytes: &[u8]| -> Option<u64> {
+        let text = std::str::from_utf8(bytes.strip_prefix(b":")?).ok()?;
+        text.trim_end_matches("\r\n").parse().ok()
+    };
+    if name.eq_ignore_ascii_case(b"WAIT") {
+        return Some((integer(reply)?, false));
+    }
+    if !name.eq_ignore_ascii_case(b"WAITAOF") {
+        return None;
+    }
+    let body = reply.strip_prefix(b"*2\r\n")?;
+    let split = body.iter().position(|&b| b == b'\n')? + 1;
+    let local = integer(&body[..split])?;
+    let replicas = integer(&body[split..])?;
+    Some((replicas, local > 0))
+}
+
+/// Gives each unit what the WAIT and WAITAOF replies after it on its
+/// connection confirmed, counting only replies that left the node.
+pub fn mark_confirmations<'a>(
+    units: &mut [WriteUnit],
+    waits: &[WaitReply],
+    releases: impl Fn(ConnId) -> Option<&'a Releases>,
+) {
+    let mut by_conn: BTreeMap<ConnId, Vec<(u64, u64, u64, bool)>> = BTreeMap::new();
+    for wait in waits {
+        let Some(sent) = releases(wait.conn) else {
+            continue;
+        };
+        let at = sent.partition_point(|&(_, bytes, _)| bytes < wait.reply_end);
+        if let Some(&(at_ms, _, _)) = sent.get(at) {
+            let entry = (wait.reply_end, wait.replicas, at_ms, wait.local_fsync);
+            by_conn.entry(wait.conn).or_default().push(entry);
+        }
+    }
+    for unit in units {
+        let (Some((conn, end)), Some(_)) = (unit.reply_end, unit.released_at_ms) else {
+            continue;
+        };
+        let Some(waits) = by_conn.get(&conn) else {
+            continue;
+        };
+        let later = waits.partition_point(|&(wait_end, ..)| wait_end <= end);
+        for &(_, replicas, at_ms, local_fsync) in &waits[later..] {
+            let confirmed = &mut unit.confirmed;
+            confirmed.local_fsync |= local_fsync;
+            if replicas > confirmed.replicas {
+                confirmed.replicas = replicas;
+                confirmed.replicas_at_ms = at_ms;
+            }
         }
     }
 }
@@ -301,7 +400,7 @@ impl Trouble {
 }
 
 /// How a life of the node ended, as the durability rules see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ending {
     pub at_ms: u64,
     /// What the disk kept: everything written (process crash, or a clean
@@ -311,6 +410,30 @@ pub struct Ending {
     pub exit_made_safe: bool,
     /// The `everysec` window, stretched by the node's clock drift.
     pub window_ms: u64,
+    /// Not a restart: an operator promoted a replica. What survives is
+    /// what the replicas confirmed, not what the disk kept.
+    pub failover: Option<FailoverLoss>,
+}
+
+/// What a failover lost besides the master: the nodes lost earlier, at
+/// these simulated ms (replicas that crashed, masters an earlier failover
+/// replaced). A write confirmed by n replicas survives the loss of the
+/// master and n - 1 more nodes when the operator promotes the replica
+/// furthest ahead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailoverLoss {
+    pub nodes_lost_ms: Vec<u64>,
+}
+
+impl FailoverLoss {
+    /// Nodes lost since `at_ms`, the master included.
+    fn nodes_lost_since(&self, at_ms: u64) -> u64 {
+        1 + self
+            .nodes_lost_ms
+            .iter()
+            .filter(|&&down| down >= at_ms)
+            .count() as u64
+    }
 }
 
 impl Ending {
@@ -319,7 +442,16 @@ impl Ending {
         let Some(released) = unit.released_at_ms else {
             return false;
         };
+        if let Some(loss) = &self.failover {
+            let confirmed = &unit.confirmed;
+            return confirmed.replicas > 0
+                && confirmed.replicas >= loss.nodes_lost_since(confirmed.replicas_at_ms);
+        }
         if self.exit_made_safe {
+            return true;
+        }
+        if unit.confirmed.local_fsync && !unit.aof_off_when_run {
+            // WAITAOF counted the local AOF: fsynced, whatever the policy.
             return true;
         }
         if !self.power_loss {
@@ -337,6 +469,9 @@ impl Ending {
 
     /// The name of the rule, for reports.
     pub fn rule_name(&self) -> &'static str {
+        if self.failover.is_some() {
+            return "confirmed_by_replicas";
+        }
         match (self.exit_made_safe, self.power_loss) {
             (true, _) => "clean_exit",
             (false, false) => "written",

@@ -15,11 +15,14 @@
 //! * [`apps`]: the invariants of the "Redis in Action" applications hold
 //!   on every recovered dataset;
 //! * [`replication`]: once the work is over, every replica catches up with
-//!   its master and holds exactly its dataset.
+//!   its master and holds exactly its dataset;
+//! * [`failover`]: what each promotion lost, and the split-brain bound of
+//!   `min-replicas-to-write`.
 
 pub mod apps;
 pub mod durability;
 pub mod enospc;
+pub mod failover;
 pub mod integrity;
 pub mod liveness;
 pub mod model;

@@ -20,6 +20,10 @@ pub enum DownCause {
     },
     /// The run's last crash.
     Final(CrashKind),
+    /// An operator promoted replica `promoted` in the master's place.
+    Failover {
+        promoted: usize,
+    },
 }
 
 impl DownCause {
@@ -35,6 +39,7 @@ impl DownCause {
             DownCause::Exit { power_loss: false } => "clean exit".to_string(),
             DownCause::Exit { power_loss: true } => "clean exit, then power loss".to_string(),
             DownCause::Final(k) => format!("final {}", kind(k)),
+            DownCause::Failover { promoted } => format!("failover to node {promoted}"),
         }
     }
 }

@@ -13,4 +13,7 @@ pub mod plan;
 pub mod spec;
 
 pub use plan::{DiskProfile, FaultPlan, FinalKind};
-pub use spec::{CrashKind, FaultSpec, HeldDirection, PartitionMode, ScheduledFault, ShutdownHow};
+pub use spec::{
+    CrashKind, FailoverTrigger, FaultSpec, HeldDirection, PartitionMode, ScheduledFault,
+    ShutdownHow,
+};

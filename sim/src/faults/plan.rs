@@ -219,6 +219,40 @@ impl FaultPlan {
     }
 }
 
+impl FaultPlan {
+    /// Draws the failovers of `spec` (on their own stream, `rng`) into the
+    /// schedule. Nothing is drawn without replicas.
+    pub fn add_failovers(&mut self, spec: &FaultSpec, replicas: u64, rng: &mut SimRng) {
+        let Some(failovers) = &spec.failovers else {
+            return;
+        };
+        if replicas == 0 || failovers.triggers.is_empty() {
+            return;
+        }
+        let window = match self.quiet_at_ms {
+            Some(quiet_ms) => [quiet_ms.min(100), quiet_ms],
+            None => DEFAULT_WINDOW_MS,
+        };
+        for _ in 0..count(rng, failovers.count, failovers.enabled_percent) {
+            let at_ms = rng.pick(failovers.at_ms.unwrap_or(window), u64::MAX);
+            let trigger = failovers.triggers[rng.index(failovers.triggers.len())];
+            let kind = if rng.percent(50) {
+                CrashKind::Process
+            } else {
+                CrashKind::PowerLoss
+            };
+            self.schedule.push(ScheduledFault::Failover {
+                at_ms,
+                trigger,
+                kind,
+                detect_ms: rng.pick(failovers.detect_ms, u64::MAX),
+                back_after_ms: rng.pick(failovers.back_after_ms, u64::MAX),
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
+    }
+}
+
 /// Whether a generator runs in this seed, and how many faults it draws.
 fn count(rng: &mut SimRng, count: Range, enabled_percent: u64) -> u64 {
     let enabled = rng.percent(enabled_percent);

@@ -74,6 +74,12 @@ pub struct FaultSpec {
     /// own, only for seeds with replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_crashes: Option<ReplicaCrashSpec>,
+    /// Failovers by an operator: the master is lost (a crash, or a cut
+    /// from its replicas but not from its clients), and after a detection
+    /// delay the replica furthest ahead is promoted. Drawn from a stream
+    /// of their own, only for seeds with replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failovers: Option<FailoverSpec>,
     /// The node's clock drift, fixed (what `shrink` writes); otherwise the
     /// clock generator draws it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,6 +308,40 @@ pub struct ReplicaCrashSpec {
     pub enabled_percent: u64,
 }
 
+/// How a failover's master is lost.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverTrigger {
+    /// The master crashes (a process crash or power loss).
+    Crash,
+    /// The master is cut from every replica but not from its clients, and
+    /// goes on accepting writes until it is demoted: a split brain.
+    Partition,
+}
+
+/// Failovers, each drawn per seed: when, what loses the master, how long
+/// the operator takes to notice, and how long the old master stays away
+/// after the promotion (down, or cut off) before it returns as a replica.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    pub count: Range,
+    #[serde(default)]
+    pub at_ms: Option<Range>,
+    #[serde(default = "all_failover_triggers")]
+    pub triggers: Vec<FailoverTrigger>,
+    /// From losing the master to the promotion.
+    pub detect_ms: Range,
+    /// From the promotion to the old master's return.
+    pub back_after_ms: Range,
+    #[serde(default = "always")]
+    pub enabled_percent: u64,
+}
+
+fn all_failover_triggers() -> Vec<FailoverTrigger> {
+    vec![FailoverTrigger::Crash, FailoverTrigger::Partition]
+}
+
 /// Bits flipped at rest in a closed file (detection scenarios only).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -441,6 +481,17 @@ pub enum ScheduledFault {
         #[serde(default)]
         restart_delay_ms: u64,
     },
+    /// The master is lost by `trigger` (with `kind` for a crash); after
+    /// `detect_ms` the operator promotes the replica furthest ahead,
+    /// repoints the others to it, and the old master returns as its
+    /// replica `back_after_ms` after that.
+    Failover {
+        at_ms: u64,
+        trigger: FailoverTrigger,
+        kind: CrashKind,
+        detect_ms: u64,
+        back_after_ms: u64,
+    },
 }
 
 /// A crash as a schedule names it.
@@ -470,7 +521,8 @@ impl ScheduledFault {
             | ScheduledFault::Shutdown { at_ms, .. }
             | ScheduledFault::BitFlip { at_ms, .. }
             | ScheduledFault::Partition { at_ms, .. }
-            | ScheduledFault::ReplicaCrash { at_ms, .. } => at_ms,
+            | ScheduledFault::ReplicaCrash { at_ms, .. }
+            | ScheduledFault::Failover { at_ms, .. } => at_ms,
         }
     }
 
@@ -484,7 +536,8 @@ impl ScheduledFault {
             | ScheduledFault::Shutdown { at_ms, .. }
             | ScheduledFault::BitFlip { at_ms, .. }
             | ScheduledFault::Partition { at_ms, .. }
-            | ScheduledFault::ReplicaCrash { at_ms, .. } => *at_ms = new_at_ms,
+            | ScheduledFault::ReplicaCrash { at_ms, .. }
+            | ScheduledFault::Failover { at_ms, .. } => *at_ms = new_at_ms,
         }
     }
 
@@ -525,6 +578,14 @@ impl ScheduledFault {
                 kind: CrashKind::PowerLoss,
                 ..
             } => "replica_crash_power_loss",
+            ScheduledFault::Failover {
+                trigger: FailoverTrigger::Crash,
+                ..
+            } => "failover_crash",
+            ScheduledFault::Failover {
+                trigger: FailoverTrigger::Partition,
+                ..
+            } => "failover_partition",
         }
     }
 }
@@ -622,6 +683,16 @@ impl FaultSpec {
                 "faults.replica_crashes.enabled_percent",
                 spec.enabled_percent,
             ));
+        }
+        if let Some(spec) = &self.failovers {
+            ranges.push(("faults.failovers.count", spec.count));
+            ranges.push(("faults.failovers.detect_ms", spec.detect_ms));
+            ranges.push(("faults.failovers.back_after_ms", spec.back_after_ms));
+            ranges.extend(spec.at_ms.map(|r| ("faults.failovers.at_ms", r)));
+            percents.push(("faults.failovers.enabled_percent", spec.enabled_percent));
+            if spec.triggers.is_empty() {
+                return Err("faults.failovers.triggers: name at least one trigger".into());
+            }
         }
         if let Some(disk) = &self.disk {
             disk.collect_checks(&mut ranges, &mut percents);

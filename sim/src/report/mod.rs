@@ -312,6 +312,16 @@ fn describe_fault(fault: &crate::faults::ScheduledFault) -> String {
             )
         }
         F::Pause { at_ms, duration_ms } => format!("pause at {at_ms} ms for {duration_ms} ms"),
+        F::Failover {
+            at_ms,
+            kind,
+            detect_ms,
+            back_after_ms,
+            ..
+        } => format!(
+            "{} at {at_ms} ms ({kind:?}), promotion after {detect_ms} ms, old master back {back_after_ms} ms later",
+            fault.kind_name()
+        ),
         F::ClockJump { at_ms, delta_ms } => format!("clock jump at {at_ms} ms by {delta_ms} ms"),
         F::DiskFull {
             at_ms,

@@ -72,6 +72,8 @@ impl Simulation {
             NodeState::Up { .. } => None,
             NodeState::Gone => return,
         };
+        // Behind the proxy, which routes to a new master from its next check.
+        let restart_at_ms = restart_at_ms.or(self.proxy_wait_ms());
         if let Some(retry_ms) = restart_at_ms {
             // The node is down: the client tries again when it is back.
             let retry_ms = retry_ms.max(self.now_ms + 1);

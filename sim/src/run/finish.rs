@@ -16,6 +16,7 @@ use crate::check::replication::check_replication;
 use crate::check::shutdown::check_shutdown;
 use crate::check::work::{check_work, WorkFacts};
 use crate::check::{absent_within, model_verdict, Verdict};
+use crate::faults::ScheduledFault;
 use crate::report::{FaultTally, Report};
 use crate::workload::apps::AppStats;
 use crate::workload::ops::OpKind;
@@ -220,6 +221,15 @@ impl Simulation {
             off.push(("apps".into(), "no application ran".into()));
         }
         self.replication_verdict(&mut verdicts, &mut off);
+        let failovers_planned = self
+            .options
+            .faults
+            .schedule
+            .iter()
+            .any(|fault| matches!(fault, ScheduledFault::Failover { .. }));
+        if failovers_planned || !self.failovers.is_empty() {
+            verdicts.push(crate::check::failover::verdict(&self.failovers));
+        }
         match check_enospc(&self.enospc_facts()) {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("enospc".into(), "the disk never filled".into())),

@@ -17,7 +17,9 @@ use redoubt_core::Node;
 use super::simulation::{
     DiskFullRecord, Event, NodeState, ShutdownProgress, ShutdownRecord, Simulation,
 };
-use crate::check::durability::{mark_releases, Ending, Judgement, UnitBuilder, EVERYSEC_WINDOW_MS};
+use crate::check::durability::{
+    mark_confirmations, mark_releases, Ending, Judgement, UnitBuilder, EVERYSEC_WINDOW_MS,
+};
 use crate::check::model::value::{Data, Score};
 use crate::check::model::{Dataset, Entry};
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
@@ -173,6 +175,13 @@ impl Simulation {
                 restart_delay_ms,
                 ..
             } => self.crash_replica(replica, kind, restart_delay_ms),
+            ScheduledFault::Failover {
+                trigger,
+                kind,
+                detect_ms,
+                back_after_ms,
+                ..
+            } => self.start_failover(trigger, kind, detect_ms, back_after_ms),
         };
         if fired {
             *self.tallies.entry(fault.kind_name()).or_default() += 1;
@@ -248,6 +257,7 @@ impl Simulation {
             power_loss,
             exit_made_safe,
             window_ms,
+            failover: None,
         }
     }
 
@@ -276,6 +286,7 @@ impl Simulation {
         if disk_crash.is_some() {
             self.count_interrupted_jobs(&node);
         }
+        self.master_history = node.server().repl.replid.clone();
         self.paths.values_written_in_steps += node.server().stats.snapshot_values_split;
         let mut env = node.into_env();
         self.end_incarnation_into_lineage(&mut env);
@@ -323,7 +334,7 @@ impl Simulation {
     pub(super) fn end_incarnation_into_lineage(&mut self, env: &mut SimEnv) {
         let mut trace = self.end_incarnation(env);
         self.forget_peer_commands(self.incarnation, &mut trace);
-        let mut units = UnitBuilder {
+        let (mut units, waits) = UnitBuilder {
             model: &mut self.model,
             written: &mut self.written,
             incarnation: self.incarnation,
@@ -332,10 +343,12 @@ impl Simulation {
         .units(&trace);
         let incarnation = self.incarnation;
         let connections = &self.connections;
-        mark_releases(&mut units, |conn| {
+        let releases = |conn| {
             let log = connections.get(&(incarnation, conn))?;
             Some(log.released.as_slice())
-        });
+        };
+        mark_releases(&mut units, releases);
+        mark_confirmations(&mut units, &waits, releases);
         let acknowledged = units.iter().filter(|u| u.released_at_ms.is_some()).count();
         self.writes_acknowledged += acknowledged as u64;
         self.lineage.extend(units);

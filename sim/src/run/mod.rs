@@ -4,6 +4,7 @@
 //! simulated time, and the [`swarm`] that runs many seeds.
 
 mod clients;
+pub mod failover;
 mod finish;
 mod lives;
 mod nodes;

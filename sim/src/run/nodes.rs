@@ -983,6 +983,8 @@ impl Simulation {
         other.touched = false;
         other.tick_at_ms = None;
         other.disk_done_at_ms.clear();
+        self.nodes_lost_ms.push(self.now_ms);
+        let other = &mut self.others[number - 1];
         other.down = Some(DownReplica {
             disk,
             refusals: Vec::new(),

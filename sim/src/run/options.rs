@@ -174,6 +174,9 @@ impl RunOptions {
             .any(|fault| matches!(fault, ScheduledFault::ReplicaCrash { .. }));
         let replica_crashes_asked =
             replicas > 0 && (scenario.faults.replica_crashes.is_some() || scheduled);
+        // Failovers too, after replica crashes.
+        let mut failover_rng = SimRng::new(seed, stream::FAILOVERS);
+        faults.add_failovers(&scenario.faults, replicas, &mut failover_rng);
         RunOptions {
             seed,
             scenario: scenario.name.clone(),

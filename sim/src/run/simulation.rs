@@ -160,6 +160,8 @@ pub(super) enum Event {
     ReplicaRestart {
         node: usize,
     },
+    /// The operator promotes a replica ([`super::failover`]).
+    Promote,
 }
 
 impl Event {
@@ -438,6 +440,17 @@ pub struct Simulation {
     pub(super) partitions_started: usize,
     /// How replicas synced, when the scenario asks for partitions.
     pub(super) replication_paths: ReplicationPaths,
+    /// A failover whose promotion is due.
+    pub(super) failover: Option<super::failover::FailoverStart>,
+    /// The failovers so far.
+    pub(super) failovers: Vec<crate::check::failover::FailoverRecord>,
+    /// When nodes were lost (replica crashes, masters a failover replaced),
+    /// for what a later failover owes.
+    pub(super) nodes_lost_ms: Vec<u64>,
+    /// The proxy routes new connections to node 0 from this time on.
+    pub(super) proxy_ready_at_ms: u64,
+    /// The replication history node 0 was at when last seen up.
+    pub(super) master_history: String,
 }
 
 impl Simulation {
@@ -566,6 +579,11 @@ impl Simulation {
                 restarts_counted,
                 ..ReplicationPaths::default()
             },
+            failover: None,
+            failovers: Vec::new(),
+            nodes_lost_ms: Vec::new(),
+            proxy_ready_at_ms: 0,
+            master_history: String::new(),
         };
         Ok(simulation)
     }
@@ -870,6 +888,7 @@ impl Simulation {
             Event::OtherDiskDone { node } => self.other_disk_done(node, at_ms),
             Event::Heal { partition } => self.net.heal(partition),
             Event::ReplicaRestart { node } => self.restart_replica(node),
+            Event::Promote => self.promote(),
         }
     }
 

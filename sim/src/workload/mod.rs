@@ -570,6 +570,11 @@ impl Client {
         argv
     }
 
+    /// A WAIT's timeout: never 0, which waits for good.
+    fn wait_timeout(&mut self) -> Vec<u8> {
+        self.rng.range(10, 500).to_string().into_bytes()
+    }
+
     fn short_ms(&mut self) -> Vec<u8> {
         self.rng
             .range(1, self.expire_ms_max)
@@ -636,6 +641,15 @@ impl Client {
                 vec![word("CONFIG"), word("SET"), word("appendonly"), word(on)]
             }
             OpKind::Shutdown => vec![word("SHUTDOWN")],
+            OpKind::Wait => {
+                let replicas = self.rng.range(1, 2).to_string().into_bytes();
+                vec![word("WAIT"), replicas, self.wait_timeout()]
+            }
+            OpKind::WaitAof => {
+                let local = self.rng.range(0, 1).to_string().into_bytes();
+                let replicas = self.rng.range(0, 2).to_string().into_bytes();
+                vec![word("WAITAOF"), local, replicas, self.wait_timeout()]
+            }
             OpKind::LPush => self.push("LPUSH"),
             OpKind::RPush => self.push("RPUSH"),
             OpKind::LPop => vec![word("LPOP"), self.key()],

@@ -1,7 +1,7 @@
 //! The operation kinds of the workload, by the names scenario files use.
 
 /// Where the collection kinds start in [`OpKind::ALL`].
-const FIRST_COLLECTION: usize = 33;
+const FIRST_COLLECTION: usize = 35;
 
 /// One kind of workload operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,6 +42,12 @@ pub enum OpKind {
     ConfigSetAppendFsync,
     ConfigSetAppendOnly,
     Shutdown,
+    /// WAIT for 1 or 2 replicas, up to half a second: confirms the
+    /// connection's earlier writes to the replicas that acknowledged them.
+    Wait,
+    /// WAITAOF for the local AOF (or not) and 0 to 2 replicas, up to half a
+    /// second: confirms the connection's earlier writes as fsynced.
+    WaitAof,
     LPush,
     RPush,
     LPop,
@@ -122,6 +128,8 @@ impl OpKind {
         OpKind::ConfigSetAppendFsync,
         OpKind::ConfigSetAppendOnly,
         OpKind::Shutdown,
+        OpKind::Wait,
+        OpKind::WaitAof,
         OpKind::LPush,
         OpKind::RPush,
         OpKind::LPop,
@@ -221,6 +229,8 @@ impl OpKind {
             OpKind::ConfigSetAppendFsync => "config_set_appendfsync",
             OpKind::ConfigSetAppendOnly => "config_set_appendonly",
             OpKind::Shutdown => "shutdown",
+            OpKind::Wait => "wait",
+            OpKind::WaitAof => "waitaof",
             OpKind::LPush => "lpush",
             OpKind::RPush => "rpush",
             OpKind::LPop => "lpop",
@@ -275,6 +285,8 @@ impl OpKind {
     pub fn default_weight(self) -> u64 {
         match self {
             _ if OpKind::OPERATOR.contains(&self) => 0,
+            // Scenarios with replicas or an AOF name them.
+            OpKind::Wait | OpKind::WaitAof => 0,
             // Collections join a scenario's mix by name.
             _ if OpKind::COLLECTIONS.contains(&self) => 0,
             OpKind::Get | OpKind::Set | OpKind::Incr => 10,
@@ -293,7 +305,7 @@ mod tests {
     #[test]
     fn collections_start_at_lpush() {
         assert_eq!(OpKind::COLLECTIONS[0], OpKind::LPush);
-        assert_eq!(OpKind::ALL[FIRST_COLLECTION - 1], OpKind::Shutdown);
+        assert_eq!(OpKind::ALL[FIRST_COLLECTION - 1], OpKind::WaitAof);
         assert_eq!(OpKind::COLLECTIONS.last(), OpKind::ALL.last());
     }
 }

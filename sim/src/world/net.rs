@@ -158,6 +158,19 @@ impl SimNet {
         self.partitions.retain(|p| p.id != id);
     }
 
+    /// Nodes `a` and `b` swap numbers (a failover swaps their seats): the
+    /// partitions drawn for each follow it.
+    pub fn swap_nodes(&mut self, a: usize, b: usize) {
+        let swap = |n: usize| match n {
+            n if n == a => b,
+            n if n == b => a,
+            n => n,
+        };
+        for partition in &mut self.partitions {
+            partition.nodes = (swap(partition.nodes.0), swap(partition.nodes.1));
+        }
+    }
+
     /// Every partition heals (the quiet phase).
     pub fn heal_all(&mut self) {
         self.partitions.clear();

@@ -25,6 +25,8 @@ pub mod stream {
     /// Replica crashes (`faults.replica_crashes`): a stream of their own,
     /// so scenarios without them draw exactly what they drew.
     pub const REPLICA_CRASHES: u64 = 8;
+    /// Failovers, drawn after replica crashes.
+    pub const FAILOVERS: u64 = 9;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;

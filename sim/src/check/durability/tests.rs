@@ -38,7 +38,8 @@ fn history(promise: Promise) -> (Dataset, Vec<WriteUnit>, WrittenValues) {
         incarnation: 0,
         aof_on: true,
     }
-    .units(&trace);
+    .units(&trace)
+    .0;
     assert!(model.verdict().passed(), "{:?}", model.verdict().violations);
     let sent: BTreeMap<ConnId, Vec<(u64, u64, Promise)>> = [
         (
@@ -72,6 +73,7 @@ fn power_loss_at(at_ms: u64) -> Ending {
         power_loss: true,
         exit_made_safe: false,
         window_ms: EVERYSEC_WINDOW_MS,
+        failover: None,
     }
 }
 
@@ -267,7 +269,8 @@ fn expired_keys_compare_as_observed() {
         incarnation: 0,
         aof_on: true,
     }
-    .units(&trace);
+    .units(&trace)
+    .0;
     let end = model.data().clone();
     let empty = dataset(&[]);
     assert_eq!(find_prefix(&end, &units, &empty, 1_100), Some(1));
@@ -307,7 +310,8 @@ fn writes_run_with_the_aof_off_are_promised_nothing() {
         incarnation: 0,
         aof_on: false,
     }
-    .units(&trace);
+    .units(&trace)
+    .0;
     assert_eq!(units.len(), 4, "a, b, the transaction, d");
     let released: Vec<(u64, u64, Promise)> = vec![(10, 1_000, Promise::Always)];
     mark_releases(&mut units, |_| Some(released.as_slice()));
@@ -321,4 +325,93 @@ fn writes_run_with_the_aof_off_are_promised_nothing() {
             Promise::AofOff
         ]
     );
+}
+
+/// Conn 1: SET a, WAIT (1 replica), SET a, WAITAOF (fsynced locally, 2
+/// replicas), SET a: replies end at 5, 9, 14, 28 and 33 bytes, released at
+/// 10, 20, 30, 40 and 50 ms under `appendfsync no`.
+fn confirmed_history() -> Vec<WriteUnit> {
+    let trace = vec![
+        executed(1, &["SET", "a", "1"], "+OK\r\n", false),
+        executed(1, &["WAIT", "1", "100"], ":1\r\n", false),
+        executed(1, &["SET", "a", "2"], "+OK\r\n", false),
+        executed(
+            1,
+            &["WAITAOF", "1", "2", "100"],
+            "*2\r\n:1\r\n:2\r\n",
+            false,
+        ),
+        executed(1, &["SET", "a", "3"], "+OK\r\n", false),
+    ];
+    let mut model = Model::default();
+    let mut written = WrittenValues::default();
+    let (mut units, waits) = UnitBuilder {
+        model: &mut model,
+        written: &mut written,
+        incarnation: 0,
+        aof_on: true,
+    }
+    .units(&trace);
+    assert_eq!(waits.len(), 2);
+    let p = Promise::No;
+    let sent = vec![
+        (10, 5, p),
+        (20, 9, p),
+        (30, 14, p),
+        (40, 28, p),
+        (50, 33, p),
+    ];
+    mark_releases(&mut units, |_| Some(sent.as_slice()));
+    mark_confirmations(&mut units, &waits, |_| Some(sent.as_slice()));
+    units
+}
+
+/// A WAITAOF that counted the local AOF makes every earlier write of its
+/// connection owed after power loss, whatever the policy; WAIT does not.
+#[test]
+fn waitaof_local_fsync_is_owed_after_power_loss() {
+    let units = confirmed_history();
+    let confirmed: Vec<_> = units.iter().map(|u| u.confirmed).collect();
+    assert_eq!(
+        confirmed,
+        [
+            Confirmation {
+                replicas: 2,
+                replicas_at_ms: 40,
+                local_fsync: true
+            },
+            Confirmation {
+                replicas: 2,
+                replicas_at_ms: 40,
+                local_fsync: true
+            },
+            Confirmation::default(),
+        ]
+    );
+    let trouble = Trouble::default();
+    assert_eq!(required_prefix(&units, &power_loss_at(60), &trouble), 2);
+}
+
+/// At a failover, a write is owed when the replicas that confirmed it
+/// outnumber the nodes lost since: the master, and replicas down after the
+/// confirmation.
+#[test]
+fn failover_owes_what_enough_replicas_confirmed() {
+    let units = confirmed_history();
+    let trouble = Trouble::default();
+    let failover = |down: Vec<u64>| Ending {
+        failover: Some(FailoverLoss {
+            nodes_lost_ms: down,
+        }),
+        ..power_loss_at(60)
+    };
+    assert_eq!(required_prefix(&units, &failover(vec![]), &trouble), 2);
+    // A replica down before the confirmation does not count against it.
+    assert_eq!(required_prefix(&units, &failover(vec![35]), &trouble), 2);
+    assert_eq!(required_prefix(&units, &failover(vec![45]), &trouble), 2);
+    assert_eq!(
+        required_prefix(&units, &failover(vec![45, 46]), &trouble),
+        0
+    );
+    assert_eq!(failover(vec![]).rule_name(), "confirmed_by_replicas");
 }

@@ -1,0 +1,111 @@
+//! Failovers: what each promotion kept and lost.
+//!
+//! Whether the writes WAIT and WAITAOF confirmed survived is the
+//! `durable` checker's rule at the failover's restart
+//! ([`crate::check::durability::FailoverLoss`]). This checker counts, as
+//! Jepsen does, the acknowledged writes a promotion lost anyway: Redis's
+//! replication is asynchronous and promises them nothing, so the count is
+//! reported, not judged. What it judges is the bound `min-replicas-to-write`
+//! puts on a split brain: a master cut from its replicas refuses writes
+//! once it has heard from none for `min-replicas-max-lag` seconds, so no
+//! write it acknowledged after that (plus one ping period for the lag to
+//! show, and the network's delay) may be among the lost.
+
+use super::Verdict;
+use crate::faults::FailoverTrigger;
+use crate::run::failover::PROXY_CHECK_MS;
+
+/// The slack on the split-brain bound beyond `min-replicas-max-lag`: the
+/// lag is measured in whole seconds from the last ACK, which comes once a
+/// second.
+pub const SPLIT_BRAIN_SLACK_MS: u64 = 2 * PROXY_CHECK_MS;
+
+/// One failover, as the report tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverRecord {
+    /// When the master was lost.
+    pub started_ms: u64,
+    /// When the operator promoted a replica; `None`: it did not (the
+    /// master came back first, or no replica ran).
+    pub promoted_ms: Option<u64>,
+    pub trigger: FailoverTrigger,
+    /// The node promoted (its number before the swap).
+    pub promoted: usize,
+    /// The old master's stream offset when it was lost (0 if it was down),
+    /// and the promoted replica's.
+    pub master_offset: u64,
+    pub promoted_offset: u64,
+    /// Acknowledged writes the promoted dataset does not hold.
+    pub acknowledged_lost: u64,
+    /// When the last of them was acknowledged.
+    pub last_lost_released_ms: Option<u64>,
+    /// Of those, writes a WAIT or WAITAOF had confirmed to some replica
+    /// (too few to be owed, or the durable checker fails the run).
+    pub confirmed_lost: u64,
+    /// What became of the old master.
+    pub old_master: &'static str,
+    /// The old master's `min-replicas-max-lag` in ms, when its
+    /// `min-replicas-to-write` was set.
+    pub split_brain_bound_ms: Option<u64>,
+}
+
+impl FailoverRecord {
+    /// A failover whose promotion did not happen.
+    pub fn skipped(progress: &crate::run::failover::FailoverStart) -> Self {
+        FailoverRecord {
+            started_ms: progress.started_ms,
+            promoted_ms: None,
+            trigger: progress.trigger,
+            promoted: 0,
+            master_offset: 0,
+            promoted_offset: 0,
+            acknowledged_lost: 0,
+            last_lost_released_ms: None,
+            confirmed_lost: 0,
+            old_master: "came back first, or no replica of its history ran",
+            split_brain_bound_ms: None,
+        }
+    }
+}
+
+/// The failover verdict.
+pub fn verdict(failovers: &[FailoverRecord]) -> Verdict {
+    let promoted: Vec<&FailoverRecord> = failovers
+        .iter()
+        .filter(|f| f.promoted_ms.is_some())
+        .collect();
+    let lost: u64 = promoted.iter().map(|f| f.acknowledged_lost).sum();
+    let confirmed_lost: u64 = promoted.iter().map(|f| f.confirmed_lost).sum();
+    let mut violations = Vec::new();
+    let mut bounded = 0;
+    for failover in &promoted {
+        if failover.trigger != FailoverTrigger::Partition {
+            continue;
+        }
+        if let Some(bound_ms) = failover.split_brain_bound_ms {
+            bounded += 1;
+            let limit = failover.started_ms + bound_ms + SPLIT_BRAIN_SLACK_MS;
+            if let Some(last) = failover.last_lost_released_ms.filter(|&ms| ms > limit) {
+                violations.push(format!(
+                    "split brain from {} ms: a write acknowledged at {last} ms was lost, past min-replicas-max-lag ({bound_ms} ms + {SPLIT_BRAIN_SLACK_MS} ms slack)",
+                    failover.started_ms
+                ));
+            }
+        }
+    }
+    let split = promoted
+        .iter()
+        .filter(|f| f.trigger == FailoverTrigger::Partition)
+        .count();
+    let bound = format!("{split} split brains, {bounded} bounded by min-replicas-to-write");
+    Verdict {
+        name: "failover",
+        passed: violations.is_empty(),
+        summary: format!(
+            "{} failovers, {} promoted, {lost} acknowledged writes lost (reported, not judged; {confirmed_lost} of them confirmed to too few replicas), {bound}",
+            failovers.len(),
+            promoted.len()
+        ),
+        violations,
+    }
+}

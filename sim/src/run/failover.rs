@@ -1,0 +1,436 @@
+//! Failover by an operator, behind a proxy.
+//!
+//! The clients reach the master through a proxy that, as HAProxy's
+//! tcp-check does, asks every node `INFO replication` once a second and
+//! routes new connections to the one answering `role:master`. Node 0 is
+//! that seat: whichever node the proxy routes to. A failover
+//! ([`crate::faults::ScheduledFault::Failover`]) loses the master, by a
+//! crash or by cutting it from every replica (not from its clients, which
+//! go on writing to it: a split brain), and after the plan's detection
+//! delay the operator:
+//!
+//! 1. picks the running replica furthest ahead (the largest offset), as
+//!    Sentinel does, and sends it `REPLICAOF NO ONE`;
+//! 2. sends every other replica `REPLICAOF` the new master (a replica that
+//!    is down gets it in its configuration, for its restart);
+//! 3. demotes the old master: if it still runs, `REPLICAOF` the new master
+//!    at once and the proxy drops its clients' connections; if it is down,
+//!    its configuration names the new master, and it starts again as a
+//!    replica after the plan's delay.
+//!
+//! The simulator then swaps the two nodes' seats: the promoted node becomes
+//! node 0 (its address, configuration, disk profile and faults with it),
+//! the old master takes the promoted node's number. Every connection
+//! either node held to another node is reset (each side hears the close),
+//! partitions follow the nodes they were drawn for, and both seats begin a
+//! new life. The proxy routes new connections to the new master from its
+//! next check, on the next whole second.
+//!
+//! For the checkers a failover is a restart of node 0 whose recovered
+//! dataset is the promoted replica's: the prefix checker finds which prefix
+//! of the write log it holds; the durability rule is
+//! [`crate::check::durability::FailoverLoss`] (what WAIT and WAITAOF
+//! confirmed to enough replicas); the acknowledged writes it lost anyway are
+//! counted, Jepsen's way, and reported, not judged, since Redis does not
+//! promise them ([`crate::check::failover`]).
+
+use redoubt_core::env::{Clock, ConnId};
+use redoubt_core::{ConnInfo, Node};
+
+use super::lives::dataset_of;
+use super::nodes::{node_addr, DownReplica, NODE_HOST};
+use super::simulation::{Event, NodeState, Simulation};
+use crate::check::durability::{Ending, FailoverLoss, Judgement, Promise};
+use crate::check::failover::FailoverRecord;
+use crate::check::recovery::{DownCause, Recovered, RestartReport};
+use crate::faults::{CrashKind, FailoverTrigger, PartitionMode};
+use crate::workload::resp::encode_request;
+use crate::world::disk::DiskFaults;
+use crate::world::env::{NetAction, SimEnv};
+
+/// Between the proxy's checks of the nodes.
+pub const PROXY_CHECK_MS: u64 = 1000;
+
+/// A failover under way: the master is lost, the promotion not yet made.
+#[derive(Debug, Clone)]
+pub struct FailoverStart {
+    pub started_ms: u64,
+    /// The history (`master_replid`) the master was at when last seen: a
+    /// replica on another (one that never synced since it came back)
+    /// would bring back a dataset that is no prefix of it, and Sentinel
+    /// would not pick it either.
+    pub history: String,
+    /// Node 0's life when the master was lost: if it went down and came
+    /// back since, the operator saw it return and does not promote.
+    pub incarnation: usize,
+    pub trigger: FailoverTrigger,
+    pub back_after_ms: u64,
+}
+
+impl Simulation {
+    /// The plan's failover starts: the master is lost now and the operator
+    /// promotes a replica after `detect_ms`. False if there is no replica,
+    /// another failover is under way, or the master cannot be lost this way
+    /// now (a partition needs it running).
+    pub(super) fn start_failover(
+        &mut self,
+        trigger: FailoverTrigger,
+        kind: CrashKind,
+        detect_ms: u64,
+        back_after_ms: u64,
+    ) -> bool {
+        if self.others.is_empty() || self.failover.is_some() || self.shutdown.is_some() {
+            return false;
+        }
+        let up = matches!(
+            self.node,
+            NodeState::Up {
+                paused_until: None,
+                ..
+            }
+        );
+        if let NodeState::Up { node, .. } = &self.node {
+            self.master_history = node.server().repl.replid.clone();
+        }
+        match trigger {
+            FailoverTrigger::Crash if up => {
+                // Clients retry when the proxy could route them again.
+                let delay = detect_ms + PROXY_CHECK_MS;
+                self.crash_node(kind, delay, DownCause::Crash(kind), false);
+            }
+            // Down already: the operator notices all the same.
+            FailoverTrigger::Crash => {}
+            FailoverTrigger::Partition if up => {
+                let duration_ms = detect_ms + back_after_ms;
+                for replica in 1..=self.others.len() as u64 {
+                    self.start_partition(replica, duration_ms, PartitionMode::Cut, None);
+                }
+            }
+            FailoverTrigger::Partition => return false,
+        }
+        self.failover = Some(FailoverStart {
+            history: self.master_history.clone(),
+            incarnation: self.incarnation,
+            started_ms: self.now_ms,
+            trigger,
+            back_after_ms,
+        });
+        self.schedule(self.now_ms + detect_ms, Event::Promote);
+        true
+    }
+
+    /// The operator's promotion, if the master is still lost and a replica
+    /// runs.
+    pub(super) fn promote(&mut self) {
+        let Some(progress) = self.failover.take() else {
+            return;
+        };
+        let still_lost = match progress.trigger {
+            // It came back by itself first: nothing to do.
+            FailoverTrigger::Crash => {
+                matches!(&self.node, NodeState::Down(parked) if !parked.is_final)
+            }
+            // Healed already (by the quiet phase): the master has its
+            // replicas back, and the operator sees nothing to do.
+            FailoverTrigger::Partition => match &self.node {
+                NodeState::Up { paused_until, .. } => {
+                    paused_until.is_none() && self.net.cut_between(0, 1)
+                }
+                NodeState::Down(parked) => !parked.is_final,
+                NodeState::Gone => false,
+            },
+        };
+        let still_lost = still_lost && self.incarnation == progress.incarnation && !self.ended;
+        let chosen = self.furthest_replica(&progress.history);
+        let Some(chosen) = chosen.filter(|_| still_lost) else {
+            self.failovers.push(FailoverRecord::skipped(&progress));
+            return;
+        };
+        let master_offset_before = self.seat_offset();
+        let repl = &self.config.repl;
+        let split_brain_bound_ms =
+            (repl.min_replicas_to_write > 0).then_some(repl.min_replicas_max_lag_s * 1000);
+        // The old master's life as node 0 ends; what it ran joins the log.
+        let old = match std::mem::replace(&mut self.node, NodeState::Gone) {
+            NodeState::Up { mut node, .. } => {
+                self.end_incarnation_into_lineage(node.env_mut());
+                let held: Vec<ConnId> = self.open_at_node.iter().copied().collect();
+                let peers = self.peer_conns_of(0);
+                self.close_connections_of_node();
+                for conn in held.into_iter().chain(peers) {
+                    node.on_closed(conn);
+                }
+                self.forget_node_schedule();
+                self.death = None;
+                if let Some(since) = self.fsync_error_since_ms.take() {
+                    self.trouble.add(since, self.now_ms);
+                }
+                Ok(node)
+            }
+            NodeState::Down(parked) => Err(parked.disk),
+            NodeState::Gone => unreachable!("a lost master is up or down"),
+        };
+        // The promoted node leaves its seat.
+        let other = &mut self.others[chosen - 1];
+        let mut promoted = other.node.take().expect("the chosen replica runs");
+        let promoted_offset = promoted.server().repl.offset;
+        let peers = self.peer_conns_of(chosen);
+        self.close_peer_links_of(chosen);
+        for conn in peers {
+            promoted.on_closed(conn);
+        }
+        operator_command(&mut promoted, &["REPLICAOF", "NO", "ONE"]);
+        assert!(
+            !promoted.server().repl.is_replica(),
+            "REPLICAOF NO ONE left the node a replica"
+        );
+        // Only client-facing lives keep their trace. Its life in this seat
+        // ended: the seat's next start draws from a stream of its own.
+        promoted.env_mut().trace.clear();
+        let hash = promoted.env().trace_hash();
+        self.others[chosen - 1].past_hashes.push(hash);
+        // Swap the seats: addresses, configurations, numbers.
+        let other = &mut self.others[chosen - 1];
+        std::mem::swap(&mut self.master_addr, &mut other.addr);
+        let mut master_config = other.config.clone();
+        master_config.repl.replicaof = None;
+        let mut old_config = std::mem::replace(&mut self.config, master_config);
+        let (host, port) = (NODE_HOST.to_string(), self.config.port);
+        old_config.repl.replicaof = Some((host.clone(), port));
+        other.config = old_config;
+        other.incarnation += 1;
+        other.touched = true;
+        other.tick_at_ms = None;
+        other.disk_done_at_ms.clear();
+        other.sync_after_restart_pending = true;
+        self.net.swap_nodes(0, chosen);
+        // The old master, demoted.
+        let old_life = match old {
+            Ok(mut node) => {
+                let env = node.env_mut();
+                env.disk.heal();
+                env.disk.set_faults(DiskFaults::default());
+                env.disk.set_capacity_bytes(self.capacity_default_bytes);
+                let port_text = port.to_string();
+                operator_command(&mut node, &["REPLICAOF", &host, &port_text]);
+                assert!(
+                    node.server().repl.is_replica(),
+                    "REPLICAOF left the old master a master"
+                );
+                let other = &mut self.others[chosen - 1];
+                let repl = &node.server().repl;
+                other.seen = (repl.replid.clone(), repl.offset);
+                other.node = Some(node);
+                "demoted while running"
+            }
+            Err(mut disk) => {
+                disk.heal();
+                disk.set_faults(DiskFaults::default());
+                disk.set_capacity_bytes(self.capacity_default_bytes);
+                self.others[chosen - 1].down = Some(DownReplica {
+                    disk,
+                    refusals: Vec::new(),
+                    given_up: false,
+                });
+                let at_ms = self.now_ms + progress.back_after_ms;
+                self.schedule(at_ms, Event::ReplicaRestart { node: chosen });
+                "restarts as a replica"
+            }
+        };
+        // The other replicas follow the new master.
+        let port_text = port.to_string();
+        for number in 1..=self.others.len() {
+            if number == chosen {
+                continue;
+            }
+            let other = &mut self.others[number - 1];
+            other.config.repl.replicaof = Some((host.clone(), port));
+            if let Some(node) = other.node.as_mut() {
+                operator_command(node, &["REPLICAOF", &host, &port_text]);
+                other.touched = true;
+            }
+        }
+        let record = FailoverRecord {
+            started_ms: progress.started_ms,
+            promoted_ms: Some(self.now_ms),
+            trigger: progress.trigger,
+            promoted: chosen,
+            master_offset: master_offset_before,
+            promoted_offset,
+            old_master: old_life,
+            split_brain_bound_ms,
+            ..FailoverRecord::skipped(&progress)
+        };
+        self.seat_promoted(promoted, &progress, record);
+    }
+
+    /// The promoted node takes node 0's seat: judged as a restart whose
+    /// dataset is the replica's, then the clients' master.
+    fn seat_promoted(
+        &mut self,
+        node: Box<Node<SimEnv>>,
+        progress: &FailoverStart,
+        mut record: FailoverRecord,
+    ) {
+        self.incarnation += 1;
+        let recovered = dataset_of(&node);
+        let off = self.durability_off_reason();
+        let ending = Ending {
+            at_ms: self.now_ms,
+            power_loss: false,
+            exit_made_safe: false,
+            window_ms: 0,
+            failover: Some(FailoverLoss {
+                nodes_lost_ms: self.nodes_lost_ms.clone(),
+            }),
+        };
+        let check = Judgement {
+            final_state: self.model.data(),
+            units: &self.lineage,
+            recovered: &recovered,
+            wall_ms: self.wall_high_ms.max(node.env().wall_ms()),
+            written: &self.written,
+        }
+        .judge(off.is_none().then_some((&ending, &self.trouble)));
+        let kept = check.prefix.unwrap_or(0);
+        let acknowledged_lost = self.lineage[kept..]
+            .iter()
+            .filter(|unit| unit.released_at_ms.is_some())
+            .collect::<Vec<_>>();
+        record.acknowledged_lost = acknowledged_lost.len() as u64;
+        record.last_lost_released_ms = acknowledged_lost
+            .iter()
+            .filter_map(|unit| unit.released_at_ms)
+            .max();
+        record.confirmed_lost = acknowledged_lost
+            .iter()
+            .filter(|unit| unit.confirmed.replicas > 0)
+            .count() as u64;
+        let chosen = record.promoted;
+        self.failovers.push(record);
+        // The old master is lost to later failovers: it comes back only as
+        // a replica of the new one, with its dataset.
+        self.nodes_lost_ms.push(progress.started_ms);
+        let owed = check.durable.as_ref().map(|durable| {
+            self.lineage[..durable.required]
+                .iter()
+                .filter_map(|unit| {
+                    let (conn, end) = unit.reply_end?;
+                    Some((unit.incarnation, conn, end))
+                })
+                .collect()
+        });
+        let when = format!("failover {}", self.failovers.len());
+        self.app_findings
+            .check(&when, &recovered, &self.app_acks, owed.as_ref());
+        match check.prefix {
+            Some(k) => self.lineage.truncate(k),
+            None => self.lineage.clear(),
+        }
+        // What the old master promised about its disk (the fsync policy in
+        // force, a WAITAOF's local fsync) says nothing of the new master's:
+        // the writes it kept are owed later only as written, not as synced.
+        for unit in &mut self.lineage {
+            if matches!(unit.promise, Promise::Always | Promise::EverySec) {
+                unit.promise = Promise::No;
+            }
+            unit.confirmed.local_fsync = false;
+        }
+        let recovered_keys = recovered.values().map(|keys| keys.len()).sum();
+        self.model.restart_with(recovered);
+        self.restarts.push(RestartReport {
+            number: self.restarts.len() + 1,
+            cause: DownCause::Failover { promoted: chosen },
+            down_ms: progress.started_ms,
+            restart_ms: self.now_ms,
+            refusals: Vec::new(),
+            outcome: Ok(Recovered {
+                keys: recovered_keys,
+                truncated: None,
+                check,
+            }),
+        });
+        self.node = NodeState::Up {
+            node,
+            paused_until: None,
+        };
+        self.apply_disk_profile();
+        self.up_since_ms = self.now_ms;
+        self.aof_errors_seen = (false, false);
+        self.node_touched = true;
+        let ready_ms = (self.now_ms / PROXY_CHECK_MS + 1) * PROXY_CHECK_MS;
+        self.proxy_ready_at_ms = ready_ms;
+        self.absent.push((progress.started_ms, ready_ms));
+        self.trouble.add(progress.started_ms, ready_ms);
+        if self.quiet {
+            self.disk_mut().heal();
+        }
+    }
+
+    /// The running replica of `history` furthest ahead: the largest offset,
+    /// the lowest number among equals.
+    fn furthest_replica(&self, history: &str) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (index, other) in self.others.iter().enumerate() {
+            let Some(node) = other
+                .node
+                .as_ref()
+                .filter(|n| n.server().repl.replid == history)
+            else {
+                continue;
+            };
+            let offset = node.server().repl.offset;
+            if best.is_none_or(|(top, _)| offset > top) {
+                best = Some((offset, index + 1));
+            }
+        }
+        best.map(|(_, number)| number)
+    }
+
+    /// Node 0's stream offset now, if it runs.
+    fn seat_offset(&self) -> u64 {
+        match &self.node {
+            NodeState::Up { node, .. } => node.server().repl.offset,
+            _ => 0,
+        }
+    }
+
+    /// The connections node `number` holds open to other nodes.
+    fn peer_conns_of(&self, number: usize) -> Vec<ConnId> {
+        let incarnation = match number {
+            0 => self.incarnation,
+            n => self.others[n - 1].incarnation,
+        };
+        self.peer_ends
+            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
+            .map(|(&(_, _, conn), _)| conn)
+            .collect()
+    }
+
+    /// A client connecting now waits for the proxy to route it: until its
+    /// first check after a promotion.
+    pub(super) fn proxy_wait_ms(&self) -> Option<u64> {
+        (self.now_ms < self.proxy_ready_at_ms).then_some(self.proxy_ready_at_ms)
+    }
+}
+
+/// The operator runs one command on `node` over a connection of its own,
+/// then closes it; the caller looks at the node's state for the outcome
+/// (a reply may wait behind the node's fsync barrier).
+fn operator_command(node: &mut Node<SimEnv>, words: &[&str]) {
+    let conn = node.on_accept(ConnInfo {
+        peer_addr: "10.0.9.1:60000".to_string(),
+        local_addr: node_addr(node.config().port, 0),
+        fd: 9000,
+    });
+    let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+    let mut bytes = Vec::new();
+    encode_request(&argv, &mut bytes);
+    node.on_bytes(conn, &bytes);
+    node.before_sleep();
+    node.env_mut().outbox.retain(|action| match action {
+        NetAction::Send { conn: to, .. } | NetAction::Close { conn: to } => *to != conn,
+        NetAction::Connect { .. } => true,
+    });
+    node.on_closed(conn);
+}
