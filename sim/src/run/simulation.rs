@@ -34,7 +34,8 @@
 //! The plan's replica crashes ([`super::nodes`]) drop a replica, give its
 //! disk the crash treatment node 0's gets, and start it again after their
 //! delay; a replica that will not start again stays down, and the
-//! replication checker fails the run naming why.
+//! replication checker fails the run naming why. The plan's failovers
+//! ([`super::failover`]) promote a replica into node 0's seat.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
