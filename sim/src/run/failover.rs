@@ -34,13 +34,13 @@
 //! counted, Jepsen's way, and reported, not judged, since Redis does not
 //! promise them ([`crate::check::failover`]).
 
-use redoubt_core::env::{Clock, ConnId};
+use redoubt_core::env::ConnId;
 use redoubt_core::{ConnInfo, Node};
 
 use super::lives::dataset_of;
 use super::nodes::{node_addr, DownReplica, NODE_HOST};
 use super::simulation::{Event, NodeState, Simulation};
-use crate::check::durability::{Ending, FailoverLoss, Judgement, Promise};
+use crate::check::durability::{Ending, FailoverLoss, Promise};
 use crate::check::failover::FailoverRecord;
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
 use crate::faults::{CrashKind, FailoverTrigger, PartitionMode};
@@ -274,7 +274,6 @@ impl Simulation {
     ) {
         self.incarnation += 1;
         let recovered = dataset_of(&node);
-        let off = self.durability_off_reason();
         let ending = Ending {
             at_ms: self.now_ms,
             power_loss: false,
@@ -284,14 +283,8 @@ impl Simulation {
                 nodes_lost_ms: self.nodes_lost_ms.clone(),
             }),
         };
-        let check = Judgement {
-            final_state: self.model.data(),
-            units: &self.lineage,
-            recovered: &recovered,
-            wall_ms: self.wall_high_ms.max(node.env().wall_ms()),
-            written: &self.written,
-        }
-        .judge(off.is_none().then_some((&ending, &self.trouble)));
+        let when = format!("failover {}", self.failovers.len() + 1);
+        let check = self.judge_dataset(&node, &recovered, &ending, &when);
         let kept = check.prefix.unwrap_or(0);
         let acknowledged_lost = self.lineage[kept..]
             .iter()
@@ -311,22 +304,7 @@ impl Simulation {
         // The old master is lost to later failovers: it comes back only as
         // a replica of the new one, with its dataset.
         self.nodes_lost_ms.push(progress.started_ms);
-        let owed = check.durable.as_ref().map(|durable| {
-            self.lineage[..durable.required]
-                .iter()
-                .filter_map(|unit| {
-                    let (conn, end) = unit.reply_end?;
-                    Some((unit.incarnation, conn, end))
-                })
-                .collect()
-        });
-        let when = format!("failover {}", self.failovers.len());
-        self.app_findings
-            .check(&when, &recovered, &self.app_acks, owed.as_ref());
-        match check.prefix {
-            Some(k) => self.lineage.truncate(k),
-            None => self.lineage.clear(),
-        }
+        self.continue_from(check.prefix);
         // What the old master promised about its disk (the fsync policy in
         // force, a WAITAOF's local fsync) says nothing of the new master's:
         // the writes it kept are owed later only as written, not as synced.

@@ -18,7 +18,8 @@ use super::simulation::{
     DiskFullRecord, Event, NodeState, ShutdownProgress, ShutdownRecord, Simulation,
 };
 use crate::check::durability::{
-    mark_confirmations, mark_releases, Ending, Judgement, UnitBuilder, EVERYSEC_WINDOW_MS,
+    mark_confirmations, mark_releases, Ending, Judgement, RecoveryCheck, UnitBuilder,
+    EVERYSEC_WINDOW_MS,
 };
 use crate::check::model::value::{Data, Score};
 use crate::check::model::{Dataset, Entry};
@@ -684,19 +685,25 @@ impl Simulation {
         self.schedule(self.now_ms + START_RETRY_MS, Event::Restart);
     }
 
-    /// Checks the recovered dataset against the lineage, then lets the
-    /// model and the node go on from it.
-    fn judge_recovery(&mut self, node: Node<SimEnv>, parked: Parked) {
-        let recovered = dataset_of(&node);
+    /// Judges `recovered`, the dataset node 0 goes on from (after a
+    /// restart, or a promotion), against the lineage under `ending`, and
+    /// the applications' invariants on it.
+    pub(super) fn judge_dataset(
+        &mut self,
+        node: &Node<SimEnv>,
+        recovered: &Dataset,
+        ending: &Ending,
+        when: &str,
+    ) -> RecoveryCheck {
         let off = self.durability_off_reason();
         let check = Judgement {
             final_state: self.model.data(),
             units: &self.lineage,
-            recovered: &recovered,
+            recovered,
             wall_ms: self.wall_high_ms.max(node.env().wall_ms()),
             written: &self.written,
         }
-        .judge(off.is_none().then_some((&parked.ending, &self.trouble)));
+        .judge(off.is_none().then_some((ending, &self.trouble)));
         let owed = check.durable.as_ref().map(|durable| {
             self.lineage[..durable.required]
                 .iter()
@@ -706,13 +713,26 @@ impl Simulation {
                 })
                 .collect::<BTreeSet<_>>()
         });
-        let when = format!("restart {}", self.restarts.len() + 1);
         self.app_findings
-            .check(&when, &recovered, &self.app_acks, owed.as_ref());
-        match check.prefix {
+            .check(when, recovered, &self.app_acks, owed.as_ref());
+        check
+    }
+
+    /// The lineage keeps the prefix the recovered dataset holds.
+    pub(super) fn continue_from(&mut self, prefix: Option<usize>) {
+        match prefix {
             Some(k) => self.lineage.truncate(k),
             None => self.lineage.clear(),
         }
+    }
+
+    /// Checks the recovered dataset against the lineage, then lets the
+    /// model and the node go on from it.
+    fn judge_recovery(&mut self, node: Node<SimEnv>, parked: Parked) {
+        let recovered = dataset_of(&node);
+        let when = format!("restart {}", self.restarts.len() + 1);
+        let check = self.judge_dataset(&node, &recovered, &parked.ending, &when);
+        self.continue_from(check.prefix);
         let truncated = node.server().aof_load.truncated.clone();
         self.paths.aof_tails_truncated += u64::from(truncated.is_some());
         let recovered_keys = recovered.values().map(|keys| keys.len()).sum();
