@@ -220,6 +220,11 @@ fn replica_expires_by_its_clock_is_caught() {
     caught(case("replica-expires-by-its-clock"));
 }
 
+#[test]
+fn wait_counts_online_replicas_is_caught() {
+    caught(case("wait-counts-online-replicas"));
+}
+
 /// Half a transaction applied breaks an application's invariant, and the
 /// `apps` checker says which: the market's money or items, a log
 /// processor's counts against its checkpoint, or a job in two places. It
