@@ -38,6 +38,9 @@ pub enum PlantedBug {
     /// WAIT counts the replicas online, not those whose ACK covers the
     /// client's last write.
     WaitCountsOnlineReplicas,
+    /// PUBLISH goes down the replication stream when it runs, ahead of
+    /// the transaction it belongs to, instead of inside it.
+    PublishAheadOfItsTransaction,
 }
 
 impl PlantedBug {
@@ -53,6 +56,7 @@ impl PlantedBug {
         PlantedBug::ReplicaOffsetSkipsSplit,
         PlantedBug::ReplicaExpiresByItsClock,
         PlantedBug::WaitCountsOnlineReplicas,
+        PlantedBug::PublishAheadOfItsTransaction,
     ];
 
     /// The name the directive and the self-test use.
@@ -69,6 +73,7 @@ impl PlantedBug {
             PlantedBug::ReplicaOffsetSkipsSplit => "replica-offset-skips-split",
             PlantedBug::ReplicaExpiresByItsClock => "replica-expires-by-its-clock",
             PlantedBug::WaitCountsOnlineReplicas => "wait-counts-online-replicas",
+            PlantedBug::PublishAheadOfItsTransaction => "publish-ahead-of-its-transaction",
         }
     }
 

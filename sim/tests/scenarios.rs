@@ -745,7 +745,8 @@ fn all_scenarios_parse() {
 /// Failover: at this seed the master is lost twice and a replica promoted
 /// each time; the writes WAIT and WAITAOF confirmed survive
 /// (`confirmed_by_replicas`), and some acknowledged writes are lost,
-/// counted and not judged.
+/// counted and not judged. The publish-confirm actions heard on replica 1
+/// were there, and survived its promotion.
 #[test]
 fn failover() {
     snapshot_at("failover", 7, &["failover_crash", "final_crash"]);

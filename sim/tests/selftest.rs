@@ -99,6 +99,13 @@ const CASES: &[Case] = &[
         checkers: &["durable"],
     },
     Case {
+        bug: "publish-ahead-of-its-transaction",
+        scenario: "failover",
+        // The listener on a replica hears of an action before the replica
+        // applied it.
+        checkers: &["publish_confirm"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is
@@ -223,6 +230,11 @@ fn replica_expires_by_its_clock_is_caught() {
 #[test]
 fn wait_counts_online_replicas_is_caught() {
     caught(case("wait-counts-online-replicas"));
+}
+
+#[test]
+fn publish_ahead_of_its_transaction_is_caught() {
+    caught(case("publish-ahead-of-its-transaction"));
 }
 
 /// Half a transaction applied breaks an application's invariant, and the

@@ -6,6 +6,8 @@
 //! `before_sleep`. Delivery order is deterministic: channel subscribers in
 //! subscription order, then pattern subscribers by pattern.
 
+use crate::persist::aof_format::encode_command;
+use crate::planted::{self, PlantedBug};
 use crate::pubsub::remove_listener;
 
 use super::{flag, CommandSpec, Ctx, Outcome};
@@ -116,7 +118,12 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn publish(ctx: &mut Ctx<'_>) -> Outcome {
-    if ctx.server.repl.feeds_own_writes() {
+    let ahead = planted::active(&ctx.server.config, PlantedBug::PublishAheadOfItsTransaction);
+    if ahead && ctx.server.repl.feeds_own_writes() {
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, ctx.argv);
+        ctx.server.feed_stream(&bytes);
+    } else if ctx.server.repl.feeds_own_writes() {
         // Replicas deliver it to their own subscribers; the AOF keeps no
         // messages.
         ctx.server.propagated.push(Propagated {

@@ -601,8 +601,7 @@ mod tests {
     fn idle_applications_fail_the_verdict() {
         let counts = AppCounts {
             market: 1,
-            logs: 0,
-            queue: 0,
+            ..AppCounts::default()
         };
         let verdict = check_apps(counts, &AppStats::default(), &AppFindings::default(), true);
         assert!(!verdict.passed);

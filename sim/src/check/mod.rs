@@ -17,9 +17,12 @@
 //! * [`replication`]: once the work is over, every replica catches up with
 //!   its master and holds exactly its dataset;
 //! * [`failover`]: what each promotion lost, and the split-brain bound of
-//!   `min-replicas-to-write`.
+//!   `min-replicas-to-write`;
+//! * [`confirm`]: publish-confirm: an action confirmed from a replica is
+//!   on it, and survives a failover to it.
 
 pub mod apps;
+pub mod confirm;
 pub mod durability;
 pub mod enospc;
 pub mod failover;

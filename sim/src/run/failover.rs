@@ -174,6 +174,12 @@ impl Simulation {
         let other = &mut self.others[chosen - 1];
         let mut promoted = other.node.take().expect("the chosen replica runs");
         let promoted_offset = promoted.server().repl.offset;
+        if self.listener.is_some() {
+            let data = dataset_of(&promoted);
+            if let Some(conn) = self.listener_promoted(chosen, &data) {
+                promoted.on_closed(conn);
+            }
+        }
         let peers = self.peer_conns_of(chosen);
         self.close_peer_links_of(chosen);
         for conn in peers {

@@ -230,6 +230,13 @@ impl Simulation {
         if failovers_planned || !self.failovers.is_empty() {
             verdicts.push(crate::check::failover::verdict(&self.failovers));
         }
+        if self.options.apps.confirm > 0 {
+            verdicts.push(crate::check::confirm::verdict(
+                &self.confirm_findings,
+                app_stats.actions_committed,
+                self.others.len(),
+            ));
+        }
         match check_enospc(&self.enospc_facts()) {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("enospc".into(), "the disk never filled".into())),

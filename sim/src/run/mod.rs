@@ -6,6 +6,7 @@
 mod clients;
 pub mod failover;
 mod finish;
+mod listener;
 mod lives;
 mod nodes;
 pub mod options;

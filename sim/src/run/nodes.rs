@@ -751,6 +751,7 @@ impl Simulation {
     /// The end of the event-loop iteration of every other node that had
     /// something delivered.
     pub(super) fn end_other_iterations(&mut self) {
+        self.listener_look();
         for index in 0..self.others.len() {
             if self.others[index].touched {
                 self.end_other_iteration(index + 1);
@@ -802,6 +803,7 @@ impl Simulation {
                 self.trace_line(format_args!("node {number} log {level:?}: {line}"));
             }
         }
+        let actions = self.listener_take(number, actions);
         for action in actions {
             // A replica has no clients: what is not for a peer goes nowhere.
             self.peer_action(number, action);

@@ -137,6 +137,7 @@ impl RunOptions {
                 market: rng.pick(apps.market, CLIENTS_MAX),
                 logs: rng.pick(apps.logs, CLIENTS_MAX),
                 queue: rng.pick(apps.queue, CLIENTS_MAX),
+                confirm: rng.pick(apps.confirm, CLIENTS_MAX),
             }
         } else {
             AppCounts::default()
@@ -281,10 +282,13 @@ impl RunOptions {
         // lines.
         if self.apps.total() > 0 {
             let apps = &self.apps;
-            let text = format!(
+            let mut text = format!(
                 "market={} logs={} queue={}",
                 apps.market, apps.logs, apps.queue
             );
+            if apps.confirm > 0 {
+                text.push_str(&format!(" confirm={}", apps.confirm));
+            }
             lines.push(("apps".into(), text));
         }
         lines

@@ -234,6 +234,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "apps",
     "replication",
     "failover",
+    "publish_confirm",
 ];
 
 /// The checkers every scenario without crashes runs.

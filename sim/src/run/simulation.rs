@@ -452,6 +452,10 @@ pub struct Simulation {
     pub(super) proxy_ready_at_ms: u64,
     /// The replication history node 0 was at when last seen up.
     pub(super) master_history: String,
+    /// The publish-confirm application's listener on a replica, in runs
+    /// with both.
+    pub(super) listener: Option<super::listener::ListenerState>,
+    pub(super) confirm_findings: crate::check::confirm::ConfirmFindings,
 }
 
 impl Simulation {
@@ -503,6 +507,8 @@ impl Simulation {
                 counted: true,
             });
         }
+        let options_confirm = options.apps.confirm > 0;
+        let others_empty = others.is_empty();
         let simulation = Simulation {
             options,
             now_ms: 0,
@@ -585,6 +591,8 @@ impl Simulation {
             nodes_lost_ms: Vec::new(),
             proxy_ready_at_ms: 0,
             master_history: String::new(),
+            listener: (options_confirm && !others_empty).then(Default::default),
+            confirm_findings: Default::default(),
         };
         Ok(simulation)
     }

@@ -10,13 +10,16 @@
 //! * [`queue`]: a reliable job queue: producers LPUSH, workers BLMOVE into
 //!   their own processing list and acknowledge with LREM and RPUSH to the
 //!   done list in one MULTI, sweeping their processing list when they
-//!   reconnect.
+//!   reconnect;
+//! * [`confirm`]: publish-confirm: each action one MULTI that writes its
+//!   record and PUBLISHes its name on the master, heard on a replica.
 //!
 //! Every key an application writes starts with its name and a colon, so
 //! the random workload (`key:N`) never touches them, and the checker finds
 //! everything it needs in the dataset alone: a replayed (shrunk) run is
 //! checked as well as a drawn one.
 
+pub mod confirm;
 pub mod logs;
 pub mod market;
 pub mod queue;
@@ -38,6 +41,8 @@ pub struct AppsSection {
     pub logs: Range,
     /// Queue producers, and as many workers.
     pub queue: Range,
+    /// Publish-confirm publishers (their listener needs a replica).
+    pub confirm: Range,
 }
 
 impl AppsSection {
@@ -52,11 +57,12 @@ pub struct AppCounts {
     pub market: u64,
     pub logs: u64,
     pub queue: u64,
+    pub confirm: u64,
 }
 
 impl AppCounts {
     pub fn total(&self) -> u64 {
-        self.market + self.logs + 2 * self.queue
+        self.market + self.logs + 2 * self.queue + self.confirm
     }
 }
 
@@ -92,6 +98,7 @@ pub struct AppStats {
     pub jobs_taken: u64,
     pub jobs_done: u64,
     pub jobs_swept: u64,
+    pub actions_committed: u64,
 }
 
 impl AppStats {
@@ -106,6 +113,7 @@ impl AppStats {
         self.jobs_taken += other.jobs_taken;
         self.jobs_done += other.jobs_done;
         self.jobs_swept += other.jobs_swept;
+        self.actions_committed += other.actions_committed;
     }
 }
 
@@ -116,6 +124,7 @@ pub enum App {
     Logs(logs::Processor),
     Producer(queue::Producer),
     Worker(queue::Worker),
+    Publisher(confirm::Publisher),
 }
 
 impl App {
@@ -133,6 +142,11 @@ impl App {
             apps.push(App::Producer(queue::Producer::new(pair, operations)));
             apps.push(App::Worker(queue::Worker::new(pair, operations)));
         }
+        for publisher in 0..counts.confirm {
+            apps.push(App::Publisher(confirm::Publisher::new(
+                publisher, operations,
+            )));
+        }
         apps
     }
 
@@ -142,6 +156,7 @@ impl App {
             App::Logs(app) => app.next_batch(rng),
             App::Producer(app) => app.next_batch(rng),
             App::Worker(app) => app.next_batch(rng),
+            App::Publisher(app) => app.next_batch(rng),
         }
     }
 
@@ -153,6 +168,7 @@ impl App {
             App::Logs(app) => app.after_batch(replies),
             App::Producer(app) => app.after_batch(replies, ends),
             App::Worker(app) => app.after_batch(replies),
+            App::Publisher(app) => app.after_batch(replies),
         };
         let refused = replies.iter().any(|reply| match reply {
             Reply::Array(Some(results)) => results.iter().any(Reply::is_error),
@@ -178,7 +194,7 @@ impl App {
         match self {
             App::Market(app) => app.on_disconnected(),
             App::Logs(app) => app.on_disconnected(),
-            App::Producer(_) => {}
+            App::Producer(_) | App::Publisher(_) => {}
             App::Worker(app) => app.on_disconnected(),
         }
     }
@@ -189,6 +205,7 @@ impl App {
             App::Logs(app) => app.finished(),
             App::Producer(app) => app.finished(),
             App::Worker(app) => app.finished(),
+            App::Publisher(app) => app.finished(),
         }
     }
 
@@ -198,6 +215,7 @@ impl App {
             App::Logs(app) => &app.stats,
             App::Producer(app) => &app.stats,
             App::Worker(app) => &app.stats,
+            App::Publisher(app) => &app.stats,
         }
     }
 
