@@ -791,3 +791,22 @@ fn split_brain() {
     assert!(bounded > 0, "no seed bounded its split brain");
     assert!(unbounded_lost > 0, "no unbounded split brain lost a write");
 }
+
+/// The fallback queue behind the failover proxy: across seeds, producers
+/// put jobs back in their buffer (the node unreachable, nothing
+/// confirmed) and enqueue them again, and every run passes.
+#[test]
+fn failover_fallback_queue_buffers_across_seeds() {
+    let mut buffered = 0;
+    for seed in 0..12 {
+        let report = report_of("failover", seed);
+        let text = report.render();
+        assert!(report.passed(), "seed {seed}: {text}");
+        let line = text
+            .lines()
+            .find(|line| line.contains("apps: pass"))
+            .expect("an apps line");
+        buffered += count_before(line, " jobs back in a buffer");
+    }
+    assert!(buffered > 0, "no fallback producer buffered a job");
+}

@@ -13,7 +13,12 @@
 //!   checkpoint says were processed;
 //! * **queue:** no job is in two places (pending, a processing list, done)
 //!   or twice in one; and every enqueue the node acknowledged whose write
-//!   the durability contract owes at this restart is somewhere.
+//!   the durability contract owes at this restart is somewhere;
+//! * **the fallback queue** (`fq:`) the same for each attempt at a job; and
+//!   at the end every job a replica confirmed is somewhere, counting both
+//!   places (Redis, and the producer's buffer, which keeps whatever was not
+//!   confirmed), unless a restart or failover lost it where the durability
+//!   contract did not owe it.
 //!
 //! Everything but the owed enqueues is read from the dataset alone, so a
 //! replayed run is checked as well as a drawn one.
@@ -27,7 +32,7 @@ use super::model::Dataset;
 use super::Verdict;
 use crate::workload::apps::logs::{self, Position, STATUSES};
 use crate::workload::apps::market;
-use crate::workload::apps::queue::{DONE_KEY, PENDING_KEY, PROCESSING_PREFIX};
+use crate::workload::apps::queue::{QueueKeys, FALLBACK_QUEUE, QUEUE};
 use crate::workload::apps::{AppCounts, AppStats};
 
 /// Violations kept for the report; the rest are counted.
@@ -51,6 +56,14 @@ pub struct AppFindings {
     pub datasets_checked: u64,
     /// Owed enqueues found where they should be.
     pub owed_enqueues_checked: u64,
+    /// Fallback-queue attempts a restart or failover lost, unowed.
+    pub fallback_lost_unowed: BTreeSet<Vec<u8>>,
+    /// A restart was checked without the contract (durability off): what
+    /// it lost cannot be told from what it may lose.
+    pub unowed_restarts: bool,
+    /// Confirmed fallback-queue jobs nowhere at the end, lost where the
+    /// contract did not owe them (counted, not judged).
+    pub fallback_lost_at_end: u64,
     pub violations: Vec<String>,
     pub violations_total: u64,
 }
@@ -78,15 +91,31 @@ impl AppFindings {
         };
         let before = self.violations_total;
         let mut found = Vec::new();
-        let seen = check_market(keys, &mut found)
-            | check_logs(keys, &mut found)
-            | check_queue(
-                keys,
-                acked,
-                owed,
-                &mut found,
-                &mut self.owed_enqueues_checked,
-            );
+        let mut seen = check_market(keys, &mut found) | check_logs(keys, &mut found);
+        for queue in [QUEUE, FALLBACK_QUEUE] {
+            let places = queue_places(keys, &queue, &mut found);
+            seen |= !places.is_empty();
+            let acked = acked.iter().filter(|ack| ack.job.starts_with(b"job:"));
+            let acked = acked.filter(|ack| is_attempt(&ack.job) == (queue == FALLBACK_QUEUE));
+            for ack in acked {
+                let here = places.contains_key(ack.job.as_slice());
+                match owed {
+                    Some(owed) if owed.contains(&ack.at) => {
+                        self.owed_enqueues_checked += 1;
+                        if !here {
+                            found.push(format!(
+                                "the acknowledged enqueue of {} is lost, and the durability contract owed it",
+                                show(&ack.job)
+                            ));
+                        }
+                    }
+                    Some(_) if !here && queue == FALLBACK_QUEUE => {
+                        self.fallback_lost_unowed.insert(ack.job.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
         for text in found {
             self.violation(when, text);
         }
@@ -291,23 +320,19 @@ fn show_counts(counts: &BTreeMap<Vec<u8>, Vec<u8>>) -> String {
     format!("{{{}}}", fields.join(" "))
 }
 
-/// No job in two places, every owed enqueue somewhere. Returns whether any
-/// queue key exists.
-fn check_queue(
-    keys: &Keys,
-    acked: &[AckedJob],
-    owed: Option<&BTreeSet<ReplyEnd>>,
+/// Where each job (or attempt) of `queue` is; a job in two places, or a
+/// key no application writes, is a finding.
+fn queue_places<'a>(
+    keys: &'a Keys,
+    queue: &QueueKeys,
     found: &mut Vec<String>,
-    owed_checked: &mut u64,
-) -> bool {
+) -> BTreeMap<&'a [u8], Vec<String>> {
     let mut places: BTreeMap<&[u8], Vec<String>> = BTreeMap::new();
-    let mut seen = false;
-    for (key, entry) in keys.range(b"queue:".to_vec()..) {
-        if !key.starts_with(b"queue:") {
+    for (key, entry) in keys.range(queue.prefix.to_vec()..) {
+        if !key.starts_with(queue.prefix) {
             break;
         }
-        seen = true;
-        let known = key == PENDING_KEY || key == DONE_KEY || key.starts_with(PROCESSING_PREFIX);
+        let known = key == queue.pending || key == queue.done || key.starts_with(queue.processing);
         let Data::List(jobs) = &entry.value else {
             found.push(format!("{} is not a list", show(key)));
             continue;
@@ -325,18 +350,65 @@ fn check_queue(
             found.push(format!("{} is in {}", show(job), where_.join(" and ")));
         }
     }
-    if let Some(owed) = owed {
-        for ack in acked.iter().filter(|ack| owed.contains(&ack.at)) {
-            *owed_checked += 1;
-            if !places.contains_key(ack.job.as_slice()) {
-                found.push(format!(
-                    "the acknowledged enqueue of {} is lost, and the durability contract owed it",
-                    show(&ack.job)
-                ));
+    places
+}
+
+/// Whether a job name is an attempt of the fallback queue (`job:P:N/A`).
+fn is_attempt(job: &[u8]) -> bool {
+    job.contains(&b'/')
+}
+
+/// The job an attempt is of.
+fn job_of(attempt: &[u8]) -> &[u8] {
+    let end = attempt
+        .iter()
+        .rposition(|&b| b == b'/')
+        .unwrap_or(attempt.len());
+    &attempt[..end]
+}
+
+impl AppFindings {
+    /// At the end of the run, with `data` the final dataset: every job of
+    /// the fallback queue that a replica confirmed is somewhere (any
+    /// attempt of it), unless a restart or failover lost it unowed.
+    /// Returns the jobs lost that way, which are counted, not judged.
+    pub fn check_fallback_end(&mut self, data: &Dataset, acked: &[AckedJob]) -> u64 {
+        let empty = Keys::new();
+        let keys = data.get(&0).unwrap_or(&empty);
+        let mut found = Vec::new();
+        let present: BTreeSet<&[u8]> = queue_places(keys, &FALLBACK_QUEUE, &mut found)
+            .into_keys()
+            .map(job_of)
+            .collect();
+        let mut confirmed: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+        for ack in acked.iter().filter(|ack| is_attempt(&ack.job)) {
+            confirmed
+                .entry(job_of(&ack.job))
+                .or_default()
+                .push(&ack.job);
+        }
+        let mut lost_unowed = 0;
+        for (job, attempts) in confirmed {
+            if present.contains(job) {
+                continue;
+            }
+            let unowed = attempts
+                .iter()
+                .all(|attempt| self.fallback_lost_unowed.contains(*attempt));
+            if unowed || self.unowed_restarts {
+                lost_unowed += 1;
+            } else {
+                self.violation(
+                    "the end of the run",
+                    format!(
+                        "job {} was confirmed by a replica and left its producer's buffer, and is nowhere now",
+                        show(job)
+                    ),
+                );
             }
         }
+        lost_unowed
     }
-    seen
 }
 
 /// The verdict: the findings, and whether each application that ran got
@@ -358,7 +430,11 @@ pub fn check_apps(
             stats.log_chunks,
             "no processor committed a chunk",
         ),
-        (counts.queue, stats.jobs_done, "no worker finished a job"),
+        (
+            counts.queue + counts.fallback_queue,
+            stats.jobs_done,
+            "no worker finished a job",
+        ),
     ];
     for (ran, work, complaint) in idle {
         if finished && ran > 0 && work == 0 {
@@ -366,10 +442,7 @@ pub fn check_apps(
         }
     }
     let passed = findings.violations_total == 0 && violations.len() == findings.violations.len();
-    Verdict {
-        name: "apps",
-        passed,
-        summary: format!(
+    let mut summary = format!(
             "{} datasets checked; market: {} setups, {} listings, {} purchases; logs: {} chunks, {} resumes; queue: {} enqueued, {} taken, {} done, {} swept; {} WATCH retries; {} owed enqueues found; {} violations",
             findings.datasets_checked,
             stats.market_setups,
@@ -384,7 +457,19 @@ pub fn check_apps(
             stats.transactions_retried,
             findings.owed_enqueues_checked,
             findings.violations_total
-        ),
+        );
+    // Only runs with the fallback queue say so, so other reports keep
+    // their lines.
+    if counts.fallback_queue > 0 {
+        summary.push_str(&format!(
+            "; fallback queue: {} jobs back in a buffer, {} given up, {} confirmed and lost where nothing was owed",
+            stats.jobs_buffered, stats.jobs_given_up, findings.fallback_lost_at_end
+        ));
+    }
+    Verdict {
+        name: "apps",
+        passed,
+        summary,
         violations,
     }
 }
@@ -614,5 +699,27 @@ mod tests {
             ..AppStats::default()
         };
         assert!(check_apps(counts, &worked, &AppFindings::default(), true).passed);
+    }
+
+    /// At the end, a confirmed fallback-queue job must be somewhere under
+    /// any of its attempts, unless a restart lost it unowed.
+    #[test]
+    fn confirmed_fallback_jobs_are_somewhere_at_the_end() {
+        let acked = |job: &str| AckedJob {
+            job: job.as_bytes().to_vec(),
+            at: (0, 1, 0),
+        };
+        let acks = [acked("job:0:1/0"), acked("job:0:2/1"), acked("job:0:3/0")];
+        let done = VecDeque::from([b"job:0:1/2".to_vec()]);
+        let data: Dataset = [(0, [(b"fq:done".to_vec(), entry(Data::List(done)))].into())].into();
+        let mut findings = AppFindings::default();
+        findings.fallback_lost_unowed.insert(b"job:0:3/0".to_vec());
+        assert_eq!(findings.check_fallback_end(&data, &acks), 1);
+        assert_eq!(findings.violations_total, 1);
+        assert!(
+            findings.violations[0].contains("job:0:2"),
+            "{:?}",
+            findings.violations
+        );
     }
 }

@@ -41,6 +41,11 @@ impl Simulation {
         let final_state = self.model.data().clone();
         self.app_findings
             .check("the end of the run", &final_state, &self.app_acks, None);
+        if self.options.apps.fallback_queue > 0 {
+            self.app_findings.fallback_lost_at_end = self
+                .app_findings
+                .check_fallback_end(&final_state, &self.app_acks);
+        }
         let mut hashes = self.trace_hashes.clone();
         // Only runs with replicas fold theirs, so other runs keep their
         // hashes.

@@ -713,6 +713,7 @@ impl Simulation {
                 })
                 .collect::<BTreeSet<_>>()
         });
+        self.app_findings.unowed_restarts |= owed.is_none();
         self.app_findings
             .check(when, recovered, &self.app_acks, owed.as_ref());
         check

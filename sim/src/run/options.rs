@@ -138,6 +138,7 @@ impl RunOptions {
                 logs: rng.pick(apps.logs, CLIENTS_MAX),
                 queue: rng.pick(apps.queue, CLIENTS_MAX),
                 confirm: rng.pick(apps.confirm, CLIENTS_MAX),
+                fallback_queue: rng.pick(apps.fallback_queue, CLIENTS_MAX),
             }
         } else {
             AppCounts::default()
@@ -288,6 +289,9 @@ impl RunOptions {
             );
             if apps.confirm > 0 {
                 text.push_str(&format!(" confirm={}", apps.confirm));
+            }
+            if apps.fallback_queue > 0 {
+                text.push_str(&format!(" fallback_queue={}", apps.fallback_queue));
             }
             lines.push(("apps".into(), text));
         }

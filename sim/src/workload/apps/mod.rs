@@ -11,6 +11,8 @@
 //!   their own processing list and acknowledge with LREM and RPUSH to the
 //!   done list in one MULTI, sweeping their processing list when they
 //!   reconnect;
+//!   The same queue runs with producers that keep a fallback buffer
+//!   until a replica confirms each job;
 //! * [`confirm`]: publish-confirm: each action one MULTI that writes its
 //!   record and PUBLISHes its name on the master, heard on a replica.
 //!
@@ -43,6 +45,9 @@ pub struct AppsSection {
     pub queue: Range,
     /// Publish-confirm publishers (their listener needs a replica).
     pub confirm: Range,
+    /// Producers with a fallback buffer, and as many workers, on the
+    /// `fq:` queue (their WAIT needs a replica).
+    pub fallback_queue: Range,
 }
 
 impl AppsSection {
@@ -58,11 +63,12 @@ pub struct AppCounts {
     pub logs: u64,
     pub queue: u64,
     pub confirm: u64,
+    pub fallback_queue: u64,
 }
 
 impl AppCounts {
     pub fn total(&self) -> u64 {
-        self.market + self.logs + 2 * self.queue + self.confirm
+        self.market + self.logs + 2 * self.queue + self.confirm + 2 * self.fallback_queue
     }
 }
 
@@ -99,6 +105,9 @@ pub struct AppStats {
     pub jobs_done: u64,
     pub jobs_swept: u64,
     pub actions_committed: u64,
+    /// Fallback producers: jobs put back in the buffer, and given up.
+    pub jobs_buffered: u64,
+    pub jobs_given_up: u64,
 }
 
 impl AppStats {
@@ -114,6 +123,8 @@ impl AppStats {
         self.jobs_done += other.jobs_done;
         self.jobs_swept += other.jobs_swept;
         self.actions_committed += other.actions_committed;
+        self.jobs_buffered += other.jobs_buffered;
+        self.jobs_given_up += other.jobs_given_up;
     }
 }
 
@@ -141,6 +152,12 @@ impl App {
         for pair in 0..counts.queue {
             apps.push(App::Producer(queue::Producer::new(pair, operations)));
             apps.push(App::Worker(queue::Worker::new(pair, operations)));
+        }
+        for pair in 0..counts.fallback_queue {
+            apps.push(App::Producer(queue::Producer::with_fallback(
+                pair, operations,
+            )));
+            apps.push(App::Worker(queue::Worker::with_fallback(pair, operations)));
         }
         for publisher in 0..counts.confirm {
             apps.push(App::Publisher(confirm::Publisher::new(
@@ -194,7 +211,8 @@ impl App {
         match self {
             App::Market(app) => app.on_disconnected(),
             App::Logs(app) => app.on_disconnected(),
-            App::Producer(_) | App::Publisher(_) => {}
+            App::Producer(app) => app.on_disconnected(),
+            App::Publisher(_) => {}
             App::Worker(app) => app.on_disconnected(),
         }
     }
