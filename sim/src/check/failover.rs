@@ -47,6 +47,9 @@ pub struct FailoverRecord {
     /// The old master's `min-replicas-max-lag` in ms, when its
     /// `min-replicas-to-write` was set.
     pub split_brain_bound_ms: Option<u64>,
+    /// The promoted replica's AOF was fsynced up to what it applied: a
+    /// later power loss owes the writes it kept.
+    pub promoted_synced: bool,
 }
 
 impl FailoverRecord {
@@ -64,6 +67,7 @@ impl FailoverRecord {
             confirmed_lost: 0,
             old_master: "came back first, or no replica of its history ran",
             split_brain_bound_ms: None,
+            promoted_synced: false,
         }
     }
 }
@@ -97,7 +101,10 @@ pub fn verdict(failovers: &[FailoverRecord]) -> Verdict {
         .iter()
         .filter(|f| f.trigger == FailoverTrigger::Partition)
         .count();
-    let bound = format!("{split} split brains, {bounded} bounded by min-replicas-to-write");
+    let synced = promoted.iter().filter(|f| f.promoted_synced).count();
+    let bound = format!(
+        "{split} split brains, {bounded} bounded by min-replicas-to-write, {synced} promoted replicas fsynced up to what they applied"
+    );
     Verdict {
         name: "failover",
         passed: violations.is_empty(),

@@ -312,13 +312,22 @@ impl Simulation {
         self.nodes_lost_ms.push(progress.started_ms);
         self.continue_from(check.prefix);
         // What the old master promised about its disk (the fsync policy in
-        // force, a WAITAOF's local fsync) says nothing of the new master's:
-        // the writes it kept are owed later only as written, not as synced.
+        // force, a WAITAOF's local fsync) says nothing of the new master's.
+        // What the new master says of its own does: a replica whose AOF is
+        // fsynced up to the offset it applied holds every write it kept on
+        // its disk (under `appendfsync always` it always does), and a
+        // later power loss owes them; otherwise they are owed as written.
+        let repl = &node.server().repl;
+        let synced = node.server().aof_on && repl.fsynced_offset >= repl.offset;
+        let kept = if synced { Promise::Always } else { Promise::No };
         for unit in &mut self.lineage {
-            if matches!(unit.promise, Promise::Always | Promise::EverySec) {
-                unit.promise = Promise::No;
+            if unit.promise != Promise::AofOff {
+                unit.promise = kept;
             }
             unit.confirmed.local_fsync = false;
+        }
+        if let Some(record) = self.failovers.last_mut() {
+            record.promoted_synced = synced;
         }
         let recovered_keys = recovered.values().map(|keys| keys.len()).sum();
         self.model.restart_with(recovered);
