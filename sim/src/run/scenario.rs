@@ -233,6 +233,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "shutdown",
     "apps",
     "replication",
+    "linearizable",
 ];
 
 /// The checkers every scenario without crashes runs.
