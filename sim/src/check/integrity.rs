@@ -95,14 +95,14 @@ fn answers_by_conn(trace: &[TraceRecord]) -> BTreeMap<ConnId, Vec<Answer<'_>>> {
 }
 
 /// What follows the last whole reply of a stream.
-enum Tail {
+pub(super) enum Tail {
     Incomplete(String),
     Malformed(String),
 }
 
 /// Splits a byte stream into replies, and says what follows the last whole
 /// one, if anything.
-fn split_replies(mut bytes: &[u8]) -> (Vec<&[u8]>, Option<Tail>) {
+pub(super) fn split_replies(mut bytes: &[u8]) -> (Vec<&[u8]>, Option<Tail>) {
     let mut replies = Vec::new();
     while !bytes.is_empty() {
         match parse_reply(bytes) {

@@ -2,6 +2,8 @@
 //!
 //! * [`integrity`]: every reply is the one the node produced for its request;
 //! * [`model`]: the reference model predicts every reply;
+//! * [`linearizable`]: what the clients saw, by their own clocks, has an
+//!   order per key that a plain Redis key explains;
 //! * [`liveness`]: every client finished within the run's bounds;
 //! * [`durability`]: at each restart, the recovered dataset is a prefix of
 //!   the write log and holds what the policy promised;
@@ -27,6 +29,7 @@ pub mod durability;
 pub mod enospc;
 pub mod failover;
 pub mod integrity;
+pub mod linearizable;
 pub mod liveness;
 pub mod model;
 pub mod recovery;

@@ -10,6 +10,7 @@ use super::simulation::{NodeState, Simulation};
 use crate::check::apps::check_apps;
 use crate::check::enospc::{check_enospc, EnospcFacts};
 use crate::check::integrity::{check_reply_integrity_runs, ConnectionLog, Incarnation};
+use crate::check::linearizable;
 use crate::check::liveness::{check_liveness, LivenessFacts, QuietFacts};
 use crate::check::recovery::restart_verdicts;
 use crate::check::replication::check_replication;
@@ -251,7 +252,28 @@ impl Simulation {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("shutdown".into(), "no shutdown was asked".into())),
         }
+        self.linearizable_verdict(&mut verdicts, &mut off);
         (verdicts, off)
+    }
+
+    /// Linearizability of what the clients saw, judged when no request
+    /// reached a later life of the node. A restart after every client
+    /// finished (the final crash) changes nothing any client saw; one
+    /// before may lose what was acknowledged, which Redis allows by its
+    /// fsync policy, and the durability checkers judge.
+    fn linearizable_verdict(&self, verdicts: &mut Vec<Verdict>, off: &mut Vec<(String, String)>) {
+        let after_restart = self
+            .connections
+            .iter()
+            .any(|(&(incarnation, _), log)| incarnation > 0 && !log.requests.is_empty());
+        if after_restart {
+            off.push((
+                "linearizable".into(),
+                "the node restarted: Redis does not promise linearizability across a crash; the durability checkers judge it".into(),
+            ));
+            return;
+        }
+        verdicts.push(linearizable::check(&self.connections).verdict());
     }
 
     /// The replication verdict, for runs with replicas (and the reason it

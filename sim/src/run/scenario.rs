@@ -235,6 +235,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "replication",
     "failover",
     "publish_confirm",
+    "linearizable",
 ];
 
 /// The checkers every scenario without crashes runs.

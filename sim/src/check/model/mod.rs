@@ -161,8 +161,8 @@ fn error(text: &str) -> Reply {
     Reply::Error(text.as_bytes().to_vec())
 }
 
-const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub(crate) const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub(crate) const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 const ERR_SYNTAX: &str = "ERR syntax error";
 const ERR_WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -462,7 +462,7 @@ impl Model {
 }
 
 /// The value of `INCR` and friends: Redis's strict integer syntax.
-fn strict_int(text: &[u8]) -> Option<i64> {
+pub(crate) fn strict_int(text: &[u8]) -> Option<i64> {
     let digits = text.strip_prefix(b"-").unwrap_or(text);
     let canonical = !digits.is_empty()
         && digits.iter().all(u8::is_ascii_digit)
