@@ -810,3 +810,18 @@ fn failover_fallback_queue_buffers_across_seeds() {
     }
     assert!(buffered > 0, "no fallback producer buffered a job");
 }
+
+/// A chain (node 2 follows node 1, which follows the master) across a
+/// promotion: both replicas end equal to the master, before the final
+/// crash and at the end.
+#[test]
+fn chain() {
+    snapshot_at("chain", 3, &["failover_crash", "final_crash"]);
+    let text = report_of("chain", 3).render();
+    let line = text
+        .lines()
+        .find(|line| line.contains("replication: pass"))
+        .expect("a replication line");
+    assert_eq!(line.matches("2/2 datasets equal").count(), 2, "{line}");
+    assert!(text.contains("1 promoted"), "{text}");
+}
