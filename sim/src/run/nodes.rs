@@ -137,6 +137,9 @@ pub struct ReplicationPaths {
     /// A replica timed out its link (no data, a connect or handshake that
     /// took too long, a transfer that stalled).
     pub replica_timeouts: u64,
+    /// A replica's link closed while its dataset was arriving (a cut, its
+    /// master going down): the full sync starts over.
+    pub full_syncs_interrupted: u64,
     /// The counts below are reported (the scenario asks for replica
     /// crashes).
     pub restarts_counted: bool,
@@ -165,6 +168,7 @@ impl ReplicationPaths {
             ("full_syncs_other", self.full_syncs_other),
             ("master_timeouts", self.master_timeouts),
             ("replica_timeouts", self.replica_timeouts),
+            ("full_syncs_interrupted", self.full_syncs_interrupted),
         ];
         if self.restarts_counted {
             named.extend([
@@ -540,12 +544,19 @@ impl Simulation {
             return;
         };
         let was_replica = watch_syncs && node.server().repl.peers.contains_key(&end.conn);
+        let interrupted = matches!(what, PeerDelivery::Closed)
+            && node.server().repl.link.as_ref().is_some_and(|link| {
+                link.state == LinkState::Transfer && link.conn == Some(end.conn)
+            });
         match what {
             PeerDelivery::Connected => node.on_connected(end.conn),
             PeerDelivery::Bytes(bytes) => node.on_bytes(end.conn, &bytes),
             PeerDelivery::Closed => node.on_closed(end.conn),
         }
         self.touch(number);
+        if interrupted && self.replication_paths_asked() {
+            self.replication_paths.full_syncs_interrupted += 1;
+        }
         if watch_syncs && !was_replica {
             self.count_sync_answer(link, end.conn);
         }

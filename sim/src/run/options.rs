@@ -197,6 +197,7 @@ impl RunOptions {
                 peer_split_percent: network
                     .peer_split_percent
                     .map_or(split_percent, |percent| percent.min(100)),
+                peer_bytes_per_ms: network.peer_bytes_per_ms.unwrap_or(0),
             },
             faults,
             partitions_asked,
@@ -270,6 +271,10 @@ impl RunOptions {
             lines.push(("replicas".into(), self.replicas.to_string()));
             let split = self.net.peer_split_percent.to_string();
             lines.push(("peer_split_percent".into(), split));
+            if self.net.peer_bytes_per_ms > 0 {
+                let rate = self.net.peer_bytes_per_ms.to_string();
+                lines.push(("peer_bytes_per_ms".into(), rate));
+            }
             if !self.replica_config.is_empty() {
                 let config = format!("{:?}", self.replica_config);
                 lines.push(("replica_config".into(), config));

@@ -191,6 +191,11 @@ pub struct Network {
     /// (none without replicas); by default the clients' chance. No draw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_split_percent: Option<u64>,
+    /// How fast a link between two nodes carries bytes, each way, in
+    /// bytes per simulated ms (a full sync of a large dataset then takes
+    /// seconds); by default without limit. No draw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_bytes_per_ms: Option<u64>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -204,6 +209,7 @@ impl Default for Network {
             split_percent: [0, 60],
             fixed: false,
             peer_split_percent: None,
+            peer_bytes_per_ms: None,
         }
     }
 }

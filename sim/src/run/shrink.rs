@@ -189,6 +189,8 @@ fn explicit_scenario(
             fixed: true,
             peer_split_percent: (options.net.peer_split_percent != options.net.split_percent)
                 .then_some(options.net.peer_split_percent),
+            peer_bytes_per_ms: (options.net.peer_bytes_per_ms > 0)
+                .then_some(options.net.peer_bytes_per_ms),
         },
         faults: explicit_faults(&options.faults),
         expect: original.expect.clone(),

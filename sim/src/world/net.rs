@@ -55,6 +55,8 @@ pub struct NetOptions {
     pub split_percent: u64,
     /// The same, for messages between two nodes.
     pub peer_split_percent: u64,
+    /// Bytes a link between two nodes carries per ms each way; 0: no limit.
+    pub peer_bytes_per_ms: u64,
 }
 
 /// Pieces a message is split into at most.
@@ -65,6 +67,8 @@ struct Link {
     rng: SimRng,
     /// Last delivery time per direction, so later pieces never overtake.
     last_delivery_ms: [u64; 2],
+    /// With a bandwidth: until when each direction is busy sending.
+    busy_until_ms: [u64; 2],
     /// For a link between nodes: the node that connected and the node it
     /// connected to (if the address named one).
     nodes: Option<(usize, usize)>,
@@ -111,6 +115,7 @@ impl Link {
         Link {
             rng: SimRng::new(seed, stream_id),
             last_delivery_ms: [0; 2],
+            busy_until_ms: [0; 2],
             nodes: None,
         }
     }
@@ -243,6 +248,20 @@ impl SimNet {
         at
     }
 
+    /// When a piece of `length` bytes handed to the link at `now_ms` has
+    /// left: at once, or, on a link between nodes with a bandwidth, once
+    /// what was queued before it and its own bytes went out.
+    fn sent_ms(&mut self, link: LinkId, direction: Direction, now_ms: u64, length: usize) -> u64 {
+        let rate = self.options.peer_bytes_per_ms;
+        if rate == 0 || matches!(link, LinkId::Client(_)) {
+            return now_ms;
+        }
+        let busy = &mut self.link_mut(link).busy_until_ms[direction as usize];
+        let done = now_ms.max(*busy) + (length as u64).div_ceil(rate);
+        *busy = done;
+        done
+    }
+
     /// Splits `data` into pieces and gives each its delivery time.
     pub fn transmit(
         &mut self,
@@ -276,7 +295,8 @@ impl SimNet {
             } else {
                 rest.len()
             };
-            let at = self.delivery_ms_on(link, direction, now_ms);
+            let sent_ms = self.sent_ms(link, direction, now_ms, length);
+            let at = self.delivery_ms_on(link, direction, sent_ms);
             pieces.push((at, rest[..length].to_vec()));
             rest = &rest[length..];
         }
@@ -296,6 +316,7 @@ mod tests {
             latency_ms_max: 9,
             split_percent: 80,
             peer_split_percent: 80,
+            peer_bytes_per_ms: 0,
         };
         let mut net = SimNet::new(3, 2, options);
         let message: Vec<u8> = (0..200u8).collect();
@@ -321,6 +342,7 @@ mod tests {
             latency_ms_max: 9,
             split_percent: 50,
             peer_split_percent: 50,
+            peer_bytes_per_ms: 0,
         };
         let mut alone = SimNet::new(5, 2, options.clone());
         let mut with_peer = SimNet::new(5, 2, options);
@@ -354,6 +376,7 @@ mod tests {
             latency_ms_max: 5,
             split_percent: 50,
             peer_split_percent: 50,
+            peer_bytes_per_ms: 0,
         };
         let mut free = SimNet::new(9, 0, options.clone());
         let mut held = SimNet::new(9, 0, options);
@@ -385,5 +408,29 @@ mod tests {
         held.heal(0);
         let after = held.transmit_on(LinkId::Peer(b), Direction::ToClient, 2000, &message);
         assert!(after.iter().all(|(at, _)| *at >= 2000 && *at <= 2005));
+    }
+
+    /// With a bandwidth, a link between nodes takes its bytes' worth of
+    /// time, and what is sent next queues behind; clients' links do not.
+    #[test]
+    fn a_peer_link_carries_bytes_at_its_rate() {
+        let options = NetOptions {
+            latency_ms_min: 0,
+            latency_ms_max: 0,
+            split_percent: 0,
+            peer_split_percent: 0,
+            peer_bytes_per_ms: 100,
+        };
+        let mut net = SimNet::new(1, 1, options);
+        let peer = net.add_peer_link(1, Some((1, 0)));
+        let big = vec![7u8; 10_000];
+        let first = net.transmit_on(LinkId::Peer(peer), Direction::ToNode, 0, &big);
+        assert_eq!(first.last().map(|&(at, _)| at), Some(100));
+        let next = net.transmit_on(LinkId::Peer(peer), Direction::ToNode, 10, &[1]);
+        assert_eq!(next[0].0, 101);
+        let back = net.transmit_on(LinkId::Peer(peer), Direction::ToClient, 10, &[1]);
+        assert_eq!(back[0].0, 11);
+        let client = net.transmit(0, Direction::ToNode, 0, &big);
+        assert_eq!(client[0].0, 0);
     }
 }
