@@ -140,7 +140,12 @@ impl Simulation {
                 NodeState::Gone => false,
             },
         };
-        let still_lost = still_lost && self.incarnation == progress.incarnation && !self.ended;
+        // A shutdown under way (the master exiting by itself) is left to
+        // finish; its restart is the master coming back.
+        let still_lost = still_lost
+            && self.incarnation == progress.incarnation
+            && self.shutdown.is_none()
+            && !self.ended;
         let chosen = self.furthest_replica(&progress.history);
         let Some(chosen) = chosen.filter(|_| still_lost) else {
             self.failovers.push(FailoverRecord::skipped(&progress));

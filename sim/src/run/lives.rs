@@ -295,6 +295,9 @@ impl Simulation {
         if disk_crash == Some(CrashKind::PowerLoss) || ending.power_loss {
             env.disk.crash(DiskCrash::PowerLoss);
         }
+        if disk_crash == Some(CrashKind::PowerLoss) {
+            self.lose_peer_traffic_of(0);
+        }
         self.close_connections_of_node();
         self.forget_node_schedule();
         for in_file in std::mem::take(&mut self.flips_waiting) {

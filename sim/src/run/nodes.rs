@@ -687,6 +687,21 @@ impl Simulation {
         }
     }
 
+    /// Node `number` lost power: what it had sent to other nodes and was
+    /// still on the way (in its socket buffers, on the wire) is lost, as
+    /// after a cut; the other side hears only the close.
+    pub(super) fn lose_peer_traffic_of(&mut self, number: usize) {
+        let incarnation = self.node_incarnation(number);
+        let held: Vec<usize> = self
+            .peer_ends
+            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
+            .map(|(_, &(link, _))| link)
+            .collect();
+        for link in held {
+            self.peer_links[link].reset = true;
+        }
+    }
+
     /// Node `number` went down: every connection it held to another node
     /// closes, and the other side hears of it after what was sent before.
     pub(super) fn close_peer_links_of(&mut self, number: usize) {
@@ -975,6 +990,9 @@ impl Simulation {
         let number = replica as usize;
         if number == 0 || number > self.others.len() || self.others[number - 1].node.is_none() {
             return false;
+        }
+        if kind == CrashKind::PowerLoss {
+            self.lose_peer_traffic_of(number);
         }
         self.close_peer_links_of(number);
         let power_loss = super::lives::disk_faults(&self.options.faults.disk).power_loss;
