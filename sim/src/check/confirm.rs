@@ -73,10 +73,17 @@ impl ConfirmFindings {
 
 /// The verdict: no violation, and, when the run had replicas and actions
 /// were committed, confirmations were heard (a listener that heard
-/// nothing proves nothing).
-pub fn verdict(findings: &ConfirmFindings, committed: u64, replicas: usize) -> Verdict {
+/// nothing proves nothing) unless a fault kept the replica from its
+/// master's stream (`separated`: a partition, a crash, a failover; pub/sub
+/// messages published meanwhile are not replayed by a resync).
+pub fn verdict(
+    findings: &ConfirmFindings,
+    committed: u64,
+    replicas: usize,
+    separated: bool,
+) -> Verdict {
     let mut violations = findings.violations.clone();
-    let deaf = replicas > 0 && committed > 0 && findings.confirmations == 0;
+    let deaf = replicas > 0 && committed > 0 && findings.confirmations == 0 && !separated;
     if deaf {
         violations.push(format!(
             "{committed} actions committed, no confirmation heard on a replica"
@@ -110,9 +117,9 @@ mod tests {
         let mut findings = ConfirmFindings::default();
         let held: BTreeSet<Vec<u8>> = [b"confirm:0:1".to_vec()].into();
         findings.heard(10, 1, &[b"confirm:0:1".to_vec()], &held);
-        assert!(verdict(&findings, 1, 1).passed);
+        assert!(verdict(&findings, 1, 1, false).passed);
         findings.heard(20, 1, &[b"confirm:0:2".to_vec()], &held);
-        let failed = verdict(&findings, 2, 1);
+        let failed = verdict(&findings, 2, 1, false);
         assert!(!failed.passed);
         assert!(failed.violations[0].contains("confirm:0:2"), "{failed:?}");
 
@@ -127,8 +134,9 @@ mod tests {
         findings.promoted(40, &[b"confirm:0:3".to_vec()].into(), &data);
         assert_eq!(findings.violations_total, 1);
 
-        let deaf = verdict(&ConfirmFindings::default(), 5, 1);
+        let deaf = verdict(&ConfirmFindings::default(), 5, 1, false);
         assert!(!deaf.passed);
-        assert!(verdict(&ConfirmFindings::default(), 5, 0).passed);
+        assert!(verdict(&ConfirmFindings::default(), 5, 0, false).passed);
+        assert!(verdict(&ConfirmFindings::default(), 5, 1, true).passed);
     }
 }

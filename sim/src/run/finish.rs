@@ -237,10 +237,23 @@ impl Simulation {
             verdicts.push(crate::check::failover::verdict(&self.failovers));
         }
         if self.options.apps.confirm > 0 {
+            let separated = self.tallies.keys().any(|kind| {
+                [
+                    "crash",
+                    "partition",
+                    "replica_crash",
+                    "failover",
+                    "pause",
+                    "shutdown",
+                ]
+                .iter()
+                .any(|prefix| kind.starts_with(prefix))
+            });
             verdicts.push(crate::check::confirm::verdict(
                 &self.confirm_findings,
                 app_stats.actions_committed,
                 self.others.len(),
+                separated,
             ));
         }
         match check_enospc(&self.enospc_facts()) {
