@@ -608,4 +608,57 @@ mod tests {
         }
         assert_eq!(kinds.len(), 2, "both kinds drawn");
     }
+
+    /// Failovers draw from their own stream: adding them leaves the rest
+    /// of the plan as it was; each falls in the fault phase with a trigger
+    /// the spec names and delays in its ranges; none are drawn without
+    /// replicas.
+    #[test]
+    fn failovers_leave_the_plan_alone() {
+        use crate::faults::spec::{FailoverSpec, FailoverTrigger};
+        let without = spec();
+        let mut with = spec();
+        with.failovers = Some(FailoverSpec {
+            count: [1, 2],
+            at_ms: None,
+            triggers: vec![FailoverTrigger::Crash, FailoverTrigger::Partition],
+            detect_ms: [300, 3000],
+            back_after_ms: [0, 5000],
+            enabled_percent: 100,
+        });
+        let mut triggers = std::collections::BTreeSet::new();
+        for seed in 0..50 {
+            let plain = FaultPlan::derive(&without, &mut SimRng::new(seed, 9));
+            let mut plan = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            assert_eq!(plan, plain, "seed {seed}: the same draws before");
+            plan.add_failovers(&with, 2, &mut SimRng::new(seed, 12));
+            let quiet = plan.quiet_at_ms.expect("a fault phase");
+            let failovers: Vec<&ScheduledFault> = plan
+                .schedule
+                .iter()
+                .filter(|f| matches!(f, ScheduledFault::Failover { .. }))
+                .collect();
+            assert!((1..=2).contains(&failovers.len()), "seed {seed}");
+            for fault in failovers {
+                let ScheduledFault::Failover {
+                    at_ms,
+                    trigger,
+                    detect_ms,
+                    back_after_ms,
+                    ..
+                } = fault
+                else {
+                    unreachable!()
+                };
+                assert!(*at_ms <= quiet, "seed {seed}: {fault:?}");
+                assert!((300..=3000).contains(detect_ms), "{fault:?}");
+                assert!(*back_after_ms <= 5000, "{fault:?}");
+                triggers.insert(format!("{trigger:?}"));
+            }
+            let mut none = FaultPlan::derive(&with, &mut SimRng::new(seed, 9));
+            none.add_failovers(&with, 0, &mut SimRng::new(seed, 12));
+            assert_eq!(none, plain, "no replicas, no failovers");
+        }
+        assert_eq!(triggers.len(), 2, "both triggers drawn");
+    }
 }

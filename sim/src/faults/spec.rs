@@ -809,4 +809,26 @@ partitions = { count = [1, 2], duration_ms = [100, 200], modes = ["cut", "one_wa
         spec.phase_ms = Some([1000, 2000]);
         spec.validate().expect("valid with a phase");
     }
+
+    /// Failovers read from TOML with both triggers by default, and name at
+    /// least one; an unknown key is refused.
+    #[test]
+    fn failovers_name_their_triggers() {
+        let text = r#"
+failovers = { count = [1, 2], detect_ms = [300, 3000], back_after_ms = [0, 3000] }
+"#;
+        let spec: FaultSpec = toml::from_str(text).expect("parses");
+        let failovers = spec.failovers.as_ref().expect("failovers");
+        assert_eq!(
+            failovers.triggers,
+            [FailoverTrigger::Crash, FailoverTrigger::Partition]
+        );
+        spec.validate().expect("valid");
+        let none = text.replace("count", "triggers = [], count");
+        let spec: FaultSpec = toml::from_str(&none).expect("parses");
+        let error = spec.validate().unwrap_err();
+        assert!(error.contains("faults.failovers.triggers"), "{error}");
+        let unknown = text.replace("count", "promote = 1, count");
+        assert!(toml::from_str::<FaultSpec>(&unknown).is_err());
+    }
 }
