@@ -118,19 +118,20 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn publish(ctx: &mut Ctx<'_>) -> Outcome {
-    let ahead = planted::active(&ctx.server.config, PlantedBug::PublishAheadOfItsTransaction);
-    if ahead && ctx.server.repl.feeds_own_writes() {
-        let mut bytes = Vec::new();
-        encode_command(&mut bytes, ctx.argv);
-        ctx.server.feed_stream(&bytes);
-    } else if ctx.server.repl.feeds_own_writes() {
-        // Replicas deliver it to their own subscribers; the AOF keeps no
-        // messages.
-        ctx.server.propagated.push(Propagated {
-            db: ctx.client.db,
-            argv: ctx.argv.to_vec(),
-            to_aof: false,
-        });
+    if ctx.server.repl.feeds_own_writes() {
+        if planted::active(&ctx.server.config, PlantedBug::PublishAheadOfItsTransaction) {
+            let mut bytes = Vec::new();
+            encode_command(&mut bytes, ctx.argv);
+            ctx.server.feed_stream(&bytes);
+        } else {
+            // Replicas deliver it to their own subscribers; the AOF keeps
+            // no messages.
+            ctx.server.propagated.push(Propagated {
+                db: ctx.client.db,
+                argv: ctx.argv.to_vec(),
+                to_aof: false,
+            });
+        }
     }
     let receivers = deliver(ctx.server, ctx.client, &ctx.argv[1], &ctx.argv[2]);
     ctx.out().int(receivers as i64);

@@ -25,16 +25,10 @@ pub const SPLIT_BRAIN_SLACK_MS: u64 = 2 * PROXY_CHECK_MS;
 pub struct FailoverRecord {
     /// When the master was lost.
     pub started_ms: u64,
-    /// When the operator promoted a replica; `None`: it did not (the
-    /// master came back first, or no replica ran).
-    pub promoted_ms: Option<u64>,
     pub trigger: FailoverTrigger,
-    /// The node promoted (its number before the swap).
-    pub promoted: usize,
-    /// The old master's stream offset when it was lost (0 if it was down),
-    /// and the promoted replica's.
-    pub master_offset: u64,
-    pub promoted_offset: u64,
+    /// The node promoted (its number before the swap); `None`: none was
+    /// (the master came back first, or no replica of its history ran).
+    pub promoted: Option<usize>,
     /// Acknowledged writes the promoted dataset does not hold.
     pub acknowledged_lost: u64,
     /// When the last of them was acknowledged.
@@ -42,8 +36,6 @@ pub struct FailoverRecord {
     /// Of those, writes a WAIT or WAITAOF had confirmed to some replica
     /// (too few to be owed, or the durable checker fails the run).
     pub confirmed_lost: u64,
-    /// What became of the old master.
-    pub old_master: &'static str,
     /// The old master's `min-replicas-max-lag` in ms, when its
     /// `min-replicas-to-write` was set.
     pub split_brain_bound_ms: Option<u64>,
@@ -53,19 +45,15 @@ pub struct FailoverRecord {
 }
 
 impl FailoverRecord {
-    /// A failover whose promotion did not happen.
-    pub fn skipped(progress: &crate::run::failover::FailoverStart) -> Self {
+    /// A failover that started at `started_ms`, nothing promoted yet.
+    pub fn new(started_ms: u64, trigger: FailoverTrigger) -> Self {
         FailoverRecord {
-            started_ms: progress.started_ms,
-            promoted_ms: None,
-            trigger: progress.trigger,
-            promoted: 0,
-            master_offset: 0,
-            promoted_offset: 0,
+            started_ms,
+            trigger,
+            promoted: None,
             acknowledged_lost: 0,
             last_lost_released_ms: None,
             confirmed_lost: 0,
-            old_master: "came back first, or no replica of its history ran",
             split_brain_bound_ms: None,
             promoted_synced: false,
         }
@@ -74,10 +62,8 @@ impl FailoverRecord {
 
 /// The failover verdict.
 pub fn verdict(failovers: &[FailoverRecord]) -> Verdict {
-    let promoted: Vec<&FailoverRecord> = failovers
-        .iter()
-        .filter(|f| f.promoted_ms.is_some())
-        .collect();
+    let promoted: Vec<&FailoverRecord> =
+        failovers.iter().filter(|f| f.promoted.is_some()).collect();
     let lost: u64 = promoted.iter().map(|f| f.acknowledged_lost).sum();
     let confirmed_lost: u64 = promoted.iter().map(|f| f.confirmed_lost).sum();
     let mut violations = Vec::new();

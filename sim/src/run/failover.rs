@@ -21,7 +21,7 @@
 //! The simulator then swaps the two nodes' seats: the promoted node becomes
 //! node 0 (its address, configuration, disk profile and faults with it),
 //! the old master takes the promoted node's number. Every connection
-//! either node held to another node is reset (each side hears the close),
+//! either node held to another node closes (both sides hear of it),
 //! partitions follow the nodes they were drawn for, and both seats begin a
 //! new life. The proxy routes new connections to the new master from its
 //! next check, on the next whole second.
@@ -37,7 +37,7 @@
 use redoubt_core::env::ConnId;
 use redoubt_core::{ConnInfo, Node};
 
-use super::lives::dataset_of;
+use super::lives::{dataset_of, disk_faults};
 use super::nodes::{node_addr, DownReplica, NODE_HOST};
 use super::simulation::{Event, NodeState, Simulation};
 use crate::check::durability::{Ending, FailoverLoss, Promise};
@@ -148,10 +148,10 @@ impl Simulation {
             && !self.ended;
         let chosen = self.furthest_replica(&progress.history);
         let Some(chosen) = chosen.filter(|_| still_lost) else {
-            self.failovers.push(FailoverRecord::skipped(&progress));
+            let record = FailoverRecord::new(progress.started_ms, progress.trigger);
+            self.failovers.push(record);
             return;
         };
-        let master_offset_before = self.seat_offset();
         let repl = &self.config.repl;
         let split_brain_bound_ms =
             (repl.min_replicas_to_write > 0).then_some(repl.min_replicas_max_lag_s * 1000);
@@ -178,7 +178,6 @@ impl Simulation {
         // The promoted node leaves its seat.
         let other = &mut self.others[chosen - 1];
         let mut promoted = other.node.take().expect("the chosen replica runs");
-        let promoted_offset = promoted.server().repl.offset;
         if self.listener.is_some() {
             let data = dataset_of(&promoted);
             if let Some(conn) = self.listener_promoted(chosen, &data) {
@@ -216,7 +215,7 @@ impl Simulation {
         other.sync_after_restart_pending = true;
         self.net.swap_nodes(0, chosen);
         // The old master, demoted.
-        let old_life = match old {
+        match old {
             Ok(mut node) => {
                 let env = node.env_mut();
                 env.disk.heal();
@@ -232,7 +231,6 @@ impl Simulation {
                 let repl = &node.server().repl;
                 other.seen = (repl.replid.clone(), repl.offset);
                 other.node = Some(node);
-                "demoted while running"
             }
             Err(mut disk) => {
                 disk.heal();
@@ -245,9 +243,8 @@ impl Simulation {
                 });
                 let at_ms = self.now_ms + progress.back_after_ms;
                 self.schedule(at_ms, Event::ReplicaRestart { node: chosen });
-                "restarts as a replica"
             }
-        };
+        }
         // The other replicas follow the new master.
         let port_text = port.to_string();
         for number in 1..=self.others.len() {
@@ -262,25 +259,19 @@ impl Simulation {
             }
         }
         let record = FailoverRecord {
-            started_ms: progress.started_ms,
-            promoted_ms: Some(self.now_ms),
-            trigger: progress.trigger,
-            promoted: chosen,
-            master_offset: master_offset_before,
-            promoted_offset,
-            old_master: old_life,
+            promoted: Some(chosen),
             split_brain_bound_ms,
-            ..FailoverRecord::skipped(&progress)
+            ..FailoverRecord::new(progress.started_ms, progress.trigger)
         };
-        self.seat_promoted(promoted, &progress, record);
+        self.seat_promoted(promoted, chosen, record);
     }
 
     /// The promoted node takes node 0's seat: judged as a restart whose
     /// dataset is the replica's, then the clients' master.
     fn seat_promoted(
         &mut self,
-        node: Box<Node<SimEnv>>,
-        progress: &FailoverStart,
+        mut node: Box<Node<SimEnv>>,
+        chosen: usize,
         mut record: FailoverRecord,
     ) {
         self.incarnation += 1;
@@ -310,20 +301,35 @@ impl Simulation {
             .iter()
             .filter(|unit| unit.confirmed.replicas > 0)
             .count() as u64;
-        let chosen = record.promoted;
-        self.failovers.push(record);
         // The old master is lost to later failovers: it comes back only as
         // a replica of the new one, with its dataset.
-        self.nodes_lost_ms.push(progress.started_ms);
-        self.continue_from(check.prefix);
+        self.nodes_lost_ms.push(record.started_ms);
+        let repl = &node.server().repl;
+        record.promoted_synced = node.server().aof_on && repl.fsynced_offset >= repl.offset;
+        let (started_ms, synced) = (record.started_ms, record.promoted_synced);
+        self.failovers.push(record);
+        let report = RestartReport {
+            number: self.restarts.len() + 1,
+            cause: DownCause::Failover { promoted: chosen },
+            down_ms: started_ms,
+            restart_ms: self.now_ms,
+            refusals: Vec::new(),
+            outcome: Ok(Recovered {
+                keys: recovered.values().map(|keys| keys.len()).sum(),
+                truncated: None,
+                check,
+            }),
+        };
+        node.env_mut()
+            .disk
+            .set_faults(disk_faults(&self.options.faults.disk));
+        self.take_seat(node, recovered, report);
         // What the old master promised about its disk (the fsync policy in
         // force, a WAITAOF's local fsync) says nothing of the new master's.
         // What the new master says of its own does: a replica whose AOF is
         // fsynced up to the offset it applied holds every write it kept on
         // its disk (under `appendfsync always` it always does), and a
         // later power loss owes them; otherwise they are owed as written.
-        let repl = &node.server().repl;
-        let synced = node.server().aof_on && repl.fsynced_offset >= repl.offset;
         let kept = if synced { Promise::Always } else { Promise::No };
         for unit in &mut self.lineage {
             if unit.promise != Promise::AofOff {
@@ -331,38 +337,10 @@ impl Simulation {
             }
             unit.confirmed.local_fsync = false;
         }
-        if let Some(record) = self.failovers.last_mut() {
-            record.promoted_synced = synced;
-        }
-        let recovered_keys = recovered.values().map(|keys| keys.len()).sum();
-        self.model.restart_with(recovered);
-        self.restarts.push(RestartReport {
-            number: self.restarts.len() + 1,
-            cause: DownCause::Failover { promoted: chosen },
-            down_ms: progress.started_ms,
-            restart_ms: self.now_ms,
-            refusals: Vec::new(),
-            outcome: Ok(Recovered {
-                keys: recovered_keys,
-                truncated: None,
-                check,
-            }),
-        });
-        self.node = NodeState::Up {
-            node,
-            paused_until: None,
-        };
-        self.apply_disk_profile();
-        self.up_since_ms = self.now_ms;
-        self.aof_errors_seen = (false, false);
-        self.node_touched = true;
         let ready_ms = (self.now_ms / PROXY_CHECK_MS + 1) * PROXY_CHECK_MS;
         self.proxy_ready_at_ms = ready_ms;
-        self.absent.push((progress.started_ms, ready_ms));
-        self.trouble.add(progress.started_ms, ready_ms);
-        if self.quiet {
-            self.disk_mut().heal();
-        }
+        self.absent.push((started_ms, ready_ms));
+        self.trouble.add(started_ms, ready_ms);
     }
 
     /// The running replica of `history` furthest ahead: the largest offset,
@@ -383,26 +361,6 @@ impl Simulation {
             }
         }
         best.map(|(_, number)| number)
-    }
-
-    /// Node 0's stream offset now, if it runs.
-    fn seat_offset(&self) -> u64 {
-        match &self.node {
-            NodeState::Up { node, .. } => node.server().repl.offset,
-            _ => 0,
-        }
-    }
-
-    /// The connections node `number` holds open to other nodes.
-    fn peer_conns_of(&self, number: usize) -> Vec<ConnId> {
-        let incarnation = match number {
-            0 => self.incarnation,
-            n => self.others[n - 1].incarnation,
-        };
-        self.peer_ends
-            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
-            .map(|(&(_, _, conn), _)| conn)
-            .collect()
     }
 
     /// A client connecting now waits for the proxy to route it: until its

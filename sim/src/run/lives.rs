@@ -722,11 +722,31 @@ impl Simulation {
         check
     }
 
-    /// The lineage keeps the prefix the recovered dataset holds.
-    pub(super) fn continue_from(&mut self, prefix: Option<usize>) {
-        match prefix {
+    /// Node 0 goes on with `node`, whose dataset `recovered` a restart
+    /// (or a promotion) brought and `report` tells of: the lineage keeps
+    /// the prefix it holds, the model carries on from it, and the node
+    /// takes the seat.
+    pub(super) fn take_seat(
+        &mut self,
+        node: Box<Node<SimEnv>>,
+        recovered: Dataset,
+        report: RestartReport,
+    ) {
+        match report.outcome.as_ref().ok().and_then(|r| r.check.prefix) {
             Some(k) => self.lineage.truncate(k),
             None => self.lineage.clear(),
+        }
+        self.model.restart_with(recovered);
+        self.restarts.push(report);
+        self.node = NodeState::Up {
+            node,
+            paused_until: None,
+        };
+        self.up_since_ms = self.now_ms;
+        self.aof_errors_seen = (false, false);
+        self.node_touched = true;
+        if self.quiet {
+            self.disk_mut().heal();
         }
     }
 
@@ -736,33 +756,21 @@ impl Simulation {
         let recovered = dataset_of(&node);
         let when = format!("restart {}", self.restarts.len() + 1);
         let check = self.judge_dataset(&node, &recovered, &parked.ending, &when);
-        self.continue_from(check.prefix);
         let truncated = node.server().aof_load.truncated.clone();
         self.paths.aof_tails_truncated += u64::from(truncated.is_some());
-        let recovered_keys = recovered.values().map(|keys| keys.len()).sum();
-        self.model.restart_with(recovered);
-        self.restarts.push(RestartReport {
+        let report = RestartReport {
             number: self.restarts.len() + 1,
             cause: parked.cause,
             down_ms: parked.down_at_ms,
             restart_ms: self.now_ms,
             refusals: parked.refusals,
             outcome: Ok(Recovered {
-                keys: recovered_keys,
+                keys: recovered.values().map(|keys| keys.len()).sum(),
                 truncated,
                 check,
             }),
-        });
-        self.node = NodeState::Up {
-            node: Box::new(node),
-            paused_until: None,
         };
-        self.up_since_ms = self.now_ms;
-        self.aof_errors_seen = (false, false);
-        self.node_touched = true;
-        if self.quiet {
-            self.disk_mut().heal();
-        }
+        self.take_seat(Box::new(node), recovered, report);
         if parked.is_final {
             self.ended = true;
         }

@@ -691,27 +691,33 @@ impl Simulation {
     /// still on the way (in its socket buffers, on the wire) is lost, as
     /// after a cut; the other side hears only the close.
     pub(super) fn lose_peer_traffic_of(&mut self, number: usize) {
-        let incarnation = self.node_incarnation(number);
-        let held: Vec<usize> = self
-            .peer_ends
-            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
-            .map(|(_, &(link, _))| link)
-            .collect();
-        for link in held {
+        for (_, link, _) in self.peer_ends_of(number) {
             self.peer_links[link].reset = true;
         }
+    }
+
+    /// The connections node `number` holds open to other nodes, in its
+    /// life now: (its connection id, link, side).
+    pub(super) fn peer_ends_of(&self, number: usize) -> Vec<(ConnId, usize, usize)> {
+        let incarnation = self.node_incarnation(number);
+        self.peer_ends
+            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
+            .map(|(&(_, _, conn), &(link, side))| (conn, link, side))
+            .collect()
+    }
+
+    /// The ids of those connections, as node `number` knows them.
+    pub(super) fn peer_conns_of(&self, number: usize) -> Vec<ConnId> {
+        self.peer_ends_of(number)
+            .into_iter()
+            .map(|(conn, _, _)| conn)
+            .collect()
     }
 
     /// Node `number` went down: every connection it held to another node
     /// closes, and the other side hears of it after what was sent before.
     pub(super) fn close_peer_links_of(&mut self, number: usize) {
-        let incarnation = self.node_incarnation(number);
-        let held: Vec<(usize, usize)> = self
-            .peer_ends
-            .range((number, incarnation, 0)..=(number, incarnation, ConnId::MAX))
-            .map(|(_, &place)| place)
-            .collect();
-        for (link, side) in held {
+        for (_, link, side) in self.peer_ends_of(number) {
             if let Some(end) = self.peer_links[link].ends[side] {
                 self.peer_ends
                     .remove(&(end.node, end.incarnation, end.conn));

@@ -77,8 +77,6 @@ impl Publisher {
 #[derive(Debug, Clone, Default)]
 pub struct Listener {
     received: Vec<u8>,
-    /// The subscription was answered.
-    pub subscribed: bool,
 }
 
 impl Listener {
@@ -102,10 +100,7 @@ impl Listener {
             };
             match parts.as_slice() {
                 [Reply::Bulk(Some(kind)), Reply::Bulk(Some(channel)), Reply::Integer(_)]
-                    if kind == b"subscribe" && channel == CHANNEL =>
-                {
-                    self.subscribed = true;
-                }
+                    if kind == b"subscribe" && channel == CHANNEL => {}
                 [Reply::Bulk(Some(kind)), Reply::Bulk(Some(channel)), Reply::Bulk(Some(action))]
                     if kind == b"message" && channel == CHANNEL =>
                 {
@@ -129,7 +124,6 @@ mod tests {
         let mut listener = Listener::default();
         let subscribed = b"*3\r\n$9\r\nsubscribe\r\n$15\r\nconfirm:actions\r\n:1\r\n";
         assert_eq!(listener.on_bytes(subscribed), Ok(vec![]));
-        assert!(listener.subscribed);
         let message = b"*3\r\n$7\r\nmessage\r\n$15\r\nconfirm:actions\r\n$11\r\nconfirm:0:1\r\n";
         let (first, rest) = message.split_at(20);
         assert_eq!(listener.on_bytes(first), Ok(vec![]));
