@@ -35,16 +35,15 @@
 //! promise them ([`crate::check::failover`]).
 
 use redoubt_core::env::ConnId;
-use redoubt_core::{ConnInfo, Node};
+use redoubt_core::Node;
 
 use super::lives::{dataset_of, disk_faults};
-use super::nodes::{node_addr, DownReplica, NODE_HOST};
+use super::nodes::{local_request, DownReplica, NODE_HOST};
 use super::simulation::{Event, NodeState, Simulation};
 use crate::check::durability::{Ending, FailoverLoss, Promise};
 use crate::check::failover::FailoverRecord;
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
 use crate::faults::{CrashKind, FailoverTrigger, PartitionMode};
-use crate::workload::resp::encode_request;
 use crate::world::disk::DiskFaults;
 use crate::world::env::{NetAction, SimEnv};
 
@@ -374,15 +373,8 @@ impl Simulation {
 /// then closes it; the caller looks at the node's state for the outcome
 /// (a reply may wait behind the node's fsync barrier).
 fn operator_command(node: &mut Node<SimEnv>, words: &[&str]) {
-    let conn = node.on_accept(ConnInfo {
-        peer_addr: "10.0.9.1:60000".to_string(),
-        local_addr: node_addr(node.config().port, 0),
-        fd: 9000,
-    });
     let argv: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
-    let mut bytes = Vec::new();
-    encode_request(&argv, &mut bytes);
-    node.on_bytes(conn, &bytes);
+    let conn = local_request(node, "10.0.9.1:60000", 9000, &argv);
     node.before_sleep();
     node.env_mut().outbox.retain(|action| match action {
         NetAction::Send { conn: to, .. } | NetAction::Close { conn: to } => *to != conn,

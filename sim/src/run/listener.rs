@@ -15,13 +15,11 @@ use std::collections::BTreeSet;
 
 use redoubt_core::env::ConnId;
 use redoubt_core::repl::replica::LinkState;
-use redoubt_core::ConnInfo;
 
-use super::nodes::node_addr;
+use super::nodes::local_request;
 use super::simulation::Simulation;
 use crate::check::model::Dataset;
 use crate::workload::apps::confirm::{Listener, ACTION_PREFIX};
-use crate::workload::resp::encode_request;
 use crate::world::env::NetAction;
 
 /// The seat of the replica the listener subscribes on.
@@ -73,14 +71,7 @@ impl Simulation {
         if !linked {
             return;
         }
-        let conn = node.on_accept(ConnInfo {
-            peer_addr: "10.0.9.2:61000".to_string(),
-            local_addr: node_addr(node.config().port, 0),
-            fd: 9001,
-        });
-        let mut bytes = Vec::new();
-        encode_request(&Listener::subscribe(), &mut bytes);
-        node.on_bytes(conn, &bytes);
+        let conn = local_request(node, "10.0.9.2:61000", 9001, &Listener::subscribe());
         other.touched = true;
         *state = ListenerState {
             conn: Some((other.incarnation, conn)),

@@ -301,6 +301,26 @@ fn towards(side: usize) -> Direction {
     }
 }
 
+/// Opens a connection to `node` from a process on its machine (the
+/// operator, the publish-confirm listener) and sends `argv` on it; the
+/// caller reads or drops what comes back. Returns the connection.
+pub(super) fn local_request(
+    node: &mut Node<SimEnv>,
+    peer_addr: &str,
+    fd: i64,
+    argv: &[Vec<u8>],
+) -> ConnId {
+    let conn = node.on_accept(ConnInfo {
+        peer_addr: peer_addr.to_string(),
+        local_addr: node_addr(node.config().port, 0),
+        fd,
+    });
+    let mut bytes = Vec::new();
+    crate::workload::resp::encode_request(argv, &mut bytes);
+    node.on_bytes(conn, &bytes);
+    conn
+}
+
 /// The address of node `number` whose node 0 listens on `master_port`.
 pub fn node_addr(master_port: u16, number: usize) -> String {
     format!("{NODE_HOST}:{}", u64::from(master_port) + number as u64)
