@@ -41,6 +41,10 @@ pub enum PlantedBug {
     /// PUBLISH goes down the replication stream when it runs, ahead of
     /// the transaction it belongs to, instead of inside it.
     PublishAheadOfItsTransaction,
+    /// A replica runs each command of its master's transactions as it
+    /// arrives, instead of queueing them until EXEC: a transaction split
+    /// over two reads of the stream shows half done.
+    ReplicaRunsTransactionsUnqueued,
 }
 
 impl PlantedBug {
@@ -57,6 +61,7 @@ impl PlantedBug {
         PlantedBug::ReplicaExpiresByItsClock,
         PlantedBug::WaitCountsOnlineReplicas,
         PlantedBug::PublishAheadOfItsTransaction,
+        PlantedBug::ReplicaRunsTransactionsUnqueued,
     ];
 
     /// The name the directive and the self-test use.
@@ -74,6 +79,7 @@ impl PlantedBug {
             PlantedBug::ReplicaExpiresByItsClock => "replica-expires-by-its-clock",
             PlantedBug::WaitCountsOnlineReplicas => "wait-counts-online-replicas",
             PlantedBug::PublishAheadOfItsTransaction => "publish-ahead-of-its-transaction",
+            PlantedBug::ReplicaRunsTransactionsUnqueued => "replica-runs-transactions-unqueued",
         }
     }
 

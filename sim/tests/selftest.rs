@@ -106,6 +106,13 @@ const CASES: &[Case] = &[
         checkers: &["publish_confirm"],
     },
     Case {
+        bug: "replica-runs-transactions-unqueued",
+        scenario: "replicas",
+        // The reader on the replica sees half a transaction: no state of
+        // the master's held what it read.
+        checkers: &["replica_reads"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is
@@ -235,6 +242,11 @@ fn wait_counts_online_replicas_is_caught() {
 #[test]
 fn publish_ahead_of_its_transaction_is_caught() {
     caught(case("publish-ahead-of-its-transaction"));
+}
+
+#[test]
+fn replica_runs_transactions_unqueued_is_caught() {
+    caught(case("replica-runs-transactions-unqueued"));
 }
 
 /// Half a transaction applied breaks an application's invariant, and the

@@ -8,6 +8,7 @@
 
 use super::{call, flag, resolve, table, CommandSpec, Ctx, Outcome};
 use crate::client::{Transaction, WatchedKey};
+use crate::planted::{self, PlantedBug};
 
 const GROUP: &str = "transactions";
 const NO_QUEUE: u32 = flag::NO_MULTI_QUEUE
@@ -86,6 +87,15 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn multi(ctx: &mut Ctx<'_>) -> Outcome {
+    if ctx.client.is_master
+        && planted::active(
+            &ctx.server.config,
+            PlantedBug::ReplicaRunsTransactionsUnqueued,
+        )
+    {
+        ctx.out().ok();
+        return Ok(());
+    }
     if ctx.client.multi.is_some() {
         ctx.error("ERR MULTI calls can not be nested");
         return Ok(());
@@ -107,6 +117,15 @@ fn discard(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn exec(ctx: &mut Ctx<'_>) -> Outcome {
     let Some(transaction) = ctx.client.multi.take() else {
+        if ctx.client.is_master
+            && planted::active(
+                &ctx.server.config,
+                PlantedBug::ReplicaRunsTransactionsUnqueued,
+            )
+        {
+            ctx.out().array(0);
+            return Ok(());
+        }
         ctx.error("ERR EXEC without MULTI");
         return Ok(());
     };

@@ -42,6 +42,7 @@ use redoubt_core::env::ConnId;
 
 use crate::check::model::value::{short, Data};
 use crate::check::model::{Change, Dataset, DbKey, Entry, Model};
+use crate::check::replica_reads::KeyHistory;
 use crate::world::hash::TraceHasher;
 use crate::world::trace::{TraceEvent, TraceRecord};
 
@@ -136,6 +137,9 @@ pub struct UnitBuilder<'a> {
     pub incarnation: usize,
     /// Whether the AOF was on when the incarnation's trace begins.
     pub aof_on: bool,
+    /// Where each unit's new state is recorded, in runs that read from a
+    /// replica.
+    pub history: Option<&'a mut KeyHistory>,
 }
 
 impl UnitBuilder<'_> {
@@ -215,6 +219,9 @@ impl UnitBuilder<'_> {
             if let Some(entry) = after.and_then(|keys| keys.get(&change.key.1)) {
                 self.written.insert(&change.key, &entry.value);
             }
+        }
+        if let Some(history) = self.history.as_deref_mut() {
+            history.unit(changes.iter().map(|change| &change.key), self.model.data());
         }
         WriteUnit {
             changes,

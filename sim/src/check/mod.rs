@@ -21,7 +21,9 @@
 //! * [`failover`]: what each promotion lost, and the split-brain bound of
 //!   `min-replicas-to-write`;
 //! * [`confirm`]: publish-confirm: an action confirmed from a replica is
-//!   on it, and survives a failover to it.
+//!   on it, and survives a failover to it;
+//! * [`replica_reads`]: what a replica answers is its master's dataset at
+//!   some point of the stream, a point that only moves forward.
 
 pub mod apps;
 pub mod confirm;
@@ -33,6 +35,7 @@ pub mod linearizable;
 pub mod liveness;
 pub mod model;
 pub mod recovery;
+pub mod replica_reads;
 pub mod replication;
 pub mod shutdown;
 pub mod work;

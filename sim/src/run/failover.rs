@@ -183,6 +183,9 @@ impl Simulation {
                 promoted.on_closed(conn);
             }
         }
+        if let Some(conn) = self.reader_promoted(chosen) {
+            promoted.on_closed(conn);
+        }
         let peers = self.peer_conns_of(chosen);
         self.close_peer_links_of(chosen);
         for conn in peers {

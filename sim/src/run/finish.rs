@@ -256,6 +256,12 @@ impl Simulation {
                 separated,
             ));
         }
+        if let Some(reader) = &self.reader {
+            match crate::check::replica_reads::verdict(&reader.history, &reader.findings) {
+                Ok(verdict) => verdicts.push(verdict),
+                Err(why) => off.push(("replica_reads".into(), why)),
+            }
+        }
         match check_enospc(&self.enospc_facts()) {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("enospc".into(), "the disk never filled".into())),

@@ -343,6 +343,7 @@ impl Simulation {
             written: &mut self.written,
             incarnation: self.incarnation,
             aof_on: self.config.appendonly,
+            history: self.reader.as_mut().map(|reader| &mut reader.history),
         }
         .units(&trace);
         let incarnation = self.incarnation;
@@ -735,6 +736,9 @@ impl Simulation {
         match report.outcome.as_ref().ok().and_then(|r| r.check.prefix) {
             Some(k) => self.lineage.truncate(k),
             None => self.lineage.clear(),
+        }
+        if let Some(reader) = self.reader.as_mut() {
+            reader.history.restart(&recovered);
         }
         self.model.restart_with(recovered);
         self.restarts.push(report);

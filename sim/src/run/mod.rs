@@ -11,6 +11,7 @@ mod lives;
 mod nodes;
 pub mod options;
 mod picture;
+mod reader;
 pub mod scenario;
 pub mod scenario_files;
 pub mod shrink;

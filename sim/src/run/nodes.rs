@@ -804,6 +804,7 @@ impl Simulation {
     /// something delivered.
     pub(super) fn end_other_iterations(&mut self) {
         self.listener_look();
+        self.reader_look();
         for index in 0..self.others.len() {
             if self.others[index].touched {
                 self.end_other_iteration(index + 1);
@@ -856,6 +857,7 @@ impl Simulation {
             }
         }
         let actions = self.listener_take(number, actions);
+        let actions = self.reader_take(number, actions);
         for action in actions {
             // A replica has no clients: what is not for a peer goes nowhere.
             self.peer_action(number, action);

@@ -71,6 +71,9 @@ pub struct RunOptions {
     pub replica_config: Vec<String>,
     /// Lines for one replica each, after those (`topology.replica_configs`).
     pub replica_configs: Vec<Vec<String>>,
+    /// A reader reads the workload's keys on replica 1
+    /// (`workload.apps.replica_reads`, drawn from a stream of its own).
+    pub replica_reads: bool,
 }
 
 impl RunOptions {
@@ -179,6 +182,10 @@ impl RunOptions {
         // Failovers too, after replica crashes.
         let mut failover_rng = SimRng::new(seed, stream::FAILOVERS);
         faults.add_failovers(&scenario.faults, replicas, &mut failover_rng);
+        let replica_reads = replicas > 0
+            && SimRng::new(seed, stream::REPLICA_READER)
+                .pick(scenario.workload.apps.replica_reads, 1)
+                > 0;
         RunOptions {
             seed,
             scenario: scenario.name.clone(),
@@ -207,6 +214,7 @@ impl RunOptions {
             expect: scenario.expect.clone(),
             scripts: scenario.workload.scripts.clone(),
             replicas,
+            replica_reads,
         }
     }
 
@@ -283,6 +291,9 @@ impl RunOptions {
                 let configs = format!("{:?}", self.replica_configs);
                 lines.push(("replica_configs".into(), configs));
             }
+        }
+        if self.replica_reads {
+            lines.push(("replica_reads".into(), "MGETs on node 1".into()));
         }
         // Only runs with applications say so, so other reports keep their
         // lines.

@@ -242,6 +242,7 @@ pub const CHECKER_NAMES: &[&str] = &[
     "failover",
     "publish_confirm",
     "linearizable",
+    "replica_reads",
 ];
 
 /// The checkers every scenario without crashes runs.

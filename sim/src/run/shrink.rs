@@ -179,8 +179,12 @@ fn explicit_scenario(
             timeout_ms: fixed(workload.timeout_ms),
             prefill_keys: fixed(options.prefill_keys),
             mix: original.workload.mix.clone(),
-            // The scripts hold the applications' clients too.
-            apps: Default::default(),
+            // The scripts hold the applications' clients too; the reader on
+            // a replica is no client, and stays.
+            apps: crate::workload::apps::AppsSection {
+                replica_reads: fixed(u64::from(options.replica_reads)),
+                ..Default::default()
+            },
             scripts,
         },
         network: crate::run::scenario::Network {

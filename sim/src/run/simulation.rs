@@ -456,6 +456,8 @@ pub struct Simulation {
     /// with both.
     pub(super) listener: Option<super::listener::ListenerState>,
     pub(super) confirm_findings: crate::check::confirm::ConfirmFindings,
+    /// The reader on a replica, in runs that draw it.
+    pub(super) reader: Option<super::reader::ReaderState>,
 }
 
 impl Simulation {
@@ -508,6 +510,9 @@ impl Simulation {
             });
         }
         let options_confirm = options.apps.confirm > 0;
+        let reader = options
+            .replica_reads
+            .then(|| super::reader::ReaderState::new(options.seed, options.workload.keys));
         let others_empty = others.is_empty();
         let simulation = Simulation {
             options,
@@ -593,6 +598,7 @@ impl Simulation {
             master_history: String::new(),
             listener: (options_confirm && !others_empty).then(Default::default),
             confirm_findings: Default::default(),
+            reader,
         };
         Ok(simulation)
     }

@@ -27,6 +27,9 @@ pub mod stream {
     pub const REPLICA_CRASHES: u64 = 8;
     /// Failovers, drawn after replica crashes.
     pub const FAILOVERS: u64 = 9;
+    /// The replica reader (`workload.apps.replica_reads`): whether it
+    /// runs, then the keys it reads.
+    pub const REPLICA_READER: u64 = 10;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;

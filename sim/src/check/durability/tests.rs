@@ -37,6 +37,7 @@ fn history(promise: Promise) -> (Dataset, Vec<WriteUnit>, WrittenValues) {
         written: &mut written,
         incarnation: 0,
         aof_on: true,
+        history: None,
     }
     .units(&trace)
     .0;
@@ -268,6 +269,7 @@ fn expired_keys_compare_as_observed() {
         written: &mut written,
         incarnation: 0,
         aof_on: true,
+        history: None,
     }
     .units(&trace)
     .0;
@@ -309,6 +311,7 @@ fn writes_run_with_the_aof_off_are_promised_nothing() {
         written: &mut written,
         incarnation: 0,
         aof_on: false,
+        history: None,
     }
     .units(&trace)
     .0;
@@ -350,6 +353,7 @@ fn confirmed_history() -> Vec<WriteUnit> {
         written: &mut written,
         incarnation: 0,
         aof_on: true,
+        history: None,
     }
     .units(&trace);
     assert_eq!(waits.len(), 2);

@@ -48,6 +48,9 @@ pub struct AppsSection {
     /// Producers with a fallback buffer, and as many workers, on the
     /// `fq:` queue (their WAIT needs a replica).
     pub fallback_queue: Range,
+    /// A reader on replica 1's machine (0 or 1) that reads the workload's
+    /// keys there with MGET, judged as a prefix of the master's stream.
+    pub replica_reads: Range,
 }
 
 impl AppsSection {
