@@ -156,7 +156,7 @@ impl Listeners {
             let result = socket_address(address, port).and_then(|target| {
                 match self.open_at(target, &plan) {
                     Some(index) => Ok(Slot::Kept(index)),
-                    None => TcpListener::bind(target).map(Slot::Fresh),
+                    None => listen_on(target).map(Slot::Fresh),
                 }
             });
             match result {
@@ -235,7 +235,7 @@ impl Listeners {
     fn reopen(&mut self, registry: &Registry, addresses: &[SocketAddr]) {
         let mut sockets = self.take_all(registry);
         for &address in addresses {
-            match TcpListener::bind(address) {
+            match listen_on(address) {
                 Ok(listener) => sockets.push(listener),
                 Err(e) => logging::log(
                     LogLevel::Warning,
@@ -276,6 +276,30 @@ impl Listeners {
         }
         result
     }
+}
+
+/// The queue of connections not yet accepted: Redis's default
+/// `tcp-backlog` (the directive is kept as text, not applied).
+const LISTEN_BACKLOG: i32 = 511;
+
+/// A listening socket on `address`, as Redis opens one: `SO_REUSEADDR`,
+/// and on an IPv6 address `IPV6_V6ONLY`, so that `bind * -::*` listens on
+/// both families instead of the IPv6 wildcard colliding with the IPv4 one.
+fn listen_on(address: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 /// The socket address of a `bind` entry on `port`: `*` and `::*` are the
@@ -395,6 +419,24 @@ mod tests {
         );
         let (accepted, _) = listeners.accept(0).unwrap().expect("the waiting client");
         drop(accepted);
+    }
+
+    /// Redis's default `bind * -::*`: both wildcards on one port, the IPv6
+    /// one only for IPv6 (it used to collide with the IPv4 one).
+    #[test]
+    fn both_wildcards_listen_on_one_port() {
+        let poll = Poll::new().unwrap();
+        let mut listeners = Listeners::default();
+        let port = free_port();
+        listeners
+            .replace(poll.registry(), &strings(&["*", "-::*"]), port)
+            .unwrap();
+        let mut expected = vec![SocketAddr::from(([0, 0, 0, 0], port))];
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            expected.push(SocketAddr::from(([0u16; 8], port)));
+        }
+        assert_eq!(listeners.addresses(), expected);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
 
     #[test]
