@@ -328,6 +328,60 @@ fn wait_counts_acks(master: Flavor, replica: Flavor) {
     );
 }
 
+// A master shut down with a replica attached first waits for it to
+// acknowledge every write (Redis 7's shutdown-timeout), so the replica
+// holds all it acknowledged. While the replica cannot answer, SHUTDOWN
+// blocks and holds writes (reads go on); SHUTDOWN ABORT from another
+// client cancels it, the SHUTDOWN gets Redis's error and the held write
+// runs. SIGTERM then waits the same way and exits.
+fn shutdown_waits_for_replicas(master: Flavor, replica: Flavor) {
+    require_redis_tools();
+    let mut pair = Pair::start(master, replica, &[]);
+    let mut client = Client::connect(&pair.master);
+    client.ok(&["SET", "before", "1"]);
+    wait_caught_up(&pair.master, &pair.replica);
+    pair.replica.signal(libc::SIGSTOP);
+    client.ok(&["SET", "during", "1"]);
+    let mut shutdown = Client::connect(&pair.master);
+    shutdown.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    wait_until("the master to wait for its replica", || {
+        pair.master
+            .log()
+            .contains("Waiting for replicas before shutting down.")
+    });
+    assert_eq!(client.call(&["GET", "during"]), bulk("1"), "reads go on");
+    let mut writer = Client::connect(&pair.master);
+    writer.send(&[b"INCR", b"held"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        client.call(&["SHUTDOWN", "ABORT"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        shutdown.read(),
+        Reply::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
+    );
+    assert_eq!(writer.read(), Reply::Int(1), "the held write ran");
+    assert_eq!(
+        client.call(&["SHUTDOWN", "ABORT"]),
+        Reply::Error("ERR No shutdown in progress.".into())
+    );
+    pair.replica.signal(libc::SIGCONT);
+    client.ok(&["SET", "last", "1"]);
+    pair.master.signal(libc::SIGTERM);
+    let status = pair.master.wait_exit(EXIT_TIMEOUT);
+    assert!(status.is_some(), "the master did not exit after SIGTERM");
+    let log = pair.master.log();
+    assert!(
+        log.contains("1 of 1 replicas are in sync when shutting down."),
+        "{log}"
+    );
+    let mut reader = Client::connect(&pair.replica);
+    for key in ["before", "during", "held", "last"] {
+        assert_eq!(reader.call(&["EXISTS", key]), Reply::Int(1), "{key}");
+    }
+}
+
 // ROLE has Redis's exact shape on both sides: the master's
 // ["master", offset, [[ip, port, offset]]] with the replica's port and
 // offset as bulk strings, and the replica's
@@ -1735,6 +1789,7 @@ every_pairing!(
     partial_resync_after_kill,
     resync_after_link_cut,
     wait_counts_acks,
+    shutdown_waits_for_replicas,
     role_shapes,
     promotion,
 );

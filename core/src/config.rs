@@ -33,6 +33,9 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     pub maxclients: u64,
     pub timeout_s: u64,
+    /// `shutdown-timeout`: seconds a shutdown waits for lagging replicas
+    /// (0: it does not wait).
+    pub shutdown_timeout_s: u64,
     pub dir: String,
     pub dbfilename: String,
     pub appendonly: bool,
@@ -611,6 +614,15 @@ const DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "shutdown-timeout",
+        mutable: true,
+        get: |c| c.shutdown_timeout_s.to_string(),
+        set: |c, v| {
+            c.shutdown_timeout_s = int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
         name: "timeout",
         mutable: true,
         get: |c| c.timeout_s.to_string(),
@@ -831,7 +843,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("disable-thp", "yes"),
     ("aof-rewrite-incremental-fsync", "yes"),
     ("rdb-save-incremental-fsync", "yes"),
-    ("shutdown-timeout", "10"),
     ("shutdown-on-sigint", "default"),
     ("shutdown-on-sigterm", "default"),
     ("lua-time-limit", "5000"),
@@ -888,6 +899,7 @@ impl Default for Config {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxclients: 10000,
             timeout_s: 0,
+            shutdown_timeout_s: 10,
             dir: ".".to_string(),
             dbfilename: "dump.rdb".to_string(),
             appendonly: false,

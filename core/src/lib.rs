@@ -31,6 +31,7 @@ pub mod pubsub;
 pub mod repl;
 pub mod resp;
 pub mod server;
+pub mod shutdown;
 pub mod stream;
 pub mod testing;
 

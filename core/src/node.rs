@@ -21,6 +21,7 @@ use crate::persist::load::{load_aof, load_dump};
 use crate::planted::{self, PlantedBug};
 use crate::resp::ParseLimits;
 use crate::server::{Server, ShutdownReason};
+use crate::shutdown::{ShutdownFlags, ShutdownStart};
 
 /// Incremental rehash steps per database per cron run.
 const REHASH_STEPS_PER_CRON: usize = 100;
@@ -251,6 +252,20 @@ impl<E: Env> Node<E> {
                         self.serve_ready_keys();
                     }
                 }
+                Ok(Some(argv))
+                    if self.server.writes_paused()
+                        && !client.is_replica
+                        && cmd::held_by_write_pause(client, &argv) =>
+                {
+                    // Read again once the pause ends (or never: the node
+                    // exits).
+                    client.query_pos = start;
+                    client.parser.recycle(argv);
+                    if !self.server.postponed.contains(&client.id) {
+                        self.server.postponed.push(client.id);
+                    }
+                    break;
+                }
                 Ok(Some(argv)) => {
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
                     client.parser.recycle(argv);
@@ -432,6 +447,7 @@ impl<E: Env> Node<E> {
         self.server.background_step(&mut self.env);
         self.server.send_files(&mut self.env);
         self.time_out_blocked_clients();
+        self.check_shutdown_wait();
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {
             return;
@@ -486,6 +502,7 @@ impl<E: Env> Node<E> {
     /// Replies that depend on AOF bytes not yet written (or fsynced under
     /// `always`) stay queued until a later call.
     pub fn before_sleep(&mut self) {
+        self.check_shutdown_wait();
         self.resume_unblocked_clients();
         self.server.request_acks();
         let barrier = if self.server.aof_on {
@@ -572,9 +589,24 @@ impl<E: Env> Node<E> {
         self.env.trace(&Trace::Disconnected { conn: client.id });
     }
 
-    /// Asks the node to shut down (SIGTERM, SIGINT).
-    pub fn request_shutdown(&mut self, reason: ShutdownReason) {
-        self.server.shutdown.get_or_insert(reason);
+    /// Asks the node to shut down (SIGTERM, SIGINT): at once, or once its
+    /// replicas caught up (see `crate::shutdown`); a shutdown under way
+    /// goes on as it was. A refusal (the data could not be made safe)
+    /// leaves the node serving.
+    pub fn request_shutdown(&mut self, reason: ShutdownReason) -> ShutdownStart {
+        let start = self
+            .server
+            .begin_shutdown(&mut self.env, reason, ShutdownFlags::default());
+        if start == ShutdownStart::Refused && reason == ShutdownReason::Signal {
+            self.env.log(LogLevel::Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information");
+        }
+        start
+    }
+
+    /// A shutdown waiting for its replicas goes on when they caught up or
+    /// its time is up.
+    fn check_shutdown_wait(&mut self) {
+        self.server.shutdown_wait_check(&mut self.env);
     }
 
     /// Whether the driver should finish and exit.
@@ -582,18 +614,10 @@ impl<E: Env> Node<E> {
         self.server.shutdown.is_some()
     }
 
-    /// The last work before exit: after a signal, the final save and AOF
-    /// fsync (SHUTDOWN did those already); then release pending replies
-    /// and close every client. On error the node keeps running, as Redis
-    /// does when it cannot save at SIGTERM, and says why.
-    pub fn finish_shutdown(&mut self) -> Result<(), String> {
-        if self.server.shutdown == Some(ShutdownReason::Signal) {
-            if let Err(error) = self.server.prepare_shutdown(&mut self.env, None) {
-                self.server.shutdown = None;
-                self.env.log(LogLevel::Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information");
-                return Err(error);
-            }
-        }
+    /// The last work before exit, once the shutdown made the data safe
+    /// (`request_shutdown`, SHUTDOWN): release pending replies and close
+    /// every client.
+    pub fn finish_shutdown(&mut self) {
         self.before_sleep();
         let conns: Vec<ConnId> = self.server.clients.keys().copied().collect();
         for conn in conns {
@@ -603,6 +627,5 @@ impl<E: Env> Node<E> {
         }
         self.env
             .log(LogLevel::Warning, "Redis is now ready to exit, bye bye...");
-        Ok(())
     }
 }

@@ -124,6 +124,11 @@ pub struct Server {
     /// what save points measure from.
     pub lastsave_monotonic_ms: u64,
     pub shutdown: Option<ShutdownReason>,
+    /// A shutdown waiting for lagging replicas (see `crate::shutdown`).
+    pub shutdown_wait: Option<crate::shutdown::ShutdownWait>,
+    /// Clients whose next command is a write held while writes are paused
+    /// (a shutdown waits); their requests are read again when it ends.
+    pub postponed: Vec<ConnId>,
     pub cron_loops: u64,
     /// The append-only file, while `appendonly` is on.
     pub aof: Aof,
@@ -191,6 +196,8 @@ impl Server {
             lastsave_s: wall_ms / 1000,
             lastsave_monotonic_ms: now_ms,
             shutdown: None,
+            shutdown_wait: None,
+            postponed: Vec::new(),
             cron_loops: 0,
             aof: Aof::default(),
             aof_on: false,

@@ -252,7 +252,7 @@ fn shutdown_requests_exit() {
     assert_eq!(t.cmd(c, &["SHUTDOWN", "BOGUS"]), "-ERR syntax error\r\n");
     assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "");
     assert!(t.node.shutdown_requested());
-    t.node.finish_shutdown().unwrap();
+    t.node.finish_shutdown();
     assert_eq!(t.node.env().closed, vec![c]);
 }
 

@@ -182,8 +182,9 @@ impl EventLoop {
             self.ready = ready;
             self.iteration_end();
             // A shutdown that failed (the final save could not be written)
-            // leaves the node serving, as Redis does; core has logged why.
-            if self.node.shutdown_requested() && self.node.finish_shutdown().is_ok() {
+            // left the node serving, as Redis does; core has logged why.
+            if self.node.shutdown_requested() {
+                self.node.finish_shutdown();
                 self.node.env_mut().flush_all();
                 return;
             }

@@ -796,6 +796,27 @@ pub fn process(
     argv
 }
 
+/// Whether `argv` waits while writes are paused (a shutdown waits for its
+/// replicas), as Redis's write pause holds it: a write command, PUBLISH
+/// (it goes down the stream too), or an EXEC whose transaction holds one.
+/// Commands queued in MULTI are not held; unknown ones are not either
+/// (they fail at once).
+pub fn held_by_write_pause(client: &Client, argv: &[Vec<u8>]) -> bool {
+    let writes = |argv: &[Vec<u8>]| {
+        resolve(table(), argv).is_ok_and(|r| r.spec.is_write() || r.spec.name == "publish")
+    };
+    let Ok(resolved) = resolve(table(), argv) else {
+        return false;
+    };
+    match &client.multi {
+        Some(transaction) if resolved.spec.name == "exec" => {
+            transaction.queued.iter().any(|queued| writes(queued))
+        }
+        Some(_) => false,
+        None => writes(argv),
+    }
+}
+
 /// The checks before execution, then execution. Returns the arguments back
 /// and whether the command ran (false: queued or refused).
 fn dispatch(

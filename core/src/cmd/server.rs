@@ -16,6 +16,7 @@ use crate::persist::background::{JobKind, Started};
 use crate::repl::replica::LinkState;
 use crate::resp::Out;
 use crate::server::ShutdownReason;
+use crate::shutdown::{ShutdownFlags, ShutdownStart, ERR_SHUTDOWN_FAILED};
 
 const GROUP: &str = "server";
 const ADMIN: u32 = flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE;
@@ -853,41 +854,56 @@ fn lastsave(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success there is no
-/// reply: the connection closes as the server exits.
+/// reply: the connection closes as the server exits. With lagging
+/// replicas the client waits for them first (see `crate::shutdown`).
 fn shutdown(ctx: &mut Ctx<'_>) -> Outcome {
-    let (mut abort, mut save, mut nosave, mut force) = (false, false, false, false);
+    let (mut abort, mut save, mut nosave) = (false, false, false);
+    let mut flags = ShutdownFlags::default();
     for i in 1..ctx.argv.len() {
         match ctx.keyword(i).as_str() {
             "NOSAVE" => nosave = true,
             "SAVE" => save = true,
-            "NOW" => {}
-            "FORCE" => force = true,
+            "NOW" => flags.now = true,
+            "FORCE" => flags.force = true,
             "ABORT" => abort = true,
             _ => return Err(Error::msg(ERR_SYNTAX)),
         }
     }
-    if abort {
-        if ctx.argv.len() > 2 {
-            return Err(Error::msg(ERR_SYNTAX));
-        }
-        return Err(Error::msg("ERR No shutdown in progress."));
-    }
-    if save && nosave {
+    if (abort && ctx.argv.len() > 2) || (save && nosave) {
         return Err(Error::msg(ERR_SYNTAX));
     }
-    ctx.env.log(LogLevel::Warning, "User requested shutdown...");
-    let save = if nosave {
-        Some(false)
-    } else if save {
-        Some(true)
-    } else {
-        None
-    };
-    if ctx.server.prepare_shutdown(ctx.env, save).is_err() && !force {
-        return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    if abort {
+        if !ctx.server.abort_shutdown(ctx.env) {
+            return Err(Error::msg("ERR No shutdown in progress."));
+        }
+        ctx.out().ok();
+        return Ok(());
     }
-    ctx.server.shutdown = Some(ShutdownReason::Command);
-    Ok(())
+    if !flags.now && !ctx.may_block {
+        return Err(Error::msg(
+            "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    flags.save = match (save, nosave) {
+        (_, true) => Some(false),
+        (true, _) => Some(true),
+        _ => None,
+    };
+    match ctx
+        .server
+        .begin_shutdown(ctx.env, ShutdownReason::Command, flags)
+    {
+        ShutdownStart::Exiting => Ok(()),
+        ShutdownStart::Waiting => {
+            let conn = ctx.client.id;
+            if let Some(wait) = ctx.server.shutdown_wait.as_mut() {
+                wait.clients.push(conn);
+            }
+            ctx.block_on(Vec::new(), 0);
+            Ok(())
+        }
+        ShutdownStart::Refused => Err(Error::msg(ERR_SHUTDOWN_FAILED)),
+    }
 }
 
 fn save(ctx: &mut Ctx<'_>) -> Outcome {

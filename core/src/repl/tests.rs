@@ -584,3 +584,119 @@ fn a_partial_resync_continues_in_the_database_the_stream_had_selected() {
     let dbs = &t.node.server().keyspace.dbs;
     assert_eq!((dbs[0].len(), dbs[3].len()), (0, 2), "b went to database 3");
 }
+
+fn logged(t: &TestNode, text: &str) -> bool {
+    t.node
+        .env()
+        .logs
+        .iter()
+        .any(|(_, line)| line.contains(text))
+}
+
+/// SHUTDOWN with a lagging replica asks it for an ACK and waits, holding
+/// writes (reads go on); once the replica has the master's offset, the
+/// node exits, and says the replicas were in sync.
+#[test]
+fn shutdown_waits_for_lagging_replicas_and_holds_writes_meanwhile() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    let other = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    t.take_sent(r);
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "", "SHUTDOWN waits");
+    // The GETACK is part of the stream the replica must acknowledge.
+    let offset = t.node.server().repl.offset;
+    assert!(!t.node.shutdown_requested());
+    assert!(logged(&t, "Waiting for replicas before shutting down."));
+    assert_eq!(
+        t.take_sent(r).into_bytes(),
+        resp(&["REPLCONF", "GETACK", "*"])
+    );
+    assert_eq!(t.cmd(other, &["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(t.cmd(other, &["SET", "b", "2"]), "", "writes are held");
+    assert_eq!(t.cmd(other, &["MULTI"]), "", "behind the held write");
+    t.raw(r, &resp(&["REPLCONF", "ACK", &offset.to_string()]));
+    t.node.before_sleep();
+    assert!(t.node.shutdown_requested());
+    assert!(logged(
+        &t,
+        "1 of 1 replicas are in sync when shutting down."
+    ));
+    assert_eq!(t.take_sent(other), "", "the held write never ran");
+    assert_eq!(t.node.server().keyspace.dbs[0].len(), 1);
+}
+
+/// Without ACKs the wait ends at `shutdown-timeout`, naming the lagging
+/// replica; a final save that fails then refuses the shutdown. SHUTDOWN
+/// NOW does not wait; ABORT cancels a wait. Both ends answer the waiting
+/// SHUTDOWN with an error and run the held writes.
+#[test]
+fn shutdown_gives_up_on_replicas_after_its_timeout_and_can_be_aborted() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "");
+    let other = t.connect();
+    assert_eq!(t.cmd(other, &["SHUTDOWN", "ABORT"]), "+OK\r\n");
+    assert_eq!(
+        t.take_sent(c),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert!(logged(&t, "Shutdown manually aborted."));
+    assert_eq!(
+        t.cmd(other, &["SHUTDOWN", "ABORT"]),
+        "-ERR No shutdown in progress.\r\n"
+    );
+    // A write held by a wait runs when the wait is aborted.
+    assert_eq!(t.cmd(c, &["SHUTDOWN"]), "");
+    assert_eq!(t.cmd(other, &["INCR", "n"]), "");
+    let third = t.connect();
+    assert_eq!(t.cmd(third, &["SHUTDOWN", "ABORT"]), "+OK\r\n");
+    t.node.before_sleep();
+    assert_eq!(t.take_sent(other), ":1\r\n");
+    // The timeout, then a final save this disk-less test node cannot
+    // write: refused.
+    t.cmd(c, &["CONFIG", "SET", "shutdown-timeout", "2"]);
+    t.cmd(c, &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    t.take_sent(c);
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "SAVE"]), "");
+    assert_eq!(t.cmd(other, &["DEL", "a"]), "");
+    t.advance(1000);
+    assert_eq!(t.take_sent(c), "");
+    t.advance(1100);
+    assert!(!t.node.shutdown_requested());
+    assert!(logged(&t, "Lagging replica 127.0.0.1:6380 reported offset"));
+    assert!(logged(
+        &t,
+        "0 of 1 replicas are in sync when shutting down."
+    ));
+    assert!(logged(&t, "Errors trying to shut down the server."));
+    assert_eq!(
+        t.take_sent(c),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    assert_eq!(t.take_sent(other), ":1\r\n");
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "NOSAVE"]), "");
+    t.advance(2100);
+    assert!(t.node.shutdown_requested());
+
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["SET", "a", "1"]);
+    assert_eq!(
+        t.cmd(c, &["SHUTDOWN", "ABORT", "NOW"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(t.cmd(c, &["SHUTDOWN", "NOW", "NOSAVE"]), "");
+    assert!(t.node.shutdown_requested(), "NOW does not wait");
+    assert!(logged(
+        &t,
+        "0 of 1 replicas are in sync when shutting down."
+    ));
+}

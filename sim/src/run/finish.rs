@@ -267,7 +267,12 @@ impl Simulation {
             None => off.push(("enospc".into(), "the disk never filled".into())),
         }
         let safety = self.config.appendonly || !self.config.save.is_empty();
-        match check_shutdown(&self.shutdowns, safety) {
+        let replica_wait_ms = if self.others.is_empty() {
+            0
+        } else {
+            self.config.shutdown_timeout_s * 1000
+        };
+        match check_shutdown(&self.shutdowns, safety, replica_wait_ms) {
             Some(verdict) => verdicts.push(verdict),
             None => off.push(("shutdown".into(), "no shutdown was asked".into())),
         }

@@ -12,6 +12,7 @@ use redoubt_core::db::Value;
 use redoubt_core::env::{Clock, DiskOpId};
 use redoubt_core::persist::job::JOB_OP_BIT;
 use redoubt_core::server::ShutdownReason;
+use redoubt_core::shutdown::ShutdownStart;
 use redoubt_core::Node;
 
 use super::simulation::{
@@ -562,9 +563,18 @@ impl Simulation {
             self.crash_node(CrashKind::Process, delay, cause, progress.is_final);
             return;
         }
-        if let Some(node) = self.running() {
-            node.request_shutdown(ShutdownReason::Signal);
-            self.node_touched = true;
+        let Some(node) = self.running() else {
+            return;
+        };
+        let start = node.request_shutdown(ShutdownReason::Signal);
+        self.node_touched = true;
+        // Exiting: the node finishes after this event. Otherwise the
+        // supervisor signals again, and kills it after the grace.
+        if start != ShutdownStart::Exiting {
+            if start == ShutdownStart::Refused {
+                self.paths.shutdowns_refused += 1;
+            }
+            self.schedule(self.now_ms + SHUTDOWN_RETRY_MS, Event::ShutdownRetry);
         }
     }
 
@@ -575,14 +585,7 @@ impl Simulation {
         let Some(node) = self.running() else {
             return;
         };
-        if node.finish_shutdown().is_err() {
-            self.paths.shutdowns_refused += 1;
-            self.node_touched = true;
-            if self.shutdown.is_some() {
-                self.schedule(self.now_ms + SHUTDOWN_RETRY_MS, Event::ShutdownRetry);
-            }
-            return;
-        }
+        node.finish_shutdown();
         let server = node.server();
         let persistence_switched = server.aof_on != restart_config_aof;
         let made_safe = if restart_config_aof {
