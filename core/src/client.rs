@@ -83,6 +83,9 @@ pub struct Client {
     pub reply_offset: u64,
     /// What the client is blocked on; it reads no request meanwhile.
     pub blocked: Option<BlockedOn>,
+    /// A request parsed but held while writes are paused (a shutdown waits
+    /// for its replicas); it runs first when the pause ends.
+    pub held_request: Option<Vec<Vec<u8>>>,
     /// The replication offset right after this client's last command that
     /// propagated something: what WAIT waits for.
     pub repl_woff: u64,
@@ -124,6 +127,7 @@ impl Client {
             soft_limit_since_ms: None,
             reply_offset: 0,
             blocked: None,
+            held_request: None,
             repl_woff: 0,
             is_replica: false,
             is_master: false,

@@ -220,9 +220,12 @@ impl<E: Env> Node<E> {
                 authenticated: client.authenticated,
             };
             let start = client.query_pos;
-            let parsed = client
-                .parser
-                .next_request(&client.query, &mut client.query_pos, &limits);
+            let parsed = match client.held_request.take() {
+                Some(argv) => Ok(Some(argv)),
+                None => client
+                    .parser
+                    .next_request(&client.query, &mut client.query_pos, &limits),
+            };
             match parsed {
                 Ok(None) => {
                     let planted =
@@ -257,10 +260,9 @@ impl<E: Env> Node<E> {
                         && !client.is_replica
                         && cmd::held_by_write_pause(client, &argv) =>
                 {
-                    // Read again once the pause ends (or never: the node
+                    // It runs once the pause ends (or never: the node
                     // exits).
-                    client.query_pos = start;
-                    client.parser.recycle(argv);
+                    client.held_request = Some(argv);
                     if !self.server.postponed.contains(&client.id) {
                         self.server.postponed.push(client.id);
                     }
