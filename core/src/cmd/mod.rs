@@ -32,7 +32,7 @@ use crate::db::{Db, Dict, Value};
 use crate::env::{Env, Trace};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
-use crate::server::{Propagated, Server, Stats};
+use crate::server::{Server, Stats};
 
 /// Command flags, Redis's names.
 pub mod flag {
@@ -980,15 +980,15 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let forced = std::mem::take(&mut ctx.server.force_propagation);
     let wanted = ctx.server.propagation_wanted();
     if wanted && resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
-        let commands = rewritten.unwrap_or_else(|| vec![ctx.argv.to_vec()]);
         let db = ctx.client.db;
-        ctx.server
-            .propagated
-            .extend(commands.into_iter().map(|argv| Propagated {
-                db,
-                argv,
-                to_aof: true,
-            }));
+        match rewritten {
+            Some(commands) => {
+                for argv in commands {
+                    ctx.server.propagate_owned(db, argv, true);
+                }
+            }
+            None => ctx.server.propagate(db, ctx.argv, true),
+        }
     }
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,
