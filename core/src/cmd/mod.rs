@@ -805,7 +805,6 @@ fn dispatch(
     argv: Vec<Vec<u8>>,
 ) -> (Vec<Vec<u8>>, bool) {
     let resolved = resolve(table(), &argv);
-    let now_ms = env.monotonic_ms();
     let is_master = client.is_master;
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
@@ -821,9 +820,9 @@ fn dispatch(
                     multi.aborted = true;
                     client.out.error(&server.aof.refusal().unwrap_or_default());
                 }
-                Ok(r) if r.spec.is_write() && role_refusal(server, is_master, now_ms).is_some() => {
+                Ok(r) if r.spec.is_write() && role_refusal(server, is_master, env).is_some() => {
                     multi.aborted = true;
-                    let refusal = role_refusal(server, is_master, now_ms).unwrap_or_default();
+                    let refusal = role_refusal(server, is_master, env).unwrap_or_default();
                     client.out.error(refusal);
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
@@ -862,7 +861,7 @@ fn dispatch(
         client.out.error(refusal);
         return (argv, false);
     }
-    if let Some(refusal) = write_refusal(server, client, &resolved, now_ms) {
+    if let Some(refusal) = write_refusal(server, client, &resolved, env) {
         if resolved.spec.name == "exec" && client.multi.take().is_some() {
             // As Redis's execCommandAbort: a refused EXEC ends the
             // transaction, so the client does not queue on forever.
@@ -901,7 +900,7 @@ fn write_refusal(
     server: &Server,
     client: &Client,
     resolved: &Resolved,
-    now_ms: u64,
+    env: &dyn Env,
 ) -> Option<String> {
     if client.is_master || server.loading {
         // The master's stream, and the AOF being loaded, are applied
@@ -913,7 +912,7 @@ fn write_refusal(
         (true, Some(refusal)) => refusal,
         _ => match server.bgsave_refusal() {
             Some(refusal) => refusal.to_string(),
-            None => role_refusal(server, client.is_master, now_ms)?.to_string(),
+            None => role_refusal(server, client.is_master, env)?.to_string(),
         },
     };
     let queued_writes = resolved.spec.name == "exec"
@@ -926,13 +925,16 @@ fn write_refusal(
 }
 
 /// Why a write may not run here for replication's sake: too few good
-/// replicas (`min-replicas-to-write`), or a read-only replica.
-fn role_refusal(server: &Server, is_master: bool, now_ms: u64) -> Option<&'static str> {
+/// replicas (`min-replicas-to-write`), or a read-only replica. The clock is
+/// read only when `min-replicas-to-write` asks for it.
+fn role_refusal(server: &Server, is_master: bool, env: &dyn Env) -> Option<&'static str> {
     if is_master || server.loading {
         return None;
     }
-    if let Some(refusal) = server.min_replicas_refusal(now_ms) {
-        return Some(refusal);
+    if server.config.repl.min_replicas_to_write > 0 {
+        if let Some(refusal) = server.min_replicas_refusal(env.monotonic_ms()) {
+            return Some(refusal);
+        }
     }
     (server.repl.is_replica() && server.config.repl.replica_read_only)
         .then_some("READONLY You can't write against a read only replica.")
