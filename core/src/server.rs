@@ -217,6 +217,9 @@ pub struct Server {
     pub aof_load: LoadReport,
     /// Executing commands read from disk: nothing is propagated or traced.
     pub loading: bool,
+    /// What keys past their time are for the commands running now, as
+    /// every database of `keyspace` was last told (see `set_expiry`).
+    expiry: Expiry,
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
     pub propagated: Propagation,
@@ -280,6 +283,7 @@ impl Server {
             background: Background::default(),
             aof_load: LoadReport::default(),
             loading: false,
+            expiry: Expiry::Delete,
             propagated: Propagation::default(),
             propagate_override: None,
             force_propagation: false,
@@ -358,7 +362,17 @@ impl Server {
     /// nothing expires, while commands are replayed from disk.
     pub fn set_loading(&mut self, loading: bool) {
         self.loading = loading;
-        self.keyspace.set_expiry(self.expiry_mode());
+        self.set_expiry(self.expiry_mode());
+    }
+
+    /// Tells every database what keys past their time are from now on,
+    /// unless they are so already (a replica's master client switches to
+    /// `Off` for each command it runs).
+    pub fn set_expiry(&mut self, expiry: Expiry) {
+        if self.expiry != expiry {
+            self.keyspace.set_expiry(expiry);
+            self.expiry = expiry;
+        }
     }
 
     /// Removes every trace of a client that is going away.
