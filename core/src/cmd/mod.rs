@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use crate::blocking::BlockedOn;
 use crate::client::Client;
 use crate::db::value::Typed;
-use crate::db::{Db, Dict, Value};
+use crate::db::{Db, Value};
 use crate::env::{Env, Trace};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
@@ -287,14 +287,27 @@ pub const fn help_subcommand(
     }
 }
 
-/// Hash seed of the command-name table: fixed, since command names are no
-/// attacker-chosen keys.
-const COMMAND_TABLE_SEED: (u64, u64) = (0x0072_6564_6f75_6274, 0x0063_6f6d_6d61_6e64);
+/// Longest command name the lookup index covers.
+const COMMAND_NAME_BYTES_MAX: usize = 32;
 
 /// Every top-level command, by name.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
-    by_name: Dict<&'static CommandSpec>,
+    /// `sorted` regrouped by (name length, first byte): each group is a
+    /// run of `by_shape`, found through `shapes` without hashing the name.
+    by_shape: Vec<&'static CommandSpec>,
+    /// For each shape (see `shape`), its run in `by_shape`.
+    shapes: Vec<(u16, u16)>,
+}
+
+/// The index of a name's (length, first byte, lower-cased) group, if a
+/// command could have that shape.
+fn shape(name: &[u8]) -> Option<usize> {
+    let first = name.first()?.to_ascii_lowercase();
+    if name.len() > COMMAND_NAME_BYTES_MAX || !first.is_ascii_lowercase() {
+        return None;
+    }
+    Some(name.len() * 26 + usize::from(first - b'a'))
 }
 
 impl CommandTable {
@@ -321,23 +334,33 @@ impl CommandTable {
         for pair in sorted.windows(2) {
             assert_ne!(pair[0].name, pair[1].name, "command defined twice");
         }
-        let mut by_name = Dict::new(COMMAND_TABLE_SEED);
-        for spec in &sorted {
-            by_name.insert(spec.name.as_bytes().to_vec(), *spec);
+        let mut by_shape = sorted.clone();
+        let shape_of = |spec: &&CommandSpec| {
+            shape(spec.name.as_bytes()).expect("a command name is short and starts with a letter")
+        };
+        by_shape.sort_by_key(shape_of);
+        let mut shapes = vec![(0, 0); (COMMAND_NAME_BYTES_MAX + 1) * 26];
+        for (at, spec) in by_shape.iter().enumerate() {
+            let run = &mut shapes[shape_of(spec)];
+            if run.0 == run.1 {
+                *run = (at as u16, at as u16);
+            }
+            run.1 = at as u16 + 1;
         }
-        CommandTable { sorted, by_name }
+        CommandTable {
+            sorted,
+            by_shape,
+            shapes,
+        }
     }
 
     /// Looks a command up by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let mut lower = [0u8; 32];
-        if name.len() > lower.len() {
-            return None;
-        }
-        for (slot, byte) in lower.iter_mut().zip(name) {
-            *slot = byte.to_ascii_lowercase();
-        }
-        self.by_name.get(&lower[..name.len()]).copied()
+        let (start, end) = self.shapes[shape(name)?];
+        self.by_shape[usize::from(start)..usize::from(end)]
+            .iter()
+            .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+            .copied()
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
@@ -1000,4 +1023,23 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         in_transaction,
         after_block: ctx.client.blocked.is_some(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_found_by_name_in_any_case() {
+        let table = table();
+        for spec in table.all() {
+            let name = spec.name.as_bytes();
+            assert!(std::ptr::eq(table.get(name).unwrap(), *spec));
+            let upper = name.to_ascii_uppercase();
+            assert!(std::ptr::eq(table.get(&upper).unwrap(), *spec));
+        }
+        for unknown in [&b""[..], b"s", b"sett", b"se", b"1set", b"\xffset", &[b'a'; 40]] {
+            assert!(table.get(unknown).is_none());
+        }
+    }
 }
