@@ -245,13 +245,14 @@ impl<E: Env> Node<E> {
                 }
                 Ok(Some(argv)) if client.is_master => {
                     // The master's stream sees keys as they are: its DELs
-                    // decide when they go.
-                    self.server.keyspace.set_expiry(Expiry::Off);
+                    // decide when they go. The mode stays for the master's
+                    // next command, and is restored before anything else.
+                    self.server.set_expiry(Expiry::Off);
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
-                    self.server.keyspace.set_expiry(self.server.expiry_mode());
                     client.parser.recycle(argv);
                     self.apply_master_bytes(client, start);
                     if self.server.blocking.blocked_count() > 0 {
+                        self.server.set_expiry(self.server.expiry_mode());
                         self.serve_ready_keys();
                     }
                 }
@@ -269,6 +270,7 @@ impl<E: Env> Node<E> {
                     break;
                 }
                 Ok(Some(argv)) => {
+                    self.server.set_expiry(self.server.expiry_mode());
                     let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
                     client.parser.recycle(argv);
                     if self.server.blocking.blocked_count() > 0 {
@@ -281,6 +283,7 @@ impl<E: Env> Node<E> {
                 }
             }
         }
+        self.server.set_expiry(self.server.expiry_mode());
         client.query.drain(..client.query_pos);
         client.query_pos = 0;
     }

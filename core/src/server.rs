@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::db::{Expiry, Keyspace};
 use crate::env::{ConnId, Env, Trace};
 use crate::persist::aof::{Aof, LoadReport};
+use crate::persist::aof_format::encode_command;
 use crate::persist::background::Background;
 use crate::pubsub::PubSub;
 use crate::repl::{hex_id, Repl};
@@ -78,14 +79,96 @@ impl Stats {
     }
 }
 
-/// One command a top-level command propagated: its database, its
-/// arguments, and whether the AOF gets it too (PUBLISH goes to replicas
-/// only).
-#[derive(Debug, Clone)]
-pub struct Propagated {
-    pub db: usize,
-    pub argv: Vec<Vec<u8>>,
-    pub to_aof: bool,
+/// What the running top-level command propagated, in execution order:
+/// each command's database, whether the AOF gets it too (PUBLISH goes to
+/// replicas only), and the command itself, RESP-encoded once, back to back
+/// in one buffer, as the replication stream wants it (without SELECT or the
+/// MULTI/EXEC wrap, which are decided when the unit is committed). The AOF
+/// takes arguments: they are kept as well while the AOF is on. Both
+/// buffers keep their allocations from one command to the next.
+#[derive(Debug, Default)]
+pub struct Propagation {
+    ops: Vec<PropagatedOp>,
+    bytes: Vec<u8>,
+}
+
+/// One propagated command (see `Propagation`).
+#[derive(Debug)]
+pub(crate) struct PropagatedOp {
+    pub(crate) db: usize,
+    /// Its encoding: `bytes[start..end]`.
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) to_aof: bool,
+    /// Its arguments, kept when the AOF was on as it was propagated.
+    pub(crate) argv: Option<Vec<Vec<u8>>>,
+}
+
+/// Buffers of a unit past this size are given back after its commit.
+const PROPAGATION_CAPACITY_KEPT_BYTES: usize = 64 * 1024;
+
+impl Propagation {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Appends a command; `keep_argv`: the AOF will want its arguments.
+    pub(crate) fn push<A: AsRef<[u8]>>(
+        &mut self,
+        db: usize,
+        argv: &[A],
+        to_aof: bool,
+        keep_argv: bool,
+    ) {
+        let start = self.bytes.len();
+        encode_command(&mut self.bytes, argv);
+        self.ops.push(PropagatedOp {
+            db,
+            start,
+            end: self.bytes.len(),
+            to_aof,
+            argv: keep_argv.then(|| argv.iter().map(|a| a.as_ref().to_vec()).collect()),
+        });
+    }
+
+    /// As `push`, for arguments the caller gives away.
+    pub(crate) fn push_owned(
+        &mut self,
+        db: usize,
+        argv: Vec<Vec<u8>>,
+        to_aof: bool,
+        keep_argv: bool,
+    ) {
+        let start = self.bytes.len();
+        encode_command(&mut self.bytes, &argv);
+        self.ops.push(PropagatedOp {
+            db,
+            start,
+            end: self.bytes.len(),
+            to_aof,
+            argv: keep_argv.then_some(argv),
+        });
+    }
+
+    pub(crate) fn ops(&self) -> &[PropagatedOp] {
+        &self.ops
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Empties the unit, keeping its buffers unless a large one grew them.
+    pub(crate) fn clear(&mut self) {
+        self.ops.clear();
+        self.bytes.clear();
+        if self.bytes.capacity() > PROPAGATION_CAPACITY_KEPT_BYTES {
+            self.bytes.shrink_to(PROPAGATION_CAPACITY_KEPT_BYTES);
+        }
+        if self.ops.capacity() > PROPAGATION_CAPACITY_KEPT_BYTES / 64 {
+            self.ops.shrink_to(PROPAGATION_CAPACITY_KEPT_BYTES / 64);
+        }
+    }
 }
 
 /// Why the node is shutting down.
@@ -139,9 +222,12 @@ pub struct Server {
     pub aof_load: LoadReport,
     /// Executing commands read from disk: nothing is propagated or traced.
     pub loading: bool,
+    /// What keys past their time are for the commands running now, as
+    /// every database of `keyspace` was last told (see `set_expiry`).
+    expiry: Expiry,
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
-    pub propagated: Vec<Propagated>,
+    pub propagated: Propagation,
     /// Rewritten forms of the running command to propagate instead of its
     /// own argv (relative expiry made absolute, SPOP as SREMs, and the
     /// like).
@@ -204,7 +290,8 @@ impl Server {
             background: Background::default(),
             aof_load: LoadReport::default(),
             loading: false,
-            propagated: Vec::new(),
+            expiry: Expiry::Delete,
+            propagated: Propagation::default(),
             propagate_override: None,
             force_propagation: false,
             in_exec: false,
@@ -232,6 +319,7 @@ impl Server {
             return;
         }
         let wanted = self.propagation_wanted();
+        let keep_argv = self.aof_on;
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
             if db.touched_watchers.is_empty() && db.expired_keys.is_empty() {
                 continue;
@@ -258,11 +346,8 @@ impl Server {
                     conn,
                 });
                 if wanted {
-                    self.propagated.push(Propagated {
-                        db: index,
-                        argv: vec![b"DEL".to_vec(), key],
-                        to_aof: true,
-                    });
+                    self.propagated
+                        .push_owned(index, vec![b"DEL".to_vec(), key], true, keep_argv);
                 }
             }
         }
@@ -284,7 +369,17 @@ impl Server {
     /// nothing expires, while commands are replayed from disk.
     pub fn set_loading(&mut self, loading: bool) {
         self.loading = loading;
-        self.keyspace.set_expiry(self.expiry_mode());
+        self.set_expiry(self.expiry_mode());
+    }
+
+    /// Tells every database what keys past their time are from now on,
+    /// unless they are so already (a replica's master client switches to
+    /// `Off` for each command it runs).
+    pub fn set_expiry(&mut self, expiry: Expiry) {
+        if self.expiry != expiry {
+            self.keyspace.set_expiry(expiry);
+            self.expiry = expiry;
+        }
     }
 
     /// Removes every trace of a client that is going away.

@@ -15,14 +15,21 @@
 //! full sync's snapshot, taken when it starts as Redis's fork is, may hold
 //! writes of that iteration not yet fsynced).
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use crate::client::Client;
+use crate::env::ConnId;
+use crate::persist::aof::Aof;
 use crate::persist::aof_format::encode_command;
-use crate::repl::PeerState;
-use crate::server::Server;
+use crate::repl::{PeerState, Repl};
+use crate::server::{PropagatedOp, Propagation, Server};
 
 /// How many (AOF offset, stream offset) marks are kept for the fsynced
 /// stream offset; older ones are folded into the newest the AOF covers.
 const AOF_MARKS_MAX: usize = 4096;
+/// The buffer a unit is assembled in is given back past this size.
+const UNIT_SCRATCH_KEPT_BYTES: usize = 64 * 1024;
 
 impl Server {
     /// Whether anything consumes propagated writes (the AOF, or replicas),
@@ -31,46 +38,37 @@ impl Server {
         self.aof_on || self.repl.feeds_own_writes()
     }
 
+    /// Propagates a command the running top-level command executed (or
+    /// stands for), in database `db`; `to_aof`: the AOF gets it too.
+    pub fn propagate(&mut self, db: usize, argv: &[Vec<u8>], to_aof: bool) {
+        let keep_argv = self.aof_on && to_aof;
+        self.propagated.push(db, argv, to_aof, keep_argv);
+    }
+
+    /// As `propagate`, for arguments the caller gives away.
+    pub fn propagate_owned(&mut self, db: usize, argv: Vec<Vec<u8>>, to_aof: bool) {
+        let keep_argv = self.aof_on && to_aof;
+        self.propagated.push_owned(db, argv, to_aof, keep_argv);
+    }
+
     /// Hands what the finished top-level command propagated to the AOF and
     /// to the replication stream, as one unit, and records the offsets the
     /// client's replies (and WAIT) now depend on.
     pub fn commit_propagation(&mut self, client: Option<&mut Client>) {
-        let ops = std::mem::take(&mut self.propagated);
         let stream_before = self.repl.offset;
-        if !ops.is_empty() {
+        let wrote = !self.propagated.is_empty();
+        if wrote {
             if self.aof_on {
-                let to_aof: Vec<_> = ops.iter().filter(|op| op.to_aof).collect();
-                let wrap = to_aof.len() > 1;
-                if wrap {
-                    self.aof.feed(to_aof[0].db, &[b"MULTI".to_vec()]);
-                }
-                for op in &to_aof {
-                    self.aof.feed(op.db, &op.argv);
-                }
-                if wrap {
-                    self.aof
-                        .feed(to_aof[to_aof.len() - 1].db, &[b"EXEC".to_vec()]);
-                }
+                feed_aof_unit(&mut self.aof, &self.propagated);
             }
             if self.repl.feeds_own_writes() {
-                let mut bytes = Vec::new();
-                let wrap = ops.len() > 1;
-                if wrap {
-                    self.encode_for_stream(&mut bytes, ops[0].db, &[b"MULTI".to_vec()]);
-                }
-                for op in &ops {
-                    self.encode_for_stream(&mut bytes, op.db, &op.argv);
-                }
-                if wrap {
-                    self.encode_for_stream(&mut bytes, ops[ops.len() - 1].db, &[b"EXEC".to_vec()]);
-                }
-                self.feed_stream(&bytes);
+                self.feed_stream_unit();
             }
+            self.propagated.clear();
         }
         if self.aof_on && self.repl.offset != stream_before {
             self.mark_aof_offset();
         }
-        let wrote = !ops.is_empty();
         let every_reply_waits = self.config.appendfsync == crate::config::AppendFsync::Always;
         if let Some(client) = client {
             if self.aof_on && (wrote || every_reply_waits) {
@@ -82,51 +80,75 @@ impl Server {
         }
     }
 
-    /// Encodes one command for the replication stream, selecting its
-    /// database first when the stream is elsewhere.
-    fn encode_for_stream(&mut self, out: &mut Vec<u8>, db: usize, argv: &[Vec<u8>]) {
-        if self.repl.selected_db != Some(db) {
-            encode_command(out, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
-            self.repl.selected_db = Some(db);
+    /// The running command's unit, as the replication stream carries it:
+    /// wrapped in MULTI/EXEC when more than one command, each preceded by
+    /// SELECT when the stream is in another database.
+    fn feed_stream_unit(&mut self) {
+        let ops = self.propagated.ops();
+        if let [op] = ops {
+            if self.repl.selected_db == Some(op.db) {
+                // The common case: the command's bytes as they are.
+                let bytes = &self.propagated.bytes()[op.start..op.end];
+                let barrier = self.stream_barrier();
+                feed_stream_to(
+                    &mut self.repl,
+                    &mut self.clients,
+                    &mut self.pending_writes,
+                    barrier,
+                    bytes,
+                );
+                return;
+            }
         }
-        encode_command(out, argv);
+        let (Some(first), Some(last)) = (ops.first(), ops.last()) else {
+            return;
+        };
+        let (first_db, last_db) = (first.db, last.db);
+        let mut out = std::mem::take(&mut self.repl.unit_scratch);
+        out.clear();
+        let wrap = ops.len() > 1;
+        let selected = &mut self.repl.selected_db;
+        if wrap {
+            select_for_stream(selected, &mut out, first_db);
+            encode_command(&mut out, &[b"MULTI"]);
+        }
+        for op in ops {
+            select_for_stream(selected, &mut out, op.db);
+            out.extend_from_slice(&self.propagated.bytes()[op.start..op.end]);
+        }
+        if wrap {
+            select_for_stream(selected, &mut out, last_db);
+            encode_command(&mut out, &[b"EXEC"]);
+        }
+        self.feed_stream(&out);
+        out.clear();
+        if out.capacity() > UNIT_SCRATCH_KEPT_BYTES {
+            out.shrink_to(UNIT_SCRATCH_KEPT_BYTES);
+        }
+        self.repl.unit_scratch = out;
     }
 
     /// Appends bytes to the replication stream: the backlog, the offset,
     /// and every replica (online ones at once, behind the AOF barrier;
     /// those still receiving their dataset after it).
     pub fn feed_stream(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
-        let Some(backlog) = self.repl.backlog.as_mut() else {
-            return;
-        };
-        backlog.append(bytes);
-        self.repl.offset = backlog.end_offset();
-        let barrier = if self.aof_on { self.aof.appended } else { 0 };
-        for (conn, peer) in &mut self.repl.peers {
-            match peer.state {
-                PeerState::Online if peer.rdb_only => {}
-                PeerState::Online if peer.await_ack => peer.pending.extend_from_slice(bytes),
-                PeerState::Online => match self.clients.get_mut(conn) {
-                    Some(client) => {
-                        client.out.buf.extend_from_slice(bytes);
-                        client.reply_offset = client.reply_offset.max(barrier);
-                        if !client.pending_write {
-                            client.pending_write = true;
-                            self.pending_writes.push(*conn);
-                        }
-                    }
-                    // The replica is the client running a command right
-                    // now: its bytes wait until that command is done.
-                    None => peer.pending.extend_from_slice(bytes),
-                },
-                PeerState::WaitSnapshot | PeerState::SendFile { .. } => {
-                    peer.pending.extend_from_slice(bytes)
-                }
-                PeerState::WaitStart { .. } => {}
-            }
+        let barrier = self.stream_barrier();
+        feed_stream_to(
+            &mut self.repl,
+            &mut self.clients,
+            &mut self.pending_writes,
+            barrier,
+            bytes,
+        );
+    }
+
+    /// The AOF offset a replica's output waits for (see the module's
+    /// comment).
+    fn stream_barrier(&self) -> u64 {
+        if self.aof_on {
+            self.aof.appended
+        } else {
+            0
         }
     }
 
@@ -191,5 +213,120 @@ impl Server {
             );
             self.repl.fsynced_offset = stream_at;
         }
+    }
+}
+
+/// The unit's commands the AOF gets, wrapped in MULTI/EXEC when more than
+/// one.
+fn feed_aof_unit(aof: &mut Aof, unit: &Propagation) {
+    let mut to_aof = unit.ops().iter().filter(|op| op.to_aof);
+    let (Some(first), last) = (to_aof.next(), to_aof.next_back()) else {
+        return;
+    };
+    fn argv<'a>(unit: &Propagation, op: &'a PropagatedOp) -> Cow<'a, [Vec<u8>]> {
+        match &op.argv {
+            Some(argv) => Cow::Borrowed(argv),
+            // The AOF came on after the command was propagated.
+            None => Cow::Owned(decode_command(&unit.bytes()[op.start..op.end])),
+        }
+    }
+    let Some(last) = last else {
+        aof.feed(first.db, &argv(unit, first));
+        return;
+    };
+    aof.feed(first.db, &[b"MULTI".to_vec()]);
+    aof.feed(first.db, &argv(unit, first));
+    for op in to_aof {
+        aof.feed(op.db, &argv(unit, op));
+    }
+    aof.feed(last.db, &argv(unit, last));
+    aof.feed(last.db, &[b"EXEC".to_vec()]);
+}
+
+/// Selects `db` in the replication stream, unless it is there already.
+fn select_for_stream(selected: &mut Option<usize>, out: &mut Vec<u8>, db: usize) {
+    if *selected != Some(db) {
+        encode_command(out, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+        *selected = Some(db);
+    }
+}
+
+/// Appends bytes to the replication stream: the backlog, the offset, and
+/// every replica (online ones at once, behind the AOF `barrier`; those
+/// still receiving their dataset after it).
+fn feed_stream_to(
+    repl: &mut Repl,
+    clients: &mut BTreeMap<ConnId, Box<Client>>,
+    pending_writes: &mut Vec<ConnId>,
+    barrier: u64,
+    bytes: &[u8],
+) {
+    if bytes.is_empty() {
+        return;
+    }
+    let Some(backlog) = repl.backlog.as_mut() else {
+        return;
+    };
+    backlog.append(bytes);
+    repl.offset = backlog.end_offset();
+    for (conn, peer) in &mut repl.peers {
+        match peer.state {
+            PeerState::Online if peer.rdb_only => {}
+            PeerState::Online if peer.await_ack => peer.pending.extend_from_slice(bytes),
+            PeerState::Online => match clients.get_mut(conn) {
+                Some(client) => {
+                    client.out.buf.extend_from_slice(bytes);
+                    client.reply_offset = client.reply_offset.max(barrier);
+                    if !client.pending_write {
+                        client.pending_write = true;
+                        pending_writes.push(*conn);
+                    }
+                }
+                // The replica is the client running a command right now:
+                // its bytes wait until that command is done.
+                None => peer.pending.extend_from_slice(bytes),
+            },
+            PeerState::WaitSnapshot | PeerState::SendFile { .. } => {
+                peer.pending.extend_from_slice(bytes)
+            }
+            PeerState::WaitStart { .. } => {}
+        }
+    }
+}
+
+/// The arguments of one command as `encode_command` wrote it (a RESP
+/// multibulk of bulk strings).
+fn decode_command(bytes: &[u8]) -> Vec<Vec<u8>> {
+    fn number(bytes: &[u8], at: &mut usize) -> usize {
+        let mut n = 0;
+        while bytes[*at] != b'\r' {
+            n = n * 10 + usize::from(bytes[*at] - b'0');
+            *at += 1;
+        }
+        *at += 2;
+        n
+    }
+    let mut at = 1;
+    let count = number(bytes, &mut at);
+    let mut argv = Vec::with_capacity(count);
+    for _ in 0..count {
+        at += 1;
+        let len = number(bytes, &mut at);
+        argv.push(bytes[at..at + len].to_vec());
+        at += len + 2;
+    }
+    argv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_what_encode_command_wrote() {
+        let argv: Vec<Vec<u8>> = vec![b"SET".to_vec(), b"".to_vec(), vec![b'x'; 1234]];
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &argv);
+        assert_eq!(decode_command(&bytes), argv);
     }
 }

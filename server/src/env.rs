@@ -95,6 +95,29 @@ impl Connection {
         Ok(())
     }
 
+    /// Writes `data` straight from the caller's buffer when nothing is
+    /// queued before it (no copy), queueing what the socket does not take.
+    fn write_now(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut sent = 0;
+        if !self.connecting {
+            while sent < data.len() {
+                match self.stream.write(&data[sent..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if sent < data.len() {
+            self.out.clear();
+            self.out_sent = 0;
+            self.out.extend_from_slice(&data[sent..]);
+        }
+        Ok(())
+    }
+
     /// Sends FIN, drains what the peer sent meanwhile, and drops the socket.
     fn finish_close(mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
@@ -516,8 +539,13 @@ impl Net for RealEnv {
         if connection.closing {
             return;
         }
-        connection.out.extend_from_slice(data);
-        if let Err(e) = connection.write_queued() {
+        let result = if connection.has_output() {
+            connection.out.extend_from_slice(data);
+            connection.write_queued()
+        } else {
+            connection.write_now(data)
+        };
+        if let Err(e) = result {
             self.fail(conn, &e);
             return;
         }

@@ -358,6 +358,13 @@ impl EventLoop {
                 Ok(n) => {
                     self.node.on_bytes(conn, &self.read_buffer[..n]);
                     taken += n;
+                    if n < self.read_buffer.len() {
+                        // A short read emptied the socket: no need to ask
+                        // again only to hear WouldBlock. The readiness is
+                        // edge-triggered, so bytes arriving from now on
+                        // (or the peer's FIN) bring a new event.
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -1,15 +1,21 @@
 //! Memory accounting for INFO `used_memory`: a `#[global_allocator]` that
-//! wraps the system allocator and keeps the bytes currently allocated and
-//! their peak in two atomics. The cost is two relaxed atomic operations per
-//! allocation.
+//! wraps mimalloc and keeps the bytes currently allocated and their peak in
+//! two atomics. The cost is two relaxed atomic operations per allocation.
+//!
+//! mimalloc rather than glibc's malloc, for the reason Redis ships with
+//! jemalloc: glibc's `free` reads the freed chunk's header, a cache miss for
+//! every old value an overwrite drops (a tenth of a master's time under a
+//! SET load); mimalloc finds its metadata apart from the block.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc as System;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static CURRENT_BYTES: AtomicU64 = AtomicU64::new(0);
 static PEAK_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// The system allocator, counted.
+/// mimalloc, counted.
 pub struct CountingAllocator;
 
 impl CountingAllocator {

@@ -28,11 +28,11 @@ use std::borrow::Cow;
 use crate::blocking::BlockedOn;
 use crate::client::Client;
 use crate::db::value::Typed;
-use crate::db::{Db, Dict, Value};
+use crate::db::{Db, Value};
 use crate::env::{Env, Trace};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
-use crate::server::{Propagated, Server, Stats};
+use crate::server::{Server, Stats};
 
 /// Command flags, Redis's names.
 pub mod flag {
@@ -287,14 +287,27 @@ pub const fn help_subcommand(
     }
 }
 
-/// Hash seed of the command-name table: fixed, since command names are no
-/// attacker-chosen keys.
-const COMMAND_TABLE_SEED: (u64, u64) = (0x0072_6564_6f75_6274, 0x0063_6f6d_6d61_6e64);
+/// Longest command name the lookup index covers.
+const COMMAND_NAME_BYTES_MAX: usize = 32;
 
 /// Every top-level command, by name.
 pub struct CommandTable {
     sorted: Vec<&'static CommandSpec>,
-    by_name: Dict<&'static CommandSpec>,
+    /// `sorted` regrouped by (name length, first byte): each group is a
+    /// run of `by_shape`, found through `shapes` without hashing the name.
+    by_shape: Vec<&'static CommandSpec>,
+    /// For each shape (see `shape`), its run in `by_shape`.
+    shapes: Vec<(u16, u16)>,
+}
+
+/// The index of a name's (length, first byte, lower-cased) group, if a
+/// command could have that shape.
+fn shape(name: &[u8]) -> Option<usize> {
+    let first = name.first()?.to_ascii_lowercase();
+    if name.len() > COMMAND_NAME_BYTES_MAX || !first.is_ascii_lowercase() {
+        return None;
+    }
+    Some(name.len() * 26 + usize::from(first - b'a'))
 }
 
 impl CommandTable {
@@ -321,23 +334,33 @@ impl CommandTable {
         for pair in sorted.windows(2) {
             assert_ne!(pair[0].name, pair[1].name, "command defined twice");
         }
-        let mut by_name = Dict::new(COMMAND_TABLE_SEED);
-        for spec in &sorted {
-            by_name.insert(spec.name.as_bytes().to_vec(), *spec);
+        let mut by_shape = sorted.clone();
+        let shape_of = |spec: &&CommandSpec| {
+            shape(spec.name.as_bytes()).expect("a command name is short and starts with a letter")
+        };
+        by_shape.sort_by_key(shape_of);
+        let mut shapes = vec![(0, 0); (COMMAND_NAME_BYTES_MAX + 1) * 26];
+        for (at, spec) in by_shape.iter().enumerate() {
+            let run = &mut shapes[shape_of(spec)];
+            if run.0 == run.1 {
+                *run = (at as u16, at as u16);
+            }
+            run.1 = at as u16 + 1;
         }
-        CommandTable { sorted, by_name }
+        CommandTable {
+            sorted,
+            by_shape,
+            shapes,
+        }
     }
 
     /// Looks a command up by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        let mut lower = [0u8; 32];
-        if name.len() > lower.len() {
-            return None;
-        }
-        for (slot, byte) in lower.iter_mut().zip(name) {
-            *slot = byte.to_ascii_lowercase();
-        }
-        self.by_name.get(&lower[..name.len()]).copied()
+        let (start, end) = self.shapes[shape(name)?];
+        self.by_shape[usize::from(start)..usize::from(end)]
+            .iter()
+            .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+            .copied()
     }
 
     pub fn all(&self) -> &[&'static CommandSpec] {
@@ -826,7 +849,6 @@ fn dispatch(
     argv: Vec<Vec<u8>>,
 ) -> (Vec<Vec<u8>>, bool) {
     let resolved = resolve(table(), &argv);
-    let now_ms = env.monotonic_ms();
     let is_master = client.is_master;
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
@@ -842,9 +864,9 @@ fn dispatch(
                     multi.aborted = true;
                     client.out.error(&server.aof.refusal().unwrap_or_default());
                 }
-                Ok(r) if r.spec.is_write() && role_refusal(server, is_master, now_ms).is_some() => {
+                Ok(r) if r.spec.is_write() && role_refusal(server, is_master, env).is_some() => {
                     multi.aborted = true;
-                    let refusal = role_refusal(server, is_master, now_ms).unwrap_or_default();
+                    let refusal = role_refusal(server, is_master, env).unwrap_or_default();
                     client.out.error(refusal);
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
@@ -883,7 +905,7 @@ fn dispatch(
         client.out.error(refusal);
         return (argv, false);
     }
-    if let Some(refusal) = write_refusal(server, client, &resolved, now_ms) {
+    if let Some(refusal) = write_refusal(server, client, &resolved, env) {
         if resolved.spec.name == "exec" && client.multi.take().is_some() {
             // As Redis's execCommandAbort: a refused EXEC ends the
             // transaction, so the client does not queue on forever.
@@ -922,7 +944,7 @@ fn write_refusal(
     server: &Server,
     client: &Client,
     resolved: &Resolved,
-    now_ms: u64,
+    env: &dyn Env,
 ) -> Option<String> {
     if client.is_master || server.loading {
         // The master's stream, and the AOF being loaded, are applied
@@ -934,7 +956,7 @@ fn write_refusal(
         (true, Some(refusal)) => refusal,
         _ => match server.bgsave_refusal() {
             Some(refusal) => refusal.to_string(),
-            None => role_refusal(server, client.is_master, now_ms)?.to_string(),
+            None => role_refusal(server, client.is_master, env)?.to_string(),
         },
     };
     let queued_writes = resolved.spec.name == "exec"
@@ -947,13 +969,16 @@ fn write_refusal(
 }
 
 /// Why a write may not run here for replication's sake: too few good
-/// replicas (`min-replicas-to-write`), or a read-only replica.
-fn role_refusal(server: &Server, is_master: bool, now_ms: u64) -> Option<&'static str> {
+/// replicas (`min-replicas-to-write`), or a read-only replica. The clock is
+/// read only when `min-replicas-to-write` asks for it.
+fn role_refusal(server: &Server, is_master: bool, env: &dyn Env) -> Option<&'static str> {
     if is_master || server.loading {
         return None;
     }
-    if let Some(refusal) = server.min_replicas_refusal(now_ms) {
-        return Some(refusal);
+    if server.config.repl.min_replicas_to_write > 0 {
+        if let Some(refusal) = server.min_replicas_refusal(env.monotonic_ms()) {
+            return Some(refusal);
+        }
     }
     (server.repl.is_replica() && server.config.repl.replica_read_only)
         .then_some("READONLY You can't write against a read only replica.")
@@ -1001,15 +1026,15 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let forced = std::mem::take(&mut ctx.server.force_propagation);
     let wanted = ctx.server.propagation_wanted();
     if wanted && resolved.spec.is_write() && (ctx.server.dirty > dirty_before || forced) {
-        let commands = rewritten.unwrap_or_else(|| vec![ctx.argv.to_vec()]);
         let db = ctx.client.db;
-        ctx.server
-            .propagated
-            .extend(commands.into_iter().map(|argv| Propagated {
-                db,
-                argv,
-                to_aof: true,
-            }));
+        match rewritten {
+            Some(commands) => {
+                for argv in commands {
+                    ctx.server.propagate_owned(db, argv, true);
+                }
+            }
+            None => ctx.server.propagate(db, ctx.argv, true),
+        }
     }
     ctx.env.trace(&Trace::Executed {
         conn: ctx.client.id,
@@ -1019,4 +1044,23 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         in_transaction,
         after_block: ctx.client.blocked.is_some(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_found_by_name_in_any_case() {
+        let table = table();
+        for spec in table.all() {
+            let name = spec.name.as_bytes();
+            assert!(std::ptr::eq(table.get(name).unwrap(), *spec));
+            let upper = name.to_ascii_uppercase();
+            assert!(std::ptr::eq(table.get(&upper).unwrap(), *spec));
+        }
+        for unknown in [&b""[..], b"s", b"sett", b"se", b"1set", b"\xffset", &[b'a'; 40]] {
+            assert!(table.get(unknown).is_none());
+        }
+    }
 }

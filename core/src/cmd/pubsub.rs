@@ -15,7 +15,7 @@ use crate::client::Client;
 use crate::env::ConnId;
 use crate::glob::glob_match;
 use crate::resp::Out;
-use crate::server::{Propagated, Server};
+use crate::server::Server;
 
 const GROUP: &str = "pubsub";
 const SUB_FLAGS: u32 =
@@ -126,11 +126,7 @@ fn publish(ctx: &mut Ctx<'_>) -> Outcome {
         } else {
             // Replicas deliver it to their own subscribers; the AOF keeps
             // no messages.
-            ctx.server.propagated.push(Propagated {
-                db: ctx.client.db,
-                argv: ctx.argv.to_vec(),
-                to_aof: false,
-            });
+            ctx.server.propagate(ctx.client.db, ctx.argv, false);
         }
     }
     let receivers = deliver(ctx.server, ctx.client, &ctx.argv[1], &ctx.argv[2]);

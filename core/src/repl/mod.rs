@@ -133,6 +133,9 @@ pub struct Repl {
     pub fsynced_offset: u64,
     /// The fsynced offset our last ACK to our master reported.
     pub(crate) fack_sent: u64,
+    /// Where a propagated unit is assembled for the stream (kept between
+    /// units).
+    pub(crate) unit_scratch: Vec<u8>,
     /// Our master, when we are a replica.
     pub link: Option<replica::Link>,
     /// DUMPSAVE clients and the dump each is getting.
@@ -171,6 +174,7 @@ impl Repl {
             aof_marks: std::collections::VecDeque::new(),
             fsynced_offset: 0,
             fack_sent: 0,
+            unit_scratch: Vec::new(),
             link: None,
             dumps: BTreeMap::new(),
         }

@@ -174,7 +174,7 @@ impl Server {
         }
         let now = env.monotonic_ms();
         self.repl.link = Some(Link::new(host.to_string(), port, now));
-        self.keyspace.set_expiry(self.expiry_mode());
+        self.set_expiry(self.expiry_mode());
         self.config.repl.replicaof = Some((host.to_string(), port));
         env.role_changed(true);
         env.log(
@@ -202,7 +202,7 @@ impl Server {
             self.repl.backlog = Some(backlog);
         }
         self.repl.no_peers_since_ms = env.monotonic_ms();
-        self.keyspace.set_expiry(self.expiry_mode());
+        self.set_expiry(self.expiry_mode());
         env.role_changed(false);
         true
     }
