@@ -1059,7 +1059,15 @@ mod tests {
             let upper = name.to_ascii_uppercase();
             assert!(std::ptr::eq(table.get(&upper).unwrap(), *spec));
         }
-        for unknown in [&b""[..], b"s", b"sett", b"se", b"1set", b"\xffset", &[b'a'; 40]] {
+        for unknown in [
+            &b""[..],
+            b"s",
+            b"sett",
+            b"se",
+            b"1set",
+            b"\xffset",
+            &[b'a'; 40],
+        ] {
             assert!(table.get(unknown).is_none());
         }
     }

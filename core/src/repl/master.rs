@@ -459,6 +459,10 @@ impl Server {
             .filter(|(_, p)| matches!(p.state, PeerState::SendFile { .. }))
             .map(|(&c, _)| c)
             .collect();
+        if sending.is_empty() {
+            // Every tick comes here: no chunk buffer unless one is needed.
+            return;
+        }
         let mut chunk = vec![0u8; FILE_CHUNK_BYTES];
         for conn in sending {
             let Some(peer) = self.repl.peers.get_mut(&conn) else {
