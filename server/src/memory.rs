@@ -9,7 +9,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 
-use mimalloc::MiMalloc as System;
+use mimalloc::MiMalloc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static CURRENT_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -31,11 +31,11 @@ impl CountingAllocator {
     }
 }
 
-// SAFETY: every call is forwarded to `System` with the caller's arguments;
+// SAFETY: every call is forwarded to `MiMalloc` with the caller's arguments;
 // the counters are only bookkeeping.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
+        let ptr = MiMalloc.alloc(layout);
         if !ptr.is_null() {
             Self::added(layout.size());
         }
@@ -43,7 +43,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc_zeroed(layout);
+        let ptr = MiMalloc.alloc_zeroed(layout);
         if !ptr.is_null() {
             Self::added(layout.size());
         }
@@ -51,12 +51,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        MiMalloc.dealloc(ptr, layout);
         Self::removed(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new_ptr = System.realloc(ptr, layout, new_size);
+        let new_ptr = MiMalloc.realloc(ptr, layout, new_size);
         if !new_ptr.is_null() {
             Self::removed(layout.size());
             Self::added(new_size);
