@@ -45,6 +45,9 @@ pub enum PlantedBug {
     /// arrives, instead of queueing them until EXEC: a transaction split
     /// over two reads of the stream shows half done.
     ReplicaRunsTransactionsUnqueued,
+    /// A shutdown exits at once instead of waiting for lagging replicas to
+    /// acknowledge its writes.
+    ShutdownIgnoresLaggingReplicas,
 }
 
 impl PlantedBug {
@@ -62,6 +65,7 @@ impl PlantedBug {
         PlantedBug::WaitCountsOnlineReplicas,
         PlantedBug::PublishAheadOfItsTransaction,
         PlantedBug::ReplicaRunsTransactionsUnqueued,
+        PlantedBug::ShutdownIgnoresLaggingReplicas,
     ];
 
     /// The name the directive and the self-test use.
@@ -80,6 +84,7 @@ impl PlantedBug {
             PlantedBug::WaitCountsOnlineReplicas => "wait-counts-online-replicas",
             PlantedBug::PublishAheadOfItsTransaction => "publish-ahead-of-its-transaction",
             PlantedBug::ReplicaRunsTransactionsUnqueued => "replica-runs-transactions-unqueued",
+            PlantedBug::ShutdownIgnoresLaggingReplicas => "shutdown-ignores-lagging-replicas",
         }
     }
 

@@ -9,6 +9,7 @@
 
 use crate::cmd;
 use crate::env::{ConnId, Env, LogLevel};
+use crate::planted::{self, PlantedBug};
 use crate::server::{Server, ShutdownReason};
 
 /// The reply to the SHUTDOWN clients of a shutdown that could not finish.
@@ -88,6 +89,9 @@ impl Server {
 
     /// Every replica has acknowledged the master's offset.
     fn replicas_in_sync(&self) -> bool {
+        if planted::active(&self.config, PlantedBug::ShutdownIgnoresLaggingReplicas) {
+            return true;
+        }
         let offset = self.repl.offset;
         self.repl
             .peers

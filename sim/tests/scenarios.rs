@@ -766,6 +766,17 @@ fn failover() {
     );
 }
 
+/// Switchover: at this seed the operator stops the master with SIGTERM;
+/// it waits for its replica to acknowledge every write before it exits,
+/// so the replica promoted holds every write the master acknowledged (the
+/// `durable` rule `switchover_in_sync`).
+#[test]
+fn switchover() {
+    snapshot_at("switchover", 3, &["failover_shutdown"]);
+    let text = report_of("switchover", 3).render();
+    assert!(text.contains("durable: switchover_in_sync rule"), "{text}");
+}
+
 /// Split brain: across seeds, masters cut from their replicas keep taking
 /// writes, which the promotion loses (counted); with
 /// `min-replicas-to-write` they refuse them, and what is lost stays within

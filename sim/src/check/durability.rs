@@ -430,6 +430,11 @@ pub struct Ending {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FailoverLoss {
     pub nodes_lost_ms: Vec<u64>,
+    /// A switchover whose master exited cleanly before its
+    /// `shutdown-timeout` was up, promoting a replica that was linked to
+    /// it then: Redis 7's shutdown waited for that replica to acknowledge
+    /// every write, so every acknowledged write is owed.
+    pub switchover_in_sync: bool,
 }
 
 impl FailoverLoss {
@@ -450,6 +455,9 @@ impl Ending {
             return false;
         };
         if let Some(loss) = &self.failover {
+            if loss.switchover_in_sync {
+                return true;
+            }
             let confirmed = &unit.confirmed;
             return confirmed.replicas > 0
                 && confirmed.replicas >= loss.nodes_lost_since(confirmed.replicas_at_ms);
@@ -476,7 +484,10 @@ impl Ending {
 
     /// The name of the rule, for reports.
     pub fn rule_name(&self) -> &'static str {
-        if self.failover.is_some() {
+        if let Some(loss) = &self.failover {
+            if loss.switchover_in_sync {
+                return "switchover_in_sync";
+            }
             return "confirmed_by_replicas";
         }
         match (self.exit_made_safe, self.power_loss) {

@@ -317,6 +317,11 @@ pub enum FailoverTrigger {
     /// The master is cut from every replica but not from its clients, and
     /// goes on accepting writes until it is demoted: a split brain.
     Partition,
+    /// A planned switchover: the operator sends the master SIGTERM, waits
+    /// for it to exit (Redis 7 first waits for its replicas to acknowledge
+    /// every write, up to `shutdown-timeout`) and promotes a replica. Only
+    /// where a scenario names it (scenarios/switchover.toml).
+    Shutdown,
 }
 
 /// Failovers, each drawn per seed: when, what loses the master, how long
@@ -586,6 +591,10 @@ impl ScheduledFault {
                 trigger: FailoverTrigger::Partition,
                 ..
             } => "failover_partition",
+            ScheduledFault::Failover {
+                trigger: FailoverTrigger::Shutdown,
+                ..
+            } => "failover_shutdown",
         }
     }
 }

@@ -43,12 +43,14 @@ use super::simulation::{Event, NodeState, Simulation};
 use crate::check::durability::{Ending, FailoverLoss, Promise};
 use crate::check::failover::FailoverRecord;
 use crate::check::recovery::{DownCause, Recovered, RestartReport};
-use crate::faults::{CrashKind, FailoverTrigger, PartitionMode};
+use crate::faults::{CrashKind, FailoverTrigger, PartitionMode, ShutdownHow};
 use crate::world::disk::DiskFaults;
 use crate::world::env::{NetAction, SimEnv};
 
 /// Between the proxy's checks of the nodes.
 pub const PROXY_CHECK_MS: u64 = 1000;
+/// Between the operator's looks at a master it stopped, until it exits.
+const SWITCHOVER_POLL_MS: u64 = 100;
 
 /// A failover under way: the master is lost, the promotion not yet made.
 #[derive(Debug, Clone)]
@@ -64,6 +66,10 @@ pub struct FailoverStart {
     pub incarnation: usize,
     pub trigger: FailoverTrigger,
     pub back_after_ms: u64,
+    /// A switchover's master exited cleanly before its `shutdown-timeout`
+    /// was up: the replicas it counted then (their numbers), each of
+    /// which had acknowledged its every write.
+    pub linked_at_exit: Option<Vec<usize>>,
 }
 
 impl Simulation {
@@ -106,6 +112,14 @@ impl Simulation {
                 }
             }
             FailoverTrigger::Partition => return false,
+            FailoverTrigger::Shutdown if up => {
+                // The operator stops the master, and waits for it to exit.
+                let delay = detect_ms + PROXY_CHECK_MS;
+                if !self.begin_shutdown(ShutdownHow::Signal, delay, false, false) {
+                    return false;
+                }
+            }
+            FailoverTrigger::Shutdown => return false,
         }
         self.failover = Some(FailoverStart {
             history: self.master_history.clone(),
@@ -113,9 +127,41 @@ impl Simulation {
             started_ms: self.now_ms,
             trigger,
             back_after_ms,
+            linked_at_exit: None,
         });
         self.schedule(self.now_ms + detect_ms, Event::Promote);
         true
+    }
+
+    /// The master exits after a SIGTERM asked at `asked_ms`: in a
+    /// switchover, records the replicas it counts if it exits before its
+    /// `shutdown-timeout` is up (it then waited for each to acknowledge
+    /// every write; Redis promises nothing for one it no longer counts).
+    pub(super) fn switchover_exit(&mut self, asked_ms: u64) {
+        let Some(progress) = self.failover.as_mut() else {
+            return;
+        };
+        if progress.trigger != FailoverTrigger::Shutdown {
+            return;
+        }
+        let in_time = self.now_ms - asked_ms < self.config.shutdown_timeout_s * 1000;
+        let NodeState::Up { node, .. } = &self.node else {
+            return;
+        };
+        // The replicas the master counts (a replica it timed out is not
+        // one, even if its own side of the link still looks up), by the
+        // port each announced.
+        let ports: Vec<u16> = node
+            .server()
+            .repl
+            .peers
+            .values()
+            .map(|peer| peer.listening_port)
+            .collect();
+        let linked = (1..=self.others.len())
+            .filter(|&number| ports.contains(&self.others[number - 1].config.port))
+            .collect();
+        progress.linked_at_exit = in_time.then_some(linked);
     }
 
     /// The operator's promotion, if the master is still lost and a replica
@@ -124,9 +170,16 @@ impl Simulation {
         let Some(progress) = self.failover.take() else {
             return;
         };
+        let exiting = matches!(self.node, NodeState::Up { .. }) && self.shutdown.is_some();
+        if progress.trigger == FailoverTrigger::Shutdown && exiting {
+            // The operator waits for the master to exit.
+            self.failover = Some(progress);
+            self.schedule(self.now_ms + SWITCHOVER_POLL_MS, Event::Promote);
+            return;
+        }
         let still_lost = match progress.trigger {
             // It came back by itself first: nothing to do.
-            FailoverTrigger::Crash => {
+            FailoverTrigger::Crash | FailoverTrigger::Shutdown => {
                 matches!(&self.node, NodeState::Down(parked) if !parked.is_final)
             }
             // Healed already (by the quiet phase): the master has its
@@ -265,7 +318,11 @@ impl Simulation {
             split_brain_bound_ms,
             ..FailoverRecord::new(progress.started_ms, progress.trigger)
         };
-        self.seat_promoted(promoted, chosen, record);
+        let in_sync = progress
+            .linked_at_exit
+            .as_ref()
+            .is_some_and(|linked| linked.contains(&chosen));
+        self.seat_promoted(promoted, chosen, record, in_sync);
     }
 
     /// The promoted node takes node 0's seat: judged as a restart whose
@@ -275,6 +332,7 @@ impl Simulation {
         mut node: Box<Node<SimEnv>>,
         chosen: usize,
         mut record: FailoverRecord,
+        switchover_in_sync: bool,
     ) {
         self.incarnation += 1;
         let recovered = dataset_of(&node);
@@ -285,6 +343,7 @@ impl Simulation {
             window_ms: 0,
             failover: Some(FailoverLoss {
                 nodes_lost_ms: self.nodes_lost_ms.clone(),
+                switchover_in_sync,
             }),
         };
         let when = format!("failover {}", self.failovers.len() + 1);

@@ -582,6 +582,12 @@ impl Simulation {
     /// to serving if it could not make the data safe.
     pub(super) fn finish_shutdown(&mut self) {
         let restart_config_aof = self.config.appendonly;
+        if self.running().is_none() {
+            return;
+        }
+        // Before the node closes its replicas' connections.
+        let asked_ms = self.shutdown.map_or(self.now_ms, |p| p.since_ms);
+        self.switchover_exit(asked_ms);
         let Some(node) = self.running() else {
             return;
         };

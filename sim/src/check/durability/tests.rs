@@ -406,6 +406,7 @@ fn failover_owes_what_enough_replicas_confirmed() {
     let failover = |down: Vec<u64>| Ending {
         failover: Some(FailoverLoss {
             nodes_lost_ms: down,
+            switchover_in_sync: false,
         }),
         ..power_loss_at(60)
     };
