@@ -354,6 +354,11 @@ fn shutdown_waits_for_replicas(master: Flavor, replica: Flavor) {
     writer.send(&[b"INCR", b"held"]);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
+        client.call(&["GET", "held"]),
+        Reply::Nil,
+        "the write is held while the shutdown waits"
+    );
+    assert_eq!(
         client.call(&["SHUTDOWN", "ABORT"]),
         Reply::Status("OK".into())
     );

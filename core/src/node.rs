@@ -264,9 +264,6 @@ impl<E: Env> Node<E> {
                     // It runs once the pause ends (or never: the node
                     // exits).
                     client.held_request = Some(argv);
-                    if !self.server.postponed.contains(&client.id) {
-                        self.server.postponed.push(client.id);
-                    }
                     break;
                 }
                 Ok(Some(argv)) => {
@@ -452,7 +449,7 @@ impl<E: Env> Node<E> {
         self.server.background_step(&mut self.env);
         self.server.send_files(&mut self.env);
         self.time_out_blocked_clients();
-        self.check_shutdown_wait();
+        self.server.shutdown_wait_check(&mut self.env);
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {
             return;
@@ -507,7 +504,7 @@ impl<E: Env> Node<E> {
     /// Replies that depend on AOF bytes not yet written (or fsynced under
     /// `always`) stay queued until a later call.
     pub fn before_sleep(&mut self) {
-        self.check_shutdown_wait();
+        self.server.shutdown_wait_check(&mut self.env);
         self.resume_unblocked_clients();
         self.server.request_acks();
         let barrier = if self.server.aof_on {
@@ -606,12 +603,6 @@ impl<E: Env> Node<E> {
             self.env.log(LogLevel::Warning, "SIGTERM received but errors trying to shut down the server, check the logs for more information");
         }
         start
-    }
-
-    /// A shutdown waiting for its replicas goes on when they caught up or
-    /// its time is up.
-    fn check_shutdown_wait(&mut self) {
-        self.server.shutdown_wait_check(&mut self.env);
     }
 
     /// Whether the driver should finish and exit.

@@ -209,9 +209,6 @@ pub struct Server {
     pub shutdown: Option<ShutdownReason>,
     /// A shutdown waiting for lagging replicas (see `crate::shutdown`).
     pub shutdown_wait: Option<crate::shutdown::ShutdownWait>,
-    /// Clients whose next command is a write held while writes are paused
-    /// (a shutdown waits); their requests are read again when it ends.
-    pub postponed: Vec<ConnId>,
     pub cron_loops: u64,
     /// The append-only file, while `appendonly` is on.
     pub aof: Aof,
@@ -283,7 +280,6 @@ impl Server {
             lastsave_monotonic_ms: now_ms,
             shutdown: None,
             shutdown_wait: None,
-            postponed: Vec::new(),
             cron_loops: 0,
             aof: Aof::default(),
             aof_on: false,

@@ -100,20 +100,22 @@ impl Server {
     }
 
     /// A waiting shutdown goes on once its replicas caught up or its time
-    /// is up. Returns how it ended, if it did; a refusal answers the
-    /// SHUTDOWN clients and lets the paused writes run.
-    pub fn shutdown_wait_check(&mut self, env: &mut dyn Env) -> Option<ShutdownStart> {
-        let wait = self.shutdown_wait.as_ref()?;
+    /// is up; a refusal answers the SHUTDOWN clients and lets the held
+    /// writes run.
+    pub fn shutdown_wait_check(&mut self, env: &mut dyn Env) {
+        let Some(wait) = self.shutdown_wait.as_ref() else {
+            return;
+        };
         if env.monotonic_ms() < wait.deadline_ms && !self.replicas_in_sync() {
-            return None;
+            return;
         }
-        let wait = self.shutdown_wait.take()?;
-        let outcome = self.finish_shutdown_as(env, wait.reason, wait.flags);
-        if outcome == ShutdownStart::Refused {
+        let Some(wait) = self.shutdown_wait.take() else {
+            return;
+        };
+        if self.finish_shutdown_as(env, wait.reason, wait.flags) == ShutdownStart::Refused {
             self.answer_shutdown_clients(env, &wait.clients, ERR_SHUTDOWN_FAILED);
-            self.resume_postponed();
+            self.resume_held_writes();
         }
-        Some(outcome)
     }
 
     /// `SHUTDOWN ABORT`: cancels a waiting shutdown. Returns whether one
@@ -123,15 +125,19 @@ impl Server {
             return false;
         };
         self.answer_shutdown_clients(env, &wait.clients, ERR_SHUTDOWN_FAILED);
-        self.resume_postponed();
+        self.resume_held_writes();
         env.log(LogLevel::Notice, "Shutdown manually aborted.");
         true
     }
 
-    /// The clients whose writes waited read their requests again.
-    fn resume_postponed(&mut self) {
-        let postponed = std::mem::take(&mut self.postponed);
-        self.unblocked.extend(postponed);
+    /// The clients whose writes waited run them, then read on.
+    fn resume_held_writes(&mut self) {
+        let held = self
+            .clients
+            .values()
+            .filter(|client| client.held_request.is_some())
+            .map(|client| client.id);
+        self.unblocked.extend(held);
     }
 
     /// Writes wait while a shutdown waits for its replicas.

@@ -117,14 +117,9 @@ impl KeyHistory {
         if unchanged {
             return;
         }
-        let versions = self.versions.entry(key.to_vec()).or_default();
-        if versions
-            .last()
-            .is_some_and(|last| last.from == version.from)
-        {
-            versions.pop();
-        }
-        versions.push(version);
+        // A unit or restart gives each key one view: a second version at
+        // the same state would be the same one, returned above.
+        self.versions.entry(key.to_vec()).or_default().push(version);
     }
 
     /// The states (as half-open ranges, in order) at which `key` held what
@@ -310,7 +305,9 @@ pub fn judge(history: &KeyHistory, reads: &[Read]) -> ReadsJudged {
     judged
 }
 
-/// The verdict, or `None` with a reason when no read was served.
+/// The verdict, or the reason there is none: no read was served, or none
+/// saw a value (an empty key space explains every read; a violation is
+/// still reported).
 pub fn verdict(history: &KeyHistory, findings: &ReadFindings) -> Result<Verdict, String> {
     if findings.reads.is_empty() {
         return Err(format!(
@@ -319,6 +316,12 @@ pub fn verdict(history: &KeyHistory, findings: &ReadFindings) -> Result<Verdict,
         ));
     }
     let judged = judge(history, &findings.reads);
+    if judged.values_seen == 0 && judged.violations_total == 0 {
+        return Err(format!(
+            "{} MGETs served by a replica, none saw a value",
+            judged.reads
+        ));
+    }
     Ok(Verdict {
         name: "replica_reads",
         passed: judged.violations_total == 0,
@@ -479,9 +482,17 @@ mod tests {
         assert_eq!(history.versions.get(b"a".as_slice()), None);
     }
 
+    /// No read, or reads that only ever saw nil, give no verdict: they
+    /// prove nothing. A read of a value never written still fails.
     #[test]
-    fn no_read_is_no_verdict() {
-        let findings = ReadFindings::default();
+    fn reads_that_saw_nothing_are_no_verdict() {
+        let mut findings = ReadFindings::default();
         assert!(verdict(&KeyHistory::default(), &findings).is_err());
+        findings.reads.push(read(1, &[("a", None)]));
+        assert!(verdict(&history(), &findings).is_err());
+        findings.reads.push(read(1, &[("a", Some("2"))]));
+        assert!(verdict(&history(), &findings).is_ok_and(|v| v.passed));
+        findings.reads.push(read(1, &[("a", Some("9"))]));
+        assert!(verdict(&history(), &findings).is_ok_and(|v| !v.passed));
     }
 }
