@@ -30,6 +30,7 @@ pub mod planted;
 pub mod pubsub;
 pub mod repl;
 pub mod resp;
+pub mod script;
 pub mod server;
 pub mod shutdown;
 pub mod stream;

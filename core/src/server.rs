@@ -187,6 +187,9 @@ pub struct Server {
     pub pubsub: PubSub,
     /// Clients blocked on keys.
     pub blocking: Blocking,
+    /// The Lua scripts cached by EVAL and SCRIPT LOAD, and their
+    /// interpreter.
+    pub scripts: crate::script::Scripts,
     /// A handler asked to block the running client (see `cmd::Ctx::block_on`).
     pub block_request: Option<BlockedOn>,
     /// Clients unblocked since the last `before_sleep`, whose pending
@@ -265,6 +268,7 @@ impl Server {
             clients: BTreeMap::new(),
             pubsub: PubSub::default(),
             blocking: Blocking::default(),
+            scripts: crate::script::Scripts::default(),
             block_request: None,
             unblocked: Vec::new(),
             stats: Stats {

@@ -65,7 +65,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         arity: 2,
-        flags: CONN,
+        flags: flag::LOADING | flag::STALE | flag::FAST,
         keys: (0, 0, 0),
         movable: None,
         group: GROUP,

@@ -16,6 +16,7 @@ pub mod list;
 pub mod memory;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -312,7 +313,7 @@ fn shape(name: &[u8]) -> Option<usize> {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 14] = [
+        let families: [&'static [CommandSpec]; 15] = [
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
@@ -321,6 +322,7 @@ impl CommandTable {
             memory::COMMANDS,
             pubsub::COMMANDS,
             replication::COMMANDS,
+            scripting::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
@@ -952,12 +954,9 @@ fn write_refusal(
         // see `role_refusal`, which queuing in MULTI asks too).
         return None;
     }
-    let refusal = match (server.aof_on, server.aof.refusal()) {
-        (true, Some(refusal)) => refusal,
-        _ => match server.bgsave_refusal() {
-            Some(refusal) => refusal.to_string(),
-            None => role_refusal(server, client.is_master, env)?.to_string(),
-        },
+    let refusal = match disk_refusal(server) {
+        Some(refusal) => refusal,
+        None => role_refusal(server, client.is_master, env)?.to_string(),
     };
     let queued_writes = resolved.spec.name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
@@ -966,6 +965,15 @@ fn write_refusal(
                 .any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
         });
     (resolved.spec.is_write() || queued_writes).then_some(refusal)
+}
+
+/// The MISCONF error while the AOF cannot be written, or while the last
+/// background save failed (`stop-writes-on-bgsave-error`).
+pub fn disk_refusal(server: &Server) -> Option<String> {
+    match (server.aof_on, server.aof.refusal()) {
+        (true, Some(refusal)) => Some(refusal),
+        _ => server.bgsave_refusal().map(str::to_string),
+    }
 }
 
 /// Why a write may not run here for replication's sake: too few good

@@ -109,6 +109,35 @@ fn a_transaction_goes_down_the_stream_as_one_unit() {
     assert_eq!(t.take_sent(r).into_bytes(), expected);
 }
 
+/// A script's writes go down the stream as the commands it ran, wrapped
+/// in MULTI/EXEC (effects replication); one that only reads sends nothing,
+/// and a SELECT inside it reaches the stream as the database it wrote in.
+#[test]
+fn a_script_goes_down_the_stream_as_its_effects() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    let script = "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[1]); return redis.call('GET', 'nope')";
+    assert_eq!(t.cmd(c, &["EVAL", script, "1", "x", "1"]), "$-1\r\n");
+    let mut expected = resp(&["SELECT", "0"]);
+    expected.extend(resp(&["MULTI"]));
+    expected.extend(resp(&["SET", "x", "1"]));
+    expected.extend(resp(&["INCR", "x"]));
+    expected.extend(resp(&["EXEC"]));
+    assert_eq!(t.take_sent(r).into_bytes(), expected);
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return redis.call('GET', 'x')", "0"]),
+        "$1\r\n2\r\n"
+    );
+    assert_eq!(t.take_sent(r), "");
+    let script = "redis.call('SELECT', 3); return redis.call('SET', 'y', 'v')";
+    assert_eq!(t.cmd(c, &["EVAL", script, "0"]), "+OK\r\n");
+    let mut expected = resp(&["SELECT", "3"]);
+    expected.extend(resp(&["SET", "y", "v"]));
+    assert_eq!(t.take_sent(r).into_bytes(), expected);
+}
+
 #[test]
 fn a_broken_link_continues_from_the_backlog() {
     let mut t = master();

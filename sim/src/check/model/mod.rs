@@ -286,6 +286,17 @@ impl Model {
                 b"WATCH" | b"UNWATCH" | b"MULTI" | b"DISCARD" | b"EXEC" => {
                     return self.transaction_command(conn, db, &name, argv, reply, now_ms);
                 }
+                // A script's commands came before it, as a transaction's
+                // do, and were checked one by one; its own reply is what
+                // the script made of theirs.
+                b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" | b"FCALL" | b"FCALL_RO" => {
+                    let state = self.conns.entry(conn).or_default();
+                    state.inner_replies.clear();
+                    state.inner_count = 0;
+                    state.dirty_at_exec = None;
+                    self.verdict.commands_unmodeled += 1;
+                    return;
+                }
                 _ => {}
             }
         }

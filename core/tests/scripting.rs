@@ -1,0 +1,400 @@
+//! Lua scripting: EVAL and EVALSHA, SCRIPT, the redis.* API, Redis's type
+//! conversions both ways, the sandbox, and effects replication. Replies
+//! are compared byte for byte with what Redis 7.0 answers.
+
+use redoubt_core::testing::TestNode;
+
+fn eval(t: &mut TestNode, c: u64, script: &str, keys: &[&str], args: &[&str]) -> String {
+    let numkeys = keys.len().to_string();
+    let mut argv = vec!["EVAL", script, numkeys.as_str()];
+    argv.extend_from_slice(keys);
+    argv.extend_from_slice(args);
+    t.cmd(c, &argv)
+}
+
+// Lua values come back as Redis's conversion table says.
+#[test]
+fn lua_values_become_replies() {
+    let (mut t, c) = TestNode::with_client();
+    let cases = [
+        ("return 'hello'", "$5\r\nhello\r\n"),
+        ("return 42", ":42\r\n"),
+        ("return 3.99", ":3\r\n"),
+        ("return -3.99", ":-3\r\n"),
+        ("return true", ":1\r\n"),
+        ("return false", "$-1\r\n"),
+        ("return nil", "$-1\r\n"),
+        (
+            "return {1, 2, 'three', {4}}",
+            "*4\r\n:1\r\n:2\r\n$5\r\nthree\r\n*1\r\n:4\r\n",
+        ),
+        ("return {1, nil, 3}", "*1\r\n:1\r\n"),
+        ("return {ok='FINE'}", "+FINE\r\n"),
+        ("return {err='MY failure'}", "-MY failure\r\n"),
+        ("return redis.status_reply('DONE')", "+DONE\r\n"),
+        ("return redis.error_reply('My Error')", "-My Error\r\n"),
+        ("return redis.error_reply('oops')", "-ERR oops\r\n"),
+        (
+            "return redis.error_reply('-WRONG type here')",
+            "-WRONG type here\r\n",
+        ),
+        ("return {double=3.5}", "$3\r\n3.5\r\n"),
+    ];
+    for (script, reply) in cases {
+        assert_eq!(eval(&mut t, c, script, &[], &[]), reply, "{script}");
+    }
+}
+
+// KEYS and ARGV carry the arguments; redis.call returns replies as Lua
+// values (nil as false, statuses as tables).
+#[test]
+fn redis_call_reads_and_writes() {
+    let (mut t, c) = TestNode::with_client();
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "return redis.call('SET', KEYS[1], ARGV[1])",
+            &["k"],
+            &["v"]
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "return {KEYS[1], KEYS[2], ARGV[1]}",
+            &["a", "b"],
+            &["x"]
+        ),
+        "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nx\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "return type(redis.call('GET', 'missing'))",
+            &[],
+            &[]
+        ),
+        "$7\r\nboolean\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "return redis.call('SET', 'k', 'v').ok", &[], &[]),
+        "$2\r\nOK\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.call('RPUSH', 'l', 1, 2.5, 'x'); return redis.call('LRANGE', 'l', 0, -1)",
+            &[],
+            &[]
+        ),
+        "*3\r\n$1\r\n1\r\n$3\r\n2.5\r\n$1\r\nx\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "return redis.call('INCRBY', 'n', 0.1 + 0.2)", &[], &[]),
+        "-ERR value is not an integer or out of range script: 2a3f2f0b4dd2f0f0d0a6e21efba6e02e3cbc11e3, on @user_script:1.\r\n"
+            .replace("2a3f2f0b4dd2f0f0d0a6e21efba6e02e3cbc11e3", &sha1("return redis.call('INCRBY', 'n', 0.1 + 0.2)"))
+    );
+}
+
+fn sha1(text: &str) -> String {
+    redoubt_core::script::sha1_hex(text.as_bytes())
+}
+
+// Errors: a command's error raised by redis.call, returned by pcall; Lua
+// errors with their place; compile errors.
+#[test]
+fn errors_name_the_script_and_line() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["SET", "s", "text"]);
+    let script = "return redis.call('INCR', 's')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!(
+            "-ERR value is not an integer or out of range script: {}, on @user_script:1.\r\n",
+            sha1(script)
+        )
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "local r = redis.pcall('INCR', 's'); return r['err']",
+            &[],
+            &[]
+        ),
+        "$43\r\nERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "return redis.pcall('INCR', 's')", &[], &[]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let script = "local a = 1\nerror('boom')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!(
+            "-ERR user_script:2: boom script: {}, on @user_script:2.\r\n",
+            sha1(script)
+        )
+    );
+    let script = "return undefined_thing";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR Script attempted to access nonexistent global variable 'undefined_thing' script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    let script = "x = 5";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    let script = "redis.call = function() return 1 end";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    assert_eq!(
+        eval(&mut t, c, "return 'unfinished", &[], &[]),
+        "-ERR Error compiling script (new function): user_script:1: unfinished string near '<eof>'\r\n"
+    );
+    let script = "return redis.call('NOSUCH')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!(
+            "-ERR Unknown Redis command called from script script: {}, on @user_script:1.\r\n",
+            sha1(script)
+        )
+    );
+    let script = "return redis.call('GET')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR Wrong number of args calling Redis command from script script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    let script = "return redis.call('MULTI')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!(
+            "-ERR This Redis command is not allowed from script script: {}, on @user_script:1.\r\n",
+            sha1(script)
+        )
+    );
+    let script = "return pcall(redis.call, 'INCR', 's')";
+    assert_eq!(eval(&mut t, c, script, &[], &[]), "$-1\r\n");
+    let script = "local ok, e = pcall(redis.call, 'INCR', 's'); return e";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        "$43\r\nERR value is not an integer or out of range\r\n"
+    );
+}
+
+// EVAL's own argument checks, EVALSHA, SCRIPT LOAD/EXISTS/FLUSH.
+#[test]
+fn the_script_cache() {
+    let (mut t, c) = TestNode::with_client();
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return 1", "2", "k"]),
+        "-ERR Number of keys can't be greater than number of args\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return 1", "-1"]),
+        "-ERR Number of keys can't be negative\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return 1", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let sha = sha1("return ARGV[1]");
+    assert_eq!(
+        t.cmd(c, &["EVALSHA", &sha, "0", "a"]),
+        "-NOSCRIPT No matching script. Please use EVAL.\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["SCRIPT", "LOAD", "return ARGV[1]"]),
+        format!("$40\r\n{sha}\r\n")
+    );
+    assert_eq!(t.cmd(c, &["EVALSHA", &sha, "0", "a"]), "$1\r\na\r\n");
+    assert_eq!(
+        t.cmd(c, &["EVALSHA", &sha.to_uppercase(), "0", "b"]),
+        "$1\r\nb\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["SCRIPT", "EXISTS", &sha, "nope"]),
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    assert_eq!(t.cmd(c, &["SCRIPT", "FLUSH"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["SCRIPT", "EXISTS", &sha]), "*1\r\n:0\r\n");
+    assert_eq!(
+        t.cmd(c, &["SCRIPT", "FLUSH", "LATER"]),
+        "-ERR SCRIPT FLUSH only support SYNC|ASYNC option\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["SCRIPT", "LOAD", "return +"]),
+        "-ERR Error compiling script (new function): user_script:1: unexpected symbol near '+'\r\n"
+    );
+}
+
+// Shebang flags: no-writes scripts may not write; _RO commands refuse
+// write scripts; bad shebangs are refused.
+#[test]
+fn shebang_flags_and_read_only_calls() {
+    let (mut t, c) = TestNode::with_client();
+    let script = "#!lua flags=no-writes\nreturn redis.call('SET', 'k', 'v')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR Write commands are not allowed from read-only scripts. script: {}, on @user_script:2.\r\n", sha1(script))
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL_RO", "#!lua\nreturn 1", "0"]),
+        "-ERR Can not execute a script with write flag using *_ro command.\r\n"
+    );
+    let script = "return redis.call('DEL', 'k')";
+    assert_eq!(
+        t.cmd(c, &["EVAL_RO", script, "0"]),
+        format!("-ERR Write commands are not allowed from read-only scripts. script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL_RO", "return redis.call('GET', 'k')", "0"]),
+        "$-1\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "#!lua flags=sometimes\nreturn 1", "0"]),
+        "-ERR Unexpected flag in script shebang: sometimes\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "#!python\nreturn 1", "0"]),
+        "-ERR Unexpected engine in script shebang: #!python\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "#!lua", "0"]),
+        "-ERR Invalid script shebang\r\n"
+    );
+}
+
+// The libraries scripts in the wild use.
+#[test]
+fn cjson_cmsgpack_bit_and_sha1hex() {
+    let (mut t, c) = TestNode::with_client();
+    let cases = [
+        (
+            "return cjson.encode({1, 2, 'a/b'})",
+            "$12\r\n[1,2,\"a\\/b\"]\r\n",
+        ),
+        ("return cjson.encode({x=1.5})", "$9\r\n{\"x\":1.5}\r\n"),
+        ("return cjson.decode('[1,2,{\"a\":3}]')[3].a", ":3\r\n"),
+        (
+            "return cjson.decode('{\"a\":null}').a == cjson.null and 1 or 0",
+            ":1\r\n",
+        ),
+        (
+            "return cmsgpack.unpack(cmsgpack.pack({1, 'two', {3}}))[2]",
+            "$3\r\ntwo\r\n",
+        ),
+        ("return #cmsgpack.pack(300)", ":3\r\n"),
+        ("return bit.band(0xff, 0x0f)", ":15\r\n"),
+        ("return bit.tohex(255)", "$8\r\n000000ff\r\n"),
+        ("return bit.bxor(5, 3)", ":6\r\n"),
+        ("return bit.lshift(1, 31)", ":-2147483648\r\n"),
+        (
+            "return redis.sha1hex('')",
+            "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n",
+        ),
+        ("return redis.REDIS_VERSION", "$6\r\n7.0.15\r\n"),
+        ("return redis.REDIS_VERSION_NUM", ":458767\r\n"),
+        ("return tostring(math.random() < 1)", "$4\r\ntrue\r\n"),
+        (
+            "local t = {} for i = 1, 100 do local r = math.random(3) t[r] = true end return #t",
+            ":3\r\n",
+        ),
+    ];
+    for (script, reply) in cases {
+        assert_eq!(eval(&mut t, c, script, &[], &[]), reply, "{script}");
+    }
+}
+
+// RESP3 inside a script: redis.setresp(3) gives maps, sets, doubles and
+// nulls as Lua tables and nil, and they go back to a RESP3 caller whole.
+#[test]
+fn resp3_conversions() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["HSET", "h", "f", "v"]);
+    t.cmd(c, &["ZADD", "z", "1.5", "m"]);
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.setresp(3); return redis.call('HGETALL', 'h').map.f",
+            &[],
+            &[]
+        ),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.setresp(3); return redis.call('ZSCORE', 'z', 'm').double * 2",
+            &[],
+            &[]
+        ),
+        ":3\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.setresp(3); return redis.call('GET', 'nope') == nil",
+            &[],
+            &[]
+        ),
+        ":1\r\n"
+    );
+    assert!(t.cmd(c, &["HELLO", "3"]).starts_with('%'));
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.setresp(3); return redis.call('HGETALL', 'h')",
+            &[],
+            &[]
+        ),
+        "%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "redis.setresp(3); return true", &[], &[]),
+        "#t\r\n"
+    );
+    assert_eq!(eval(&mut t, c, "return false", &[], &[]), "_\r\n");
+    assert_eq!(
+        eval(&mut t, c, "redis.setresp(4)", &[], &[]),
+        format!(
+            "-ERR RESP version must be 2 or 3. script: {}, on @user_script:1.\r\n",
+            sha1("redis.setresp(4)")
+        )
+    );
+}
+
+// A SELECT inside a script moves only the script's database.
+#[test]
+fn select_inside_a_script_stays_inside() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["SET", "k", "db0"]);
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "redis.call('SELECT', 1); redis.call('SET', 'k', 'db1'); return redis.call('GET', 'k')",
+            &[],
+            &[]
+        ),
+        "$3\r\ndb1\r\n"
+    );
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$3\r\ndb0\r\n");
+}
