@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs Debian's redis-server and redis-tools when any of their binaries
-# is missing: the tests use them as the oracle and as real clients. Does
-# nothing when they are already on PATH.
+# is missing, and python3-redis (redis-py) when Debian's Python (the tests
+# run /usr/bin/python3) cannot import it:
+# the tests use them as the oracle and as real clients. Does nothing when
+# they are already there.
 set -euo pipefail
 
 missing=0
 for tool in redis-server redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
     command -v "$tool" >/dev/null 2>&1 || missing=1
 done
+packages=(redis-server redis-tools)
+if ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
+    missing=1
+    packages+=(python3-redis)
+fi
 [ "$missing" = 0 ] && exit 0
 
-echo "== installing redis-server and redis-tools"
+echo "== installing ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -23,5 +30,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     created_policy=1
 fi
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends redis-server redis-tools
+$SUDO apt-get install -y -q --no-install-recommends "${packages[@]}"
 if [ "$created_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi

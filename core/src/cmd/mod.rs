@@ -823,12 +823,16 @@ pub fn process(
 
 /// Whether `argv` waits while writes are paused (a shutdown waits for its
 /// replicas), as Redis's write pause holds it: a write command, PUBLISH
-/// (it goes down the stream too), or an EXEC whose transaction holds one.
+/// (it goes down the stream too), a script that may write, or an EXEC
+/// whose transaction holds one.
 /// Commands queued in MULTI are not held; unknown ones are not either
 /// (they fail at once).
 pub fn held_by_write_pause(client: &Client, argv: &[Vec<u8>]) -> bool {
+    // Scripts may write (Redis's `may_replicate`); the _RO forms may not.
     let writes = |argv: &[Vec<u8>]| {
-        resolve(table(), argv).is_ok_and(|r| r.spec.is_write() || r.spec.name == "publish")
+        resolve(table(), argv).is_ok_and(|r| {
+            r.spec.is_write() || matches!(r.spec.name, "publish" | "eval" | "evalsha" | "fcall")
+        })
     };
     let Ok(resolved) = resolve(table(), argv) else {
         return false;

@@ -322,6 +322,9 @@ fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
         .get("maxmemory")
         .and_then(|v| crate::config::parse_memory(&v))
         .unwrap_or(0);
+    let lua = ctx.server.scripts.lua_bytes() as u64;
+    let scripts = ctx.server.scripts.bodies_bytes() as u64;
+    let cached = ctx.server.scripts.len();
     text.push_str("# Memory\r\n");
     fields(
         text,
@@ -334,6 +337,19 @@ fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
                 "used_memory_peak_perc",
                 format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
             ),
+            ("used_memory_lua", lua.to_string()),
+            ("used_memory_vm_eval", lua.to_string()),
+            ("used_memory_lua_human", human_bytes(lua)),
+            ("used_memory_scripts_eval", scripts.to_string()),
+            ("number_of_cached_scripts", cached.to_string()),
+            ("number_of_functions", "0".to_string()),
+            ("number_of_libraries", "0".to_string()),
+            ("used_memory_vm_functions", "0".to_string()),
+            ("used_memory_vm_total", lua.to_string()),
+            ("used_memory_vm_total_human", human_bytes(lua)),
+            ("used_memory_functions", "0".to_string()),
+            ("used_memory_scripts", scripts.to_string()),
+            ("used_memory_scripts_human", human_bytes(scripts)),
             ("maxmemory", maxmemory.to_string()),
             ("maxmemory_human", human_bytes(maxmemory)),
             (

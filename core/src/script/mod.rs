@@ -211,7 +211,7 @@ local sandbox = setmetatable({}, {
   __index = function(_, name)
     local value = rawget(G, name)
     if value == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 0)
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
     return value
   end,

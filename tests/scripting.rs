@@ -1,0 +1,205 @@
+//! Lua scripts as the client libraries in the wild run them, against real
+//! Redis first (proving the expectation) and then redoubt-server: redis-py's
+//! `Lock`, a Sidekiq-style scheduled-job poller through the `redis` crate's
+//! `Script` (EVALSHA with its NOSCRIPT fallback), and scripts whose
+//! replies are compared byte for byte.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use redis::{Commands, Connection};
+use redoubt_tests::{command, on_both, run_bounded, show, Server, REPLY_TIMEOUT};
+
+fn connect(server: &Server) -> Connection {
+    let client = redis::Client::open(server.url()).expect("client");
+    let connection = client
+        .get_connection_with_timeout(REPLY_TIMEOUT)
+        .expect("connect");
+    connection.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    connection
+}
+
+/// redis-py's Lock: acquire (SET NX PX), then extend, reacquire and
+/// release, which are Lua scripts run by EVALSHA.
+const REDIS_PY_LOCK: &str = r#"
+import sys
+import time
+import redis
+from redis.exceptions import LockNotOwnedError
+
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+a = r.lock("resource", timeout=5)
+b = r.lock("resource", timeout=5)
+assert a.acquire(blocking=False), "a free lock is taken"
+assert not b.acquire(blocking=False), "a held lock is not taken again"
+assert a.owned() and a.locked()
+a.extend(10)
+assert 10000 < r.pttl("resource") <= 15000, r.pttl("resource")
+a.reacquire()
+assert 4000 < r.pttl("resource") <= 5000, r.pttl("resource")
+a.release()
+assert not a.locked()
+assert b.acquire(blocking=False), "a released lock is taken"
+b.release()
+# A holder whose lock expired and was taken by another cannot release it.
+c = r.lock("resource", timeout=0.2)
+assert c.acquire(blocking=False)
+time.sleep(0.4)
+assert b.acquire(blocking=False), "an expired lock is taken"
+try:
+    c.release()
+    raise SystemExit("a lock was released by a client that does not own it")
+except LockNotOwnedError:
+    pass
+assert b.owned()
+b.release()
+print("lock ok")
+"#;
+
+// A redis-py Lock is acquired, extended, reacquired and released, and a
+// holder whose lock expired and was taken cannot release it.
+#[test]
+fn redis_py_lock() {
+    on_both(&[], |server| {
+        let port = server.port.to_string();
+        let output = run_bounded(
+            "/usr/bin/python3",
+            &["-c", REDIS_PY_LOCK, &port],
+            Duration::from_secs(60),
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("lock ok"),
+            "redis-py's Lock failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
+/// Sidekiq's scheduled-set poller: pops the first job due by `now` from a
+/// sorted set, atomically.
+const ZPOPBYSCORE: &str = r#"
+local key, now = KEYS[1], ARGV[1]
+local jobs = redis.call("zrangebyscore", key, "-inf", now, "limit", 0, 1)
+if jobs[1] then
+  redis.call("zrem", key, jobs[1])
+  return jobs[1]
+end
+"#;
+
+// Jobs scheduled at times 1..=40 are moved to the queue exactly once, in
+// time order, when they are due; later ones stay scheduled. The first call
+// finds no script cached (NOSCRIPT) and loads it, as Sidekiq does.
+#[test]
+fn scheduled_job_poller() {
+    on_both(&[], |server| {
+        let mut con = connect(server);
+        let script = redis::Script::new(ZPOPBYSCORE);
+        for at in 1..=40 {
+            let _: () = con.zadd("schedule", format!("job-{at}"), at).unwrap();
+        }
+        for now in [10, 25, 30] {
+            loop {
+                let job: Option<String> = script.key("schedule").arg(now).invoke(&mut con).unwrap();
+                let Some(job) = job else { break };
+                let _: () = con.rpush("queue", job).unwrap();
+            }
+        }
+        let queue: Vec<String> = con.lrange("queue", 0, -1).unwrap();
+        let expected: Vec<String> = (1..=30).map(|at| format!("job-{at}")).collect();
+        assert_eq!(queue, expected);
+        let left: Vec<String> = con.zrange("schedule", 0, -1).unwrap();
+        let expected: Vec<String> = (31..=40).map(|at| format!("job-{at}")).collect();
+        assert_eq!(left, expected);
+    });
+}
+
+// Replies to scripts are Redis's, byte for byte: conversions, errors and
+// the script cache.
+#[test]
+fn script_replies_match_redis() {
+    let cases: &[&[&str]] = &[
+        &[
+            "EVAL",
+            "return {1, 'two', 3.7, true, false, {ok='S'}, {'n', {1}}}",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "return redis.call('SET', KEYS[1], ARGV[1])",
+            "1",
+            "k",
+            "v",
+        ],
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k"],
+        &["EVAL", "return redis.pcall('INCR', KEYS[1])", "1", "k"],
+        &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "k"],
+        &["EVAL", "return nosuch", "0"],
+        &["EVAL", "x = 1", "0"],
+        &["EVAL", "error('boom')", "0"],
+        &["EVAL", "return redis.error_reply('MINE is wrong')", "0"],
+        &["EVAL", "return redis.call('nosuchcommand')", "0"],
+        &["EVAL", "return redis.call('get')", "0"],
+        &["EVAL", "return 'unfinished", "0"],
+        &["EVAL", "return cjson.encode({a={1,2,3}})", "0"],
+        &[
+            "EVAL",
+            "return cjson.decode('[1,\"x\",{\"y\":2}]')[3].y",
+            "0",
+        ],
+        &["EVAL", "return cmsgpack.pack({1, 'a', 300, -5, 1.5})", "0"],
+        &["EVAL", "return bit.tohex(bit.bor(0xf0, 0x0f), -4)", "0"],
+        &["EVAL", "return redis.sha1hex('abc')", "0"],
+        &[
+            "EVAL",
+            "redis.call('RPUSH', 'l', 'a', 'b'); return redis.call('LRANGE', 'l', 0, -1)",
+            "0",
+        ],
+        &["EVAL", "return redis.call('HGETALL', 'nohash')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('SET', 'x', 1)",
+            "0",
+        ],
+        &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+        &["EVAL_RO", "return redis.call('DEL', 'k')", "0"],
+        &["EVAL", "return 1", "3", "a"],
+        &["EVAL", "return 1", "-2"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["SCRIPT", "LOAD", "return 'loaded'"],
+        &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "b534286061d4b9e4026607613b95c06c06015ae8",
+            "0000",
+        ],
+        &["EVAL", "return redis.call('SELECT', 2)", "0"],
+        &["EVAL", "return {err='CUSTOM code'}", "0"],
+        &["EVAL", "return redis.call('EXISTS', 'k', 'l', 'none')", "0"],
+        &["EVAL", "return tostring(0.1 + 0.2)", "0"],
+        &["EVAL", "return redis.call('INCRBYFLOAT', 'f', 0.1)", "0"],
+        &["EVAL", "return #KEYS + #ARGV", "2", "a", "b", "c"],
+        &["SCRIPT", "FLUSH"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "b534286061d4b9e4026607613b95c06c06015ae8",
+        ],
+    ];
+    let replies: RefCell<Vec<Vec<Vec<u8>>>> = RefCell::new(Vec::new());
+    on_both(&[], |server| {
+        let mut stream = server.connect();
+        let got: Vec<Vec<u8>> = cases
+            .iter()
+            .map(|case| command(&mut stream, case))
+            .collect();
+        let mut replies = replies.borrow_mut();
+        if let Some(redis) = replies.first() {
+            for ((case, want), got) in cases.iter().zip(redis).zip(&got) {
+                assert_eq!(show(got), show(want), "{case:?}");
+            }
+        }
+        replies.push(got);
+    });
+}
