@@ -145,7 +145,7 @@ fn errors_name_the_script_and_line() {
     let script = "return undefined_thing";
     assert_eq!(
         eval(&mut t, c, script, &[], &[]),
-        format!("-ERR Script attempted to access nonexistent global variable 'undefined_thing' script: {}, on @user_script:1.\r\n", sha1(script))
+        format!("-ERR user_script:1: Script attempted to access nonexistent global variable 'undefined_thing' script: {}, on @user_script:1.\r\n", sha1(script))
     );
     let script = "x = 5";
     assert_eq!(
