@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use redis::{Commands, Connection};
-use redoubt_tests::{command, on_both, run_bounded, show, Server, REPLY_TIMEOUT};
+use redoubt_tests::{
+    command, on_both, run_bounded, show, Flavor, Server, EXIT_TIMEOUT, REPLY_TIMEOUT,
+};
 
 fn connect(server: &Server) -> Connection {
     let client = redis::Client::open(server.url()).expect("client");
@@ -202,4 +204,131 @@ fn script_replies_match_redis() {
         }
         replies.push(got);
     });
+}
+
+// A script that never returns holds the event loop; SIGTERM still ends the
+// process once the script has run past busy-reply-threshold.
+#[test]
+fn sigterm_ends_a_busy_script() {
+    let mut server = Server::redoubt(&["--busy-reply-threshold", "200"]);
+    let mut stream = server.connect();
+    let request = redoubt_tests::encode(&[b"EVAL", b"while true do end", b"0"]);
+    std::io::Write::write_all(&mut stream, &request).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some(), "the server did not exit on SIGTERM");
+    assert!(
+        server
+            .stderr()
+            .contains("Received SIGTERM while a busy script runs"),
+        "{}",
+        server.stderr()
+    );
+}
+
+const KNOCK_LIBRARY: &str =
+    "#!lua name=knock\nredis.register_function('knockknock', function() return 'Who is there?' end)";
+const ECHO_LIBRARY: &str =
+    "#!lua name=echoes\nredis.register_function('echo_arg', function(keys, args) return args[1] end)";
+
+fn knock(server: &Server) -> String {
+    let mut stream = server.connect();
+    show(&command(&mut stream, &["FCALL", "knockknock", "0"]))
+}
+
+// Function libraries live in the RDB as Redis 7.0 writes them: a dump
+// redoubt saved loads in real Redis with its functions, and one real
+// Redis saved (with one more library) loads back in redoubt.
+#[test]
+fn functions_persist_in_rdb_both_ways() {
+    let dir = redoubt_tests::ScratchDir::new("functions-rdb");
+    let args = ["--save", "", "--appendonly", "no"];
+    let redoubt = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    let mut stream = redoubt.connect();
+    assert_eq!(
+        show(&command(&mut stream, &["FUNCTION", "LOAD", KNOCK_LIBRARY])),
+        show(b"$5\r\nknock\r\n")
+    );
+    assert_eq!(command(&mut stream, &["SAVE"]), b"+OK\r\n");
+    drop(redoubt);
+    let redis = Server::start_in(Flavor::Redis, Some(&dir.path), &args);
+    assert_eq!(
+        knock(&redis),
+        show(b"$13\r\nWho is there?\r\n"),
+        "{}",
+        redis.log()
+    );
+    let mut stream = redis.connect();
+    assert_eq!(
+        show(&command(&mut stream, &["FUNCTION", "LOAD", ECHO_LIBRARY])),
+        show(b"$6\r\nechoes\r\n")
+    );
+    assert_eq!(command(&mut stream, &["SAVE"]), b"+OK\r\n");
+    drop(redis);
+    let redoubt = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    assert_eq!(
+        knock(&redoubt),
+        show(b"$13\r\nWho is there?\r\n"),
+        "{}",
+        redoubt.log()
+    );
+    let mut stream = redoubt.connect();
+    assert_eq!(
+        show(&command(&mut stream, &["FCALL", "echo_arg", "0", "hi"])),
+        show(b"$2\r\nhi\r\n")
+    );
+}
+
+// With the AOF, FUNCTION LOAD is replayed from the INCR file after a
+// kill, and a rewrite without the RDB preamble keeps the library as a
+// FUNCTION LOAD in its RESP BASE; FUNCTION DELETE is replayed too.
+#[test]
+fn functions_persist_in_the_aof() {
+    let dir = redoubt_tests::ScratchDir::new("functions-aof");
+    let args = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
+    let mut server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    let mut stream = server.connect();
+    command(&mut stream, &["FUNCTION", "LOAD", KNOCK_LIBRARY]);
+    command(&mut stream, &["FUNCTION", "LOAD", ECHO_LIBRARY]);
+    command(&mut stream, &["FUNCTION", "DELETE", "echoes"]);
+    server.signal(libc::SIGKILL);
+    server.wait_exit(EXIT_TIMEOUT).expect("killed");
+    let mut server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    assert_eq!(
+        knock(&server),
+        show(b"$13\r\nWho is there?\r\n"),
+        "{}",
+        server.log()
+    );
+    let mut stream = server.connect();
+    assert_eq!(
+        show(&command(&mut stream, &["FCALL", "echo_arg", "0", "x"])),
+        show(b"-ERR Function not found\r\n")
+    );
+    assert!(command(&mut stream, &["BGREWRITEAOF"]).starts_with(b"+"));
+    server
+        .wait_for_log(
+            "Background AOF rewrite finished successfully",
+            Duration::from_secs(20),
+        )
+        .expect("the rewrite finished");
+    server.signal(libc::SIGKILL);
+    server.wait_exit(EXIT_TIMEOUT).expect("killed");
+    let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    assert_eq!(
+        knock(&server),
+        show(b"$13\r\nWho is there?\r\n"),
+        "{}",
+        server.log()
+    );
 }

@@ -150,6 +150,14 @@ pub trait Host {
     /// Closes the command's standard input once what was queued is written
     /// (the command then finishes and exits), or kills it when `abort`.
     fn pipe_close(&mut self, _pipe: PipeId, _abort: bool) {}
+    /// A script started: it holds the node until it returns, and after
+    /// `busy_after_ms` (`busy-reply-threshold`) it counts as busy. The
+    /// production driver lets SIGTERM end the process at once while a busy
+    /// script runs, since the loop that would shut down gracefully is
+    /// stopped. [`Host::script_finished`] follows.
+    fn script_started(&mut self, _busy_after_ms: u64) {}
+    /// The running script returned.
+    fn script_finished(&mut self) {}
     /// Receives every observable decision core makes. The simulator hashes
     /// these into the run's trace hash and feeds its checkers from them; the
     /// production driver ignores them.

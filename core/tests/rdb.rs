@@ -98,6 +98,7 @@ fn decode(bytes: &[u8]) -> Result<Decoded, RdbError> {
             RdbEvent::EmptyKey { key } => {
                 panic!("these dumps hold strings, found an empty key {key:?}")
             }
+            RdbEvent::Function { .. } => panic!("these dumps hold no function library"),
             RdbEvent::End { checksum } => decoded.checksum = checksum,
         }
     }

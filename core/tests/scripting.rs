@@ -398,3 +398,176 @@ fn select_inside_a_script_stays_inside() {
     );
     assert_eq!(t.cmd(c, &["GET", "k"]), "$3\r\ndb0\r\n");
 }
+
+const LIBRARY: &str = "#!lua name=mylib\nredis.register_function('knockknock', function() return 'Who\\'s there?' end)\nredis.register_function{function_name='setget', callback=function(keys, args) redis.call('SET', keys[1], args[1]) return redis.call('GET', keys[1]) end, description='sets and gets'}\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+
+// FUNCTION LOAD registers a library's functions; FCALL calls them with
+// their keys and arguments; FCALL_RO refuses functions that may write.
+#[test]
+fn functions_load_and_call() {
+    let (mut t, c) = TestNode::with_client();
+    assert_eq!(t.cmd(c, &["FUNCTION", "LOAD", LIBRARY]), "$5\r\nmylib\r\n");
+    assert_eq!(
+        t.cmd(c, &["FCALL", "knockknock", "0"]),
+        "$12\r\nWho's there?\r\n"
+    );
+    assert_eq!(t.cmd(c, &["FCALL", "setget", "1", "k", "v"]), "$1\r\nv\r\n");
+    assert_eq!(t.cmd(c, &["FCALL_RO", "peek", "1", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        t.cmd(c, &["FCALL_RO", "setget", "1", "k", "w"]),
+        "-ERR Can not execute a script with write flag using *_ro command.\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FCALL", "nosuch", "0"]),
+        "-ERR Function not found\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FCALL", "setget", "3", "k"]),
+        "-ERR Number of keys can't be greater than number of args\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", LIBRARY]),
+        "-ERR Library 'mylib' already exists\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", "REPLACE", LIBRARY]),
+        "$5\r\nmylib\r\n"
+    );
+    assert_eq!(
+        t.cmd(
+            c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=other\nredis.register_function('peek', function() return 1 end)"
+            ]
+        ),
+        "-ERR Function peek already exists\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", "return 1"]),
+        "-ERR Missing library metadata\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", "#!lua name=empty\nlocal a = 1"]),
+        "-ERR No functions registered\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", "#!lua name=bad-name\nlocal a = 1"]),
+        "-ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n"
+    );
+    assert_eq!(
+        t.cmd(
+            c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=broken\nredis.register_function('f', function() return 1 end"
+            ]
+        ),
+        "-ERR Error compiling function: user_function:2: ')' expected near '<eof>'\r\n"
+    );
+    // A script error inside a function names the function.
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LOAD", "#!lua name=failing\nredis.register_function('fails', function()\n  return redis.call('INCR', 'k')\nend)"]),
+        "$7\r\nfailing\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FCALL", "fails", "0"]),
+        "-ERR value is not an integer or out of range script: fails, on @user_function:3.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["FUNCTION", "DELETE", "failing"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "DELETE", "failing"]),
+        "-ERR Library not found\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FCALL", "fails", "0"]),
+        "-ERR Function not found\r\n"
+    );
+}
+
+// FUNCTION LIST shows each library's functions with their descriptions
+// and flags, and the code when asked; FUNCTION STATS counts them.
+#[test]
+fn function_list_and_stats() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["FUNCTION", "LOAD", LIBRARY]);
+    let listed = t.cmd(c, &["FUNCTION", "LIST"]);
+    assert_eq!(
+        listed,
+        "*1\r\n*6\r\n$12\r\nlibrary_name\r\n$5\r\nmylib\r\n$6\r\nengine\r\n$3\r\nLUA\r\n$9\r\nfunctions\r\n*3\r\n\
+         *6\r\n$4\r\nname\r\n$10\r\nknockknock\r\n$11\r\ndescription\r\n$-1\r\n$5\r\nflags\r\n*0\r\n\
+         *6\r\n$4\r\nname\r\n$4\r\npeek\r\n$11\r\ndescription\r\n$-1\r\n$5\r\nflags\r\n*1\r\n$9\r\nno-writes\r\n\
+         *6\r\n$4\r\nname\r\n$6\r\nsetget\r\n$11\r\ndescription\r\n$13\r\nsets and gets\r\n$5\r\nflags\r\n*0\r\n"
+    );
+    let with_code = t.cmd(c, &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"]);
+    assert!(with_code.starts_with("*1\r\n*8\r\n"), "{with_code}");
+    assert!(with_code.ends_with(&format!(
+        "$12\r\nlibrary_code\r\n${}\r\n{LIBRARY}\r\n",
+        LIBRARY.len()
+    )));
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "LIST", "LIBRARYNAME", "x*"]),
+        "*0\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "STATS"]),
+        "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:3\r\n"
+    );
+}
+
+// FUNCTION DUMP and RESTORE carry the libraries; RESTORE's policies.
+#[test]
+fn function_dump_and_restore() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["FUNCTION", "LOAD", LIBRARY]);
+    let reply = t.raw(c, b"*2\r\n$8\r\nFUNCTION\r\n$4\r\nDUMP\r\n");
+    let header_end = reply.windows(2).position(|w| w == b"\r\n").unwrap();
+    let payload = reply[header_end + 2..reply.len() - 2].to_vec();
+    assert_eq!(payload[0], 0xF5, "a FUNCTION2 record");
+    assert_eq!(t.cmd(c, &["FUNCTION", "FLUSH"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(c, &["FCALL", "knockknock", "0"]),
+        "-ERR Function not found\r\n"
+    );
+    let restore = |t: &mut TestNode, policy: Option<&str>| {
+        let mut argv: Vec<&[u8]> = vec![b"FUNCTION", b"RESTORE", &payload];
+        if let Some(policy) = policy {
+            argv.push(policy.as_bytes());
+        }
+        let mut request = format!("*{}\r\n", argv.len()).into_bytes();
+        for arg in argv {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg);
+            request.extend_from_slice(b"\r\n");
+        }
+        String::from_utf8_lossy(&t.raw(c, &request)).into_owned()
+    };
+    assert_eq!(restore(&mut t, None), "+OK\r\n");
+    assert_eq!(
+        t.cmd(c, &["FCALL", "knockknock", "0"]),
+        "$12\r\nWho's there?\r\n"
+    );
+    assert_eq!(
+        restore(&mut t, None),
+        "-ERR Library 'mylib' already exists\r\n"
+    );
+    assert_eq!(restore(&mut t, Some("REPLACE")), "+OK\r\n");
+    assert_eq!(restore(&mut t, Some("FLUSH")), "+OK\r\n");
+    assert_eq!(
+        restore(&mut t, Some("SOMETIMES")),
+        "-ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["FUNCTION", "RESTORE", "garbage"]),
+        "-ERR payload version or checksum are wrong\r\n"
+    );
+    // SCRIPT FLUSH leaves functions; FLUSHALL too.
+    t.cmd(c, &["SCRIPT", "FLUSH"]);
+    t.cmd(c, &["FLUSHALL"]);
+    assert_eq!(
+        t.cmd(c, &["FCALL", "knockknock", "0"]),
+        "$12\r\nWho's there?\r\n"
+    );
+}

@@ -660,6 +660,14 @@ impl Host for RealEnv {
         logging::set_role_replica(replica);
     }
 
+    fn script_started(&mut self, busy_after_ms: u64) {
+        crate::busy::script_started(busy_after_ms);
+    }
+
+    fn script_finished(&mut self) {
+        crate::busy::script_finished();
+    }
+
     fn pipe_open(&mut self, pipe: PipeId, command: &str) -> io::Result<()> {
         self.pipes.open(pipe, command)
     }

@@ -83,6 +83,7 @@ fn start(config: Config) -> Result<EventLoop, Aborted> {
     listen(&config, &mut env)?;
     let mut signals = Signals::new([SIGTERM, SIGINT])
         .map_err(|e| fatal("Failed installing signal handlers", e))?;
+    crate::busy::install().map_err(|e| fatal("Failed installing signal handlers", e))?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)
         .map_err(|e| fatal("Failed installing signal handlers", e))?;

@@ -20,6 +20,7 @@
 //! performs what core asks and reports what happened.
 
 mod bio;
+mod busy;
 mod config_load;
 mod env;
 mod event_loop;

@@ -454,6 +454,10 @@ impl Db {
 /// All databases.
 pub struct Keyspace {
     pub dbs: Vec<Db>,
+    /// The function libraries' code, by library name (FUNCTION LOAD):
+    /// part of the dataset that snapshots write, though FLUSHALL leaves
+    /// it (see `script::function`).
+    pub functions: BTreeMap<String, Vec<u8>>,
     events_pending: Rc<Cell<bool>>,
 }
 
@@ -472,6 +476,7 @@ impl Keyspace {
             .collect();
         Keyspace {
             dbs,
+            functions: BTreeMap::new(),
             events_pending,
         }
     }

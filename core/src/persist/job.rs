@@ -52,7 +52,7 @@ impl Job {
         let file = env
             .open(temp_path, OpenMode::CreateTruncate)
             .map_err(|e| format!("Failed opening the temp file {temp_path}: {e}"))?;
-        let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS);
+        let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS, &keyspace.functions);
         let mut job = Job {
             temp_path: temp_path.to_string(),
             file: Some(file),
@@ -72,7 +72,7 @@ impl Job {
     /// Starts a snapshot whose bytes stay in memory, a step at a time, for
     /// the caller to send (a diskless full sync to replicas).
     pub fn start_in_memory(keyspace: &mut Keyspace, encoding: Encoding) -> Job {
-        let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS);
+        let (encoder, header) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS, &keyspace.functions);
         keyspace.start_snapshot();
         Job {
             temp_path: String::new(),

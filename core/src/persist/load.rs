@@ -533,6 +533,7 @@ pub fn load_rdb(
         let (mut repl_id, mut repl_offset, mut repl_db) = (None, None, None);
         // The empty keys skipped, named in the log once the file is read.
         let mut skipped = Vec::new();
+        let mut libraries = Vec::new();
         let mut db = 0;
         while let Some(event) = reader.next_event().map_err(describe)? {
             match event {
@@ -557,6 +558,9 @@ pub fn load_rdb(
                     }
                     report.keys_loaded += 1;
                 }
+                // Compiled once the file is read (compiling may need the
+                // environment the reader holds).
+                RdbEvent::Function { code } => libraries.push(code),
                 RdbEvent::End { .. } => report.bytes = reader.offset(),
                 RdbEvent::ResizeDb { keys, expires } => {
                     // A hint, capped so a corrupt one cannot allocate much.
@@ -584,6 +588,15 @@ pub fn load_rdb(
             }
         }
         drop(reader);
+        for code in libraries {
+            let functions = &mut server.keyspace.functions;
+            server
+                .scripts
+                .load_library(env, functions, &code, false)
+                .map_err(|error| {
+                    format!("Error loading the RDB file {name}: a function library did not load: {error}")
+                })?;
+        }
         if let (Some(replid), Some(offset), Some(stream_db)) = (repl_id, repl_offset, repl_db) {
             report.repl = Some(ReplInfo {
                 replid,

@@ -220,6 +220,15 @@ impl RdbWriter {
         self.fold(out, start);
     }
 
+    /// Appends a function library: `0xF5` and its code (FUNCTION2, as
+    /// Redis 7.0 writes one per library, before the databases).
+    pub fn function(&mut self, out: &mut Vec<u8>, code: &[u8]) {
+        let start = out.len();
+        out.push(opcode::FUNCTION2);
+        put_string(out, code, self.lzf.as_mut());
+        self.fold(out, start);
+    }
+
     /// Appends an integer-valued AUX field (`redis-bits`, `ctime`,
     /// `used-mem`, `aof-base`) the way Redis does: its decimal digits,
     /// integer-encoded when they fit 32 bits.
@@ -466,7 +475,8 @@ pub enum RdbErrorKind {
     /// A value whose encoding is corrupt: a listpack that does not check
     /// out.
     CorruptValue { key: Vec<u8>, detail: String },
-    /// A function library (`FUNCTION LOAD`): not supported.
+    /// A function library in the format of Redis 7.0's release
+    /// candidates: not supported.
     FunctionsUnsupported,
     /// Module data outside any key: no modules here.
     ModuleAuxUnsupported,
@@ -711,6 +721,8 @@ pub enum RdbEvent {
     /// when loading a file (logging `rdbLoadObject skipping empty key`);
     /// RESTORE refuses it.
     EmptyKey { key: Vec<u8> },
+    /// A function library's code (FUNCTION LOAD).
+    Function { code: Vec<u8> },
     /// The end marker was read and the checksum handled. The reader's
     /// [`offset`](RdbReader::offset) is now just past the dump.
     End { checksum: Checksum },
@@ -866,7 +878,11 @@ impl<S: ByteSource> RdbReader<S> {
                     self.read_u8()?;
                     continue;
                 }
-                opcode::FUNCTION2 | opcode::FUNCTION_PRE_GA => {
+                opcode::FUNCTION2 if expire_at_ms.is_none() => RdbEvent::Function {
+                    code: self.read_string("function library code")?,
+                },
+                opcode::FUNCTION2 => return Err(RdbError::new(at, RdbErrorKind::DanglingExpire)),
+                opcode::FUNCTION_PRE_GA => {
                     return Err(RdbError::new(at, RdbErrorKind::FunctionsUnsupported))
                 }
                 opcode::MODULE_AUX => {

@@ -11,7 +11,7 @@
 //! resumes there. The bytes are those of writing the value in one go; only
 //! a RESP BASE's batch trailers, one per step, fall in more places.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::aof_format::{batch_trailer, encode_command};
 use super::rdb::RdbWriter;
@@ -99,7 +99,13 @@ impl SnapshotEncoder {
     /// An encoder whose steps take about `slice_elements` elements each,
     /// and the header of its file (RDB's magic and AUX fields, or a RESP
     /// BASE's opening trailer).
-    pub fn new(encoding: Encoding, slice_elements: usize) -> (SnapshotEncoder, Vec<u8>) {
+    /// `functions` are the function libraries' code, written first (as
+    /// FUNCTION2 records, or FUNCTION LOAD commands in a RESP BASE).
+    pub fn new(
+        encoding: Encoding,
+        slice_elements: usize,
+        functions: &BTreeMap<String, Vec<u8>>,
+    ) -> (SnapshotEncoder, Vec<u8>) {
         let mut header = Vec::new();
         let format = match encoding {
             Encoding::Rdb {
@@ -113,10 +119,17 @@ impl SnapshotEncoder {
                     .map(|(k, v)| (k.as_str(), v.as_slice()))
                     .collect();
                 writer.header(&mut header, &aux);
+                for code in functions.values() {
+                    writer.function(&mut header, code);
+                }
                 Format::Rdb(Some(writer))
             }
             Encoding::Resp => {
-                header.extend_from_slice(&batch_trailer(0, b"", None));
+                for code in functions.values() {
+                    encode_command(&mut header, &[&b"FUNCTION"[..], b"LOAD", code]);
+                }
+                let trailer = batch_trailer(0, &header, None);
+                header.extend_from_slice(&trailer);
                 Format::Resp { batch_seq: 0 }
             }
         };
@@ -470,7 +483,7 @@ mod tests {
         budget: usize,
         mut during: impl FnMut(&mut Keyspace, Option<(usize, &[u8])>),
     ) -> (Vec<u8>, Vec<usize>) {
-        let (mut encoder, mut file) = SnapshotEncoder::new(encoding, budget);
+        let (mut encoder, mut file) = SnapshotEncoder::new(encoding, budget, &BTreeMap::new());
         let mut steps = Vec::new();
         keyspace.start_snapshot();
         loop {
@@ -613,7 +626,7 @@ mod tests {
         for encoding in [rdb(false), Encoding::Resp] {
             let mut keyspace = Keyspace::new(1, (3, 5));
             keyspace.dbs[0].set(b"z", zset(20_000, &limits));
-            let (mut encoder, _) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS);
+            let (mut encoder, _) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS, &BTreeMap::new());
             let (mut steps, mut largest, mut total) = (0, 0, 0);
             keyspace.start_snapshot();
             loop {

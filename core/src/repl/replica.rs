@@ -729,6 +729,7 @@ impl Server {
         for db in &mut self.keyspace.dbs {
             db.clear();
         }
+        self.scripts.flush_libraries(&mut self.keyspace.functions);
         env.log(
             LogLevel::Notice,
             "MASTER <-> REPLICA sync: Loading DB in memory",
@@ -741,6 +742,7 @@ impl Server {
             for db in &mut self.keyspace.dbs {
                 db.clear();
             }
+            self.scripts.flush_libraries(&mut self.keyspace.functions);
             // What is left claims no history: the next sync is full.
             self.repl.replid = super::hex_id(env);
             self.repl.offset = 0;

@@ -18,9 +18,12 @@
 //! libraries. `math.random` is Redis's lrand48, seeded through `Env`.
 //!
 //! Not here yet: the BUSY state (a long script is not interrupted to let
-//! other clients in, so SCRIPT KILL always answers NOTBUSY), FUNCTION,
+//! other clients in, so SCRIPT KILL always answers NOTBUSY; the driver is
+//! told when a script starts and ends, and the server then lets SIGTERM
+//! end a script that ran past `busy-reply-threshold`), FUNCTION,
 //! `redis.set_repl` other than REPL_ALL, and the `struct` library.
 
+pub mod function;
 pub mod libs;
 pub mod reply;
 
@@ -136,6 +139,11 @@ pub struct Scripts {
     cache: BTreeMap<String, CachedScript>,
     /// Bytes of script bodies cached (INFO `used_memory_scripts_eval`).
     bodies_bytes: usize,
+    /// The function libraries, compiled, by name (their code is kept
+    /// with the dataset, in `Keyspace::functions`).
+    libraries: BTreeMap<String, function::Library>,
+    /// Each function's library.
+    function_library: BTreeMap<String, String>,
 }
 
 /// What a script may do, fixed when it starts.
@@ -279,26 +287,26 @@ fn lua_error_text(error: &mlua::Error) -> String {
 /// Registry names of the functions that reach the running script's
 /// server: `redis.call`/`pcall`, `redis.log`, `redis.setresp`,
 /// `redis.set_repl`. Each returns `(value, failed)`.
-const BRIDGED: [&str; 4] = [
+const BRIDGED: [&str; 5] = [
     "redoubt.call",
     "redoubt.log",
     "redoubt.setresp",
     "redoubt.set_repl",
+    "redoubt.register_function",
 ];
-const BRIDGED_LUA_NAMES: [&str; 4] = [
-    "redis.call/pcall",
-    "redis.log",
-    "redis.setresp",
-    "redis.set_repl",
+/// What each bridged function answers when no script runs.
+const BRIDGED_OUTSIDE: [&str; 5] = [
+    "ERR redis.call/pcall can only be called inside a script invocation",
+    "ERR redis.log can only be called inside a script invocation",
+    "ERR redis.setresp can only be called inside a script invocation",
+    "ERR redis.set_repl can only be called inside a script invocation",
+    "ERR redis.register_function can only be called on FUNCTION LOAD command",
 ];
 
 /// What a bridged function is outside a script run: an error.
 fn outside_function(lua: &Lua, at: usize) -> mlua::Result<Function> {
-    let message = format!(
-        "ERR {} can only be called inside a script invocation",
-        BRIDGED_LUA_NAMES[at]
-    );
-    lua.create_function(move |lua, _: Variadic<Value>| Ok((error_table(lua, &message)?, true)))
+    let message = BRIDGED_OUTSIDE[at];
+    lua.create_function(move |lua, _: Variadic<Value>| Ok((error_table(lua, message)?, true)))
 }
 
 /// `redis.call` and its kind, as C functions, so that a script's
@@ -337,6 +345,10 @@ fn register_redis_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         redis.raw_set("log", lua.create_c_function(bridged::<1, true>)?)?;
         redis.raw_set("setresp", lua.create_c_function(bridged::<2, true>)?)?;
         redis.raw_set("set_repl", lua.create_c_function(bridged::<3, true>)?)?;
+        redis.raw_set(
+            "register_function",
+            lua.create_c_function(bridged::<4, true>)?,
+        )?;
     }
     redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
     redis.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
@@ -509,6 +521,9 @@ pub struct EvalCall {
     pub read_only: bool,
 }
 
+/// `busy-reply-threshold`'s default, in milliseconds.
+const BUSY_AFTER_MS_DEFAULT: u64 = 5000;
+
 const ERR_NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 impl Scripts {
@@ -539,14 +554,19 @@ impl Scripts {
         self.cache.contains_key(&sha)
     }
 
-    /// Empties the cache and starts a new interpreter (SCRIPT FLUSH).
+    /// Empties the script cache (SCRIPT FLUSH); functions stay. With no
+    /// library loaded, the interpreter starts anew.
     pub fn flush(&mut self) {
-        *self = Scripts::default();
+        self.cache.clear();
+        self.bodies_bytes = 0;
+        if self.libraries.is_empty() {
+            self.engine = None;
+        }
     }
 
-    fn engine(&mut self, ctx: &mut Ctx<'_>) -> &Engine {
+    fn engine(&mut self, env: &mut dyn crate::env::Env) -> &Engine {
         if self.engine.is_none() {
-            let seed = ctx.env.random_u64();
+            let seed = env.random_u64();
             let engine = Engine::new(seed).expect("the Lua sandbox is valid Lua");
             self.engine = Some(engine);
         }
@@ -560,7 +580,7 @@ impl Scripts {
             return Ok(sha);
         }
         let (flags, shebang_bytes) = ScriptFlags::parse(body).map_err(Error::from)?;
-        let function = self.engine(ctx).compile(body, shebang_bytes)?;
+        let function = self.engine(ctx.env).compile(body, shebang_bytes)?;
         self.bodies_bytes += body.len();
         self.cache.insert(
             sha.clone(),
@@ -581,14 +601,7 @@ impl Scripts {
     /// EVAL, EVALSHA and their _RO forms: `argv` is `[cmd, script or sha,
     /// numkeys, key..., arg...]`. Writes the reply.
     pub fn eval(&mut self, ctx: &mut Ctx<'_>, how: EvalCall) -> Outcome {
-        let numkeys = ctx.range_arg(2, i64::MIN, i64::MAX, None)?;
-        let available = ctx.argv.len() as i64 - 3;
-        if numkeys > available {
-            return Err("ERR Number of keys can't be greater than number of args".into());
-        }
-        if numkeys < 0 {
-            return Err("ERR Number of keys can't be negative".into());
-        }
+        let numkeys = numkeys(ctx)?;
         let sha = if how.by_sha {
             let sha = ctx.argv[1].to_ascii_lowercase();
             if sha.len() != 40 {
@@ -606,19 +619,50 @@ impl Scripts {
         let script = &self.cache[&sha];
         let (function, flags) = (script.function.clone(), script.flags);
         let limits = prepare(ctx, flags, how.read_only)?;
-        let split = 3 + numkeys as usize;
+        let split = 3 + numkeys;
         let argv = ctx.argv;
-        let engine = self.engine(ctx);
-        run(
-            engine,
-            ctx,
-            limits,
-            &sha,
-            function,
-            &argv[3..split],
-            &argv[split..],
-        )
+        let engine = self.engine(ctx.env);
+        let invocation = Invocation::Eval {
+            keys: &argv[3..split],
+            args: &argv[split..],
+        };
+        run(engine, ctx, limits, &sha, function, invocation)
     }
+}
+
+impl Scripts {
+    /// FCALL and FCALL_RO: `argv` is `[cmd, function, numkeys, key...,
+    /// arg...]`. Writes the reply.
+    pub fn fcall(&mut self, ctx: &mut Ctx<'_>, read_only: bool) -> Outcome {
+        let name = String::from_utf8_lossy(&ctx.argv[1]).into_owned();
+        let Some((function, flags)) = self.function(&name) else {
+            return Err("ERR Function not found".into());
+        };
+        let numkeys = numkeys(ctx)?;
+        let limits = prepare(ctx, flags, read_only)?;
+        let split = 3 + numkeys;
+        let argv = ctx.argv;
+        let engine = self.engine(ctx.env);
+        let invocation = Invocation::Function {
+            keys: &argv[3..split],
+            args: &argv[split..],
+        };
+        run(engine, ctx, limits, &name, function, invocation)
+    }
+}
+
+/// The `numkeys` argument of EVAL and FCALL, checked against what
+/// follows it.
+fn numkeys(ctx: &Ctx<'_>) -> Result<usize, Error> {
+    let numkeys = ctx.range_arg(2, i64::MIN, i64::MAX, None)?;
+    let available = ctx.argv.len() as i64 - 3;
+    if numkeys > available {
+        return Err("ERR Number of keys can't be greater than number of args".into());
+    }
+    if numkeys < 0 {
+        return Err("ERR Number of keys can't be negative".into());
+    }
+    Ok(numkeys as usize)
 }
 
 /// Redis's `scriptPrepareForRun`: the checks a script with declared flags
@@ -685,15 +729,30 @@ fn prepare(
     })
 }
 
-/// Runs a compiled script with its KEYS and ARGV, and writes its reply.
+/// What a script is called with.
+#[derive(Clone, Copy)]
+enum Invocation<'v> {
+    /// EVAL: KEYS and ARGV are globals.
+    Eval {
+        keys: &'v [Vec<u8>],
+        args: &'v [Vec<u8>],
+    },
+    /// FCALL: the keys and the arguments are the function's two arguments.
+    Function {
+        keys: &'v [Vec<u8>],
+        args: &'v [Vec<u8>],
+    },
+}
+
+/// Runs a compiled script or function, and writes its reply. `name`
+/// names it in error replies (a script's SHA1, a function's name).
 fn run(
     engine: &Engine,
     ctx: &mut Ctx<'_>,
     limits: RunLimits,
-    sha: &str,
+    name: &str,
     function: Function,
-    keys: &[Vec<u8>],
-    args: &[Vec<u8>],
+    invocation: Invocation<'_>,
 ) -> Outcome {
     let lua = &engine.lua;
     let lua_error = |error: mlua::Error| Error::from(format!("ERR {}", lua_error_text(&error)));
@@ -705,14 +764,23 @@ fn run(
                 .collect::<mlua::Result<Vec<_>>>()?,
         )
     };
-    engine
-        .globals
-        .raw_set("KEYS", to_table(keys).map_err(lua_error)?)
-        .map_err(lua_error)?;
-    engine
-        .globals
-        .raw_set("ARGV", to_table(args).map_err(lua_error)?)
-        .map_err(lua_error)?;
+    let arguments = match invocation {
+        Invocation::Eval { keys, args } => {
+            engine
+                .globals
+                .raw_set("KEYS", to_table(keys).map_err(lua_error)?)
+                .map_err(lua_error)?;
+            engine
+                .globals
+                .raw_set("ARGV", to_table(args).map_err(lua_error)?)
+                .map_err(lua_error)?;
+            None
+        }
+        Invocation::Function { keys, args } => Some((
+            to_table(keys).map_err(lua_error)?,
+            to_table(args).map_err(lua_error)?,
+        )),
+    };
     let caller_db = ctx.client.db;
     let was_in_exec = std::mem::replace(&mut ctx.server.in_exec, true);
     let state = RefCell::new(Run {
@@ -745,7 +813,18 @@ fn run(
             BRIDGED[3],
             scope.create_function_mut(|lua, args: Variadic<Value>| set_repl(lua, args))?,
         )?;
-        let result = engine.invoke.call::<(bool, Value)>(function);
+        let busy_after_ms = {
+            let run = state.borrow();
+            run.ctx.server.config.get("busy-reply-threshold")
+        }
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(BUSY_AFTER_MS_DEFAULT);
+        state.borrow_mut().ctx.env.script_started(busy_after_ms);
+        let result = match arguments {
+            None => engine.invoke.call::<(bool, Value)>(function),
+            Some((keys, args)) => engine.invoke.call::<(bool, Value)>((function, keys, args)),
+        };
+        state.borrow_mut().ctx.env.script_finished();
         for (at, name) in BRIDGED.iter().enumerate() {
             lua.set_named_registry_value(name, outside_function(lua, at)?)?;
         }
@@ -759,7 +838,7 @@ fn run(
             reply::write_reply(&mut ctx.client.out, &value, protocol).map_err(lua_error)?;
             Ok(())
         }
-        Ok((false, error)) => Err(script_error(sha, &error).into()),
+        Ok((false, error)) => Err(script_error(name, &error).into()),
         Err(error) => Err(lua_error(error)),
     }
 }

@@ -155,7 +155,7 @@ fn show_event(event: &RdbEvent, offset: u64, now_ms: i64, counts: &mut Counts) {
             printable(value)
         )),
         RdbEvent::SelectDb { index } => say(&format!("[offset {offset}] Selecting DB ID {index}")),
-        RdbEvent::ResizeDb { .. } => {}
+        RdbEvent::ResizeDb { .. } | RdbEvent::Function { .. } => {}
         RdbEvent::EmptyKey { key } => say(&format!(
             "[offset {offset}] Skipping empty key: {}",
             printable(key)
