@@ -1821,9 +1821,13 @@ mod tests {
             error_of(&framed(b"\x30")).kind,
             RdbErrorKind::UnknownType(0x30)
         );
+        // A FUNCTION2 record reads as its library's code; the pre-GA
+        // form is refused.
         assert_eq!(
-            error_of(&framed(b"\xf5\x00")).kind,
-            RdbErrorKind::FunctionsUnsupported
+            events(&framed(b"\xf5\x03abc")).expect("a library reads")[0],
+            RdbEvent::Function {
+                code: b"abc".to_vec()
+            }
         );
         assert_eq!(
             error_of(&framed(b"\xf6\x00")).kind,
