@@ -332,3 +332,60 @@ fn functions_persist_in_the_aof() {
         server.log()
     );
 }
+
+// Against the real binary: a script busy past busy-reply-threshold leaves
+// other clients answered with BUSY, SCRIPT KILL stops it, and the server
+// serves again; then SHUTDOWN NOSAVE during a busy script that wrote ends
+// the server, discarding the script's writes.
+#[test]
+fn busy_scripts_answer_busy_and_can_be_stopped() {
+    let dir = redoubt_tests::ScratchDir::new("busy-script");
+    let args = [
+        "--busy-reply-threshold",
+        "100",
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+    ];
+    let mut server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    let mut runner = server.connect();
+    let mut other = server.connect();
+    assert_eq!(command(&mut other, &["SET", "kept", "1"]), b"+OK\r\n");
+    let request = redoubt_tests::encode(&[b"EVAL", b"while true do end", b"0"]);
+    std::io::Write::write_all(&mut runner, &request).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        show(&command(&mut other, &["GET", "kept"])),
+        show(b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
+    );
+    assert_eq!(command(&mut other, &["SCRIPT", "KILL"]), b"+OK\r\n");
+    let mut pending = Vec::new();
+    let killed = redoubt_tests::read_reply(&mut runner, &mut pending).expect("a reply");
+    assert_eq!(
+        show(&killed),
+        show(b"-ERR Script killed by user with SCRIPT KILL...\r\n")
+    );
+    assert_eq!(command(&mut other, &["GET", "kept"]), b"$1\r\n1\r\n");
+    // A script that wrote cannot be killed, but SHUTDOWN NOSAVE ends it
+    // and the server, and its write never reaches the AOF.
+    let request = redoubt_tests::encode(&[
+        b"EVAL",
+        b"redis.call('SET', 'lost', 1) while true do end",
+        b"0",
+    ]);
+    std::io::Write::write_all(&mut runner, &request).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(show(&command(&mut other, &["SCRIPT", "KILL"])).starts_with("-UNKILLABLE"));
+    let shutdown = redoubt_tests::encode(&[b"SHUTDOWN", b"NOSAVE"]);
+    std::io::Write::write_all(&mut other, &shutdown).unwrap();
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "{}",
+        server.log()
+    );
+    let server = Server::start_in(Flavor::Redoubt, Some(&dir.path), &args);
+    let mut client = server.connect();
+    assert_eq!(command(&mut client, &["GET", "kept"]), b"$1\r\n1\r\n");
+    assert_eq!(command(&mut client, &["GET", "lost"]), b"$-1\r\n");
+}

@@ -104,6 +104,13 @@ pub trait Net {
     fn listen(&mut self, _bind: &[String], _port: u16) -> io::Result<()> {
         Ok(())
     }
+    /// While a script is busy (it holds the node, so no `on_bytes` comes):
+    /// the bytes `conns` sent since, read without waiting, for core to
+    /// answer at once (`-BUSY`, SCRIPT KILL). A driver that cannot read
+    /// meanwhile returns none.
+    fn busy_poll(&mut self, _conns: &[ConnId]) -> Vec<(ConnId, Vec<u8>)> {
+        Vec::new()
+    }
     /// Bytes sent to `conn` that the peer has not taken yet. Core enforces
     /// `client-output-buffer-limit` with it; a driver that never holds
     /// bytes back may keep the default.

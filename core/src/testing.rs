@@ -29,6 +29,9 @@ pub struct TestEnv {
     /// PIPESAVE commands started: their command line, what they were fed,
     /// and whether their input was closed (`Some(abort)`).
     pub pipes: BTreeMap<PipeId, (String, Vec<u8>, Option<bool>)>,
+    /// What `busy_poll` hands over, once, while a script is busy: bytes
+    /// per connection, as if they arrived meanwhile.
+    pub busy_input: Vec<(ConnId, Vec<u8>)>,
     random_state: u64,
 }
 
@@ -96,6 +99,13 @@ impl Disk for TestEnv {
 impl Net for TestEnv {
     fn send(&mut self, conn: ConnId, data: &[u8]) {
         self.sent.entry(conn).or_default().extend_from_slice(data);
+    }
+    fn busy_poll(&mut self, conns: &[ConnId]) -> Vec<(ConnId, Vec<u8>)> {
+        let (polled, kept) = std::mem::take(&mut self.busy_input)
+            .into_iter()
+            .partition(|(conn, _)| conns.contains(conn));
+        self.busy_input = kept;
+        polled
     }
     fn close(&mut self, conn: ConnId) {
         self.closed.push(conn);

@@ -571,3 +571,90 @@ fn function_dump_and_restore() {
         "$12\r\nWho's there?\r\n"
     );
 }
+
+fn request(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
+}
+
+fn busy_node() -> TestNode {
+    let mut config = redoubt_core::config::Config::default();
+    config.set("busy-reply-threshold", "0").unwrap();
+    TestNode::with_config(config)
+}
+
+// A busy script answers other clients with BUSY, and SCRIPT KILL stops it
+// (even inside the script's own pcall); the killer gets OK at once.
+#[test]
+fn script_kill_stops_a_busy_script() {
+    let mut t = busy_node();
+    let (c1, c2) = (t.connect(), t.connect());
+    let mut arrived = request(&["GET", "k"]);
+    arrived.extend(request(&["FUNCTION", "KILL"]));
+    arrived.extend(request(&["SCRIPT", "KILL"]));
+    t.node.env_mut().busy_input.push((c2, arrived));
+    let script = "while true do pcall(function() while true do end end) end";
+    assert_eq!(
+        eval(&mut t, c1, script, &[], &[]),
+        "-ERR Script killed by user with SCRIPT KILL...\r\n"
+    );
+    assert_eq!(
+        t.take_sent(c2),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n\
+         -BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n+OK\r\n"
+    );
+    assert!(t
+        .node
+        .env_mut()
+        .logs
+        .iter()
+        .any(|(_, line)| line.starts_with("Slow script detected: still in execution after")));
+    assert_eq!(t.cmd(c2, &["PING"]), "+PONG\r\n");
+}
+
+// A busy script that wrote cannot be killed; it runs to its end.
+#[test]
+fn a_script_that_wrote_is_unkillable() {
+    let mut t = busy_node();
+    let (c1, c2) = (t.connect(), t.connect());
+    t.node
+        .env_mut()
+        .busy_input
+        .push((c2, request(&["SCRIPT", "KILL"])));
+    let script = "redis.call('SET', 'k', 'v') for i = 1, 300000 do end return 'done'";
+    assert_eq!(eval(&mut t, c1, script, &[], &[]), "$4\r\ndone\r\n");
+    assert_eq!(
+        t.take_sent(c2),
+        "-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n"
+    );
+    assert_eq!(t.cmd(c2, &["GET", "k"]), "$1\r\nv\r\n");
+}
+
+// A busy function is stopped by FUNCTION KILL, not SCRIPT KILL.
+#[test]
+fn function_kill_stops_a_busy_function() {
+    let mut t = busy_node();
+    let (c1, c2) = (t.connect(), t.connect());
+    t.cmd(
+        c1,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+        ],
+    );
+    let mut arrived = request(&["SCRIPT", "KILL"]);
+    arrived.extend(request(&["FUNCTION", "KILL"]));
+    t.node.env_mut().busy_input.push((c2, arrived));
+    assert_eq!(
+        t.cmd(c1, &["FCALL", "spin", "0"]),
+        "-ERR Script killed by user with FUNCTION KILL...\r\n"
+    );
+    assert_eq!(
+        t.take_sent(c2),
+        "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n+OK\r\n"
+    );
+}

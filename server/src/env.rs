@@ -531,7 +531,36 @@ impl Disk for RealEnv {
     }
 }
 
+/// Most bytes read from one connection by one busy poll.
+const BUSY_POLL_BYTES_MAX: usize = 64 * 1024;
+
 impl Net for RealEnv {
+    fn busy_poll(&mut self, conns: &[ConnId]) -> Vec<(ConnId, Vec<u8>)> {
+        let mut arrived = Vec::new();
+        let mut buffer = [0u8; 16 * 1024];
+        for &conn in conns {
+            let Some(stream) = self.readable_stream(conn) else {
+                continue;
+            };
+            let mut bytes = Vec::new();
+            // Until the socket is empty: its readiness is edge-triggered,
+            // and the loop, once back, reads whatever came after. An end
+            // of stream or an error is left for the loop to find again.
+            while bytes.len() < BUSY_POLL_BYTES_MAX {
+                match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            if !bytes.is_empty() {
+                arrived.push((conn, bytes));
+            }
+        }
+        arrived
+    }
+
     fn send(&mut self, conn: ConnId, data: &[u8]) {
         let Some(connection) = self.connection(conn) else {
             return;

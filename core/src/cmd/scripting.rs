@@ -124,8 +124,8 @@ fn script_flush(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// SCRIPT KILL: a script always runs to its end before any other command
-/// is read, so there is never one to kill.
+/// SCRIPT KILL outside a busy script (a busy script answers it itself,
+/// see `script::busy`): there is none to kill.
 fn script_kill(_ctx: &mut Ctx<'_>) -> Outcome {
     Err("NOTBUSY No scripts in execution right now.".into())
 }
@@ -397,8 +397,8 @@ fn function_restore(ctx: &mut Ctx<'_>) -> Outcome {
     })
 }
 
-/// FUNCTION STATS: no function is ever seen running (see SCRIPT KILL),
-/// and the libraries and functions loaded.
+/// FUNCTION STATS: the libraries and functions loaded (a function never
+/// runs while another command is read, so none is running here).
 fn function_stats(ctx: &mut Ctx<'_>) -> Outcome {
     let libraries = ctx.server.scripts.libraries();
     let functions: usize = libraries
@@ -421,7 +421,7 @@ fn function_stats(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// FUNCTION KILL: as SCRIPT KILL, there is never one running.
+/// FUNCTION KILL outside a busy function: there is none to kill.
 fn function_kill(_ctx: &mut Ctx<'_>) -> Outcome {
     Err("NOTBUSY No scripts in execution right now.".into())
 }

@@ -17,12 +17,15 @@
 //! undeclared global or assigns one with an error, and cannot replace the
 //! libraries. `math.random` is Redis's lrand48, seeded through `Env`.
 //!
-//! Not here yet: the BUSY state (a long script is not interrupted to let
-//! other clients in, so SCRIPT KILL always answers NOTBUSY; the driver is
-//! told when a script starts and ends, and the server then lets SIGTERM
-//! end a script that ran past `busy-reply-threshold`), FUNCTION,
-//! `redis.set_repl` other than REPL_ALL, and the `struct` library.
+//! A script that runs past `busy-reply-threshold` is busy: other clients
+//! get `-BUSY`, and SCRIPT KILL or SHUTDOWN NOSAVE can stop it (`busy`).
+//! Functions (`function`) are libraries of Lua functions kept with the
+//! dataset.
+//!
+//! Not here yet: `redis.set_repl` other than REPL_ALL, the `struct`
+//! library, and the Lua debugger (SCRIPT DEBUG).
 
+mod busy;
 pub mod function;
 pub mod libs;
 pub mod reply;
@@ -163,6 +166,17 @@ struct Run<'c, 'a> {
     protocol: Protocol,
     /// A write ran: later writes may not be refused half-way.
     wrote: bool,
+    /// The script's name in logs and errors (a SHA1, a function's name),
+    /// and whether it is a function.
+    name: String,
+    is_function: bool,
+    /// Monotonic time the script started, and how long it runs before it
+    /// is busy (see `busy`).
+    started_ms: u64,
+    busy_after_ms: u64,
+    busy: bool,
+    /// Set once SCRIPT KILL or SHUTDOWN NOSAVE stopped the script.
+    stop: Option<busy::Stop>,
 }
 
 /// The Lua code that wires the sandbox: the error handler (which finds the
@@ -245,6 +259,7 @@ impl Engine {
         for (at, name) in BRIDGED.iter().enumerate() {
             lua.set_named_registry_value(name, outside_function(&lua, at)?)?;
         }
+        set_busy_hook(&lua);
         let debug: Table = globals.raw_get("debug")?;
         let (invoke, sandbox): (Function, Table) =
             lua.load(PRELUDE).set_name("=redis").call(debug)?;
@@ -294,6 +309,31 @@ const BRIDGED: [&str; 5] = [
     "redoubt.set_repl",
     "redoubt.register_function",
 ];
+/// Sets the busy check: a running script's look at the clock, through
+/// the function its run leaves in the registry. Once the script is to
+/// stop, the hook fires on every instruction and fails each, so that no
+/// `pcall` of the script's own can catch it for long (as Redis's does).
+fn set_busy_hook(lua: &Lua) {
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(busy::CHECK_INSTRUCTIONS),
+        |lua, _| {
+            if let Ok(Value::Function(check)) = lua.named_registry_value::<Value>(BUSY_CHECK) {
+                if let Some(stop) = check.call::<Option<String>>(())? {
+                    lua.set_hook(
+                        mlua::HookTriggers::new().every_nth_instruction(1),
+                        move |_, _| Err(mlua::Error::runtime(stop.clone())),
+                    );
+                    return Err(mlua::Error::runtime("the script was stopped"));
+                }
+            }
+            Ok(mlua::VmState::Continue)
+        },
+    );
+}
+
+/// Registry name of the running script's busy check.
+const BUSY_CHECK: &str = "redoubt.busy";
+
 /// What each bridged function answers when no script runs.
 const BRIDGED_OUTSIDE: [&str; 5] = [
     "ERR redis.call/pcall can only be called inside a script invocation",
@@ -783,12 +823,25 @@ fn run(
     };
     let caller_db = ctx.client.db;
     let was_in_exec = std::mem::replace(&mut ctx.server.in_exec, true);
+    let busy_after_ms = ctx
+        .server
+        .config
+        .get("busy-reply-threshold")
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(BUSY_AFTER_MS_DEFAULT);
+    let started_ms = ctx.env.monotonic_ms();
     let state = RefCell::new(Run {
         ctx: &mut *ctx,
         limits,
         db: caller_db,
         protocol: Protocol::Resp2,
         wrote: false,
+        name: name.to_string(),
+        is_function: matches!(invocation, Invocation::Function { .. }),
+        started_ms,
+        busy_after_ms,
+        busy: false,
+        stop: None,
     });
     let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
         lua.set_named_registry_value(
@@ -813,12 +866,10 @@ fn run(
             BRIDGED[3],
             scope.create_function_mut(|lua, args: Variadic<Value>| set_repl(lua, args))?,
         )?;
-        let busy_after_ms = {
-            let run = state.borrow();
-            run.ctx.server.config.get("busy-reply-threshold")
-        }
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(BUSY_AFTER_MS_DEFAULT);
+        lua.set_named_registry_value(
+            BUSY_CHECK,
+            scope.create_function_mut(|_, ()| Ok(state.borrow_mut().busy_check()))?,
+        )?;
         state.borrow_mut().ctx.env.script_started(busy_after_ms);
         let result = match arguments {
             None => engine.invoke.call::<(bool, Value)>(function),
@@ -828,11 +879,27 @@ fn run(
         for (at, name) in BRIDGED.iter().enumerate() {
             lua.set_named_registry_value(name, outside_function(lua, at)?)?;
         }
+        lua.set_named_registry_value(BUSY_CHECK, Value::Nil)?;
         result
     });
-    let protocol = state.into_inner().protocol;
+    let run = state.into_inner();
+    let (protocol, stop) = (run.protocol, run.stop);
+    if stop.is_some() {
+        set_busy_hook(lua);
+    }
     ctx.server.in_exec = was_in_exec;
     ctx.client.db = caller_db;
+    if let Some(stop) = stop {
+        // Stopped by the busy check, wherever the script was (even inside
+        // a pcall of its own).
+        return Err(Error::from(
+            match (stop, matches!(invocation, Invocation::Function { .. })) {
+                (busy::Stop::Killed, false) => "ERR Script killed by user with SCRIPT KILL...",
+                (busy::Stop::Killed, true) => "ERR Script killed by user with FUNCTION KILL...",
+                (busy::Stop::Shutdown, _) => "ERR Script killed by a SHUTDOWN NOSAVE",
+            },
+        ));
+    }
     match outcome {
         Ok((true, value)) => {
             reply::write_reply(&mut ctx.client.out, &value, protocol).map_err(lua_error)?;
