@@ -658,3 +658,52 @@ fn function_kill_stops_a_busy_function() {
         "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n+OK\r\n"
     );
 }
+
+// The sandbox holds against the tricks Redis's suite tries: metatables of
+// protected tables, rawset, code loaded by the script, binary chunks; and
+// a C-function call takes as many arguments as Lua allows.
+#[test]
+fn the_sandbox_holds() {
+    let (mut t, c) = TestNode::with_client();
+    for script in [
+        "setmetatable(_G, {})",
+        "local g = getmetatable(_G) g.__index = {}",
+        "rawset(_G, 'x', 1)",
+        "loadstring('y = 1')()",
+        "getfenv(0).z = 1",
+        "string.rep = nil",
+        "redis = function() return 1 end",
+    ] {
+        let reply = eval(&mut t, c, script, &[], &[]);
+        assert!(
+            reply.contains("Attempt to modify a readonly table"),
+            "{script}: {reply}"
+        );
+    }
+    let reply = eval(
+        &mut t,
+        c,
+        "return loadstring(string.dump(function() return 1 end))()",
+        &[],
+        &[],
+    );
+    assert!(reply.contains("attempt to call a nil value"), "{reply}");
+    assert_eq!(
+        eval(&mut t, c, "local a = {} for i = 1, 7999 do a[i] = 1 end return redis.call('LPUSH', 'l', unpack(a))", &[], &[]),
+        ":7999\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "local o, v = cmsgpack.unpack_one(cmsgpack.pack(1, 2), 0) return {o, v}",
+            &[],
+            &[]
+        ),
+        "*2\r\n:1\r\n:1\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "cjson.encode_max_depth(1) local ok = pcall(cjson.encode, {{1}}) cjson.encode_max_depth(1000) return ok", &[], &[]),
+        "$-1\r\n"
+    );
+}

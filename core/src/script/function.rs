@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use mlua::{Function, Lua, Value, Variadic};
+use mlua::{Function, Lua, Value};
 
 use super::{error_table, lua_error_text, Engine, ScriptFlags, Scripts};
 use crate::env::Env;
@@ -162,7 +162,8 @@ fn compile_library(engine: &Engine, code: &[u8], header_bytes: usize) -> Result<
     let mut library = Library::default();
     let mut failure: Option<String> = None;
     let outcome = lua.scope(|scope| {
-        let register = scope.create_function_mut(|lua, args: Variadic<Value>| {
+        let register = scope.create_function_mut(|lua, (table, count): (mlua::Table, i64)| {
+            let args = super::arguments(table, count)?;
             let failed = |message: &str| Ok((Value::Table(error_table(lua, message)?), true));
             match registration(&args) {
                 Err(why) => failed(&format!("ERR {why}")),

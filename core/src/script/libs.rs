@@ -8,6 +8,9 @@
 //! light userdata; cmsgpack's smallest encodings, arrays for tables whose
 //! keys are 1..n.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use mlua::{LightUserData, Lua, MultiValue, Table, Value, Variadic};
 
 /// C's `%.{precision}g`: `precision` significant digits, trailing zeros
@@ -203,19 +206,35 @@ fn json_null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
+/// cjson's settings, which scripts may change (`cjson.encode_max_depth`,
+/// ...), shared by its functions.
+#[derive(Debug, Clone, Copy)]
+struct JsonSettings {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    encode_invalid_numbers: bool,
+}
+
 fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
+    let settings = Rc::new(Cell::new(JsonSettings {
+        encode_max_depth: JSON_DEPTH_MAX,
+        decode_max_depth: JSON_DEPTH_MAX,
+        encode_invalid_numbers: false,
+    }));
     let cjson = lua.create_table()?;
+    let shared = Rc::clone(&settings);
     cjson.raw_set(
         "encode",
-        lua.create_function(|lua, value: Value| {
+        lua.create_function(move |lua, value: Value| {
             let mut out = Vec::new();
-            json_encode(&value, 0, &mut out)?;
+            json_encode(&value, 0, shared.get(), &mut out)?;
             lua.create_string(&out)
         })?,
     )?;
+    let shared = Rc::clone(&settings);
     cjson.raw_set(
         "decode",
-        lua.create_function(|lua, text: mlua::String| {
+        lua.create_function(move |lua, text: mlua::String| {
             let parsed: serde_json::Value =
                 serde_json::from_slice(&text.as_bytes()).map_err(|error| {
                     mlua::Error::runtime(format!(
@@ -223,11 +242,58 @@ fn cjson_library(lua: &Lua) -> mlua::Result<Table> {
                         error.column()
                     ))
                 })?;
-            json_to_lua(lua, &parsed, 0)
+            json_to_lua(lua, &parsed, 0, shared.get().decode_max_depth)
         })?,
     )?;
+    type Setter = fn(&mut JsonSettings, &Value);
+    let setters: [(&str, Setter); 3] = [
+        ("encode_max_depth", |s, v| {
+            if let Some(n) = number_of(v) {
+                s.encode_max_depth = n as usize;
+            }
+        }),
+        ("decode_max_depth", |s, v| {
+            if let Some(n) = number_of(v) {
+                s.decode_max_depth = n as usize;
+            }
+        }),
+        ("encode_invalid_numbers", |s, v| {
+            if let Value::Boolean(on) = v {
+                s.encode_invalid_numbers = *on;
+            }
+        }),
+    ];
+    for (name, set) in setters {
+        let shared = Rc::clone(&settings);
+        cjson.raw_set(
+            name,
+            lua.create_function(move |_, value: Value| {
+                let mut current = shared.get();
+                set(&mut current, &value);
+                shared.set(current);
+                Ok(())
+            })?,
+        )?;
+    }
+    // Settings of the C library that change nothing here.
+    for name in [
+        "encode_keep_buffer",
+        "decode_invalid_numbers",
+        "encode_sparse_array",
+        "encode_number_precision",
+    ] {
+        cjson.raw_set(name, lua.create_function(|_, _: Variadic<Value>| Ok(()))?)?;
+    }
     cjson.raw_set("null", json_null())?;
     Ok(cjson)
+}
+
+fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
 }
 
 /// Whether a table is a JSON array as cjson decides it: keys 1..n only
@@ -252,11 +318,16 @@ fn array_length(table: &Table) -> mlua::Result<Option<usize>> {
     Ok(Some(max))
 }
 
-fn json_encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    if depth > JSON_DEPTH_MAX {
-        return Err(mlua::Error::runtime(
-            "Cannot serialise, excessive nesting (1001)",
-        ));
+fn json_encode(
+    value: &Value,
+    depth: usize,
+    settings: JsonSettings,
+    out: &mut Vec<u8>,
+) -> mlua::Result<()> {
+    if depth > settings.encode_max_depth {
+        return Err(mlua::Error::runtime(format!(
+            "Cannot serialise, excessive nesting ({depth})"
+        )));
     }
     match value {
         Value::Nil => out.extend_from_slice(b"null"),
@@ -264,7 +335,7 @@ fn json_encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<(
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::Number(n) => {
-            if !n.is_finite() {
+            if !n.is_finite() && !settings.encode_invalid_numbers {
                 return Err(mlua::Error::runtime(
                     "Cannot serialise number: must not be NaN or Inf",
                 ));
@@ -279,7 +350,7 @@ fn json_encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<(
                     if index > 1 {
                         out.push(b',');
                     }
-                    json_encode(&table.raw_get::<Value>(index)?, depth + 1, out)?;
+                    json_encode(&table.raw_get::<Value>(index)?, depth + 1, settings, out)?;
                 }
                 out.push(b']');
             }
@@ -303,7 +374,7 @@ fn json_encode(value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<(
                         }
                     }
                     out.push(b':');
-                    json_encode(&item, depth + 1, out)?;
+                    json_encode(&item, depth + 1, settings, out)?;
                 }
                 out.push(b'}');
             }
@@ -337,11 +408,21 @@ fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn json_to_lua(lua: &Lua, value: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
-    if depth > JSON_DEPTH_MAX {
-        return Err(mlua::Error::runtime(
-            "Found too many nested data structures (1001)",
-        ));
+fn json_to_lua(
+    lua: &Lua,
+    value: &serde_json::Value,
+    depth: usize,
+    depth_max: usize,
+) -> mlua::Result<Value> {
+    let nested = matches!(
+        value,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_)
+    );
+    if nested && depth >= depth_max {
+        return Err(mlua::Error::runtime(format!(
+            "Found too many nested data structures ({})",
+            depth + 1
+        )));
     }
     Ok(match value {
         serde_json::Value::Null => json_null(),
@@ -351,14 +432,14 @@ fn json_to_lua(lua: &Lua, value: &serde_json::Value, depth: usize) -> mlua::Resu
         serde_json::Value::Array(items) => {
             let table = lua.create_table_with_capacity(items.len(), 0)?;
             for (at, item) in items.iter().enumerate() {
-                table.raw_set(at + 1, json_to_lua(lua, item, depth + 1)?)?;
+                table.raw_set(at + 1, json_to_lua(lua, item, depth + 1, depth_max)?)?;
             }
             Value::Table(table)
         }
         serde_json::Value::Object(fields) => {
             let table = lua.create_table_with_capacity(0, fields.len())?;
             for (key, item) in fields {
-                table.raw_set(key.as_str(), json_to_lua(lua, item, depth + 1)?)?;
+                table.raw_set(key.as_str(), json_to_lua(lua, item, depth + 1, depth_max)?)?;
             }
             Value::Table(table)
         }
@@ -397,6 +478,35 @@ fn cmsgpack_library(lua: &Lua) -> mlua::Result<Table> {
             }
             Ok(MultiValue::from_iter(values))
         })?,
+    )?;
+    // unpack_limit(s, limit, offset): up to `limit` values (0: all) from
+    // byte `offset`; the offset after them first, -1 at the end.
+    let unpack_limit = |lua: &Lua, text: mlua::String, limit: i64, offset: i64| {
+        let bytes = text.as_bytes();
+        let mut at = usize::try_from(offset)
+            .ok()
+            .filter(|&at| at <= bytes.len())
+            .ok_or_else(|| mlua::Error::runtime("Start offset greater than input length"))?;
+        let mut values = vec![Value::Nil];
+        while at < bytes.len() && (limit <= 0 || (values.len() as i64) <= limit) {
+            values.push(msgpack_decode(lua, &bytes, &mut at, 0)?);
+        }
+        values[0] = Value::Number(if at >= bytes.len() { -1.0 } else { at as f64 });
+        Ok(MultiValue::from_iter(values))
+    };
+    cmsgpack.raw_set(
+        "unpack_one",
+        lua.create_function(move |lua, (text, offset): (mlua::String, Option<i64>)| {
+            unpack_limit(lua, text, 1, offset.unwrap_or(0))
+        })?,
+    )?;
+    cmsgpack.raw_set(
+        "unpack_limit",
+        lua.create_function(
+            move |lua, (text, limit, offset): (mlua::String, i64, Option<i64>)| {
+                unpack_limit(lua, text, limit, offset.unwrap_or(0))
+            },
+        )?,
     )?;
     Ok(cmsgpack)
 }

@@ -215,32 +215,68 @@ rawset(G, 'pcall', function(...)
   end
   return unpack(result, 1, result.n)
 end)
-local function readonly(t)
-  return setmetatable({}, {
-    __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
+local lua_setmetatable, lua_rawset, lua_getfenv = setmetatable, rawset, getfenv
+local readonly_tables = lua_setmetatable({}, {__mode = 'k'})
+local function refuse() error('Attempt to modify a readonly table', 2) end
+local function readonly(t, index)
+  local meta = {__index = index or t, __newindex = refuse}
+  local view = lua_setmetatable({}, meta)
+  readonly_tables[view] = true
+  local meta_view = lua_setmetatable({}, {__index = meta, __newindex = refuse})
+  readonly_tables[meta_view] = true
+  meta.__metatable = meta_view
+  return view
 end
 for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine', 'bit', 'cjson', 'cmsgpack'}) do
-  rawset(G, name, readonly(G[name]))
+  lua_rawset(G, name, readonly(G[name]))
 end
-rawset(G, 'debug', nil)
-rawset(G, 'print', nil)
-rawset(G, 'dofile', nil)
-rawset(G, 'loadfile', nil)
-local sandbox = setmetatable({}, {
-  __index = function(_, name)
-    local value = rawget(G, name)
-    if value == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return value
-  end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
-})
-rawset(G, '_G', sandbox)
+lua_rawset(G, 'setmetatable', function(t, meta)
+  if readonly_tables[t] then error('Attempt to modify a readonly table', 2) end
+  return lua_setmetatable(t, meta)
+end)
+lua_rawset(G, 'rawset', function(t, key, value)
+  if readonly_tables[t] then error('Attempt to modify a readonly table', 2) end
+  return lua_rawset(t, key, value)
+end)
+lua_rawset(G, 'debug', nil)
+lua_rawset(G, 'print', nil)
+lua_rawset(G, 'dofile', nil)
+lua_rawset(G, 'loadfile', nil)
+local sandbox = readonly(G, function(_, name)
+  local value = rawget(G, name)
+  if value == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end
+  return value
+end)
+-- Code loaded by a script runs in the sandbox too, and only as text
+-- (Redis refuses precompiled chunks).
+local lua_loadstring, lua_setfenv = loadstring, setfenv
+local function load_text(text, name)
+  if type(text) == 'string' and text:byte(1) == 27 then
+    return nil, 'binary chunks are not allowed'
+  end
+  local f, problem = lua_loadstring(text, name)
+  if f then lua_setfenv(f, sandbox) end
+  return f, problem
+end
+lua_rawset(G, 'loadstring', load_text)
+lua_rawset(G, 'load', function(source, name)
+  if type(source) ~= 'function' then return load_text(source, name) end
+  local pieces = {}
+  while true do
+    local piece = source()
+    if piece == nil or piece == '' then break end
+    pieces[#pieces + 1] = piece
+  end
+  return load_text(table.concat(pieces), name)
+end)
+lua_rawset(G, 'getfenv', function(f)
+  local env = lua_getfenv(f == nil and 2 or (type(f) == 'number' and f > 0 and f + 1 or f))
+  if env == G then return sandbox end
+  return env
+end)
+lua_rawset(G, '_G', sandbox)
 return invoke, sandbox
 "#;
 
@@ -363,18 +399,43 @@ unsafe extern "C-unwind" fn bridged<const AT: usize, const RAISE: bool>(
     state: *mut mlua::lua_State,
 ) -> std::os::raw::c_int {
     use mlua::ffi;
+    // The arguments go over in one table with their count, so that as
+    // many as a C function may take (Lua's stack limit) still fit.
+    // The last argument waits in the registry meanwhile: with as many
+    // arguments as the stack holds, there is no room for the table yet.
     let args = ffi::lua_gettop(state);
+    let parked = c"redoubt.parked";
+    if args > 0 {
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, parked.as_ptr());
+    }
+    ffi::lua_createtable(state, args, 0);
+    ffi::lua_insert(state, 1);
+    for index in (1..args).rev() {
+        ffi::lua_rawseti(state, 1, i64::from(index));
+    }
+    if args > 0 {
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, parked.as_ptr());
+        ffi::lua_rawseti(state, 1, i64::from(args));
+        ffi::lua_pushnil(state);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, parked.as_ptr());
+    }
     let name = std::ffi::CString::new(BRIDGED[AT]).expect("registry names have no NUL");
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, name.as_ptr());
     drop(name);
     ffi::lua_insert(state, 1);
-    ffi::lua_call(state, args, 2);
+    ffi::lua_pushinteger(state, args as ffi::lua_Integer);
+    ffi::lua_call(state, 2, 2);
     let failed = ffi::lua_toboolean(state, -1) != 0;
     ffi::lua_settop(state, -2);
     if failed && RAISE {
         ffi::lua_error(state);
     }
     1
+}
+
+/// The arguments a bridged function received: `count` values of `table`.
+fn arguments(table: Table, count: i64) -> mlua::Result<Vec<Value>> {
+    (1..=count).map(|index| table.raw_get(index)).collect()
 }
 
 fn register_redis_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
@@ -804,7 +865,7 @@ fn run(
                 .collect::<mlua::Result<Vec<_>>>()?,
         )
     };
-    let arguments = match invocation {
+    let function_arguments = match invocation {
         Invocation::Eval { keys, args } => {
             engine
                 .globals
@@ -846,32 +907,34 @@ fn run(
     let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
         lua.set_named_registry_value(
             BRIDGED[0],
-            scope.create_function_mut(|lua, args: Variadic<Value>| {
-                state.borrow_mut().call(lua, args)
+            scope.create_function_mut(|lua, (table, count): (Table, i64)| {
+                state.borrow_mut().call(lua, arguments(table, count)?)
             })?,
         )?;
         lua.set_named_registry_value(
             BRIDGED[1],
-            scope.create_function_mut(|lua, args: Variadic<Value>| {
-                state.borrow_mut().log(lua, args)
+            scope.create_function_mut(|lua, (table, count): (Table, i64)| {
+                state.borrow_mut().log(lua, arguments(table, count)?)
             })?,
         )?;
         lua.set_named_registry_value(
             BRIDGED[2],
-            scope.create_function_mut(|lua, args: Variadic<Value>| {
-                state.borrow_mut().set_resp(lua, args)
+            scope.create_function_mut(|lua, (table, count): (Table, i64)| {
+                state.borrow_mut().set_resp(lua, arguments(table, count)?)
             })?,
         )?;
         lua.set_named_registry_value(
             BRIDGED[3],
-            scope.create_function_mut(|lua, args: Variadic<Value>| set_repl(lua, args))?,
+            scope.create_function_mut(|lua, (table, count): (Table, i64)| {
+                set_repl(lua, arguments(table, count)?)
+            })?,
         )?;
         lua.set_named_registry_value(
             BUSY_CHECK,
             scope.create_function_mut(|_, ()| Ok(state.borrow_mut().busy_check()))?,
         )?;
         state.borrow_mut().ctx.env.script_started(busy_after_ms);
-        let result = match arguments {
+        let result = match function_arguments {
             None => engine.invoke.call::<(bool, Value)>(function),
             Some((keys, args)) => engine.invoke.call::<(bool, Value)>((function, keys, args)),
         };
@@ -936,7 +999,7 @@ fn script_error(name: &str, error: &Value) -> String {
     }
 }
 
-fn set_repl(lua: &Lua, args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
+fn set_repl(lua: &Lua, args: Vec<Value>) -> mlua::Result<(Value, bool)> {
     let failed = |message: &str| Ok((Value::Table(error_table(lua, message)?), true));
     let [flags] = args.as_slice() else {
         return failed("ERR redis.set_repl() requires two arguments.");
@@ -960,7 +1023,7 @@ fn set_repl(lua: &Lua, args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
 impl Run<'_, '_> {
     /// `redis.call` and `redis.pcall`: runs one command; returns its reply
     /// as a Lua value and whether it is an error.
-    fn call(&mut self, lua: &Lua, args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
+    fn call(&mut self, lua: &Lua, args: Vec<Value>) -> mlua::Result<(Value, bool)> {
         let failed = |message: &str| Ok((Value::Table(error_table(lua, message)?), true));
         if args.is_empty() {
             return failed("ERR Please specify at least one argument for this redis lib call");
@@ -1056,7 +1119,7 @@ impl Run<'_, '_> {
     }
 
     /// `redis.log(level, message, ...)`.
-    fn log(&mut self, lua: &Lua, args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
+    fn log(&mut self, lua: &Lua, args: Vec<Value>) -> mlua::Result<(Value, bool)> {
         let failed = |message: &str| Ok((Value::Table(error_table(lua, message)?), true));
         if args.len() < 2 {
             return failed("ERR redis.log() requires two arguments or more.");
@@ -1087,7 +1150,7 @@ impl Run<'_, '_> {
     }
 
     /// `redis.setresp(2|3)`: the protocol of the replies the script reads.
-    fn set_resp(&mut self, lua: &Lua, args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
+    fn set_resp(&mut self, lua: &Lua, args: Vec<Value>) -> mlua::Result<(Value, bool)> {
         let failed = |message: &str| Ok((Value::Table(error_table(lua, message)?), true));
         let [version] = args.as_slice() else {
             return failed("ERR redis.setresp() requires one argument.");
