@@ -73,7 +73,9 @@ const INTEGERS: &[&str] = &["1", "-3", "100", "0", "x", "-100", "1.5"];
 /// Increments whose sums are exact in binary, so f64 and Redis's long
 /// double print the same digits (the general case is INCRBYFLOAT's known
 /// gap, see the differential test).
-const FLOATS: &[&str] = &["0.5", "1.5", "-2.25", "3", "abc", "inf", ""];
+const FLOATS: &[&str] = &[
+    "0.5", "1.5", "-2.25", "3", "abc", "inf", "", "0.1", "69655", "1e308", "-0", "5.0e3", "0x10",
+];
 /// Counts past any key's size (the whole key, no chance involved), or
 /// negative (only the number of picks is compared).
 const COUNTS: &[&str] = &["0", "-2", "-1", "x", "100", "-100"];
