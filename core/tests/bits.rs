@@ -553,3 +553,79 @@ fn incrbyfloat_in_long_double() {
         "$23\r\n69655.10000000000000142\r\n"
     );
 }
+
+// COMMAND INFO gives the bit commands Redis's arity, flags, key positions
+// and ACL categories (@bitmap among them).
+#[test]
+fn command_info_matches_redis() {
+    let (mut t, c) = node();
+    let head = |name: &str, arity: i32, flags: &[&str], keys: (i32, i32), acl: &[&str]| {
+        let mut out = format!("*1\r\n*10\r\n${}\r\n{name}\r\n:{arity}\r\n", name.len());
+        out.push_str(&format!("*{}\r\n", flags.len()));
+        flags
+            .iter()
+            .for_each(|f| out.push_str(&format!("+{f}\r\n")));
+        out.push_str(&format!(":{}\r\n:{}\r\n:1\r\n", keys.0, keys.1));
+        out.push_str(&format!("*{}\r\n", acl.len()));
+        acl.iter().for_each(|a| out.push_str(&format!("+{a}\r\n")));
+        out
+    };
+    let write = ["write", "denyoom"];
+    let cases = [
+        head("setbit", 4, &write, (1, 1), &["@write", "@bitmap", "@slow"]),
+        head(
+            "getbit",
+            3,
+            &["readonly", "fast"],
+            (1, 1),
+            &["@read", "@bitmap", "@fast"],
+        ),
+        head(
+            "bitcount",
+            -2,
+            &["readonly"],
+            (1, 1),
+            &["@read", "@bitmap", "@slow"],
+        ),
+        head(
+            "bitpos",
+            -3,
+            &["readonly"],
+            (1, 1),
+            &["@read", "@bitmap", "@slow"],
+        ),
+        head(
+            "bitop",
+            -4,
+            &write,
+            (2, -1),
+            &["@write", "@bitmap", "@slow"],
+        ),
+        head(
+            "bitfield",
+            -2,
+            &write,
+            (1, 1),
+            &["@write", "@bitmap", "@slow"],
+        ),
+        head(
+            "bitfield_ro",
+            -2,
+            &["readonly", "fast"],
+            (1, 1),
+            &["@read", "@bitmap", "@fast"],
+        ),
+        head(
+            "lcs",
+            -3,
+            &["readonly"],
+            (1, 2),
+            &["@read", "@string", "@slow"],
+        ),
+    ];
+    for expected in cases {
+        let name = expected.split("\r\n").nth(3).expect("a name");
+        let info = t.cmd(c, &["COMMAND", "INFO", name]);
+        assert!(info.starts_with(&expected), "{name}: {info:?}");
+    }
+}

@@ -51,7 +51,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc(GROUP, "2.6.0", "Perform bitwise operations between strings", "O(N)"),
     CommandSpec::new("bitfield", -2, WRITE_DENYOOM, bitfield)
         .key(1)
-        .movable(first_key)
         .doc(
             GROUP,
             "3.2.0",
@@ -78,16 +77,6 @@ const ERR_BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 const ERR_BIT_VALUE: &str = "ERR bit is not an integer or out of range";
 const ERR_BITFIELD_TYPE: &str =
     "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
-
-/// BITFIELD's key, found by Redis through a key function (so COMMAND
-/// INFO flags it `movablekeys`).
-fn first_key(argv: &[Vec<u8>]) -> Vec<usize> {
-    if argv.len() > 1 {
-        vec![1]
-    } else {
-        Vec::new()
-    }
-}
 
 /// The live string under `key`, counting a keyspace hit or miss
 /// (`lookupKeyRead`); WRONGTYPE for another type.
