@@ -18,7 +18,10 @@
 use std::io::Write;
 use std::net::TcpStream;
 
-use redoubt_tests::{encode, frame_len, read_reply, require_redis_tools, show, Rng, Server};
+use redoubt_tests::{
+    aof_incr_commands, command, encode, frame_len, read_reply, require_redis_tools, show, Flavor,
+    Rng, ScratchDir, Server, EXIT_TIMEOUT,
+};
 
 /// The run's seed, fixed in CI; `REDOUBT_DIFF_SEED=n` explores others.
 const SEED: u64 = 0x7265_646f_7562_7431;
@@ -740,4 +743,69 @@ fn replies_match_real_redis() {
                 .join("\n")
         );
     }
+}
+
+// Bit writes and float increments reach the AOF in the forms Redis 7.0
+// writes: SETBIT and BITFIELD only when they changed something (a BITFIELD
+// of GETs, or of writes failed under OVERFLOW FAIL, not at all), BITOP as
+// sent, INCRBYFLOAT as `SET key value KEEPTTL` with its long double text.
+#[test]
+fn aof_records_what_redis_records() {
+    require_redis_tools();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ];
+    let mut recorded = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let dir = ScratchDir::new("bits-aof-forms");
+        let mut server = Server::start_in(flavor, Some(&dir.path), &args);
+        let mut client = server.connect();
+        let mut run = |argv: &[&str]| command(&mut client, argv);
+        run(&["SETBIT", "b", "7", "1"]);
+        run(&["SETBIT", "b", "7", "1"]);
+        run(&["SETBIT", "b", "3", "0"]);
+        run(&["SETBIT", "b", "30", "0"]);
+        run(&["BITFIELD", "b", "GET", "u8", "0"]);
+        run(&["BITFIELD_RO", "b", "GET", "u8", "0"]);
+        run(&[
+            "BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9",
+        ]);
+        run(&[
+            "BITFIELD", "b", "SET", "u8", "0", "1", "INCRBY", "i5", "#2", "100",
+        ]);
+        run(&["BITFIELD", "b", "SET", "u8", "0", "1"]);
+        run(&["BITOP", "NOT", "c", "b"]);
+        run(&["BITOP", "AND", "c", "nokey"]);
+        run(&["BITOP", "AND", "c", "nokey"]);
+        run(&["SET", "f", "69655", "EX", "1000"]);
+        run(&["INCRBYFLOAT", "f", "0.1"]);
+        run(&["INCRBYFLOAT", "f", "1e308"]);
+        run(&["INCRBYFLOAT", "f", "inf"]);
+        run(&["INCRBYFLOAT", "g", "-0"]);
+        run(&["HINCRBYFLOAT", "h", "x", "0.1"]);
+        run(&["LCS", "b", "c"]);
+        server.signal(libc::SIGTERM);
+        server.wait_exit(EXIT_TIMEOUT).expect("exit after SIGTERM");
+        recorded.push(aof_incr_commands(&dir.path));
+    }
+    // SET ... EX is written as PXAT with each server's own clock.
+    for commands in &mut recorded {
+        for words in commands.iter_mut() {
+            if words[0] == "SET" && words.get(3).is_some_and(|w| w == "PXAT") {
+                words[4] = "?".into();
+            }
+        }
+    }
+    let names: Vec<&str> = recorded[0].iter().map(|words| words[0].as_str()).collect();
+    let expected = [
+        "SELECT", "SETBIT", "SETBIT", "BITFIELD", "BITOP", "BITOP", "SET", "SET", "SET", "SET",
+        "HSET",
+    ];
+    assert_eq!(names, expected, "what Redis recorded (the test's premise)");
+    assert_eq!(recorded[1], recorded[0], "redoubt's AOF against Redis's");
 }

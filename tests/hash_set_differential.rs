@@ -14,8 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use redoubt_tests::{
-    command, encode, frame_len, read_reply, require_redis_tools, show, Flavor, Rng, ScratchDir,
-    Server, EXIT_TIMEOUT,
+    aof_incr_commands, command, encode, frame_len, read_reply, require_redis_tools, show, Flavor,
+    Rng, ScratchDir, Server, EXIT_TIMEOUT,
 };
 
 /// The run's seed; `REDOUBT_HASHSET_SEED=n` explores others.
@@ -586,33 +586,15 @@ fn wait_for_rewrite(client: &mut TcpStream) {
 /// The commands an AOF directory's INCR files hold, as words, with the
 /// arguments Redis leaves to chance (popped members) replaced by `?`.
 fn incr_commands(dir: &Path) -> Vec<String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("appendonlydir"))
-        .expect("appendonlydir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.to_string_lossy().ends_with(".incr.aof"))
-        .collect();
-    files.sort();
-    let mut commands = Vec::new();
-    for file in files {
-        let bytes = std::fs::read(file).expect("read INCR file");
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut lines = text
-            .split("\r\n")
-            .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        while let Some(header) = lines.next() {
-            let count: usize = header[1..].parse().expect("multibulk header");
-            let mut words = Vec::new();
-            for _ in 0..count {
-                lines.next();
-                words.push(lines.next().expect("argument").to_string());
-            }
+    aof_incr_commands(dir)
+        .into_iter()
+        .map(|mut words| {
             if words[0] == "SREM" {
                 words[2] = "?".into();
             }
-            commands.push(words.join(" "));
-        }
-    }
-    commands
+            words.join(" ")
+        })
+        .collect()
 }
 
 // SPOP and HINCRBYFLOAT reach the AOF in the forms Redis 7.0 writes.
