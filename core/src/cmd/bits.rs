@@ -117,12 +117,11 @@ fn bit_offset_arg(ctx: &Ctx<'_>, i: usize, field_bits: Option<u32>) -> Result<u6
 }
 
 /// Checks that `key` is missing or a string, as `lookupKeyWrite` finds it
-/// (no hit or miss counted): whether it exists.
-fn writable_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, Error> {
+/// (no hit or miss counted); WRONGTYPE otherwise.
+fn writable_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Outcome {
     let now = ctx.now_ms;
     match ctx.db().get(key, now) {
-        None => Ok(false),
-        Some(Value::String(_)) => Ok(true),
+        None | Some(Value::String(_)) => Ok(()),
         Some(_) => Err(Error::WrongType),
     }
 }
@@ -130,8 +129,9 @@ fn writable_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, Error> {
 /// The string under `key` (checked by [`writable_string`]), created or
 /// padded with zero bytes to at least `length` bytes, to change in place,
 /// and whether it was created or grown (Redis's `lookupStringForBitCommand`).
-/// WATCH hears of it only through [`Ctx::db`]`.touch`, when the caller
-/// knows something changed; a background save keeps the old version.
+/// A new key is seen at once; a change to an existing one is unseen (a
+/// background save keeps the old version) until the caller touches the
+/// key, which it does only when something changed, as Redis signals it.
 fn string_for_bits<'c>(ctx: &'c mut Ctx<'_>, key: &[u8], length: usize) -> (&'c mut Vec<u8>, bool) {
     let now = ctx.now_ms;
     let created = !ctx.db().exists(key, now);
