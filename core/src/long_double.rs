@@ -328,6 +328,9 @@ fn parse_decimal(negative: bool, text: &[u8]) -> Option<Rounded> {
     if leading < DECIMAL_EXPONENT_MIN {
         return Some(round(negative, 0, 0, true));
     }
+    if let Some(rounded) = small_decimal(negative, &digits, scale) {
+        return Some(rounded);
+    }
     let mut number = Big::from_decimal_digits(&digits);
     if scale >= 0 {
         number.mul_pow10(scale as u32);
@@ -346,6 +349,29 @@ fn parse_decimal(negative: bool, text: &[u8]) -> Option<Rounded> {
     }
     let (quotient, remainder_nonzero) = number.divide_small_quotient(&divisor, 68);
     Some(round(negative, quotient, -shift, remainder_nonzero))
+}
+
+/// The common case without big integers: at most 19 significant digits
+/// and a power of ten up to 10^19 (or down to 10^-18), where the product
+/// or the shifted quotient fits in 128 bits. `None` otherwise.
+fn small_decimal(negative: bool, digits: &[u8], scale: i64) -> Option<Rounded> {
+    if digits.len() > 19 || !(-18..=19).contains(&scale) {
+        return None;
+    }
+    let number = digits
+        .iter()
+        .fold(0u128, |value, &digit| value * 10 + u128::from(digit));
+    let power = 10u128.pow(scale.unsigned_abs() as u32);
+    if scale >= 0 {
+        return Some(round(negative, number * power, 0, false));
+    }
+    // As in the general case: a quotient of 66 or 67 bits, the tail in the
+    // remainder (at most 66 + 60 bits are shifted).
+    let bits = |value: u128| 128 - value.leading_zeros();
+    let shift = 66 + bits(power) - bits(number);
+    let shifted = number << shift;
+    let (quotient, remainder) = (shifted / power, shifted % power);
+    Some(round(negative, quotient, -i64::from(shift), remainder != 0))
 }
 
 /// A written exponent after `e` or `p`: an optional sign and at least one
