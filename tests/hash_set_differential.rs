@@ -14,8 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use redoubt_tests::{
-    command, encode, frame_len, read_reply, require_redis_tools, show, Flavor, Rng, ScratchDir,
-    Server, EXIT_TIMEOUT,
+    aof_incr_commands, command, encode, frame_len, read_reply, require_redis_tools, show, Flavor,
+    Rng, ScratchDir, Server, EXIT_TIMEOUT,
 };
 
 /// The run's seed; `REDOUBT_HASHSET_SEED=n` explores others.
@@ -73,7 +73,9 @@ const INTEGERS: &[&str] = &["1", "-3", "100", "0", "x", "-100", "1.5"];
 /// Increments whose sums are exact in binary, so f64 and Redis's long
 /// double print the same digits (the general case is INCRBYFLOAT's known
 /// gap, see the differential test).
-const FLOATS: &[&str] = &["0.5", "1.5", "-2.25", "3", "abc", "inf", ""];
+const FLOATS: &[&str] = &[
+    "0.5", "1.5", "-2.25", "3", "abc", "inf", "", "0.1", "69655", "1e308", "-0", "5.0e3", "0x10",
+];
 /// Counts past any key's size (the whole key, no chance involved), or
 /// negative (only the number of picks is compared).
 const COUNTS: &[&str] = &["0", "-2", "-1", "x", "100", "-100"];
@@ -584,33 +586,15 @@ fn wait_for_rewrite(client: &mut TcpStream) {
 /// The commands an AOF directory's INCR files hold, as words, with the
 /// arguments Redis leaves to chance (popped members) replaced by `?`.
 fn incr_commands(dir: &Path) -> Vec<String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("appendonlydir"))
-        .expect("appendonlydir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.to_string_lossy().ends_with(".incr.aof"))
-        .collect();
-    files.sort();
-    let mut commands = Vec::new();
-    for file in files {
-        let bytes = std::fs::read(file).expect("read INCR file");
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let mut lines = text
-            .split("\r\n")
-            .filter(|l| !l.is_empty() && !l.starts_with('#'));
-        while let Some(header) = lines.next() {
-            let count: usize = header[1..].parse().expect("multibulk header");
-            let mut words = Vec::new();
-            for _ in 0..count {
-                lines.next();
-                words.push(lines.next().expect("argument").to_string());
-            }
+    aof_incr_commands(dir)
+        .into_iter()
+        .map(|mut words| {
             if words[0] == "SREM" {
                 words[2] = "?".into();
             }
-            commands.push(words.join(" "));
-        }
-    }
-    commands
+            words.join(" ")
+        })
+        .collect()
 }
 
 // SPOP and HINCRBYFLOAT reach the AOF in the forms Redis 7.0 writes.

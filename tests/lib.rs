@@ -45,6 +45,52 @@ pub fn server_binary() -> PathBuf {
     binary
 }
 
+/// The commands an AOF directory's INCR files hold (under
+/// `appendonlydir`, in file order), each as its words; `#` annotation
+/// lines are skipped. For comparing what two servers propagated.
+pub fn aof_incr_commands(dir: &Path) -> Vec<Vec<String>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("appendonlydir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.to_string_lossy().ends_with(".incr.aof"))
+        .collect();
+    files.sort();
+    let mut commands = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file).expect("read INCR file");
+        let mut at = 0;
+        let line = |at: &mut usize| {
+            let end = at_line_end(&bytes, *at);
+            let text = String::from_utf8_lossy(&bytes[*at..end]).into_owned();
+            *at = end + 2;
+            text
+        };
+        while at < bytes.len() {
+            let header = line(&mut at);
+            if header.starts_with('#') {
+                continue;
+            }
+            let count: usize = header[1..].parse().expect("multibulk header");
+            let mut words = Vec::new();
+            for _ in 0..count {
+                let length: usize = line(&mut at)[1..].parse().expect("bulk header");
+                words.push(String::from_utf8_lossy(&bytes[at..at + length]).into_owned());
+                at += length + 2;
+            }
+            commands.push(words);
+        }
+    }
+    commands
+}
+
+/// Where the line starting at `at` ends (its `\r\n`).
+fn at_line_end(bytes: &[u8], at: usize) -> usize {
+    at + bytes[at..]
+        .windows(2)
+        .position(|pair| pair == b"\r\n")
+        .expect("a line end")
+}
+
 /// A free loopback port (bound, then released for the server to take).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

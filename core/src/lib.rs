@@ -24,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod env;
 pub mod glob;
+pub mod long_double;
 pub mod node;
 pub mod persist;
 pub mod planted;

@@ -4,8 +4,8 @@
 //!
 //! As in Redis, a command that sets fields first converts a listpack hash
 //! whose new fields or values are too long ([`Hash::convert_for`]), then
-//! sets them one by one. HINCRBYFLOAT adds and prints as INCRBYFLOAT does
-//! ([`format_float`]) and is propagated as `HSET key field value` with the
+//! sets them one by one. HINCRBYFLOAT reads, adds and prints as INCRBYFLOAT
+//! does, in long double ([`LongDouble`]) and is propagated as `HSET key field value` with the
 //! value it produced, so a replay cannot round differently. Commands that
 //! may change nothing look their key up first without signalling a
 //! change ([`Ctx::lookup_write`]); changes are counted as Redis counts
@@ -15,7 +15,7 @@ use super::keys::{
     parse_scan_options, reply_scan, scan_cursor_arg, scan_loop, SCAN_BUCKETS_PER_KEY_MAX,
 };
 use super::set::distinct_draws;
-use super::string::{format_float, parse_float};
+use super::string::float_sum_text;
 use super::{
     flag, reply_overflowing, CommandSpec, Ctx, Error, Outcome, ERR_NOT_FLOAT, ERR_NOT_INTEGER,
     ERR_OVERFLOW, ERR_SYNTAX,
@@ -23,6 +23,7 @@ use super::{
 use crate::client::Client;
 use crate::db::value::listpack::Entry;
 use crate::db::value::Hash;
+use crate::long_double::LongDouble;
 use crate::resp::{parse_i64, Out, Protocol};
 
 const GROUP: &str = "hash";
@@ -364,7 +365,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> Outcome {
 /// produce NaN or Infinity`.
 fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, field) = (ctx.arg(1), ctx.arg(2));
-    let increment = parse_float(ctx.arg(3)).ok_or(ERR_NOT_FLOAT)?;
+    let increment = LongDouble::parse(ctx.arg(3)).ok_or(ERR_NOT_FLOAT)?;
     if !increment.is_finite() {
         return Err("ERR value is NaN or Infinity".into());
     }
@@ -372,13 +373,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
         .lookup_write::<Hash>(key)?
         .and_then(|hash| hash.get(field))
     {
-        Some(value) => parse_float(&value.to_vec()).ok_or("ERR hash value is not a float")?,
-        None => 0.0,
+        Some(value) => LongDouble::parse(&value.to_vec()).ok_or("ERR hash value is not a float")?,
+        None => LongDouble::ZERO,
     };
-    if !(current + increment).is_finite() {
-        return Err("ERR increment would produce NaN or Infinity".into());
-    }
-    let text = format_float(current, increment).into_bytes();
+    let text = float_sum_text(current, increment)?.into_bytes();
     let limits = ctx.server.config.encodings;
     ctx.write_or_create::<Hash>(key)?.set(field, &text, &limits);
     ctx.dirty(1);

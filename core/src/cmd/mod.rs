@@ -7,6 +7,7 @@
 //! the pub/sub context, MULTI queueing; then it runs the handler and reports
 //! the execution to the trace.
 
+pub mod bits;
 pub mod blocked;
 pub mod connection;
 pub mod dump;
@@ -313,7 +314,8 @@ fn shape(name: &[u8]) -> Option<usize> {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 15] = [
+        let families: [&'static [CommandSpec]; 16] = [
+            bits::COMMANDS,
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,

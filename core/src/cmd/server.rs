@@ -971,6 +971,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         (group("list"), "@list"),
         (group("hash"), "@hash"),
         (group("string"), "@string"),
+        (group("bitmap"), "@bitmap"),
         (flagged(flag::PUBSUB), "@pubsub"),
         (flagged(flag::ADMIN), "@admin"),
         (flagged(flag::FAST), "@fast"),

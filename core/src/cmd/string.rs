@@ -24,6 +24,7 @@ use super::{
     ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONG_TYPE,
 };
 use crate::db::Value;
+use crate::long_double::LongDouble;
 use crate::resp::parse_i64;
 
 const GROUP: &str = "string";
@@ -311,17 +312,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 const ERR_STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-/// Longest text Redis reads as a float (MAX_LONG_DOUBLE_CHARS), exclusive.
-const FLOAT_TEXT_BYTES_MAX: usize = 5 * 1024;
-/// Digits after the point INCRBYFLOAT prints at most, as Redis's `%.17Lf`.
-const FLOAT_FRACTION_DIGITS_MAX: usize = 17;
-/// How far, in units in the last place of the largest operand, a
-/// 15-digit rounding of an INCRBYFLOAT result may be from it and still be
-/// printed instead.
-const FLOAT_ROUNDING_ULPS_MAX: f64 = 4.0;
-/// INCRBYFLOAT results from this magnitude on print all their digits.
-const FLOAT_ROUNDING_MAGNITUDE_MAX: f64 = 1e15;
-
 /// The bytes of a string value; `Err(WrongType)` for any other type.
 fn string_bytes(value: &Value) -> Result<&Vec<u8>, WrongType> {
     match value {
@@ -782,23 +772,21 @@ fn incr_by(ctx: &mut Ctx<'_>, increment: i64) -> Outcome {
 }
 
 /// INCRBYFLOAT key increment: the new value as a bulk string, stored as
-/// that text and keeping the time to live. Errors: WRONGTYPE, `ERR value is
-/// not a valid float` (for the stored value or the increment), `ERR
-/// increment would produce NaN or Infinity`.
+/// that text and keeping the time to live. Both numbers are read, added
+/// and printed as Redis does with a C long double ([`LongDouble`]).
+/// Errors: WRONGTYPE, `ERR value is not a valid float` (for the stored
+/// value or the increment), `ERR increment would produce NaN or Infinity`.
 fn incrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
-    let current = match read_for_write(ctx, key, |bytes| parse_float(bytes)) {
+    let current = match read_for_write(ctx, key, |bytes| LongDouble::parse(bytes)) {
         Err(WrongType) => return Err(Error::WrongType),
-        Ok(None) => Some(0.0),
+        Ok(None) => Some(LongDouble::ZERO),
         Ok(Some(parsed)) => parsed,
     };
-    let (Some(current), Some(increment)) = (current, parse_float(ctx.arg(2))) else {
+    let (Some(current), Some(increment)) = (current, LongDouble::parse(ctx.arg(2))) else {
         return Err(Error::msg(ERR_NOT_FLOAT));
     };
-    if !(current + increment).is_finite() {
-        return Err(Error::msg("ERR increment would produce NaN or Infinity"));
-    }
-    let text = format_float(current, increment).into_bytes();
+    let text = float_sum_text(current, increment)?.into_bytes();
     ctx.out().bulk(&text);
     let argv = vec![
         b"SET".to_vec(),
@@ -812,75 +800,14 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// Reads a float as Redis's `string2ld` does: no leading space, the whole
-/// text a number (`inf` allowed, `nan` not), no overflow. Unlike Redis
-/// (which reads a C long double with `strtold`), hexadecimal floats are not
-/// accepted and the range is that of f64.
-pub(crate) fn parse_float(text: &[u8]) -> Option<f64> {
-    if text.is_empty() || text.len() >= FLOAT_TEXT_BYTES_MAX || text[0].is_ascii_whitespace() {
-        return None;
+/// The text INCRBYFLOAT and HINCRBYFLOAT store: the sum as Redis's
+/// `ld2string` prints it in its human mode. Error: `ERR increment would
+/// produce NaN or Infinity`.
+pub(crate) fn float_sum_text(current: LongDouble, increment: LongDouble) -> Result<String, Error> {
+    match current.plus(increment) {
+        Some(sum) if sum.is_finite() => Ok(sum.to_human_text()),
+        _ => Err(Error::msg("ERR increment would produce NaN or Infinity")),
     }
-    let text = std::str::from_utf8(text).ok()?;
-    let value: f64 = text.parse().ok()?;
-    let spelled_infinite = text
-        .trim_start_matches(['+', '-'])
-        .to_ascii_lowercase()
-        .starts_with("inf");
-    match value {
-        _ if value.is_nan() => None,
-        _ if value.is_infinite() && !spelled_infinite => None,
-        _ => Some(value),
-    }
-}
-
-/// Prints an INCRBYFLOAT result, the sum of `current` and `increment`.
-///
-/// Redis adds in long double and prints with `%.17Lf`, trimming trailing
-/// zeros. To give the same text for ordinary decimal sums in f64: when the
-/// result, rounded to 15 significant digits, lies within a few units in
-/// the last place of the largest of the operands and the result (the
-/// error the addition may carry, also when it cancels, as in -1 + 1.1),
-/// that rounding is printed (0.1 + 0.2 gives `0.3`). Results of 1e15 and
-/// more are never rounded that way: there the digits are integer digits,
-/// and Redis's long double keeps them. Otherwise the result is printed as
-/// Redis would print it, `%.17f` with trailing zeros trimmed. Never in
-/// exponent notation; `-0` prints as `0`.
-pub fn format_float(current: f64, increment: f64) -> String {
-    let value = current + increment;
-    let rounded: f64 = format!("{value:.14e}").parse().unwrap_or(value);
-    let magnitude = current.abs().max(increment.abs()).max(value.abs());
-    let tolerance = ulp(magnitude) * FLOAT_ROUNDING_ULPS_MAX;
-    let close = (rounded - value).abs() <= tolerance;
-    let text = if value.abs() < FLOAT_ROUNDING_MAGNITUDE_MAX && close {
-        let shortest = format!("{rounded}");
-        let fraction_digits = shortest.split_once('.').map_or(0, |(_, f)| f.len());
-        if fraction_digits <= FLOAT_FRACTION_DIGITS_MAX {
-            shortest
-        } else {
-            fixed_trimmed(rounded)
-        }
-    } else {
-        fixed_trimmed(value)
-    };
-    if text == "-0" {
-        "0".to_string()
-    } else {
-        text
-    }
-}
-
-/// `value` as C's `%.17f` prints it, trailing zeros (and a bare point)
-/// trimmed.
-fn fixed_trimmed(value: f64) -> String {
-    let mut text = format!("{value:.17}");
-    let kept = text.trim_end_matches('0').trim_end_matches('.').len();
-    text.truncate(kept);
-    text
-}
-
-/// The distance from a finite non-negative double to the next larger one.
-fn ulp(magnitude: f64) -> f64 {
-    f64::from_bits(magnitude.to_bits() + 1) - magnitude
 }
 
 /// Replies with the string-too-long error unless `length` fits in
@@ -1017,47 +944,30 @@ fn setrange(ctx: &mut Ctx<'_>) -> Outcome {
 mod tests {
     use super::*;
 
-    // INCRBYFLOAT prints what Redis prints for ordinary sums.
+    // INCRBYFLOAT's sums print as Redis 7.0.15 prints them, digits of the
+    // long double past a double's 17 included.
     #[test]
-    fn float_formatting_matches_redis() {
+    fn float_sums_match_redis() {
         let cases = [
-            (0.1, 0.2, "0.3"),
-            (10.5, 0.1, "10.6"),
-            (5.0e3, 2.0e2, "5200"),
-            (-1.0, 1.1, "0.1"),
-            (5200.0, -5200.0, "0"),
-            (-0.0, -0.0, "0"),
-            (0.0, 1e-20, "0"),
-            (0.0, 1.2345678e-12, "0.00000000000123457"),
-            (0.0, 1e17, "100000000000000000"),
-            (1e20, 0.0, "100000000000000000000"),
-            (9223372036854775807.0, 1.1, "9223372036854775808"),
-            (-1.5, 0.0, "-1.5"),
-            (0.0, 1.0 / 3.0, "0.33333333333333331"),
+            ("0.1", "0.2", "0.3"),
+            ("10.5", "0.1", "10.6"),
+            ("5.0e3", "2.0e2", "5200"),
+            ("-1", "1.1", "0.1"),
+            ("5200", "-5200", "0"),
+            ("-0", "-0", "0"),
+            ("0", "1e-20", "0"),
+            ("69655", "0.1", "69655.10000000000000142"),
+            ("9223372036854775808", "1", "9223372036854775809"),
+            ("0x10", "-2.5", "13.5"),
+            ("0", "1.2345678e-12", "0.00000000000123457"),
         ];
         for (current, increment, expected) in cases {
-            assert_eq!(
-                format_float(current, increment),
-                expected,
-                "{current} + {increment}"
-            );
+            let parse = |text: &str| LongDouble::parse(text.as_bytes()).expect("a number");
+            let text = float_sum_text(parse(current), parse(increment)).expect("finite");
+            assert_eq!(text, expected, "{current} + {increment}");
         }
-    }
-
-    // Floats are read as strtold reads them, within f64.
-    #[test]
-    fn float_parsing() {
-        assert_eq!(parse_float(b"+1.5"), Some(1.5));
-        assert_eq!(parse_float(b".5"), Some(0.5));
-        assert_eq!(parse_float(b"5."), Some(5.0));
-        assert_eq!(parse_float(b"1e3"), Some(1000.0));
-        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_float(b"nan"), None);
-        assert_eq!(parse_float(b" 1"), None);
-        assert_eq!(parse_float(b"1 "), None);
-        assert_eq!(parse_float(b""), None);
-        assert_eq!(parse_float(b"1e400"), None);
-        assert_eq!(parse_float(b"abc"), None);
+        let infinite = LongDouble::parse(b"inf").expect("inf is a number");
+        assert!(float_sum_text(LongDouble::ZERO, infinite).is_err());
     }
 
     // GETRANGE's clamping of positions.

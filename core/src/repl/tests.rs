@@ -729,3 +729,45 @@ fn shutdown_gives_up_on_replicas_after_its_timeout_and_can_be_aborted() {
         "0 of 1 replicas are in sync when shutting down."
     ));
 }
+
+// Bit commands and INCRBYFLOAT go down the stream only when they changed
+// something, and INCRBYFLOAT as the SET of the text it produced.
+#[test]
+fn bit_writes_and_float_increments_reach_the_stream_as_redis_sends_them() {
+    let mut t = master();
+    let (r, _, _) = attach_replica(&mut t);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let c = t.connect();
+    t.cmd(c, &["SETBIT", "b", "3", "1"]);
+    let mut expected = resp(&["SELECT", "0"]);
+    expected.extend(resp(&["SETBIT", "b", "3", "1"]));
+    assert_eq!(t.take_sent(r).into_bytes(), expected);
+    t.cmd(c, &["SETBIT", "b", "3", "1"]);
+    t.cmd(c, &["BITFIELD", "b", "GET", "u8", "0"]);
+    t.cmd(
+        c,
+        &[
+            "BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9",
+        ],
+    );
+    t.cmd(c, &["BITFIELD_RO", "b", "GET", "u8", "0"]);
+    assert_eq!(t.take_sent(r), "", "nothing changed");
+    let bitfield = ["BITFIELD", "b", "GET", "u8", "0", "SET", "u4", "0", "7"];
+    t.cmd(c, &bitfield);
+    assert_eq!(t.take_sent(r).into_bytes(), resp(&bitfield));
+    t.cmd(c, &["SET", "f", "69655"]);
+    t.take_sent(r);
+    assert_eq!(
+        t.cmd(c, &["INCRBYFLOAT", "f", "0.1"]),
+        "$23\r\n69655.10000000000000142\r\n"
+    );
+    assert_eq!(
+        t.take_sent(r).into_bytes(),
+        resp(&["SET", "f", "69655.10000000000000142", "KEEPTTL"])
+    );
+    t.cmd(c, &["HINCRBYFLOAT", "h", "x", "1.5"]);
+    assert_eq!(
+        t.take_sent(r).into_bytes(),
+        resp(&["HSET", "h", "x", "1.5"])
+    );
+}
