@@ -13,7 +13,6 @@
 #   --all-tags              also run the tests tagged needs:debug
 #   --no-durable            let a Tcl exception abort the unit, as runtest
 #                           does by default
-#   --pristine              run the suite exactly as shipped (see shim below)
 #
 # Units default to the collections: lists, hashes, sets, sorted sets, SORT and
 # the keyspace commands. This is a measurement, not a gate: it exits 0 however
@@ -42,7 +41,6 @@ logs=""
 unit_timeout=600
 all_tags=0
 durable=1
-pristine=0
 units=()
 extra_args=()
 
@@ -59,7 +57,6 @@ parse_args() {
             --unit-timeout) unit_timeout=${2:?--unit-timeout needs seconds}; shift 2 ;;
             --all-tags) all_tags=1; shift ;;
             --no-durable) durable=0; shift ;;
-            --pristine) pristine=1; shift ;;
             -h|--help) usage 0 ;;
             --) shift; extra_args=("$@"); break ;;
             -*) echo "unknown option: $1" >&2; usage 2 ;;
@@ -145,25 +142,12 @@ ensure_tcl() {
     $SUDO apt-get install -y -q --no-install-recommends tcl
 }
 
-# Each run works on its own copy of the suite (runtest writes under tests/tmp,
-# and the copy may be shimmed), kept beside the logs.
-#
-# The shim: in external mode the suite sends FUNCTION FLUSH before every
-# start_server block, outside any test, so a server without FUNCTION aborts
-# every unit before its first test and the run measures nothing about
-# collections. The shim wraps that one call in `catch`; real Redis answers it
-# as before. --pristine skips it.
+# Each run works on its own copy of the suite (runtest writes under
+# tests/tmp), kept beside the logs.
 prepare_workdir() {
     work=$logs/suite
     mkdir -p "$work"
     cp -r "$SUITE/tests" "$SUITE/runtest" "$work/"
-    if [ "$pristine" = 0 ]; then
-        sed -i 's/^\( *\)r function flush$/\1catch {r function flush}/' "$work/tests/support/server.tcl"
-        grep -q 'catch {r function flush}' "$work/tests/support/server.tcl" || {
-            echo "the FUNCTION FLUSH shim no longer applies to tests/support/server.tcl" >&2
-            exit 1
-        }
-    fi
 }
 
 server_bin() {
@@ -320,7 +304,7 @@ main() {
     # Whatever happens, the server started here is stopped.
     trap stop_server EXIT
     trap 'exit 130' INT TERM
-    echo "== $server_kind ($bin), suite $SUITE$([ "$pristine" = 1 ] && echo ' (pristine)')"
+    echo "== $server_kind ($bin), suite $SUITE"
 
     printf '%-22s %7s %7s %8s  %s\n' unit passed failed ignored aborted >"$logs/summary.txt"
     total_passed=0 total_failed=0
