@@ -707,3 +707,23 @@ fn the_sandbox_holds() {
         "$-1\r\n"
     );
 }
+
+// An error raised by a library function reads as Lua would print it,
+// with where the script called it.
+#[test]
+fn library_errors_read_as_lua_prints_them() {
+    let (mut t, c) = TestNode::with_client();
+    let script = "return redis.sha1hex()";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!(
+            "-ERR wrong number of arguments script: {}, on @user_script:1.\r\n",
+            sha1(script)
+        )
+    );
+    let script = "return bit.band()";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-ERR bad argument #1 to 'band' (number expected, got no value) script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+}

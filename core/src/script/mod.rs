@@ -184,9 +184,13 @@ struct Run<'c, 'a> {
 /// `redis.call`/`pcall` wrappers that raise a command's error, Redis's
 /// `pcall` that hands back an error table's text, and read-only views.
 const PRELUDE: &str = r#"
-local dbg = ...
+local dbg, error_text = ...
 local G = _G
 local function handler(err)
+  if type(err) == 'userdata' then
+    -- An error raised by one of our Rust functions: its message alone.
+    err = error_text(err)
+  end
   local level = 2
   local info = dbg.getinfo(level, 'nSl')
   while info and (info.what == 'C' or info.source == '=redis') do
@@ -297,8 +301,16 @@ impl Engine {
         }
         set_busy_hook(&lua);
         let debug: Table = globals.raw_get("debug")?;
-        let (invoke, sandbox): (Function, Table) =
-            lua.load(PRELUDE).set_name("=redis").call(debug)?;
+        let error_text = lua.create_function(|_, error: Value| {
+            Ok(match error {
+                Value::Error(error) => lua_error_text(&error),
+                other => other.to_string().unwrap_or_default(),
+            })
+        })?;
+        let (invoke, sandbox): (Function, Table) = lua
+            .load(PRELUDE)
+            .set_name("=redis")
+            .call((debug, error_text))?;
         Ok(Engine {
             lua,
             globals,
@@ -472,12 +484,12 @@ fn register_redis_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     }
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lua.create_function(|_, args: Variadic<Value>| {
             let [Value::String(text)] = args.as_slice() else {
                 let text = match args.as_slice() {
                     [Value::Integer(n)] => n.to_string(),
                     [Value::Number(n)] => format_g(*n, 14),
-                    _ => return Err(raised(lua, "ERR wrong number of arguments")?),
+                    _ => return Err(mlua::Error::runtime("wrong number of arguments")),
                 };
                 return Ok(sha1_hex(text.as_bytes()));
             };
@@ -518,21 +530,19 @@ fn register_redis_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     )?;
     redis.raw_set(
         "acl_check_cmd",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lua.create_function(|_, args: Variadic<Value>| {
             let name = match args.first() {
                 Some(Value::String(name)) => name.as_bytes().to_vec(),
                 _ => {
-                    return Err(raised(
-                        lua,
-                        "ERR Please specify at least one argument for this redis lib call",
-                    )?)
+                    return Err(mlua::Error::runtime(
+                        "Please specify at least one argument for this redis lib call",
+                    ))
                 }
             };
             if cmd::table().get(&name).is_none() {
-                return Err(raised(
-                    lua,
-                    "ERR Invalid command passed to redis.acl_check_cmd()",
-                )?);
+                return Err(mlua::Error::runtime(
+                    "Invalid command passed to redis.acl_check_cmd()",
+                ));
             }
             // No ACL users: the default user may run every command.
             Ok(true)
@@ -555,12 +565,6 @@ fn error_table(lua: &Lua, message: &str) -> mlua::Result<Table> {
     let table = lua.create_table()?;
     table.raw_set("err", message)?;
     Ok(table)
-}
-
-/// A Lua error whose value is an error table, as Redis raises from C.
-fn raised(lua: &Lua, message: &str) -> mlua::Result<mlua::Error> {
-    let _ = error_table(lua, message)?;
-    Ok(mlua::Error::runtime(message.to_string()))
 }
 
 fn replace_math_random(lua: &Lua, seed: u64) -> mlua::Result<()> {
@@ -766,6 +770,16 @@ fn numkeys(ctx: &Ctx<'_>) -> Result<usize, Error> {
     Ok(numkeys as usize)
 }
 
+/// A replica whose link is down, told not to serve stale data.
+fn stale_replica(server: &crate::server::Server) -> bool {
+    let down = server
+        .repl
+        .link
+        .as_ref()
+        .is_some_and(|link| link.state != crate::repl::replica::LinkState::Connected);
+    down && !server.config.repl.replica_serve_stale_data
+}
+
 /// Redis's `scriptPrepareForRun`: the checks a script with declared flags
 /// passes before it starts (without flags, each command is checked as it
 /// runs), and the limits it then runs under.
@@ -776,12 +790,7 @@ fn prepare(
 ) -> Result<RunLimits, Error> {
     let caller_is_master = ctx.client.is_master;
     let server = &*ctx.server;
-    let stale = server
-        .repl
-        .link
-        .as_ref()
-        .is_some_and(|link| link.state != crate::repl::replica::LinkState::Connected)
-        && !server.config.repl.replica_serve_stale_data;
+    let stale = stale_replica(server);
     if flags.compat {
         if stale {
             return Err(
@@ -1067,12 +1076,7 @@ impl Run<'_, '_> {
             return Some("ERR This Redis command is not allowed from script".into());
         }
         let server = &*self.ctx.server;
-        let stale = server
-            .repl
-            .link
-            .as_ref()
-            .is_some_and(|link| link.state != crate::repl::replica::LinkState::Connected)
-            && !server.config.repl.replica_serve_stale_data;
+        let stale = stale_replica(server);
         if stale && spec.flags & flag::STALE == 0 {
             return Some("ERR Can not execute the command on a stale replica".into());
         }
