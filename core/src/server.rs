@@ -238,6 +238,9 @@ pub struct Server {
     /// dataset (a background save or rewrite, turning the AOF on) waits
     /// until the transaction has been propagated.
     pub in_exec: bool,
+    /// A Lua script or function is running (SORT then orders a set's
+    /// elements, as Redis does for scripts).
+    pub script_running: bool,
     /// `CONFIG SET appendonly yes` ran inside EXEC: the AOF is turned on
     /// once the transaction has been propagated.
     pub aof_start_deferred: bool,
@@ -295,6 +298,7 @@ impl Server {
             propagate_override: None,
             force_propagation: false,
             in_exec: false,
+            script_running: false,
             aof_start_deferred: false,
             aof_recovery_last_ms: 0,
             next_conn_id: 1,

@@ -727,3 +727,21 @@ fn library_errors_read_as_lua_prints_them() {
         format!("-ERR bad argument #1 to 'band' (number expected, got no value) script: {}, on @user_script:1.\r\n", sha1(script))
     );
 }
+
+// SORT BY a constant orders a set's elements inside a script, as Redis
+// does, so that a script's result does not depend on the set's layout.
+#[test]
+fn sort_by_constant_is_ordered_in_scripts() {
+    let (mut t, c) = TestNode::with_client();
+    t.cmd(c, &["SADD", "s", "c", "a", "b", "aa"]);
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "return redis.call('SORT', KEYS[1], 'BY', '_')",
+            &["s"],
+            &[]
+        ),
+        "*4\r\n$1\r\na\r\n$2\r\naa\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+}

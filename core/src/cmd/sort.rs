@@ -20,8 +20,8 @@
 //!   `GET #` is the element itself; a pattern without `*` reads nothing.
 //! * `BY` a pattern without `*` (`BY nosort`) skips sorting: a list or a
 //!   sorted set keeps its own order (DESC reverses it), a set its iteration
-//!   order; but a set whose result is stored is sorted with ALPHA, so the
-//!   stored list does not depend on the set's layout.
+//!   order; but a set whose result is stored, or is read by a script, is
+//!   sorted with ALPHA, so neither depends on the set's layout.
 //! * LIMIT: a negative offset counts as 0 and a negative count as
 //!   everything; a range past the end is empty. With BY and a LIMIT that
 //!   leaves elements out, Redis sorts with a partial quicksort
@@ -229,7 +229,10 @@ impl Item {
 fn run(ctx: &mut Ctx<'_>, mut options: Options<'_>) -> Outcome {
     let key = ctx.arg(1);
     let source = source_type(ctx, key)?;
-    if options.unsorted && source == Source::Set && options.store.is_some() {
+    if options.unsorted
+        && source == Source::Set
+        && (options.store.is_some() || ctx.server.script_running)
+    {
         options.unsorted = false;
         options.alpha = true;
         options.by = None;

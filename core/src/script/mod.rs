@@ -139,6 +139,8 @@ struct Engine {
 #[derive(Default)]
 pub struct Scripts {
     engine: Option<Engine>,
+    /// Scripts run since the last garbage-collection step.
+    runs_since_gc: u32,
     cache: BTreeMap<String, CachedScript>,
     /// Bytes of script bodies cached (INFO `used_memory_scripts_eval`).
     bodies_bytes: usize,
@@ -626,6 +628,10 @@ pub struct EvalCall {
     pub read_only: bool,
 }
 
+/// Scripts between two steps of the garbage collector (Redis's
+/// `LUA_GC_CYCLE_PERIOD`).
+const GC_PERIOD_RUNS: u32 = 50;
+
 /// `busy-reply-threshold`'s default, in milliseconds.
 const BUSY_AFTER_MS_DEFAULT: u64 = 5000;
 
@@ -657,6 +663,19 @@ impl Scripts {
     pub fn contains(&self, sha: &[u8]) -> bool {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         self.cache.contains_key(&sha)
+    }
+
+    /// A step of Lua's garbage collector every [`GC_PERIOD_RUNS`] scripts,
+    /// as Redis takes one, so that garbage never piles up to a full cycle.
+    fn collect_garbage_now_and_then(&mut self) {
+        self.runs_since_gc += 1;
+        if self.runs_since_gc < GC_PERIOD_RUNS {
+            return;
+        }
+        self.runs_since_gc = 0;
+        if let Some(engine) = &self.engine {
+            let _ = engine.lua.gc_step_kbytes(GC_PERIOD_RUNS as i32);
+        }
     }
 
     /// Empties the script cache (SCRIPT FLUSH); functions stay. With no
@@ -731,7 +750,9 @@ impl Scripts {
             keys: &argv[3..split],
             args: &argv[split..],
         };
-        run(engine, ctx, limits, &sha, function, invocation)
+        let outcome = run(engine, ctx, limits, &sha, function, invocation);
+        self.collect_garbage_now_and_then();
+        outcome
     }
 }
 
@@ -752,7 +773,9 @@ impl Scripts {
             keys: &argv[3..split],
             args: &argv[split..],
         };
-        run(engine, ctx, limits, &name, function, invocation)
+        let outcome = run(engine, ctx, limits, &name, function, invocation);
+        self.collect_garbage_now_and_then();
+        outcome
     }
 }
 
@@ -893,6 +916,7 @@ fn run(
     };
     let caller_db = ctx.client.db;
     let was_in_exec = std::mem::replace(&mut ctx.server.in_exec, true);
+    ctx.server.script_running = true;
     let busy_after_ms = ctx
         .server
         .config
@@ -960,6 +984,7 @@ fn run(
         set_busy_hook(lua);
     }
     ctx.server.in_exec = was_in_exec;
+    ctx.server.script_running = false;
     ctx.client.db = caller_db;
     if let Some(stop) = stop {
         // Stopped by the busy check, wherever the script was (even inside
