@@ -344,6 +344,14 @@ impl Generator {
         if self.rng.chance(3) && argv.len() > 1 {
             argv.pop();
         }
+        // Now and then run by a Lua script, to compare the conversions of
+        // every reply to Lua and back, and which commands scripts refuse.
+        if self.rng.chance(6) {
+            let script = SCRIPT_WRAPPERS[self.rng.below(SCRIPT_WRAPPERS.len() as u64) as usize];
+            let mut wrapped = words(&["EVAL", script, "0"]);
+            wrapped.extend(argv);
+            argv = wrapped;
+        }
         argv
     }
 
@@ -561,8 +569,23 @@ impl Generator {
 }
 
 /// The command name of a request, upper case.
+/// Scripts that run the command in their ARGV: raising its error, or
+/// returning it, and reading its reply in RESP2 or RESP3.
+const SCRIPT_WRAPPERS: &[&str] = &[
+    "return redis.call(unpack(ARGV))",
+    "return redis.pcall(unpack(ARGV))",
+    "redis.setresp(3) return redis.pcall(unpack(ARGV))",
+];
+
+/// The command's name; for a command run by a script wrapper, the name
+/// of the command it runs.
 fn name_of(argv: &[Vec<u8>]) -> String {
-    String::from_utf8_lossy(&argv[0]).to_ascii_uppercase()
+    let wrapped = argv.len() > 3
+        && SCRIPT_WRAPPERS
+            .iter()
+            .any(|script| argv[1] == script.as_bytes());
+    let at = if wrapped { 3 } else { 0 };
+    String::from_utf8_lossy(&argv[at]).to_ascii_uppercase()
 }
 
 /// Makes replies comparable where they may differ legitimately.

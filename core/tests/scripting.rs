@@ -21,6 +21,9 @@ fn lua_values_become_replies() {
         ("return 42", ":42\r\n"),
         ("return 3.99", ":3\r\n"),
         ("return -3.99", ":-3\r\n"),
+        // As x86-64 casts a double out of range: the integer indefinite.
+        ("return 9223372036854775807", ":-9223372036854775808\r\n"),
+        ("return 0/0", ":-9223372036854775808\r\n"),
         ("return true", ":1\r\n"),
         ("return false", "$-1\r\n"),
         ("return nil", "$-1\r\n"),

@@ -148,10 +148,12 @@ fn write_value(out: &mut Out, value: &Value, resp: Protocol, depth: usize) -> ml
     Ok(())
 }
 
-/// C's `(long long)` cast of a Lua number: toward zero, saturating where C
-/// would be undefined.
+/// C's `(long long)` cast of a Lua number as x86-64 does it: toward zero,
+/// and the "integer indefinite" `i64::MIN` for NaN and anything out of
+/// range (2^63 included), where Rust's `as` would saturate.
 fn lua_number_to_i64(n: f64) -> i64 {
-    if n.is_nan() {
+    const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || n >= TWO_TO_63 || n < -TWO_TO_63 {
         i64::MIN
     } else {
         n as i64
