@@ -153,7 +153,7 @@ fn write_value(out: &mut Out, value: &Value, resp: Protocol, depth: usize) -> ml
 /// range (2^63 included), where Rust's `as` would saturate.
 fn lua_number_to_i64(n: f64) -> i64 {
     const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
-    if n.is_nan() || n >= TWO_TO_63 || n < -TWO_TO_63 {
+    if !(-TWO_TO_63..TWO_TO_63).contains(&n) {
         i64::MIN
     } else {
         n as i64
