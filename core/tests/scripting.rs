@@ -636,7 +636,8 @@ fn a_script_that_wrote_is_unkillable() {
     assert_eq!(t.cmd(c2, &["GET", "k"]), "$1\r\nv\r\n");
 }
 
-// A busy function is stopped by FUNCTION KILL, not SCRIPT KILL.
+// A busy function is stopped by FUNCTION KILL, not SCRIPT KILL, and
+// FUNCTION STATS names it meanwhile; FCALL finds a function in any case.
 #[test]
 fn function_kill_stops_a_busy_function() {
     let mut t = busy_node();
@@ -650,15 +651,22 @@ fn function_kill_stops_a_busy_function() {
         ],
     );
     let mut arrived = request(&["SCRIPT", "KILL"]);
+    arrived.extend(request(&["FUNCTION", "STATS"]));
     arrived.extend(request(&["FUNCTION", "KILL"]));
     t.node.env_mut().busy_input.push((c2, arrived));
     assert_eq!(
-        t.cmd(c1, &["FCALL", "spin", "0"]),
+        t.cmd(c1, &["FCALL", "SPIN", "0"]),
         "-ERR Script killed by user with FUNCTION KILL...\r\n"
     );
     assert_eq!(
         t.take_sent(c2),
-        "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n+OK\r\n"
+        "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n\
+         *4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*3\r\n$5\r\nFCALL\r\n$4\r\nSPIN\r\n$1\r\n0\r\n\
+         $11\r\nduration_ms\r\n:0\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:1\r\n+OK\r\n"
+    );
+    assert_eq!(
+        t.cmd(c1, &["FCALL", "spin", "x"]),
+        "-ERR Bad number of keys provided\r\n"
     );
 }
 

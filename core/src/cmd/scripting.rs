@@ -364,7 +364,10 @@ fn function_restore(ctx: &mut Ctx<'_>) -> Outcome {
     let policy = match ctx.argv.len() {
         3 => "APPEND".to_string(),
         4 => ctx.keyword(3),
-        _ => return Err(super::ERR_SYNTAX.into()),
+        _ => return Err(
+            "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
+                .into(),
+        ),
     };
     if !matches!(policy.as_str(), "FLUSH" | "APPEND" | "REPLACE") {
         return Err(

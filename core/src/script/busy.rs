@@ -10,6 +10,7 @@
 //!   not written; one that wrote, or one its master sent, is UNKILLABLE;
 //! * SHUTDOWN NOSAVE stops the script and the server, discarding what the
 //!   script did;
+//! * FUNCTION STATS names the running script and its command;
 //! * anything else gets `-BUSY`, and is not run.
 //!
 //! Replicas and the master link are not read meanwhile, and neither is the
@@ -137,6 +138,7 @@ impl Run<'_, '_> {
         match (first.as_deref(), second.as_deref()) {
             (Some(b"SCRIPT"), Some(b"KILL")) if argv.len() == 2 => self.kill(client, false),
             (Some(b"FUNCTION"), Some(b"KILL")) if argv.len() == 2 => self.kill(client, true),
+            (Some(b"FUNCTION"), Some(b"STATS")) if argv.len() == 2 => self.stats(client),
             (Some(b"SHUTDOWN"), _)
                 if argv[1..].iter().any(|w| w.eq_ignore_ascii_case(b"NOSAVE")) =>
             {
@@ -148,6 +150,33 @@ impl Run<'_, '_> {
                 ERR_BUSY_EVAL
             }),
         }
+    }
+
+    /// FUNCTION STATS: the running script, and what is loaded.
+    fn stats(&mut self, client: &mut Client) {
+        let ran_ms = self.ctx.env.monotonic_ms().saturating_sub(self.started_ms);
+        let libraries = self.ctx.server.keyspace.functions.len();
+        let out = &mut client.out;
+        out.map(2);
+        out.bulk(b"running_script");
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(self.name.as_bytes());
+        out.bulk(b"command");
+        out.array(self.ctx.argv.len());
+        for word in self.ctx.argv {
+            out.bulk(word);
+        }
+        out.bulk(b"duration_ms");
+        out.int(ran_ms as i64);
+        out.bulk(b"engines");
+        out.map(1);
+        out.bulk(b"LUA");
+        out.map(2);
+        out.bulk(b"libraries_count");
+        out.int(libraries as i64);
+        out.bulk(b"functions_count");
+        out.int(self.limits.functions_loaded as i64);
     }
 
     /// SCRIPT KILL or FUNCTION KILL (`function`).

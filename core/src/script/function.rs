@@ -228,7 +228,7 @@ impl Scripts {
         }
         let library = compile_library(self.engine(env), code, header_bytes)?;
         for function in library.functions.keys() {
-            if let Some(owner) = self.function_library.get(function) {
+            if let Some((owner, _)) = self.function_library.get(&function.to_ascii_lowercase()) {
                 if *owner != name {
                     return Err(format!("ERR Function {function} already exists"));
                 }
@@ -236,7 +236,10 @@ impl Scripts {
         }
         self.remove_library(stored, &name);
         for function in library.functions.keys() {
-            self.function_library.insert(function.clone(), name.clone());
+            self.function_library.insert(
+                function.to_ascii_lowercase(),
+                (name.clone(), function.clone()),
+            );
         }
         self.libraries.insert(name.clone(), library);
         stored.insert(name.clone(), code.to_vec());
@@ -250,7 +253,7 @@ impl Scripts {
             return false;
         };
         for function in library.functions.keys() {
-            self.function_library.remove(function);
+            self.function_library.remove(&function.to_ascii_lowercase());
         }
         true
     }
@@ -267,11 +270,20 @@ impl Scripts {
         &self.libraries
     }
 
-    /// The function called `name`: a handle to it and its flags.
-    pub fn function(&self, name: &str) -> Option<(Function, ScriptFlags)> {
-        let library = self.function_library.get(name)?;
-        let registered = self.libraries.get(library)?.functions.get(name)?;
-        Some((registered.function.clone(), registered.flags))
+    /// The function called `name`, in any case: a handle to it, its
+    /// flags, and its name as registered.
+    pub fn function(&self, name: &str) -> Option<(Function, ScriptFlags, String)> {
+        let (library, registered_name) = self.function_library.get(&name.to_ascii_lowercase())?;
+        let registered = self
+            .libraries
+            .get(library)?
+            .functions
+            .get(registered_name)?;
+        Some((
+            registered.function.clone(),
+            registered.flags,
+            registered_name.clone(),
+        ))
     }
 }
 

@@ -147,8 +147,9 @@ pub struct Scripts {
     /// The function libraries, compiled, by name (their code is kept
     /// with the dataset, in `Keyspace::functions`).
     libraries: BTreeMap<String, function::Library>,
-    /// Each function's library.
-    function_library: BTreeMap<String, String>,
+    /// Each function's library and registered name, by its name in lower
+    /// case (FCALL finds functions in any case, as Redis does).
+    function_library: BTreeMap<String, (String, String)>,
 }
 
 /// What a script may do, fixed when it starts.
@@ -156,6 +157,8 @@ pub struct Scripts {
 struct RunLimits {
     read_only: bool,
     caller_is_master: bool,
+    /// Functions loaded when it started (FUNCTION STATS while busy).
+    functions_loaded: usize,
 }
 
 /// The running script's hold on the server, for `redis.call`.
@@ -725,7 +728,7 @@ impl Scripts {
     /// EVAL, EVALSHA and their _RO forms: `argv` is `[cmd, script or sha,
     /// numkeys, key..., arg...]`. Writes the reply.
     pub fn eval(&mut self, ctx: &mut Ctx<'_>, how: EvalCall) -> Outcome {
-        let numkeys = numkeys(ctx)?;
+        let numkeys = numkeys(ctx, super::cmd::ERR_NOT_INTEGER)?;
         let sha = if how.by_sha {
             let sha = ctx.argv[1].to_ascii_lowercase();
             if sha.len() != 40 {
@@ -742,7 +745,8 @@ impl Scripts {
         };
         let script = &self.cache[&sha];
         let (function, flags) = (script.function.clone(), script.flags);
-        let limits = prepare(ctx, flags, how.read_only)?;
+        let mut limits = prepare(ctx, flags, how.read_only)?;
+        limits.functions_loaded = self.function_library.len();
         let split = 3 + numkeys;
         let argv = ctx.argv;
         let engine = self.engine(ctx.env);
@@ -761,11 +765,12 @@ impl Scripts {
     /// arg...]`. Writes the reply.
     pub fn fcall(&mut self, ctx: &mut Ctx<'_>, read_only: bool) -> Outcome {
         let name = String::from_utf8_lossy(&ctx.argv[1]).into_owned();
-        let Some((function, flags)) = self.function(&name) else {
+        let Some((function, flags, name)) = self.function(&name) else {
             return Err("ERR Function not found".into());
         };
-        let numkeys = numkeys(ctx)?;
-        let limits = prepare(ctx, flags, read_only)?;
+        let numkeys = numkeys(ctx, "ERR Bad number of keys provided")?;
+        let mut limits = prepare(ctx, flags, read_only)?;
+        limits.functions_loaded = self.function_library.len();
         let split = 3 + numkeys;
         let argv = ctx.argv;
         let engine = self.engine(ctx.env);
@@ -780,9 +785,9 @@ impl Scripts {
 }
 
 /// The `numkeys` argument of EVAL and FCALL, checked against what
-/// follows it.
-fn numkeys(ctx: &Ctx<'_>) -> Result<usize, Error> {
-    let numkeys = ctx.range_arg(2, i64::MIN, i64::MAX, None)?;
+/// follows it; `not_a_number` is the error when it is no integer.
+fn numkeys(ctx: &Ctx<'_>, not_a_number: &'static str) -> Result<usize, Error> {
+    let numkeys = ctx.range_arg(2, i64::MIN, i64::MAX, Some(not_a_number))?;
     let available = ctx.argv.len() as i64 - 3;
     if numkeys > available {
         return Err("ERR Number of keys can't be greater than number of args".into());
@@ -859,6 +864,7 @@ fn prepare(
     Ok(RunLimits {
         read_only: read_only_call || (!flags.compat && flags.no_writes),
         caller_is_master,
+        functions_loaded: 0,
     })
 }
 
