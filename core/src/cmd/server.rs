@@ -314,14 +314,11 @@ fn info_clients(ctx: &mut Ctx<'_>, text: &mut String) {
 }
 
 fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
-    let used = ctx.env.used_memory_bytes();
-    let peak = ctx.env.used_memory_peak_bytes().max(used);
-    let maxmemory = ctx
-        .server
-        .config
-        .get("maxmemory")
-        .and_then(|v| crate::config::parse_memory(&v))
-        .unwrap_or(0);
+    let dataset = ctx.server.keyspace.dataset_bytes();
+    let used = ctx.env.used_memory_bytes(dataset);
+    let peak = ctx.env.used_memory_peak_bytes(dataset).max(used);
+    let maxmemory = ctx.server.config.memory.maxmemory_bytes;
+    let not_counted = crate::evict::not_counted_bytes(ctx.server, ctx.env);
     text.push_str("# Memory\r\n");
     fields(
         text,
@@ -338,11 +335,9 @@ fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
             ("maxmemory_human", human_bytes(maxmemory)),
             (
                 "maxmemory_policy",
-                ctx.server
-                    .config
-                    .get("maxmemory-policy")
-                    .unwrap_or_default(),
+                ctx.server.config.memory.policy.name().to_string(),
             ),
+            ("mem_not_counted_for_evict", not_counted.to_string()),
             ("mem_allocator", "libc".to_string()),
         ],
     );
@@ -519,7 +514,7 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
                 ctx.server.repl.stats.sync_partial_err.to_string(),
             ),
             ("expired_keys", stats.expired_keys.to_string()),
-            ("evicted_keys", "0".to_string()),
+            ("evicted_keys", stats.evicted_keys.to_string()),
             ("keyspace_hits", stats.keyspace_hits.to_string()),
             ("keyspace_misses", stats.keyspace_misses.to_string()),
             (
@@ -738,7 +733,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
         // is written gets an fsync whatever the new policy says.
         ctx.server.aof.fsync_soon();
     }
+    let maxmemory_changed =
+        updated.memory.maxmemory_bytes != ctx.server.config.memory.maxmemory_bytes;
     let previous = std::mem::replace(&mut ctx.server.config, updated);
+    if maxmemory_changed {
+        crate::evict::maxmemory_lowered(ctx.server, ctx.env);
+    }
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
             if relisten.is_some() {

@@ -519,6 +519,56 @@ impl<V: Clone> Dict<V> {
         Some((&entry.key, &entry.value))
     }
 
+    /// Up to `count` entries from consecutive buckets starting at a random
+    /// one, as Redis's `dictGetSomeKeys` samples keys for eviction: cheap,
+    /// not uniform, and possibly fewer than asked (it gives up after
+    /// `count * 10` buckets). While rehashing, both tables are read at
+    /// each index; buckets of the old table already moved are skipped.
+    pub fn some_entries(&self, count: usize, random: &mut dyn FnMut() -> u64) -> Vec<(&[u8], &V)> {
+        let count = count.min(self.len());
+        let mut found = Vec::with_capacity(count);
+        if count == 0 {
+            return found;
+        }
+        let live = self.live_table_count();
+        let mask = self.tables[..live]
+            .iter()
+            .map(Table::mask)
+            .max()
+            .unwrap_or(0);
+        let mut index = random() & mask;
+        let mut empty_run = 0;
+        let mut steps_left = count * 10;
+        while found.len() < count && steps_left > 0 {
+            steps_left -= 1;
+            for (at, table) in self.tables[..live].iter().enumerate() {
+                let moved =
+                    at == 0 && live == 2 && (index as usize) < self.rehash_index.unwrap_or(0);
+                if moved || index as usize >= table.size() {
+                    continue;
+                }
+                let chain = table.buckets.get(index as usize);
+                if chain.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        index = random() & mask;
+                        empty_run = 0;
+                    }
+                    continue;
+                }
+                empty_run = 0;
+                for entry in chain_entries(chain) {
+                    found.push((&*entry.key, &entry.value));
+                    if found.len() == count {
+                        return found;
+                    }
+                }
+            }
+            index = (index + 1) & mask;
+        }
+        found
+    }
+
     /// A random entry chosen close to uniformly, like Redis's
     /// `dictGetFairRandomKey` (SRANDMEMBER, SPOP, HRANDFIELD): the entries
     /// of consecutive buckets from a random one, up to
