@@ -390,3 +390,47 @@ fn dataset_estimate_follows_changes() {
     t.cmd(c, &["FLUSHALL"]);
     assert_eq!(t.node.server().keyspace.dataset_bytes(), 0);
 }
+
+/// Sends a command of byte-string arguments; the reply, as bytes.
+fn cmd_bytes(t: &mut TestNode, c: ConnId, args: &[&[u8]]) -> Vec<u8> {
+    let mut request = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        request.extend_from_slice(arg);
+        request.extend_from_slice(b"\r\n");
+    }
+    t.raw(c, &request)
+}
+
+// RESTORE IDLETIME and FREQ set the access field the policy tracks.
+#[test]
+fn restore_sets_idletime_or_freq() {
+    let (mut t, c) = node("allkeys-lru");
+    t.cmd(c, &["SET", "foo", "bar"]);
+    let reply = cmd_bytes(&mut t, c, &[b"DUMP", b"foo"]);
+    let body_start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = reply[body_start..reply.len() - 2].to_vec();
+    t.cmd(c, &["DEL", "foo"]);
+    let restore: [&[u8]; 6] = [b"RESTORE", b"foo", b"0", &payload, b"IDLETIME", b"1000"];
+    assert_eq!(cmd_bytes(&mut t, c, &restore), b"+OK\r\n");
+    assert_eq!(t.cmd(c, &["OBJECT", "IDLETIME", "foo"]), ":1000\r\n");
+    t.cmd(c, &["DEL", "foo"]);
+    t.cmd(c, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    let restore: [&[u8]; 6] = [b"RESTORE", b"foo", b"0", &payload, b"FREQ", b"100"];
+    assert_eq!(cmd_bytes(&mut t, c, &restore), b"+OK\r\n");
+    assert_eq!(t.cmd(c, &["OBJECT", "FREQ", "foo"]), ":100\r\n");
+    assert_eq!(t.cmd(c, &["GET", "foo"]), "$3\r\nbar\r\n");
+}
+
+// Small integers count as shared unless maxmemory is set under an LRU or
+// LFU policy (each key then needs its own access field).
+#[test]
+fn small_integers_are_not_shared_under_lru_with_maxmemory() {
+    let (mut t, c) = node("allkeys-random");
+    t.cmd(c, &["SET", "a", "1"]);
+    assert_eq!(t.cmd(c, &["OBJECT", "REFCOUNT", "a"]), ":2147483647\r\n");
+    t.cmd(c, &["CONFIG", "SET", "maxmemory", "1gb"]);
+    assert_eq!(t.cmd(c, &["OBJECT", "REFCOUNT", "a"]), ":2147483647\r\n");
+    t.cmd(c, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]);
+    assert_eq!(t.cmd(c, &["OBJECT", "REFCOUNT", "a"]), ":1\r\n");
+}

@@ -1126,12 +1126,23 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 /// OBJECT REFCOUNT key: 1, or `2147483647` for the small integers Redis
-/// shares between keys; null if the key is missing.
+/// shares between keys (not with `maxmemory` under an LRU or LFU policy,
+/// where each key needs an access field of its own); null if the key is
+/// missing.
 fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
+    let memory = &ctx.server.config.memory;
+    let policy = memory.policy;
+    let shares_integers = memory.maxmemory_bytes == 0
+        || !(policy.is_lfu()
+            || matches!(
+                policy,
+                crate::config::EvictionPolicy::AllkeysLru
+                    | crate::config::EvictionPolicy::VolatileLru
+            ));
     let refcount = lookup_read_untouched(ctx.server, ctx.client.db, key, ctx.now_ms).map(|value| {
         let shared = match value {
-            Value::String(bytes) if value.encoding() == "int" => {
+            Value::String(bytes) if value.encoding() == "int" && shares_integers => {
                 parse_i64(bytes).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
             }
             #[allow(unreachable_patterns)]

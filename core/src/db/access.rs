@@ -73,6 +73,24 @@ impl AccessClock {
         }
     }
 
+    /// An LFU field with `counter`, decremented last now.
+    pub fn lfu_field(&self, counter: u32) -> u32 {
+        (self.minutes() << 8) | counter.min(LFU_COUNTER_MAX)
+    }
+
+    /// An LRU field for a key last accessed `idle_s` seconds ago (RESTORE
+    /// IDLETIME). The clock wraps, so this is arithmetic modulo the clock's
+    /// range, in step with [`AccessClock::idle_ms`].
+    pub fn lru_field_idle(&self, idle_s: u64) -> u32 {
+        let idle = (idle_s % u64::from(LRU_CLOCK_MAX)) as u32;
+        let now = self.lru_clock();
+        if now >= idle {
+            now - idle
+        } else {
+            now + (LRU_CLOCK_MAX - idle)
+        }
+    }
+
     /// The field of a key accessed now (Redis's `lookupKey`: the LRU clock,
     /// or `updateLFU`: decay, then a logarithmic increment).
     pub fn touched(&mut self, field: u32) -> u32 {
@@ -157,6 +175,17 @@ mod tests {
         let near_wrap = LRU_CLOCK_MAX - 1;
         clock.now_ms = 2000;
         assert_eq!(clock.idle_ms(near_wrap), 3000, "the clock wrapped");
+    }
+
+    // The access field and the estimate's charge cost a key 8 bytes, the
+    // room of one pointer, over its value.
+    #[test]
+    fn the_fields_cost_eight_bytes_a_key() {
+        use crate::db::{Slot, Value};
+        assert_eq!(
+            std::mem::size_of::<Slot>(),
+            std::mem::size_of::<Value>() + 8
+        );
     }
 
     // A new key starts at LFU_INIT_VAL; accesses raise the counter ever

@@ -190,6 +190,13 @@ impl Db {
         }
     }
 
+    /// Sets the access field of a stored key (RESTORE IDLETIME or FREQ).
+    pub fn set_access(&mut self, key: &[u8], field: u32) {
+        if let Some(slot) = self.entries.get_mut(key) {
+            slot.access = field;
+        }
+    }
+
     /// The access field of a live key, without touching it (OBJECT
     /// IDLETIME and FREQ).
     pub fn access_of(&mut self, key: &[u8], now_ms: i64) -> Option<u32> {
