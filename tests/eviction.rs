@@ -42,7 +42,7 @@ const LIMIT_BYTES: u64 = 8 << 20;
 const SLACK_BYTES: u64 = LIMIT_BYTES / 20 + (256 << 10);
 const VALUE_BYTES: usize = 1024;
 const HOT_KEYS: usize = 200;
-const COLD_KEYS_PER_ROUND: usize = 4000;
+const COLD_KEYS_PER_ROUND: usize = 5000;
 const ROUNDS: usize = 6;
 
 // Writing three times the limit under allkeys-lru evicts, keeps used_memory

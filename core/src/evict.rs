@@ -49,7 +49,8 @@ pub enum Eviction {
     /// Under the limit, or no limit applies.
     Ok,
     /// Still over, but the pass ran out of time and goes on from the next
-    /// tick: commands are not refused meanwhile.
+    /// tick (Redis's `evictionTimeProc`): commands are not refused
+    /// meanwhile.
     Running,
     /// Over the limit with nothing left that the policy may take.
     Fail,
@@ -314,7 +315,9 @@ fn populate_pool(server: &mut Server, env: &mut dyn Env, policy: EvictionPolicy)
 }
 
 /// `CONFIG SET maxmemory` to a value below what the node uses: Redis's
-/// warning, then eviction at once.
+/// warning, and eviction from the next tick on, right after the command
+/// (Redis 7.0's `updateMaxmemory` starts its `evictionTimeProc`), so that
+/// a CONFIG SET inside EXEC does not evict under the transaction.
 pub fn maxmemory_lowered(server: &mut Server, env: &mut dyn Env) {
     let maxmemory = server.config.memory.maxmemory_bytes;
     if maxmemory == 0 {
@@ -329,7 +332,7 @@ pub fn maxmemory_lowered(server: &mut Server, env: &mut dyn Env) {
             ),
         );
     }
-    perform_evictions(server, env);
+    server.eviction_running = true;
 }
 
 #[cfg(test)]

@@ -38,11 +38,20 @@ fn used_memory(t: &TestNode) -> u64 {
     1_000_000 + t.node.server().keyspace.dataset_bytes()
 }
 
-/// Sets the limit `bytes` under what the node uses now, through CONFIG
-/// SET, which evicts at once.
-fn squeeze(t: &mut TestNode, c: ConnId, bytes: u64) {
-    let limit = (used_memory(t) - bytes).to_string();
+/// CONFIG SET maxmemory, then the tick that evicts right after it (as
+/// Redis's eviction time event does).
+fn set_maxmemory(t: &mut TestNode, c: ConnId, limit: u64) {
+    let limit = limit.to_string();
     assert_eq!(t.cmd(c, &["CONFIG", "SET", "maxmemory", &limit]), "+OK\r\n");
+    assert_eq!(t.node.next_deadline(), 0, "eviction is due at once");
+    t.node.on_tick();
+    t.node.before_sleep();
+}
+
+/// Sets the limit `bytes` under what the node uses now.
+fn squeeze(t: &mut TestNode, c: ConnId, bytes: u64) {
+    let limit = used_memory(t) - bytes;
+    set_maxmemory(t, c, limit);
 }
 
 fn exists(t: &mut TestNode, c: ConnId, key: &str) -> bool {
@@ -212,7 +221,7 @@ fn allkeys_random_frees_enough() {
         t.cmd(c, &["SET", &format!("k{i}"), "value"]);
     }
     let limit = used_memory(&t) - 1000;
-    t.cmd(c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    set_maxmemory(&mut t, c, limit);
     assert!(used_memory(&t) <= limit);
     assert!(evicted_keys(&t) > 0);
     assert_eq!(
@@ -243,7 +252,7 @@ fn evictions_reach_the_stream_as_del() {
     t.take_sent(r);
     t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
     let limit = used_memory(&t) - 10;
-    t.cmd(c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    set_maxmemory(&mut t, c, limit);
     let mut expected = resp(&["SELECT", "0"]);
     expected.extend(resp(&["DEL", "old"]));
     assert_eq!(t.take_sent(r).into_bytes(), expected);
@@ -270,7 +279,7 @@ fn lowering_maxmemory_warns_and_evicts() {
     }
     let used = used_memory(&t);
     let limit = used - 100;
-    t.cmd(c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    set_maxmemory(&mut t, c, limit);
     let warning = format!("WARNING: the new maxmemory value set via CONFIG SET ({limit}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
     assert!(t.node.env().logs.contains(&(LogLevel::Warning, warning)));
     assert!(evicted_keys(&t) >= 1);
@@ -433,4 +442,44 @@ fn small_integers_are_not_shared_under_lru_with_maxmemory() {
     assert_eq!(t.cmd(c, &["OBJECT", "REFCOUNT", "a"]), ":2147483647\r\n");
     t.cmd(c, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]);
     assert_eq!(t.cmd(c, &["OBJECT", "REFCOUNT", "a"]), ":1\r\n");
+}
+
+// CONFIG SET maxmemory inside EXEC evicts after the transaction, not under
+// it: the stream holds the transaction whole, then the DEL (Redis's test
+// "propagation with eviction in MULTI").
+#[test]
+fn maxmemory_set_inside_exec_evicts_after_it() {
+    let (mut t, c) = node("allkeys-lru");
+    let r = t.connect();
+    t.cmd(r, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
+    t.raw(r, &resp(&["PSYNC", "?", "-1"]));
+    for _ in 0..1000 {
+        if t.node.server().background.running().is_none() {
+            break;
+        }
+        t.node.on_tick();
+    }
+    t.node.before_sleep();
+    t.take_sent(r);
+    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    t.cmd(c, &["MULTI"]);
+    t.cmd(c, &["INCR", "x"]);
+    t.cmd(c, &["CONFIG", "SET", "maxmemory", "1"]);
+    t.cmd(c, &["INCR", "x"]);
+    assert_eq!(t.cmd(c, &["EXEC"]), "*3\r\n:1\r\n+OK\r\n:2\r\n");
+    t.node.on_tick();
+    t.node.before_sleep();
+    assert_eq!(t.cmd(c, &["DBSIZE"]), ":0\r\n");
+    let mut expected = resp(&["SELECT", "0"]);
+    for command in [
+        &["MULTI"][..],
+        &["INCR", "x"],
+        &["INCR", "x"],
+        &["EXEC"],
+        &["DEL", "x"],
+    ] {
+        expected.extend(resp(command));
+    }
+    let stream = t.take_sent(r).into_bytes();
+    assert_eq!(stream, expected, "{}", String::from_utf8_lossy(&stream));
 }

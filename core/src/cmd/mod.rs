@@ -856,7 +856,7 @@ fn dispatch(
         // Queuing consumes memory too: over the limit, nothing is queued
         // (the transaction is then refused at EXEC).
         if let Ok(r) = &resolved {
-            if r.spec.flags & flag::NO_MULTI_QUEUE == 0 {
+            if r.spec.flags & (flag::NO_MULTI_QUEUE | flag::NO_MULTI) == 0 {
                 if let Some(refusal) = oom_refusal(server, client, r, env) {
                     if let Some(multi) = &mut client.multi {
                         multi.aborted = true;

@@ -515,6 +515,8 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
             ),
             ("expired_keys", stats.expired_keys.to_string()),
             ("evicted_keys", stats.evicted_keys.to_string()),
+            // Clients are never evicted (no `maxmemory-clients`).
+            ("evicted_clients", "0".to_string()),
             ("keyspace_hits", stats.keyspace_hits.to_string()),
             ("keyspace_misses", stats.keyspace_misses.to_string()),
             (
