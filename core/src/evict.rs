@@ -145,6 +145,21 @@ pub fn bytes_over_limit(server: &Server, env: &dyn Env) -> u64 {
         .saturating_sub(maxmemory)
 }
 
+/// Bytes the node may still take before it is over `maxmemory`, what is
+/// not counted for eviction left out (Redis's `overMaxmemoryAfterAlloc`);
+/// `u64::MAX` without a limit.
+pub fn room_bytes(server: &Server, env: &dyn Env) -> u64 {
+    let maxmemory = server.config.memory.maxmemory_bytes;
+    if maxmemory == 0 {
+        return u64::MAX;
+    }
+    let used = used_memory(server, env);
+    if used <= maxmemory {
+        return maxmemory - used;
+    }
+    maxmemory.saturating_sub(used.saturating_sub(not_counted_bytes(server, env)))
+}
+
 /// Whether eviction may run now (Redis's `isSafeToPerformEvictions`):
 /// not while loading, and not on a replica that ignores `maxmemory`.
 fn may_evict(server: &Server) -> bool {

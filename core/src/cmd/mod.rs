@@ -992,9 +992,12 @@ fn oom_refusal(
     env: &mut dyn Env,
 ) -> Option<&'static str> {
     if server.config.memory.maxmemory_bytes == 0 || server.loading {
+        server.keyspace.set_memory_room(u64::MAX);
         return None;
     }
     let out_of_memory = evict::perform_evictions(server, env) == Eviction::Fail;
+    let room = evict::room_bytes(server, env);
+    server.keyspace.set_memory_room(room);
     if !out_of_memory || client.is_master {
         return None;
     }

@@ -74,6 +74,10 @@ pub struct Db {
     /// Shared by every database of a keyspace: the clock and policy that
     /// accesses record (see [`access`]).
     clock: Rc<Cell<AccessClock>>,
+    /// Shared by every database of a keyspace: bytes left under
+    /// `maxmemory` (`u64::MAX` without a limit), which the hash tables
+    /// consult before they grow (see `Dict::set_growth_room`).
+    memory_room: Rc<Cell<u64>>,
     /// The sum of what each key is charged (see [`charge`]).
     dataset_bytes: u64,
     /// Keys handed out to be changed in place since their charge was last
@@ -102,7 +106,12 @@ pub const ACTIVE_EXPIRE_KEYS_PER_LOOP: usize = 20;
 pub const ACTIVE_EXPIRE_LOOPS_MAX: usize = 16;
 
 impl Db {
-    fn new(seed: (u64, u64), events_pending: Rc<Cell<bool>>, clock: Rc<Cell<AccessClock>>) -> Self {
+    fn new(
+        seed: (u64, u64),
+        events_pending: Rc<Cell<bool>>,
+        clock: Rc<Cell<AccessClock>>,
+        memory_room: Rc<Cell<u64>>,
+    ) -> Self {
         Db {
             entries: Dict::new(seed),
             expires: Dict::new((seed.1, seed.0)),
@@ -115,6 +124,7 @@ impl Db {
             expiry: Expiry::Delete,
             events_pending,
             clock,
+            memory_room,
             dataset_bytes: 0,
             resized: Vec::new(),
             resized_ends: Vec::new(),
@@ -357,6 +367,7 @@ impl Db {
             }
             None => {
                 let slot = self.new_slot(key, value);
+                self.entries.set_growth_room(self.memory_room.get());
                 self.entries.insert(key.to_vec(), slot);
             }
         }
@@ -392,6 +403,7 @@ impl Db {
         self.set(key, value);
         // `set` touched the key, so a snapshot has its old version.
         if let Some(at) = expire_at_ms {
+            self.expires.set_growth_room(self.memory_room.get());
             self.expires.insert(key.to_vec(), at);
         }
     }
@@ -449,6 +461,7 @@ impl Db {
         match self.expires.get_mut(key) {
             Some(slot) => *slot = at_ms,
             None => {
+                self.expires.set_growth_room(self.memory_room.get());
                 self.expires.insert(key.to_vec(), at_ms);
             }
         }
@@ -714,6 +727,7 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     events_pending: Rc<Cell<bool>>,
     clock: Rc<Cell<AccessClock>>,
+    memory_room: Rc<Cell<u64>>,
 }
 
 impl Keyspace {
@@ -722,12 +736,14 @@ impl Keyspace {
     pub fn new(databases: usize, seed: (u64, u64)) -> Self {
         let events_pending = Rc::new(Cell::new(false));
         let clock = Rc::new(Cell::new(AccessClock::default()));
+        let memory_room = Rc::new(Cell::new(u64::MAX));
         let dbs = (0..databases)
             .map(|i| {
                 Db::new(
                     (seed.0 ^ i as u64, seed.1.wrapping_add(i as u64)),
                     events_pending.clone(),
                     clock.clone(),
+                    memory_room.clone(),
                 )
             })
             .collect();
@@ -735,7 +751,14 @@ impl Keyspace {
             dbs,
             events_pending,
             clock,
+            memory_room,
         }
+    }
+
+    /// Bytes left under `maxmemory` for the command about to run
+    /// (`u64::MAX`: no limit); the hash tables wait to grow past it.
+    pub fn set_memory_room(&self, bytes: u64) {
+        self.memory_room.set(bytes);
     }
 
     /// Sets the clock and policy that accesses record from now on.
