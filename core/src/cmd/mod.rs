@@ -852,20 +852,8 @@ fn dispatch(
     let resolved = resolve(table(), &argv);
     let is_master = client.is_master;
     set_access_clock(server, env);
-    if client.multi.is_some() {
-        // Queuing consumes memory too: over the limit, nothing is queued
-        // (the transaction is then refused at EXEC).
-        if let Ok(r) = &resolved {
-            if r.spec.flags & (flag::NO_MULTI_QUEUE | flag::NO_MULTI) == 0 {
-                if let Some(refusal) = oom_refusal(server, client, r, env) {
-                    if let Some(multi) = &mut client.multi {
-                        multi.aborted = true;
-                    }
-                    client.out.error(refusal);
-                    return (argv, false);
-                }
-            }
-        }
+    if refused_queueing_for_memory(server, client, &resolved, env) {
+        return (argv, false);
     }
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
@@ -1011,6 +999,33 @@ fn oom_refusal(
         });
     let queuing = client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     (denyoom(resolved.spec) || queued_denyoom || queuing).then_some(ERR_OOM)
+}
+
+/// A command about to be queued in MULTI, refused by [`oom_refusal`]
+/// (queuing consumes memory too): it is answered with the OOM error and
+/// the transaction is doomed, as Redis's `rejectCommand` flags it. Whether
+/// it was refused.
+fn refused_queueing_for_memory(
+    server: &mut Server,
+    client: &mut Client,
+    resolved: &Result<Resolved, String>,
+    env: &mut dyn Env,
+) -> bool {
+    let Ok(resolved) = resolved else {
+        return false;
+    };
+    let queued = resolved.spec.flags & (flag::NO_MULTI_QUEUE | flag::NO_MULTI) == 0;
+    if client.multi.is_none() || !queued {
+        return false;
+    }
+    let Some(refusal) = oom_refusal(server, client, resolved, env) else {
+        return false;
+    };
+    if let Some(multi) = &mut client.multi {
+        multi.aborted = true;
+    }
+    client.out.error(refusal);
+    true
 }
 
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF

@@ -188,16 +188,18 @@ impl Db {
         self.clock.get()
     }
 
-    /// Records an access to `key` (Redis's `lookupKey` without
-    /// LOOKUP_NOTOUCH): TOUCH, and every lookup through [`Db::get`].
-    fn touch_access(&mut self, key: &[u8]) {
+    /// The slot of `key`, its access recorded (Redis's `lookupKey`
+    /// without LOOKUP_NOTOUCH): every lookup through [`Db::get`] (TOUCH's
+    /// too) and [`Db::get_mut`]. Expiry is the caller's business.
+    fn accessed_slot(&mut self, key: &[u8]) -> Option<&mut Slot> {
         let mut clock = self.clock.get();
-        if let Some(slot) = self.entries.get_mut(key) {
-            slot.access = clock.touched(slot.access);
-            if clock.lfu {
-                self.clock.set(clock);
-            }
+        let slot = self.entries.get_mut(key)?;
+        slot.access = clock.touched(slot.access);
+        if clock.lfu {
+            // The LFU coin moved on.
+            self.clock.set(clock);
         }
+        Some(slot)
     }
 
     /// Sets the access field of a stored key (RESTORE IDLETIME or FREQ).
@@ -272,13 +274,7 @@ impl Db {
         if self.hidden(key, now_ms) {
             return None;
         }
-        let mut clock = self.clock.get();
-        let slot = self.entries.get_mut(key)?;
-        slot.access = clock.touched(slot.access);
-        if clock.lfu {
-            self.clock.set(clock);
-        }
-        Some(&slot.value)
+        self.accessed_slot(key).map(|slot| &slot.value)
     }
 
     /// The live value under `key`, without recording an access (Redis's
@@ -289,15 +285,6 @@ impl Db {
             return None;
         }
         self.entries.get(key).map(|slot| &slot.value)
-    }
-
-    /// TOUCH: records an access to a live key; whether it exists.
-    pub fn touch_key(&mut self, key: &[u8], now_ms: i64) -> bool {
-        if self.hidden(key, now_ms) || !self.entries.contains_key(key) {
-            return false;
-        }
-        self.touch_access(key);
-        true
     }
 
     /// The live value under `key`, to be changed in place. Counts as a
@@ -311,13 +298,7 @@ impl Db {
         }
         self.touch(key);
         self.mark_resized(key);
-        let mut clock = self.clock.get();
-        let slot = self.entries.get_mut(key)?;
-        slot.access = clock.touched(slot.access);
-        if clock.lfu {
-            self.clock.set(clock);
-        }
-        Some(&mut slot.value)
+        self.accessed_slot(key).map(|slot| &mut slot.value)
     }
 
     /// The live value under `key`, for a change no client can see but in
