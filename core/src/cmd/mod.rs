@@ -4,8 +4,9 @@
 //! [`CommandSpec`]s, its argument parsing, its execution and its replies side
 //! by side. This module checks what is common to all of them in one place,
 //! in Redis's order (`processCommand`): the name, the arity, authentication,
-//! the pub/sub context, MULTI queueing; then it runs the handler and reports
-//! the execution to the trace.
+//! `maxmemory` (eviction first, then the OOM refusal, also at MULTI queue
+//! time: see `crate::evict`), the pub/sub context, MULTI queueing; then it
+//! runs the handler and reports the execution to the trace.
 
 pub mod blocked;
 pub mod connection;
