@@ -60,6 +60,8 @@ pub struct Config {
     pub encodings: Encodings,
     /// Replication's directives.
     pub repl: ReplConfig,
+    /// `maxmemory` and how keys are evicted to stay under it.
+    pub memory: MemoryConfig,
     /// The command PIPESAVE pipes the dump into (`/bin/sh -c`).
     pub pipesave_command: String,
     /// Redis directives kept as text.
@@ -113,6 +115,104 @@ impl Default for ReplConfig {
             min_replicas_max_lag_s: 10,
             announce_ip: String::new(),
             announce_port: 0,
+        }
+    }
+}
+
+/// `maxmemory-policy`: which keys eviction may take, and by what measure
+/// (Redis's `maxmemory_policy_enum`, in its order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl EvictionPolicy {
+    /// Every policy with its name, in the order Redis lists them.
+    pub const ALL: [(EvictionPolicy, &'static str); 8] = [
+        (EvictionPolicy::VolatileLru, "volatile-lru"),
+        (EvictionPolicy::VolatileLfu, "volatile-lfu"),
+        (EvictionPolicy::VolatileRandom, "volatile-random"),
+        (EvictionPolicy::VolatileTtl, "volatile-ttl"),
+        (EvictionPolicy::AllkeysLru, "allkeys-lru"),
+        (EvictionPolicy::AllkeysLfu, "allkeys-lfu"),
+        (EvictionPolicy::AllkeysRandom, "allkeys-random"),
+        (EvictionPolicy::NoEviction, "noeviction"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(policy, _)| *policy == self)
+            .map_or("noeviction", |(_, name)| name)
+    }
+
+    fn parse(value: &str) -> Result<EvictionPolicy, SetError> {
+        let names: Vec<&str> = Self::ALL.iter().map(|(_, name)| *name).collect();
+        let name = one_of(value, &names)?;
+        Ok(Self::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map_or(EvictionPolicy::NoEviction, |(policy, _)| *policy))
+    }
+
+    /// Keys' access fields count frequency (Redis's MAXMEMORY_FLAG_LFU);
+    /// otherwise they hold the time of the last access.
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
+        )
+    }
+
+    /// Only keys with a time to live may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
+/// `maxmemory` and its companions, with Redis 7.0's names and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryConfig {
+    /// `maxmemory` in bytes; 0: no limit.
+    pub maxmemory_bytes: u64,
+    pub policy: EvictionPolicy,
+    /// `maxmemory-samples`: keys each eviction draws (1 to 64).
+    pub samples: usize,
+    /// `maxmemory-eviction-tenacity` (0 to 100): how long one eviction
+    /// pass may run before it lets commands go on.
+    pub eviction_tenacity: u32,
+    pub replica_ignore_maxmemory: bool,
+    /// `lazyfree-lazy-eviction`: evictions propagate as UNLINK.
+    pub lazyfree_lazy_eviction: bool,
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`, minutes.
+    pub lfu_decay_time_min: u32,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            maxmemory_bytes: 0,
+            policy: EvictionPolicy::NoEviction,
+            samples: 5,
+            eviction_tenacity: 10,
+            replica_ignore_maxmemory: true,
+            lazyfree_lazy_eviction: false,
+            lfu_log_factor: 10,
+            lfu_decay_time_min: 1,
         }
     }
 }
@@ -466,6 +566,78 @@ const DIRECTIVES: &[Directive] = &[
         get: |c| c.repl.announce_port.to_string(),
         set: |c, v| {
             c.repl.announce_port = int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory",
+        mutable: true,
+        get: |c| c.memory.maxmemory_bytes.to_string(),
+        set: |c, v| {
+            c.memory.maxmemory_bytes = memory(v, 0, MEMORY_MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-policy",
+        mutable: true,
+        get: |c| c.memory.policy.name().to_string(),
+        set: |c, v| {
+            c.memory.policy = EvictionPolicy::parse(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-samples",
+        mutable: true,
+        get: |c| c.memory.samples.to_string(),
+        set: |c, v| {
+            c.memory.samples = int(v, 1, 64)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-eviction-tenacity",
+        mutable: true,
+        get: |c| c.memory.eviction_tenacity.to_string(),
+        set: |c, v| {
+            c.memory.eviction_tenacity = int(v, 0, 100)? as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-ignore-maxmemory",
+        mutable: true,
+        get: |c| yes_no(c.memory.replica_ignore_maxmemory),
+        set: |c, v| {
+            c.memory.replica_ignore_maxmemory = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lazyfree-lazy-eviction",
+        mutable: true,
+        get: |c| yes_no(c.memory.lazyfree_lazy_eviction),
+        set: |c, v| {
+            c.memory.lazyfree_lazy_eviction = boolean(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lfu-log-factor",
+        mutable: true,
+        get: |c| c.memory.lfu_log_factor.to_string(),
+        set: |c, v| {
+            c.memory.lfu_log_factor = int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lfu-decay-time",
+        mutable: true,
+        get: |c| c.memory.lfu_decay_time_min.to_string(),
+        set: |c, v| {
+            c.memory.lfu_decay_time_min = int(v, 0, i32::MAX as i64)? as u32;
             Ok(())
         },
     },
@@ -825,13 +997,7 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("replica-lazy-flush", "no"),
     ("acllog-max-len", "128"),
     ("aclfile", ""),
-    ("maxmemory", "0"),
-    ("maxmemory-policy", "noeviction"),
-    ("maxmemory-samples", "5"),
-    ("maxmemory-eviction-tenacity", "10"),
-    ("replica-ignore-maxmemory", "yes"),
     ("active-expire-effort", "1"),
-    ("lazyfree-lazy-eviction", "no"),
     ("lazyfree-lazy-expire", "no"),
     ("lazyfree-lazy-server-del", "no"),
     ("lazyfree-lazy-user-del", "no"),
@@ -868,8 +1034,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("active-defrag-cycle-min", "1"),
     ("active-defrag-cycle-max", "25"),
     ("active-defrag-max-scan-fields", "1000"),
-    ("lfu-log-factor", "10"),
-    ("lfu-decay-time", "1"),
     ("maxmemory-clients", "0"),
     ("tracking-table-max-keys", "1000000"),
     ("enable-protected-configs", "no"),
@@ -921,6 +1085,7 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             encodings: Encodings::default(),
             repl: ReplConfig::default(),
+            memory: MemoryConfig::default(),
             pipesave_command: String::new(),
             passive,
             config_file: String::new(),
@@ -939,6 +1104,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("slave-read-only", "replica-read-only"),
     ("slave-priority", "replica-priority"),
     ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
     ("repl-ping-slave-period", "repl-ping-replica-period"),
     ("min-slaves-to-write", "min-replicas-to-write"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
@@ -1080,7 +1246,6 @@ impl Config {
 
 /// Passive directives holding memory sizes; stored in bytes as Redis does.
 const PASSIVE_MEMORY: &[&str] = &[
-    "maxmemory",
     "repl-backlog-size",
     "active-defrag-ignore-bytes",
     "hll-sparse-max-bytes",

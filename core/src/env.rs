@@ -126,11 +126,16 @@ pub trait Random {
 
 /// Facts about the process that hosts the node, and the trace sink.
 pub trait Host {
-    /// Bytes currently allocated by the process (INFO `used_memory`).
-    fn used_memory_bytes(&self) -> u64;
+    /// Bytes currently allocated by the process (INFO `used_memory`, and
+    /// what `maxmemory` limits). `dataset_bytes` is core's own
+    /// deterministic estimate of its keyspace (`Keyspace::dataset_bytes`):
+    /// a driver that counts its allocator ignores it; one that measures
+    /// no real allocation (the simulator) answers from it, so that
+    /// eviction replays from a seed.
+    fn used_memory_bytes(&self, dataset_bytes: u64) -> u64;
     /// Peak of [`Host::used_memory_bytes`] since start.
-    fn used_memory_peak_bytes(&self) -> u64 {
-        self.used_memory_bytes()
+    fn used_memory_peak_bytes(&self, dataset_bytes: u64) -> u64 {
+        self.used_memory_bytes(dataset_bytes)
     }
     /// The process id for the INFO `process_id` field.
     fn process_id(&self) -> u32;
@@ -218,6 +223,12 @@ pub enum Trace<'a> {
         db: usize,
         key: &'a [u8],
         conn: Option<ConnId>,
+    },
+    /// A key was evicted to bring memory under `maxmemory` (see
+    /// `evict`), before the command on whose behalf eviction ran.
+    Evicted {
+        db: usize,
+        key: &'a [u8],
     },
     /// A connection was accepted or closed.
     Connected {

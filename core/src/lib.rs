@@ -14,6 +14,7 @@
 //! * [`resp`]: the wire protocol, RESP2 and RESP3.
 //! * [`cmd`]: the command table, one file per family.
 //! * [`db`]: databases, keys, values, expiry, WATCH bookkeeping.
+//! * [`evict`]: `maxmemory`, the eviction policies, the OOM refusal.
 //! * [`config`]: directives with Redis's names, defaults and syntax.
 //! * [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
 
@@ -23,6 +24,7 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod env;
+pub mod evict;
 pub mod glob;
 pub mod long_double;
 pub mod node;

@@ -425,7 +425,9 @@ impl<E: Env> Node<E> {
     /// While a background save or rewrite runs, that is now: each
     /// `on_tick` then writes one step of it.
     pub fn next_deadline(&self) -> u64 {
-        if self.server.background_wants_slices(&self.env) || self.server.repl_wants_ticks(&self.env)
+        if self.server.background_wants_slices(&self.env)
+            || self.server.repl_wants_ticks(&self.env)
+            || self.server.eviction_running
         {
             return 0;
         }
@@ -450,6 +452,9 @@ impl<E: Env> Node<E> {
         self.server.send_files(&mut self.env);
         self.time_out_blocked_clients();
         self.server.shutdown_wait_check(&mut self.env);
+        if self.server.eviction_running {
+            crate::evict::perform_evictions(&mut self.server, &mut self.env);
+        }
         let now = self.env.monotonic_ms();
         if now < self.server.cron_next_ms {
             return;

@@ -34,6 +34,8 @@ pub struct Stats {
     pub total_net_output_bytes: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,
+    /// Keys removed to bring memory under `maxmemory`.
+    pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub total_error_replies: u64,
@@ -241,6 +243,10 @@ pub struct Server {
     /// A Lua script or function is running (SORT then orders a set's
     /// elements, as Redis does for scripts).
     pub script_running: bool,
+    /// The memory check before the running command found memory still
+    /// over `maxmemory` after evicting (Redis's `pre_command_oom_state`):
+    /// a script is then refused its first `denyoom` write.
+    pub out_of_memory: bool,
     /// `CONFIG SET appendonly yes` ran inside EXEC: the AOF is turned on
     /// once the transaction has been propagated.
     pub aof_start_deferred: bool,
@@ -250,6 +256,13 @@ pub struct Server {
     /// Clients with replies to release at `before_sleep`, in queue order.
     pub(crate) pending_writes: Vec<ConnId>,
     pub(crate) cron_next_ms: u64,
+    /// Eviction's best candidates, kept from one pass to the next.
+    pub eviction_pool: crate::evict::EvictionPool,
+    /// The database the random policies look at next.
+    pub eviction_next_db: usize,
+    /// A pass of eviction ran out of time over the limit: it goes on from
+    /// the next tick (Redis's `evictionTimeProc`).
+    pub eviction_running: bool,
 }
 
 impl Server {
@@ -299,11 +312,15 @@ impl Server {
             force_propagation: false,
             in_exec: false,
             script_running: false,
+            out_of_memory: false,
             aof_start_deferred: false,
             aof_recovery_last_ms: 0,
             next_conn_id: 1,
             pending_writes: Vec::new(),
             cron_next_ms: now_ms,
+            eviction_pool: crate::evict::EvictionPool::default(),
+            eviction_next_db: 0,
+            eviction_running: false,
         }
     }
 
@@ -325,6 +342,7 @@ impl Server {
         let wanted = self.propagation_wanted();
         let keep_argv = self.aof_on;
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
+            db.settle_sizes();
             if db.touched_watchers.is_empty() && db.expired_keys.is_empty() {
                 continue;
             }

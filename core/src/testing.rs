@@ -131,8 +131,8 @@ impl Random for TestEnv {
 }
 
 impl Host for TestEnv {
-    fn used_memory_bytes(&self) -> u64 {
-        1_000_000
+    fn used_memory_bytes(&self, dataset_bytes: u64) -> u64 {
+        1_000_000 + dataset_bytes
     }
     fn process_id(&self) -> u32 {
         4242

@@ -137,7 +137,7 @@ fn object_subcommands() {
     );
     let help = t.cmd(c, &["OBJECT", "HELP"]);
     assert!(help.starts_with(
-        "*12\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+ENCODING <key>\r\n"
+        "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+ENCODING <key>\r\n"
     ));
     t.cmd(c, &["HELLO", "3"]);
     assert_eq!(t.cmd(c, &["OBJECT", "ENCODING", "nokey"]), "_\r\n");

@@ -756,3 +756,46 @@ fn sort_by_constant_is_ordered_in_scripts() {
         "*4\r\n$1\r\na\r\n$2\r\naa\r\n$1\r\nb\r\n$1\r\nc\r\n"
     );
 }
+
+// Over maxmemory (noeviction), a script is refused its first denyoom
+// write, and one with flags must declare allow-oom (or no-writes) to run.
+#[test]
+fn scripts_over_maxmemory() {
+    let mut config = redoubt_core::config::Config::default();
+    config.set("maxmemory", "1").unwrap();
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    let script = "return redis.call('SET', 'x', 'y')";
+    assert_eq!(
+        eval(&mut t, c, script, &[], &[]),
+        format!("-OOM command not allowed when used memory > 'maxmemory'. script: {}, on @user_script:1.\r\n", sha1(script))
+    );
+    assert_eq!(
+        eval(&mut t, c, "#!lua\nreturn 1", &[], &[]),
+        "-OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "#!lua flags=allow-oom\nreturn redis.call('SET', 'x', 'y')",
+            &[],
+            &[]
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut t,
+            c,
+            "#!lua flags=no-writes\nreturn redis.call('GET', 'x')",
+            &[],
+            &[]
+        ),
+        "$1\r\ny\r\n"
+    );
+    assert_eq!(
+        eval(&mut t, c, "return redis.call('DEL', 'x')", &[], &[]),
+        ":1\r\n"
+    );
+}

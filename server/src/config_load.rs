@@ -287,13 +287,18 @@ mod tests {
         let sources = ConfigSources {
             directives: vec![
                 directive("maxmemory", &["100mb"]),
+                directive("lazyfree-lazy-expire", &["yes"]),
                 directive("daemonize", &["no"]),
                 directive("port", &["7000"]),
             ],
             ..ConfigSources::default()
         };
         let loaded = load(&sources).unwrap();
-        assert_eq!(loaded.not_implemented, vec!["maxmemory".to_string()]);
+        assert_eq!(
+            loaded.not_implemented,
+            vec!["lazyfree-lazy-expire".to_string()]
+        );
         assert_eq!(loaded.config.port, 7000);
+        assert_eq!(loaded.config.memory.maxmemory_bytes, 100 << 20);
     }
 }

@@ -669,11 +669,11 @@ impl Random for RealEnv {
 }
 
 impl Host for RealEnv {
-    fn used_memory_bytes(&self) -> u64 {
+    fn used_memory_bytes(&self, _dataset_bytes: u64) -> u64 {
         memory::used_bytes()
     }
 
-    fn used_memory_peak_bytes(&self) -> u64 {
+    fn used_memory_peak_bytes(&self, _dataset_bytes: u64) -> u64 {
         memory::peak_bytes()
     }
 

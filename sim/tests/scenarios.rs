@@ -845,3 +845,26 @@ fn chain() {
 fn partition_sync() {
     snapshot_at("partition-sync", 7, &["full_syncs_interrupted"]);
 }
+
+/// maxmemory: at this seed the master keeps its dataset under a limit it
+/// keeps hitting, evicting hundreds of keys under allkeys-lru while it
+/// crashes and restarts; every eviction reached its AOF and its replicas
+/// as DEL, so the recovered datasets are prefixes of the write log, and
+/// the replicas end equal to it.
+#[test]
+fn maxmemory() {
+    snapshot_at("maxmemory", 13, &["crash_power_loss"]);
+    let report = report_of("maxmemory", 13);
+    assert!(report.evictions > 100, "{}", report.render());
+}
+
+/// Each allkeys policy, with and without lazyfree-lazy-eviction, evicts
+/// and passes.
+#[test]
+fn maxmemory_passes_across_seeds() {
+    let scenario = scenario_file("maxmemory");
+    assert_seeds_pass(&scenario, &[1, 8, 10, 16]);
+    for seed in [1, 8, 10, 16] {
+        assert!(run_seed(seed, &scenario, None).expect("run").evictions > 0);
+    }
+}

@@ -91,6 +91,9 @@ fn dump(ctx: &mut Ctx<'_>) -> Outcome {
 struct RestoreOptions {
     replace: bool,
     absolute: bool,
+    /// IDLETIME seconds, FREQ counter: the access field to give the key.
+    idle_s: Option<u64>,
+    freq: Option<u32>,
 }
 
 fn restore_options(ctx: &Ctx<'_>) -> Result<RestoreOptions, Error> {
@@ -106,8 +109,13 @@ fn restore_options(ctx: &Ctx<'_>) -> Result<RestoreOptions, Error> {
                 } else {
                     i64::MAX
                 };
-                let valid = parse_i64(ctx.arg(i + 1)).is_some_and(|n| (0..=limit).contains(&n));
-                if !valid {
+                let number = parse_i64(ctx.arg(i + 1)).filter(|n| (0..=limit).contains(n));
+                match (number, limit) {
+                    (Some(n), 255) => options.freq = Some(n as u32),
+                    (Some(n), _) => options.idle_s = Some(n as u64),
+                    (None, _) => {}
+                }
+                if number.is_none() {
                     let text = if limit == 255 {
                         "ERR Invalid FREQ value, must be >= 0 and <= 255"
                     } else {
@@ -122,6 +130,20 @@ fn restore_options(ctx: &Ctx<'_>) -> Result<RestoreOptions, Error> {
         i += 1;
     }
     Ok(options)
+}
+
+/// Gives a restored key the access its IDLETIME or FREQ says, whichever
+/// the policy tracks (Redis's `objectSetLRUOrLFU`).
+fn set_access(ctx: &mut Ctx<'_>, key: &[u8], options: &RestoreOptions) {
+    let clock = ctx.db().access_clock();
+    let field = if clock.lfu {
+        options.freq.map(|freq| clock.lfu_field(freq))
+    } else {
+        options.idle_s.map(|idle_s| clock.lru_field_idle(idle_s))
+    };
+    if let Some(field) = field {
+        ctx.db().set_access(key, field);
+    }
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
@@ -156,6 +178,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Outcome {
     }
     ctx.db().remove(key, now);
     ctx.db().put(key, value, expire_at);
+    set_access(ctx, key, &options);
     ctx.dirty(1);
     if let Some(at) = expire_at {
         let mut argv = vec![

@@ -74,8 +74,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         since: "3.2.1",
         summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
         complexity: "O(N) where N is the number of keys that will be touched.",
-        // Without access-time tracking, touching is counting what exists.
-        handler: exists,
+        handler: touch,
         subcommands: &[],
     },
     CommandSpec {
@@ -371,6 +370,19 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "idletime",
+        arity: 3,
+        flags: flag::READONLY,
+        keys: (2, 2, 1),
+        movable: None,
+        group: GROUP,
+        since: "2.2.3",
+        summary: "Returns the time since the last access to a key.",
+        complexity: "O(1)",
+        handler: object_idletime,
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "refcount",
         arity: 3,
         flags: flag::READONLY,
@@ -413,6 +425,22 @@ pub fn lookup_read<'s>(
     now_ms: i64,
 ) -> Option<&'s Value> {
     let found = server.keyspace.dbs[db].get(key, now_ms);
+    match found {
+        Some(_) => server.stats.keyspace_hits += 1,
+        None => server.stats.keyspace_misses += 1,
+    }
+    found
+}
+
+/// Like [`lookup_read`], without recording an access (Redis's
+/// LOOKUP_NOTOUCH: TYPE, EXISTS, the TTL family, OBJECT).
+pub fn lookup_read_untouched<'s>(
+    server: &'s mut Server,
+    db: usize,
+    key: &[u8],
+    now_ms: i64,
+) -> Option<&'s Value> {
+    let found = server.keyspace.dbs[db].peek(key, now_ms);
     match found {
         Some(_) => server.stats.keyspace_hits += 1,
         None => server.stats.keyspace_misses += 1,
@@ -486,6 +514,18 @@ fn exists(ctx: &mut Ctx<'_>) -> Outcome {
     let (argv, now, db) = (ctx.argv, ctx.now_ms, ctx.client.db);
     let found = argv[1..]
         .iter()
+        .filter(|key| lookup_read_untouched(ctx.server, db, key, now).is_some())
+        .count();
+    ctx.out().int(found as i64);
+    Ok(())
+}
+
+/// TOUCH key [key ...]: records an access to each key that exists (its
+/// idle time starts over, its LFU counter may grow); how many did.
+fn touch(ctx: &mut Ctx<'_>) -> Outcome {
+    let (argv, now, db) = (ctx.argv, ctx.now_ms, ctx.client.db);
+    let found = argv[1..]
+        .iter()
         .filter(|key| lookup_read(ctx.server, db, key, now).is_some())
         .count();
     ctx.out().int(found as i64);
@@ -496,8 +536,8 @@ fn exists(ctx: &mut Ctx<'_>) -> Outcome {
 /// missing key.
 fn type_of(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(1);
-    let name =
-        lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).map_or("none", Value::type_name);
+    let name = lookup_read_untouched(ctx.server, ctx.client.db, key, ctx.now_ms)
+        .map_or("none", Value::type_name);
     ctx.out().simple(name);
     Ok(())
 }
@@ -970,7 +1010,7 @@ fn pexpiretime(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn ttl_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, absolute: bool) -> Outcome {
     let (key, now) = (ctx.arg(1), ctx.now_ms);
-    if lookup_read(ctx.server, ctx.client.db, key, now).is_none() {
+    if lookup_read_untouched(ctx.server, ctx.client.db, key, now).is_none() {
         ctx.out().int(-2);
         return Ok(());
     }
@@ -1078,7 +1118,7 @@ fn swapdb(ctx: &mut Ctx<'_>) -> Outcome {
 /// is missing.
 fn object_encoding(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
-    match lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms) {
+    match lookup_read_untouched(ctx.server, ctx.client.db, key, ctx.now_ms) {
         Some(value) => ctx.client.out.bulk(value.encoding().as_bytes()),
         None => ctx.client.out.null(),
     }
@@ -1086,12 +1126,23 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 /// OBJECT REFCOUNT key: 1, or `2147483647` for the small integers Redis
-/// shares between keys; null if the key is missing.
+/// shares between keys (not with `maxmemory` under an LRU or LFU policy,
+/// where each key needs an access field of its own); null if the key is
+/// missing.
 fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
-    let refcount = lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).map(|value| {
+    let memory = &ctx.server.config.memory;
+    let policy = memory.policy;
+    let shares_integers = memory.maxmemory_bytes == 0
+        || !(policy.is_lfu()
+            || matches!(
+                policy,
+                crate::config::EvictionPolicy::AllkeysLru
+                    | crate::config::EvictionPolicy::VolatileLru
+            ));
+    let refcount = lookup_read_untouched(ctx.server, ctx.client.db, key, ctx.now_ms).map(|value| {
         let shared = match value {
-            Value::String(bytes) if value.encoding() == "int" => {
+            Value::String(bytes) if value.encoding() == "int" && shares_integers => {
                 parse_i64(bytes).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
             }
             #[allow(unreachable_patterns)]
@@ -1110,25 +1161,44 @@ fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// OBJECT FREQ key: null if the key is missing. Access frequency is not
-/// tracked: under a non-LFU `maxmemory-policy` this is Redis's own error;
-/// under an LFU policy it is an error saying so.
-fn object_freq(ctx: &mut Ctx<'_>) -> Outcome {
+/// The access field of `key` for OBJECT IDLETIME and FREQ, looked up
+/// without touching it; null replied for a missing key.
+fn object_access(ctx: &mut Ctx<'_>) -> Option<u32> {
     let key = ctx.arg(2);
-    if lookup_read(ctx.server, ctx.client.db, key, ctx.now_ms).is_none() {
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    if lookup_read_untouched(ctx.server, db, key, now).is_none() {
         ctx.out().null();
+        return None;
+    }
+    ctx.db().access_of(key, now)
+}
+
+/// OBJECT FREQ key: the key's logarithmic access counter after decay;
+/// null if the key is missing. Errors unless an LFU `maxmemory-policy` is
+/// selected.
+fn object_freq(ctx: &mut Ctx<'_>) -> Outcome {
+    let Some(field) = object_access(ctx) else {
         return Ok(());
+    };
+    let clock = ctx.db().access_clock();
+    if !ctx.server.config.memory.policy.is_lfu() {
+        return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let policy = ctx
-        .server
-        .config
-        .get("maxmemory-policy")
-        .unwrap_or_default();
-    if policy.contains("lfu") {
-        ctx.error("ERR OBJECT FREQ is not supported: this server does not track access frequency");
-    } else {
-        ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    ctx.out().int(i64::from(clock.lfu_counter(field)));
+    Ok(())
+}
+
+/// OBJECT IDLETIME key: seconds since the key was last accessed; null if
+/// it is missing. An error under an LFU `maxmemory-policy`.
+fn object_idletime(ctx: &mut Ctx<'_>) -> Outcome {
+    let Some(field) = object_access(ctx) else {
+        return Ok(());
+    };
+    let clock = ctx.db().access_clock();
+    if ctx.server.config.memory.policy.is_lfu() {
+        return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
+    ctx.out().int((clock.idle_ms(field) / 1000) as i64);
     Ok(())
 }
 
@@ -1144,6 +1214,9 @@ fn object_help(ctx: &mut Ctx<'_>) -> Outcome {
             "FREQ <key>",
             "    Return the access frequency index of the <key>. The returned integer is",
             "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
             "REFCOUNT <key>",
             "    Return the number of references of the value associated with the specified",
             "    <key>.",

@@ -4,8 +4,9 @@
 //! [`CommandSpec`]s, its argument parsing, its execution and its replies side
 //! by side. This module checks what is common to all of them in one place,
 //! in Redis's order (`processCommand`): the name, the arity, authentication,
-//! the pub/sub context, MULTI queueing; then it runs the handler and reports
-//! the execution to the trace.
+//! `maxmemory` (eviction first, then the OOM refusal, also at MULTI queue
+//! time: see `crate::evict`), the pub/sub context, MULTI queueing; then it
+//! runs the handler and reports the execution to the trace.
 
 pub mod bits;
 pub mod blocked;
@@ -30,8 +31,9 @@ use std::borrow::Cow;
 use crate::blocking::BlockedOn;
 use crate::client::Client;
 use crate::db::value::Typed;
-use crate::db::{Db, Value};
+use crate::db::{AccessClock, Db, Value};
 use crate::env::{Env, Trace};
+use crate::evict::{self, Eviction, ERR_OOM};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
 use crate::server::{Server, Stats};
@@ -558,7 +560,7 @@ impl<'a> Ctx<'a> {
             None => Ok(None),
             Some(_) => {
                 let now = self.now_ms;
-                Ok(self.db().get(key, now).and_then(T::of))
+                Ok(self.db().peek(key, now).and_then(T::of))
             }
         }
     }
@@ -568,7 +570,7 @@ impl<'a> Ctx<'a> {
     /// holds another type.
     pub fn holds<T: Typed>(&mut self, key: &[u8]) -> Result<bool, Error> {
         let now = self.now_ms;
-        match self.db().get(key, now) {
+        match self.db().peek(key, now) {
             None => Ok(false),
             Some(value) => T::of(value).map(|_| true).ok_or(Error::WrongType),
         }
@@ -607,7 +609,7 @@ impl<'a> Ctx<'a> {
     /// missing.
     pub fn write_or_create<T: Typed>(&mut self, key: &[u8]) -> Result<&mut T, Error> {
         let now = self.now_ms;
-        let exists = match self.db().get(key, now) {
+        let exists = match self.db().peek(key, now) {
             None => false,
             Some(value) => T::of(value).map(|_| true).ok_or(Error::WrongType)?,
         };
@@ -632,7 +634,7 @@ impl<'a> Ctx<'a> {
         key: &[u8],
     ) -> (Option<&T>, &mut Client, &mut dyn Env) {
         let db = &mut self.server.keyspace.dbs[self.client.db];
-        let value = db.get(key, self.now_ms).and_then(T::of);
+        let value = db.peek(key, self.now_ms).and_then(T::of);
         (value, &mut *self.client, &mut *self.env)
     }
 
@@ -652,7 +654,7 @@ impl<'a> Ctx<'a> {
         let now = self.now_ms;
         let empty = self
             .db()
-            .get(key, now)
+            .peek(key, now)
             .is_some_and(Value::is_empty_collection);
         if empty {
             self.db().remove(key, now);
@@ -858,6 +860,10 @@ fn dispatch(
 ) -> (Vec<Vec<u8>>, bool) {
     let resolved = resolve(table(), &argv);
     let is_master = client.is_master;
+    set_access_clock(server, env);
+    if refused_queueing_for_memory(server, client, &resolved, env) {
+        return (argv, false);
+    }
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
             .as_ref()
@@ -902,6 +908,10 @@ fn dispatch(
         client.out.error("NOAUTH Authentication required.");
         return (argv, false);
     }
+    if let Some(refusal) = oom_refusal(server, client, &resolved, env) {
+        refuse(server, client, &resolved, refusal);
+        return (argv, false);
+    }
     if client.in_pubsub_context() && resolved.spec.flags & flag::SUBSCRIBED_OK == 0 {
         client.out.error(&format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -914,16 +924,7 @@ fn dispatch(
         return (argv, false);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved, env) {
-        if resolved.spec.name == "exec" && client.multi.take().is_some() {
-            // As Redis's execCommandAbort: a refused EXEC ends the
-            // transaction, so the client does not queue on forever.
-            server.unwatch_all(client);
-            client.out.error(&format!(
-                "EXECABORT Transaction discarded because of: {refusal}"
-            ));
-        } else {
-            client.out.error(&refusal);
-        }
+        refuse(server, client, &resolved, &refusal);
         return (argv, false);
     }
     let now_ms = env.wall_ms();
@@ -944,6 +945,98 @@ fn dispatch(
     server.commit_propagation(Some(client));
     server.after_propagation(env);
     (argv, true)
+}
+
+/// Refuses a command before it runs with `refusal`; a refused EXEC ends
+/// the transaction with EXECABORT, as Redis's `execCommandAbort` does, so
+/// the client does not queue on forever.
+fn refuse(server: &mut Server, client: &mut Client, resolved: &Resolved, refusal: &str) {
+    if resolved.spec.name == "exec" && client.multi.take().is_some() {
+        server.unwatch_all(client);
+        client.out.error(&format!(
+            "EXECABORT Transaction discarded because of: {refusal}"
+        ));
+    } else {
+        client.out.error(refusal);
+    }
+}
+
+/// Stamps the keyspace's access clock for the command about to run: the
+/// monotonic second, the policy's kind and, under an LFU policy only, a
+/// fresh draw for the counter's coin (see `db::access`).
+fn set_access_clock(server: &mut Server, env: &mut dyn Env) {
+    let memory = &server.config.memory;
+    let lfu = memory.policy.is_lfu();
+    let previous = server.keyspace.access_clock();
+    server.keyspace.set_access_clock(AccessClock {
+        now_ms: env.monotonic_ms(),
+        lfu,
+        lfu_log_factor: memory.lfu_log_factor,
+        lfu_decay_time_min: memory.lfu_decay_time_min,
+        coin: if lfu { env.random_u64() } else { previous.coin },
+    });
+}
+
+/// Redis's memory rule before a command (`processCommand`): with
+/// `maxmemory` set, evict first; if memory is still over the limit, a
+/// command flagged `denyoom` (an EXEC holding one) is refused with
+/// [`ERR_OOM`], and so is anything a client in MULTI would queue. The
+/// master's stream is applied whatever this node's memory.
+fn oom_refusal(
+    server: &mut Server,
+    client: &Client,
+    resolved: &Resolved,
+    env: &mut dyn Env,
+) -> Option<&'static str> {
+    if server.config.memory.maxmemory_bytes == 0 || server.loading {
+        server.keyspace.set_memory_room(u64::MAX);
+        server.out_of_memory = false;
+        return None;
+    }
+    let out_of_memory = evict::perform_evictions(server, env) == Eviction::Fail;
+    server.out_of_memory = out_of_memory;
+    let room = evict::room_bytes(server, env);
+    server.keyspace.set_memory_room(room);
+    if !out_of_memory || client.is_master {
+        return None;
+    }
+    let name = resolved.spec.name;
+    let denyoom = |spec: &CommandSpec| spec.flags & flag::DENYOOM != 0;
+    let queued_denyoom = name == "exec"
+        && client.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|argv| resolve(table(), argv).is_ok_and(|r| denyoom(r.spec)))
+        });
+    let queuing = client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    (denyoom(resolved.spec) || queued_denyoom || queuing).then_some(ERR_OOM)
+}
+
+/// A command about to be queued in MULTI, refused by [`oom_refusal`]
+/// (queuing consumes memory too): it is answered with the OOM error and
+/// the transaction is doomed, as Redis's `rejectCommand` flags it. Whether
+/// it was refused.
+fn refused_queueing_for_memory(
+    server: &mut Server,
+    client: &mut Client,
+    resolved: &Result<Resolved, String>,
+    env: &mut dyn Env,
+) -> bool {
+    let Ok(resolved) = resolved else {
+        return false;
+    };
+    let queued = resolved.spec.flags & (flag::NO_MULTI_QUEUE | flag::NO_MULTI) == 0;
+    if client.multi.is_none() || !queued {
+        return false;
+    }
+    let Some(refusal) = oom_refusal(server, client, resolved, env) else {
+        return false;
+    };
+    if let Some(multi) = &mut client.multi {
+        multi.aborted = true;
+    }
+    client.out.error(refusal);
+    true
 }
 
 /// The MISCONF error for a write (or an EXEC holding writes) while the AOF

@@ -314,14 +314,11 @@ fn info_clients(ctx: &mut Ctx<'_>, text: &mut String) {
 }
 
 fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
-    let used = ctx.env.used_memory_bytes();
-    let peak = ctx.env.used_memory_peak_bytes().max(used);
-    let maxmemory = ctx
-        .server
-        .config
-        .get("maxmemory")
-        .and_then(|v| crate::config::parse_memory(&v))
-        .unwrap_or(0);
+    let dataset = ctx.server.keyspace.dataset_bytes();
+    let used = ctx.env.used_memory_bytes(dataset);
+    let peak = ctx.env.used_memory_peak_bytes(dataset).max(used);
+    let maxmemory = ctx.server.config.memory.maxmemory_bytes;
+    let not_counted = crate::evict::not_counted_bytes(ctx.server, ctx.env);
     let lua = ctx.server.scripts.lua_bytes() as u64;
     let scripts = ctx.server.scripts.bodies_bytes() as u64;
     let cached = ctx.server.scripts.len();
@@ -354,11 +351,9 @@ fn info_memory(ctx: &mut Ctx<'_>, text: &mut String) {
             ("maxmemory_human", human_bytes(maxmemory)),
             (
                 "maxmemory_policy",
-                ctx.server
-                    .config
-                    .get("maxmemory-policy")
-                    .unwrap_or_default(),
+                ctx.server.config.memory.policy.name().to_string(),
             ),
+            ("mem_not_counted_for_evict", not_counted.to_string()),
             ("mem_allocator", "libc".to_string()),
         ],
     );
@@ -535,7 +530,9 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
                 ctx.server.repl.stats.sync_partial_err.to_string(),
             ),
             ("expired_keys", stats.expired_keys.to_string()),
-            ("evicted_keys", "0".to_string()),
+            ("evicted_keys", stats.evicted_keys.to_string()),
+            // Clients are never evicted (no `maxmemory-clients`).
+            ("evicted_clients", "0".to_string()),
             ("keyspace_hits", stats.keyspace_hits.to_string()),
             ("keyspace_misses", stats.keyspace_misses.to_string()),
             (
@@ -754,7 +751,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
         // is written gets an fsync whatever the new policy says.
         ctx.server.aof.fsync_soon();
     }
+    let maxmemory_changed =
+        updated.memory.maxmemory_bytes != ctx.server.config.memory.maxmemory_bytes;
     let previous = std::mem::replace(&mut ctx.server.config, updated);
+    if maxmemory_changed {
+        crate::evict::maxmemory_lowered(ctx.server, ctx.env);
+    }
     if appendonly_changed {
         if let Err(error) = switch_appendonly(ctx) {
             if relisten.is_some() {

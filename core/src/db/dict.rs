@@ -316,6 +316,9 @@ pub struct Dict<V> {
     /// While positive, entries never move: no rehash step, no growth or
     /// shrink (a snapshot is walking the buckets in order).
     paused: u32,
+    /// Bytes a growth may take before it would put the node over
+    /// `maxmemory` (see [`Dict::set_growth_room`]).
+    growth_room_bytes: u64,
 }
 
 impl<V: Clone> Dict<V> {
@@ -327,7 +330,16 @@ impl<V: Clone> Dict<V> {
             rehash_index: None,
             seed,
             paused: 0,
+            growth_room_bytes: u64::MAX,
         }
+    }
+
+    /// Tells the dict how many bytes a new bucket table may take before
+    /// the node would be over `maxmemory`. A table no fuller than Redis's
+    /// HASHTABLE_MAX_LOAD_FACTOR (1.618 entries a bucket) then waits to
+    /// grow rather than force evictions (Redis's `dictExpandAllowed`).
+    pub fn set_growth_room(&mut self, bytes: u64) {
+        self.growth_room_bytes = bytes;
     }
 
     /// The number of entries.
@@ -517,6 +529,56 @@ impl<V: Clone> Dict<V> {
         let position = (random() % length) as usize;
         let entry = chain_entries(chain).nth(position)?;
         Some((&entry.key, &entry.value))
+    }
+
+    /// Up to `count` entries from consecutive buckets starting at a random
+    /// one, as Redis's `dictGetSomeKeys` samples keys for eviction: cheap,
+    /// not uniform, and possibly fewer than asked (it gives up after
+    /// `count * 10` buckets). While rehashing, both tables are read at
+    /// each index; buckets of the old table already moved are skipped.
+    pub fn some_entries(&self, count: usize, random: &mut dyn FnMut() -> u64) -> Vec<(&[u8], &V)> {
+        let count = count.min(self.len());
+        let mut found = Vec::with_capacity(count);
+        if count == 0 {
+            return found;
+        }
+        let live = self.live_table_count();
+        let mask = self.tables[..live]
+            .iter()
+            .map(Table::mask)
+            .max()
+            .unwrap_or(0);
+        let mut index = random() & mask;
+        let mut empty_run = 0;
+        let mut steps_left = count * 10;
+        while found.len() < count && steps_left > 0 {
+            steps_left -= 1;
+            for (at, table) in self.tables[..live].iter().enumerate() {
+                let moved =
+                    at == 0 && live == 2 && (index as usize) < self.rehash_index.unwrap_or(0);
+                if moved || index as usize >= table.size() {
+                    continue;
+                }
+                let chain = table.buckets.get(index as usize);
+                if chain.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        index = random() & mask;
+                        empty_run = 0;
+                    }
+                    continue;
+                }
+                empty_run = 0;
+                for entry in chain_entries(chain) {
+                    found.push((&*entry.key, &entry.value));
+                    if found.len() == count {
+                        return found;
+                    }
+                }
+            }
+            index = (index + 1) & mask;
+        }
+        found
     }
 
     /// A random entry chosen close to uniformly, like Redis's
@@ -719,6 +781,13 @@ impl<V: Clone> Dict<V> {
         if table.size() == 0 {
             self.resize_to(INITIAL_SIZE);
         } else if table.used >= table.size() && self.paused == 0 {
+            let new_table_bytes = (table.used + 1)
+                .checked_next_power_of_two()
+                .map_or(u64::MAX, |size| (size * mem::size_of::<Chain<V>>()) as u64);
+            let light = table.used * 1000 <= table.size() * 1618;
+            if light && new_table_bytes > self.growth_room_bytes {
+                return;
+            }
             self.resize_to(table.used + 1);
         }
     }
@@ -812,6 +881,7 @@ impl<V: Clone> Clone for Dict<V> {
             rehash_index: self.rehash_index,
             seed: self.seed,
             paused: 0,
+            growth_room_bytes: u64::MAX,
         }
     }
 }
@@ -899,6 +969,30 @@ mod tests {
                 return seen;
             }
         }
+    }
+
+    // Short of memory, a full table keeps its size until it holds 1.618
+    // entries a bucket, then grows whatever the memory (Redis's
+    // dictExpandAllowed); with room it grows at one entry a bucket.
+    #[test]
+    fn growth_waits_for_memory_up_to_the_max_load_factor() {
+        let mut dict = filled(64);
+        finish_rehashing(&mut dict);
+        assert_eq!(dict.table_sizes(), (64, 0));
+        dict.set_growth_room(100);
+        for number in 64..=103 {
+            dict.insert(key("k", number), number);
+            assert_eq!(dict.table_sizes(), (64, 0), "{number} entries");
+        }
+        dict.insert(key("k", 104), 104);
+        assert_eq!(dict.table_sizes(), (64, 128), "past 1.618, it grows");
+        for number in 0..=104 {
+            assert_eq!(dict.get(&key("k", number)), Some(&number));
+        }
+        let mut roomy = filled(64);
+        finish_rehashing(&mut roomy);
+        roomy.insert(key("k", 64), 64);
+        assert_eq!(roomy.table_sizes(), (64, 128));
     }
 
     #[test]

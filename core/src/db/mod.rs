@@ -6,6 +6,7 @@
 //! clock. Every change to a key is seen by `WATCH`: mutations go through
 //! methods that mark the clients watching the key, so no command can forget.
 
+pub mod access;
 pub mod dict;
 mod snapshot;
 pub mod value;
@@ -14,15 +15,41 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+pub use access::AccessClock;
 pub use dict::Dict;
 pub use snapshot::{DbSnapshot, SnapshotEntry, SnapshotSlice};
 pub use value::Value;
 
 use crate::env::ConnId;
 
+/// A key's value, with its access field (see [`access`]) and the bytes
+/// the dataset estimate charged for it ([`Db::dataset_bytes`]). The two
+/// fields fill what would otherwise be padding after the value: a key
+/// costs 8 bytes more than its value and hash-table entry alone.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub value: Value,
+    /// Redis's 24-bit `lru`: the last access, or an LFU counter.
+    pub access: u32,
+    charged: u32,
+}
+
+/// Bytes the dataset estimate charges a key beyond its own bytes and its
+/// value's: the hash-table entry and the slot (`MEMORY USAGE` counts the
+/// same).
+pub const KEY_OVERHEAD_BYTES: usize = 56;
+
+/// The bytes the dataset estimate charges for `key` holding `value`:
+/// deterministic, and computed in constant time (see
+/// `Value::estimated_bytes`).
+fn charge(key: &[u8], value: &Value) -> u32 {
+    let bytes = KEY_OVERHEAD_BYTES + key.len() + value.estimated_bytes();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
 /// One numbered database.
 pub struct Db {
-    entries: Dict<Value>,
+    entries: Dict<Slot>,
     expires: Dict<i64>,
     /// Keys some client WATCHes, with the watchers in WATCH order and
     /// whether the key was already expired when each watched it.
@@ -44,6 +71,19 @@ pub struct Db {
     /// a WATCH invalidation or an expired key, so the node looks at all of
     /// them only when there is something to drain.
     events_pending: Rc<Cell<bool>>,
+    /// Shared by every database of a keyspace: the clock and policy that
+    /// accesses record (see [`access`]).
+    clock: Rc<Cell<AccessClock>>,
+    /// Shared by every database of a keyspace: bytes left under
+    /// `maxmemory` (`u64::MAX` without a limit), which the hash tables
+    /// consult before they grow (see `Dict::set_growth_room`).
+    memory_room: Rc<Cell<u64>>,
+    /// The sum of what each key is charged (see [`charge`]).
+    dataset_bytes: u64,
+    /// Keys handed out to be changed in place since their charge was last
+    /// measured, back to back; `resized_ends` marks where each ends.
+    resized: Vec<u8>,
+    resized_ends: Vec<usize>,
 }
 
 /// What a key past its time is.
@@ -66,7 +106,12 @@ pub const ACTIVE_EXPIRE_KEYS_PER_LOOP: usize = 20;
 pub const ACTIVE_EXPIRE_LOOPS_MAX: usize = 16;
 
 impl Db {
-    fn new(seed: (u64, u64), events_pending: Rc<Cell<bool>>) -> Self {
+    fn new(
+        seed: (u64, u64),
+        events_pending: Rc<Cell<bool>>,
+        clock: Rc<Cell<AccessClock>>,
+        memory_room: Rc<Cell<u64>>,
+    ) -> Self {
         Db {
             entries: Dict::new(seed),
             expires: Dict::new((seed.1, seed.0)),
@@ -78,7 +123,99 @@ impl Db {
             snapshot: None,
             expiry: Expiry::Delete,
             events_pending,
+            clock,
+            memory_room,
+            dataset_bytes: 0,
+            resized: Vec::new(),
+            resized_ends: Vec::new(),
         }
+    }
+
+    /// A new slot for `value`, charged and stamped as created now.
+    fn new_slot(&mut self, key: &[u8], value: Value) -> Slot {
+        let charged = charge(key, &value);
+        self.dataset_bytes += u64::from(charged);
+        Slot {
+            value,
+            access: self.clock.get().new_field(),
+            charged,
+        }
+    }
+
+    /// Takes a removed slot's charge off the estimate.
+    fn discharge(&mut self, slot: &Slot) {
+        self.dataset_bytes -= u64::from(slot.charged);
+    }
+
+    /// Notes that `key`'s value may change size before it is measured
+    /// again (see [`Db::settle_sizes`]).
+    fn mark_resized(&mut self, key: &[u8]) {
+        self.resized.extend_from_slice(key);
+        self.resized_ends.push(self.resized.len());
+        self.events_pending.set(true);
+    }
+
+    /// Measures again the keys changed in place since the last call, so
+    /// that [`Db::dataset_bytes`] is exact for the estimate.
+    pub fn settle_sizes(&mut self) {
+        let mut start = 0;
+        for at in 0..self.resized_ends.len() {
+            let end = self.resized_ends[at];
+            let key = &self.resized[start..end];
+            if let Some(slot) = self.entries.get_mut(key) {
+                let charged = charge(key, &slot.value);
+                self.dataset_bytes =
+                    self.dataset_bytes - u64::from(slot.charged) + u64::from(charged);
+                slot.charged = charged;
+            }
+            start = end;
+        }
+        self.resized.clear();
+        self.resized_ends.clear();
+    }
+
+    /// A deterministic estimate of this database's size in bytes: each
+    /// key, its value (see `Value::estimated_bytes`) and their overhead.
+    /// The simulator reports it as `used_memory`; the server measures its
+    /// allocator instead. Exact for the estimate once
+    /// [`Db::settle_sizes`] ran (after every command).
+    pub fn dataset_bytes(&self) -> u64 {
+        self.dataset_bytes
+    }
+
+    /// The clock and policy accesses record now.
+    pub fn access_clock(&self) -> AccessClock {
+        self.clock.get()
+    }
+
+    /// The slot of `key`, its access recorded (Redis's `lookupKey`
+    /// without LOOKUP_NOTOUCH): every lookup through [`Db::get`] (TOUCH's
+    /// too) and [`Db::get_mut`]. Expiry is the caller's business.
+    fn accessed_slot(&mut self, key: &[u8]) -> Option<&mut Slot> {
+        let mut clock = self.clock.get();
+        let slot = self.entries.get_mut(key)?;
+        slot.access = clock.touched(slot.access);
+        if clock.lfu {
+            // The LFU coin moved on.
+            self.clock.set(clock);
+        }
+        Some(slot)
+    }
+
+    /// Sets the access field of a stored key (RESTORE IDLETIME or FREQ).
+    pub fn set_access(&mut self, key: &[u8], field: u32) {
+        if let Some(slot) = self.entries.get_mut(key) {
+            slot.access = field;
+        }
+    }
+
+    /// The access field of a live key, without touching it (OBJECT
+    /// IDLETIME and FREQ).
+    pub fn access_of(&mut self, key: &[u8], now_ms: i64) -> Option<u32> {
+        if self.hidden(key, now_ms) {
+            return None;
+        }
+        self.entries.get(key).map(|slot| slot.access)
     }
 
     pub fn len(&self) -> usize {
@@ -112,7 +249,9 @@ impl Db {
             return true;
         }
         self.preserve_for_snapshot(key);
-        self.entries.remove(key);
+        if let Some((_, slot)) = self.entries.remove(key) {
+            self.discharge(&slot);
+        }
         self.expires.remove(key);
         self.expired_keys.push(key.to_vec());
         self.events_pending.set(true);
@@ -129,24 +268,37 @@ impl Db {
         true
     }
 
-    /// The live value under `key`.
+    /// The live value under `key`; records the access (Redis's
+    /// `lookupKey`).
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
         if self.hidden(key, now_ms) {
             return None;
         }
-        self.entries.get(key)
+        self.accessed_slot(key).map(|slot| &slot.value)
+    }
+
+    /// The live value under `key`, without recording an access (Redis's
+    /// LOOKUP_NOTOUCH: TYPE, EXISTS, TTL, OBJECT, and a command's second
+    /// look at a key it already looked up).
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        if self.hidden(key, now_ms) {
+            return None;
+        }
+        self.entries.get(key).map(|slot| &slot.value)
     }
 
     /// The live value under `key`, to be changed in place. Counts as a
-    /// change for WATCH.
+    /// change for WATCH, and as an access.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
         if self.hidden(key, now_ms) {
             return None;
         }
-        if self.entries.contains_key(key) {
-            self.touch(key);
+        if !self.entries.contains_key(key) {
+            return None;
         }
-        self.entries.get_mut(key)
+        self.touch(key);
+        self.mark_resized(key);
+        self.accessed_slot(key).map(|slot| &mut slot.value)
     }
 
     /// The live value under `key`, for a change no client can see but in
@@ -157,10 +309,12 @@ impl Db {
         if self.hidden(key, now_ms) {
             return None;
         }
-        if self.entries.contains_key(key) {
-            self.preserve_for_snapshot(key);
+        if !self.entries.contains_key(key) {
+            return None;
         }
-        self.entries.get_mut(key)
+        self.preserve_for_snapshot(key);
+        self.mark_resized(key);
+        self.entries.get_mut(key).map(|slot| &mut slot.value)
     }
 
     /// Whether `key` holds a live value, without touching it.
@@ -175,13 +329,27 @@ impl Db {
         self.set_keep_ttl(key, value);
     }
 
-    /// Sets `key`, keeping the time to live of a live previous value.
+    /// Sets `key`, keeping the time to live of a live previous value. A
+    /// replaced value's access field is kept under LFU (Redis's
+    /// `dbSetValue`) and stamped now otherwise.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
         self.touch(key);
+        let clock = self.clock.get();
+        let charged = charge(key, &value);
         match self.entries.get_mut(key) {
-            Some(slot) => *slot = value,
+            Some(slot) => {
+                self.dataset_bytes =
+                    self.dataset_bytes - u64::from(slot.charged) + u64::from(charged);
+                slot.value = value;
+                slot.charged = charged;
+                if !clock.lfu {
+                    slot.access = clock.new_field();
+                }
+            }
             None => {
-                self.entries.insert(key.to_vec(), value);
+                let slot = self.new_slot(key, value);
+                self.entries.set_growth_room(self.memory_room.get());
+                self.entries.insert(key.to_vec(), slot);
             }
         }
     }
@@ -199,9 +367,10 @@ impl Db {
             return None;
         }
         self.touch(key);
-        let (_, value) = self.entries.remove(key)?;
+        let (_, slot) = self.entries.remove(key)?;
+        self.discharge(&slot);
         self.expires.remove(key);
-        Some(value)
+        Some(slot.value)
     }
 
     /// Removes `key` with its expiry and returns both, for RENAME and MOVE.
@@ -215,6 +384,7 @@ impl Db {
         self.set(key, value);
         // `set` touched the key, so a snapshot has its old version.
         if let Some(at) = expire_at_ms {
+            self.expires.set_growth_room(self.memory_room.get());
             self.expires.insert(key.to_vec(), at);
         }
     }
@@ -235,18 +405,25 @@ impl Db {
         expire_at_ms: Option<i64>,
     ) -> Result<(), Vec<u8>> {
         debug_assert!(self.snapshot.is_none());
+        let slot = Slot {
+            charged: charge(&key, &value),
+            access: self.clock.get().new_field(),
+            value,
+        };
+        let charged = u64::from(slot.charged);
         let key = match expire_at_ms {
             Some(at) => {
                 let copy = key.clone();
-                self.entries
-                    .try_insert(key, value)
-                    .map_err(|(key, _)| key)?;
+                self.entries.try_insert(key, slot).map_err(|(key, _)| key)?;
                 self.expires.insert(copy, at);
+                self.dataset_bytes += charged;
                 return Ok(());
             }
             None => key,
         };
-        self.entries.try_insert(key, value).map_err(|(key, _)| key)
+        self.entries.try_insert(key, slot).map_err(|(key, _)| key)?;
+        self.dataset_bytes += charged;
+        Ok(())
     }
 
     /// The absolute expiry of a live key, in wall-clock milliseconds.
@@ -265,6 +442,7 @@ impl Db {
         match self.expires.get_mut(key) {
             Some(slot) => *slot = at_ms,
             None => {
+                self.expires.set_growth_room(self.memory_room.get());
                 self.expires.insert(key.to_vec(), at_ms);
             }
         }
@@ -288,6 +466,9 @@ impl Db {
             self.entries.clear();
             self.expires.clear();
         }
+        self.dataset_bytes = 0;
+        self.resized.clear();
+        self.resized_ends.clear();
         removed
     }
 
@@ -296,17 +477,88 @@ impl Db {
     pub fn entries_with_expiry(&self) -> impl Iterator<Item = (&[u8], &Value, Option<i64>)> {
         self.entries
             .iter()
-            .map(|(key, value)| (key, value, self.expires.get(key).copied()))
+            .map(|(key, slot)| (key, &slot.value, self.expires.get(key).copied()))
     }
 
     /// Visits every key; order is deterministic for a given hash seed.
     pub fn keys(&self) -> impl Iterator<Item = (&[u8], &Value)> {
-        self.entries.iter()
+        self.entries.iter().map(|(key, slot)| (key, &slot.value))
     }
 
     /// One SCAN step over the keys (dead keys included; callers filter).
-    pub fn scan(&self, cursor: u64, visit: impl FnMut(&[u8], &Value)) -> u64 {
-        self.entries.scan(cursor, visit)
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &Value)) -> u64 {
+        self.entries
+            .scan(cursor, |key, slot| visit(key, &slot.value))
+    }
+
+    /// Up to `count` keys for eviction to weigh, sampled as Redis's
+    /// `dictGetSomeKeys` does from every key or, `volatile`, from those
+    /// with a time to live: each with its access field and expiry.
+    pub fn sample_for_eviction(
+        &self,
+        volatile: bool,
+        count: usize,
+        random: &mut dyn FnMut() -> u64,
+    ) -> Vec<(Vec<u8>, u32, Option<i64>)> {
+        if volatile {
+            self.expires
+                .some_entries(count, random)
+                .into_iter()
+                .filter_map(|(key, &at)| {
+                    let slot = self.entries.get(key)?;
+                    Some((key.to_vec(), slot.access, Some(at)))
+                })
+                .collect()
+        } else {
+            self.entries
+                .some_entries(count, random)
+                .into_iter()
+                .map(|(key, slot)| (key.to_vec(), slot.access, self.expires.get(key).copied()))
+                .collect()
+        }
+    }
+
+    /// Whether `key` is stored, live or past its time.
+    pub fn contains_raw(&self, key: &[u8]) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// The expiry stored for `key`, live or past.
+    pub fn expire_at_raw(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    /// Whether eviction has anything to take here.
+    pub fn has_candidates(&self, volatile: bool) -> bool {
+        if volatile {
+            !self.expires.is_empty()
+        } else {
+            !self.entries.is_empty()
+        }
+    }
+
+    /// Evicts `key` (whether or not its time has passed): WATCH and
+    /// blocked clients see it go. True if it was there.
+    pub fn evict(&mut self, key: &[u8]) -> bool {
+        self.delete(key).is_some()
+    }
+
+    /// A random key, for the random policies (`volatile`: one with a time
+    /// to live).
+    pub fn random_for_eviction(
+        &self,
+        volatile: bool,
+        random: &mut dyn FnMut() -> u64,
+    ) -> Option<Vec<u8>> {
+        if volatile {
+            self.expires
+                .random_entry(random)
+                .map(|(key, _)| key.to_vec())
+        } else {
+            self.entries
+                .random_entry(random)
+                .map(|(key, _)| key.to_vec())
+        }
     }
 
     /// A random live key, trying a bounded number of samples the way Redis's
@@ -459,6 +711,8 @@ pub struct Keyspace {
     /// it (see `script::function`).
     pub functions: BTreeMap<String, Vec<u8>>,
     events_pending: Rc<Cell<bool>>,
+    clock: Rc<Cell<AccessClock>>,
+    memory_room: Rc<Cell<u64>>,
 }
 
 impl Keyspace {
@@ -466,11 +720,15 @@ impl Keyspace {
     /// seed, the server draws it at start.
     pub fn new(databases: usize, seed: (u64, u64)) -> Self {
         let events_pending = Rc::new(Cell::new(false));
+        let clock = Rc::new(Cell::new(AccessClock::default()));
+        let memory_room = Rc::new(Cell::new(u64::MAX));
         let dbs = (0..databases)
             .map(|i| {
                 Db::new(
                     (seed.0 ^ i as u64, seed.1.wrapping_add(i as u64)),
                     events_pending.clone(),
+                    clock.clone(),
+                    memory_room.clone(),
                 )
             })
             .collect();
@@ -478,7 +736,29 @@ impl Keyspace {
             dbs,
             functions: BTreeMap::new(),
             events_pending,
+            clock,
+            memory_room,
         }
+    }
+
+    /// Bytes left under `maxmemory` for the command about to run
+    /// (`u64::MAX`: no limit); the hash tables wait to grow past it.
+    pub fn set_memory_room(&self, bytes: u64) {
+        self.memory_room.set(bytes);
+    }
+
+    /// Sets the clock and policy that accesses record from now on.
+    pub fn set_access_clock(&self, clock: AccessClock) {
+        self.clock.set(clock);
+    }
+
+    pub fn access_clock(&self) -> AccessClock {
+        self.clock.get()
+    }
+
+    /// The dataset estimate of every database (see [`Db::dataset_bytes`]).
+    pub fn dataset_bytes(&self) -> u64 {
+        self.dbs.iter().map(Db::dataset_bytes).sum()
     }
 
     /// Whether any database recorded a WATCH invalidation or an expired key
@@ -502,12 +782,15 @@ impl Keyspace {
         }
         self.dbs[a].touch_all_existing();
         self.dbs[b].touch_all_existing();
+        self.dbs[a].settle_sizes();
+        self.dbs[b].settle_sizes();
         let (low, high) = (a.min(b), a.max(b));
         let (left, right) = self.dbs.split_at_mut(high);
         let (first, second) = (&mut left[low], &mut right[0]);
         std::mem::swap(&mut first.entries, &mut second.entries);
         std::mem::swap(&mut first.expires, &mut second.expires);
         std::mem::swap(&mut first.snapshot, &mut second.snapshot);
+        std::mem::swap(&mut first.dataset_bytes, &mut second.dataset_bytes);
         first.touch_all_existing();
         second.touch_all_existing();
     }

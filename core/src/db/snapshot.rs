@@ -13,7 +13,7 @@
 //! extra memory is the copies and marks of keys written during the
 //! snapshot, nothing more.
 
-use super::{Db, Dict, Keyspace, Value};
+use super::{Db, Dict, Keyspace, Slot, Value};
 
 /// One entry of a snapshot: key, value, absolute expiry.
 pub type SnapshotEntry = (Vec<u8>, Value, Option<i64>);
@@ -33,7 +33,7 @@ pub struct DbSnapshot {
     /// Old versions copied before a change, waiting to be emitted.
     copied: Vec<SnapshotEntry>,
     /// The tables as FLUSHDB left them, when it emptied the database.
-    detached: Option<(Dict<Value>, Dict<i64>)>,
+    detached: Option<(Dict<Slot>, Dict<i64>)>,
 }
 
 impl DbSnapshot {
@@ -88,7 +88,7 @@ impl Db {
                 let value = self
                     .entries
                     .get(key)
-                    .cloned()
+                    .map(|slot| slot.value.clone())
                     .expect("position found the key");
                 let expire = self.expires.get(key).copied();
                 snapshot.copied.push((key.to_vec(), value, expire));
@@ -145,10 +145,10 @@ impl Db {
                 snapshot.next = (table + 1, 0);
                 continue;
             }
-            for (key, value) in entries.bucket(table, bucket) {
+            for (key, slot) in entries.bucket(table, bucket) {
                 if !snapshot.handled.contains_key(key) {
-                    weight += value.weight();
-                    out.push((key.to_vec(), value.clone(), expires.get(key).copied()));
+                    weight += slot.value.weight();
+                    out.push((key.to_vec(), slot.value.clone(), expires.get(key).copied()));
                 }
             }
             snapshot.next = (table, bucket + 1);

@@ -531,7 +531,7 @@ impl Aof {
         ensure_dir(env, &dir)?;
         let base_seq = self.manifest.next_base_seq();
         let temp = join(&dir, &format!("temp-rewriteaof-{base_seq}.aof"));
-        let encoding = base_encoding(env, config);
+        let encoding = base_encoding(env, config, keyspace.dataset_bytes());
         let job = Job::start(env, keyspace, &temp, encoding)?;
         let job = job.run_to_end(env, keyspace)?;
         let incr_seq = self.manifest.next_incr_seq();
@@ -809,12 +809,12 @@ fn preamble(config: &Config) -> bool {
 }
 
 /// How a BASE is written under this configuration.
-pub fn base_encoding(env: &mut dyn Env, config: &Config) -> Encoding {
+pub fn base_encoding(env: &mut dyn Env, config: &Config, dataset_bytes: u64) -> Encoding {
     if preamble(config) {
         Encoding::Rdb {
             compress: config.rdbcompression,
             checksum: true,
-            aux: rdb_aux(env, true),
+            aux: rdb_aux(env, true, dataset_bytes),
         }
     } else {
         Encoding::Resp
@@ -822,7 +822,7 @@ pub fn base_encoding(env: &mut dyn Env, config: &Config) -> Encoding {
 }
 
 /// The AUX fields Redis 7.0 writes at the top of a dump.
-pub fn rdb_aux(env: &mut dyn Env, aof_base: bool) -> Vec<(String, Vec<u8>)> {
+pub fn rdb_aux(env: &mut dyn Env, aof_base: bool, dataset_bytes: u64) -> Vec<(String, Vec<u8>)> {
     vec![
         (
             "redis-ver".to_string(),
@@ -835,7 +835,9 @@ pub fn rdb_aux(env: &mut dyn Env, aof_base: bool) -> Vec<(String, Vec<u8>)> {
         ),
         (
             "used-mem".to_string(),
-            env.used_memory_bytes().to_string().into_bytes(),
+            env.used_memory_bytes(dataset_bytes)
+                .to_string()
+                .into_bytes(),
         ),
         (
             "aof-base".to_string(),

@@ -115,7 +115,7 @@ impl Server {
             &aof_dir(&self.config),
             &format!("temp-rewriteaof-bg-{}.aof", env.process_id()),
         );
-        let encoding = base_encoding(env, &self.config);
+        let encoding = base_encoding(env, &self.config, self.keyspace.dataset_bytes());
         let job = Job::start(env, &mut self.keyspace, &temp, encoding)?;
         self.background.job = Some((
             JobKind::Rewrite {

@@ -297,7 +297,7 @@ impl Server {
     /// there is one, so a replica restarted from it can continue with its
     /// master partially.
     pub fn dump_aux(&self, env: &mut dyn Env) -> Vec<(String, Vec<u8>)> {
-        let mut aux = rdb_aux(env, false);
+        let mut aux = rdb_aux(env, false, self.keyspace.dataset_bytes());
         let stream_db = match &self.repl.link {
             Some(link) => link
                 .conn

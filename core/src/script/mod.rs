@@ -159,6 +159,8 @@ struct RunLimits {
     caller_is_master: bool,
     /// Functions loaded when it started (FUNCTION STATS while busy).
     functions_loaded: usize,
+    /// Declared `allow-oom`: writes run even over `maxmemory`.
+    allow_oom: bool,
 }
 
 /// The running script's hold on the server, for `redis.call`.
@@ -861,10 +863,15 @@ fn prepare(
             }
         }
     }
+    let over_memory = server.out_of_memory && server.config.memory.maxmemory_bytes > 0;
+    if !flags.compat && over_memory && !flags.allow_oom && !flags.no_writes {
+        return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
+    }
     Ok(RunLimits {
         read_only: read_only_call || (!flags.compat && flags.no_writes),
         caller_is_master,
         functions_loaded: 0,
+        allow_oom: !flags.compat && flags.allow_oom,
     })
 }
 
@@ -1129,6 +1136,11 @@ impl Run<'_, '_> {
             if let Some(refusal) = self.ctx.server.min_replicas_refusal(now) {
                 return Some(refusal.to_string());
             }
+        }
+        let server = &*self.ctx.server;
+        let over_memory = server.out_of_memory && server.config.memory.maxmemory_bytes > 0;
+        if over_memory && !self.limits.allow_oom && spec.flags & flag::DENYOOM != 0 {
+            return Some(crate::evict::ERR_OOM.to_string());
         }
         None
     }

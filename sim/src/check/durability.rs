@@ -153,8 +153,11 @@ impl UnitBuilder<'_> {
         // The AOF was off at some point since the current unit began.
         let mut off_in_unit = !aof_on;
         for record in trace {
-            if let TraceEvent::Expired { conn: None, .. } = record.event {
-                // Active expiry: its own unit, which no reply waits for.
+            if let TraceEvent::Expired { conn: None, .. } | TraceEvent::Evicted { .. } =
+                record.event
+            {
+                // Active expiry, and eviction: its own unit, which no
+                // reply waits for.
                 let before = self.model.take_changes();
                 if !before.is_empty() {
                     units.push(self.unit(before, None, off_in_unit));

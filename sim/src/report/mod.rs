@@ -42,6 +42,9 @@ pub struct Report {
     pub events_processed: u64,
     pub commands_executed: u64,
     pub expirations: u64,
+    /// Keys evicted for `maxmemory` (a scenario that sets it); reported
+    /// only when some were.
+    pub evictions: u64,
     pub connections: u64,
     pub verdicts: Vec<Verdict>,
     /// Names of the checkers the scenario requires to pass.
@@ -197,6 +200,9 @@ impl Report {
         let _ = writeln!(out, "  connections: {}", self.connections);
         let _ = writeln!(out, "  commands_executed: {}", self.commands_executed);
         let _ = writeln!(out, "  keys_expired: {}", self.expirations);
+        if self.evictions > 0 {
+            let _ = writeln!(out, "  keys_evicted: {}", self.evictions);
+        }
         if let Some(bound) = &self.stopped_by {
             let _ = writeln!(out, "  stopped_by: {bound}");
         }

@@ -69,6 +69,7 @@ impl Simulation {
         };
         let commands_executed = count(|e| matches!(e, TraceEvent::Executed { .. }));
         let expirations = count(|e| matches!(e, TraceEvent::Expired { .. }));
+        let evictions = count(|e| matches!(e, TraceEvent::Evicted { .. }));
         let (verdicts, checkers_off) = self.verdicts(&client_totals);
         let faults = self.fault_tallies(&disk_counts);
         let required_checkers = self.options.expect.checkers.clone();
@@ -87,6 +88,7 @@ impl Simulation {
             events_processed: self.events_processed,
             commands_executed,
             expirations,
+            evictions,
             connections: self.connections.len() as u64,
             verdicts,
             required_checkers,

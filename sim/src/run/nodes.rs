@@ -758,7 +758,7 @@ impl Simulation {
             | TraceEvent::Rejected { conn, .. }
             | TraceEvent::Connected { conn }
             | TraceEvent::Disconnected { conn } => !peer(conn),
-            TraceEvent::Expired { .. } => true,
+            TraceEvent::Expired { .. } | TraceEvent::Evicted { .. } => true,
         });
     }
 

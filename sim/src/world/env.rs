@@ -28,8 +28,11 @@ pub enum NetAction {
     Connect { conn: ConnId, addr: String },
 }
 
-/// The fixed `used_memory` the node reports: the simulator measures no real
-/// allocation, so the figure must not depend on the machine.
+/// The `used_memory` of a node without data: the simulator measures no
+/// real allocation, so the figure must not depend on the machine. A node
+/// reports this plus core's deterministic estimate of its dataset
+/// (`Keyspace::dataset_bytes`), so `maxmemory` and eviction replay from
+/// the seed.
 pub const USED_MEMORY_BYTES: u64 = 1_048_576;
 /// The fixed process id the node reports.
 pub const PROCESS_ID: u32 = 4242;
@@ -213,8 +216,8 @@ impl Random for SimEnv {
 }
 
 impl Host for SimEnv {
-    fn used_memory_bytes(&self) -> u64 {
-        USED_MEMORY_BYTES
+    fn used_memory_bytes(&self, dataset_bytes: u64) -> u64 {
+        USED_MEMORY_BYTES + dataset_bytes
     }
 
     fn process_id(&self) -> u32 {

@@ -32,6 +32,11 @@ pub enum TraceEvent {
         /// active expiry.
         conn: Option<ConnId>,
     },
+    /// A key evicted for `maxmemory`, before the command that ran next.
+    Evicted {
+        db: usize,
+        key: Vec<u8>,
+    },
     Connected {
         conn: ConnId,
     },
@@ -77,6 +82,10 @@ impl TraceEvent {
                 key: key.to_vec(),
                 conn,
             },
+            Trace::Evicted { db, key } => TraceEvent::Evicted {
+                db,
+                key: key.to_vec(),
+            },
             Trace::Connected { conn } => TraceEvent::Connected { conn },
             Trace::Disconnected { conn } => TraceEvent::Disconnected { conn },
         }
@@ -92,6 +101,7 @@ mod tag {
     pub const LOG: u8 = 5;
     pub const REJECTED: u8 = 6;
     pub const AFTER_BLOCK: u8 = 7;
+    pub const EVICTED: u8 = 8;
 }
 
 /// Folds a core event, at `monotonic_ms`, into `hasher`.
@@ -135,6 +145,11 @@ pub fn hash_event(hasher: &mut TraceHasher, monotonic_ms: u64, event: &Trace<'_>
             hasher.u64(db as u64);
             hasher.bytes(key);
             hasher.u64(conn.map_or(0, |conn| conn + 1));
+        }
+        Trace::Evicted { db, key } => {
+            hasher.u8(tag::EVICTED);
+            hasher.u64(db as u64);
+            hasher.bytes(key);
         }
         Trace::Connected { conn } => {
             hasher.u8(tag::CONNECTED);

@@ -169,6 +169,33 @@ impl Value {
         }
     }
 
+    /// The bytes the dataset estimate charges for this value, in constant
+    /// time: a string's length, a compact encoding's exact size, and a
+    /// fixed cost per element of a large one (the simulator's
+    /// `used_memory`, which must not depend on the machine).
+    pub fn estimated_bytes(&self) -> usize {
+        /// Bytes per element of a large collection, and of a list.
+        const LIST_ELEMENT_BYTES: usize = 16;
+        const TABLE_ELEMENT_BYTES: usize = 64;
+        const SORTED_ELEMENT_BYTES: usize = 96;
+        match self {
+            Value::String(bytes) => bytes.len(),
+            Value::List(list) => list.len() * LIST_ELEMENT_BYTES,
+            Value::Hash(hash) => match hash.as_listpack() {
+                Some(listpack) => listpack.byte_len(),
+                None => hash.len() * TABLE_ELEMENT_BYTES,
+            },
+            Value::Set(set) => match set.as_intset() {
+                Some(intset) => intset.byte_len(),
+                None => set.len() * TABLE_ELEMENT_BYTES,
+            },
+            Value::ZSet(zset) => match zset.as_listpack() {
+                Some(listpack) => listpack.byte_len(),
+                None => zset.len() * SORTED_ELEMENT_BYTES,
+            },
+        }
+    }
+
     /// Elements (fields, members) in a collection, 1 for a string: the
     /// unit a snapshot's slice budget counts.
     pub fn weight(&self) -> usize {

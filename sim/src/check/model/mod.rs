@@ -225,6 +225,7 @@ impl Model {
                 self.executed(*conn, *db, argv, reply, *in_transaction, record.wall_ms)
             }
             TraceEvent::Expired { db, key, .. } => self.expired(*db, key, record.wall_ms),
+            TraceEvent::Evicted { db, key } => self.evicted(*db, key),
             // Answered without running: nothing changes in the dataset. A
             // refused EXEC ends its transaction.
             TraceEvent::Rejected { conn, argv, reply } => {
@@ -269,6 +270,23 @@ impl Model {
                 String::from_utf8_lossy(key)
             )),
         }
+    }
+
+    /// A key evicted for `maxmemory`: gone, whatever its expiry.
+    fn evicted(&mut self, db: usize, key: &[u8]) {
+        if self.stored(db, key).is_none() {
+            self.verdict.violation(format!(
+                "key {:?} evicted but does not exist",
+                String::from_utf8_lossy(key)
+            ));
+            return;
+        }
+        self.journal_before(db, key);
+        self.data.entry(db).or_default().remove(key);
+        self.versions
+            .entry((db, key.to_vec()))
+            .or_default()
+            .expiries += 1;
     }
 
     fn executed(
