@@ -1124,6 +1124,32 @@ fn canonical(name: &str) -> String {
     }
 }
 
+/// Directives Redis 7.0 takes only at start-up (`IMMUTABLE_CONFIG`) among
+/// those kept as text here; CONFIG SET refuses them.
+const IMMUTABLE_PASSIVE: &[&str] = &[
+    "replicaof",
+    "slaveof",
+    "daemonize",
+    "pidfile",
+    "unixsocket",
+    "unixsocketperm",
+    "supervised",
+    "syslog-enabled",
+    "syslog-ident",
+    "syslog-facility",
+    "always-show-logo",
+    "io-threads",
+    "io-threads-do-reads",
+    "enable-protected-configs",
+    "enable-debug-command",
+    "enable-module-command",
+    "aclfile",
+    "tcp-backlog",
+    "cluster-enabled",
+    "cluster-config-file",
+    "logfile",
+];
+
 impl Config {
     /// Sets one directive from its text value, as `CONFIG SET` does.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SetError> {
@@ -1144,6 +1170,9 @@ impl Config {
                 return Err(SetError("can't set immutable config".to_string()));
             }
             return (directive.set)(self, value);
+        }
+        if at_runtime && IMMUTABLE_PASSIVE.contains(&name.as_str()) {
+            return Err(SetError("can't set immutable config".to_string()));
         }
         match self.passive.keys().find(|k| **k == name) {
             Some(&key) => {

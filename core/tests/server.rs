@@ -96,6 +96,19 @@ fn config_get_and_set() {
         t.cmd(c, &["CONFIG", "SET", "databases", "4"]),
         "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"
     );
+    // The start-up-only directives Redis 7.0 refuses the same way.
+    for (name, value) in [
+        ("replicaof", "x"),
+        ("daemonize", "yes"),
+        ("pidfile", "/tmp/p"),
+        ("logfile", "x"),
+        ("enable-debug-command", "yes"),
+    ] {
+        assert_eq!(
+            t.cmd(c, &["CONFIG", "SET", name, value]),
+            format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config\r\n")
+        );
+    }
     assert_eq!(t.cmd(c, &["CONFIG", "SET", "maxmemory", "1gb"]), "+OK\r\n");
     assert_eq!(
         t.cmd(c, &["CONFIG", "GET", "maxmemory"]),

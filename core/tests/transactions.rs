@@ -151,3 +151,27 @@ fn unwatch_is_queued_in_multi() {
     assert_eq!(t.cmd(c, &["UNWATCH"]), "+QUEUED\r\n");
     assert_eq!(t.cmd(c, &["EXEC"]), "*1\r\n+OK\r\n");
 }
+
+// EXEC with extra words inside MULTI discards the transaction with
+// EXECABORT; DISCARD with extra words dooms it, as Redis does.
+#[test]
+fn exec_and_discard_with_extra_words() {
+    let (mut t, c) = TestNode::with_client();
+    assert_eq!(t.cmd(c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["SET", "a", "1"]), "+QUEUED\r\n");
+    assert_eq!(
+        t.cmd(c, &["EXEC", "x"]),
+        "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n"
+    );
+    assert_eq!(t.cmd(c, &["EXEC"]), "-ERR EXEC without MULTI\r\n");
+    assert_eq!(t.cmd(c, &["GET", "a"]), "$-1\r\n");
+    assert_eq!(t.cmd(c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(c, &["DISCARD", "y"]),
+        "-ERR wrong number of arguments for 'discard' command\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+}

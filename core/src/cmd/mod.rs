@@ -870,6 +870,16 @@ fn dispatch(
             .map(|r| r.spec.flags & flag::NO_MULTI_QUEUE == 0);
         if !matches!(queue_time, Ok(false)) {
             match resolved {
+                Err(error) if argv[0].eq_ignore_ascii_case(b"exec") => {
+                    // EXEC with extra words ends the transaction, as
+                    // Redis's `execCommandAbort` does.
+                    client.multi = None;
+                    server.unwatch_all(client);
+                    client.out.error(&format!(
+                        "EXECABORT Transaction discarded because of: {}",
+                        error.strip_prefix("ERR ").unwrap_or(&error)
+                    ));
+                }
                 Err(error) => {
                     multi.aborted = true;
                     client.out.error(&error);
