@@ -33,6 +33,7 @@ use sha1::{Digest, Sha1};
 
 use crate::cmd::{self, flag, Ctx, Error, Outcome};
 use crate::env::LogLevel;
+use crate::planted::{self, PlantedBug};
 use crate::resp::{split_args, Out, Protocol};
 
 use libs::{format_g, Rand48, RAND48_MAX};
@@ -753,6 +754,9 @@ fn run(
     });
     let protocol = state.into_inner().protocol;
     ctx.server.in_exec = was_in_exec;
+    if planted::active(&ctx.server.config, PlantedBug::ScriptEffectsNotWrapped) {
+        ctx.server.unwrapped_unit = true;
+    }
     ctx.client.db = caller_db;
     match outcome {
         Ok((true, value)) => {

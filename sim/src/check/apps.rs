@@ -21,8 +21,9 @@
 //!   contract did not owe it;
 //! * **the lock** (`lock:`): the guarded counter equals the number of
 //!   entries in its log and entry i records value i+1 (no increment torn
-//!   from its record, no two holders' read-modify-writes interleaved);
-//!   fences never go back along the log; the fences 1..=`lock:fence` each
+//!   from its record, no two holders' read-modify-writes interleaved),
+//!   and `lock:last` is its last entry; fences never go back along the
+//!   log; the fences 1..=`lock:fence` each
 //!   have one holder and no other does; each entry names its fence's
 //!   holder; a lock present is held by the last fence's holder;
 //! * **the rate limiter** (`rl:`): each window's log holds exactly
@@ -326,6 +327,7 @@ fn check_lock(keys: &Keys, found: &mut Vec<String>) -> bool {
             lock::HOLDERS_KEY,
             lock::COUNTER_KEY,
             lock::LOG_KEY,
+            lock::LAST_KEY,
         ];
         if !known.contains(&key.as_slice()) {
             found.push(format!("a lock key no application writes: {}", show(key)));
@@ -404,6 +406,18 @@ fn check_lock_keys(keys: &Keys, found: &mut Vec<String>) -> Result<(), String> {
                 holder.map_or("nobody".to_string(), |h| show(h))
             ));
         }
+    }
+    let last = match keys.get(lock::LAST_KEY).map(|entry| &entry.value) {
+        None => None,
+        Some(Data::String(text)) => Some(text),
+        Some(_) => return Err("lock:last is not a string".into()),
+    };
+    if last != log.back() {
+        found.push(format!(
+            "lock:last is {} but the log ends with {}",
+            last.map_or("nothing".to_string(), |l| show(l)),
+            log.back().map_or("nothing".to_string(), |l| show(l))
+        ));
     }
     if let Some(entry) = keys.get(lock::MUTEX_KEY) {
         let Data::String(token) = &entry.value else {

@@ -7,7 +7,8 @@
 //! * **the protected work**: the holder reads `lock:counter` with a plain
 //!   GET, then writes the value plus one with a script that checks it
 //!   still holds the lock (`GET lock:mutex` is its token) and, only then,
-//!   SETs the counter and RPUSHes `VALUE:FENCE:TOKEN` to `lock:log`;
+//!   SETs the counter, RPUSHes `VALUE:FENCE:TOKEN` to `lock:log` and SETs
+//!   the same entry in `lock:last`;
 //! * **extend**: a script that PEXPIREs the lock while it is the caller's;
 //! * **release**: redis-py's script, `if GET == token then DEL`.
 //!
@@ -20,7 +21,10 @@
 //! holds value i+1 (no increment torn from its record, no two holders'
 //! read-modify-writes interleaved), fences never go back along the log,
 //! every fence up to `lock:fence` has exactly one holder and each entry
-//! names the holder of its fence, and a lock present is its last fence's.
+//! names the holder of its fence, `lock:last` is the log's last entry, and
+//! a lock present is its last fence's. In runs with a reader on a replica
+//! ([`crate::run::reader`]), its MGETs include the lock's string keys, so
+//! a script applied in part on a replica shows there.
 
 use super::{request, AppNext, AppStats, LuaScript, THINK_MS_MAX};
 use crate::workload::resp::Reply;
@@ -32,6 +36,11 @@ pub const FENCE_KEY: &[u8] = b"lock:fence";
 pub const HOLDERS_KEY: &[u8] = b"lock:holders";
 pub const COUNTER_KEY: &[u8] = b"lock:counter";
 pub const LOG_KEY: &[u8] = b"lock:log";
+pub const LAST_KEY: &[u8] = b"lock:last";
+
+/// The lock's string keys, which the reader on a replica reads with the
+/// workload's: what one script writes must show whole there.
+pub const STRING_KEYS: [&[u8]; 4] = [MUTEX_KEY, FENCE_KEY, COUNTER_KEY, LAST_KEY];
 
 /// KEYS: mutex, fence, holders. ARGV: token, ttl ms. The new fence, or 0
 /// when the lock is taken.
@@ -44,14 +53,18 @@ pub const ACQUIRE: LuaScript = LuaScript::new(
      return fence\n",
 );
 
-/// KEYS: mutex, counter, log. ARGV: token, fence, value. 1 when written, 0
-/// when the lock is no longer the caller's.
+/// KEYS: mutex, counter, log, last. ARGV: token, fence, value. 1 when
+/// written, 0 when the lock is no longer the caller's. The log's last
+/// entry is also kept as a string, so that a reader's MGET of the counter
+/// and it sees the write whole or not at all.
 pub const WRITE: LuaScript = LuaScript::new(
     "if redis.call('get', KEYS[1]) ~= ARGV[1] then\n\
      \x20 return 0\n\
      end\n\
+     local entry = ARGV[3] .. ':' .. ARGV[2] .. ':' .. ARGV[1]\n\
      redis.call('set', KEYS[2], ARGV[3])\n\
-     redis.call('rpush', KEYS[3], ARGV[3] .. ':' .. ARGV[2] .. ':' .. ARGV[1])\n\
+     redis.call('rpush', KEYS[3], entry)\n\
+     redis.call('set', KEYS[4], entry)\n\
      return 1\n",
 );
 
@@ -201,7 +214,7 @@ impl Locker {
                 let fence = hold.map_or(0, |hold| hold.fence).to_string();
                 vec![WRITE.call(
                     eval,
-                    &[MUTEX_KEY, COUNTER_KEY, LOG_KEY],
+                    &[MUTEX_KEY, COUNTER_KEY, LOG_KEY, LAST_KEY],
                     &[token, fence.as_bytes(), value.to_string().as_bytes()],
                 )]
             }
