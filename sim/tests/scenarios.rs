@@ -246,6 +246,32 @@ fn apps() {
     assert!(count(" datasets checked") >= 3, "{line}");
 }
 
+/// The script-based lock and rate limiter: at this seed the node loses
+/// power and crashes, a torn AOF tail is cut, a replica is promoted, the
+/// clients' EVALSHA finds no script after each restart and falls back to
+/// EVAL; the invariants held on every recovered dataset.
+#[test]
+fn scripts() {
+    snapshot_at("scripts", 1, &["crash_power_loss", "aof_tails_truncated"]);
+    let text = report_of("scripts", 1).render();
+    let line = text
+        .lines()
+        .find(|line| line.contains("apps: pass"))
+        .expect("an apps line");
+    let count = |what: &str| count_before(line, what);
+    for what in [
+        " increments",
+        " found taken",
+        " released",
+        " admitted",
+        " limited",
+        " NOSCRIPT fallbacks",
+    ] {
+        assert!(count(what) > 0, "{what}: {line}");
+    }
+    assert!(count(" datasets checked") >= 3, "{line}");
+}
+
 /// Big collections, written over several snapshot steps while they
 /// change: this seed interrupts a rewrite with power loss.
 #[test]

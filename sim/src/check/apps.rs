@@ -665,10 +665,13 @@ pub fn check_apps(
             stats.jobs_done,
             "no worker finished a job",
         ),
+        // Acquired, not written under: a hold whose release the node
+        // refused is left to its time to live, which a clock jumping back
+        // stretches past the lockers' operations.
         (
             counts.lock,
-            stats.lock_increments,
-            "no locker wrote under the lock",
+            stats.locks_acquired,
+            "no locker acquired the lock",
         ),
         (
             counts.ratelimit,
@@ -933,6 +936,153 @@ mod tests {
             "{:?}",
             found.violations
         );
+    }
+
+    fn string(text: &str) -> Data {
+        Data::String(text.as_bytes().to_vec())
+    }
+
+    /// The lock after holder 0.1 (fence 1) incremented twice and holder
+    /// 1.1 (fence 2) once, and holds the lock now.
+    fn locked() -> Keys {
+        let mut keys = Keys::new();
+        let mut put = |key: &str, value: Data| {
+            keys.insert(key.as_bytes().to_vec(), entry(value));
+        };
+        put("lock:mutex", string("1.1"));
+        put("lock:fence", string("2"));
+        put("lock:holders", hash(&[("1", "0.1"), ("2", "1.1")]));
+        put("lock:counter", string("3"));
+        put("lock:log", list(&["1:1:0.1", "2:1:0.1", "3:2:1.1"]));
+        put("lock:last", string("3:2:1.1"));
+        keys
+    }
+
+    #[test]
+    fn a_consistent_lock_passes() {
+        assert_eq!(violations(locked()), Vec::<String>::new());
+        // Released, the lock is absent.
+        let mut keys = locked();
+        keys.remove(b"lock:mutex".as_slice());
+        assert_eq!(violations(keys), Vec::<String>::new());
+    }
+
+    /// An increment without its record, or with its record but not the
+    /// last one, is half a script.
+    #[test]
+    fn a_torn_lock_write_is_caught() {
+        let mut keys = locked();
+        keys.insert(b"lock:counter".to_vec(), entry(string("4")));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("the counter is 4 but the log records 3"),
+            "{found:?}"
+        );
+        let mut keys = locked();
+        keys.insert(b"lock:last".to_vec(), entry(string("2:1:0.1")));
+        let found = violations(keys);
+        assert!(found[0].contains("lock:last is 2:1:0.1"), "{found:?}");
+    }
+
+    /// Two holders that read the same value both wrote its successor.
+    #[test]
+    fn interleaved_holders_are_caught() {
+        let mut keys = locked();
+        keys.insert(
+            b"lock:log".to_vec(),
+            entry(list(&["1:1:0.1", "2:1:0.1", "2:2:1.1"])),
+        );
+        keys.insert(b"lock:last".to_vec(), entry(string("2:2:1.1")));
+        let found = violations(keys);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("log entry 2 records value 2")),
+            "{found:?}"
+        );
+    }
+
+    /// A fence without its holder (half an acquisition), an entry whose
+    /// fence another holds, a lock that is not the last fence's.
+    #[test]
+    fn a_torn_acquisition_is_caught() {
+        let mut keys = locked();
+        keys.insert(b"lock:fence".to_vec(), entry(string("3")));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("lock:fence is 3 but the holders are recorded for fences [1 2]"),
+            "{found:?}"
+        );
+        let mut keys = locked();
+        keys.insert(
+            b"lock:holders".to_vec(),
+            entry(hash(&[("1", "0.1"), ("2", "0.2")])),
+        );
+        let found = violations(keys);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("written by 1.1 under fence 2, whose holder is 0.2")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("the lock is held by 1.1 but the last fence 2 went to 0.2")),
+            "{found:?}"
+        );
+    }
+
+    fn window(count: &str, ids: &[&str], count_expiry: Option<i64>) -> Keys {
+        let mut keys = Keys::new();
+        keys.insert(
+            b"rl:count:3".to_vec(),
+            Entry {
+                value: string(count),
+                expire_at_ms: count_expiry,
+            },
+        );
+        keys.insert(
+            b"rl:log:3".to_vec(),
+            Entry {
+                value: list(ids),
+                expire_at_ms: Some(5_000),
+            },
+        );
+        keys
+    }
+
+    /// A window records exactly min(count, limit) admitted requests, and
+    /// its keys expire together.
+    #[test]
+    fn rate_limiter_windows_are_checked() {
+        let four = ["0.1", "1.1", "0.2", "1.2"];
+        assert_eq!(
+            violations(window("2", &four[..2], Some(5_000))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            violations(window("9", &four, Some(5_000))),
+            Vec::<String>::new()
+        );
+        let found = violations(window("3", &four[..2], Some(5_000)));
+        assert!(
+            found[0].contains("3 requests counted but 2 recorded"),
+            "{found:?}"
+        );
+        let five = ["0.1", "1.1", "0.2", "1.2", "0.3"];
+        let found = violations(window("5", &five, Some(5_000)));
+        assert!(found[0].contains("over the limit of 4"), "{found:?}");
+        let found = violations(window("2", &["0.1", "0.1"], Some(5_000)));
+        assert!(found[0].contains("recorded twice"), "{found:?}");
+        let found = violations(window("2", &four[..2], Some(6_000)));
+        assert!(found[0].contains("the count expires at"), "{found:?}");
+        // One key left, expiring: the window is over.
+        let mut keys = window("2", &four[..2], Some(5_000));
+        keys.remove(b"rl:log:3".as_slice());
+        assert_eq!(violations(keys.clone()), Vec::<String>::new());
+        keys.insert(b"rl:count:3".to_vec(), entry(string("2")));
+        assert_eq!(violations(keys).len(), 1);
     }
 
     /// A run whose applications did nothing fails, whatever the data.

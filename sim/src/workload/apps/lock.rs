@@ -87,6 +87,12 @@ const TTL_MS_MIN: u64 = 100;
 const TTL_MS_MAX: u64 = 3000;
 /// Increments one hold makes, at most.
 const INCREMENTS_PER_HOLD_MAX: u64 = 3;
+/// How long a locker waits after finding the lock taken (redis-py's
+/// blocking acquire sleeps 0.1 s).
+const BUSY_THINK_MS: u64 = 50;
+/// Attempts at a release the node refused (a full disk refuses the DEL),
+/// before the lock is left to its time to live.
+const RELEASE_ATTEMPTS_MAX: u64 = 10;
 
 /// A log entry: `VALUE:FENCE:TOKEN`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +155,8 @@ pub struct Locker {
     operations_left: u64,
     /// The next call goes out as EVAL: the last EVALSHA found no script.
     eval_next: bool,
+    /// Release attempts the node refused, for the hold being released.
+    release_refusals: u64,
     pub stats: AppStats,
 }
 
@@ -161,6 +169,7 @@ impl Locker {
             attempts: 0,
             operations_left: operations,
             eval_next: false,
+            release_refusals: 0,
             stats: AppStats::default(),
         }
     }
@@ -236,6 +245,7 @@ impl Locker {
             _ => None,
         };
         let stage = std::mem::replace(&mut self.stage, Stage::Idle);
+        let busy = stage == Stage::Acquire && integer == Some(0);
         self.stage = match stage {
             Stage::Load | Stage::Idle => Stage::Idle,
             Stage::Acquire => match integer {
@@ -301,16 +311,27 @@ impl Locker {
                 }
                 None => Stage::Release,
             },
+            // Refused: try again (after the refusal's back-off), so that
+            // a lock is not left to its time to live, which a clock
+            // jumping back can stretch for minutes.
+            Stage::Release if integer.is_none() && self.release_refusals < RELEASE_ATTEMPTS_MAX => {
+                self.release_refusals += 1;
+                Stage::Release
+            }
             Stage::Release => {
                 if integer == Some(1) {
                     self.stats.locks_released += 1;
                 }
+                self.release_refusals = 0;
                 self.hold = None;
                 Stage::Idle
             }
         };
         match self.stage {
             Stage::Idle if self.operations_left == 0 => AppNext::Finished,
+            Stage::Idle if busy => AppNext::Continue {
+                think_ms: BUSY_THINK_MS,
+            },
             Stage::Idle => AppNext::Continue {
                 think_ms: THINK_MS_MAX,
             },
@@ -364,7 +385,7 @@ mod tests {
         let write = locker.next_batch(&mut rng);
         assert_eq!(write[0][0], b"EVALSHA");
         assert_eq!(
-            &write[0][6..],
+            &write[0][7..],
             &[b"0.1".to_vec(), b"3".to_vec(), b"42".to_vec()]
         );
     }
