@@ -617,6 +617,23 @@ fn regression_disk_based_sync_sends_the_dump() {
     assert_seeds_pass(&scenario, &[3, 42]);
 }
 
+/// Simulator bugs found by scenarios/scripts.toml, now fixed: a crash armed
+/// between disk calls on a master that a failover then demoted stayed
+/// armed on its disk, which stopped answering as a replica with nobody to
+/// end its process (seed 106: its fsyncs completed at one instant forever,
+/// until events_max; seed 103: a full sync never finished). And one found
+/// by scenarios/swarm.toml seed 57: a key a blocking command found expired
+/// before it blocked was counted into the next command's unit, of another
+/// connection, whose WAITAOF then seemed to confirm an unsynced deletion
+/// (a false `durable` failure). Seed 42: a locker whose release the full
+/// disk refused gave up, and a clock set back 49 s kept the lock from
+/// every locker for the rest of the run.
+#[test]
+fn regression_scripts_and_swarm_seeds() {
+    assert_seeds_pass(&scenario_file("scripts"), &[103, 106]);
+    assert_seeds_pass(&scenario_file("swarm"), &[42, 57]);
+}
+
 /// A core bug found by scenarios/swarm.toml run with two replicas, now
 /// fixed
 /// (seeds 36, 61, 90, 119, 165, 186, 195, 230, 234, 269 of 0..300, all
