@@ -48,6 +48,10 @@ pub enum PlantedBug {
     /// A shutdown exits at once instead of waiting for lagging replicas to
     /// acknowledge its writes.
     ShutdownIgnoresLaggingReplicas,
+    /// A Lua script's writes are propagated as its commands without the
+    /// MULTI/EXEC around them: a replica applies them as they arrive, so a
+    /// stream cut in the middle of a script leaves it half done there.
+    ScriptEffectsNotWrapped,
 }
 
 impl PlantedBug {
@@ -66,6 +70,7 @@ impl PlantedBug {
         PlantedBug::PublishAheadOfItsTransaction,
         PlantedBug::ReplicaRunsTransactionsUnqueued,
         PlantedBug::ShutdownIgnoresLaggingReplicas,
+        PlantedBug::ScriptEffectsNotWrapped,
     ];
 
     /// The name the directive and the self-test use.
@@ -85,6 +90,7 @@ impl PlantedBug {
             PlantedBug::PublishAheadOfItsTransaction => "publish-ahead-of-its-transaction",
             PlantedBug::ReplicaRunsTransactionsUnqueued => "replica-runs-transactions-unqueued",
             PlantedBug::ShutdownIgnoresLaggingReplicas => "shutdown-ignores-lagging-replicas",
+            PlantedBug::ScriptEffectsNotWrapped => "script-effects-not-wrapped",
         }
     }
 

@@ -230,6 +230,10 @@ pub struct Server {
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
     pub propagated: Propagation,
+    /// The planted bug `script-effects-not-wrapped`: the running command's
+    /// unit is a script's, and goes out without MULTI/EXEC. Never set
+    /// otherwise.
+    pub unwrapped_unit: bool,
     /// Rewritten forms of the running command to propagate instead of its
     /// own argv (relative expiry made absolute, SPOP as SREMs, and the
     /// like).
@@ -308,6 +312,7 @@ impl Server {
             loading: false,
             expiry: Expiry::Delete,
             propagated: Propagation::default(),
+            unwrapped_unit: false,
             propagate_override: None,
             force_propagation: false,
             in_exec: false,

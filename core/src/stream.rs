@@ -57,12 +57,13 @@ impl Server {
     pub fn commit_propagation(&mut self, client: Option<&mut Client>) {
         let stream_before = self.repl.offset;
         let wrote = !self.propagated.is_empty();
+        let wrapped = !std::mem::take(&mut self.unwrapped_unit);
         if wrote {
             if self.aof_on {
-                feed_aof_unit(&mut self.aof, &self.propagated);
+                feed_aof_unit(&mut self.aof, &self.propagated, wrapped);
             }
             if self.repl.feeds_own_writes() {
-                self.feed_stream_unit();
+                self.feed_stream_unit(wrapped);
             }
             self.propagated.clear();
         }
@@ -81,9 +82,10 @@ impl Server {
     }
 
     /// The running command's unit, as the replication stream carries it:
-    /// wrapped in MULTI/EXEC when more than one command, each preceded by
-    /// SELECT when the stream is in another database.
-    fn feed_stream_unit(&mut self) {
+    /// wrapped in MULTI/EXEC when more than one command (and `wrapped`:
+    /// only the planted bug `script-effects-not-wrapped` says otherwise),
+    /// each preceded by SELECT when the stream is in another database.
+    fn feed_stream_unit(&mut self, wrapped: bool) {
         let ops = self.propagated.ops();
         if let [op] = ops {
             if self.repl.selected_db == Some(op.db) {
@@ -106,7 +108,7 @@ impl Server {
         let (first_db, last_db) = (first.db, last.db);
         let mut out = std::mem::take(&mut self.repl.unit_scratch);
         out.clear();
-        let wrap = ops.len() > 1;
+        let wrap = ops.len() > 1 && wrapped;
         let selected = &mut self.repl.selected_db;
         if wrap {
             select_for_stream(selected, &mut out, first_db);
@@ -217,8 +219,8 @@ impl Server {
 }
 
 /// The unit's commands the AOF gets, wrapped in MULTI/EXEC when more than
-/// one.
-fn feed_aof_unit(aof: &mut Aof, unit: &Propagation) {
+/// one (and `wrapped`, as for the stream).
+fn feed_aof_unit(aof: &mut Aof, unit: &Propagation, wrapped: bool) {
     let mut to_aof = unit.ops().iter().filter(|op| op.to_aof);
     let (Some(first), last) = (to_aof.next(), to_aof.next_back()) else {
         return;
@@ -234,6 +236,14 @@ fn feed_aof_unit(aof: &mut Aof, unit: &Propagation) {
         aof.feed(first.db, &argv(unit, first));
         return;
     };
+    if !wrapped {
+        aof.feed(first.db, &argv(unit, first));
+        for op in to_aof {
+            aof.feed(op.db, &argv(unit, op));
+        }
+        aof.feed(last.db, &argv(unit, last));
+        return;
+    }
     aof.feed(first.db, &[b"MULTI".to_vec()]);
     aof.feed(first.db, &argv(unit, first));
     for op in to_aof {

@@ -121,6 +121,17 @@ const CASES: &[Case] = &[
         checkers: &["durable"],
     },
     Case {
+        bug: "script-effects-not-wrapped",
+        scenario: "scripts",
+        // A replica applies a script's commands as they arrive: the
+        // reader there sees the lock's counter without its record, or the
+        // lock without its fence; a promotion at that moment keeps half a
+        // script (not a prefix, and the lock's invariants broken). The
+        // AOF alone cannot show it: a torn tail is cut at a batch, which
+        // holds whole scripts.
+        checkers: &["replica_reads", "prefix", "apps"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is
@@ -225,6 +236,11 @@ fn resumed_value_skips_element_is_caught() {
 #[test]
 fn rewrite_scores_rounded_is_caught() {
     caught(case("rewrite-scores-rounded"));
+}
+
+#[test]
+fn script_effects_not_wrapped_is_caught() {
+    caught(case("script-effects-not-wrapped"));
 }
 
 #[test]

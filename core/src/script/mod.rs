@@ -39,6 +39,7 @@ use sha1::{Digest, Sha1};
 
 use crate::cmd::{self, flag, Ctx, Error, Outcome};
 use crate::env::LogLevel;
+use crate::planted::{self, PlantedBug};
 use crate::resp::{split_args, Out, Protocol};
 
 use libs::{format_g, Rand48, RAND48_MAX};
@@ -998,6 +999,9 @@ fn run(
     }
     ctx.server.in_exec = was_in_exec;
     ctx.server.script_running = false;
+    if planted::active(&ctx.server.config, PlantedBug::ScriptEffectsNotWrapped) {
+        ctx.server.unwrapped_unit = true;
+    }
     ctx.client.db = caller_db;
     if let Some(stop) = stop {
         // Stopped by the busy check, wherever the script was (even inside

@@ -18,21 +18,33 @@
 //!   at the end every job a replica confirmed is somewhere, counting both
 //!   places (Redis, and the producer's buffer, which keeps whatever was not
 //!   confirmed), unless a restart or failover lost it where the durability
-//!   contract did not owe it.
+//!   contract did not owe it;
+//! * **the lock** (`lock:`): the guarded counter equals the number of
+//!   entries in its log and entry i records value i+1 (no increment torn
+//!   from its record, no two holders' read-modify-writes interleaved),
+//!   and `lock:last` is its last entry; fences never go back along the
+//!   log; the fences 1..=`lock:fence` each
+//!   have one holder and no other does; each entry names its fence's
+//!   holder; a lock present is held by the last fence's holder;
+//! * **the rate limiter** (`rl:`): each window's log holds exactly
+//!   `min(count, LIMIT)` distinct request ids, and its two keys expire
+//!   together (a window with one of them gone is one that expired).
 //!
 //! Everything but the owed enqueues is read from the dataset alone, so a
 //! replayed run is checked as well as a drawn one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use redoubt_core::env::ConnId;
 
 use super::model::value::Data;
-use super::model::Dataset;
+use super::model::{Dataset, Entry};
 use super::Verdict;
+use crate::workload::apps::lock::{self, LogEntry};
 use crate::workload::apps::logs::{self, Position, STATUSES};
 use crate::workload::apps::market;
 use crate::workload::apps::queue::{QueueKeys, FALLBACK_QUEUE, QUEUE};
+use crate::workload::apps::ratelimit;
 use crate::workload::apps::{AppCounts, AppStats};
 
 /// Violations kept for the report; the rest are counted.
@@ -92,6 +104,7 @@ impl AppFindings {
         let before = self.violations_total;
         let mut found = Vec::new();
         let mut seen = check_market(keys, &mut found) | check_logs(keys, &mut found);
+        seen |= check_lock(keys, &mut found) | check_ratelimit(keys, &mut found);
         for queue in [QUEUE, FALLBACK_QUEUE] {
             let places = queue_places(keys, &queue, &mut found);
             seen |= !places.is_empty();
@@ -286,6 +299,223 @@ fn check_logs(keys: &Keys, found: &mut Vec<String>) -> bool {
     !processors.is_empty()
 }
 
+/// A string value as an integer: `None` when absent, an error when it is
+/// no integer or no string.
+fn integer_at(keys: &Keys, key: &[u8]) -> Result<Option<i64>, String> {
+    match keys.get(key).map(|entry| &entry.value) {
+        None => Ok(None),
+        Some(Data::String(text)) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .map(Some)
+            .ok_or_else(|| format!("{} holds no integer: {}", show(key), show(text))),
+        Some(_) => Err(format!("{} is not a string", show(key))),
+    }
+}
+
+/// The lock's invariants. Returns whether any lock key exists.
+fn check_lock(keys: &Keys, found: &mut Vec<String>) -> bool {
+    let mut any = false;
+    for (key, _) in keys.range(b"lock:".to_vec()..) {
+        if !key.starts_with(b"lock:") {
+            break;
+        }
+        any = true;
+        let known = [
+            lock::MUTEX_KEY,
+            lock::FENCE_KEY,
+            lock::HOLDERS_KEY,
+            lock::COUNTER_KEY,
+            lock::LOG_KEY,
+            lock::LAST_KEY,
+        ];
+        if !known.contains(&key.as_slice()) {
+            found.push(format!("a lock key no application writes: {}", show(key)));
+        }
+    }
+    if !any {
+        return false;
+    }
+    let mut problems = Vec::new();
+    if let Err(problem) = check_lock_keys(keys, &mut problems) {
+        problems.push(problem);
+    }
+    found.extend(problems.into_iter().map(|text| format!("lock: {text}")));
+    true
+}
+
+fn check_lock_keys(keys: &Keys, found: &mut Vec<String>) -> Result<(), String> {
+    let counter = integer_at(keys, lock::COUNTER_KEY)?.unwrap_or(0);
+    let fence = integer_at(keys, lock::FENCE_KEY)?.unwrap_or(0);
+    let empty_log = VecDeque::new();
+    let log = match keys.get(lock::LOG_KEY).map(|entry| &entry.value) {
+        None => &empty_log,
+        Some(Data::List(items)) => items,
+        Some(_) => return Err("lock:log is not a list".into()),
+    };
+    let empty_holders = BTreeMap::new();
+    let holders = match keys.get(lock::HOLDERS_KEY).map(|entry| &entry.value) {
+        None => &empty_holders,
+        Some(Data::Hash(fields)) => fields,
+        Some(_) => return Err("lock:holders is not a hash".into()),
+    };
+    if counter != log.len() as i64 {
+        found.push(format!(
+            "the counter is {counter} but the log records {} increments",
+            log.len()
+        ));
+    }
+    // The holders are exactly the fences handed out.
+    let fences: Vec<i64> = holders.keys().filter_map(|f| number(Some(f))).collect();
+    let expected: Vec<i64> = (1..=fence).collect();
+    let mut sorted = fences.clone();
+    sorted.sort_unstable();
+    if sorted != expected || fences.len() != holders.len() {
+        let shown: Vec<String> = holders.keys().map(|f| show(f)).collect();
+        found.push(format!(
+            "lock:fence is {fence} but the holders are recorded for fences [{}]",
+            shown.join(" ")
+        ));
+    }
+    let mut last_fence = 0;
+    for (at, text) in log.iter().enumerate() {
+        let Some(entry) = LogEntry::parse(text) else {
+            found.push(format!("log entry {at} is unreadable: {}", show(text)));
+            continue;
+        };
+        if entry.value != at as i64 + 1 {
+            found.push(format!(
+                "log entry {at} records value {} (an increment lost or made twice): {}",
+                entry.value,
+                show(text)
+            ));
+        }
+        if entry.fence < last_fence {
+            found.push(format!(
+                "log entry {at} was written under fence {} after one under fence {last_fence}",
+                entry.fence
+            ));
+        }
+        last_fence = last_fence.max(entry.fence);
+        let holder = holders.get(entry.fence.to_string().as_bytes());
+        if holder != Some(&entry.token) {
+            found.push(format!(
+                "log entry {at} was written by {} under fence {}, whose holder is {}",
+                show(&entry.token),
+                entry.fence,
+                holder.map_or("nobody".to_string(), |h| show(h))
+            ));
+        }
+    }
+    let last = match keys.get(lock::LAST_KEY).map(|entry| &entry.value) {
+        None => None,
+        Some(Data::String(text)) => Some(text),
+        Some(_) => return Err("lock:last is not a string".into()),
+    };
+    if last != log.back() {
+        found.push(format!(
+            "lock:last is {} but the log ends with {}",
+            last.map_or("nothing".to_string(), |l| show(l)),
+            log.back().map_or("nothing".to_string(), |l| show(l))
+        ));
+    }
+    if let Some(entry) = keys.get(lock::MUTEX_KEY) {
+        let Data::String(token) = &entry.value else {
+            return Err("lock:mutex is not a string".into());
+        };
+        let last = holders.get(fence.to_string().as_bytes());
+        if last != Some(token) {
+            found.push(format!(
+                "the lock is held by {} but the last fence {fence} went to {}",
+                show(token),
+                last.map_or("nobody".to_string(), |h| show(h))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The rate limiter's invariants. Returns whether any of its keys exists.
+fn check_ratelimit(keys: &Keys, found: &mut Vec<String>) -> bool {
+    let mut windows: BTreeMap<&[u8], (Option<&Entry>, Option<&Entry>)> = BTreeMap::new();
+    for (key, entry) in keys.range(b"rl:".to_vec()..) {
+        if !key.starts_with(b"rl:") {
+            break;
+        }
+        if let Some(window) = key.strip_prefix(ratelimit::COUNT_PREFIX) {
+            windows.entry(window).or_default().0 = Some(entry);
+        } else if let Some(window) = key.strip_prefix(ratelimit::LOG_PREFIX) {
+            windows.entry(window).or_default().1 = Some(entry);
+        } else {
+            found.push(format!(
+                "a rate limiter key no application writes: {}",
+                show(key)
+            ));
+        }
+    }
+    for (window, pair) in &windows {
+        if let Err(text) = check_window(pair) {
+            found.push(format!("rate limiter window {}: {text}", show(window)));
+        }
+    }
+    !windows.is_empty()
+}
+
+/// One window: its count and its log.
+fn check_window(pair: &(Option<&Entry>, Option<&Entry>)) -> Result<(), String> {
+    let (count, log) = match pair {
+        (Some(count), Some(log)) => (count, log),
+        // One key expired before the other was removed: both expire at
+        // the same moment, so the window is over. A key that never
+        // expires lost its partner otherwise.
+        (Some(only), None) | (None, Some(only)) => {
+            return match only.expire_at_ms {
+                Some(_) => Ok(()),
+                None => Err(format!(
+                    "only its {} is left, with no time to live",
+                    if pair.0.is_some() { "count" } else { "log" }
+                )),
+            };
+        }
+        (None, None) => return Ok(()),
+    };
+    let Data::String(text) = &count.value else {
+        return Err("the count is not a string".into());
+    };
+    let count_value: i64 = std::str::from_utf8(text)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| format!("the count is no integer: {}", show(text)))?;
+    let Data::List(ids) = &log.value else {
+        return Err("the log is not a list".into());
+    };
+    let distinct: BTreeSet<&Vec<u8>> = ids.iter().collect();
+    if distinct.len() != ids.len() {
+        return Err(format!("a request is recorded twice: {ids:?}"));
+    }
+    if ids.len() as i64 > ratelimit::LIMIT {
+        return Err(format!(
+            "{} requests admitted, over the limit of {}",
+            ids.len(),
+            ratelimit::LIMIT
+        ));
+    }
+    if ids.len() as i64 != count_value.min(ratelimit::LIMIT) {
+        return Err(format!(
+            "{} requests counted but {} recorded as admitted",
+            count_value,
+            ids.len()
+        ));
+    }
+    if count.expire_at_ms != log.expire_at_ms {
+        return Err(format!(
+            "the count expires at {:?} and the log at {:?}",
+            count.expire_at_ms, log.expire_at_ms
+        ));
+    }
+    Ok(())
+}
+
 /// The counts of every line before `position`, as the hash holds them.
 fn counts_through(position: Position) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut counts = [0u64; STATUSES.len()];
@@ -435,6 +665,19 @@ pub fn check_apps(
             stats.jobs_done,
             "no worker finished a job",
         ),
+        // Acquired, not written under: a hold whose release the node
+        // refused is left to its time to live, which a clock jumping back
+        // stretches past the lockers' operations.
+        (
+            counts.lock,
+            stats.locks_acquired,
+            "no locker acquired the lock",
+        ),
+        (
+            counts.ratelimit,
+            stats.requests_admitted,
+            "the rate limiter admitted no request",
+        ),
     ];
     for (ran, work, complaint) in idle {
         if finished && ran > 0 && work == 0 {
@@ -464,6 +707,20 @@ pub fn check_apps(
         summary.push_str(&format!(
             "; fallback queue: {} jobs back in a buffer, {} given up, {} confirmed and lost where nothing was owed",
             stats.jobs_buffered, stats.jobs_given_up, findings.fallback_lost_at_end
+        ));
+    }
+    // Only runs with the script-based applications say so.
+    if counts.scripted() > 0 {
+        summary.push_str(&format!(
+            "; lock: {} acquired, {} found taken, {} increments, {} lost to expiry, {} released; rate limiter: {} admitted, {} limited; {} NOSCRIPT fallbacks to EVAL",
+            stats.locks_acquired,
+            stats.locks_busy,
+            stats.lock_increments,
+            stats.locks_lost,
+            stats.locks_released,
+            stats.requests_admitted,
+            stats.requests_limited,
+            stats.noscript_fallbacks
         ));
     }
     Verdict {
@@ -679,6 +936,153 @@ mod tests {
             "{:?}",
             found.violations
         );
+    }
+
+    fn string(text: &str) -> Data {
+        Data::String(text.as_bytes().to_vec())
+    }
+
+    /// The lock after holder 0.1 (fence 1) incremented twice and holder
+    /// 1.1 (fence 2) once, and holds the lock now.
+    fn locked() -> Keys {
+        let mut keys = Keys::new();
+        let mut put = |key: &str, value: Data| {
+            keys.insert(key.as_bytes().to_vec(), entry(value));
+        };
+        put("lock:mutex", string("1.1"));
+        put("lock:fence", string("2"));
+        put("lock:holders", hash(&[("1", "0.1"), ("2", "1.1")]));
+        put("lock:counter", string("3"));
+        put("lock:log", list(&["1:1:0.1", "2:1:0.1", "3:2:1.1"]));
+        put("lock:last", string("3:2:1.1"));
+        keys
+    }
+
+    #[test]
+    fn a_consistent_lock_passes() {
+        assert_eq!(violations(locked()), Vec::<String>::new());
+        // Released, the lock is absent.
+        let mut keys = locked();
+        keys.remove(b"lock:mutex".as_slice());
+        assert_eq!(violations(keys), Vec::<String>::new());
+    }
+
+    /// An increment without its record, or with its record but not the
+    /// last one, is half a script.
+    #[test]
+    fn a_torn_lock_write_is_caught() {
+        let mut keys = locked();
+        keys.insert(b"lock:counter".to_vec(), entry(string("4")));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("the counter is 4 but the log records 3"),
+            "{found:?}"
+        );
+        let mut keys = locked();
+        keys.insert(b"lock:last".to_vec(), entry(string("2:1:0.1")));
+        let found = violations(keys);
+        assert!(found[0].contains("lock:last is 2:1:0.1"), "{found:?}");
+    }
+
+    /// Two holders that read the same value both wrote its successor.
+    #[test]
+    fn interleaved_holders_are_caught() {
+        let mut keys = locked();
+        keys.insert(
+            b"lock:log".to_vec(),
+            entry(list(&["1:1:0.1", "2:1:0.1", "2:2:1.1"])),
+        );
+        keys.insert(b"lock:last".to_vec(), entry(string("2:2:1.1")));
+        let found = violations(keys);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("log entry 2 records value 2")),
+            "{found:?}"
+        );
+    }
+
+    /// A fence without its holder (half an acquisition), an entry whose
+    /// fence another holds, a lock that is not the last fence's.
+    #[test]
+    fn a_torn_acquisition_is_caught() {
+        let mut keys = locked();
+        keys.insert(b"lock:fence".to_vec(), entry(string("3")));
+        let found = violations(keys);
+        assert!(
+            found[0].contains("lock:fence is 3 but the holders are recorded for fences [1 2]"),
+            "{found:?}"
+        );
+        let mut keys = locked();
+        keys.insert(
+            b"lock:holders".to_vec(),
+            entry(hash(&[("1", "0.1"), ("2", "0.2")])),
+        );
+        let found = violations(keys);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("written by 1.1 under fence 2, whose holder is 0.2")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("the lock is held by 1.1 but the last fence 2 went to 0.2")),
+            "{found:?}"
+        );
+    }
+
+    fn window(count: &str, ids: &[&str], count_expiry: Option<i64>) -> Keys {
+        let mut keys = Keys::new();
+        keys.insert(
+            b"rl:count:3".to_vec(),
+            Entry {
+                value: string(count),
+                expire_at_ms: count_expiry,
+            },
+        );
+        keys.insert(
+            b"rl:log:3".to_vec(),
+            Entry {
+                value: list(ids),
+                expire_at_ms: Some(5_000),
+            },
+        );
+        keys
+    }
+
+    /// A window records exactly min(count, limit) admitted requests, and
+    /// its keys expire together.
+    #[test]
+    fn rate_limiter_windows_are_checked() {
+        let four = ["0.1", "1.1", "0.2", "1.2"];
+        assert_eq!(
+            violations(window("2", &four[..2], Some(5_000))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            violations(window("9", &four, Some(5_000))),
+            Vec::<String>::new()
+        );
+        let found = violations(window("3", &four[..2], Some(5_000)));
+        assert!(
+            found[0].contains("3 requests counted but 2 recorded"),
+            "{found:?}"
+        );
+        let five = ["0.1", "1.1", "0.2", "1.2", "0.3"];
+        let found = violations(window("5", &five, Some(5_000)));
+        assert!(found[0].contains("over the limit of 4"), "{found:?}");
+        let found = violations(window("2", &["0.1", "0.1"], Some(5_000)));
+        assert!(found[0].contains("recorded twice"), "{found:?}");
+        let found = violations(window("2", &four[..2], Some(6_000)));
+        assert!(found[0].contains("the count expires at"), "{found:?}");
+        // One key left, expiring: the window is over.
+        let mut keys = window("2", &four[..2], Some(5_000));
+        keys.remove(b"rl:log:3".as_slice());
+        assert_eq!(violations(keys.clone()), Vec::<String>::new());
+        keys.insert(b"rl:count:3".to_vec(), entry(string("2")));
+        assert_eq!(violations(keys).len(), 1);
     }
 
     /// A run whose applications did nothing fails, whatever the data.

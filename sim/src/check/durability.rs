@@ -152,7 +152,35 @@ impl UnitBuilder<'_> {
         let mut aof_on = self.aof_on;
         // The AOF was off at some point since the current unit began.
         let mut off_in_unit = !aof_on;
+        // The connection whose command found the keys expired that the
+        // current unit holds so far, if any.
+        let mut expired_by: Option<ConnId> = None;
         for record in trace {
+            // A command that found a key expired and then blocked is traced
+            // when it is served, later: the deletion it propagated is no
+            // part of the next command's unit, and no reply waits for it
+            // until then. It is a unit of its own, owed to no reply.
+            let conn_of_record = match &record.event {
+                TraceEvent::Executed { conn, .. } | TraceEvent::Rejected { conn, .. } => {
+                    Some(*conn)
+                }
+                _ => None,
+            };
+            if let (Some(by), Some(conn)) = (expired_by, conn_of_record) {
+                if by != conn {
+                    let before = self.model.take_changes();
+                    if !before.is_empty() {
+                        units.push(self.unit(before, None, off_in_unit));
+                    }
+                    expired_by = None;
+                }
+            }
+            if let TraceEvent::Expired {
+                conn: Some(conn), ..
+            } = record.event
+            {
+                expired_by = Some(conn);
+            }
             if let TraceEvent::Expired { conn: None, .. } | TraceEvent::Evicted { .. } =
                 record.event
             {
@@ -196,6 +224,7 @@ impl UnitBuilder<'_> {
                         let reply_end = Some((*conn, *sent));
                         units.push(self.unit(changes, reply_end, off_in_unit));
                     }
+                    expired_by = None;
                     off_in_unit = !aof_on;
                 }
                 TraceEvent::Rejected { conn, reply, .. } => {

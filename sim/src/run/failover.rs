@@ -218,7 +218,13 @@ impl Simulation {
                     node.on_closed(conn);
                 }
                 self.forget_node_schedule();
-                self.death = None;
+                // A crash armed between disk calls dies with the seat: the
+                // demoted master goes on as a replica, whose disk must not
+                // stop answering after its n-th call with nobody to end
+                // the process (its fsyncs would never complete).
+                if self.death.take().is_some() {
+                    node.env_mut().disk.revive();
+                }
                 if let Some(since) = self.fsync_error_since_ms.take() {
                     self.trouble.add(since, self.now_ms);
                 }

@@ -142,10 +142,20 @@ impl RunOptions {
                 queue: rng.pick(apps.queue, CLIENTS_MAX),
                 confirm: rng.pick(apps.confirm, CLIENTS_MAX),
                 fallback_queue: rng.pick(apps.fallback_queue, CLIENTS_MAX),
+                ..AppCounts::default()
             }
         } else {
             AppCounts::default()
         };
+        let mut apps = apps;
+        if scenario.workload.scripts.is_empty() {
+            // A stream of their own: a scenario without them draws what
+            // it drew before they existed.
+            let mut script_rng = SimRng::new(seed, stream::SCRIPT_APPS);
+            let section = &scenario.workload.apps;
+            apps.lock = script_rng.pick(section.lock, CLIENTS_MAX);
+            apps.ratelimit = script_rng.pick(section.ratelimit, CLIENTS_MAX);
+        }
         let mut workload = workload;
         if apps.total() > 0 {
             // The applications' invariants need a key space nothing wipes
@@ -308,6 +318,12 @@ impl RunOptions {
             }
             if apps.fallback_queue > 0 {
                 text.push_str(&format!(" fallback_queue={}", apps.fallback_queue));
+            }
+            if apps.lock > 0 {
+                text.push_str(&format!(" lock={}", apps.lock));
+            }
+            if apps.ratelimit > 0 {
+                text.push_str(&format!(" ratelimit={}", apps.ratelimit));
             }
             lines.push(("apps".into(), text));
         }

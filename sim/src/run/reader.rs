@@ -1,5 +1,6 @@
 //! The replica reader: a reporting job on the machine of the replica in
-//! seat [`READER_SEAT`] that reads the workload's keys there with MGET,
+//! seat [`READER_SEAT`] that reads the workload's keys there with MGET
+//! (and the script-based lock's string keys, in runs with the lock),
 //! one request at a time, every [`READ_EVERY_MS`] at most, over a
 //! connection of its own that the node's sends reach directly (as the
 //! publish-confirm listener's do).
@@ -34,6 +35,9 @@ pub(super) struct ReaderState {
     rng: SimRng,
     /// The workload's key space (`key:0` …).
     keys: u64,
+    /// Keys every MGET reads after the workload's: the script-based
+    /// lock's string keys, in runs that have it.
+    extra: Vec<Vec<u8>>,
     pub(super) history: KeyHistory,
     pub(super) findings: ReadFindings,
     session: Option<Session>,
@@ -56,10 +60,11 @@ struct Session {
 impl ReaderState {
     /// The reader of run `seed` over `keys` workload keys; its draws come
     /// from a stream of its own.
-    pub(super) fn new(seed: u64, keys: u64) -> Self {
+    pub(super) fn new(seed: u64, keys: u64, extra: Vec<Vec<u8>>) -> Self {
         ReaderState {
             rng: SimRng::new(seed, stream::REPLICA_READER),
             keys: keys.max(1),
+            extra,
             history: KeyHistory::default(),
             findings: ReadFindings::default(),
             session: None,
@@ -74,7 +79,8 @@ impl ReaderState {
     }
 
     /// Every key of the workload's key space, or a run of
-    /// [`KEYS_PER_READ_MAX`] of them from a drawn start when it is larger.
+    /// [`KEYS_PER_READ_MAX`] of them from a drawn start when it is larger;
+    /// then the extra keys.
     fn next_keys(&mut self) -> Vec<Vec<u8>> {
         let count = self.keys.min(KEYS_PER_READ_MAX);
         let start = if count < self.keys {
@@ -84,6 +90,7 @@ impl ReaderState {
         };
         (0..count)
             .map(|i| format!("key:{}", (start + i) % self.keys).into_bytes())
+            .chain(self.extra.iter().cloned())
             .collect()
     }
 }

@@ -510,9 +510,16 @@ impl Simulation {
             });
         }
         let options_confirm = options.apps.confirm > 0;
-        let reader = options
-            .replica_reads
-            .then(|| super::reader::ReaderState::new(options.seed, options.workload.keys));
+        let reader = options.replica_reads.then(|| {
+            let extra = match options.apps.lock {
+                0 => Vec::new(),
+                _ => crate::workload::apps::lock::STRING_KEYS
+                    .iter()
+                    .map(|key| key.to_vec())
+                    .collect(),
+            };
+            super::reader::ReaderState::new(options.seed, options.workload.keys, extra)
+        });
         let others_empty = others.is_empty();
         let simulation = Simulation {
             options,

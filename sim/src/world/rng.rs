@@ -30,6 +30,9 @@ pub mod stream {
     /// The replica reader (`workload.apps.replica_reads`): whether it
     /// runs, then the keys it reads.
     pub const REPLICA_READER: u64 = 10;
+    /// The script-based applications (`workload.apps.lock` and
+    /// `ratelimit`): how many clients of each a seed runs.
+    pub const SCRIPT_APPS: u64 = 11;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;

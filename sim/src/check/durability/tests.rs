@@ -420,3 +420,40 @@ fn failover_owes_what_enough_replicas_confirmed() {
     );
     assert_eq!(failover(vec![]).rule_name(), "confirmed_by_replicas");
 }
+
+/// A key a blocking command found expired before it blocked is deleted
+/// then, and the command is traced only when served: the deletion is a
+/// unit of its own, owed to no reply, not part of the next command of
+/// another connection (whose WAITAOF would then seem to confirm it).
+#[test]
+fn an_expiry_before_a_block_is_no_part_of_another_connections_unit() {
+    let trace = vec![
+        executed(1, &["SET", "a", "1", "PX", "5"], "+OK\r\n", false),
+        TraceRecord {
+            monotonic_ms: 0,
+            wall_ms: 2_000,
+            event: TraceEvent::Expired {
+                db: 0,
+                key: b"a".to_vec(),
+                conn: Some(1),
+            },
+        },
+        executed(2, &["SET", "b", "1"], "+OK\r\n", false),
+    ];
+    let mut model = Model::default();
+    let mut written = WrittenValues::default();
+    let units = UnitBuilder {
+        model: &mut model,
+        written: &mut written,
+        incarnation: 0,
+        aof_on: true,
+        history: None,
+    }
+    .units(&trace)
+    .0;
+    assert_eq!(units.len(), 3, "{units:?}");
+    assert_eq!(units[1].reply_end, None, "the deletion waits for no reply");
+    assert_eq!(units[1].changes[0].key.1, b"a");
+    assert_eq!(units[2].reply_end.map(|(conn, _)| conn), Some(2));
+    assert_eq!(units[2].changes.len(), 1, "SET b alone");
+}

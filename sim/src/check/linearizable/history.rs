@@ -18,9 +18,10 @@
 //!
 //! A command the model does not hold leaves the keys it names unknown: a
 //! collection command that was not refused, SWAPDB for every key of its
-//! two databases, a command the projection does not know for each of its
-//! arguments in every database (and a script, or becoming a replica, for
-//! every key). An unknown key answers anything until a write that does not
+//! two databases, a command the projection does not know, or a script,
+//! for each of its arguments in every database (a script is taken to
+//! touch only keys it names, as Redis asks; becoming a replica, every
+//! key). An unknown key answers anything until a write that does not
 //! read it (SET, DEL, a flush) makes it known again. Only a reply of a
 //! shape its command never has leaves its keys out (unjudged): the
 //! reply-integrity checker judges those.
@@ -412,7 +413,10 @@ impl<'a> Builder<'a> {
                 }
             }
             Family::CollectionWrite => self.refused += 1,
-            Family::Unknown => {
+            // Every argument is taken for a key name in every database: the
+            // script's body or SHA1, its key count and ARGV cost nothing
+            // but precision.
+            Family::Unknown | Family::Script => {
                 for name in args {
                     action
                         .broad

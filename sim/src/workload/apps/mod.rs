@@ -14,7 +14,17 @@
 //!   The same queue runs with producers that keep a fallback buffer
 //!   until a replica confirms each job;
 //! * [`confirm`]: publish-confirm: each action one MULTI that writes its
-//!   record and PUBLISHes its name on the master, heard on a replica.
+//!   record and PUBLISHes its name on the master, heard on a replica;
+//! * [`lock`]: a lock taken, extended and released with Lua scripts (SET
+//!   NX PX with a token, a fencing counter) guarding a counter whose every
+//!   increment is written with its record by one fenced script;
+//! * [`ratelimit`]: a fixed-window rate limiter in one Lua script that
+//!   counts each request and records the admitted ones.
+//!
+//! The script-based applications call their scripts with EVALSHA and fall
+//! back to EVAL on NOSCRIPT ([`LuaScript`]), as client libraries do: the
+//! script cache starts empty after every restart and on a promoted
+//! replica.
 //!
 //! Every key an application writes starts with its name and a colon, so
 //! the random workload (`key:N`) never touches them, and the checker finds
@@ -22,9 +32,11 @@
 //! checked as well as a drawn one.
 
 pub mod confirm;
+pub mod lock;
 pub mod logs;
 pub mod market;
 pub mod queue;
+pub mod ratelimit;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +63,11 @@ pub struct AppsSection {
     /// A reader on replica 1's machine (0 or 1) that reads the workload's
     /// keys there with MGET, judged as a prefix of the master's stream.
     pub replica_reads: Range,
+    /// Clients of the script-based lock (`lock:` keys). Drawn, with
+    /// `ratelimit`, on a random stream of their own.
+    pub lock: Range,
+    /// Clients of the script-based rate limiter (`rl:` keys).
+    pub ratelimit: Range,
 }
 
 impl AppsSection {
@@ -67,11 +84,23 @@ pub struct AppCounts {
     pub queue: u64,
     pub confirm: u64,
     pub fallback_queue: u64,
+    pub lock: u64,
+    pub ratelimit: u64,
 }
 
 impl AppCounts {
     pub fn total(&self) -> u64 {
-        self.market + self.logs + 2 * self.queue + self.confirm + 2 * self.fallback_queue
+        self.market
+            + self.logs
+            + 2 * self.queue
+            + self.confirm
+            + 2 * self.fallback_queue
+            + self.scripted()
+    }
+
+    /// Clients of the applications that run Lua scripts.
+    pub fn scripted(&self) -> u64 {
+        self.lock + self.ratelimit
     }
 }
 
@@ -111,6 +140,18 @@ pub struct AppStats {
     /// Fallback producers: jobs put back in the buffer, and given up.
     pub jobs_buffered: u64,
     pub jobs_given_up: u64,
+    /// The lock: acquisitions, attempts that found it taken, increments
+    /// written under it, holds that lost it to its expiry, releases.
+    pub locks_acquired: u64,
+    pub locks_busy: u64,
+    pub lock_increments: u64,
+    pub locks_lost: u64,
+    pub locks_released: u64,
+    /// The rate limiter: requests admitted and turned away.
+    pub requests_admitted: u64,
+    pub requests_limited: u64,
+    /// EVALSHA calls answered NOSCRIPT and sent again as EVAL.
+    pub noscript_fallbacks: u64,
 }
 
 impl AppStats {
@@ -128,6 +169,14 @@ impl AppStats {
         self.actions_committed += other.actions_committed;
         self.jobs_buffered += other.jobs_buffered;
         self.jobs_given_up += other.jobs_given_up;
+        self.locks_acquired += other.locks_acquired;
+        self.locks_busy += other.locks_busy;
+        self.lock_increments += other.lock_increments;
+        self.locks_lost += other.locks_lost;
+        self.locks_released += other.locks_released;
+        self.requests_admitted += other.requests_admitted;
+        self.requests_limited += other.requests_limited;
+        self.noscript_fallbacks += other.noscript_fallbacks;
     }
 }
 
@@ -139,11 +188,15 @@ pub enum App {
     Producer(queue::Producer),
     Worker(queue::Worker),
     Publisher(confirm::Publisher),
+    Locker(lock::Locker),
+    Limiter(ratelimit::Limiter),
 }
 
 impl App {
     /// The applications of a run, in client order: traders, processors,
-    /// then producer and worker pairs. `operations` bounds each one's work.
+    /// producer and worker pairs, publishers, then lockers and limiters
+    /// (last, so that a seed that draws none of them keeps every other
+    /// client's index). `operations` bounds each one's work.
     pub fn all(counts: AppCounts, operations: u64) -> Vec<App> {
         let mut apps = Vec::new();
         for trader in 0..counts.market {
@@ -167,6 +220,12 @@ impl App {
                 publisher, operations,
             )));
         }
+        for locker in 0..counts.lock {
+            apps.push(App::Locker(lock::Locker::new(locker, operations)));
+        }
+        for limiter in 0..counts.ratelimit {
+            apps.push(App::Limiter(ratelimit::Limiter::new(limiter, operations)));
+        }
         apps
     }
 
@@ -177,6 +236,8 @@ impl App {
             App::Producer(app) => app.next_batch(rng),
             App::Worker(app) => app.next_batch(rng),
             App::Publisher(app) => app.next_batch(rng),
+            App::Locker(app) => app.next_batch(rng),
+            App::Limiter(app) => app.next_batch(rng),
         }
     }
 
@@ -189,10 +250,13 @@ impl App {
             App::Producer(app) => app.after_batch(replies, ends),
             App::Worker(app) => app.after_batch(replies),
             App::Publisher(app) => app.after_batch(replies),
+            App::Locker(app) => app.after_batch(replies),
+            App::Limiter(app) => app.after_batch(replies),
         };
+        // A NOSCRIPT is no refusal: the script goes again as EVAL at once.
         let refused = replies.iter().any(|reply| match reply {
             Reply::Array(Some(results)) => results.iter().any(Reply::is_error),
-            reply => reply.is_error(),
+            reply => reply.is_error() && !LuaScript::is_noscript(reply),
         });
         match next {
             // A refusal (a full disk, a failing fsync) lasts a while: back
@@ -217,6 +281,8 @@ impl App {
             App::Producer(app) => app.on_disconnected(),
             App::Publisher(_) => {}
             App::Worker(app) => app.on_disconnected(),
+            App::Locker(app) => app.on_disconnected(),
+            App::Limiter(app) => app.on_disconnected(),
         }
     }
 
@@ -227,6 +293,8 @@ impl App {
             App::Producer(app) => app.finished(),
             App::Worker(app) => app.finished(),
             App::Publisher(app) => app.finished(),
+            App::Locker(app) => app.finished(),
+            App::Limiter(app) => app.finished(),
         }
     }
 
@@ -237,6 +305,8 @@ impl App {
             App::Producer(app) => &app.stats,
             App::Worker(app) => &app.stats,
             App::Publisher(app) => &app.stats,
+            App::Locker(app) => &app.stats,
+            App::Limiter(app) => &app.stats,
         }
     }
 
@@ -252,6 +322,41 @@ impl App {
 /// A request's words.
 pub(crate) fn request(words: &[&[u8]]) -> Vec<Vec<u8>> {
     words.iter().map(|word| word.to_vec()).collect()
+}
+
+/// A Lua script an application calls, and its SHA1.
+#[derive(Debug, Clone, Copy)]
+pub struct LuaScript {
+    pub body: &'static str,
+}
+
+impl LuaScript {
+    pub const fn new(body: &'static str) -> LuaScript {
+        LuaScript { body }
+    }
+
+    /// The SHA1 EVALSHA names it by.
+    pub fn sha(&self) -> String {
+        redoubt_core::script::sha1_hex(self.body.as_bytes())
+    }
+
+    /// The call: EVALSHA, or EVAL with the body when `eval` (after a
+    /// NOSCRIPT), which caches it again.
+    pub fn call(&self, eval: bool, keys: &[&[u8]], args: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut argv = match eval {
+            true => request(&[b"EVAL", self.body.as_bytes()]),
+            false => request(&[b"EVALSHA", self.sha().as_bytes()]),
+        };
+        argv.push(keys.len().to_string().into_bytes());
+        argv.extend(keys.iter().map(|key| key.to_vec()));
+        argv.extend(args.iter().map(|arg| arg.to_vec()));
+        argv
+    }
+
+    /// The node does not have the script cached.
+    pub fn is_noscript(reply: &Reply) -> bool {
+        matches!(reply, Reply::Error(text) if text.starts_with(b"NOSCRIPT"))
+    }
 }
 
 /// The reply to EXEC: committed, aborted by WATCH (null array), or failed.
