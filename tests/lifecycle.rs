@@ -283,3 +283,28 @@ fn config_from_stdin() {
         "{stderr}"
     );
 }
+
+// A working directory that does not exist is refused at start-up, in
+// Redis's words, rather than starting a server that could neither save
+// nor, then, shut down.
+#[test]
+fn missing_dir_is_refused_at_start() {
+    for binary in [
+        server_binary().to_string_lossy().into_owned(),
+        "/usr/bin/redis-server".to_string(),
+    ] {
+        let output = run_bounded(
+            &binary,
+            &["--port", "0", "--dir", "/nonexistent/redoubt-dir"],
+            Duration::from_secs(10),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{binary}: {stderr}{stdout}");
+        assert!(
+            format!("{stderr}{stdout}")
+                .contains(">>> 'dir \"/nonexistent/redoubt-dir\"'\nNo such file or directory"),
+            "{binary}: {stderr}{stdout}"
+        );
+    }
+}

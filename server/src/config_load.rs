@@ -84,9 +84,29 @@ fn apply_directive(config: &mut Config, directive: &CommandLineDirective) -> Res
     if directive.values.is_empty() && !is_save {
         return Err("wrong number of arguments".to_string());
     }
+    if directive.name.eq_ignore_ascii_case("dir") {
+        working_dir_error(&directive.values.join(" "))?;
+    }
     config
         .apply_startup(&directive.name, &directive.values.join(" "))
         .map_err(|e| e.0)
+}
+
+/// Why `dir` cannot be the working directory, in the words of the
+/// `chdir(2)` error Redis prints: a server started on a missing directory
+/// could neither save nor, then, shut down.
+pub fn working_dir_error(dir: &str) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err("Not a directory".to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("No such file or directory".to_string())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err("Permission denied".to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn read_file(path: &str) -> Result<String, Fatal> {

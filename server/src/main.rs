@@ -73,6 +73,11 @@ fn run(sources: &ConfigSources, no_arguments: bool) -> ExitCode {
         }
     };
     let config = loaded.config;
+    // A `dir` from a config file (the command line's is checked in place).
+    if let Err(why) = config_load::working_dir_error(&config.dir) {
+        eprintln!("Can't chdir to '{}': {why}", config.dir);
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = logging::init(&config.loglevel, &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
