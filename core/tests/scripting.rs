@@ -479,6 +479,40 @@ fn functions_load_and_call() {
         t.cmd(c, &["FCALL", "fails", "0"]),
         "-ERR value is not an integer or out of range script: fails, on @user_function:3.\r\n"
     );
+    // While a library loads, its globals are the library API alone.
+    let reply = t.cmd(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=early\nreturn redis.call('PING')",
+        ],
+    );
+    assert!(
+        reply.contains("nonexistent global variable 'call'"),
+        "{reply}"
+    );
+    let reply = t.cmd(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=early\nlocal r = math.random()",
+        ],
+    );
+    assert!(
+        reply.contains("nonexistent global variable 'math'"),
+        "{reply}"
+    );
+    let reply = t.cmd(
+        c,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=early\nredis.register_function(1, 2)",
+        ],
+    );
+    assert_eq!(reply, "-ERR Error registering functions: ERR first argument to redis.register_function must be a string\r\n");
     assert_eq!(t.cmd(c, &["FUNCTION", "DELETE", "failing"]), "+OK\r\n");
     assert_eq!(
         t.cmd(c, &["FUNCTION", "DELETE", "failing"]),

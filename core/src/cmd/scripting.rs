@@ -226,7 +226,10 @@ fn function_flush(ctx: &mut Ctx<'_>) -> Outcome {
         _ => false,
     };
     if !valid {
-        return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into());
+        return Err(
+            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."
+                .into(),
+        );
     }
     let server = &mut *ctx.server;
     server

@@ -126,17 +126,38 @@ fn registration(args: &[Value]) -> Result<(String, RegisteredFunction), String> 
             (name, callback, flags, description)
         }
         [_] => return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into()),
-        [name, callback] => (name.clone(), callback.clone(), ScriptFlags::default(), None),
+        [Value::String(_), Value::Function(_)] => {
+            (args[0].clone(), args[1].clone(), ScriptFlags::default(), None)
+        }
+        [Value::String(_), _] => {
+            return Err("second argument to redis.register_function must be a function".into())
+        }
+        [_, _] => return Err("first argument to redis.register_function must be a string".into()),
         _ => return Err("wrong number of arguments to redis.register_function".into()),
     };
-    let Value::String(name) = name else {
-        return Err("redis.register_function must get a function name argument".into());
+    let name = match name {
+        Value::String(name) => name,
+        Value::Nil => {
+            return Err("redis.register_function must get a function name argument".into())
+        }
+        _ => {
+            return Err(
+                "function_name argument given to redis.register_function must be a string".into(),
+            )
+        }
     };
-    let Value::Function(function) = callback else {
-        return Err("redis.register_function must get a callback argument".into());
+    let function = match callback {
+        Value::Function(function) => function,
+        Value::Nil => return Err("redis.register_function must get a callback argument".into()),
+        _ => {
+            return Err(
+                "callback argument given to redis.register_function must be a function".into(),
+            )
+        }
     };
+    // Redis checks a function's name with its library-name rule and words.
     if !valid_name(&name.as_bytes()) {
-        return Err("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
+        return Err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
     let name = String::from_utf8_lossy(&name.as_bytes()).into_owned();
     Ok((
@@ -156,7 +177,7 @@ fn compile_library(engine: &Engine, code: &[u8], header_bytes: usize) -> Result<
         .load(&code[header_bytes..])
         .set_name("@user_function")
         .set_mode(mlua::ChunkMode::Text)
-        .set_environment(engine.sandbox.clone())
+        .set_environment(engine.function_sandbox.clone())
         .into_function()
         .map_err(|error| format!("ERR Error compiling function: {}", lua_error_text(&error)))?;
     let mut library = Library::default();
@@ -177,7 +198,10 @@ fn compile_library(engine: &Engine, code: &[u8], header_bytes: usize) -> Result<
             }
         })?;
         lua.set_named_registry_value(super::BRIDGED[4], register)?;
+        // While the library's code runs, its globals are the library API.
+        engine.set_loading.call::<()>(true)?;
         let result = engine.invoke.call::<(bool, Value)>(chunk);
+        engine.set_loading.call::<()>(false)?;
         lua.set_named_registry_value(super::BRIDGED[4], super::outside_function(lua, 4)?)?;
         result
     });

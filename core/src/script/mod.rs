@@ -132,6 +132,10 @@ struct Engine {
     globals: Table,
     /// The read-only view of the globals every script runs in.
     sandbox: Table,
+    /// The globals of functions: the library API while a library's code
+    /// runs (`set_loading`), the scripts' globals otherwise.
+    function_sandbox: Table,
+    set_loading: Function,
     /// `invoke(f)`: runs `f` under the error handler, as `xpcall`.
     invoke: Function,
 }
@@ -192,7 +196,7 @@ struct Run<'c, 'a> {
 /// `redis.call`/`pcall` wrappers that raise a command's error, Redis's
 /// `pcall` that hands back an error table's text, and read-only views.
 const PRELUDE: &str = r#"
-local dbg, error_text = ...
+local dbg, error_text, register_function = ...
 local G = _G
 local function handler(err)
   if type(err) == 'userdata' then
@@ -289,7 +293,33 @@ lua_rawset(G, 'getfenv', function(f)
   return env
 end)
 lua_rawset(G, '_G', sandbox)
-return invoke, sandbox
+-- Functions run in globals of their own: the library API while their
+-- library's code runs (only `redis`, with register_function and log),
+-- the globals scripts see afterwards.
+local library_redis = {register_function = register_function, log = G.redis.log}
+for _, name in ipairs({'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM'}) do
+  library_redis[name] = G.redis[name]
+end
+local function strict(t)
+  return readonly(t, function(_, name)
+    local value = rawget(t, name)
+    if value == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return value
+  end)
+end
+local library_api = {redis = strict(library_redis)}
+local loading = false
+local function_sandbox = readonly({}, function(_, name)
+  local value = rawget(loading and library_api or G, name)
+  if value == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end
+  return value
+end)
+local function set_loading(on) loading = on end
+return invoke, sandbox, function_sandbox, set_loading
 "#;
 
 impl Engine {
@@ -315,14 +345,18 @@ impl Engine {
                 other => other.to_string().unwrap_or_default(),
             })
         })?;
-        let (invoke, sandbox): (Function, Table) = lua
-            .load(PRELUDE)
-            .set_name("=redis")
-            .call((debug, error_text))?;
+        // SAFETY: `bridged` follows the Lua C API (see its comment).
+        let register_function = unsafe { lua.create_c_function(bridged::<4, true>)? };
+        let (invoke, sandbox, function_sandbox, set_loading): (Function, Table, Table, Function) =
+            lua.load(PRELUDE)
+                .set_name("=redis")
+                .call((debug, error_text, register_function))?;
         Ok(Engine {
             lua,
             globals,
             sandbox,
+            function_sandbox,
+            set_loading,
             invoke,
         })
     }
@@ -466,10 +500,6 @@ fn register_redis_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         redis.raw_set("log", lua.create_c_function(bridged::<1, true>)?)?;
         redis.raw_set("setresp", lua.create_c_function(bridged::<2, true>)?)?;
         redis.raw_set("set_repl", lua.create_c_function(bridged::<3, true>)?)?;
-        redis.raw_set(
-            "register_function",
-            lua.create_c_function(bridged::<4, true>)?,
-        )?;
     }
     redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
     redis.raw_set("REDIS_VERSION_NUM", redis_version_num())?;
