@@ -833,3 +833,37 @@ fn scripts_over_maxmemory() {
         ":1\r\n"
     );
 }
+
+// While a script is busy, MULTI still opens a transaction (Redis flags it
+// allow-busy), a refused command dooms it, and an EXEC ends it.
+#[test]
+fn transactions_meet_a_busy_script() {
+    let mut t = busy_node();
+    let (c1, c2, c3) = (t.connect(), t.connect(), t.connect());
+    t.cmd(c3, &["MULTI"]);
+    t.cmd(c3, &["INCR", "xx"]);
+    let mut arrived = request(&["MULTI"]);
+    arrived.extend(request(&["INCR", "xx"]));
+    arrived.extend(request(&["SCRIPT", "KILL"]));
+    t.node.env_mut().busy_input.push((c2, arrived));
+    t.node.env_mut().busy_input.push((c3, request(&["EXEC"])));
+    assert_eq!(
+        eval(&mut t, c1, "while true do end", &[], &[]),
+        "-ERR Script killed by user with SCRIPT KILL...\r\n"
+    );
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(t.take_sent(c2), format!("+OK\r\n{busy}+OK\r\n"));
+    assert_eq!(
+        t.take_sent(c3),
+        format!(
+            "-EXECABORT Transaction discarded because of: {}",
+            &busy[1..]
+        )
+    );
+    assert_eq!(t.cmd(c2, &["INCR", "xx"]), "+QUEUED\r\n");
+    assert_eq!(
+        t.cmd(c2, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(t.cmd(c3, &["GET", "xx"]), "$-1\r\n");
+}

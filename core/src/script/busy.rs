@@ -11,13 +11,16 @@
 //! * SHUTDOWN NOSAVE stops the script and the server, discarding what the
 //!   script did;
 //! * FUNCTION STATS names the running script and its command;
-//! * anything else gets `-BUSY`, and is not run.
+//! * MULTI and DISCARD run (Redis flags them `allow-busy`); EXEC ends its
+//!   transaction with EXECABORT;
+//! * anything else gets `-BUSY`, is not run, and dooms the transaction
+//!   the client has open.
 //!
 //! Replicas and the master link are not read meanwhile, and neither is the
 //! script's own client: their bytes wait until the script returns.
 
 use super::Run;
-use crate::client::Client;
+use crate::client::{Client, Transaction};
 use crate::env::{ConnId, LogLevel};
 use crate::resp::ParseLimits;
 use crate::server::ShutdownReason;
@@ -144,11 +147,41 @@ impl Run<'_, '_> {
             {
                 self.shutdown_now();
             }
-            _ => client.out.error(if self.is_function {
-                ERR_BUSY_FUNCTION
-            } else {
-                ERR_BUSY_EVAL
-            }),
+            // Allowed while busy (`allow-busy`), and touching nothing the
+            // script could see: a transaction opens or is dropped.
+            (Some(b"MULTI"), None) if client.multi.is_none() => {
+                client.multi = Some(Transaction::default());
+                client.out.ok();
+            }
+            (Some(b"MULTI"), None) => client.out.error("ERR MULTI calls can not be nested"),
+            (Some(b"DISCARD"), None) if client.multi.take().is_some() => {
+                self.ctx.server.unwatch_all(client);
+                client.out.ok();
+            }
+            (Some(b"DISCARD"), None) => client.out.error("ERR DISCARD without MULTI"),
+            (Some(b"EXEC"), _) if client.multi.take().is_some() => {
+                // As Redis's `execCommandAbort`: the transaction ends.
+                self.ctx.server.unwatch_all(client);
+                client.out.error(&format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    self.busy_error()
+                ));
+            }
+            _ => {
+                // Refused: a transaction it would have joined is doomed.
+                if let Some(multi) = client.multi.as_mut() {
+                    multi.aborted = true;
+                }
+                client.out.error(self.busy_error());
+            }
+        }
+    }
+
+    fn busy_error(&self) -> &'static str {
+        if self.is_function {
+            ERR_BUSY_FUNCTION
+        } else {
+            ERR_BUSY_EVAL
         }
     }
 
