@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command README.md gives, and what .ci/run runs: installs Debian's
-# redis-server and redis-tools when they are missing, then
+# redis-server, redis-tools and python3-redis when they are missing, then
 #   1. every test of the workspace (unit, integration against real Redis,
 #      the scenario snapshots in reports/);
 #   2. the simulator's self-test: each planted durability bug is caught by
