@@ -389,3 +389,26 @@ fn busy_scripts_answer_busy_and_can_be_stopped() {
     assert_eq!(command(&mut client, &["GET", "kept"]), b"$1\r\n1\r\n");
     assert_eq!(command(&mut client, &["GET", "lost"]), b"$-1\r\n");
 }
+
+// A library whose code never returns is stopped after Redis's load
+// timeout, and the server serves on; as real Redis does.
+#[test]
+fn function_load_times_out() {
+    on_both(&[], |server| {
+        let mut stream = server.connect();
+        let reply = command(
+            &mut stream,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=spin\nlocal a = 1 while 1 do a = a + 1 end",
+            ],
+        );
+        assert!(
+            show(&reply).contains("FUNCTION LOAD timeout"),
+            "{}",
+            show(&reply)
+        );
+        assert_eq!(command(&mut stream, &["PING"]), b"+PONG\r\n");
+    });
+}

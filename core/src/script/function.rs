@@ -30,6 +30,10 @@ pub struct Library {
     pub functions: BTreeMap<String, RegisteredFunction>,
 }
 
+/// How long a library's code may run while it loads (Redis's
+/// `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT_MS: u64 = 500;
+
 /// Redis's rule for library and function names.
 fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
@@ -171,7 +175,12 @@ fn registration(args: &[Value]) -> Result<(String, RegisteredFunction), String> 
 }
 
 /// Compiles a library and runs its code, collecting what it registers.
-fn compile_library(engine: &Engine, code: &[u8], header_bytes: usize) -> Result<Library, String> {
+fn compile_library(
+    engine: &Engine,
+    env: &mut dyn Env,
+    code: &[u8],
+    header_bytes: usize,
+) -> Result<Library, String> {
     let lua: &Lua = &engine.lua;
     let chunk = lua
         .load(&code[header_bytes..])
@@ -198,11 +207,21 @@ fn compile_library(engine: &Engine, code: &[u8], header_bytes: usize) -> Result<
             }
         })?;
         lua.set_named_registry_value(super::BRIDGED[4], register)?;
+        // A library's code gets LOAD_TIMEOUT_MS to register its functions,
+        // as Redis gives it, through the same hook as a busy script.
+        let started_ms = env.monotonic_ms();
+        let timeout = scope.create_function_mut(move |_, ()| {
+            let ran_ms = env.monotonic_ms().saturating_sub(started_ms);
+            Ok((ran_ms > LOAD_TIMEOUT_MS).then(|| "ERR FUNCTION LOAD timeout".to_string()))
+        })?;
+        lua.set_named_registry_value(super::BUSY_CHECK, timeout)?;
         // While the library's code runs, its globals are the library API.
         engine.set_loading.call::<()>(true)?;
         let result = engine.invoke.call::<(bool, Value)>(chunk);
         engine.set_loading.call::<()>(false)?;
         lua.set_named_registry_value(super::BRIDGED[4], super::outside_function(lua, 4)?)?;
+        lua.set_named_registry_value(super::BUSY_CHECK, Value::Nil)?;
+        super::set_busy_hook(lua);
         result
     });
     match outcome {
@@ -250,7 +269,9 @@ impl Scripts {
         if !replace && self.libraries.contains_key(&name) {
             return Err(format!("ERR Library '{name}' already exists"));
         }
-        let library = compile_library(self.engine(env), code, header_bytes)?;
+        self.engine(env);
+        let engine = self.engine.as_ref().expect("just created");
+        let library = compile_library(engine, env, code, header_bytes)?;
         for function in library.functions.keys() {
             if let Some((owner, _)) = self.function_library.get(&function.to_ascii_lowercase()) {
                 if *owner != name {
