@@ -188,6 +188,18 @@ fn script_replies_match_redis() {
             "EXISTS",
             "b534286061d4b9e4026607613b95c06c06015ae8",
         ],
+        &["SCRIPT", "HELP"],
+        &["FUNCTION", "HELP"],
+        &["FUNCTION", "FLUSH", "LATER"],
+        &["FUNCTION", "FLUSH", "SYNC", "NOW"],
+        &["FCALL", "nosuch", "0"],
+        &["FUNCTION", "DELETE", "nosuch"],
+        &["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
+        &["FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function() return redis.call('PING') end)"],
+        &["FCALL", "F", "0"],
+        &["FCALL_RO", "f", "0"],
+        &["FUNCTION", "LOAD", "#!lua name=lib\nreturn 1"],
+        &["FUNCTION", "STATS"],
     ];
     let replies: RefCell<Vec<Vec<Vec<u8>>>> = RefCell::new(Vec::new());
     on_both(&[], |server| {

@@ -109,14 +109,19 @@ fn script_exists(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// SCRIPT FLUSH [ASYNC|SYNC]: both empty the cache at once.
-fn script_flush(ctx: &mut Ctx<'_>) -> Outcome {
-    let valid = match ctx.argv.len() {
+/// Whether a FLUSH subcommand's optional mode is ASYNC or SYNC (both
+/// flush at once here).
+fn flush_mode_valid(ctx: &Ctx<'_>) -> bool {
+    match ctx.argv.len() {
         2 => true,
         3 => matches!(ctx.keyword(2).as_str(), "ASYNC" | "SYNC"),
         _ => false,
-    };
-    if !valid {
+    }
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]: both empty the cache at once.
+fn script_flush(ctx: &mut Ctx<'_>) -> Outcome {
+    if !flush_mode_valid(ctx) {
         return Err("ERR SCRIPT FLUSH only support SYNC|ASYNC option".into());
     }
     ctx.server.scripts.flush();
@@ -146,7 +151,6 @@ fn script_debug(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn script_help(ctx: &mut Ctx<'_>) -> Outcome {
     let lines = [
-        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DEBUG (YES|SYNC|NO)",
         "    Set the debug mode for subsequent scripts executed.",
         "EXISTS <sha1> [<sha1> ...]",
@@ -161,14 +165,8 @@ fn script_help(ctx: &mut Ctx<'_>) -> Outcome {
         "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
-        "HELP",
-        "    Prints this help.",
     ];
-    let out = ctx.out();
-    out.array(lines.len());
-    for line in lines {
-        out.simple(line);
-    }
+    super::connection::help_lines(ctx, "SCRIPT", &lines);
     Ok(())
 }
 
@@ -218,18 +216,23 @@ fn function_delete(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
+/// Redis's `addReplySubcommandSyntaxError` for FUNCTION: the subcommand
+/// as the client typed it.
+fn subcommand_syntax_error(ctx: &Ctx<'_>) -> super::Error {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        String::from_utf8_lossy(&ctx.argv[1])
+    )
+    .into()
+}
+
 /// FUNCTION FLUSH [ASYNC|SYNC].
 fn function_flush(ctx: &mut Ctx<'_>) -> Outcome {
-    let valid = match ctx.argv.len() {
-        2 => true,
-        3 => matches!(ctx.keyword(2).as_str(), "ASYNC" | "SYNC"),
-        _ => false,
-    };
-    if !valid {
-        return Err(
-            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP."
-                .into(),
-        );
+    if ctx.argv.len() > 3 {
+        return Err(subcommand_syntax_error(ctx));
+    }
+    if !flush_mode_valid(ctx) {
+        return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into());
     }
     let server = &mut *ctx.server;
     server
@@ -367,10 +370,7 @@ fn function_restore(ctx: &mut Ctx<'_>) -> Outcome {
     let policy = match ctx.argv.len() {
         3 => "APPEND".to_string(),
         4 => ctx.keyword(3),
-        _ => return Err(
-            "ERR unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP."
-                .into(),
-        ),
+        _ => return Err(subcommand_syntax_error(ctx)),
     };
     if !matches!(policy.as_str(), "FLUSH" | "APPEND" | "REPLACE") {
         return Err(
@@ -434,7 +434,6 @@ fn function_kill(_ctx: &mut Ctx<'_>) -> Outcome {
 
 fn function_help(ctx: &mut Ctx<'_>) -> Outcome {
     let lines = [
-        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>",
         "    Create a new library with the given library name and code.",
         "DELETE <LIBRARY NAME>",
@@ -472,13 +471,7 @@ fn function_help(ctx: &mut Ctx<'_>) -> Outcome {
         "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
         "      libraries with the new libraries (notice that even on this option there is a chance of failure",
         "      in case of functions name collision with another library).",
-        "HELP",
-        "    Prints this help.",
     ];
-    let out = ctx.out();
-    out.array(lines.len());
-    for line in lines {
-        out.simple(line);
-    }
+    super::connection::help_lines(ctx, "FUNCTION", &lines);
     Ok(())
 }
