@@ -120,7 +120,6 @@ impl ScriptFlags {
 
 /// A script in the cache.
 struct CachedScript {
-    body: Vec<u8>,
     flags: ScriptFlags,
     function: Function,
 }
@@ -147,7 +146,8 @@ pub struct Scripts {
     /// Scripts run since the last garbage-collection step.
     runs_since_gc: u32,
     cache: BTreeMap<String, CachedScript>,
-    /// Bytes of script bodies cached (INFO `used_memory_scripts_eval`).
+    /// Bytes of the bodies cached (INFO `used_memory_scripts_eval`); the
+    /// bodies themselves live compiled in the interpreter.
     bodies_bytes: usize,
     /// The function libraries, compiled, by name (their code is kept
     /// with the dataset, in `Keyspace::functions`).
@@ -742,20 +742,9 @@ impl Scripts {
         let (flags, shebang_bytes) = ScriptFlags::parse(body).map_err(Error::from)?;
         let function = self.engine(ctx.env).compile(body, shebang_bytes)?;
         self.bodies_bytes += body.len();
-        self.cache.insert(
-            sha.clone(),
-            CachedScript {
-                body: body.to_vec(),
-                flags,
-                function,
-            },
-        );
+        self.cache
+            .insert(sha.clone(), CachedScript { flags, function });
         Ok(sha)
-    }
-
-    /// The body of a cached script.
-    pub fn body(&self, sha: &str) -> Option<&[u8]> {
-        self.cache.get(sha).map(|script| script.body.as_slice())
     }
 
     /// EVAL, EVALSHA and their _RO forms: `argv` is `[cmd, script or sha,
