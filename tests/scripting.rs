@@ -403,7 +403,8 @@ fn busy_scripts_answer_busy_and_can_be_stopped() {
 }
 
 // A library whose code never returns is stopped after Redis's load
-// timeout, and the server serves on; as real Redis does.
+// timeout, and the server serves on, loading and running functions and
+// scripts as before; as real Redis does.
 #[test]
 fn function_load_times_out() {
     on_both(&[], |server| {
@@ -422,5 +423,13 @@ fn function_load_times_out() {
             show(&reply)
         );
         assert_eq!(command(&mut stream, &["PING"]), b"+PONG\r\n");
+        // Loading and calling work as before.
+        let library = "#!lua name=after\nredis.register_function('after', function() return 7 end)";
+        assert_eq!(
+            command(&mut stream, &["FUNCTION", "LOAD", library]),
+            b"$5\r\nafter\r\n"
+        );
+        assert_eq!(command(&mut stream, &["FCALL", "after", "0"]), b":7\r\n");
+        assert_eq!(command(&mut stream, &["EVAL", "return 8", "0"]), b":8\r\n");
     });
 }

@@ -218,10 +218,12 @@ fn compile_library(
         // While the library's code runs, its globals are the library API.
         engine.set_loading.call::<()>(true)?;
         let result = engine.invoke.call::<(bool, Value)>(chunk);
+        // The ordinary hook first: after a timeout the stopping one fails
+        // every Lua instruction, `set_loading` included.
+        super::set_busy_hook(lua);
+        lua.set_named_registry_value(super::BUSY_CHECK, Value::Nil)?;
         engine.set_loading.call::<()>(false)?;
         lua.set_named_registry_value(super::BRIDGED[4], super::outside_function(lua, 4)?)?;
-        lua.set_named_registry_value(super::BUSY_CHECK, Value::Nil)?;
-        super::set_busy_hook(lua);
         result
     });
     match outcome {
