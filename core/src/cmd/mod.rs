@@ -930,7 +930,16 @@ fn dispatch(
         return (argv, false);
     }
     if let Some(refusal) = stale_refusal(server, client, &resolved) {
-        client.out.error(refusal);
+        if resolved.spec.name == "exec" && client.multi.take().is_some() {
+            // As Redis's execCommandAbort: a refused EXEC ends the
+            // transaction.
+            server.unwatch_all(client);
+            client.out.error(&format!(
+                "EXECABORT Transaction discarded because of: {refusal}"
+            ));
+        } else {
+            client.out.error(refusal);
+        }
         return (argv, false);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved, env) {
@@ -1106,10 +1115,19 @@ fn role_refusal(server: &Server, is_master: bool, env: &dyn Env) -> Option<&'sta
 fn stale_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Option<&'static str> {
     let link = server.repl.link.as_ref()?;
     let down = link.state != crate::repl::replica::LinkState::Connected;
+    let not_stale = |spec: &CommandSpec| spec.flags & flag::STALE == 0;
+    // An EXEC is judged by what it would run (the link may have gone down
+    // since they were queued), as Redis's `cmd_inv_flags` does.
+    let queued_not_stale = resolved.spec.name == "exec"
+        && client.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|argv| resolve(table(), argv).is_ok_and(|r| not_stale(r.spec)))
+        });
     (down
         && !client.is_master
         && !server.config.repl.replica_serve_stale_data
-        && resolved.spec.flags & flag::STALE == 0)
+        && (not_stale(resolved.spec) || queued_not_stale))
         .then_some(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         )

@@ -463,6 +463,20 @@ fn a_replica_without_its_master_serves_stale_data_only_if_allowed() {
         .contains("role:slave\r\n"));
     t.cmd(c, &["CONFIG", "SET", "replica-serve-stale-data", "yes"]);
     assert_eq!(t.cmd(c, &["GET", "k"]), "$-1\r\n");
+    // A transaction queued while stale data was allowed is refused whole,
+    // and ended, when it is not any more at EXEC.
+    assert_eq!(t.cmd(c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["GET", "k"]), "+QUEUED\r\n");
+    let operator = t.connect();
+    t.cmd(
+        operator,
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+    );
+    assert_eq!(
+        t.cmd(c, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["EXEC"]), "-ERR EXEC without MULTI\r\n");
 }
 
 #[test]
