@@ -871,14 +871,8 @@ fn dispatch(
         if !matches!(queue_time, Ok(false)) {
             match resolved {
                 Err(error) if argv[0].eq_ignore_ascii_case(b"exec") => {
-                    // EXEC with extra words ends the transaction, as
-                    // Redis's `execCommandAbort` does.
-                    client.multi = None;
-                    server.unwatch_all(client);
-                    client.out.error(&format!(
-                        "EXECABORT Transaction discarded because of: {}",
-                        error.strip_prefix("ERR ").unwrap_or(&error)
-                    ));
+                    // EXEC with extra words ends the transaction too.
+                    abort_exec(server, client, error.strip_prefix("ERR ").unwrap_or(&error));
                 }
                 Err(error) => {
                     multi.aborted = true;
@@ -930,16 +924,7 @@ fn dispatch(
         return (argv, false);
     }
     if let Some(refusal) = stale_refusal(server, client, &resolved) {
-        if resolved.spec.name == "exec" && client.multi.take().is_some() {
-            // As Redis's execCommandAbort: a refused EXEC ends the
-            // transaction.
-            server.unwatch_all(client);
-            client.out.error(&format!(
-                "EXECABORT Transaction discarded because of: {refusal}"
-            ));
-        } else {
-            client.out.error(refusal);
-        }
+        refuse(server, client, &resolved, refusal);
         return (argv, false);
     }
     if let Some(refusal) = write_refusal(server, client, &resolved, env) {
@@ -970,14 +955,21 @@ fn dispatch(
 /// the transaction with EXECABORT, as Redis's `execCommandAbort` does, so
 /// the client does not queue on forever.
 fn refuse(server: &mut Server, client: &mut Client, resolved: &Resolved, refusal: &str) {
-    if resolved.spec.name == "exec" && client.multi.take().is_some() {
-        server.unwatch_all(client);
-        client.out.error(&format!(
-            "EXECABORT Transaction discarded because of: {refusal}"
-        ));
+    if resolved.spec.name == "exec" && client.multi.is_some() {
+        abort_exec(server, client, refusal);
     } else {
         client.out.error(refusal);
     }
+}
+
+/// Ends `client`'s transaction with `EXECABORT Transaction discarded
+/// because of: <reason>` (Redis's `execCommandAbort`).
+pub(crate) fn abort_exec(server: &mut Server, client: &mut Client, reason: &str) {
+    client.multi = None;
+    server.unwatch_all(client);
+    client.out.error(&format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ));
 }
 
 /// Stamps the keyspace's access clock for the command about to run: the

@@ -36,6 +36,17 @@ pub enum Stop {
     Shutdown,
 }
 
+impl Stop {
+    /// The error the stopped script (or function) answers its caller.
+    pub fn message(self, function: bool) -> &'static str {
+        match (self, function) {
+            (Stop::Killed, false) => "ERR Script killed by user with SCRIPT KILL...",
+            (Stop::Killed, true) => "ERR Script killed by user with FUNCTION KILL...",
+            (Stop::Shutdown, _) => "ERR Script killed by a SHUTDOWN NOSAVE",
+        }
+    }
+}
+
 const ERR_BUSY_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const ERR_BUSY_FUNCTION: &str =
@@ -66,14 +77,8 @@ impl Run<'_, '_> {
             }
             self.serve_clients();
         }
-        match self.stop? {
-            Stop::Killed => Some(if self.is_function {
-                "ERR Script killed by user with FUNCTION KILL...".to_string()
-            } else {
-                "ERR Script killed by user with SCRIPT KILL...".to_string()
-            }),
-            Stop::Shutdown => Some("ERR Script killed by a SHUTDOWN NOSAVE".to_string()),
-        }
+        self.stop
+            .map(|stop| stop.message(self.is_function).to_string())
     }
 
     /// Reads and answers what the other clients sent.
@@ -159,13 +164,8 @@ impl Run<'_, '_> {
                 client.out.ok();
             }
             (Some(b"DISCARD"), None) => client.out.error("ERR DISCARD without MULTI"),
-            (Some(b"EXEC"), _) if client.multi.take().is_some() => {
-                // As Redis's `execCommandAbort`: the transaction ends.
-                self.ctx.server.unwatch_all(client);
-                client.out.error(&format!(
-                    "EXECABORT Transaction discarded because of: {}",
-                    self.busy_error()
-                ));
+            (Some(b"EXEC"), _) if client.multi.is_some() => {
+                crate::cmd::abort_exec(self.ctx.server, client, self.busy_error());
             }
             _ => {
                 // Refused: a transaction it would have joined is doomed.

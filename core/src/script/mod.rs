@@ -1025,13 +1025,8 @@ fn run(
     if let Some(stop) = stop {
         // Stopped by the busy check, wherever the script was (even inside
         // a pcall of its own).
-        return Err(Error::from(
-            match (stop, matches!(invocation, Invocation::Function { .. })) {
-                (busy::Stop::Killed, false) => "ERR Script killed by user with SCRIPT KILL...",
-                (busy::Stop::Killed, true) => "ERR Script killed by user with FUNCTION KILL...",
-                (busy::Stop::Shutdown, _) => "ERR Script killed by a SHUTDOWN NOSAVE",
-            },
-        ));
+        let function = matches!(invocation, Invocation::Function { .. });
+        return Err(Error::from(stop.message(function)));
     }
     match outcome {
         Ok((true, value)) => {
