@@ -664,6 +664,70 @@ impl Side {
     }
 }
 
+/// Commands between two comparisons of the whole datasets.
+const DATASET_CHECK_EVERY: usize = 1_000;
+
+/// Keys with less time to live than this are left out of the dataset
+/// comparison: the two servers may expire them a moment apart.
+const SETTLED_TTL_MS: i64 = 10_000;
+
+/// How many keys were compared, and where the two datasets differ, by
+/// Redis's own signature of each value
+/// (DEBUG DIGEST-VALUE, which redoubt computes as Redis does): a key one
+/// side lacks, or a value (type, content, whether it has an expiry) that
+/// differs. Replies can agree while the data does not: this catches it.
+fn dataset_differences(redis: &Server, redoubt: &Server) -> (usize, Vec<String>) {
+    let connect = |server: &Server| {
+        let client = redis::Client::open(server.url()).expect("client");
+        client.get_connection().expect("connect")
+    };
+    let (mut theirs, mut ours) = (connect(redis), connect(redoubt));
+    let mut differences = Vec::new();
+    let mut compared = 0;
+    for db in 0..=DBS_MAX {
+        let keys_of = |con: &mut redis::Connection| -> Vec<Vec<u8>> {
+            redis::cmd("SELECT")
+                .arg(db)
+                .query::<()>(con)
+                .expect("select");
+            let mut keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).expect("keys");
+            keys.retain(|key| {
+                let ttl: i64 = redis::cmd("PTTL").arg(key).query(con).expect("pttl");
+                ttl == -1 || ttl > SETTLED_TTL_MS
+            });
+            keys.sort();
+            keys
+        };
+        let (their_keys, our_keys) = (keys_of(&mut theirs), keys_of(&mut ours));
+        if their_keys != our_keys {
+            differences.push(format!(
+                "db {db}: redis has keys {:?}, redoubt {:?}",
+                their_keys.iter().map(|k| show(k)).collect::<Vec<_>>(),
+                our_keys.iter().map(|k| show(k)).collect::<Vec<_>>()
+            ));
+            continue;
+        }
+        for key in &their_keys {
+            let digest = |con: &mut redis::Connection| -> Vec<String> {
+                redis::cmd("DEBUG")
+                    .arg("DIGEST-VALUE")
+                    .arg(key)
+                    .query(con)
+                    .expect("debug digest-value")
+            };
+            let (want, got) = (digest(&mut theirs), digest(&mut ours));
+            compared += 1;
+            if want != got {
+                differences.push(format!(
+                    "db {db} key \"{}\": redis's value digest {want:?}, redoubt's {got:?}",
+                    show(key)
+                ));
+            }
+        }
+    }
+    (compared, differences)
+}
+
 fn describe(argv: &[Vec<u8>]) -> String {
     argv.iter()
         .map(|a| format!("\"{}\"", show(a)))
@@ -675,8 +739,16 @@ fn describe(argv: &[Vec<u8>]) -> String {
 #[test]
 fn replies_match_real_redis() {
     require_redis_tools();
-    // The same configuration on both sides (CONFIG GET is compared).
-    let same = ["--save", "", "--appendonly", "no"];
+    // The same configuration on both sides (CONFIG GET is compared);
+    // DEBUG DIGEST-VALUE compares the datasets at the end.
+    let same = [
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--enable-debug-command",
+        "yes",
+    ];
     let mut redis = Side::open(Server::redis(&same));
     let mut redoubt = Side::open(Server::redoubt(&same));
     let now_s = std::time::SystemTime::now()
@@ -698,6 +770,7 @@ fn replies_match_real_redis() {
     let mut trace = std::env::var_os("REDOUBT_DIFF_LOG")
         .map(|path| std::fs::File::create(path).expect("create REDOUBT_DIFF_LOG file"));
     let mut sent = 0;
+    let mut keys_compared = 0;
     while sent < commands_max {
         let (request, in_multi) = generator.request();
         let name = name_of(&request.argv);
@@ -735,6 +808,11 @@ fn replies_match_real_redis() {
                 show(&actual)
             );
         }
+        if sent % DATASET_CHECK_EVERY == 0 && mismatches.is_empty() {
+            let (compared, differences) = dataset_differences(&redis.server, &redoubt.server);
+            keys_compared += compared;
+            mismatches.extend(differences);
+        }
         if expected != actual {
             *by_command.entry(name_of(&request.argv)).or_default() += 1;
             mismatches.push(format!(
@@ -752,6 +830,12 @@ fn replies_match_real_redis() {
         b"+PONG\r\n",
         "redoubt-server must still serve after the run"
     );
+    if mismatches.is_empty() {
+        let (compared, differences) = dataset_differences(&redis.server, &redoubt.server);
+        keys_compared += compared;
+        mismatches.extend(differences);
+    }
+    eprintln!("dataset comparisons: {keys_compared} keys compared by digest");
     drop(redis.server);
     if !mismatches.is_empty() {
         let shown: Vec<&String> = mismatches.iter().take(MISMATCHES_SHOWN_MAX).collect();

@@ -162,6 +162,9 @@ pub trait Host {
     /// Closes the command's standard input once what was queued is written
     /// (the command then finishes and exits), or kills it when `abort`.
     fn pipe_close(&mut self, _pipe: PipeId, _abort: bool) {}
+    /// Stops the whole node for `ms` (DEBUG SLEEP): the server's thread
+    /// sleeps. Environments with a simulated clock may advance it instead.
+    fn stall_ms(&mut self, _ms: u64) {}
     /// A script started: it holds the node until it returns, and after
     /// `busy_after_ms` (`busy-reply-threshold`) it counts as busy. The
     /// production driver lets SIGTERM end the process at once while a busy

@@ -184,6 +184,12 @@ pub fn perform_evictions(server: &mut Server, env: &mut dyn Env) -> Eviction {
         server.eviction_running = false;
         return Eviction::Ok;
     }
+    if server.clients_paused() {
+        // Nothing may reach the stream while clients are paused; the
+        // next command after the pause evicts.
+        server.eviction_running = false;
+        return Eviction::Ok;
+    }
     let to_free = bytes_over_limit(server, env);
     if to_free == 0 {
         server.eviction_running = false;

@@ -28,6 +28,7 @@ pub mod evict;
 pub mod glob;
 pub mod long_double;
 pub mod node;
+pub mod pause;
 pub mod persist;
 pub mod planted;
 pub mod pubsub;

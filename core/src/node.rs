@@ -256,11 +256,7 @@ impl<E: Env> Node<E> {
                         self.serve_ready_keys();
                     }
                 }
-                Ok(Some(argv))
-                    if self.server.writes_paused()
-                        && !client.is_replica
-                        && cmd::held_by_write_pause(client, &argv) =>
-                {
+                Ok(Some(argv)) if self.server.holds_request(client, &argv) => {
                     // It runs once the pause ends (or never: the node
                     // exits).
                     client.held_request = Some(argv);
@@ -436,9 +432,12 @@ impl<E: Env> Node<E> {
             .aof_on
             .then(|| self.server.aof.fsync_due_ms(self.server.config.appendfsync))
             .flatten();
-        let timers = fsync_due.map_or(self.server.cron_next_ms, |due| {
+        let mut timers = fsync_due.map_or(self.server.cron_next_ms, |due| {
             due.min(self.server.cron_next_ms)
         });
+        if let Some(pause) = self.server.client_pause {
+            timers = timers.min(pause.end_ms);
+        }
         self.server
             .blocking
             .next_deadline()
@@ -452,6 +451,7 @@ impl<E: Env> Node<E> {
         self.server.send_files(&mut self.env);
         self.time_out_blocked_clients();
         self.server.shutdown_wait_check(&mut self.env);
+        self.server.pause_cron(self.env.monotonic_ms());
         if self.server.eviction_running {
             crate::evict::perform_evictions(&mut self.server, &mut self.env);
         }
@@ -464,8 +464,11 @@ impl<E: Env> Node<E> {
         self.server.stats.sample_ops(now);
         let wall = self.env.wall_ms();
         let env = &mut self.env;
+        let active_expire = self.server.active_expire_enabled && !self.server.clients_paused();
         for db in &mut self.server.keyspace.dbs {
-            db.active_expire_cycle(wall, &mut || env.random_u64());
+            if active_expire {
+                db.active_expire_cycle(wall, &mut || env.random_u64());
+            }
             db.rehash_steps(REHASH_STEPS_PER_CRON);
         }
         self.server.after_command(None, &mut self.env);

@@ -251,6 +251,14 @@ pub struct Server {
     /// over `maxmemory` after evicting (Redis's `pre_command_oom_state`):
     /// a script is then refused its first `denyoom` write.
     pub out_of_memory: bool,
+    /// CLIENT PAUSE in force (see `pause`).
+    pub client_pause: Option<crate::pause::ClientPause>,
+    /// Keys past their time are removed by the cron's sampling too, not
+    /// only when touched (DEBUG SET-ACTIVE-EXPIRE turns it off).
+    pub active_expire_enabled: bool,
+    /// The dump being loaded replaces keys and function libraries already
+    /// present instead of failing on them (DEBUG RELOAD MERGE).
+    pub load_merges: bool,
     /// `CONFIG SET appendonly yes` ran inside EXEC: the AOF is turned on
     /// once the transaction has been propagated.
     pub aof_start_deferred: bool,
@@ -318,6 +326,9 @@ impl Server {
             in_exec: false,
             script_running: false,
             out_of_memory: false,
+            active_expire_enabled: true,
+            client_pause: None,
+            load_merges: false,
             aof_start_deferred: false,
             aof_recovery_last_ms: 0,
             next_conn_id: 1,
@@ -385,7 +396,8 @@ impl Server {
     pub fn expiry_mode(&self) -> Expiry {
         if self.loading {
             Expiry::Off
-        } else if self.repl.is_replica() {
+        } else if self.repl.is_replica() || self.clients_paused() {
+            // A paused node deletes nothing, as a replica does.
             Expiry::Hide
         } else {
             Expiry::Delete

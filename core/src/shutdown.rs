@@ -131,7 +131,7 @@ impl Server {
     }
 
     /// The clients whose writes waited run them, then read on.
-    fn resume_held_writes(&mut self) {
+    pub(crate) fn resume_held_writes(&mut self) {
         let held = self
             .clients
             .values()

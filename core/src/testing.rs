@@ -137,6 +137,10 @@ impl Host for TestEnv {
     fn process_id(&self) -> u32 {
         4242
     }
+    fn stall_ms(&mut self, ms: u64) {
+        self.monotonic_ms += ms;
+        self.wall_ms += ms as i64;
+    }
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
     }

@@ -125,3 +125,69 @@ fn ping_when_subscribed() {
         "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
     );
 }
+
+// CLIENT PAUSE WRITE holds writes (and EVAL) until the pause ends while
+// reads go on; a key past its time reads as gone but is not deleted
+// meanwhile; the held write then runs and is answered.
+#[test]
+fn client_pause_write_holds_writes_until_it_ends() {
+    let mut t = TestNode::new();
+    let (admin, writer, reader) = (t.connect(), t.connect(), t.connect());
+    assert_eq!(t.cmd(writer, &["SET", "short", "v", "PX", "50"]), "+OK\r\n");
+    assert_eq!(
+        t.cmd(admin, &["CLIENT", "PAUSE", "1000", "WRITE"]),
+        "+OK\r\n"
+    );
+    assert_eq!(t.cmd(writer, &["SET", "k", "v"]), "");
+    assert_eq!(t.cmd(reader, &["GET", "k"]), "$-1\r\n");
+    t.advance(100);
+    assert_eq!(t.cmd(reader, &["GET", "short"]), "$-1\r\n");
+    assert_eq!(
+        t.cmd(reader, &["DBSIZE"]),
+        ":1\r\n",
+        "nothing expires while paused"
+    );
+    t.advance(899);
+    assert_eq!(t.take_sent(writer), "", "still paused");
+    t.advance(1);
+    assert_eq!(t.take_sent(writer), "+OK\r\n");
+    assert_eq!(t.cmd(reader, &["GET", "k"]), "$1\r\nv\r\n");
+}
+
+// CLIENT PAUSE ALL holds every command, CLIENT UNPAUSE from another
+// client included, until its time; a later pause keeps the stricter kind
+// and the later end; UNPAUSE ends it at once.
+#[test]
+fn client_pause_all_and_unpause() {
+    let mut t = TestNode::new();
+    let (a, b) = (t.connect(), t.connect());
+    assert_eq!(t.cmd(a, &["CLIENT", "PAUSE", "500", "ALL"]), "+OK\r\n");
+    assert_eq!(t.cmd(b, &["PING"]), "");
+    t.advance(500);
+    assert_eq!(t.take_sent(b), "+PONG\r\n");
+    assert_eq!(t.cmd(a, &["CLIENT", "PAUSE", "100", "ALL"]), "+OK\r\n");
+    assert_eq!(t.cmd(a, &["CLIENT", "PAUSE", "10000", "WRITE"]), "");
+    t.advance(100);
+    assert_eq!(t.take_sent(a), "+OK\r\n");
+    assert_eq!(t.cmd(b, &["SET", "k", "v"]), "", "WRITE pause until 10100");
+    assert_eq!(t.cmd(a, &["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    assert_eq!(t.take_sent(b), "+OK\r\n");
+    for (args, reply) in [
+        (
+            &["CLIENT", "PAUSE", "-1"][..],
+            "-ERR timeout is negative\r\n",
+        ),
+        (
+            &["CLIENT", "PAUSE", "x"],
+            "-ERR timeout is not an integer or out of range\r\n",
+        ),
+        (
+            &["CLIENT", "PAUSE", "10", "READ"],
+            "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n",
+        ),
+        (&["CLIENT", "NO-EVICT", "on"], "+OK\r\n"),
+        (&["CLIENT", "NO-EVICT", "maybe"], "-ERR syntax error\r\n"),
+    ] {
+        assert_eq!(t.cmd(a, args), reply, "{args:?}");
+    }
+}

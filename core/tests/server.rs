@@ -1,5 +1,6 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SHUTDOWN.
 
+use redoubt_core::config::Config;
 use redoubt_core::testing::TestNode;
 
 // INFO carries Redis's section headers and the fields tools look for.
@@ -336,4 +337,46 @@ fn protected_configs_take_yes_no_or_local() {
     assert_eq!(config.get("enable-debug-command").as_deref(), Some("local"));
     let refused = config.apply_file_text("enable-module-command sometimes\n");
     assert!(refused.is_err());
+}
+
+// DEBUG is refused unless enable-debug-command allows it; `local` allows
+// a loopback client. SLEEP stops the node for its time, SET-ACTIVE-EXPIRE
+// 0 stops the cron from expiring keys, CHANGE-REPL-ID gives a new
+// replication id and clears the second one.
+#[test]
+fn debug_is_gated_and_its_knobs_work() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert!(t
+        .cmd(c, &["DEBUG", "SLEEP", "0"])
+        .starts_with("-ERR DEBUG command not allowed."));
+    let mut config = Config::default();
+    config
+        .apply_startup("enable-debug-command", "local")
+        .unwrap();
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    let before = t.node.env().monotonic_ms;
+    assert_eq!(t.cmd(c, &["DEBUG", "SLEEP", "1.5"]), "+OK\r\n");
+    assert_eq!(t.node.env().monotonic_ms - before, 1500);
+    assert_eq!(t.cmd(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["SET", "k", "v", "PX", "10"]), "+OK\r\n");
+    t.advance(5_000);
+    assert_eq!(
+        t.cmd(c, &["DEBUG", "DIGEST-VALUE", "k"]).len(),
+        47,
+        "still stored"
+    );
+    assert_eq!(t.cmd(c, &["DBSIZE"]), ":1\r\n");
+    assert_eq!(t.cmd(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]), "+OK\r\n");
+    t.advance(1_000);
+    assert_eq!(t.cmd(c, &["DBSIZE"]), ":0\r\n");
+    let replid = t.node.server().repl.replid.clone();
+    assert_eq!(t.cmd(c, &["DEBUG", "CHANGE-REPL-ID"]), "+OK\r\n");
+    assert_ne!(t.node.server().repl.replid, replid);
+    assert_eq!(t.node.server().repl.replid2, "0".repeat(40));
+    assert_eq!(
+        t.cmd(c, &["DEBUG", "JMAP"]),
+        "-ERR unknown subcommand or wrong number of arguments for 'JMAP'. Try DEBUG HELP.\r\n"
+    );
 }

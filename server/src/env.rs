@@ -697,6 +697,10 @@ impl Host for RealEnv {
         crate::busy::script_finished();
     }
 
+    fn stall_ms(&mut self, ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
     fn pipe_open(&mut self, pipe: PipeId, command: &str) -> io::Result<()> {
         self.pipes.open(pipe, command)
     }

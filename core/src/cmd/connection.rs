@@ -210,6 +210,24 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_kill,
         subcommands: &[],
     },
+    CommandSpec::new("pause", -3, CLIENT_FLAGS | flag::ADMIN, client_pause).doc(
+        GROUP,
+        "3.0.0",
+        "Suspends commands processing.",
+        "O(1)",
+    ),
+    CommandSpec::new("unpause", 2, CLIENT_FLAGS | flag::ADMIN, client_unpause).doc(
+        GROUP,
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+        "O(N) Where N is the number of paused clients",
+    ),
+    CommandSpec::new("no-evict", 3, CLIENT_FLAGS | flag::ADMIN, client_no_evict).doc(
+        GROUP,
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+        "O(1)",
+    ),
     CommandSpec::new("unblock", -3, CLIENT_FLAGS | flag::ADMIN, client_unblock).doc(
         GROUP,
         "5.0.0",
@@ -639,6 +657,44 @@ fn client_unblock(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]: `+OK`; see `crate::pause`.
+fn client_pause(ctx: &mut Ctx<'_>) -> Outcome {
+    let timeout = parse_i64(ctx.arg(2))
+        .ok_or(Error::from("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    let all = match ctx.argv.len() {
+        3 => true,
+        4 if ctx.arg(3).eq_ignore_ascii_case(b"ALL") => true,
+        4 if ctx.arg(3).eq_ignore_ascii_case(b"WRITE") => false,
+        4 => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+        _ => return Err(ERR_SYNTAX.into()),
+    };
+    let end_ms = ctx.env.monotonic_ms().saturating_add(timeout as u64);
+    ctx.server.pause_clients(all, end_ms);
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE: `+OK`; the held clients go on.
+fn client_unpause(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.server.unpause_clients();
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT NO-EVICT on|off: `+OK`. Clients are never evicted here (there
+/// is no `maxmemory-clients`), so the mode changes nothing.
+fn client_no_evict(ctx: &mut Ctx<'_>) -> Outcome {
+    let word = ctx.arg(2);
+    if !word.eq_ignore_ascii_case(b"on") && !word.eq_ignore_ascii_case(b"off") {
+        return Err(ERR_SYNTAX.into());
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
 fn client_kill(ctx: &mut Ctx<'_>) -> Outcome {
     let old_form = ctx.argv.len() == 3;
     let filter = if old_form {
@@ -715,8 +771,14 @@ fn client_help(ctx: &mut Ctx<'_>) -> Outcome {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
         ],
     );
     Ok(())

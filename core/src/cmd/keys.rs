@@ -1125,13 +1125,32 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// OBJECT REFCOUNT key: 1, or `2147483647` for the small integers Redis
-/// shares between keys (not with `maxmemory` under an LRU or LFU policy,
-/// where each key needs an access field of its own); null if the key is
-/// missing.
+/// OBJECT REFCOUNT key: see [`refcount`]; null if the key is missing.
 fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
     let key = ctx.arg(2);
-    let memory = &ctx.server.config.memory;
+    let config = &ctx.server.config;
+    let found = ctx.server.keyspace.dbs[ctx.client.db]
+        .peek(key, ctx.now_ms)
+        .map(|value| refcount(config, value));
+    match found {
+        Some(count) => {
+            ctx.server.stats.keyspace_hits += 1;
+            ctx.out().int(count);
+        }
+        None => {
+            ctx.server.stats.keyspace_misses += 1;
+            ctx.out().null();
+        }
+    }
+    Ok(())
+}
+
+/// The reference count Redis would report for `value`: 1, or
+/// `2147483647` for the small integers Redis shares between keys (not
+/// with `maxmemory` under an LRU or LFU policy, where each key needs an
+/// access field of its own).
+pub(crate) fn refcount(config: &crate::config::Config, value: &Value) -> i64 {
+    let memory = &config.memory;
     let policy = memory.policy;
     let shares_integers = memory.maxmemory_bytes == 0
         || !(policy.is_lfu()
@@ -1140,25 +1159,17 @@ fn object_refcount(ctx: &mut Ctx<'_>) -> Outcome {
                 crate::config::EvictionPolicy::AllkeysLru
                     | crate::config::EvictionPolicy::VolatileLru
             ));
-    let refcount = lookup_read_untouched(ctx.server, ctx.client.db, key, ctx.now_ms).map(|value| {
-        let shared = match value {
-            Value::String(bytes) if value.encoding() == "int" && shares_integers => {
-                parse_i64(bytes).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
-            }
-            #[allow(unreachable_patterns)]
-            _ => false,
-        };
-        if shared {
-            SHARED_REFCOUNT
-        } else {
-            1
+    let shared = match value {
+        Value::String(bytes) if value.encoding() == "int" && shares_integers => {
+            parse_i64(bytes).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
         }
-    });
-    match refcount {
-        Some(refcount) => ctx.out().int(refcount),
-        None => ctx.out().null(),
+        _ => false,
+    };
+    if shared {
+        SHARED_REFCOUNT
+    } else {
+        1
     }
-    Ok(())
 }
 
 /// The access field of `key` for OBJECT IDLETIME and FREQ, looked up

@@ -11,6 +11,7 @@
 pub mod bits;
 pub mod blocked;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod hash;
 pub mod keys;
@@ -58,6 +59,9 @@ pub mod flag {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Allowed in the RESP2 pub/sub context.
     pub const SUBSCRIBED_OK: u32 = 1 << 14;
+    /// Allowed only as `enable-debug-command` says (Redis's `protected`,
+    /// which COMMAND INFO does not list).
+    pub const PROTECTED: u32 = 1 << 15;
 
     /// Flag names as COMMAND INFO lists them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -316,9 +320,10 @@ fn shape(name: &[u8]) -> Option<usize> {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 16] = [
+        let families: [&'static [CommandSpec]; 17] = [
             bits::COMMANDS,
             connection::COMMANDS,
+            debug::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -864,6 +869,12 @@ fn dispatch(
     if refused_queueing_for_memory(server, client, &resolved, env) {
         return (argv, false);
     }
+    // DEBUG, as `enable-debug-command` allows it: refused before it runs,
+    // and at queue time inside MULTI.
+    let protected = match &resolved {
+        Ok(r) if r.spec.flags & flag::PROTECTED != 0 => debug::protected_refusal(server, client),
+        _ => None,
+    };
     if let Some(multi) = &mut client.multi {
         let queue_time = resolved
             .as_ref()
@@ -886,6 +897,10 @@ fn dispatch(
                     multi.aborted = true;
                     let refusal = role_refusal(server, is_master, env).unwrap_or_default();
                     client.out.error(refusal);
+                }
+                Ok(_) if protected.is_some() => {
+                    multi.aborted = true;
+                    client.out.error(protected.unwrap_or_default());
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
                     multi.aborted = true;
@@ -910,6 +925,10 @@ fn dispatch(
     };
     if !client.authenticated && resolved.spec.flags & flag::NO_AUTH == 0 {
         client.out.error("NOAUTH Authentication required.");
+        return (argv, false);
+    }
+    if let Some(refusal) = protected {
+        client.out.error(refusal);
         return (argv, false);
     }
     if let Some(refusal) = oom_refusal(server, client, &resolved, env) {

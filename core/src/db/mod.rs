@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod dict;
+pub mod digest;
 mod snapshot;
 pub mod value;
 
@@ -521,6 +522,12 @@ impl Db {
     /// Whether `key` is stored, live or past its time.
     pub fn contains_raw(&self, key: &[u8]) -> bool {
         self.entries.contains_key(key)
+    }
+
+    /// The value stored under `key`, live or past its time, untouched
+    /// (DEBUG OBJECT and DIGEST-VALUE look at the table as it is).
+    pub fn value_raw(&self, key: &[u8]) -> Option<&Value> {
+        self.entries.get(key).map(|slot| &slot.value)
     }
 
     /// The expiry stored for `key`, live or past.

@@ -547,6 +547,9 @@ pub fn load_rdb(
                     report.keys_expired += 1
                 }
                 RdbEvent::Entry(entry) => {
+                    if server.load_merges {
+                        server.keyspace.dbs[db].remove(&entry.key, i64::MIN);
+                    }
                     let inserted = server.keyspace.dbs[db].insert_loaded(
                         entry.key,
                         entry.value,
@@ -592,7 +595,7 @@ pub fn load_rdb(
             let functions = &mut server.keyspace.functions;
             server
                 .scripts
-                .load_library(env, functions, &code, false)
+                .load_library(env, functions, &code, server.load_merges)
                 .map_err(|error| {
                     format!("Error loading the RDB file {name}: a function library did not load: {error}")
                 })?;

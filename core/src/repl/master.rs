@@ -164,7 +164,7 @@ impl Server {
         true
     }
 
-    fn clear_replid2(&mut self) {
+    pub(crate) fn clear_replid2(&mut self) {
         self.repl.replid2 = "0".repeat(40);
         self.repl.second_offset = -1;
     }
