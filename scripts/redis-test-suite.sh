@@ -10,7 +10,7 @@
 #   --logs DIR              where the logs go (default: a new directory under
 #                           ${TMPDIR:-/tmp}, named at the start and at the end)
 #   --unit-timeout SECS     wall-clock bound per unit (default 600)
-#   --all-tags              also run the tests tagged needs:debug
+#   --no-debug              skip the tests tagged needs:debug
 #   --no-durable            let a Tcl exception abort the unit, as runtest
 #                           does by default
 #
@@ -39,7 +39,7 @@ export DEBIAN_FRONTEND=noninteractive
 server_kind=redoubt
 logs=""
 unit_timeout=600
-all_tags=0
+no_debug=0
 durable=1
 units=()
 extra_args=()
@@ -55,7 +55,7 @@ parse_args() {
             --server) server_kind=${2:?--server needs redoubt or redis}; shift 2 ;;
             --logs) logs=${2:?--logs needs a directory}; shift 2 ;;
             --unit-timeout) unit_timeout=${2:?--unit-timeout needs seconds}; shift 2 ;;
-            --all-tags) all_tags=1; shift ;;
+            --no-debug) no_debug=1; shift ;;
             --no-durable) durable=0; shift ;;
             -h|--help) usage 0 ;;
             --) shift; extra_args=("$@"); break ;;
@@ -182,8 +182,8 @@ server_answers() {
 # Each unit gets a fresh server, as it would in the suite's normal mode: a unit
 # whose test fails before restoring a CONFIG SET would otherwise leave that
 # setting to the units after it. Real Redis gets DEBUG enabled so that
-# --all-tags can run the needs:debug tests; redoubt has no DEBUG and only
-# warns about the directive, so it is not passed. A port taken between the
+# Both servers allow DEBUG (enable-debug-command yes): the needs:debug
+# tests and the suite's DEBUG DIGEST checks run. A port taken between the
 # probe and the bind just moves on to another port.
 start_server() {
     local name=$1 attempt
@@ -195,7 +195,8 @@ start_server() {
         mkdir -p "$server_dir"
         local args=(--port "$port" --bind 127.0.0.1 --dir "$server_dir" --save ""
             --appendonly no --logfile "$server_dir/server.log")
-        if [ "$server_kind" = redis ]; then args+=(--enable-debug-command yes --daemonize no); fi
+        args+=(--enable-debug-command yes)
+        if [ "$server_kind" = redis ]; then args+=(--daemonize no); fi
         "$bin" "${args[@]}" >"$server_dir/stdout.log" 2>&1 &
         server_pid=$!
         local i
@@ -228,10 +229,9 @@ stop_server() {
 #   --host/--port   external mode; it skips the tests tagged external:skip
 #   --single        one unit per runtest, so that an abort hides nothing else
 #   --tags -needs:debug
-#                   redoubt has no DEBUG; those tests check internals (encoding
+#                   only with --no-debug: those tests check internals (encoding
 #                   conversions after DEBUG RELOAD, quicklist packing, digests)
-#                   rather than command behaviour. Dropping the tag also makes
-#                   the suite skip its DEBUG DIGEST checks. --all-tags keeps them.
+#                   rather than command behaviour
 #   --durable       a Tcl exception in a test (an error reply where none was
 #                   expected, such as an unknown command) fails that test
 #                   instead of aborting the whole unit
@@ -239,7 +239,7 @@ stop_server() {
 #   --clients 1     external mode uses one client anyway; said for clarity
 runtest_args() {
     rt_args=(--host 127.0.0.1 --port "$port" --clients 1 --timeout "$((unit_timeout / 2))")
-    if [ "$all_tags" = 0 ]; then rt_args+=(--tags -needs:debug); fi
+    if [ "$no_debug" = 1 ]; then rt_args+=(--tags -needs:debug); fi
     if [ "$durable" = 1 ]; then rt_args+=(--durable); fi
     rt_args+=("${extra_args[@]}")
 }
