@@ -14,7 +14,9 @@
 //! 2. sends every other replica `REPLICAOF` the new master (a replica that
 //!    is down gets it in its configuration, for its restart);
 //! 3. demotes the old master: if it still runs, `REPLICAOF` the new master
-//!    at once and the proxy drops its clients' connections; if it is down,
+//!    at once and the proxy drops its clients' connections (under CLIENT
+//!    PAUSE ALL, which would hold the REPLICAOF, the operator first waits
+//!    for the pause to end); if it is down,
 //!    its configuration names the new master, and it starts again as a
 //!    replica after the plan's delay.
 //!
@@ -204,6 +206,18 @@ impl Simulation {
             self.failovers.push(record);
             return;
         };
+        // A running old master under CLIENT PAUSE ALL would hold the
+        // operator's REPLICAOF like any request: the operator waits for
+        // the pause to end before it switches.
+        let paused_all = match &self.node {
+            NodeState::Up { node, .. } => node.server().client_pause.is_some_and(|p| p.all),
+            _ => false,
+        };
+        if paused_all {
+            self.failover = Some(progress);
+            self.schedule(self.now_ms + SWITCHOVER_POLL_MS, Event::Promote);
+            return;
+        }
         let repl = &self.config.repl;
         let split_brain_bound_ms =
             (repl.min_replicas_to_write > 0).then_some(repl.min_replicas_max_lag_s * 1000);

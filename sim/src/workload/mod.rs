@@ -627,6 +627,11 @@ impl Client {
             OpKind::BgRewriteAof => vec![word("BGREWRITEAOF")],
             OpKind::BgSave => vec![word("BGSAVE")],
             OpKind::Save => vec![word("SAVE")],
+            OpKind::ClientPause => {
+                let ms = self.rng.range(20, 300).to_string().into_bytes();
+                let kind = ["WRITE", "ALL"][self.rng.index(2)];
+                vec![word("CLIENT"), word("PAUSE"), ms, word(kind)]
+            }
             OpKind::ConfigSetAppendFsync => {
                 let policy = ["always", "everysec", "no"][self.rng.index(3)];
                 vec![

@@ -1,7 +1,7 @@
 //! The operation kinds of the workload, by the names scenario files use.
 
 /// Where the collection kinds start in [`OpKind::ALL`].
-const FIRST_COLLECTION: usize = 35;
+const FIRST_COLLECTION: usize = 36;
 
 /// One kind of workload operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,6 +48,10 @@ pub enum OpKind {
     /// WAITAOF for the local AOF (or not) and 0 to 2 replicas, up to half a
     /// second: confirms the connection's earlier writes as fsynced.
     WaitAof,
+    /// CLIENT PAUSE for 20 to 300 ms, WRITE or ALL: the node holds the
+    /// clients' requests (writes, or everything) and expires and evicts
+    /// nothing meanwhile, as before a failover.
+    ClientPause,
     LPush,
     RPush,
     LPop,
@@ -130,6 +134,7 @@ impl OpKind {
         OpKind::Shutdown,
         OpKind::Wait,
         OpKind::WaitAof,
+        OpKind::ClientPause,
         OpKind::LPush,
         OpKind::RPush,
         OpKind::LPop,
@@ -191,6 +196,7 @@ impl OpKind {
         OpKind::ConfigSetAppendFsync,
         OpKind::ConfigSetAppendOnly,
         OpKind::Shutdown,
+        OpKind::ClientPause,
     ];
 
     /// The name scenario files use.
@@ -231,6 +237,7 @@ impl OpKind {
             OpKind::Shutdown => "shutdown",
             OpKind::Wait => "wait",
             OpKind::WaitAof => "waitaof",
+            OpKind::ClientPause => "client_pause",
             OpKind::LPush => "lpush",
             OpKind::RPush => "rpush",
             OpKind::LPop => "lpop",
@@ -305,7 +312,7 @@ mod tests {
     #[test]
     fn collections_start_at_lpush() {
         assert_eq!(OpKind::COLLECTIONS[0], OpKind::LPush);
-        assert_eq!(OpKind::ALL[FIRST_COLLECTION - 1], OpKind::WaitAof);
+        assert_eq!(OpKind::ALL[FIRST_COLLECTION - 1], OpKind::ClientPause);
         assert_eq!(OpKind::COLLECTIONS.last(), OpKind::ALL.last());
     }
 }
