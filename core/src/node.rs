@@ -259,7 +259,11 @@ impl<E: Env> Node<E> {
                 Ok(Some(argv))
                     if self.server.writes_paused()
                         && !client.is_replica
-                        && cmd::held_by_write_pause(client, &argv) =>
+                        && cmd::held_by_write_pause(
+                            cmd::commands(&self.server.config),
+                            client,
+                            &argv,
+                        ) =>
                 {
                     // It runs once the pause ends (or never: the node
                     // exits).
