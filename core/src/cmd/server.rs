@@ -1226,7 +1226,8 @@ fn command_info(ctx: &mut Ctx<'_>) -> Outcome {
     for name in names {
         match lookup(commands, name) {
             Some((spec, full_name)) => write_command_info(out, spec, &full_name),
-            None => out.null_array(),
+            // Redis's addReplyNull: `$-1` in RESP2.
+            None => out.null(),
         }
     }
     Ok(())
