@@ -411,3 +411,42 @@ fn config_rewrite_matches_redis() {
         "appended part differs:\nRedis:\n{redis_text}\nredoubt:\n{ours_text}"
     );
 }
+
+// Writes under a renamed name reach the AOF under that name, as in Redis
+// (which applies renames to its one table, AOF loading included), and a
+// restart with the same renames loads them back.
+#[test]
+fn renamed_commands_in_the_aof_like_redis() {
+    require_redis_tools();
+    let mut logged = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let scratch = ScratchDir::new("renamed-aof");
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--rename-command",
+            "set",
+            "myset",
+        ];
+        let mut server = Server::start_in(flavor, Some(&scratch.path), &args);
+        let mut client = server.connect();
+        assert_eq!(command(&mut client, &["MYSET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(command(&mut client, &["RPUSH", "l", "x"]), b":1\r\n");
+        logged.push(redoubt_tests::aof_incr_commands(&scratch.path));
+        shutdown(&mut client);
+        server.wait_exit(EXIT_TIMEOUT).expect("exit after SHUTDOWN");
+        let again = Server::start_in(flavor, Some(&scratch.path), &args);
+        let mut client = again.connect();
+        assert_eq!(
+            command(&mut client, &["GET", "k"]),
+            b"$1\r\nv\r\n",
+            "{flavor:?}"
+        );
+    }
+    assert_eq!(logged[0], logged[1], "Redis first, redoubt second");
+    assert!(logged[1].contains(&vec!["MYSET".to_string(), "k".to_string(), "v".to_string()]));
+}

@@ -418,7 +418,37 @@ impl ProtectedAction {
             ProtectedAction::ModuleCommand => "enable-module-command",
         }
     }
+
+    /// Redis's error for a DEBUG or MODULE command that
+    /// [`Config::allows`] refused. (A protected CONFIG SET is refused with
+    /// CONFIG SET's own words instead.)
+    pub fn refusal(self) -> String {
+        let command = match self {
+            ProtectedAction::ModuleCommand => "MODULE",
+            _ => "DEBUG",
+        };
+        format!(
+            "ERR {command} command not allowed. If the {} option is set to \"local\", you can \
+             run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
+            self.directive()
+        )
+    }
 }
+
+/// Directives kept as text here that the server driver acts on at
+/// start-up (listening, the pid file, detaching) or that core reads
+/// through [`Config::get`] (protected mode and actions).
+const ACTED_ON_AS_TEXT: &[&str] = &[
+    "daemonize",
+    "pidfile",
+    "unixsocket",
+    "unixsocketperm",
+    "protected-mode",
+    "enable-protected-configs",
+    "enable-debug-command",
+    "enable-module-command",
+];
 
 /// Directives CONFIG SET changes only where `enable-protected-configs`
 /// allows it (Redis 7.0's PROTECTED_CONFIG).
@@ -1301,9 +1331,11 @@ impl Config {
         pairs
     }
 
-    /// Whether core acts on this directive (false: kept as text only).
+    /// Whether redoubt acts on this directive, in core or in the server
+    /// driver (false: kept as text only).
     pub fn is_active(name: &str) -> bool {
-        DIRECTIVES.iter().any(|d| d.name == canonical(name))
+        let name = canonical(name);
+        DIRECTIVES.iter().any(|d| d.name == name) || ACTED_ON_AS_TEXT.contains(&name.as_str())
     }
 
     /// Applies redis.conf text: one directive a line, `#` comments, Redis's

@@ -478,6 +478,12 @@ fn protected_actions() {
     assert!(config
         .apply_file_text("enable-debug-command maybe\n")
         .is_err());
+    assert_eq!(
+        ProtectedAction::DebugCommand.refusal(),
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+         you can run it from a local connection, otherwise you need to set this option in the \
+         configuration file, and then restart the server."
+    );
 }
 
 // CONFIG SET of a protected directive is refused unless allowed.
