@@ -319,6 +319,8 @@ client-output-buffer-limit normal 0 0 0
 rename-command flushall \"\"
 rename-command keys my-keys
 timeout 0
+slaveof 127.0.0.1 1
+include INCLUDED
 ";
 
 /// The lines of a rewritten file before the signature, and the set of
@@ -354,11 +356,17 @@ fn config_rewrite_matches_redis() {
         let scratch = ScratchDir::new("rewrite");
         let port = free_port();
         let conf = scratch.path.join("redis.conf");
-        std::fs::write(&conf, REWRITE_CONFIG.replace("PORT", &port.to_string())).unwrap();
+        let included = scratch.path.join("included.conf");
+        std::fs::write(&included, "hz 11\nlatency-tracking no\n").unwrap();
+        let file = REWRITE_CONFIG
+            .replace("PORT", &port.to_string())
+            .replace("INCLUDED", included.to_str().unwrap());
+        std::fs::write(&conf, file).unwrap();
         let server = start_with_file(flavor, &scratch.path, &conf, port);
         let mut client = server.connect();
         for words in [
-            &["CONFIG", "SET", "save", "100 1 200 2 300 3"][..],
+            &["REPLICAOF", "NO", "ONE"][..],
+            &["CONFIG", "SET", "save", "100 1 200 2 300 3"],
             &["CONFIG", "SET", "maxmemory", "3gb"],
             &[
                 "CONFIG",
@@ -382,6 +390,7 @@ fn config_rewrite_matches_redis() {
         assert_eq!(command(&mut client, &["CONFIG", "REWRITE"]), b"+OK\r\n");
         let rewritten = std::fs::read_to_string(&conf).unwrap();
         let dir = std::fs::canonicalize(&scratch.path).unwrap();
+        eprintln!("{flavor:?} rewrote:\n{rewritten}");
         results.push((rewritten.clone(), rewritten_parts(&rewritten, port, &dir)));
         // Nothing but the file: no temp file left beside it.
         let names: Vec<String> = std::fs::read_dir(&scratch.path)
@@ -449,4 +458,44 @@ fn renamed_commands_in_the_aof_like_redis() {
     }
     assert_eq!(logged[0], logged[1], "Redis first, redoubt second");
     assert!(logged[1].contains(&vec!["MYSET".to_string(), "k".to_string(), "v".to_string()]));
+}
+
+/// An address of this machine that is not loopback, if it has one: the
+/// source address the kernel would use toward a documentation network.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("198.51.100.1:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+// Protected mode: with no password, a client from a non-loopback address
+// gets Redis's DENIED text and is closed, even with an explicit bind (as
+// Redis 7.0 does); loopback clients are served.
+#[test]
+fn protected_mode_refuses_like_redis() {
+    require_redis_tools();
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("no non-loopback address on this machine: protected mode checked in core only");
+        return;
+    };
+    let mut answers = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let server = Server::start(flavor, &["--save", "", "--bind", "0.0.0.0"]);
+        let mut remote = std::net::TcpStream::connect((ip, server.port)).expect("connect");
+        remote.set_read_timeout(Some(START_TIMEOUT)).unwrap();
+        let mut answer = Vec::new();
+        use std::io::Read;
+        let _ = remote.read_to_end(&mut answer);
+        let mut local = server.connect();
+        assert_eq!(command(&mut local, &["PING"]), b"+PONG\r\n");
+        answers.push(text(answer));
+    }
+    assert_eq!(answers[0], answers[1], "Redis first, redoubt second");
+    assert!(
+        answers[1].starts_with("-DENIED Redis is running in protected mode because")
+            && answers[1].ends_with("from the outside.\r\n"),
+        "{}",
+        answers[1]
+    );
 }
