@@ -499,3 +499,42 @@ fn protected_mode_refuses_like_redis() {
         answers[1]
     );
 }
+
+// A master's stream carries a renamed write under its new name, and a
+// replica with the same renames applies it, as Redis's replicas do.
+#[test]
+fn renamed_commands_down_the_master_stream() {
+    let args = ["--save", "", "--rename-command", "set", "myset"];
+    let mut master_args = args.to_vec();
+    master_args.extend(["--repl-diskless-sync-delay", "0"]);
+    let master = Server::redoubt(&master_args);
+    let replica = Server::redoubt(&args);
+    let mut to_replica = replica.connect();
+    let port = master.port.to_string();
+    assert_eq!(
+        command(&mut to_replica, &["REPLICAOF", "127.0.0.1", &port]),
+        b"+OK\r\n"
+    );
+    let mut to_master = master.connect();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut round = 0;
+    loop {
+        round += 1;
+        let value = format!("v{round}");
+        assert_eq!(command(&mut to_master, &["MYSET", "k", &value]), b"+OK\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        let seen = text(command(&mut to_replica, &["GET", "k"]));
+        if seen == format!("${}\r\n{value}\r\n", value.len()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never applied MYSET: {seen}"
+        );
+    }
+    assert!(
+        !replica.log().contains("unknown command"),
+        "{}",
+        replica.log()
+    );
+}
