@@ -290,6 +290,39 @@ mod tests {
         );
     }
 
+    // `--rename-command old new` keeps its two words; an empty new name
+    // disables; a wrong count is Redis's error.
+    #[test]
+    fn rename_command_from_the_command_line() {
+        let sources = ConfigSources {
+            directives: vec![
+                directive("rename-command", &["set", "myset"]),
+                directive("rename-command", &["flushall", ""]),
+            ],
+            ..ConfigSources::default()
+        };
+        let config = load(&sources).unwrap().config;
+        let renames: Vec<(&str, &str)> = config
+            .renamed_commands
+            .iter()
+            .map(|r| (r.original, r.name.as_str()))
+            .collect();
+        assert_eq!(renames, vec![("set", "myset"), ("flushall", "")]);
+        let sources = ConfigSources {
+            directives: vec![directive("rename-command", &["set"])],
+            ..ConfigSources::default()
+        };
+        let Err(Fatal(text)) = load(&sources) else {
+            panic!("one word accepted");
+        };
+        assert!(
+            text.contains(
+                ">>> 'rename-command \"set\"'\nBad directive or wrong number of arguments"
+            ),
+            "{text}"
+        );
+    }
+
     // A directive with no value at all is refused; `--save` alone clears.
     #[test]
     fn missing_value() {

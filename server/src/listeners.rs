@@ -135,9 +135,11 @@ impl Listeners {
         drop(listener);
         logging::log(LogLevel::Notice, "Removing the unix socket file.");
         if let Err(e) = std::fs::remove_file(&path) {
+            let reason = e.to_string();
+            let reason = reason.split(" (os error").next().unwrap_or_default();
             logging::log(
                 LogLevel::Warning,
-                &format!("Error removing the unix socket file: {e}"),
+                &format!("Error removing the unix socket file: {reason}"),
             );
         }
     }
@@ -380,6 +382,38 @@ mod tests {
             .port()
     }
 
+    /// The Unix-domain listener replaces a stale file, takes its mode,
+    /// accepts, and removes its file when closed.
+    #[test]
+    fn unix_listener_lives_and_goes() {
+        use std::os::unix::fs::PermissionsExt;
+        let poll = Poll::new().unwrap();
+        let dir = std::env::temp_dir().join(format!("redoubt-unix-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("s.sock");
+        std::fs::write(&path, b"stale").unwrap();
+        let path_text = path.to_str().unwrap();
+        let mut listeners = Listeners::default();
+        listeners
+            .listen_unix(poll.registry(), path_text, "700")
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (_, listened) = listeners
+            .accept_unix()
+            .expect("a Unix listener")
+            .expect("the waiting client");
+        assert_eq!(listened, path_text);
+        assert!(listeners
+            .listen_unix(poll.registry(), path_text, "9x")
+            .is_err());
+        listeners.remove_unix(poll.registry());
+        assert!(!path.exists());
+        assert!(listeners.accept_unix().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn tokens_of_connections_never_reach_other_sources() {
         assert_eq!(conn_token(1).unwrap(), Token(1));
@@ -396,6 +430,8 @@ mod tests {
         assert_eq!(listener_index(WAKER), None);
         assert_eq!(listener_index(SIGNALS), None);
         assert_eq!(listener_index(Token(CONN_TOKEN_MAX)), None);
+        assert_eq!(listener_index(UNIX_LISTENER), None);
+        assert_eq!(token_conn(UNIX_LISTENER), None);
     }
 
     #[test]

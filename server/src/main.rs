@@ -303,6 +303,20 @@ mod tests {
         );
     }
 
+    // The pid file: as set, Redis's default when daemonized, else none.
+    #[test]
+    fn pidfile_paths() {
+        let mut config = redoubt_core::Config::default();
+        assert_eq!(pidfile_path(&config, false), None);
+        assert_eq!(
+            pidfile_path(&config, true).as_deref(),
+            Some("/var/run/redis.pid")
+        );
+        config.apply_startup("pidfile", "/tmp/x.pid").unwrap();
+        assert_eq!(pidfile_path(&config, false).as_deref(), Some("/tmp/x.pid"));
+        assert_eq!(pidfile_path(&config, true).as_deref(), Some("/tmp/x.pid"));
+    }
+
     // Version and help are recognised only first.
     #[test]
     fn version_and_help() {
