@@ -5,7 +5,8 @@
 //! * Disk: `std::fs` behind a table of `FileId`s; writes append; fsync is
 //!   `fdatasync` (Redis's `redis_fsync` on Linux); background fsyncs and
 //!   closes go to the one [`Bio`] thread; free space from `statvfs`.
-//! * Net: the table of client sockets with their unsent output. `send`
+//! * Net: the table of client sockets (TCP, or the Unix-domain socket:
+//!   [`Stream`]) with their unsent output. `send`
 //!   writes straight to the socket when nothing is queued (it is called from
 //!   `before_sleep`, after the work that must precede replies) and queues
 //!   the rest behind writable interest; `close` closes once the queue is

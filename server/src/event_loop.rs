@@ -9,6 +9,14 @@
 //! precede replies and then releases them through `Net::send`; finally act
 //! on signals and on a requested shutdown. The loop decides nothing about
 //! replies or durability; core does.
+//!
+//! Clients come from the TCP listeners and from the Unix-domain socket
+//! (`unixsocket`, named `<path>:0` at both ends). A TCP client that
+//! protected mode refuses (`Config::protected_mode_refuses`) is sent
+//! Redis's DENIED text and closed before core hears of it: the decision is
+//! core's, the refusal the driver's, so the simulator's clients (from
+//! 10.0.1.x, with no password) are not refused. At exit the pid file and
+//! the socket file are removed, before core's last log line.
 
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
