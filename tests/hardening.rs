@@ -538,3 +538,29 @@ fn renamed_commands_down_the_master_stream() {
         replica.log()
     );
 }
+
+// A config file whose directory is gone: the rewrite fails in Redis's
+// words and leaves nothing behind.
+#[test]
+fn config_rewrite_failure_like_redis() {
+    require_redis_tools();
+    let mut replies = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let scratch = ScratchDir::new("rewrite-fails");
+        let conf_dir = scratch.path.join("conf");
+        std::fs::create_dir_all(&conf_dir).unwrap();
+        let conf = conf_dir.join("redis.conf");
+        let port = free_port();
+        std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsave \"\"\n")).unwrap();
+        let server = start_with_file(flavor, &scratch.path, &conf, port);
+        std::fs::remove_dir_all(&conf_dir).unwrap();
+        let mut client = server.connect();
+        replies.push(text(command(&mut client, &["CONFIG", "REWRITE"])));
+        assert!(!conf_dir.exists(), "{flavor:?} created nothing");
+    }
+    assert_eq!(replies[0], replies[1], "Redis first, redoubt second");
+    assert_eq!(
+        replies[1],
+        "-ERR Rewriting config file: No such file or directory\r\n"
+    );
+}
