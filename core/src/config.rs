@@ -10,8 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::client::ConnInfo;
 use crate::glob::glob_match;
 use crate::resp::split_args;
+
+pub mod rewrite;
 
 /// `appendfsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +69,16 @@ pub struct Config {
     pub pipesave_command: String,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
-    /// Path of the config file the server was started with, for INFO.
+    /// Absolute path of the config file the server was started with, for
+    /// INFO and CONFIG REWRITE (empty: started without one).
     pub config_file: String,
+    /// The absolute directory the server was started in: what a relative
+    /// `dir` is relative to when CONFIG REWRITE writes it out absolute, as
+    /// Redis writes its working directory.
+    pub launch_dir: String,
+    /// `rename-command` lines, in the order given (see
+    /// [`Config::rename_command`]).
+    pub renamed_commands: Vec<RenamedCommand>,
     save_given_at_startup: bool,
     /// A bug planted for the simulator's self-test (`planted-bug`).
     #[cfg(feature = "planted-bugs")]
@@ -376,6 +387,107 @@ impl OutputLimits {
         *self = updated;
         Ok(())
     }
+}
+
+/// One `rename-command old new`: the command Redis's table calls
+/// `original` answers to `name` instead, and no longer to its own name; an
+/// empty `name` disables it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenamedCommand {
+    pub original: &'static str,
+    pub name: String,
+}
+
+/// What an `enable-*` directive guards (Redis's protected actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectedAction {
+    /// CONFIG SET of a protected directive (`enable-protected-configs`).
+    Configs,
+    /// The DEBUG command (`enable-debug-command`).
+    DebugCommand,
+    /// The MODULE command (`enable-module-command`).
+    ModuleCommand,
+}
+
+impl ProtectedAction {
+    /// The directive that says who may take this action.
+    pub fn directive(self) -> &'static str {
+        match self {
+            ProtectedAction::Configs => "enable-protected-configs",
+            ProtectedAction::DebugCommand => "enable-debug-command",
+            ProtectedAction::ModuleCommand => "enable-module-command",
+        }
+    }
+
+    /// Redis's error for a DEBUG or MODULE command that
+    /// [`Config::allows`] refused. (A protected CONFIG SET is refused with
+    /// CONFIG SET's own words instead.)
+    pub fn refusal(self) -> String {
+        let command = match self {
+            ProtectedAction::ModuleCommand => "MODULE",
+            _ => "DEBUG",
+        };
+        format!(
+            "ERR {command} command not allowed. If the {} option is set to \"local\", you can \
+             run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
+            self.directive()
+        )
+    }
+}
+
+/// Directives kept as text here that the server driver acts on at
+/// start-up (listening, the pid file, detaching) or that core reads
+/// through [`Config::get`] (protected mode and actions).
+const ACTED_ON_AS_TEXT: &[&str] = &[
+    "daemonize",
+    "pidfile",
+    "unixsocket",
+    "unixsocketperm",
+    "protected-mode",
+    "enable-protected-configs",
+    "enable-debug-command",
+    "enable-module-command",
+];
+
+/// Directives CONFIG SET changes only where `enable-protected-configs`
+/// allows it (Redis 7.0's PROTECTED_CONFIG).
+pub const PROTECTED_DIRECTIVES: &[&str] = &["dir", "dbfilename"];
+
+/// What a client refused by protected mode is sent before it is closed.
+pub const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because \
+protected mode is enabled and no password is set for the default user. In this mode \
+connections are only accepted from the loopback interface. If you want to connect from \
+external computers to Redis you may adopt one of the following solutions: 1) Just disable \
+protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface \
+by connecting to Redis from the same host the server is running, however MAKE SURE Redis is \
+not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change \
+permanent. 2) Alternatively you can just disable the protected mode by editing the Redis \
+configuration file, and setting the protected mode option to 'no', and then restarting the \
+server. 3) If you started the server manually just for testing, restart it with the \
+'--protected-mode no' option. 4) Setup a an authentication password for the default user. \
+NOTE: You only need to do one of the above things in order for the server to start accepting \
+connections from the outside.\r\n";
+
+/// Whether a connection came through the Unix-domain socket: the driver
+/// gives such a connection `<path>:0` as both of its addresses, as Redis's
+/// CLIENT LIST shows it. No TCP connection has the same address at both
+/// ends.
+pub fn is_unix_socket(info: &ConnInfo) -> bool {
+    info.peer_addr == info.local_addr && info.peer_addr.ends_with(":0")
+}
+
+/// Redis's `islocalClient`: a Unix-socket connection, or one whose peer is
+/// exactly `127.0.0.1` or `::1`.
+pub fn is_local_client(info: &ConnInfo) -> bool {
+    if is_unix_socket(info) {
+        return true;
+    }
+    let ip = match info.peer_addr.parse::<std::net::SocketAddr>() {
+        Ok(address) => address.ip().to_string(),
+        Err(_) => return false,
+    };
+    ip == "127.0.0.1" || ip == "::1"
 }
 
 /// Why a directive could not be set: the text after
@@ -1089,6 +1201,8 @@ impl Default for Config {
             pipesave_command: String::new(),
             passive,
             config_file: String::new(),
+            launch_dir: String::new(),
+            renamed_commands: Vec::new(),
             save_given_at_startup: false,
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
@@ -1217,9 +1331,11 @@ impl Config {
         pairs
     }
 
-    /// Whether core acts on this directive (false: kept as text only).
+    /// Whether redoubt acts on this directive, in core or in the server
+    /// driver (false: kept as text only).
     pub fn is_active(name: &str) -> bool {
-        DIRECTIVES.iter().any(|d| d.name == canonical(name))
+        let name = canonical(name);
+        DIRECTIVES.iter().any(|d| d.name == name) || ACTED_ON_AS_TEXT.contains(&name.as_str())
     }
 
     /// Applies redis.conf text: one directive a line, `#` comments, Redis's
@@ -1246,14 +1362,88 @@ impl Config {
             let (name, values) = words
                 .split_first()
                 .ok_or_else(|| error("Bad directive or wrong number of arguments"))?;
-            if values.is_empty() && canonical(name) != "save" {
+            let takes_words = name.eq_ignore_ascii_case("rename-command");
+            if values.is_empty() && canonical(name) != "save" && !takes_words {
                 return Err(error("wrong number of arguments"));
             }
-            self.apply_startup(name, &values.join(" "))
+            self.apply_startup_words(name, values)
                 .map_err(|e| error(&e.0))?;
             applied.push(canonical(name));
         }
         Ok(applied)
+    }
+
+    /// Whether the `enable-*` directive guarding `action` allows it to the
+    /// client `info`: `yes` to everyone, `local` to loopback and
+    /// Unix-socket clients only, `no` to nobody. DEBUG, MODULE and CONFIG
+    /// SET of a protected directive all ask here.
+    pub fn allows(&self, action: ProtectedAction, info: &ConnInfo) -> bool {
+        match self.get(action.directive()).as_deref() {
+            Some("yes") => true,
+            Some("local") => is_local_client(info),
+            _ => false,
+        }
+    }
+
+    /// Redis's protected mode: with `protected-mode yes` and no password,
+    /// a client that is not local is sent [`PROTECTED_MODE_DENIED`] and
+    /// closed as soon as it connects.
+    pub fn protected_mode_refuses(&self, info: &ConnInfo) -> bool {
+        self.get("protected-mode").as_deref() == Some("yes")
+            && self.requirepass.is_none()
+            && !is_local_client(info)
+    }
+
+    /// Applies one `rename-command old new` (its two words), as Redis does
+    /// to its one command table: `old` is looked up among the names in
+    /// force now (so renames chain), and `new` must not name a command yet.
+    /// Errors are Redis's start-up errors.
+    pub fn rename_command(&mut self, words: &[String]) -> Result<(), SetError> {
+        let [old, new] = words else {
+            return Err(SetError(
+                "Bad directive or wrong number of arguments".to_string(),
+            ));
+        };
+        let no_such = || SetError("No such command in rename-command".to_string());
+        let renamed_before = self
+            .renamed_commands
+            .iter()
+            .position(|r| !r.name.is_empty() && r.name.eq_ignore_ascii_case(old));
+        let original = match renamed_before {
+            Some(at) => self.renamed_commands.remove(at).original,
+            None => {
+                let hidden = self
+                    .renamed_commands
+                    .iter()
+                    .any(|r| r.original.eq_ignore_ascii_case(old));
+                match crate::cmd::table().get(old.as_bytes()) {
+                    Some(spec) if !hidden => spec.name,
+                    _ => return Err(no_such()),
+                }
+            }
+        };
+        // Out of the table while the new name is checked, as Redis deletes
+        // the old entry before it adds the new one.
+        self.renamed_commands.push(RenamedCommand {
+            original,
+            name: String::new(),
+        });
+        if !new.is_empty() && crate::cmd::commands(self).get(new.as_bytes()).is_some() {
+            return Err(SetError("Target command name already exists".to_string()));
+        }
+        if let Some(last) = self.renamed_commands.last_mut() {
+            last.name = new.clone();
+        }
+        Ok(())
+    }
+
+    /// Applies a directive's words at start-up (`rename-command` keeps its
+    /// two words apart; every other directive takes them joined).
+    pub fn apply_startup_words(&mut self, name: &str, values: &[String]) -> Result<(), SetError> {
+        if name.eq_ignore_ascii_case("rename-command") {
+            return self.rename_command(values);
+        }
+        self.apply_startup(name, &values.join(" "))
     }
 
     /// Sets a directive at start-up, where immutable ones are allowed.

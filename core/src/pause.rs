@@ -72,8 +72,11 @@ impl Server {
         }
         match self.client_pause {
             Some(pause) if pause.all => true,
-            Some(_) => cmd::held_by_write_pause(client, argv),
-            None => self.writes_paused() && cmd::held_by_write_pause(client, argv),
+            Some(_) => cmd::held_by_write_pause(cmd::commands(&self.config), client, argv),
+            None => {
+                self.writes_paused()
+                    && cmd::held_by_write_pause(cmd::commands(&self.config), client, argv)
+            }
         }
     }
 }

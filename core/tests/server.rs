@@ -148,7 +148,7 @@ fn command_introspection() {
         info.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n"),
         "{info}"
     );
-    assert!(info.ends_with("*-1\r\n"), "{info}");
+    assert!(info.ends_with("$-1\r\n"), "{info}");
     let docs = t.cmd(c, &["COMMAND", "DOCS", "echo"]);
     assert!(
         docs.starts_with("*2\r\n$4\r\necho\r\n*8\r\n$7\r\nsummary\r\n"),
@@ -379,4 +379,288 @@ fn debug_is_gated_and_its_knobs_work() {
         t.cmd(c, &["DEBUG", "JMAP"]),
         "-ERR unknown subcommand or wrong number of arguments for 'JMAP'. Try DEBUG HELP.\r\n"
     );
+}
+/// A config with `rename-command` lines applied as a config file would.
+fn renamed(lines: &str) -> redoubt_core::Config {
+    let mut config = redoubt_core::Config::default();
+    config
+        .apply_file_text(lines)
+        .expect("rename-command lines load");
+    config
+}
+
+// A renamed command answers only to its new name, a disabled one to none,
+// and COMMAND shows the table as Redis does (the old name, one fewer when
+// disabled).
+#[test]
+fn rename_command_moves_and_disables() {
+    let plain_count = {
+        let mut t = TestNode::new();
+        let c = t.connect();
+        t.cmd(c, &["COMMAND", "COUNT"])
+    };
+    let config = renamed("rename-command set myset\nrename-command flushall \"\"\n");
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["SET", "a", "b"]),
+        "-ERR unknown command 'SET', with args beginning with: 'a' 'b' \r\n"
+    );
+    assert_eq!(t.cmd(c, &["MYSET", "a", "b"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["GET", "a"]), "$1\r\nb\r\n");
+    assert_eq!(
+        t.cmd(c, &["FLUSHALL"]),
+        "-ERR unknown command 'FLUSHALL', with args beginning with: \r\n"
+    );
+    let plain: i64 = plain_count.trim_start_matches(':').trim().parse().unwrap();
+    assert_eq!(
+        t.cmd(c, &["COMMAND", "COUNT"]),
+        format!(":{}\r\n", plain - 1)
+    );
+    assert_eq!(t.cmd(c, &["COMMAND", "INFO", "set"]), "*1\r\n$-1\r\n");
+    assert!(t
+        .cmd(c, &["COMMAND", "INFO", "myset"])
+        .starts_with("*1\r\n*10\r\n$3\r\nset\r\n"));
+    let list = t.cmd(c, &["COMMAND", "LIST"]);
+    assert!(list.contains("\r\n$3\r\nset\r\n") && !list.contains("flushall"));
+    assert_eq!(
+        t.cmd(c, &["COMMAND", "GETKEYS", "set", "k", "v"]),
+        "-ERR Invalid command specified\r\n"
+    );
+}
+
+// Scripts and MULTI look commands up through the renames too.
+#[test]
+fn rename_command_in_scripts_and_multi() {
+    let mut t = TestNode::with_config(renamed("rename-command set myset\n"));
+    let c = t.connect();
+    let refused = t.cmd(c, &["EVAL", "return redis.call('set','x','y')", "0"]);
+    assert!(
+        refused.starts_with("-ERR Unknown Redis command called from script"),
+        "{refused}"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return redis.call('myset','x','y')", "0"]),
+        "+OK\r\n"
+    );
+    assert_eq!(t.cmd(c, &["MULTI"]), "+OK\r\n");
+    assert!(t
+        .cmd(c, &["SET", "a", "b"])
+        .starts_with("-ERR unknown command 'SET'"));
+    assert_eq!(t.cmd(c, &["MYSET", "a", "b"]), "+QUEUED\r\n");
+    assert_eq!(
+        t.cmd(c, &["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(t.cmd(c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["MYSET", "a", "b"]), "+QUEUED\r\n");
+    assert_eq!(t.cmd(c, &["EXEC"]), "*1\r\n+OK\r\n");
+}
+
+// Start-up errors in Redis's words; renames chain and may not collide.
+#[test]
+fn rename_command_errors() {
+    let mut config = redoubt_core::Config::default();
+    let error = config
+        .apply_file_text("port 7000\nrename-command foo bar\n")
+        .unwrap_err();
+    assert_eq!(
+        (error.line, error.reason.as_str()),
+        (2, "No such command in rename-command")
+    );
+    let error = config.apply_file_text("rename-command set\n").unwrap_err();
+    assert_eq!(error.reason, "Bad directive or wrong number of arguments");
+    let error = config
+        .apply_file_text("rename-command set get\n")
+        .unwrap_err();
+    assert_eq!(error.reason, "Target command name already exists");
+    let mut config = renamed("rename-command set a\nrename-command a b\nrename-command b set\n");
+    assert_eq!(config.renamed_commands.len(), 1);
+    let error = config.apply_file_text("rename-command a c\n").unwrap_err();
+    assert_eq!(error.reason, "No such command in rename-command");
+    // rename-command is no CONFIG GET/SET directive.
+    assert!(config.matching(b"rename*").is_empty());
+    assert!(config.set("rename-command", "get x").is_err());
+}
+
+fn client_from(peer: &str, local: &str) -> redoubt_core::ConnInfo {
+    redoubt_core::ConnInfo {
+        peer_addr: peer.to_string(),
+        local_addr: local.to_string(),
+        fd: 9,
+    }
+}
+
+// enable-protected-configs/-debug-command/-module-command: no, yes, or
+// local (loopback and Unix socket only); immutable at run time.
+#[test]
+fn protected_actions() {
+    use redoubt_core::config::ProtectedAction;
+    let loopback = client_from("127.0.0.1:5000", "127.0.0.1:6379");
+    let loopback6 = client_from("[::1]:5000", "[::1]:6379");
+    let unix = client_from("/tmp/redis.sock:0", "/tmp/redis.sock:0");
+    let remote = client_from("10.1.2.3:5000", "10.0.0.1:6379");
+    let mut config = redoubt_core::Config::default();
+    for who in [&loopback, &unix, &remote] {
+        assert!(!config.allows(ProtectedAction::DebugCommand, who));
+    }
+    config
+        .apply_file_text("enable-debug-command local\nenable-module-command yes\n")
+        .unwrap();
+    assert!(config.allows(ProtectedAction::DebugCommand, &loopback));
+    assert!(config.allows(ProtectedAction::DebugCommand, &loopback6));
+    assert!(config.allows(ProtectedAction::DebugCommand, &unix));
+    assert!(!config.allows(ProtectedAction::DebugCommand, &remote));
+    assert!(config.allows(ProtectedAction::ModuleCommand, &remote));
+    assert!(!config.allows(ProtectedAction::Configs, &loopback));
+    assert_eq!(
+        config.set("enable-debug-command", "yes").unwrap_err().0,
+        "can't set immutable config"
+    );
+    assert!(config
+        .apply_file_text("enable-debug-command maybe\n")
+        .is_err());
+    assert_eq!(
+        ProtectedAction::DebugCommand.refusal(),
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+         you can run it from a local connection, otherwise you need to set this option in the \
+         configuration file, and then restart the server."
+    );
+}
+
+// CONFIG SET of a protected directive is refused unless allowed.
+#[test]
+fn protected_configs_refused() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "dir", "/tmp"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "dbfilename", "x.rdb"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'dbfilename') - can't set protected config\r\n"
+    );
+    let mut config = redoubt_core::Config::default();
+    config
+        .apply_file_text("enable-protected-configs local\n")
+        .unwrap();
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "SET", "dbfilename", "x.rdb"]),
+        "+OK\r\n"
+    );
+}
+
+// Protected mode refuses non-loopback TCP clients while no password is set.
+#[test]
+fn protected_mode_decision() {
+    let remote = client_from("10.1.2.3:5000", "10.0.0.1:6379");
+    let mapped = client_from("[::ffff:127.0.0.1]:5000", "[::ffff:127.0.0.1]:6379");
+    let loopback = client_from("127.0.0.1:5000", "127.0.0.1:6379");
+    let unix = client_from("redis.sock:0", "redis.sock:0");
+    let mut config = redoubt_core::Config::default();
+    assert!(config.protected_mode_refuses(&remote));
+    assert!(config.protected_mode_refuses(&mapped));
+    assert!(!config.protected_mode_refuses(&loopback));
+    assert!(!config.protected_mode_refuses(&unix));
+    config.set("requirepass", "secret").unwrap();
+    assert!(!config.protected_mode_refuses(&remote));
+    let mut config = redoubt_core::Config::default();
+    config.set("protected-mode", "no").unwrap();
+    assert!(!config.protected_mode_refuses(&remote));
+    assert!(redoubt_core::config::PROTECTED_MODE_DENIED.starts_with(
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user."
+    ));
+    assert!(redoubt_core::config::PROTECTED_MODE_DENIED.ends_with("from the outside.\r\n"));
+}
+
+// CLIENT LIST names a Unix-socket client by its path, flag U.
+#[test]
+fn client_list_unix_socket() {
+    let mut t = TestNode::new();
+    let c = t
+        .node
+        .on_accept(client_from("/tmp/r.sock:0", "/tmp/r.sock:0"));
+    let list = t.cmd(c, &["CLIENT", "LIST"]);
+    assert!(
+        list.contains(" addr=/tmp/r.sock:0 laddr=/tmp/r.sock:0 fd=9 ")
+            && list.contains(" flags=U "),
+        "{list}"
+    );
+}
+
+// CONFIG REWRITE without a config file: Redis's error.
+#[test]
+fn config_rewrite_without_file() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(
+        t.cmd(c, &["CONFIG", "REWRITE"]),
+        "-ERR The server is running without a config file\r\n"
+    );
+}
+
+// The rewrite keeps comments, unknown and file-only lines, rewrites lines
+// in place, blanks leftovers, and appends the rest after the signature.
+#[test]
+fn config_rewrite_text() {
+    use redoubt_core::config::rewrite::rewrite;
+    let old = "# top\nport 7000\nrename-command set myset\nsave 900 1\nsave 300 10\n\nslaveof 127.0.0.1 9999\n\nmaxmemory 100mb\nclient-output-buffer-limit normal 0 0 0\npidfile /tmp/x.pid\nhz 10\n";
+    let mut config = redoubt_core::Config::default();
+    config.launch_dir = "/srv".to_string();
+    config.apply_file_text(old).unwrap();
+    config.repl.replicaof = None;
+    config.set("save", "100 1").unwrap();
+    config.set("maxmemory", "3gb").unwrap();
+    config
+        .set("client-output-buffer-limit", "pubsub 1mb 2mb 3")
+        .unwrap();
+    config.set("masterauth", "p w").unwrap();
+    let unknown = format!("{old}bogus-directive 1\n");
+    let text = rewrite(&config, &unknown);
+    assert_eq!(
+        text,
+        "# top\nport 7000\nrename-command set myset\nsave 100 1\n\nmaxmemory 3gb\n\
+         client-output-buffer-limit normal 0 0 0\npidfile \"/tmp/x.pid\"\nhz 10\n\
+         # ??? bogus-directive 1\n\n# Generated by CONFIG REWRITE\nmasterauth \"p w\"\n\
+         client-output-buffer-limit pubsub 1mb 2mb 3\ndir \"/srv\"\n\
+         latency-tracking-info-percentiles 50 99 99.9\n"
+    );
+    // A second rewrite finds the signature and adds no other. (As in Redis,
+    // the replica class then takes the old pubsub line in place, and the
+    // pubsub class goes to the end: lines are reused in order.)
+    let again = rewrite(&config, &text);
+    assert_eq!(again.matches("# Generated by CONFIG REWRITE").count(), 1);
+    assert!(again.ends_with(
+        "client-output-buffer-limit replica 256mb 64mb 60\ndir \"/srv\"\n\
+         latency-tracking-info-percentiles 50 99 99.9\n\nclient-output-buffer-limit pubsub 1mb 2mb 3\n"
+    ), "{again}");
+    // No file yet: only what differs from the defaults.
+    let fresh = rewrite(&redoubt_core::Config::default(), "");
+    assert!(
+        fresh.starts_with("# Generated by CONFIG REWRITE\n"),
+        "{fresh}"
+    );
+    // save "" keeps the defaults from returning.
+    config.set("save", "").unwrap();
+    assert!(rewrite(&config, &text).contains("\nsave \"\"\n"));
+}
+
+// replicaof takes the old slaveof line in place, and goes when a master.
+#[test]
+fn config_rewrite_replicaof() {
+    use redoubt_core::config::rewrite::rewrite;
+    let old = "port 7000\nslaveof 10.0.0.1 6379\n";
+    let mut config = redoubt_core::Config::default();
+    config.apply_file_text(old).unwrap();
+    config.repl.replicaof = Some(("10.0.0.2".to_string(), 6380));
+    let text = rewrite(&config, old);
+    assert!(
+        text.starts_with("port 7000\nreplicaof 10.0.0.2 6380\n\n# Generated by CONFIG REWRITE\n"),
+        "{text}"
+    );
+    config.repl.replicaof = None;
+    assert!(rewrite(&config, old).starts_with("port 7000\n\n# Generated"));
 }

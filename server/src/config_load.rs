@@ -47,6 +47,9 @@ pub struct Loaded {
 /// Reads the sources and applies them to a default `Config`.
 pub fn load(sources: &ConfigSources) -> Result<Loaded, Fatal> {
     let mut config = Config::default();
+    config.launch_dir = std::env::current_dir()
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut applied = Vec::new();
     let mut text = String::new();
     if let Some(path) = &sources.file {
@@ -81,14 +84,15 @@ pub fn load(sources: &ConfigSources) -> Result<Loaded, Fatal> {
 
 fn apply_directive(config: &mut Config, directive: &CommandLineDirective) -> Result<(), String> {
     let is_save = directive.name.eq_ignore_ascii_case("save");
-    if directive.values.is_empty() && !is_save {
+    let takes_words = directive.name.eq_ignore_ascii_case("rename-command");
+    if directive.values.is_empty() && !is_save && !takes_words {
         return Err("wrong number of arguments".to_string());
     }
     if directive.name.eq_ignore_ascii_case("dir") {
         working_dir_error(&directive.values.join(" "))?;
     }
     config
-        .apply_startup(&directive.name, &directive.values.join(" "))
+        .apply_startup_words(&directive.name, &directive.values)
         .map_err(|e| e.0)
 }
 
@@ -282,6 +286,39 @@ mod tests {
         };
         assert!(
             text.contains("at line 3\n>>> 'foo \"bar\"'\nBad directive"),
+            "{text}"
+        );
+    }
+
+    // `--rename-command old new` keeps its two words; an empty new name
+    // disables; a wrong count is Redis's error.
+    #[test]
+    fn rename_command_from_the_command_line() {
+        let sources = ConfigSources {
+            directives: vec![
+                directive("rename-command", &["set", "myset"]),
+                directive("rename-command", &["flushall", ""]),
+            ],
+            ..ConfigSources::default()
+        };
+        let config = load(&sources).unwrap().config;
+        let renames: Vec<(&str, &str)> = config
+            .renamed_commands
+            .iter()
+            .map(|r| (r.original, r.name.as_str()))
+            .collect();
+        assert_eq!(renames, vec![("set", "myset"), ("flushall", "")]);
+        let sources = ConfigSources {
+            directives: vec![directive("rename-command", &["set"])],
+            ..ConfigSources::default()
+        };
+        let Err(Fatal(text)) = load(&sources) else {
+            panic!("one word accepted");
+        };
+        assert!(
+            text.contains(
+                ">>> 'rename-command \"set\"'\nBad directive or wrong number of arguments"
+            ),
             "{text}"
         );
     }

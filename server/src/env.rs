@@ -5,7 +5,8 @@
 //! * Disk: `std::fs` behind a table of `FileId`s; writes append; fsync is
 //!   `fdatasync` (Redis's `redis_fsync` on Linux); background fsyncs and
 //!   closes go to the one [`Bio`] thread; free space from `statvfs`.
-//! * Net: the table of client sockets with their unsent output. `send`
+//! * Net: the table of client sockets (TCP, or the Unix-domain socket:
+//!   [`Stream`]) with their unsent output. `send`
 //!   writes straight to the socket when nothing is queued (it is called from
 //!   `before_sleep`, after the work that must precede replies) and queues
 //!   the rest behind writable interest; `close` closes once the queue is
@@ -29,7 +30,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use mio::net::TcpStream;
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token, Waker};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -46,9 +48,98 @@ use crate::{logging, memory};
 /// kernel sends FIN rather than RST and the peer reads our last reply.
 const CLOSE_DRAIN_BYTES_MAX: usize = 64 * 1024;
 
+/// A client's socket: TCP, or the Unix-domain socket (`unixsocket`).
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.shutdown(how),
+            Stream::Unix(stream) => stream.shutdown(how),
+        }
+    }
+
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(stream) => stream.take_error(),
+            Stream::Unix(stream) => stream.take_error(),
+        }
+    }
+
+    /// Whether the socket is connected (only an outgoing TCP one may not
+    /// be yet).
+    fn connected(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.peer_addr().map(drop),
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.read(buf),
+            Stream::Unix(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.write(buf),
+            Stream::Unix(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.flush(),
+            Stream::Unix(stream) => stream.flush(),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.register(registry, token, interest),
+            Stream::Unix(stream) => stream.register(registry, token, interest),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.reregister(registry, token, interest),
+            Stream::Unix(stream) => stream.reregister(registry, token, interest),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.deregister(registry),
+            Stream::Unix(stream) => stream.deregister(registry),
+        }
+    }
+}
+
 /// One client socket and the output it has not taken yet.
 pub struct Connection {
-    pub stream: TcpStream,
+    pub stream: Stream,
     out: Vec<u8>,
     /// Bytes of `out` already written.
     out_sent: usize,
@@ -60,7 +151,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream) -> Self {
+    fn new(stream: Stream) -> Self {
         Connection {
             stream,
             out: Vec::new(),
@@ -141,7 +232,7 @@ pub struct RealEnv {
     registry: Registry,
     connections: HashMap<ConnId, Connection>,
     /// An accepted socket whose id core is choosing in `on_accept`.
-    accepting: Option<TcpStream>,
+    accepting: Option<Stream>,
     /// Connections that failed while writing, for `on_closed`.
     failed: Vec<ConnId>,
     listeners: Listeners,
@@ -183,7 +274,7 @@ impl RealEnv {
 
     /// Holds `stream` while core assigns it an id in `on_accept`; any send
     /// or close core makes for the new id during that call finds it here.
-    pub fn begin_accept(&mut self, stream: TcpStream) {
+    pub fn begin_accept(&mut self, stream: Stream) {
         self.accepting = Some(stream);
     }
 
@@ -220,7 +311,7 @@ impl RealEnv {
 
     /// The socket of `conn` for reading, unless core is closing it or it
     /// is still connecting.
-    pub fn readable_stream(&mut self, conn: ConnId) -> Option<&mut TcpStream> {
+    pub fn readable_stream(&mut self, conn: ConnId) -> Option<&mut Stream> {
         self.connections
             .get_mut(&conn)
             .filter(|c| !c.closing && !c.connecting)
@@ -231,6 +322,22 @@ impl RealEnv {
     /// (see [`Listeners::replace`]).
     pub fn replace_listeners(&mut self, bind: &[String], port: u16) -> io::Result<()> {
         self.listeners.replace(&self.registry, bind, port)
+    }
+
+    /// Listens on the Unix-domain socket `path` too (see
+    /// [`Listeners::listen_unix`]).
+    pub fn listen_unix(&mut self, path: &str, perm: &str) -> io::Result<()> {
+        self.listeners.listen_unix(&self.registry, path, perm)
+    }
+
+    /// Accepts one client on the Unix-domain listener, with its path.
+    pub fn accept_unix(&mut self) -> Option<io::Result<(UnixStream, String)>> {
+        self.listeners.accept_unix()
+    }
+
+    /// Closes the Unix-domain listener and removes its file.
+    pub fn remove_unix(&mut self) {
+        self.listeners.remove_unix(&self.registry);
     }
 
     /// How many sockets listen.
@@ -256,7 +363,7 @@ impl RealEnv {
         }
         let outcome = match connection.stream.take_error() {
             Ok(Some(e)) | Err(e) => Err(e),
-            Ok(None) => match connection.stream.peer_addr() {
+            Ok(None) => match connection.stream.connected() {
                 Ok(_) => Ok(true),
                 Err(e)
                     if e.kind() == io::ErrorKind::NotConnected
@@ -617,7 +724,7 @@ impl Net for RealEnv {
             let _ = stream.set_nodelay(true);
             self.registry
                 .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-            let mut connection = Connection::new(stream);
+            let mut connection = Connection::new(Stream::Tcp(stream));
             connection.connecting = true;
             connection.writable_interest = true;
             self.connections.insert(conn, connection);

@@ -9,6 +9,14 @@
 //! precede replies and then releases them through `Net::send`; finally act
 //! on signals and on a requested shutdown. The loop decides nothing about
 //! replies or durability; core does.
+//!
+//! Clients come from the TCP listeners and from the Unix-domain socket
+//! (`unixsocket`, named `<path>:0` at both ends). A TCP client that
+//! protected mode refuses (`Config::protected_mode_refuses`) is sent
+//! Redis's DENIED text and closed before core hears of it: the decision is
+//! core's, the refusal the driver's, so the simulator's clients (from
+//! 10.0.1.x, with no password) are not refused. At exit the pid file and
+//! the socket file are removed, before core's last log line.
 
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -22,8 +30,8 @@ use redoubt_core::{Config, ConnInfo, Node, REDIS_VERSION, REDOUBT_VERSION};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::env::{token, Outgoing, RealEnv};
-use crate::listeners::{listener_index, listener_token, token_conn, SIGNALS, WAKER};
+use crate::env::{token, Outgoing, RealEnv, Stream};
+use crate::listeners::{listener_index, listener_token, token_conn, SIGNALS, UNIX_LISTENER, WAKER};
 use crate::logging;
 
 /// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
@@ -55,17 +63,20 @@ struct EventLoop {
     ready: Vec<(Token, bool, bool)>,
     signal_received: Option<i32>,
     loglevel: String,
+    /// The pid file written at start, removed at exit.
+    pidfile: Option<String>,
 }
 
 /// Listens, then serves until shutdown. Returns after a clean shutdown, or
-/// `Aborted` if start-up failed (the reason is already logged).
-pub fn run(config: Config) -> Result<(), Aborted> {
-    let mut event_loop = start(config)?;
+/// `Aborted` if start-up failed (the reason is already logged). `pidfile`,
+/// written by the caller, is removed at a clean exit.
+pub fn run(config: Config, pidfile: Option<String>) -> Result<(), Aborted> {
+    let mut event_loop = start(config, pidfile)?;
     event_loop.serve();
     Ok(())
 }
 
-fn start(config: Config) -> Result<EventLoop, Aborted> {
+fn start(config: Config, pidfile: Option<String>) -> Result<EventLoop, Aborted> {
     let fatal = |what: &str, e: io::Error| {
         logging::log(LogLevel::Warning, &format!("{what}: {e}"));
         Aborted
@@ -99,6 +110,13 @@ fn start(config: Config) -> Result<EventLoop, Aborted> {
         Aborted
     })?;
     logging::log(LogLevel::Notice, "Ready to accept connections tcp");
+    let unixsocket = node.config().get("unixsocket").unwrap_or_default();
+    if !unixsocket.is_empty() {
+        logging::log(
+            LogLevel::Notice,
+            &format!("The server is now ready to accept connections at {unixsocket}"),
+        );
+    }
     Ok(EventLoop {
         poll,
         signals,
@@ -108,6 +126,7 @@ fn start(config: Config) -> Result<EventLoop, Aborted> {
         ready: Vec::new(),
         signal_received: None,
         loglevel,
+        pidfile,
     })
 }
 
@@ -151,7 +170,53 @@ fn listen(config: &Config, env: &mut RealEnv) -> Result<(), Aborted> {
     if env.listener_count() == 0 {
         return Err(nowhere());
     }
+    let unixsocket = config.get("unixsocket").unwrap_or_default();
+    if !unixsocket.is_empty() {
+        let perm = config.get("unixsocketperm").unwrap_or_default();
+        if let Err(e) = env.listen_unix(&unixsocket, &perm) {
+            logging::log(
+                LogLevel::Warning,
+                &format!("Failed opening Unix socket: {}", os_error_text(&e)),
+            );
+            return Err(Aborted);
+        }
+    }
     Ok(())
+}
+
+/// An I/O error as `strerror` says it, without Rust's " (os error N)".
+fn os_error_text(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Drops a connection protected mode refuses (see
+/// `Config::protected_mode_refuses`), after a best-effort write of Redis's
+/// explanation: the socket is new, so its buffer takes it whole.
+fn refuse_protected(mut stream: mio::net::TcpStream) {
+    use std::io::Write;
+    logging::log(
+        LogLevel::Verbose,
+        "Refused a client from a non-loopback address in protected mode",
+    );
+    let _ = stream.write_all(redoubt_core::config::PROTECTED_MODE_DENIED.as_bytes());
+}
+
+/// Removes the pid file at exit, as Redis does.
+fn remove_pidfile(pidfile: Option<&str>) {
+    let Some(path) = pidfile else {
+        return;
+    };
+    logging::log(LogLevel::Notice, "Removing the pid file.");
+    if let Err(e) = std::fs::remove_file(path) {
+        logging::log(
+            LogLevel::Warning,
+            &format!("Error removing the pid file: {}", os_error_text(&e)),
+        );
+    }
 }
 
 impl EventLoop {
@@ -185,6 +250,8 @@ impl EventLoop {
             // A shutdown that failed (the final save could not be written)
             // left the node serving, as Redis does; core has logged why.
             if self.node.shutdown_requested() {
+                remove_pidfile(self.pidfile.as_deref());
+                self.node.env_mut().remove_unix();
                 self.node.finish_shutdown();
                 self.node.env_mut().flush_all();
                 return;
@@ -207,6 +274,7 @@ impl EventLoop {
         match token {
             WAKER => self.deliver_disk_completions(),
             SIGNALS => self.take_signals(),
+            UNIX_LISTENER => self.accept_unix(),
             _ => {
                 if let Some(index) = listener_index(token) {
                     self.accept(index);
@@ -333,14 +401,53 @@ impl EventLoop {
                 fd: i64::from(stream.as_raw_fd()),
             };
             logging::log(LogLevel::Verbose, &format!("Accepted {}", info.peer_addr));
-            self.node.env_mut().begin_accept(stream);
-            let conn = self.node.on_accept(info);
-            if let Err(e) = self.node.env_mut().finish_accept(conn) {
-                logging::log(LogLevel::Warning, &format!("Error registering fd: {e}"));
-                self.node.on_closed(conn);
+            if self.node.config().protected_mode_refuses(&info) {
+                refuse_protected(stream);
+                continue;
             }
+            self.adopt(Stream::Tcp(stream), info);
         }
         self.unfinished.push(listener_token(index));
+    }
+
+    /// Accepts the clients waiting on the Unix-domain socket.
+    fn accept_unix(&mut self) {
+        for _ in 0..ACCEPTS_PER_TURN_MAX {
+            let Some(accepted) = self.node.env_mut().accept_unix() else {
+                return;
+            };
+            let (stream, path) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    logging::log(
+                        LogLevel::Warning,
+                        &format!("Accepting client connection: {e}"),
+                    );
+                    return;
+                }
+            };
+            // Redis names both ends of a Unix-socket client `<path>:0`.
+            let info = ConnInfo {
+                peer_addr: format!("{path}:0"),
+                local_addr: format!("{path}:0"),
+                fd: i64::from(stream.as_raw_fd()),
+            };
+            logging::log(LogLevel::Verbose, &format!("Accepted connection to {path}"));
+            self.adopt(Stream::Unix(stream), info);
+        }
+        self.unfinished.push(UNIX_LISTENER);
+    }
+
+    /// Hands an accepted socket to core.
+    fn adopt(&mut self, stream: Stream, info: ConnInfo) {
+        self.node.env_mut().begin_accept(stream);
+        let conn = self.node.on_accept(info);
+        if let Err(e) = self.node.env_mut().finish_accept(conn) {
+            logging::log(LogLevel::Warning, &format!("Error registering fd: {e}"));
+            self.node.on_closed(conn);
+        }
     }
 
     /// Reads what `conn` sent, up to this turn's share, into core.

@@ -16,11 +16,15 @@
 //! old socket of ours that is going away (`*` to `127.0.0.1` on the same
 //! port) is retried after closing that socket, and the socket is opened
 //! again if the retry fails too.
+//!
+//! Beside them, at most one Unix-domain listener (`unixsocket`, with the
+//! mode `unixsocketperm`), opened at start-up only, under its own token
+//! [`UNIX_LISTENER`]; its file is removed at exit.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use redoubt_core::env::{ConnId, LogLevel};
 
@@ -32,8 +36,10 @@ pub const SIGNALS: Token = Token(usize::MAX - 1);
 const LISTENER_FIRST: usize = usize::MAX - 2;
 /// Listening sockets at most (Redis's CONFIG_BINDADDR_MAX).
 pub const LISTENERS_MAX: usize = 16;
+/// The Unix-domain listener's token, just below the TCP listeners'.
+pub const UNIX_LISTENER: Token = Token(LISTENER_FIRST - LISTENERS_MAX);
 /// The highest token a connection may have: below every listener's.
-const CONN_TOKEN_MAX: usize = LISTENER_FIRST - LISTENERS_MAX;
+const CONN_TOKEN_MAX: usize = LISTENER_FIRST - LISTENERS_MAX - 1;
 
 /// The mio token of connection `conn`, or an error if the id could alias
 /// another source's token.
@@ -90,9 +96,54 @@ struct BindFailure {
 #[derive(Default)]
 pub struct Listeners {
     sockets: Vec<TcpListener>,
+    /// The Unix-domain listener and its path.
+    unix: Option<(UnixListener, String)>,
 }
 
 impl Listeners {
+    /// Listens on the Unix-domain socket `path` as Redis does: a file left
+    /// there is removed first, and `perm` (octal text, `0` for none) is
+    /// applied to the new one.
+    pub fn listen_unix(&mut self, registry: &Registry, path: &str, perm: &str) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = u32::from_str_radix(perm, 8)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "Invalid unixsocketperm"))?;
+        let _ = std::fs::remove_file(path);
+        let mut listener = UnixListener::bind(path)?;
+        if mode != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        registry.register(&mut listener, UNIX_LISTENER, Interest::READABLE)?;
+        self.unix = Some((listener, path.to_string()));
+        Ok(())
+    }
+
+    /// Accepts one client on the Unix-domain listener, with the path it
+    /// listens on; `None` if there is none.
+    pub fn accept_unix(&self) -> Option<io::Result<(UnixStream, String)>> {
+        let (listener, path) = self.unix.as_ref()?;
+        Some(listener.accept().map(|(stream, _)| (stream, path.clone())))
+    }
+
+    /// Closes the Unix-domain listener and removes its file, logging as
+    /// Redis does at exit.
+    pub fn remove_unix(&mut self, registry: &Registry) {
+        let Some((mut listener, path)) = self.unix.take() else {
+            return;
+        };
+        let _ = registry.deregister(&mut listener);
+        drop(listener);
+        logging::log(LogLevel::Notice, "Removing the unix socket file.");
+        if let Err(e) = std::fs::remove_file(&path) {
+            let reason = e.to_string();
+            let reason = reason.split(" (os error").next().unwrap_or_default();
+            logging::log(
+                LogLevel::Warning,
+                &format!("Error removing the unix socket file: {reason}"),
+            );
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.sockets.len()
     }
@@ -331,6 +382,38 @@ mod tests {
             .port()
     }
 
+    /// The Unix-domain listener replaces a stale file, takes its mode,
+    /// accepts, and removes its file when closed.
+    #[test]
+    fn unix_listener_lives_and_goes() {
+        use std::os::unix::fs::PermissionsExt;
+        let poll = Poll::new().unwrap();
+        let dir = std::env::temp_dir().join(format!("redoubt-unix-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("s.sock");
+        std::fs::write(&path, b"stale").unwrap();
+        let path_text = path.to_str().unwrap();
+        let mut listeners = Listeners::default();
+        listeners
+            .listen_unix(poll.registry(), path_text, "700")
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (_, listened) = listeners
+            .accept_unix()
+            .expect("a Unix listener")
+            .expect("the waiting client");
+        assert_eq!(listened, path_text);
+        assert!(listeners
+            .listen_unix(poll.registry(), path_text, "9x")
+            .is_err());
+        listeners.remove_unix(poll.registry());
+        assert!(!path.exists());
+        assert!(listeners.accept_unix().is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn tokens_of_connections_never_reach_other_sources() {
         assert_eq!(conn_token(1).unwrap(), Token(1));
@@ -347,6 +430,8 @@ mod tests {
         assert_eq!(listener_index(WAKER), None);
         assert_eq!(listener_index(SIGNALS), None);
         assert_eq!(listener_index(Token(CONN_TOKEN_MAX)), None);
+        assert_eq!(listener_index(UNIX_LISTENER), None);
+        assert_eq!(token_conn(UNIX_LISTENER), None);
     }
 
     #[test]

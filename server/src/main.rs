@@ -14,7 +14,13 @@
 //! * [`event_loop`]: the one mio loop that turns readiness into core's
 //!   events;
 //! * [`listeners`]: the listening sockets (replaced at run time by
-//!   `CONFIG SET port` / `bind`) and the mio tokens of every source.
+//!   `CONFIG SET port` / `bind`), the Unix-domain one, and the mio tokens
+//!   of every source.
+//!
+//! Start-up as Redis's: with `daemonize yes` the process forks and detaches
+//! (new session, standard streams on /dev/null) before its first log line;
+//! then the pid file is written if one is set, or at Redis's default path
+//! when daemonized, and removed at a clean exit.
 //!
 //! Every decision (what to reply, when to fsync) is core's; the driver only
 //! performs what core asks and reports what happened.
@@ -78,15 +84,81 @@ fn run(sources: &ConfigSources, no_arguments: bool) -> ExitCode {
         eprintln!("Can't chdir to '{}': {why}", config.dir);
         return ExitCode::FAILURE;
     }
+    let daemonize = config.get("daemonize").as_deref() == Some("yes");
+    if daemonize {
+        if let Err(e) = detach() {
+            eprintln!("Can't daemonize: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Err(e) = logging::init(&config.loglevel, &config.logfile) {
         eprintln!("Can't open the log file: {e}");
         return ExitCode::FAILURE;
     }
     log_start(no_arguments, &loaded.not_implemented);
-    match event_loop::run(config) {
+    let pidfile = pidfile_path(&config, daemonize);
+    if let Some(path) = &pidfile {
+        write_pidfile(path);
+    }
+    match event_loop::run(config, pidfile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(event_loop::Aborted) => ExitCode::FAILURE,
     }
+}
+
+/// Where the pid file goes: `pidfile` if set, else Redis's default when
+/// daemonized, else nowhere.
+fn pidfile_path(config: &redoubt_core::Config, daemonize: bool) -> Option<String> {
+    match config.get("pidfile").unwrap_or_default() {
+        path if !path.is_empty() => Some(path),
+        _ if daemonize => Some(DEFAULT_PIDFILE.to_string()),
+        _ => None,
+    }
+}
+
+/// Redis's pid file when daemonized without `pidfile` (CONFIG_DEFAULT_PID_FILE).
+const DEFAULT_PIDFILE: &str = "/var/run/redis.pid";
+
+/// Writes our pid and a newline to `path`; a failure is logged, not fatal,
+/// as in Redis.
+fn write_pidfile(path: &str) {
+    let pid = format!("{}\n", std::process::id());
+    if let Err(e) = std::fs::write(path, pid) {
+        let reason = e.to_string();
+        let reason = reason.split(" (os error").next().unwrap_or_default();
+        logging::log(
+            LogLevel::Warning,
+            &format!("Failed to write PID file: {reason}"),
+        );
+    }
+}
+
+/// Redis's `daemonize`: the parent exits at once; the child starts a new
+/// session and puts its standard streams on /dev/null. Called before any
+/// thread is started, as `fork` requires.
+fn detach() -> std::io::Result<()> {
+    // SAFETY: the process has one thread here (nothing has spawned one
+    // yet), so the child is a complete copy; the parent only exits.
+    match unsafe { libc::fork() } {
+        -1 => return Err(std::io::Error::last_os_error()),
+        0 => {}
+        _ => std::process::exit(0),
+    }
+    // SAFETY: setsid takes no pointers; it fails only if we already lead a
+    // process group, which a fresh child does not.
+    unsafe { libc::setsid() };
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for fd in 0..=2 {
+        // SAFETY: both descriptors are open and owned by this process;
+        // dup2 replaces the standard stream with /dev/null.
+        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Redis's first log lines, then which directives are accepted but inert.
@@ -229,6 +301,20 @@ mod tests {
                 ("port".to_string(), vec!["7000".to_string()]),
             ]
         );
+    }
+
+    // The pid file: as set, Redis's default when daemonized, else none.
+    #[test]
+    fn pidfile_paths() {
+        let mut config = redoubt_core::Config::default();
+        assert_eq!(pidfile_path(&config, false), None);
+        assert_eq!(
+            pidfile_path(&config, true).as_deref(),
+            Some("/var/run/redis.pid")
+        );
+        config.apply_startup("pidfile", "/tmp/x.pid").unwrap();
+        assert_eq!(pidfile_path(&config, false).as_deref(), Some("/tmp/x.pid"));
+        assert_eq!(pidfile_path(&config, true).as_deref(), Some("/tmp/x.pid"));
     }
 
     // Version and help are recognised only first.

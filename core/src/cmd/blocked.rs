@@ -1,7 +1,7 @@
 //! Blocked commands, run again: when a key they wait on is ready, and when
 //! their time is up (see `crate::blocking`).
 
-use super::{call, resolve, table, Ctx};
+use super::{call, commands, Ctx};
 use crate::client::Client;
 use crate::env::{Env, Trace};
 use crate::server::Server;
@@ -19,7 +19,7 @@ fn rerun(server: &mut Server, client: &mut Client, env: &mut dyn Env, may_block:
     let Some(on) = client.blocked.clone() else {
         return false;
     };
-    let Ok(resolved) = resolve(table(), &on.argv) else {
+    let Ok(resolved) = commands(&server.config).resolve(&on.argv) else {
         unreachable!("a blocked command resolved when it first ran");
     };
     let saved_db = std::mem::replace(&mut client.db, on.db);

@@ -461,6 +461,20 @@ fn same_kind(kind: &str, client: &Client) -> bool {
     client.kind() == kind
 }
 
+/// A client's CLIENT LIST flags: `U` added for a Unix-socket connection,
+/// after the others as Redis orders them (alone, it replaces `N`).
+fn flags(client: &Client) -> String {
+    let flags = client.flags();
+    if !crate::config::is_unix_socket(&client.info) {
+        return flags;
+    }
+    if flags == "N" {
+        "U".to_string()
+    } else {
+        flags + "U"
+    }
+}
+
 fn describe(client: &Client, now_ms: u64) -> String {
     let name = client
         .name
@@ -477,7 +491,7 @@ fn describe(client: &Client, now_ms: u64) -> String {
         name,
         now_ms.saturating_sub(client.created_ms) / 1000,
         now_ms.saturating_sub(client.last_interaction_ms) / 1000,
-        client.flags(),
+        flags(client),
         client.db,
         client.channels.len(),
         client.patterns.len(),

@@ -28,7 +28,7 @@
 use super::connection::help_lines;
 use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER};
 use crate::client::Client;
-use crate::config::parse_memory;
+use crate::config::{parse_memory, ProtectedAction};
 use crate::db::digest;
 use crate::db::Value;
 use crate::env::LogLevel;
@@ -51,27 +51,10 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 )];
 
 /// Redis's refusal of DEBUG while `enable-debug-command` does not allow
-/// `client`: `no` (the default) allows nobody, `local` loopback and Unix
-/// socket clients, `yes` everyone.
-pub fn protected_refusal(server: &Server, client: &Client) -> Option<&'static str> {
-    let setting = server
-        .config
-        .get("enable-debug-command")
-        .unwrap_or_default();
-    let allowed = match setting.as_str() {
-        "yes" => true,
-        "local" => is_local(client),
-        _ => false,
-    };
-    (!allowed).then_some(
-        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-    )
-}
-
-/// A loopback or Unix-socket connection (Redis's `islocalClient`).
-fn is_local(client: &Client) -> bool {
-    let addr = &client.info.peer_addr;
-    addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with('/')
+/// `client` (see `Config::allows`).
+pub fn protected_refusal(server: &Server, client: &Client) -> Option<String> {
+    let action = ProtectedAction::DebugCommand;
+    (!server.config.allows(action, &client.info)).then(|| action.refusal())
 }
 
 const HELP: &[&str] = &[

@@ -391,6 +391,67 @@ pub fn table() -> &'static CommandTable {
     TABLE.get_or_init(CommandTable::new)
 }
 
+/// One server's view of the command table: the process-wide table with
+/// that server's `rename-command`s applied, as Redis applies them to its
+/// one table. Every lookup a client, a script, MULTI, the AOF loader or the
+/// master's stream makes goes through it; COMMAND lists through it.
+#[derive(Clone, Copy)]
+pub struct Commands<'a> {
+    table: &'static CommandTable,
+    renamed: &'a [crate::config::RenamedCommand],
+}
+
+/// The command table as the server configured by `config` sees it.
+pub fn commands(config: &crate::Config) -> Commands<'_> {
+    Commands {
+        table: table(),
+        renamed: &config.renamed_commands,
+    }
+}
+
+impl<'a> Commands<'a> {
+    /// Looks a command up by the name it answers to, case-insensitively:
+    /// a renamed command by its new name only, a disabled one not at all.
+    pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if self.renamed.is_empty() {
+            return self.table.get(name);
+        }
+        let renamed = |r: &&crate::config::RenamedCommand| {
+            !r.name.is_empty() && r.name.as_bytes().eq_ignore_ascii_case(name)
+        };
+        if let Some(rename) = self.renamed.iter().find(renamed) {
+            return self.table.get(rename.original.as_bytes());
+        }
+        let spec = self.table.get(name)?;
+        let moved = self.renamed.iter().any(|r| r.original == spec.name);
+        (!moved).then_some(spec)
+    }
+
+    /// Every command that answers to some name, in the table's order (a
+    /// renamed one under its own name, as Redis's COMMAND LIST shows it).
+    pub fn all(&self) -> Vec<&'static CommandSpec> {
+        self.table
+            .all()
+            .iter()
+            .copied()
+            .filter(|spec| {
+                !self
+                    .renamed
+                    .iter()
+                    .any(|r| r.original == spec.name && r.name.is_empty())
+            })
+            .collect()
+    }
+
+    /// [`resolve`] through this view.
+    pub fn resolve(&self, argv: &[Vec<u8>]) -> Result<Resolved, String> {
+        let Some(spec) = self.get(&argv[0]) else {
+            return Err(unknown_command_error(argv));
+        };
+        resolve_spec(spec, argv)
+    }
+}
+
 /// A resolved command: the spec to run and its full name (`config|get`).
 pub struct Resolved {
     pub spec: &'static CommandSpec,
@@ -403,6 +464,12 @@ pub fn resolve(table: &CommandTable, argv: &[Vec<u8>]) -> Result<Resolved, Strin
     let Some(spec) = table.get(&argv[0]) else {
         return Err(unknown_command_error(argv));
     };
+    resolve_spec(spec, argv)
+}
+
+/// Descends from the top-level `spec` that `argv[0]` named into its
+/// subcommand, and checks arity.
+fn resolve_spec(spec: &'static CommandSpec, argv: &[Vec<u8>]) -> Result<Resolved, String> {
     if spec.subcommands.is_empty() || argv.len() < 2 {
         check_arity(spec, spec.name, argv.len())?;
         return Ok(Resolved {
@@ -836,14 +903,14 @@ pub fn process(
 /// whose transaction holds one.
 /// Commands queued in MULTI are not held; unknown ones are not either
 /// (they fail at once).
-pub fn held_by_write_pause(client: &Client, argv: &[Vec<u8>]) -> bool {
+pub fn held_by_write_pause(commands: Commands<'_>, client: &Client, argv: &[Vec<u8>]) -> bool {
     // Scripts may write (Redis's `may_replicate`); the _RO forms may not.
     let writes = |argv: &[Vec<u8>]| {
-        resolve(table(), argv).is_ok_and(|r| {
+        commands.resolve(argv).is_ok_and(|r| {
             r.spec.is_write() || matches!(r.spec.name, "publish" | "eval" | "evalsha" | "fcall")
         })
     };
-    let Ok(resolved) = resolve(table(), argv) else {
+    let Ok(resolved) = commands.resolve(argv) else {
         return false;
     };
     match &client.multi {
@@ -863,7 +930,7 @@ fn dispatch(
     env: &mut dyn Env,
     argv: Vec<Vec<u8>>,
 ) -> (Vec<Vec<u8>>, bool) {
-    let resolved = resolve(table(), &argv);
+    let resolved = commands(&server.config).resolve(&argv);
     let is_master = client.is_master;
     set_access_clock(server, env);
     if refused_queueing_for_memory(server, client, &resolved, env) {
@@ -900,7 +967,7 @@ fn dispatch(
                 }
                 Ok(_) if protected.is_some() => {
                     multi.aborted = true;
-                    client.out.error(protected.unwrap_or_default());
+                    client.out.error(protected.as_deref().unwrap_or_default());
                 }
                 Ok(r) if r.spec.flags & flag::NO_MULTI != 0 => {
                     multi.aborted = true;
@@ -928,7 +995,7 @@ fn dispatch(
         return (argv, false);
     }
     if let Some(refusal) = protected {
-        client.out.error(refusal);
+        client.out.error(&refusal);
         return (argv, false);
     }
     if let Some(refusal) = oom_refusal(server, client, &resolved, env) {
@@ -1034,9 +1101,11 @@ fn oom_refusal(
     let denyoom = |spec: &CommandSpec| spec.flags & flag::DENYOOM != 0;
     let queued_denyoom = name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
-            m.queued
-                .iter()
-                .any(|argv| resolve(table(), argv).is_ok_and(|r| denyoom(r.spec)))
+            m.queued.iter().any(|argv| {
+                commands(&server.config)
+                    .resolve(argv)
+                    .is_ok_and(|r| denyoom(r.spec))
+            })
         });
     let queuing = client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     (denyoom(resolved.spec) || queued_denyoom || queuing).then_some(ERR_OOM)

@@ -9,8 +9,11 @@ use std::fmt::Write;
 
 use super::connection::help_lines;
 use super::replication::peer_ip;
-use super::{flag, help_subcommand, table, CommandSpec, Ctx, Error, Outcome, ERR_SYNTAX};
-use crate::config::Config;
+use super::{
+    commands, flag, help_subcommand, CommandSpec, Commands, Ctx, Error, Outcome, ERR_SYNTAX,
+};
+use crate::config::{Config, ProtectedAction, PROTECTED_DIRECTIVES};
+use crate::env::Env;
 use crate::env::LogLevel;
 use crate::persist::background::{JobKind, Started};
 use crate::repl::replica::LinkState;
@@ -721,6 +724,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> Outcome {
         if seen.contains(&name) {
             return Err(Error::msg(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
         }
+        let protected = PROTECTED_DIRECTIVES.contains(&name.as_str());
+        if protected && !updated.allows(ProtectedAction::Configs, &ctx.client.info) {
+            return Err(Error::msg(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            )));
+        }
         if let Err(error) = updated.set(&name, &value) {
             return Err(Error::msg(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
@@ -828,14 +837,116 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
+/// CONFIG REWRITE: the config file the server started with, rewritten in
+/// place (see `config::rewrite`) and replaced atomically.
 fn config_rewrite(ctx: &mut Ctx<'_>) -> Outcome {
-    if ctx.server.config.config_file.is_empty() {
+    let path = ctx.server.config.config_file.clone();
+    if path.is_empty() {
         return Err(Error::msg(
             "ERR The server is running without a config file",
         ));
     }
-    ctx.error("ERR CONFIG REWRITE is not supported by this server yet");
+    let result = read_config_file(ctx.env, &path).and_then(|old| {
+        let text = crate::config::rewrite::rewrite(&ctx.server.config, &old);
+        replace_file(ctx.env, &path, text.as_bytes())
+    });
+    match result {
+        Ok(()) => {
+            ctx.env
+                .log(LogLevel::Warning, "CONFIG REWRITE executed with success.");
+            ctx.out().ok();
+            Ok(())
+        }
+        Err(error) => {
+            let reason = os_error_text(&error);
+            ctx.env.log(
+                LogLevel::Warning,
+                &format!("CONFIG REWRITE failed: {reason}"),
+            );
+            Err(Error::msg(&format!("ERR Rewriting config file: {reason}")))
+        }
+    }
+}
+
+/// Largest config file CONFIG REWRITE reads.
+const CONFIG_FILE_BYTES_MAX: u64 = 64 << 20;
+
+/// The config file's text; empty if it is gone (the rewrite creates it, as
+/// Redis's does).
+fn read_config_file(env: &mut dyn Env, path: &str) -> std::io::Result<String> {
+    let file = match env.open(path, crate::env::OpenMode::Read) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(e),
+    };
+    let result = read_whole(env, file);
+    let _ = env.close_file(file);
+    result.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn read_whole(env: &mut dyn Env, file: crate::env::FileId) -> std::io::Result<Vec<u8>> {
+    let size = env.size(file)?;
+    if size > CONFIG_FILE_BYTES_MAX {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "File too large",
+        ));
+    }
+    let mut bytes = vec![0; size as usize];
+    let mut done = 0;
+    while done < bytes.len() {
+        match env.read_at(file, done as u64, &mut bytes[done..])? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    bytes.truncate(done);
+    Ok(bytes)
+}
+
+/// Replaces `path` with `data` atomically, as Redis's
+/// `rewriteConfigOverwriteFile`: a temp file beside it written and
+/// fsynced, renamed over it, and the directory fsynced. On an error the
+/// temp file is removed and `path` is untouched.
+fn replace_file(env: &mut dyn Env, path: &str, data: &[u8]) -> std::io::Result<()> {
+    let temp = format!("{path}.rewrite-{}", env.process_id());
+    let file = env.open(&temp, crate::env::OpenMode::CreateTruncate)?;
+    let written = write_all(env, file, data).and_then(|()| env.fsync(file));
+    let closed = env.close_file(file);
+    let result = written
+        .and(closed)
+        .and_then(|()| env.rename(&temp, path))
+        .and_then(|()| {
+            let dir = match path.rfind('/') {
+                Some(0) => "/",
+                Some(at) => &path[..at],
+                None => ".",
+            };
+            env.fsync_dir(dir)
+        });
+    if result.is_err() {
+        let _ = env.remove(&temp);
+    }
+    result
+}
+
+fn write_all(env: &mut dyn Env, file: crate::env::FileId, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match env.write(file, data)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => data = &data[n..],
+        }
+    }
     Ok(())
+}
+
+/// An I/O error as `strerror` says it, without Rust's " (os error N)".
+fn os_error_text(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
 }
 
 fn config_help(ctx: &mut Ctx<'_>) -> Outcome {
@@ -1061,8 +1172,8 @@ fn write_key_specs(out: &mut Out, spec: &CommandSpec) {
 }
 
 fn command_all(ctx: &mut Ctx<'_>) -> Outcome {
-    let all = table().all();
-    let out = ctx.out();
+    let all = commands(&ctx.server.config).all();
+    let out = &mut ctx.client.out;
     out.array(all.len());
     for spec in all {
         write_command_info(out, spec, spec.name);
@@ -1071,7 +1182,7 @@ fn command_all(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn command_count(ctx: &mut Ctx<'_>) -> Outcome {
-    let count = table().all().len();
+    let count = commands(&ctx.server.config).all().len();
     ctx.out().int(count as i64);
     Ok(())
 }
@@ -1080,8 +1191,8 @@ fn command_list(ctx: &mut Ctx<'_>) -> Outcome {
     if ctx.argv.len() > 2 {
         return Err(Error::msg(ERR_SYNTAX));
     }
-    let all = table().all();
-    let out = ctx.out();
+    let all = commands(&ctx.server.config).all();
+    let out = &mut ctx.client.out;
     out.array(all.len());
     for spec in all {
         out.bulk(spec.name.as_bytes());
@@ -1089,15 +1200,17 @@ fn command_list(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
-/// Finds a command or a `container|sub` name.
-fn lookup(name: &[u8]) -> Option<(&'static CommandSpec, String)> {
+/// Finds a command or a `container|sub` name among those `commands`
+/// answers to; a renamed command is reported under its own name, as Redis
+/// reports it.
+fn lookup(commands: Commands<'_>, name: &[u8]) -> Option<(&'static CommandSpec, String)> {
     let text = String::from_utf8_lossy(name).to_ascii_lowercase();
     match text.split_once('|') {
-        None => table().get(name).map(|spec| (spec, spec.name.to_string())),
+        None => commands.get(name).map(|spec| (spec, spec.name.to_string())),
         Some((container, sub)) => {
-            let parent = table().get(container.as_bytes())?;
+            let parent = commands.get(container.as_bytes())?;
             let spec = parent.subcommands.iter().find(|s| s.name == sub)?;
-            Some((spec, text.clone()))
+            Some((spec, format!("{}|{}", parent.name, spec.name)))
         }
     }
 }
@@ -1107,12 +1220,14 @@ fn command_info(ctx: &mut Ctx<'_>) -> Outcome {
     if names.is_empty() {
         return command_all(ctx);
     }
+    let commands = commands(&ctx.server.config);
     let out = &mut ctx.client.out;
     out.array(names.len());
     for name in names {
-        match lookup(name) {
+        match lookup(commands, name) {
             Some((spec, full_name)) => write_command_info(out, spec, &full_name),
-            None => out.null_array(),
+            // Redis's addReplyNull: `$-1` in RESP2.
+            None => out.null(),
         }
     }
     Ok(())
@@ -1141,8 +1256,9 @@ fn write_docs(out: &mut Out, spec: &CommandSpec, full_name: &str) {
 }
 
 fn command_docs(ctx: &mut Ctx<'_>) -> Outcome {
+    let commands = commands(&ctx.server.config);
     let found: Vec<(&'static CommandSpec, String)> = if ctx.argv.len() == 2 {
-        table()
+        commands
             .all()
             .iter()
             .map(|spec| (*spec, spec.name.to_string()))
@@ -1150,7 +1266,7 @@ fn command_docs(ctx: &mut Ctx<'_>) -> Outcome {
     } else {
         ctx.argv[2..]
             .iter()
-            .filter_map(|name| lookup(name))
+            .filter_map(|name| lookup(commands, name))
             .collect()
     };
     let out = ctx.out();
@@ -1163,7 +1279,7 @@ fn command_docs(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn command_getkeys(ctx: &mut Ctx<'_>) -> Outcome {
     let argv = &ctx.argv[2..];
-    let resolved = match super::resolve(table(), argv) {
+    let resolved = match commands(&ctx.server.config).resolve(argv) {
         Ok(resolved) => resolved,
         Err(error) if error.starts_with("ERR wrong number of arguments") => {
             return Err(Error::msg(

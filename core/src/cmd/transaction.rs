@@ -6,7 +6,7 @@
 //! written, deleted, expired (by lazy or active expiry, or found past its
 //! time at EXEC), flushed or swapped away.
 
-use super::{call, flag, resolve, table, CommandSpec, Ctx, Outcome};
+use super::{call, commands, flag, CommandSpec, Ctx, Outcome};
 use crate::client::{Transaction, WatchedKey};
 use crate::planted::{self, PlantedBug};
 
@@ -144,7 +144,7 @@ fn exec(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.out().array(transaction.queued.len());
     ctx.server.in_exec = true;
     for argv in &transaction.queued {
-        match resolve(table(), argv) {
+        match commands(&ctx.server.config).resolve(argv) {
             Ok(resolved) => {
                 let mut inner = Ctx {
                     server: &mut *ctx.server,

@@ -1106,7 +1106,7 @@ impl Run<'_, '_> {
                 }
             }
         }
-        let resolved = match cmd::resolve(cmd::table(), &argv) {
+        let resolved = match cmd::commands(&self.ctx.server.config).resolve(&argv) {
             Ok(resolved) => resolved,
             Err(error) if error.starts_with("ERR wrong number") => {
                 return failed("ERR Wrong number of args calling Redis command from script")
