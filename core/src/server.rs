@@ -283,7 +283,11 @@ impl Server {
         let now_ms = env.monotonic_ms();
         let wall_ms = env.wall_ms();
         Server {
-            keyspace: Keyspace::new(config.databases, seed),
+            keyspace: {
+                let keyspace = Keyspace::new(config.databases, seed);
+                keyspace.set_notify_classes(config.notify_keyspace_events);
+                keyspace
+            },
             config,
             clients: BTreeMap::new(),
             pubsub: PubSub::default(),
@@ -341,9 +345,14 @@ impl Server {
     /// cycle): WATCH invalidations and expired keys. `current` is the client
     /// running the command, which is out of `clients` meanwhile.
     pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
+        // What the databases queue for notifications from now on (a
+        // CONFIG SET may have changed it).
+        self.keyspace
+            .set_notify_classes(self.config.notify_keyspace_events);
         if !self.keyspace.take_events_pending() {
             return;
         }
+        crate::notify::deliver_queued(self, current.as_deref_mut());
         let wanted = self.propagation_wanted();
         let keep_argv = self.aof_on;
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {
