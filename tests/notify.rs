@@ -18,7 +18,9 @@ const PAUSE: &str = "PAUSE";
 /// DUMP the key `s1n`, then RESTORE it as `r` and as `r` again (REPLACE).
 const RESTORE: &str = "RESTORE";
 
-/// The script: one command a line; `PAUSE` waits for an expiry.
+/// The script: one command a line; `PAUSE` waits for an expiry; a line
+/// starting with `&` is sent by a second client, which blocks until the
+/// next line's command serves it.
 const SCRIPT: &[&str] = &[
     // Strings.
     "SET s1 v",
@@ -85,6 +87,13 @@ const SCRIPT: &[&str] = &[
     "BRPOP l2 1",
     "RPUSH l3 a",
     "LTRIM l3 1 0",
+    // Blocked clients served by a push: their pops notify after it.
+    "&BLPOP bl 5",
+    "RPUSH bl a",
+    "&BLMOVE bm bl2 RIGHT LEFT 5",
+    "LPUSH bm a b",
+    "&BZPOPMAX bz 5",
+    "ZADD bz 1 a",
     // Hashes.
     "HSET h f v g w",
     "HSETNX h f2 v",
@@ -189,8 +198,20 @@ fn run_script(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
         .write_all(&encode(&[b"SUBSCRIBE", b"done"]))
         .unwrap();
     read_reply(&mut subscriber, &mut pending).expect("subscribe confirmed");
+    let mut blocker = server.connect();
+    blocker.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut blocked = false;
     let mut replies = Vec::new();
     for line in SCRIPT {
+        if let Some(blocking) = line.strip_prefix('&') {
+            let argv = words(blocking);
+            let argv: Vec<&[u8]> = argv.iter().map(|w| w.as_bytes()).collect();
+            blocker.write_all(&encode(&argv)).unwrap();
+            // Let the server read it and block the client.
+            sleep(Duration::from_millis(100));
+            blocked = true;
+            continue;
+        }
         if *line == PAUSE {
             sleep(Duration::from_millis(200));
             continue;
@@ -211,6 +232,10 @@ fn run_script(server: &Server) -> (Vec<(String, String)>, Vec<String>) {
         client.write_all(&encode(&argv)).unwrap();
         let reply = read_reply(&mut client, &mut Vec::new()).expect("reply");
         replies.push(format!("{line} -> {}", show(&reply)));
+        if std::mem::take(&mut blocked) {
+            let reply = read_reply(&mut blocker, &mut Vec::new()).expect("served");
+            replies.push(format!("served -> {}", show(&reply)));
+        }
     }
     command(&mut client, &["PUBLISH", "done", "x"]);
     let mut messages = Vec::new();

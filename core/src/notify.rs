@@ -130,7 +130,11 @@ impl Ctx<'_> {
             return;
         }
         let db = self.client.db;
-        notify(self.server, Some(&mut *self.client), class, event, key, db);
+        // A script's commands run on its caller with the script's reply
+        // buffer in place of the caller's: a message for the caller would
+        // land in the script's reply, so the caller goes without it.
+        let current = (!self.server.script_running).then_some(&mut *self.client);
+        notify(self.server, current, class, event, key, db);
     }
 }
 

@@ -255,3 +255,19 @@ fn notifications_stay_off_the_stream() {
         "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$5\r\nLPUSH\r\n$1\r\nl\r\n$1\r\na\r\n*2\r\n$4\r\nLPOP\r\n$1\r\nl\r\n"
     );
 }
+
+// A RESP3 caller subscribed to the key a script changes gets a script
+// reply that is only the script's (Redis would push to it first: the
+// caller goes without its own message here), and other subscribers get
+// the messages.
+#[test]
+fn a_script_reply_is_never_mixed_with_a_push() {
+    let (mut t, sub, c) = node("K$");
+    t.cmd(c, &["HELLO", "3"]);
+    t.cmd(c, &["SUBSCRIBE", "__keyspace@0__:k"]);
+    assert_eq!(
+        t.cmd(c, &["EVAL", "return redis.call('set', 'k', 'v')", "0"]),
+        "+OK\r\n"
+    );
+    assert_eq!(messages(&mut t, sub), ["__keyspace@0__:k set"]);
+}
