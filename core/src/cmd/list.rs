@@ -287,6 +287,9 @@ fn ltrim(ctx: &mut Ctx<'_>) -> Outcome {
         ctx.notify(class::LIST, "ltrim", key);
         ctx.drop_if_empty(key);
         ctx.dirty((len - kept) as u64);
+    } else if len > 0 {
+        // Redis notifies a trim of an existing list even if it kept all.
+        ctx.notify(class::LIST, "ltrim", key);
     }
     ctx.out().ok();
     Ok(())
