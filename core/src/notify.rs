@@ -17,7 +17,8 @@
 //! PUBLISH (`cmd::pubsub::deliver`), and are never propagated to the AOF or
 //! replicas: a replica notifies its own subscribers as it applies its
 //! master's stream. With the directive empty (the default), a notification
-//! costs one test of the flags.
+//! costs one test of the flags; with no subscriber at all, no message is
+//! built.
 
 use crate::client::Client;
 use crate::cmd::pubsub::deliver;
@@ -185,6 +186,10 @@ fn publish(
     key: &[u8],
     db: usize,
 ) {
+    // With no subscriber at all nobody could receive either message.
+    if server.pubsub.channel_count() == 0 && server.pubsub.pattern_count() == 0 {
+        return;
+    }
     if flags & class::KEYSPACE != 0 {
         let mut channel = format!("__keyspace@{db}__:").into_bytes();
         channel.extend_from_slice(key);
