@@ -2,13 +2,17 @@
 //! for every event Redis 7.0 names (expiry and containers emptied
 //! included), run under `notify-keyspace-events KEA` (plus `n`, new keys)
 //! on both servers, with a subscriber on `__key*__:*`. The messages each
-//! subscriber receives must be the same, in the same order.
+//! subscriber receives must be the same, in the same order. The directive
+//! given at startup, and refused there, is compared too.
 
 use std::io::Write;
 use std::thread::sleep;
 use std::time::Duration;
 
-use redoubt_tests::{command, encode, read_reply, show, Flavor, Server, REPLY_TIMEOUT};
+use redoubt_tests::{
+    command, encode, read_reply, run_bounded, server_binary, show, Flavor, Server, REDIS_SERVER,
+    REPLY_TIMEOUT,
+};
 
 /// A pause before the next command, for a key given 50 ms to live to
 /// expire (actively or when the next command looks at it: either way its
@@ -342,4 +346,44 @@ fn notifications_match_real_redis() {
         "redoubt's notifications (left) differ from Redis's (right)"
     );
     assert_eq!(replies, expected_replies, "replies differ");
+}
+
+// The directive given at startup reads as CONFIG SET reads it, and a bad
+// letter stops both servers with the same fatal error.
+#[test]
+fn the_directive_at_startup_matches_redis() {
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let server = Server::start(flavor, &["--notify-keyspace-events", "KEx$"]);
+        let mut client = server.connect();
+        let reply = command(&mut client, &["CONFIG", "GET", "notify-keyspace-events"]);
+        assert_eq!(
+            show(&reply),
+            "*2\\r\\n$22\\r\\nnotify-keyspace-events\\r\\n$4\\r\\n$xKE\\r\\n",
+            "{flavor:?}"
+        );
+    }
+    let outputs: Vec<String> = [
+        REDIS_SERVER.to_string(),
+        server_binary().display().to_string(),
+    ]
+    .iter()
+    .map(|binary| {
+        let output = run_bounded(
+            binary,
+            &["--port", "0", "--notify-keyspace-events", "KEq"],
+            Duration::from_secs(10),
+        );
+        assert_ne!(output.status.code(), Some(0), "{binary} started");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        let start = text.find("*** FATAL").expect("a fatal config error");
+        text[start..].trim_end().to_string()
+    })
+    .collect();
+    assert!(
+        outputs[0].ends_with("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+        "{}",
+        outputs[0]
+    );
+    assert_eq!(outputs[1], outputs[0]);
 }
