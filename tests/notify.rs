@@ -1,4 +1,4 @@
-//! Keyspace notifications against real Redis: the same ~80 commands, one
+//! Keyspace notifications against real Redis: the same ~150 commands, one
 //! for every event Redis 7.0 names (expiry and containers emptied
 //! included), run under `notify-keyspace-events KEA` (plus `n`, new keys)
 //! on both servers, with a subscriber on `__key*__:*`. The messages each
