@@ -342,7 +342,8 @@ impl Server {
     }
 
     /// Applies what the keyspace recorded during a command (or expiry
-    /// cycle): WATCH invalidations and expired keys. `current` is the client
+    /// cycle): WATCH invalidations, expired keys, and the keyspace
+    /// notifications it queued (`crate::notify`). `current` is the client
     /// running the command, which is out of `clients` meanwhile.
     pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
         // What the databases queue for notifications from now on (a
