@@ -67,6 +67,9 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The command PIPESAVE pipes the dump into (`/bin/sh -c`).
     pub pipesave_command: String,
+    /// `notify-keyspace-events`: the classes of keyspace notifications
+    /// published, as `crate::notify::class` bits (0: none, the default).
+    pub notify_keyspace_events: u32,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Absolute path of the config file the server was started with, for
@@ -1069,6 +1072,16 @@ const DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "notify-keyspace-events",
+        mutable: true,
+        get: |c| crate::notify::format_flags(c.notify_keyspace_events),
+        set: |c, v| {
+            c.notify_keyspace_events = crate::notify::parse_flags(v)
+                .ok_or_else(|| SetError(crate::notify::ERR_CLASS.to_string()))?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "logfile",
         mutable: false,
         get: |c| c.logfile.clone(),
@@ -1131,7 +1144,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("latency-monitor-threshold", "0"),
     ("latency-tracking", "yes"),
     ("latency-tracking-info-percentiles", "50 99 99.9"),
-    ("notify-keyspace-events", ""),
     ("list-compress-depth", "0"),
     ("hll-sparse-max-bytes", "3000"),
     ("stream-node-max-bytes", "4096"),
@@ -1199,6 +1211,7 @@ impl Default for Config {
             repl: ReplConfig::default(),
             memory: MemoryConfig::default(),
             pipesave_command: String::new(),
+            notify_keyspace_events: 0,
             passive,
             config_file: String::new(),
             launch_dir: String::new(),

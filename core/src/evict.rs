@@ -30,6 +30,7 @@
 
 use crate::config::EvictionPolicy;
 use crate::env::{Env, LogLevel, Trace};
+use crate::notify;
 use crate::server::Server;
 
 /// Redis's reply to a command refused for memory (`shared.oomerr`).
@@ -239,9 +240,12 @@ pub fn perform_evictions(server: &mut Server, env: &mut dyn Env) -> Eviction {
     Eviction::Ok
 }
 
-/// Counts, traces and propagates one evicted key.
+/// Counts, notifies (`evicted`), traces and propagates one evicted key.
+/// The running client is out of the client table while this runs: it gets
+/// no notification of its own.
 fn record_eviction(server: &mut Server, env: &mut dyn Env, db: usize, key: Vec<u8>, commit: bool) {
     server.stats.evicted_keys += 1;
+    notify::notify(server, None, notify::class::EVICTED, "evicted", &key, db);
     env.trace(&Trace::Evicted { db, key: &key });
     if !server.propagation_wanted() {
         return;

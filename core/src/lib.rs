@@ -16,6 +16,7 @@
 //! * [`db`]: databases, keys, values, expiry, WATCH bookkeeping.
 //! * [`evict`]: `maxmemory`, the eviction policies, the OOM refusal.
 //! * [`config`]: directives with Redis's names, defaults and syntax.
+//! * [`notify`]: keyspace notifications (`notify-keyspace-events`).
 //! * [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
 
 pub mod blocking;
@@ -28,6 +29,7 @@ pub mod evict;
 pub mod glob;
 pub mod long_double;
 pub mod node;
+pub mod notify;
 pub mod pause;
 pub mod persist;
 pub mod planted;

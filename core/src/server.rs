@@ -291,7 +291,11 @@ impl Server {
         let now_ms = env.monotonic_ms();
         let wall_ms = env.wall_ms();
         Server {
-            keyspace: Keyspace::new(config.databases, seed),
+            keyspace: {
+                let keyspace = Keyspace::new(config.databases, seed);
+                keyspace.set_notify_classes(config.notify_keyspace_events);
+                keyspace
+            },
             config,
             clients: BTreeMap::new(),
             pubsub: PubSub::default(),
@@ -349,12 +353,18 @@ impl Server {
     }
 
     /// Applies what the keyspace recorded during a command (or expiry
-    /// cycle): WATCH invalidations and expired keys. `current` is the client
+    /// cycle): WATCH invalidations, expired keys, and the keyspace
+    /// notifications it queued (`crate::notify`). `current` is the client
     /// running the command, which is out of `clients` meanwhile.
     pub fn after_command(&mut self, mut current: Option<&mut Client>, env: &mut dyn Env) {
+        // What the databases queue for notifications from now on (a
+        // CONFIG SET may have changed it).
+        self.keyspace
+            .set_notify_classes(self.config.notify_keyspace_events);
         if !self.keyspace.take_events_pending() {
             return;
         }
+        crate::notify::deliver_queued(self, current.as_deref_mut());
         let wanted = self.propagation_wanted();
         let keep_argv = self.aof_on;
         for (index, db) in self.keyspace.dbs.iter_mut().enumerate() {

@@ -18,6 +18,7 @@
 use super::keys::lookup_read;
 use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX};
 use crate::db::Value;
+use crate::notify::class;
 use crate::resp::parse_i64;
 use crate::server::Server;
 
@@ -179,6 +180,7 @@ fn setbit(ctx: &mut Ctx<'_>) -> Outcome {
             bytes[byte] &= !mask;
         }
         ctx.db().touch(key);
+        ctx.notify(class::STRING, "setbit", key);
         ctx.dirty(1);
     }
     ctx.out().int(i64::from(was_on));
@@ -452,8 +454,10 @@ fn bitop(ctx: &mut Ctx<'_>) -> Outcome {
     let length = result.len();
     if length > 0 {
         ctx.db().set(destination, Value::String(result));
+        ctx.notify(class::STRING, "set", destination);
         ctx.dirty(1);
     } else if ctx.db().remove(destination, now).is_some() {
+        ctx.notify(class::GENERIC, "del", destination);
         ctx.dirty(1);
     }
     ctx.out().int(length as i64);
@@ -610,6 +614,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, read_only: bool) -> Outcome {
                 .collect();
             if changes > 0 {
                 ctx.db().touch(key);
+                ctx.notify(class::STRING, "setbit", key);
                 ctx.dirty(changes);
             }
             replies

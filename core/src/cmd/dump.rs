@@ -9,6 +9,7 @@
 use super::flag::{DENYOOM, READONLY, WRITE};
 use super::{CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_SYNTAX};
 use crate::db::Value;
+use crate::notify::class;
 use crate::persist::rdb::{crc64, RdbEvent, RdbReader, RdbWriter, RDB_VERSION};
 use crate::resp::parse_i64;
 
@@ -170,6 +171,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Outcome {
     if expire_at.is_some_and(|at| ctx.already_expired(at)) {
         if exists {
             ctx.db().remove(key, now);
+            ctx.notify(class::GENERIC, "del", key);
             ctx.dirty(1);
             ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         }
@@ -179,6 +181,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.db().remove(key, now);
     ctx.db().put(key, value, expire_at);
     set_access(ctx, key, &options);
+    ctx.notify(class::GENERIC, "restore", key);
     ctx.dirty(1);
     if let Some(at) = expire_at {
         let mut argv = vec![

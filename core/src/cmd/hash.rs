@@ -24,6 +24,7 @@ use crate::client::Client;
 use crate::db::value::listpack::Entry;
 use crate::db::value::Hash;
 use crate::long_double::LongDouble;
+use crate::notify::class;
 use crate::resp::{parse_i64, Out, Protocol};
 
 const GROUP: &str = "hash";
@@ -178,6 +179,7 @@ fn set_pairs(ctx: &mut Ctx<'_>) -> Result<usize, Error> {
         .chunks(2)
         .filter(|pair| hash.set(&pair[0], &pair[1], &limits))
         .count();
+    ctx.notify(class::HASH, "hset", key);
     ctx.dirty((pairs.len() / 2) as u64);
     Ok(created)
 }
@@ -197,6 +199,7 @@ fn hsetnx(ctx: &mut Ctx<'_>) -> Outcome {
     let hash = ctx.write_or_create::<Hash>(key)?;
     hash.convert_for([field, value].into_iter(), &limits);
     hash.set(field, value, &limits);
+    ctx.notify(class::HASH, "hset", key);
     ctx.dirty(1);
     ctx.out().int(1);
     Ok(())
@@ -248,6 +251,7 @@ fn hdel(ctx: &mut Ctx<'_>) -> Outcome {
                 }
             }
         }
+        ctx.notify(class::HASH, "hdel", key);
         ctx.drop_if_empty(key);
     }
     ctx.dirty(removed);
@@ -352,6 +356,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> Outcome {
     let text = value.to_string();
     ctx.write_or_create::<Hash>(key)?
         .set(field, text.as_bytes(), &limits);
+    ctx.notify(class::HASH, "hincrby", key);
     ctx.dirty(1);
     ctx.out().int(value);
     Ok(())
@@ -379,6 +384,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
     let text = float_sum_text(current, increment)?.into_bytes();
     let limits = ctx.server.config.encodings;
     ctx.write_or_create::<Hash>(key)?.set(field, &text, &limits);
+    ctx.notify(class::HASH, "hincrbyfloat", key);
     ctx.dirty(1);
     ctx.out().bulk(&text);
     ctx.propagate_as(vec![b"HSET".to_vec(), key.to_vec(), field.to_vec(), text]);

@@ -21,6 +21,7 @@ use super::connection::{container_help, help_lines};
 use super::{flag, CommandSpec, Ctx, Error, Outcome, ERR_NOT_INTEGER, ERR_NO_SUCH_KEY, ERR_SYNTAX};
 use crate::db::Value;
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::resp::parse_i64;
 use crate::server::Server;
 
@@ -500,6 +501,7 @@ fn del(ctx: &mut Ctx<'_>) -> Outcome {
     let mut removed = 0;
     for key in &argv[1..] {
         if ctx.db().remove(key, now).is_some() {
+            ctx.notify(class::GENERIC, "del", key);
             removed += 1;
         }
     }
@@ -758,7 +760,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, only_if_absent: bool) -> Outcome {
         return Ok(());
     }
     let (value, expire_at) = ctx.db().take(source, now).expect("source checked live");
+    // Replaced, not overwritten: the destination is a new key (`new`).
+    ctx.db().remove(destination, now);
     ctx.db().put(destination, value, expire_at);
+    ctx.notify(class::GENERIC, "rename_from", source);
+    ctx.notify(class::GENERIC, "rename_to", destination);
     ctx.dirty(1);
     reply_rename(ctx, only_if_absent, true);
     Ok(())
@@ -848,7 +854,17 @@ fn copy(ctx: &mut Ctx<'_>) -> Outcome {
         ctx.out().int(0);
         return Ok(());
     }
+    // Replaced, not overwritten: the destination is a new key (`new`).
+    target.remove(destination, now);
     target.put(destination, value, expire_at);
+    crate::notify::notify(
+        ctx.server,
+        Some(&mut *ctx.client),
+        class::GENERIC,
+        "copy_to",
+        destination,
+        destination_db,
+    );
     ctx.dirty(1);
     ctx.out().int(1);
     Ok(())
@@ -874,6 +890,15 @@ fn move_key(ctx: &mut Ctx<'_>) -> Outcome {
     }
     let (value, expire_at) = ctx.db().take(key, now).expect("key checked live");
     ctx.server.keyspace.dbs[target].put(key, value, expire_at);
+    ctx.notify(class::GENERIC, "move_from", key);
+    crate::notify::notify(
+        ctx.server,
+        Some(&mut *ctx.client),
+        class::GENERIC,
+        "move_to",
+        key,
+        target,
+    );
     ctx.dirty(1);
     ctx.out().int(1);
     Ok(())
@@ -977,9 +1002,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, unit: TimeUnit, relative: bool) -> Outcome 
     }
     if ctx.already_expired(at_ms) {
         ctx.db().remove(key, now);
+        ctx.notify(class::GENERIC, "del", key);
         propagate_as_del(ctx, key);
     } else {
         ctx.db().set_expire(key, at_ms);
+        ctx.notify(class::GENERIC, "expire", key);
         propagate_as_pexpireat(ctx, key, at_ms);
     }
     ctx.dirty(1);
@@ -1033,6 +1060,7 @@ fn persist(ctx: &mut Ctx<'_>) -> Outcome {
     let (key, now) = (ctx.arg(1), ctx.now_ms);
     let removed = ctx.db().persist(key, now);
     if removed {
+        ctx.notify(class::GENERIC, "persist", key);
         ctx.dirty(1);
     }
     ctx.out().int(removed as i64);

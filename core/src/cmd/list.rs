@@ -15,6 +15,7 @@ use super::{
 };
 use crate::db::value::list::{End, List};
 use crate::db::value::listpack::Entry;
+use crate::notify::class;
 use crate::resp::{parse_i64, Out};
 
 const GROUP: &str = "list";
@@ -130,6 +131,7 @@ fn push(ctx: &mut Ctx<'_>, end: End, create: bool) -> Outcome {
         list.push(end, element);
     }
     let len = list.len() as i64;
+    ctx.notify(class::LIST, push_event(end), key);
     ctx.dirty(elements.len() as u64);
     ctx.out().int(len);
     Ok(())
@@ -174,6 +176,7 @@ fn pop(ctx: &mut Ctx<'_>, end: End) -> Outcome {
     let popped: Vec<Vec<u8>> = (0..count.unwrap_or(1))
         .map_while(|_| list.pop(end))
         .collect();
+    ctx.notify(class::LIST, pop_event(end), key);
     ctx.drop_if_empty(key);
     ctx.dirty(popped.len() as u64);
     let out = ctx.out();
@@ -227,6 +230,7 @@ fn lset(ctx: &mut Ctx<'_>) -> Outcome {
         return Err("ERR index out of range".into());
     };
     list.set(at, element);
+    ctx.notify(class::LIST, "lset", key);
     ctx.dirty(1);
     ctx.out().ok();
     Ok(())
@@ -280,8 +284,12 @@ fn ltrim(ctx: &mut Ctx<'_>) -> Outcome {
             Some((first, last)) => list.trim(first, last),
             None => list.trim(1, 0),
         }
+        ctx.notify(class::LIST, "ltrim", key);
         ctx.drop_if_empty(key);
         ctx.dirty((len - kept) as u64);
+    } else if len > 0 {
+        // Redis notifies a trim of an existing list even if it kept all.
+        ctx.notify(class::LIST, "ltrim", key);
     }
     ctx.out().ok();
     Ok(())
@@ -303,7 +311,10 @@ fn lrem(ctx: &mut Ctx<'_>) -> Outcome {
             .remove_matching(element, count.unsigned_abs() as usize, count >= 0),
         false => 0,
     };
-    ctx.drop_if_empty(key);
+    if removed > 0 {
+        ctx.notify(class::LIST, "lrem", key);
+        ctx.drop_if_empty(key);
+    }
     ctx.dirty(removed as u64);
     ctx.out().int(removed as i64);
     Ok(())
@@ -329,6 +340,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> Outcome {
     let list = ctx.write::<List>(key)?.expect("the key holds a list");
     list.insert(at + usize::from(after), element);
     let len = list.len() as i64;
+    ctx.notify(class::LIST, "linsert", key);
     ctx.dirty(1);
     ctx.out().int(len);
     Ok(())
@@ -466,10 +478,30 @@ fn move_element(
     let element = list
         .pop(from)
         .expect("lists in the keyspace are never empty");
-    ctx.drop_if_empty(source);
+    // Redis's order: the push (creating the destination), then the pop,
+    // then the source's removal if it is left empty.
     ctx.write_or_create::<List>(destination)?.push(to, &element);
+    ctx.notify(class::LIST, push_event(to), destination);
+    ctx.notify(class::LIST, pop_event(from), source);
+    ctx.drop_if_empty(source);
     ctx.dirty(1);
     Ok(Some(element))
+}
+
+/// The keyspace event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// The keyspace event of a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
 }
 
 fn end_arg(ctx: &Ctx<'_>, i: usize) -> Result<End, Error> {
@@ -559,6 +591,7 @@ fn pop_first(
         }
         let list = ctx.write::<List>(key)?.expect("the key holds a list");
         let popped: Vec<Vec<u8>> = (0..count).map_while(|_| list.pop(end)).collect();
+        ctx.notify(class::LIST, pop_event(end), key);
         ctx.drop_if_empty(key);
         ctx.dirty(popped.len() as u64);
         let name: &[u8] = if end == End::Head { b"LPOP" } else { b"RPOP" };

@@ -721,7 +721,8 @@ impl<'a> Ctx<'a> {
         (value, &mut *self.client, &mut *self.env)
     }
 
-    /// Removes `key` if it holds a collection with nothing left in it.
+    /// Removes `key` if it holds a collection with nothing left in it,
+    /// notifying `del` as Redis does (see `crate::notify`).
     pub fn drop_if_empty(&mut self, key: &[u8]) {
         let now = self.now_ms;
         let empty = self
@@ -730,6 +731,7 @@ impl<'a> Ctx<'a> {
             .is_some_and(Value::is_empty_collection);
         if empty {
             self.db().remove(key, now);
+            self.notify(crate::notify::class::GENERIC, "del", key);
         }
     }
 

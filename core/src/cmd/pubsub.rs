@@ -129,14 +129,21 @@ fn publish(ctx: &mut Ctx<'_>) -> Outcome {
             ctx.server.propagate(ctx.client.db, ctx.argv, false);
         }
     }
-    let receivers = deliver(ctx.server, ctx.client, &ctx.argv[1], &ctx.argv[2]);
+    let receivers = deliver(ctx.server, Some(ctx.client), &ctx.argv[1], &ctx.argv[2]);
     ctx.out().int(receivers as i64);
     Ok(())
 }
 
 /// Delivers a message to every subscriber; returns how many received it.
-/// `current` is the client running PUBLISH, which may itself subscribe.
-pub fn deliver(server: &mut Server, current: &mut Client, channel: &[u8], message: &[u8]) -> usize {
+/// `current` is the client running the command (PUBLISH, or one that
+/// changed a key: see `crate::notify`), which may itself subscribe; it is
+/// out of the server's client table meanwhile.
+pub fn deliver(
+    server: &mut Server,
+    mut current: Option<&mut Client>,
+    channel: &[u8],
+    message: &[u8],
+) -> usize {
     let mut deliveries: Vec<(ConnId, Option<Vec<u8>>)> = Vec::new();
     if let Some(listeners) = server.pubsub.channels.get(channel) {
         deliveries.extend(listeners.iter().map(|&c| (c, None)));
@@ -147,7 +154,7 @@ pub fn deliver(server: &mut Server, current: &mut Client, channel: &[u8], messag
         }
     }
     for (conn, pattern) in &deliveries {
-        if *conn == current.id {
+        if let Some(current) = current.as_deref_mut().filter(|c| c.id == *conn) {
             write_message(&mut current.out, pattern.as_deref(), channel, message);
         } else if let Some(target) = server.clients.get_mut(conn) {
             write_message(&mut target.out, pattern.as_deref(), channel, message);

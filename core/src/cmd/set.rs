@@ -25,6 +25,7 @@ use super::{
 };
 use crate::db::value::Set;
 use crate::db::Value;
+use crate::notify::class;
 
 const GROUP: &str = "set";
 const WRITE_DENYOOM_FAST: u32 = flag::WRITE | flag::DENYOOM | flag::FAST;
@@ -189,6 +190,9 @@ fn sadd(ctx: &mut Ctx<'_>) -> Outcome {
         let set = ctx.write_or_create::<Set>(key)?;
         added = members.iter().filter(|m| set.add(m, &limits)).count();
     }
+    if added > 0 {
+        ctx.notify(class::SET, "sadd", key);
+    }
     ctx.dirty(added as u64);
     ctx.out().int(added as i64);
     Ok(())
@@ -212,6 +216,7 @@ fn srem(ctx: &mut Ctx<'_>) -> Outcome {
                 }
             }
         }
+        ctx.notify(class::SET, "srem", key);
         ctx.drop_if_empty(key);
     }
     ctx.dirty(removed);
@@ -278,6 +283,7 @@ fn spop(ctx: &mut Ctx<'_>) -> Outcome {
     let member = set.random_member(&mut || env.random_u64()).into_owned();
     set.remove(&member);
     client.out.bulk(&member);
+    ctx.notify(class::SET, "spop", key);
     ctx.drop_if_empty(key);
     ctx.dirty(1);
     ctx.propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member]);
@@ -304,11 +310,14 @@ fn spop_count(ctx: &mut Ctx<'_>) -> Outcome {
         reply_members(ctx, &whole);
         let now = ctx.now_ms;
         ctx.db().remove(key, now);
+        ctx.notify(class::SET, "spop", key);
+        ctx.notify(class::GENERIC, "del", key);
         ctx.dirty(size);
         ctx.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         return Ok(());
     }
     ctx.dirty(count);
+    ctx.notify(class::SET, "spop", key);
     let (set, client, env) = ctx.write_with_random::<Set>(key);
     let set = set.expect("looked up above");
     let mut random = || env.random_u64();
@@ -451,6 +460,7 @@ fn smove(ctx: &mut Ctx<'_>) -> Outcome {
     ctx.write::<Set>(source)?
         .expect("looked up above")
         .remove(member);
+    ctx.notify(class::SET, "srem", source);
     ctx.drop_if_empty(source);
     ctx.dirty(1);
     let limits = ctx.server.config.encodings;
@@ -461,6 +471,7 @@ fn smove(ctx: &mut Ctx<'_>) -> Outcome {
             .add(member, &limits),
     };
     if added {
+        ctx.notify(class::SET, "sadd", destination);
         ctx.dirty(1);
     }
     ctx.out().int(1);
@@ -565,7 +576,7 @@ fn intersect(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], purpose: Intersect<'_>) -> Out
                 out.bulk(member);
             }
         }
-        Intersect::Store(destination) => store(ctx, destination, result),
+        Intersect::Store(destination) => store(ctx, destination, result, "sinterstore"),
         Intersect::Count(_) => ctx.out().int(count as i64),
     }
     Ok(())
@@ -629,7 +640,13 @@ fn union_or_difference(
         }
     };
     match destination {
-        Some(destination) => store(ctx, destination, result),
+        Some(destination) => {
+            let event = match operation {
+                Operation::Union => "sunionstore",
+                Operation::Difference => "sdiffstore",
+            };
+            store(ctx, destination, result, event)
+        }
         None => reply_members(ctx, &result),
     }
     Ok(())
@@ -694,12 +711,14 @@ fn reply_members(ctx: &mut Ctx<'_>, set: &Set) {
 /// `destination` (any type, its time to live cleared) and counts as one
 /// change; an empty one deletes `destination` (a change if it existed).
 /// Replies with the result's size.
-fn store(ctx: &mut Ctx<'_>, destination: &[u8], result: Set) {
+fn store(ctx: &mut Ctx<'_>, destination: &[u8], result: Set, event: &str) {
     let (size, now) = (result.len(), ctx.now_ms);
     if size > 0 {
         ctx.db().set(destination, Value::Set(result));
+        ctx.notify(class::SET, event, destination);
         ctx.dirty(1);
     } else if ctx.db().remove(destination, now).is_some() {
+        ctx.notify(class::GENERIC, "del", destination);
         ctx.dirty(1);
     }
     ctx.out().int(size as i64);

@@ -44,6 +44,7 @@ use crate::db::value::list::End;
 use crate::db::value::zset::number::{is_c_space, strtod};
 use crate::db::value::{Hash, List, Set, ZSet};
 use crate::db::Value;
+use crate::notify::class;
 use crate::resp::parse_i64;
 
 const GROUP: &str = "generic";
@@ -696,8 +697,10 @@ fn store(ctx: &mut Ctx<'_>, destination: &[u8], kept: &[Item], gets: &[&[u8]]) {
     let (stored, now) = (list.len(), ctx.now_ms);
     if stored > 0 {
         ctx.db().set(destination, Value::List(Box::new(list)));
+        ctx.notify(class::LIST, "sortstore", destination);
         ctx.dirty(stored as u64);
     } else if ctx.db().remove(destination, now).is_some() {
+        ctx.notify(class::GENERIC, "del", destination);
         ctx.dirty(1);
     }
     ctx.out().int(stored as i64);

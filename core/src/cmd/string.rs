@@ -25,6 +25,7 @@ use super::{
 };
 use crate::db::Value;
 use crate::long_double::LongDouble;
+use crate::notify::class;
 use crate::resp::parse_i64;
 
 const GROUP: &str = "string";
@@ -561,7 +562,9 @@ fn set_generic(
             ctx.db().put(key, stored, expire_at);
         }
         ctx.dirty(1);
+        ctx.notify(class::STRING, "set", key);
         if let Some(at_ms) = expire_at {
+            ctx.notify(class::GENERIC, "expire", key);
             propagate_as_set_pxat(ctx, key, value, at_ms);
         }
     }
@@ -595,6 +598,7 @@ fn getset(ctx: &mut Ctx<'_>) -> Outcome {
         Err(WrongType) => return Err(Error::WrongType),
     };
     ctx.db().set(key, Value::String(value.to_vec()));
+    ctx.notify(class::STRING, "set", key);
     ctx.dirty(1);
     ctx.propagate_as(vec![b"SET".to_vec(), key.to_vec(), value.to_vec()]);
     reply_old_value(ctx, old);
@@ -611,6 +615,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> Outcome {
     };
     if old.is_some() {
         ctx.db().remove(key, now);
+        ctx.notify(class::GENERIC, "del", key);
         ctx.dirty(1);
         propagate_as_del(ctx, key);
     }
@@ -647,15 +652,18 @@ fn getex(ctx: &mut Ctx<'_>) -> Outcome {
     match expire_at {
         Some(at_ms) if ctx.already_expired(at_ms) => {
             ctx.db().remove(key, now);
+            ctx.notify(class::GENERIC, "del", key);
             ctx.dirty(1);
             propagate_as_del(ctx, key);
         }
         Some(at_ms) => {
             ctx.db().set_expire(key, at_ms);
+            ctx.notify(class::GENERIC, "expire", key);
             ctx.dirty(1);
             propagate_as_pexpireat(ctx, key, at_ms);
         }
         None if options.persist && ctx.db().persist(key, now) => {
+            ctx.notify(class::GENERIC, "persist", key);
             ctx.dirty(1);
             ctx.propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
         }
@@ -706,6 +714,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, only_if_none_exist: bool) -> Outcome {
     }
     for pair in pairs {
         ctx.db().set(&pair[0], Value::String(pair[1].clone()));
+        ctx.notify(class::STRING, "set", &pair[0]);
     }
     ctx.dirty((argv.len() / 2) as u64);
     if only_if_none_exist {
@@ -763,6 +772,7 @@ fn incr_by(ctx: &mut Ctx<'_>, increment: i64) -> Outcome {
         Ok(value) => {
             let text = value.to_string().into_bytes();
             ctx.db().set_keep_ttl(key, Value::String(text));
+            ctx.notify(class::STRING, "incrby", key);
             ctx.dirty(1);
             ctx.out().int(value);
         }
@@ -795,6 +805,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Outcome {
         b"KEEPTTL".to_vec(),
     ];
     ctx.db().set_keep_ttl(key, Value::String(text));
+    ctx.notify(class::STRING, "incrbyfloat", key);
     ctx.dirty(1);
     ctx.propagate_as(argv);
     Ok(())
@@ -842,6 +853,7 @@ fn append(ctx: &mut Ctx<'_>) -> Outcome {
             bytes.len()
         }
     };
+    ctx.notify(class::STRING, "append", key);
     ctx.dirty(1);
     ctx.out().int(length as i64);
     Ok(())
@@ -935,6 +947,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> Outcome {
     }
     bytes[offset..end].copy_from_slice(patch);
     let length = bytes.len();
+    ctx.notify(class::STRING, "setrange", key);
     ctx.dirty(1);
     ctx.out().int(length as i64);
     Ok(())

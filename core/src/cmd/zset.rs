@@ -28,6 +28,7 @@ use crate::db::value::zset::{
 use crate::db::value::{Typed, ZSet};
 use crate::db::{Dict, Value};
 use crate::glob::glob_match;
+use crate::notify::class;
 use crate::resp::{parse_i64, Out, Protocol};
 
 const GROUP: &str = "sorted-set";
@@ -745,6 +746,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, flags: AddFlags) -> Outcome {
                 _ => {}
             }
         }
+        if added + updated > 0 {
+            ctx.notify(class::ZSET, if flags.incr { "zincr" } else { "zadd" }, key);
+        }
         ctx.dirty(added + updated);
     }
     let out = ctx.out();
@@ -779,6 +783,7 @@ fn zrem(ctx: &mut Ctx<'_>) -> Outcome {
                 break;
             }
         }
+        ctx.notify(class::ZSET, "zrem", key);
         ctx.drop_if_empty(key);
         ctx.dirty(removed);
     }
@@ -1067,15 +1072,17 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>) -> Outcome {
 /// computed result, or deletes `destination` when there are none;
 /// replies with the number stored. Counts one change either way (none
 /// when nothing was there to delete).
-fn store_result(ctx: &mut Ctx<'_>, destination: &[u8], elements: Vec<(Vec<u8>, f64)>) {
+fn store_result(ctx: &mut Ctx<'_>, destination: &[u8], elements: Vec<(Vec<u8>, f64)>, event: &str) {
     let stored = elements.len();
     if stored > 0 {
         let zset = ZSet::from_sorted(elements, &ctx.server.config.encodings);
         ctx.db().set(destination, Value::ZSet(zset));
+        ctx.notify(class::ZSET, event, destination);
         ctx.dirty(1);
     } else {
         let now = ctx.now_ms;
         if ctx.db().remove(destination, now).is_some() {
+            ctx.notify(class::GENERIC, "del", destination);
             ctx.dirty(1);
         }
     }
@@ -1102,10 +1109,12 @@ fn zrangestore(ctx: &mut Ctx<'_>) -> Outcome {
     let count = stored.len();
     if count > 0 {
         ctx.db().set(destination, Value::ZSet(stored));
+        ctx.notify(class::ZSET, "zrangestore", destination);
         ctx.dirty(1);
     } else {
         let now = ctx.now_ms;
         if ctx.db().remove(destination, now).is_some() {
+            ctx.notify(class::GENERIC, "del", destination);
             ctx.dirty(1);
         }
     }
@@ -1137,15 +1146,18 @@ fn zremrangebyrank(ctx: &mut Ctx<'_>) -> Outcome {
         return Ok(());
     }
     end = end.min(len - 1);
-    remove_run(ctx, key, start as usize, (end - start + 1) as usize);
+    let count = (end - start + 1) as usize;
+    remove_run(ctx, key, start as usize, count, "zremrangebyrank");
     Ok(())
 }
 
 /// Removes `count` elements from rank `start` of the set under `key`,
-/// drops the key if it empties, and replies with the count.
-fn remove_run(ctx: &mut Ctx<'_>, key: &[u8], start: usize, count: usize) {
+/// notifies `event`, drops the key if it empties, and replies with the
+/// count.
+fn remove_run(ctx: &mut Ctx<'_>, key: &[u8], start: usize, count: usize, event: &str) {
     if count > 0 {
         write(ctx, key).remove_range(start, count);
+        ctx.notify(class::ZSET, event, key);
         ctx.drop_if_empty(key);
         ctx.dirty(count as u64);
     }
@@ -1172,7 +1184,11 @@ fn remove_by_range(ctx: &mut Ctx<'_>, range: &ValueRange) -> Outcome {
         None => (0, 0),
         Some(zset) => range.run(zset),
     };
-    remove_run(ctx, key, start, count);
+    let event = match range {
+        ValueRange::Score(_) => "zremrangebyscore",
+        ValueRange::Lex(_) => "zremrangebylex",
+    };
+    remove_run(ctx, key, start, count, event);
     Ok(())
 }
 
@@ -1254,6 +1270,11 @@ fn pop<'a>(
         End::Min => zset.remove_range(0, taken),
         End::Max => zset.remove_range(len - taken, taken),
     };
+    let event = match end {
+        End::Min => "zpopmin",
+        End::Max => "zpopmax",
+    };
+    ctx.notify(class::ZSET, event, key);
     ctx.drop_if_empty(key);
     ctx.dirty(taken as u64);
     let out = ctx.out();
@@ -1708,7 +1729,14 @@ fn algebra(
     }
     elements.sort_by(|a, b| compare(a.1, &a.0, b.1, &b.0));
     match destination {
-        Some(destination) => store_result(ctx, destination, elements),
+        Some(destination) => {
+            let event = match operation {
+                Operation::Union => "zunionstore",
+                Operation::Inter => "zinterstore",
+                Operation::Diff => "zdiffstore",
+            };
+            store_result(ctx, destination, elements, event)
+        }
         None => {
             let elements: Vec<Element<'_>> = elements
                 .iter()

@@ -64,6 +64,12 @@ pub struct Db {
     pub ready_keys: Vec<Vec<u8>>,
     /// Keys removed by expiry since the node last drained them.
     pub expired_keys: Vec<Vec<u8>>,
+    /// Keys added and keys expired, in order, while their keyspace
+    /// notification class is on, for `crate::notify` to publish.
+    pub notices: Vec<(KeyNotice, Vec<u8>)>,
+    /// Shared by every database of a keyspace: the enabled
+    /// `notify-keyspace-events` classes (see `crate::notify::class`).
+    notify_classes: Rc<Cell<u32>>,
     /// This database's part of a snapshot in progress.
     snapshot: Option<DbSnapshot>,
     /// What a key past its time is (see [`Expiry`]).
@@ -85,6 +91,16 @@ pub struct Db {
     /// measured, back to back; `resized_ends` marks where each ends.
     resized: Vec<u8>,
     resized_ends: Vec<usize>,
+}
+
+/// A change the keyspace makes that no command handler sees, queued for
+/// keyspace notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyNotice {
+    /// A key was added (Redis's `dbAdd`): the `new` event.
+    New,
+    /// A key was removed because its time passed: the `expired` event.
+    Expired,
 }
 
 /// What a key past its time is.
@@ -112,6 +128,7 @@ impl Db {
         events_pending: Rc<Cell<bool>>,
         clock: Rc<Cell<AccessClock>>,
         memory_room: Rc<Cell<u64>>,
+        notify_classes: Rc<Cell<u32>>,
     ) -> Self {
         Db {
             entries: Dict::new(seed),
@@ -121,6 +138,8 @@ impl Db {
             ready_keys: Vec::new(),
             touched_watchers: Vec::new(),
             expired_keys: Vec::new(),
+            notices: Vec::new(),
+            notify_classes,
             snapshot: None,
             expiry: Expiry::Delete,
             events_pending,
@@ -256,6 +275,7 @@ impl Db {
         self.expires.remove(key);
         self.expired_keys.push(key.to_vec());
         self.events_pending.set(true);
+        self.queue_notice(crate::notify::class::EXPIRED, KeyNotice::Expired, key);
         // A key that had already expired when watched did not change for
         // that watcher when expiry removes it.
         if let Some(watchers) = self.watched.get(key) {
@@ -351,7 +371,17 @@ impl Db {
                 let slot = self.new_slot(key, value);
                 self.entries.set_growth_room(self.memory_room.get());
                 self.entries.insert(key.to_vec(), slot);
+                self.queue_notice(crate::notify::class::NEW, KeyNotice::New, key);
             }
+        }
+    }
+
+    /// Queues `notice` for `key` if keyspace notifications of `class` are
+    /// on; otherwise costs one test.
+    fn queue_notice(&mut self, class: u32, notice: KeyNotice, key: &[u8]) {
+        if self.notify_classes.get() & class != 0 {
+            self.notices.push((notice, key.to_vec()));
+            self.events_pending.set(true);
         }
     }
 
@@ -720,6 +750,7 @@ pub struct Keyspace {
     events_pending: Rc<Cell<bool>>,
     clock: Rc<Cell<AccessClock>>,
     memory_room: Rc<Cell<u64>>,
+    notify_classes: Rc<Cell<u32>>,
 }
 
 impl Keyspace {
@@ -729,6 +760,7 @@ impl Keyspace {
         let events_pending = Rc::new(Cell::new(false));
         let clock = Rc::new(Cell::new(AccessClock::default()));
         let memory_room = Rc::new(Cell::new(u64::MAX));
+        let notify_classes = Rc::new(Cell::new(0));
         let dbs = (0..databases)
             .map(|i| {
                 Db::new(
@@ -736,6 +768,7 @@ impl Keyspace {
                     events_pending.clone(),
                     clock.clone(),
                     memory_room.clone(),
+                    notify_classes.clone(),
                 )
             })
             .collect();
@@ -745,7 +778,14 @@ impl Keyspace {
             events_pending,
             clock,
             memory_room,
+            notify_classes,
         }
+    }
+
+    /// Sets the `notify-keyspace-events` classes the databases queue
+    /// notices for (see [`KeyNotice`]).
+    pub fn set_notify_classes(&self, flags: u32) {
+        self.notify_classes.set(flags);
     }
 
     /// Bytes left under `maxmemory` for the command about to run
