@@ -100,6 +100,10 @@ pub struct Client {
     pub master_unapplied: Vec<u8>,
     /// What the connection said with REPLCONF, if it is a replica.
     pub hello: ReplicaHello,
+    /// CLIENT REPLY OFF: replies are dropped (pub/sub messages still go).
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub reply_skip_next: bool,
 }
 
 impl Client {
@@ -133,6 +137,8 @@ impl Client {
             is_master: false,
             master_unapplied: Vec::new(),
             hello: ReplicaHello::default(),
+            reply_off: false,
+            reply_skip_next: false,
         }
     }
 

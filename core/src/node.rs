@@ -221,7 +221,16 @@ impl<E: Env> Node<E> {
             };
             let start = client.query_pos;
             let parsed = match client.held_request.take() {
-                Some(argv) => Ok(Some(argv)),
+                Some(argv) => {
+                    if planted::active(&self.server.config, PlantedBug::HeldRequestRunsTwice) {
+                        let start = client.out.buf.len();
+                        let argv = argv.clone();
+                        let argv = cmd::process(&mut self.server, client, &mut self.env, argv);
+                        client.parser.recycle(argv);
+                        client.out.buf.truncate(start);
+                    }
+                    Ok(Some(argv))
+                }
                 None => client
                     .parser
                     .next_request(&client.query, &mut client.query_pos, &limits),

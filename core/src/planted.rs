@@ -52,6 +52,9 @@ pub enum PlantedBug {
     /// MULTI/EXEC around them: a replica applies them as they arrive, so a
     /// stream cut in the middle of a script leaves it half done there.
     ScriptEffectsNotWrapped,
+    /// A request held by CLIENT PAUSE (or a shutdown's write pause) runs
+    /// twice when the pause ends: once unseen, then for its reply.
+    HeldRequestRunsTwice,
 }
 
 impl PlantedBug {
@@ -71,6 +74,7 @@ impl PlantedBug {
         PlantedBug::ReplicaRunsTransactionsUnqueued,
         PlantedBug::ShutdownIgnoresLaggingReplicas,
         PlantedBug::ScriptEffectsNotWrapped,
+        PlantedBug::HeldRequestRunsTwice,
     ];
 
     /// The name the directive and the self-test use.
@@ -91,6 +95,7 @@ impl PlantedBug {
             PlantedBug::ReplicaRunsTransactionsUnqueued => "replica-runs-transactions-unqueued",
             PlantedBug::ShutdownIgnoresLaggingReplicas => "shutdown-ignores-lagging-replicas",
             PlantedBug::ScriptEffectsNotWrapped => "script-effects-not-wrapped",
+            PlantedBug::HeldRequestRunsTwice => "held-request-runs-twice",
         }
     }
 

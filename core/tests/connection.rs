@@ -191,3 +191,22 @@ fn client_pause_all_and_unpause() {
         assert_eq!(t.cmd(a, args), reply, "{args:?}");
     }
 }
+
+// CLIENT REPLY OFF drops replies until ON; SKIP drops the next one only;
+// neither answers itself.
+#[test]
+fn client_reply_off_and_skip() {
+    let mut t = TestNode::new();
+    let c = t.connect();
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "OFF"]), "");
+    assert_eq!(t.cmd(c, &["SET", "k", "v"]), "");
+    assert_eq!(t.cmd(c, &["GET", "k"]), "");
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "ON"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "SKIP"]), "");
+    assert_eq!(t.cmd(c, &["GET", "k"]), "");
+    assert_eq!(t.cmd(c, &["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        t.cmd(c, &["CLIENT", "REPLY", "MAYBE"]),
+        "-ERR syntax error\r\n"
+    );
+}

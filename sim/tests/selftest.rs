@@ -132,6 +132,15 @@ const CASES: &[Case] = &[
         checkers: &["replica_reads", "prefix", "apps"],
     },
     Case {
+        bug: "held-request-runs-twice",
+        scenario: "swarm",
+        // A request held by CLIENT PAUSE runs twice: the node's trace
+        // shows a command the client sent once executed twice, and an
+        // INCR, APPEND or push leaves a value that no order of the
+        // clients' writes explains.
+        checkers: &["reply_integrity", "model", "linearizable", "prefix"],
+    },
+    Case {
         bug: "torn-multi-applied",
         scenario: "apps",
         // Half a transaction is not a prefix of the write log; when it is
@@ -241,6 +250,11 @@ fn rewrite_scores_rounded_is_caught() {
 #[test]
 fn script_effects_not_wrapped_is_caught() {
     caught(case("script-effects-not-wrapped"));
+}
+
+#[test]
+fn held_request_runs_twice_is_caught() {
+    caught(case("held-request-runs-twice"));
 }
 
 #[test]

@@ -210,6 +210,12 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         handler: client_kill,
         subcommands: &[],
     },
+    CommandSpec::new("reply", 3, CLIENT_FLAGS, client_reply).doc(
+        GROUP,
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+        "O(1)",
+    ),
     CommandSpec::new("pause", -3, CLIENT_FLAGS | flag::ADMIN, client_pause).doc(
         GROUP,
         "3.0.0",
@@ -671,6 +677,24 @@ fn client_unblock(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
+/// CLIENT REPLY ON|OFF|SKIP: `+OK` for ON; OFF and SKIP answer nothing
+/// (see `cmd::process`, which drops the replies).
+fn client_reply(ctx: &mut Ctx<'_>) -> Outcome {
+    let word = ctx.arg(2);
+    if word.eq_ignore_ascii_case(b"ON") {
+        ctx.client.reply_off = false;
+        ctx.client.reply_skip_next = false;
+        ctx.out().ok();
+    } else if word.eq_ignore_ascii_case(b"OFF") {
+        ctx.client.reply_off = true;
+    } else if word.eq_ignore_ascii_case(b"SKIP") {
+        ctx.client.reply_skip_next = !ctx.client.reply_off;
+    } else {
+        return Err(ERR_SYNTAX.into());
+    }
+    Ok(())
+}
+
 /// CLIENT PAUSE timeout [WRITE|ALL]: `+OK`; see `crate::pause`.
 fn client_pause(ctx: &mut Ctx<'_>) -> Outcome {
     let timeout = parse_i64(ctx.arg(2))
@@ -787,6 +811,8 @@ fn client_help(ctx: &mut Ctx<'_>) -> Outcome {
             "      Return clients of specified type.",
             "UNPAUSE",
             "    Stop the current client pause, resuming traffic.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "PAUSE <timeout> [WRITE|ALL]",
             "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "SETNAME <name>",

@@ -885,7 +885,12 @@ pub fn process(
 ) -> Vec<Vec<u8>> {
     let reply_start = client.out.buf.len();
     let errors_before = client.out.errors;
+    let skip = std::mem::take(&mut client.reply_skip_next);
     let (argv, executed) = dispatch(server, client, env, argv);
+    if (client.reply_off || skip) && client.blocked.is_none() {
+        // CLIENT REPLY OFF or SKIP: the reply goes nowhere.
+        client.out.buf.truncate(reply_start);
+    }
     if !executed {
         server.stats.total_error_replies += client.out.errors - errors_before;
         if !server.loading {
