@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::spec::{
-    CrashChoice, CrashKind, DiskSpec, FaultSpec, FinalCrash, HeldDirection, PartitionMode,
-    ScheduledFault, ShutdownChoice, ShutdownHow,
+    CrashChoice, CrashKind, DiskSpec, FailoverTrigger, FaultSpec, FinalCrash, HeldDirection,
+    PartitionMode, ScheduledFault, ShutdownChoice, ShutdownHow,
 };
 use crate::world::rng::{Range, SimRng};
 
@@ -247,6 +247,68 @@ impl FaultPlan {
                 kind,
                 detect_ms: rng.pick(failovers.detect_ms, u64::MAX),
                 back_after_ms: rng.pick(failovers.back_after_ms, u64::MAX),
+            });
+        }
+        self.schedule.sort_by_key(ScheduledFault::at_ms);
+    }
+}
+
+/// How often a planned switchover comes while the link to one replica
+/// holds the stream back, in percent.
+const SWITCHOVER_LAG_PERCENT: u64 = 75;
+/// How long before the SIGTERM that link starts holding, and how long it
+/// holds after it: past the operator's promotion, often.
+const SWITCHOVER_LAG_LEAD_MS: Range = [20, 500];
+const SWITCHOVER_LAG_AFTER_MS: Range = [1500, 6000];
+
+impl FaultPlan {
+    /// For each planned switchover (a failover by SIGTERM) in the
+    /// schedule, and most of the time, a partition that holds the link to
+    /// one replica from a little before the SIGTERM to a while after it
+    /// (on its own stream, `rng`): what the master sent last is still in
+    /// flight, and the link stays up. Redis 7 then waits for that
+    /// replica's acknowledgement before it exits; a master that did not
+    /// wait would exit in time, promising what that replica lacks, and the
+    /// replica promoted before the held bytes arrive would be without
+    /// writes the master acknowledged. (A cut would not show it: the
+    /// master stops counting a replica whose link broke, and promises
+    /// nothing for it.) The hold ends by the quiet phase at the latest.
+    pub fn add_switchover_lag(&mut self, replicas: u64, rng: &mut SimRng) {
+        let Some(quiet_ms) = self.quiet_at_ms else {
+            return;
+        };
+        if replicas == 0 {
+            return;
+        }
+        let switchovers: Vec<u64> = self
+            .schedule
+            .iter()
+            .filter_map(|fault| match fault {
+                ScheduledFault::Failover {
+                    at_ms,
+                    trigger: FailoverTrigger::Shutdown,
+                    ..
+                } => Some(*at_ms),
+                _ => None,
+            })
+            .collect();
+        for sigterm_ms in switchovers {
+            if !rng.percent(SWITCHOVER_LAG_PERCENT) {
+                continue;
+            }
+            let lead_ms = rng.pick(SWITCHOVER_LAG_LEAD_MS, u64::MAX);
+            let after_ms = rng.pick(SWITCHOVER_LAG_AFTER_MS, u64::MAX);
+            let replica = rng.range(1, replicas);
+            let at_ms = sigterm_ms.saturating_sub(lead_ms);
+            if at_ms >= quiet_ms {
+                continue;
+            }
+            self.schedule.push(ScheduledFault::Partition {
+                at_ms,
+                duration_ms: (lead_ms + after_ms).min(quiet_ms - at_ms),
+                replica,
+                mode: PartitionMode::Hold,
+                held: None,
             });
         }
         self.schedule.sort_by_key(ScheduledFault::at_ms);

@@ -192,6 +192,14 @@ impl RunOptions {
         // Failovers too, after replica crashes.
         let mut failover_rng = SimRng::new(seed, stream::FAILOVERS);
         faults.add_failovers(&scenario.faults, replicas, &mut failover_rng);
+        let mut lag_rng = SimRng::new(seed, stream::SWITCHOVER_LAG);
+        faults.add_switchover_lag(replicas, &mut lag_rng);
+        let partitions_asked = partitions_asked
+            || (replicas > 0
+                && faults
+                    .schedule
+                    .iter()
+                    .any(|fault| matches!(fault, ScheduledFault::Partition { .. })));
         let replica_reads = replicas > 0
             && SimRng::new(seed, stream::REPLICA_READER)
                 .pick(scenario.workload.apps.replica_reads, 1)

@@ -33,6 +33,9 @@ pub mod stream {
     /// The script-based applications (`workload.apps.lock` and
     /// `ratelimit`): how many clients of each a seed runs.
     pub const SCRIPT_APPS: u64 = 11;
+    /// A planned switchover's lagging replica: whether the link to one
+    /// replica is held around the SIGTERM, and for how long.
+    pub const SWITCHOVER_LAG: u64 = 12;
     /// The node's `Random` after its n-th restart is this plus n.
     pub const NODE_RESTART_BASE: u64 = 3 << 16;
     pub const CLIENT_BASE: u64 = 1 << 16;
