@@ -916,3 +916,81 @@ fn aof_records_what_redis_records() {
     assert_eq!(names, expected, "what Redis recorded (the test's premise)");
     assert_eq!(recorded[1], recorded[0], "redoubt's AOF against Redis's");
 }
+
+// RESTORE reaches the AOF as Redis 7.0 writes it: as given, with a
+// relative TTL made absolute and ABSTTL added; one given ABSTTL, or no TTL,
+// unchanged (REPLACE and IDLETIME kept as given).
+#[test]
+fn aof_records_restore_as_redis_does() {
+    require_redis_tools();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ];
+    let mut recorded = Vec::new();
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let dir = ScratchDir::new("restore-aof-forms");
+        let mut server = Server::start_in(flavor, Some(&dir.path), &args);
+        let client = redis::Client::open(server.url()).expect("client");
+        let mut con = client.get_connection().expect("connect");
+        redis::cmd("SET")
+            .arg("src")
+            .arg("value")
+            .query::<()>(&mut con)
+            .unwrap();
+        let dump: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut con).unwrap();
+        let far = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 100_000)
+            .to_string();
+        let mut run = |key: &str, ttl: &str, rest: &[&str]| {
+            redis::cmd("RESTORE")
+                .arg(key)
+                .arg(ttl)
+                .arg(&dump)
+                .arg(rest)
+                .query::<()>(&mut con)
+                .unwrap();
+        };
+        run("a", "100000", &[]);
+        run("b", &far, &["ABSTTL"]);
+        run("c", "0", &[]);
+        run("a", "5000", &["REPLACE", "IDLETIME", "10"]);
+        server.signal(libc::SIGTERM);
+        server.wait_exit(EXIT_TIMEOUT).expect("exit after SIGTERM");
+        recorded.push(aof_incr_commands(&dir.path));
+    }
+    // Absolute times come from each server's clock, and the payload is
+    // not text.
+    for commands in &mut recorded {
+        for words in commands
+            .iter_mut()
+            .filter(|w| w[0].eq_ignore_ascii_case("RESTORE"))
+        {
+            words[2] = "?".into();
+            words[3] = "?".into();
+        }
+    }
+    let restores: Vec<String> = recorded[0]
+        .iter()
+        .filter(|w| w[0].eq_ignore_ascii_case("RESTORE"))
+        .map(|w| w.join(" "))
+        .collect();
+    assert_eq!(
+        restores,
+        [
+            "RESTORE a ? ? ABSTTL",
+            "RESTORE b ? ? ABSTTL",
+            "RESTORE c ? ?",
+            "RESTORE a ? ? REPLACE IDLETIME 10 ABSTTL"
+        ],
+        "what Redis recorded (the test's premise)"
+    );
+    assert_eq!(recorded[1], recorded[0], "redoubt's AOF against Redis's");
+}

@@ -251,6 +251,9 @@ pub struct Server {
     /// over `maxmemory` after evicting (Redis's `pre_command_oom_state`):
     /// a script is then refused its first `denyoom` write.
     pub out_of_memory: bool,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call commands flagged
+    /// `noscript` (Redis's test suite calls DEBUG PROTOCOL from scripts).
+    pub scripts_may_call_noscript: bool,
     /// CLIENT PAUSE in force (see `pause`).
     pub client_pause: Option<crate::pause::ClientPause>,
     /// Keys past their time are removed by the cron's sampling too, not
@@ -332,6 +335,7 @@ impl Server {
             out_of_memory: false,
             active_expire_enabled: true,
             client_pause: None,
+            scripts_may_call_noscript: false,
             load_merges: false,
             aof_start_deferred: false,
             aof_recovery_last_ms: 0,

@@ -210,3 +210,21 @@ fn client_reply_off_and_skip() {
         "-ERR syntax error\r\n"
     );
 }
+
+// Under CLIENT REPLY OFF, subscription confirmations and published
+// messages still reach the client (they are pushes in Redis).
+#[test]
+fn client_reply_off_keeps_pushes() {
+    let mut t = TestNode::new();
+    let (c, publisher) = (t.connect(), t.connect());
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "OFF"]), "");
+    assert_eq!(
+        t.cmd(c, &["SUBSCRIBE", "ch"]),
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(t.cmd(publisher, &["PUBLISH", "ch", "hi"]), ":1\r\n");
+    assert_eq!(
+        t.take_sent(c),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+}

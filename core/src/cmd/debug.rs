@@ -17,8 +17,10 @@
 //!   STRUCTSIZE: what the encodings look like, in Redis's words.
 //! - SLEEP, SET-ACTIVE-EXPIRE, CHANGE-REPL-ID, PROTOCOL, ERROR, LOG,
 //!   REPLICATE, POPULATE, STRINGMATCH-TEST, and the knobs the suite turns
-//!   (QUICKLIST-PACKED-THRESHOLD, SET-SKIP-CHECKSUM-VALIDATION,
-//!   SET-DISABLE-DENY-SCRIPTS, PAUSE-CRON, REPLYBUFFER, AOF-FLUSH-SLEEP).
+//!   (SET-DISABLE-DENY-SCRIPTS, which lets scripts call `noscript`
+//!   commands; QUICKLIST-PACKED-THRESHOLD, SET-SKIP-CHECKSUM-VALIDATION,
+//!   PAUSE-CRON, REPLYBUFFER, AOF-FLUSH-SLEEP, accepted and without
+//!   effect).
 //!
 //! Left out: the crash subcommands (SEGFAULT, PANIC, ASSERT, OOM,
 //! RESTART, CRASH-AND-RECOVER), jemalloc's MALLCTL, and the cluster ones.
@@ -171,8 +173,11 @@ fn debug(ctx: &mut Ctx<'_>) -> Outcome {
                 }
             }
         }
-        ("set-skip-checksum-validation" | "aof-flush-sleep" | "pause-cron", 3)
-        | ("set-disable-deny-scripts", 3) => {
+        ("set-disable-deny-scripts", 3) => {
+            ctx.server.scripts_may_call_noscript = c_atoi(ctx.arg(2)) != 0;
+            ctx.out().ok();
+        }
+        ("set-skip-checksum-validation" | "aof-flush-sleep" | "pause-cron", 3) => {
             // Accepted as Redis accepts them; redoubt keeps checksums,
             // flushes the AOF when due and runs its cron regardless.
             ctx.out().ok();

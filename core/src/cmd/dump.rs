@@ -183,13 +183,12 @@ fn restore(ctx: &mut Ctx<'_>) -> Outcome {
     set_access(ctx, key, &options);
     ctx.notify(class::GENERIC, "restore", key);
     ctx.dirty(1);
-    if let Some(at) = expire_at {
-        let mut argv = vec![
-            b"RESTORE".to_vec(),
-            key.to_vec(),
-            at.to_string().into_bytes(),
-        ];
-        argv.extend([ctx.arg(3).to_vec(), b"REPLACE".to_vec(), b"ABSTTL".to_vec()]);
+    if let (Some(at), false) = (expire_at, options.absolute) {
+        // As Redis propagates it: the command as given, its TTL made an
+        // absolute time and ABSTTL added.
+        let mut argv = ctx.argv.to_vec();
+        argv[2] = at.to_string().into_bytes();
+        argv.push(b"ABSTTL".to_vec());
         ctx.propagate_as(argv);
     }
     ctx.out().ok();

@@ -887,8 +887,9 @@ pub fn process(
     let errors_before = client.out.errors;
     let skip = std::mem::take(&mut client.reply_skip_next);
     let (argv, executed) = dispatch(server, client, env, argv);
-    if (client.reply_off || skip) && client.blocked.is_none() {
-        // CLIENT REPLY OFF or SKIP: the reply goes nowhere.
+    if (client.reply_off || skip) && client.blocked.is_none() && !subscribes(&argv) {
+        // CLIENT REPLY OFF or SKIP: the reply goes nowhere. (Subscription
+        // confirmations are pushes, which Redis sends all the same.)
         client.out.buf.truncate(reply_start);
     }
     if !executed {
@@ -902,6 +903,21 @@ pub fn process(
         }
     }
     argv
+}
+
+/// Whether `argv` is one of the (un)subscribe commands, whose replies are
+/// pushes.
+fn subscribes(argv: &[Vec<u8>]) -> bool {
+    const NAMES: [&[u8]; 6] = [
+        b"subscribe",
+        b"unsubscribe",
+        b"psubscribe",
+        b"punsubscribe",
+        b"ssubscribe",
+        b"sunsubscribe",
+    ];
+    argv.first()
+        .is_some_and(|name| NAMES.iter().any(|n| name.eq_ignore_ascii_case(n)))
 }
 
 /// Whether `argv` waits while writes are paused (a shutdown waits for its

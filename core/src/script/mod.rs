@@ -1128,7 +1128,7 @@ impl Run<'_, '_> {
     /// `scriptCall` checks, in its order).
     fn refusal(&mut self, resolved: &cmd::Resolved) -> Option<String> {
         let spec = resolved.spec;
-        if spec.flags & flag::NOSCRIPT != 0 {
+        if spec.flags & flag::NOSCRIPT != 0 && !self.ctx.server.scripts_may_call_noscript {
             return Some("ERR This Redis command is not allowed from script".into());
         }
         let server = &*self.ctx.server;
