@@ -230,9 +230,10 @@ pub struct Server {
     /// Writes propagated by the running top-level command, with their
     /// databases, in execution order.
     pub propagated: Propagation,
-    /// The planted bug `script-effects-not-wrapped`: the running command's
-    /// unit is a script's, and goes out without MULTI/EXEC. Never set
-    /// otherwise.
+    /// The running command's unit goes out without MULTI/EXEC: a command
+    /// run directly that may touch arbitrary keys (SCAN, KEYS, RANDOMKEY:
+    /// their lazy expiries are independent DELs, which Redis sends so),
+    /// or a script's under the planted bug `script-effects-not-wrapped`.
     pub unwrapped_unit: bool,
     /// Rewritten forms of the running command to propagate instead of its
     /// own argv (relative expiry made absolute, SPOP as SREMs, and the

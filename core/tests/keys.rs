@@ -687,3 +687,38 @@ fn expiry_invalidates_watch() {
     t.cmd(c, &["PING"]);
     assert_eq!(t.cmd(c, &["EXEC"]), "*-1\r\n");
 }
+
+// SCAN, KEYS and RANDOMKEY may touch any key: the DELs of the keys they
+// find past their time go down the replication stream on their own, not
+// wrapped in MULTI/EXEC as a unit of one command's writes is (Redis's
+// "touches arbitrary keys" rule).
+#[test]
+fn lazy_expiries_of_a_scan_are_not_wrapped() {
+    let mut config = redoubt_core::config::Config::default();
+    config.apply_startup("enable-debug-command", "yes").unwrap();
+    config.repl.diskless_sync_delay_s = 0;
+    let mut t = TestNode::with_config(config);
+    let c = t.connect();
+    let replica = t.connect();
+    t.cmd(replica, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
+    t.cmd(replica, &["PSYNC", "?", "-1"]);
+    for _ in 0..1000 {
+        if t.node.server().background.running().is_none() {
+            break;
+        }
+        t.node.on_tick();
+    }
+    t.node.before_sleep();
+    t.take_sent(replica);
+    t.cmd(replica, &["REPLCONF", "ACK", "0"]);
+    t.cmd(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    t.cmd(c, &["SET", "a", "1", "PX", "10"]);
+    t.cmd(c, &["SET", "b", "1", "PX", "10"]);
+    t.advance(100);
+    let before = t.take_sent(replica);
+    assert!(before.contains("PXAT"), "the stream flows: {before}");
+    assert_eq!(t.cmd(c, &["SCAN", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    let stream = t.take_sent(replica);
+    assert!(!stream.contains("MULTI"), "{stream}");
+    assert_eq!(stream.matches("DEL").count(), 2, "{stream}");
+}

@@ -867,3 +867,26 @@ fn transactions_meet_a_busy_script() {
     );
     assert_eq!(t.cmd(c3, &["GET", "xx"]), "$-1\r\n");
 }
+
+// With DEBUG SET-DISABLE-DENY-SCRIPTS 1 a script may call DEBUG (Redis's
+// suite does, for its protocol samples); a RESP3 attribute is read and
+// not shown to the script, which gets the reply that follows it.
+#[test]
+fn scripts_read_past_resp3_attributes() {
+    let mut config = redoubt_core::config::Config::default();
+    config.apply_startup("enable-debug-command", "yes").unwrap();
+    let mut t = redoubt_core::testing::TestNode::with_config(config);
+    let c = t.connect();
+    let script = "redis.setresp(3);return redis.call('debug', 'protocol', 'attrib')";
+    assert!(t
+        .cmd(c, &["EVAL", script, "0"])
+        .starts_with("-ERR This Redis command is not allowed from script"));
+    assert_eq!(
+        t.cmd(c, &["DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        t.cmd(c, &["EVAL", script, "0"]),
+        "$39\r\nSome real reply following the attribute\r\n"
+    );
+}

@@ -1040,6 +1040,9 @@ fn dispatch(
         refuse(server, client, &resolved, &refusal);
         return (argv, false);
     }
+    if matches!(resolved.spec.name, "scan" | "keys" | "randomkey") {
+        server.unwrapped_unit = true;
+    }
     let now_ms = env.wall_ms();
     let may_block = !server.loading;
     let mut ctx = Ctx {

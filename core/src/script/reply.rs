@@ -97,6 +97,14 @@ fn parse(lua: &Lua, bytes: &[u8], at: &mut usize, depth: usize) -> mlua::Result<
             }
             single(lua, "set", Value::Table(table))?
         }
+        b'|' => {
+            // An attribute: its pairs are read and not shown to the
+            // script (as in Redis); the reply is what follows it.
+            for _ in 0..number(head)?.saturating_mul(2) {
+                parse(lua, bytes, at, depth + 1)?;
+            }
+            parse(lua, bytes, at, depth + 1)?
+        }
         b'_' => Value::Nil,
         b'#' => Value::Boolean(head == b"t"),
         b',' => {
