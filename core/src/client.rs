@@ -100,6 +100,8 @@ pub struct Client {
     pub master_unapplied: Vec<u8>,
     /// What the connection said with REPLCONF, if it is a replica.
     pub hello: ReplicaHello,
+    /// In MONITOR mode: it receives every command others run.
+    pub monitor: bool,
 }
 
 impl Client {
@@ -133,6 +135,7 @@ impl Client {
             is_master: false,
             master_unapplied: Vec::new(),
             hello: ReplicaHello::default(),
+            monitor: false,
         }
     }
 
@@ -163,6 +166,9 @@ impl Client {
     /// Redis's CLIENT LIST flags for this client.
     pub fn flags(&self) -> String {
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
         if self.is_replica {
             flags.push('S');
         }

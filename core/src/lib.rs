@@ -16,6 +16,8 @@
 //! * [`db`]: databases, keys, values, expiry, WATCH bookkeeping.
 //! * [`evict`]: `maxmemory`, the eviction policies, the OOM refusal.
 //! * [`config`]: directives with Redis's names, defaults and syntax.
+//! * [`observe`]: the slow log, latency monitor, MONITOR clients and
+//!   command and error counters the operator's commands read.
 //! * [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
 
 pub mod blocking;
@@ -28,6 +30,7 @@ pub mod evict;
 pub mod glob;
 pub mod long_double;
 pub mod node;
+pub mod observe;
 pub mod persist;
 pub mod planted;
 pub mod pubsub;
