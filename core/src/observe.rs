@@ -26,6 +26,8 @@ pub const LATENCY_SAMPLES_MAX: usize = 160;
 /// Distinct error codes INFO errorstats counts; later new codes are
 /// counted in `total_error_replies` only.
 pub const ERROR_CODES_MAX: usize = 128;
+/// Errors of a script's commands remembered while it runs.
+pub const SCRIPT_ERRORS_MAX: usize = 16;
 /// Latency samples the AOF may hold for the monitor before they are read.
 pub const PENDING_SAMPLES_MAX: usize = 1024;
 
@@ -378,6 +380,20 @@ pub struct Observe {
     /// calls wrote into the same reply, so that each error is counted once,
     /// by the call that wrote it.
     pub(crate) nested_errors: Vec<u64>,
+    /// Errors the running script's commands got, already counted: the
+    /// script's reply passing one on is not counted again. At most
+    /// [`SCRIPT_ERRORS_MAX`], the latest.
+    pub(crate) script_errors: Vec<Vec<u8>>,
+}
+
+impl Observe {
+    /// Remembers an error a script's command got (see `script_errors`).
+    pub(crate) fn note_script_error(&mut self, message: &[u8]) {
+        if self.script_errors.len() == SCRIPT_ERRORS_MAX {
+            self.script_errors.remove(0);
+        }
+        self.script_errors.push(message.to_vec());
+    }
 }
 
 /// A MONITOR line, without its `+` and line end: `<unix.micros> [<db>

@@ -1182,7 +1182,10 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let from_script = ctx.server.script_running;
     // A blocked command run again was shown to MONITOR when it arrived.
     let rerun = ctx.client.blocked.is_some();
-    let monitor_first = shown_before_running(resolved.spec);
+    let monitor_first = runs_script(resolved.spec);
+    if monitor_first && !from_script {
+        ctx.server.observe.script_errors.clear();
+    }
     if monitor_first && !rerun {
         feed_monitors(ctx, resolved, from_script);
     }
@@ -1209,7 +1212,14 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     }
     ctx.server.stats.total_commands_processed += 1;
     let written = ctx.client.out.errors - errors_before;
-    let failed = count_errors(ctx, reply_start, written, nested_errors, from_script);
+    let failed = count_errors(
+        ctx,
+        resolved,
+        reply_start,
+        written,
+        nested_errors,
+        from_script,
+    );
     ctx.server.after_command(Some(ctx.client), ctx.env);
     let rewritten = ctx.server.propagate_override.take();
     if ctx.server.loading {
@@ -1244,28 +1254,41 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
 
 /// Counts the error replies the command itself wrote (`written` in all,
 /// `nested` of them by commands it ran, EXEC's, which counted their own)
-/// in `total_error_replies` and errorstats, each once. A script's command
-/// replies into the script: its errors count only if the script answers
-/// with them. Returns whether the command failed (answered an error).
+/// in `total_error_replies` and errorstats, each once. A script's commands
+/// count theirs when they get them, even if the script catches them, and
+/// the script's own error reply then counts only if it is not one of
+/// those passed on (Redis marks them so). Returns whether the command
+/// failed (answered an error).
 fn count_errors(
     ctx: &mut Ctx<'_>,
+    resolved: &Resolved,
     reply_start: usize,
     written: u64,
     nested: u64,
     from_script: bool,
 ) -> bool {
-    if from_script {
-        return written > 0;
-    }
-    if let Some(parent) = ctx.server.observe.nested_errors.last_mut() {
-        *parent += written;
+    if !from_script {
+        if let Some(parent) = ctx.server.observe.nested_errors.last_mut() {
+            *parent += written;
+        }
     }
     let own = written.saturating_sub(nested) as usize;
+    let passed_on = if runs_script(resolved.spec) {
+        std::mem::take(&mut ctx.server.observe.script_errors)
+    } else {
+        Vec::new()
+    };
     if own > 0 {
         let errors = observing::reply_errors(&ctx.client.out.buf[reply_start..]);
         let found = &errors[errors.len().saturating_sub(own)..];
         for message in found {
+            if passed_on.iter().any(|seen| message.starts_with(seen)) {
+                continue;
+            }
             ctx.server.stats.count_error(message);
+            if from_script {
+                ctx.server.observe.note_script_error(message);
+            }
         }
         for _ in found.len()..own {
             ctx.server.stats.count_error(b"ERR");
@@ -1274,9 +1297,10 @@ fn count_errors(
     own > 0
 }
 
-/// Commands MONITOR shows before they run, so that the commands a script
-/// or function runs follow it (Redis feeds them from their handlers).
-fn shown_before_running(spec: &CommandSpec) -> bool {
+/// The commands that run a script or function. MONITOR shows them before
+/// they run, so that the script's commands follow them (Redis feeds them
+/// from their handlers).
+fn runs_script(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
