@@ -46,6 +46,21 @@ pub struct SlowEntry {
     pub name: Vec<u8>,
 }
 
+impl SlowEntry {
+    /// An entry for `argv` (shortened by [`slow_args`]), numbered when
+    /// pushed.
+    pub fn new(duration_us: u64, argv: &[Vec<u8>], time_s: i64, addr: &str, name: &[u8]) -> Self {
+        SlowEntry {
+            id: 0,
+            time_s,
+            duration_us,
+            argv: slow_args(argv),
+            addr: addr.to_string(),
+            name: name.to_vec(),
+        }
+    }
+}
+
 /// The slow log: newest entry first.
 #[derive(Debug, Default)]
 pub struct SlowLog {
@@ -54,33 +69,12 @@ pub struct SlowLog {
 }
 
 impl SlowLog {
-    /// Logs a command that took `duration_us` if `slowlog-log-slower-than`
-    /// (`threshold_us`, -1 off) asks for it, then trims to `max_len`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push_if_slow(
-        &mut self,
-        threshold_us: i64,
-        max_len: u64,
-        duration_us: u64,
-        argv: &[Vec<u8>],
-        time_s: i64,
-        addr: &str,
-        name: &[u8],
-    ) {
-        if threshold_us < 0 {
-            return;
-        }
-        if duration_us >= threshold_us as u64 {
-            self.entries.push_front(SlowEntry {
-                id: self.next_id,
-                time_s,
-                duration_us,
-                argv: slow_args(argv),
-                addr: addr.to_string(),
-                name: name.to_vec(),
-            });
-            self.next_id += 1;
-        }
+    /// Logs `entry` (a command at or over `slowlog-log-slower-than`),
+    /// numbering it, and trims the log to `max_len`.
+    pub fn push(&mut self, mut entry: SlowEntry, max_len: u64) {
+        entry.id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_front(entry);
         self.trim(max_len);
     }
 

@@ -35,7 +35,7 @@ use crate::db::value::Typed;
 use crate::db::{AccessClock, Db, Value};
 use crate::env::{Env, Trace};
 use crate::evict::{self, Eviction, ERR_OOM};
-use crate::observe as observing;
+use crate::observe::{self as observing, SlowEntry};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
 use crate::server::{Server, Stats};
@@ -1356,15 +1356,8 @@ fn observe_command(
         )
     };
     let now_s = ctx.env.wall_ms().div_euclid(1000);
-    server.observe.slowlog.push_if_slow(
-        threshold_us,
-        max_len,
-        duration_us,
-        argv,
-        now_s,
-        addr,
-        name,
-    );
+    let entry = SlowEntry::new(duration_us, argv, now_s, addr, name);
+    server.observe.slowlog.push(entry, max_len);
 }
 
 /// Sends the command to every client in MONITOR mode, as Redis's
