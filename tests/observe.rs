@@ -245,3 +245,32 @@ fn monitor_lines_match_redis() {
         monitor_lines(&mut m, 10)
     });
 }
+
+// LATENCY HISTOGRAM names the same commands with the same call counts on
+// both (the buckets depend on speed, and are left out).
+#[test]
+fn latency_histogram_matches_redis() {
+    same_on_both(&[], |server| {
+        let mut c = server.connect();
+        call(&mut c, &["CONFIG", "RESETSTAT"]);
+        call(&mut c, &["SET", "a", "b"]);
+        call(&mut c, &["SET", "c", "d"]);
+        call(&mut c, &["CLIENT", "ID"]);
+        let Reply::Array(items) = call(&mut c, &["LATENCY", "HISTOGRAM", "set", "client", "x"])
+        else {
+            panic!("LATENCY HISTOGRAM is a map");
+        };
+        let mut commands: Vec<(String, Reply)> = items
+            .chunks(2)
+            .map(|pair| {
+                let Reply::Array(fields) = &pair[1] else {
+                    panic!("a command's entry is a map: {pair:?}");
+                };
+                assert_eq!(text(&fields[2]), "histogram_usec");
+                (text(&pair[0]), fields[1].clone())
+            })
+            .collect();
+        commands.sort_by(|a, b| a.0.cmp(&b.0));
+        commands
+    });
+}

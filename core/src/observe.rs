@@ -26,6 +26,9 @@ pub const LATENCY_SAMPLES_MAX: usize = 160;
 /// Distinct error codes INFO errorstats counts; later new codes are
 /// counted in `total_error_replies` only.
 pub const ERROR_CODES_MAX: usize = 128;
+/// Power-of-two latency buckets a command keeps, from 1 µs to about 6
+/// days (longer calls count in the last).
+pub const HISTOGRAM_BUCKETS: usize = 40;
 /// Errors of a script's commands remembered while it runs.
 pub const SCRIPT_ERRORS_MAX: usize = 16;
 /// Latency samples the AOF may hold for the monitor before they are read.
@@ -336,6 +339,39 @@ pub struct CommandStat {
     pub rejected_calls: u64,
     /// Ran and answered an error.
     pub failed_calls: u64,
+    /// LATENCY HISTOGRAM's counts: bucket `k` holds the calls that took
+    /// under `1024 << k` nanoseconds (and at least the bucket before's),
+    /// at most [`HISTOGRAM_BUCKETS`]; empty until the first call.
+    pub histogram: Vec<u64>,
+}
+
+impl CommandStat {
+    /// Counts a call of `duration_us` in its power-of-two bucket.
+    pub fn record_latency(&mut self, duration_us: u64) {
+        if self.histogram.is_empty() {
+            self.histogram = vec![0; HISTOGRAM_BUCKETS];
+        }
+        let ns = duration_us.saturating_mul(1000);
+        let bucket = match ns >> 10 {
+            0 => 0,
+            above => (u64::BITS - above.leading_zeros()) as usize,
+        };
+        self.histogram[bucket.min(HISTOGRAM_BUCKETS - 1)] += 1;
+    }
+
+    /// The histogram as LATENCY HISTOGRAM replies it: for each bucket
+    /// that adds calls, its bound in microseconds and the calls up to it.
+    pub fn cumulative_histogram(&self) -> Vec<(u64, u64)> {
+        let mut total = 0;
+        let mut points = Vec::new();
+        for (bucket, &count) in self.histogram.iter().enumerate() {
+            if count > 0 {
+                total += count;
+                points.push(((1024u64 << bucket) / 1000, total));
+            }
+        }
+        points
+    }
 }
 
 /// The clients in MONITOR mode, in the order they asked.
@@ -553,6 +589,20 @@ mod tests {
         assert_eq!(errors, vec![&b"WRONGTYPE Operation"[..], b"ERR x"]);
         assert_eq!(error_code(b"WRONGTYPE Operation"), b"WRONGTYPE");
         assert_eq!(error_code(b"NOSPACEHERE"), b"ERR");
+    }
+
+    /// Calls fall in the bucket of the first power of two (of 1024 ns)
+    /// above them; the reply is cumulative, from Redis's bucket bounds.
+    #[test]
+    fn latency_histogram_buckets() {
+        let mut stat = CommandStat::default();
+        for us in [0, 1, 1, 2, 15, 16, 17] {
+            stat.record_latency(us);
+        }
+        assert_eq!(
+            stat.cumulative_histogram(),
+            vec![(1, 3), (2, 4), (16, 6), (32, 7)]
+        );
     }
 
     /// Samples in one second keep the worst; the ring keeps the newest.

@@ -395,3 +395,26 @@ fn memory_stats_doctor_malloc_stats_purge() {
     assert_eq!(t.cmd(c, &["MEMORY", "PURGE"]), "+OK\r\n");
     assert!(t.cmd(c, &["MEMORY", "DOCTOR"]).contains("too little"));
 }
+
+// LATENCY HISTOGRAM counts each command's calls in power-of-two buckets of
+// microseconds, cumulatively; a container names its subcommands, unknown
+// names are skipped, CONFIG RESETSTAT starts it over.
+#[test]
+fn latency_histogram_per_command() {
+    let (mut t, c) = node_with_command_time(3);
+    t.cmd(c, &["CONFIG", "RESETSTAT"]);
+    t.cmd(c, &["SET", "a", "b"]);
+    t.cmd(c, &["SET", "c", "d"]);
+    t.cmd(c, &["CLIENT", "ID"]);
+    assert_eq!(
+        t.cmd(c, &["LATENCY", "HISTOGRAM", "set", "nosuch"]),
+        "*2\r\n$3\r\nset\r\n*4\r\n$5\r\ncalls\r\n:2\r\n$14\r\nhistogram_usec\r\n*2\r\n:4\r\n:2\r\n"
+    );
+    let client = t.cmd(c, &["LATENCY", "HISTOGRAM", "client"]);
+    assert!(client.starts_with("*2\r\n$9\r\nclient|id\r\n"), "{client}");
+    assert_eq!(t.cmd(c, &["LATENCY", "HISTOGRAM", "nosuch"]), "*0\r\n");
+    // client|id, config|resetstat, latency|histogram (the calls above), set.
+    let all = t.cmd(c, &["LATENCY", "HISTOGRAM"]);
+    assert!(all.starts_with("*8\r\n$9\r\nclient|id\r\n"), "{all}");
+    assert!(all.contains("$16\r\nconfig|resetstat\r\n"), "{all}");
+}

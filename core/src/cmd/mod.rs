@@ -1321,6 +1321,7 @@ fn observe_command(
     stat.calls += 1;
     stat.usec += duration_us;
     stat.failed_calls += u64::from(failed);
+    stat.record_latency(duration_us);
     let latency_ms = duration_us / 1000;
     let threshold_ms = server.config.latency_monitor_threshold_ms;
     if threshold_ms > 0 && latency_ms >= threshold_ms {

@@ -3,7 +3,7 @@
 //! lives in `crate::observe`, and `cmd::call` feeds it after each command.
 
 use super::connection::help_lines;
-use super::{flag, help_subcommand, CommandSpec, Ctx, Error, Outcome};
+use super::{flag, help_subcommand, table, CommandSpec, Ctx, Error, Outcome};
 use crate::observe::{latency_graph, LatencySeries};
 
 const GROUP: &str = "server";
@@ -70,6 +70,12 @@ const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
         "2.8.13",
         "Returns a latency graph for an event.",
         "O(1)",
+    ),
+    CommandSpec::new("histogram", -2, ADMIN, latency_histogram).doc(
+        GROUP,
+        "7.0.0",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        "O(N) where N is the number of commands with latency information being retrieved.",
     ),
     CommandSpec::new("history", 3, ADMIN, latency_history).doc(
         GROUP,
@@ -236,6 +242,64 @@ fn latency_graph_command(ctx: &mut Ctx<'_>) -> Outcome {
     Ok(())
 }
 
+/// The specs a LATENCY HISTOGRAM argument names: a command (and, for a
+/// container, each of its subcommands) or `container|sub`.
+fn named_specs(name: &[u8]) -> Vec<&'static CommandSpec> {
+    let mut parts = name.splitn(2, |&b| b == b'|');
+    let Some(spec) = parts.next().and_then(|top| table().get(top)) else {
+        return Vec::new();
+    };
+    match parts.next() {
+        Some(sub) => spec
+            .subcommands
+            .iter()
+            .filter(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
+            .collect(),
+        None => std::iter::once(spec)
+            .chain(spec.subcommands.iter())
+            .collect(),
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...]: for each command that ran (all, or
+/// those named), `{calls, histogram_usec: {bound: calls up to it, ...}}`
+/// over power-of-two buckets. Unknown names are skipped.
+fn latency_histogram(ctx: &mut Ctx<'_>) -> Outcome {
+    let commands = &ctx.server.stats.commands;
+    let mut chosen: Vec<(&str, &crate::observe::CommandStat)> = if ctx.argv.len() == 2 {
+        let mut all: Vec<_> = commands
+            .values()
+            .map(|(name, stat)| (name.as_str(), stat))
+            .collect();
+        all.sort_by_key(|(name, _)| *name);
+        all
+    } else {
+        ctx.argv[2..]
+            .iter()
+            .flat_map(|name| named_specs(name))
+            .filter_map(|spec| commands.get(&(spec as *const CommandSpec as usize)))
+            .map(|(name, stat)| (name.as_str(), stat))
+            .collect()
+    };
+    chosen.retain(|(_, stat)| stat.calls > 0);
+    let out = &mut ctx.client.out;
+    out.map(chosen.len());
+    for (name, stat) in chosen {
+        out.bulk(name.as_bytes());
+        out.map(2);
+        out.bulk(b"calls");
+        out.int(stat.calls as i64);
+        out.bulk(b"histogram_usec");
+        let points = stat.cumulative_histogram();
+        out.map(points.len());
+        for (bound_us, calls) in points {
+            out.int(bound_us as i64);
+            out.int(calls as i64);
+        }
+    }
+    Ok(())
+}
+
 /// LATENCY RESET [event ...]: forgets the named events, or all; how many
 /// were forgotten.
 fn latency_reset(ctx: &mut Ctx<'_>) -> Outcome {
@@ -314,6 +378,9 @@ fn latency_help(ctx: &mut Ctx<'_>) -> Outcome {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     );
     Ok(())
