@@ -274,3 +274,23 @@ fn latency_histogram_matches_redis() {
         commands
     });
 }
+
+// INFO's default sections, and those of INFO everything, are Redis's.
+#[test]
+fn info_sections_match_redis() {
+    same_on_both(&[], |server| {
+        let mut c = server.connect();
+        let headers = |c: &mut TcpStream, args: &[&str]| -> Vec<String> {
+            text(&call(c, args))
+                .lines()
+                .filter(|l| l.starts_with("# "))
+                .map(str::to_string)
+                .collect()
+        };
+        (
+            headers(&mut c, &["INFO"]),
+            headers(&mut c, &["INFO", "everything"]),
+            headers(&mut c, &["INFO", "cpu", "commandstats", "latencystats"]),
+        )
+    });
+}

@@ -359,6 +359,24 @@ impl CommandStat {
         self.histogram[bucket.min(HISTOGRAM_BUCKETS - 1)] += 1;
     }
 
+    /// The upper bound, in nanoseconds, of the bucket the `percentile`th
+    /// call falls in (INFO latencystats); 0 before any call.
+    pub fn percentile_bound_ns(&self, percentile: f64) -> u64 {
+        let total: u64 = self.histogram.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let wanted = ((percentile / 100.0 * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (bucket, &count) in self.histogram.iter().enumerate() {
+            seen += count;
+            if seen >= wanted {
+                return 1024 << bucket;
+            }
+        }
+        1024 << (HISTOGRAM_BUCKETS - 1)
+    }
+
     /// The histogram as LATENCY HISTOGRAM replies it: for each bucket
     /// that adds calls, its bound in microseconds and the calls up to it.
     pub fn cumulative_histogram(&self) -> Vec<(u64, u64)> {
@@ -603,6 +621,9 @@ mod tests {
             stat.cumulative_histogram(),
             vec![(1, 3), (2, 4), (16, 6), (32, 7)]
         );
+        assert_eq!(stat.percentile_bound_ns(50.0), 2048);
+        assert_eq!(stat.percentile_bound_ns(99.9), 32_768);
+        assert_eq!(CommandStat::default().percentile_bound_ns(50.0), 0);
     }
 
     /// Samples in one second keep the worst; the ring keeps the newest.

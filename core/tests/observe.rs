@@ -187,8 +187,9 @@ fn commandstats_and_errorstats_count_as_redis() {
     );
 }
 
-// The default INFO has cpu, modules and errorstats but not commandstats;
-// `all` and `everything` have all of them; the test env's cpu is zeros.
+// The default INFO has cpu, modules and errorstats but not commandstats or
+// latencystats; `all` and `everything` have all of them; the test env's
+// cpu is zeros.
 #[test]
 fn info_sections_as_redis_lists_them() {
     let (mut t, c) = TestNode::with_client();
@@ -218,7 +219,13 @@ fn info_sections_as_redis_lists_them() {
     for everything in ["all", "everything"] {
         let all = headers(t.cmd(c, &["INFO", everything]));
         assert!(all.contains(&"# Commandstats".to_string()), "{all:?}");
+        assert!(all.contains(&"# Latencystats".to_string()), "{all:?}");
     }
+    let latency = t.cmd(c, &["INFO", "latencystats"]);
+    assert!(
+        latency.contains("latency_percentiles_usec_info:p50=1.024,p99=1.024,p99.9=1.024\r\n"),
+        "{latency}"
+    );
     assert_eq!(
         info_lines(&mut t, c, "cpu"),
         [

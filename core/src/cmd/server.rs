@@ -188,6 +188,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -224,6 +225,7 @@ fn info_section(ctx: &mut Ctx<'_>, name: &str, text: &mut String) {
         "modules" => text.push_str("# Modules\r\n"),
         "commandstats" => info_commandstats(ctx, text),
         "errorstats" => info_errorstats(ctx, text),
+        "latencystats" => info_latencystats(ctx, text),
         "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         _ => info_keyspace(ctx, text),
     }
@@ -612,6 +614,38 @@ fn info_errorstats(ctx: &mut Ctx<'_>, text: &mut String) {
             text,
             "errorstat_{}:count={count}\r\n",
             String::from_utf8_lossy(code)
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..` for every
+/// command that ran, at the percentiles `latency-tracking-info-percentiles`
+/// names. Each value is the upper bound, in microseconds, of the
+/// power-of-two bucket the percentile falls in (see LATENCY HISTOGRAM).
+fn info_latencystats(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Latencystats\r\n");
+    let percentiles: Vec<f64> = ctx
+        .server
+        .config
+        .get("latency-tracking-info-percentiles")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let mut commands: Vec<_> = ctx.server.stats.commands.values().collect();
+    commands.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, stat) in commands {
+        if stat.histogram.is_empty() {
+            continue;
+        }
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| format!("p{p}={:.3}", stat.percentile_bound_ns(p) as f64 / 1000.0))
+            .collect();
+        let _ = write!(
+            text,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            values.join(",")
         );
     }
 }
