@@ -51,6 +51,7 @@ pub trait Clock {
 /// microseconds (INFO cpu).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CpuUsage {
+    /// Of the whole process, in the kernel and in user space.
     pub sys_us: u64,
     pub user_us: u64,
     /// Of the children the process waited for.

@@ -37,6 +37,7 @@ pub const PENDING_SAMPLES_MAX: usize = 1024;
 /// One slow log entry, as SLOWLOG GET replies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlowEntry {
+    /// Numbered from 0 since the start; RESET does not restart it.
     pub id: u64,
     /// Unix seconds when the command finished.
     pub time_s: i64,
@@ -67,6 +68,7 @@ impl SlowEntry {
 /// The slow log: newest entry first.
 #[derive(Debug, Default)]
 pub struct SlowLog {
+    /// Newest first, at most `slowlog-max-len`.
     entries: VecDeque<SlowEntry>,
     next_id: u64,
 }
@@ -87,15 +89,17 @@ impl SlowLog {
             .truncate(usize::try_from(max_len).unwrap_or(usize::MAX));
     }
 
-    /// Newest first.
+    /// The entries, newest first.
     pub fn entries(&self) -> impl Iterator<Item = &SlowEntry> {
         self.entries.iter()
     }
 
+    /// Entries held (SLOWLOG LEN).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -212,6 +216,7 @@ impl Latency {
             .map(|(name, series)| (name.as_str(), series))
     }
 
+    /// The series of `event`, if it has samples.
     pub fn series(&self, event: &[u8]) -> Option<&LatencySeries> {
         std::str::from_utf8(event)
             .ok()
@@ -331,7 +336,7 @@ fn render_band(
 /// Per command (`get`, `config|get`): INFO commandstats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandStat {
-    /// Times it ran.
+    /// Times it ran to its end (a blocked command once, when served).
     pub calls: u64,
     /// Microseconds it ran for, in all.
     pub usec: u64,
@@ -399,20 +404,24 @@ pub struct Monitors {
 }
 
 impl Monitors {
+    /// `conn` entered MONITOR mode (once, however often it asks).
     pub fn add(&mut self, conn: ConnId) {
         if !self.conns.contains(&conn) {
             self.conns.push(conn);
         }
     }
 
+    /// `conn` left MONITOR mode (RESET) or closed.
     pub fn remove(&mut self, conn: ConnId) {
         self.conns.retain(|&c| c != conn);
     }
 
+    /// Whether no client monitors: then nothing is formatted for them.
     pub fn is_empty(&self) -> bool {
         self.conns.is_empty()
     }
 
+    /// The monitoring clients, in the order they asked.
     pub fn conns(&self) -> &[ConnId] {
         &self.conns
     }
@@ -421,8 +430,11 @@ impl Monitors {
 /// What the observability commands read, kept by the server.
 #[derive(Debug, Default)]
 pub struct Observe {
+    /// SLOWLOG's entries.
     pub slowlog: SlowLog,
+    /// LATENCY's series.
     pub latency: Latency,
+    /// The clients in MONITOR mode.
     pub monitors: Monitors,
     /// For each `cmd::call` under way, outermost first: errors its nested
     /// calls wrote into the same reply, so that each error is counted once,
