@@ -104,6 +104,8 @@ pub struct Client {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     pub reply_skip_next: bool,
+    /// In MONITOR mode: it receives every command others run.
+    pub monitor: bool,
 }
 
 impl Client {
@@ -139,6 +141,7 @@ impl Client {
             hello: ReplicaHello::default(),
             reply_off: false,
             reply_skip_next: false,
+            monitor: false,
         }
     }
 
@@ -169,6 +172,9 @@ impl Client {
     /// Redis's CLIENT LIST flags for this client.
     pub fn flags(&self) -> String {
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
         if self.is_replica {
             flags.push('S');
         }

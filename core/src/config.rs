@@ -70,6 +70,14 @@ pub struct Config {
     /// `notify-keyspace-events`: the classes of keyspace notifications
     /// published, as `crate::notify::class` bits (0: none, the default).
     pub notify_keyspace_events: u32,
+    /// `slowlog-log-slower-than`: microseconds a command must take to be
+    /// logged in SLOWLOG (-1: nothing is logged, 0: every command).
+    pub slowlog_log_slower_than_us: i64,
+    /// `slowlog-max-len`: entries SLOWLOG keeps.
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold`: milliseconds an event must take to be
+    /// recorded for LATENCY (0: the monitor is off).
+    pub latency_monitor_threshold_ms: u64,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Absolute path of the config file the server was started with, for
@@ -522,6 +530,33 @@ const BIND_ADDRESSES_MAX: usize = 16;
 
 /// The directives core acts on.
 const DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "slowlog-log-slower-than",
+        mutable: true,
+        get: |c| c.slowlog_log_slower_than_us.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than_us = int(v, -1, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slowlog-max-len",
+        mutable: true,
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "latency-monitor-threshold",
+        mutable: true,
+        get: |c| c.latency_monitor_threshold_ms.to_string(),
+        set: |c, v| {
+            c.latency_monitor_threshold_ms = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
     Directive {
         // redoubt's own: the command PIPESAVE streams the dump into.
         // Not settable at run time, as a command line is what it runs.
@@ -1139,9 +1174,6 @@ const PASSIVE_DEFAULTS: &[(&str, &str)] = &[
     ("lua-time-limit", "5000"),
     ("busy-reply-threshold", "5000"),
     ("cluster-enabled", "no"),
-    ("slowlog-log-slower-than", "10000"),
-    ("slowlog-max-len", "128"),
-    ("latency-monitor-threshold", "0"),
     ("latency-tracking", "yes"),
     ("latency-tracking-info-percentiles", "50 99 99.9"),
     ("list-compress-depth", "0"),
@@ -1212,6 +1244,9 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             pipesave_command: String::new(),
             notify_keyspace_events: 0,
+            slowlog_log_slower_than_us: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold_ms: 0,
             passive,
             config_file: String::new(),
             launch_dir: String::new(),

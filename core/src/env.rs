@@ -38,6 +38,28 @@ pub trait Clock {
     fn wall_us(&self) -> i64 {
         self.wall_ms().saturating_mul(1000)
     }
+    /// Microseconds since the origin of [`Clock::monotonic_ms`]; never
+    /// goes backwards. Times commands for SLOWLOG, LATENCY and INFO
+    /// commandstats. Defaults to the millisecond clock (a simulated clock
+    /// then sees no time pass inside a command).
+    fn monotonic_us(&self) -> u64 {
+        self.monotonic_ms().saturating_mul(1000)
+    }
+}
+
+/// CPU time the process has used, as `getrusage` reports it, in
+/// microseconds (INFO cpu).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuUsage {
+    /// Of the whole process, in the kernel and in user space.
+    pub sys_us: u64,
+    pub user_us: u64,
+    /// Of the children the process waited for.
+    pub children_sys_us: u64,
+    pub children_user_us: u64,
+    /// Of the thread that runs the node.
+    pub main_thread_sys_us: u64,
+    pub main_thread_user_us: u64,
 }
 
 /// How [`Disk::open`] opens a file.
@@ -139,6 +161,16 @@ pub trait Host {
     }
     /// The process id for the INFO `process_id` field.
     fn process_id(&self) -> u32;
+    /// The process's resident set size (MEMORY STATS). A driver that
+    /// measures none answers [`Host::used_memory_bytes`].
+    fn resident_bytes(&self, dataset_bytes: u64) -> u64 {
+        self.used_memory_bytes(dataset_bytes)
+    }
+    /// CPU time used so far (INFO cpu). A driver that measures none (the
+    /// simulator, the test env) reports zeros, so runs replay.
+    fn cpu_usage(&self) -> CpuUsage {
+        CpuUsage::default()
+    }
     /// Writes a log line (Redis's words for Redis's events). The server
     /// prints it in Redis's log format; the simulator records it.
     fn log(&mut self, level: LogLevel, message: &str);

@@ -17,6 +17,8 @@
 //! * [`evict`]: `maxmemory`, the eviction policies, the OOM refusal.
 //! * [`config`]: directives with Redis's names, defaults and syntax.
 //! * [`notify`]: keyspace notifications (`notify-keyspace-events`).
+//! * [`observe`]: the slow log, latency monitor, MONITOR clients and
+//!   command and error counters the operator's commands read.
 //! * [`glob`]: Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
 
 pub mod blocking;
@@ -30,6 +32,7 @@ pub mod glob;
 pub mod long_double;
 pub mod node;
 pub mod notify;
+pub mod observe;
 pub mod pause;
 pub mod persist;
 pub mod planted;

@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 
 use crate::blocking::{BlockedOn, Blocking};
 use crate::client::Client;
+use crate::cmd::CommandSpec;
 use crate::config::Config;
 use crate::db::{Expiry, Keyspace};
 use crate::env::{ConnId, Env, Trace};
+use crate::observe::{CommandStat, Observe};
 use crate::persist::aof::{Aof, LoadReport};
 use crate::persist::aof_format::encode_command;
 use crate::persist::background::Background;
@@ -39,6 +41,12 @@ pub struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub total_error_replies: u64,
+    /// INFO commandstats: per command, keyed by the address of its
+    /// `CommandSpec` (one per command and subcommand), with its full name.
+    pub commands: BTreeMap<usize, (String, CommandStat)>,
+    /// INFO errorstats: error replies per error code (`ERR`, `WRONGTYPE`),
+    /// at most [`crate::observe::ERROR_CODES_MAX`] codes.
+    pub errors: BTreeMap<Vec<u8>, u64>,
     /// Commands counted at each of the last samples, for
     /// `instantaneous_ops_per_sec`.
     ops_samples: Vec<u64>,
@@ -78,6 +86,28 @@ impl Stats {
     /// CONFIG RESETSTAT.
     pub fn reset(&mut self) {
         *self = Stats::default();
+    }
+
+    /// The counters of the command `spec` (named `full_name`).
+    pub fn command(&mut self, spec: &'static CommandSpec, full_name: &str) -> &mut CommandStat {
+        let key = spec as *const CommandSpec as usize;
+        &mut self
+            .commands
+            .entry(key)
+            .or_insert_with(|| (full_name.to_string(), CommandStat::default()))
+            .1
+    }
+
+    /// Counts one error reply with this text (its code, in errorstats)
+    /// and in `total_error_replies`.
+    pub fn count_error(&mut self, message: &[u8]) {
+        self.total_error_replies += 1;
+        let code = crate::observe::error_code(message);
+        if let Some(count) = self.errors.get_mut(code) {
+            *count += 1;
+        } else if self.errors.len() < crate::observe::ERROR_CODES_MAX {
+            self.errors.insert(code.to_vec(), 1);
+        }
     }
 }
 
@@ -198,6 +228,11 @@ pub struct Server {
     /// requests are then read.
     pub unblocked: Vec<ConnId>,
     pub stats: Stats,
+    /// SLOWLOG, LATENCY and MONITOR's state.
+    pub observe: Observe,
+    /// `used_memory` when the node started (MEMORY STATS
+    /// `startup.allocated`).
+    pub startup_memory_bytes: u64,
     /// 40 hex characters identifying this process run.
     pub run_id: String,
     /// Replication: the stream, replicas, and our master if we have one.
@@ -311,6 +346,8 @@ impl Server {
                 ops_last_ms: now_ms,
                 ..Stats::default()
             },
+            observe: Observe::default(),
+            startup_memory_bytes: env.used_memory_bytes(0),
             run_id,
             repl: Repl::new(replid),
             started_monotonic_ms: now_ms,
@@ -447,6 +484,7 @@ impl Server {
         }
         self.repl.waiting.retain(|&conn| conn != client.id);
         self.repl.dumps.remove(&client.id);
+        self.observe.monitors.remove(client.id);
         if let Some(on) = client.blocked.take() {
             self.blocking.unblock(&mut self.keyspace, client.id, &on);
         }

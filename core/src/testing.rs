@@ -32,6 +32,10 @@ pub struct TestEnv {
     /// What `busy_poll` hands over, once, while a script is busy: bytes
     /// per connection, as if they arrived meanwhile.
     pub busy_input: Vec<(ConnId, Vec<u8>)>,
+    /// Microseconds `monotonic_us` moves on at each read, so that every
+    /// command seems to take time (0: none passes inside a command).
+    pub us_per_clock_read: u64,
+    clock_reads: std::cell::Cell<u64>,
     random_state: u64,
 }
 
@@ -41,6 +45,11 @@ impl Clock for TestEnv {
     }
     fn wall_ms(&self) -> i64 {
         self.wall_ms
+    }
+    fn monotonic_us(&self) -> u64 {
+        let reads = self.clock_reads.get() + 1;
+        self.clock_reads.set(reads);
+        self.monotonic_ms * 1000 + reads * self.us_per_clock_read
     }
 }
 

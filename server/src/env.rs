@@ -36,7 +36,7 @@ use mio::{Interest, Registry, Token, Waker};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use redoubt_core::env::{
-    Clock, ConnId, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, PipeId, Random,
+    Clock, ConnId, CpuUsage, Disk, DiskOpId, FileId, Host, LogLevel, Net, OpenMode, PipeId, Random,
 };
 
 use crate::bio::Bio;
@@ -517,6 +517,10 @@ impl Clock for RealEnv {
         self.wall_us() / 1000
     }
 
+    fn monotonic_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
     fn wall_us(&self) -> i64 {
         match SystemTime::now().duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_micros() as i64,
@@ -788,6 +792,33 @@ impl Host for RealEnv {
         std::process::id()
     }
 
+    fn resident_bytes(&self, _dataset_bytes: u64) -> u64 {
+        // The second field of /proc/self/statm: resident pages.
+        let pages = fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok());
+        // SAFETY: sysconf reads a constant of the system.
+        let page_bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        match pages {
+            Some(pages) if page_bytes > 0 => pages * page_bytes as u64,
+            _ => memory::used_bytes(),
+        }
+    }
+
+    fn cpu_usage(&self) -> CpuUsage {
+        let (sys_us, user_us) = rusage(libc::RUSAGE_SELF);
+        let (children_sys_us, children_user_us) = rusage(libc::RUSAGE_CHILDREN);
+        let (main_thread_sys_us, main_thread_user_us) = rusage(libc::RUSAGE_THREAD);
+        CpuUsage {
+            sys_us,
+            user_us,
+            children_sys_us,
+            children_user_us,
+            main_thread_sys_us,
+            main_thread_user_us,
+        }
+    }
+
     fn log(&mut self, level: LogLevel, message: &str) {
         logging::log(level, message);
     }
@@ -823,6 +854,19 @@ impl Host for RealEnv {
     fn pipe_close(&mut self, pipe: PipeId, abort: bool) {
         self.pipes.close(pipe, abort);
     }
+}
+
+/// `getrusage(who)`: (system, user) CPU time in microseconds; zeros if the
+/// call fails. `RUSAGE_THREAD` is the calling thread, which runs the node.
+fn rusage(who: libc::c_int) -> (u64, u64) {
+    // SAFETY: `getrusage` only writes the struct it is given, which is
+    // zero-initialised plain data.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return (0, 0);
+    }
+    let micros = |tv: libc::timeval| tv.tv_sec.max(0) as u64 * 1_000_000 + tv.tv_usec.max(0) as u64;
+    (micros(usage.ru_stime), micros(usage.ru_utime))
 }
 
 #[cfg(test)]

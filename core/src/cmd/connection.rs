@@ -407,6 +407,8 @@ fn quit(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn reset(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.client.monitor = false;
+    ctx.server.observe.monitors.remove(ctx.client.id);
     ctx.client.multi = None;
     ctx.server.unwatch_all(ctx.client);
     ctx.server.pubsub.unsubscribe_everything(ctx.client);

@@ -17,6 +17,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod observe;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;
@@ -35,6 +36,7 @@ use crate::db::value::Typed;
 use crate::db::{AccessClock, Db, Value};
 use crate::env::{Env, Trace};
 use crate::evict::{self, Eviction, ERR_OOM};
+use crate::observe::{self as observing, SlowEntry};
 use crate::planted::{self, PlantedBug};
 use crate::resp::{parse_i64, Out};
 use crate::server::{Server, Stats};
@@ -320,7 +322,7 @@ fn shape(name: &[u8]) -> Option<usize> {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let families: [&'static [CommandSpec]; 17] = [
+        let families: [&'static [CommandSpec]; 18] = [
             bits::COMMANDS,
             connection::COMMANDS,
             debug::COMMANDS,
@@ -329,6 +331,7 @@ impl CommandTable {
             keys::COMMANDS,
             list::COMMANDS,
             memory::COMMANDS,
+            observe::COMMANDS,
             pubsub::COMMANDS,
             replication::COMMANDS,
             scripting::COMMANDS,
@@ -886,14 +889,31 @@ pub fn process(
     let reply_start = client.out.buf.len();
     let errors_before = client.out.errors;
     let skip = std::mem::take(&mut client.reply_skip_next);
-    let (argv, executed) = dispatch(server, client, env, argv);
+    let (argv, executed) = if client.monitor && touches_keyspace(commands(&server.config), &argv) {
+        // A client in MONITOR mode is a replica to Redis, kept off the data.
+        client
+            .out
+            .error("ERR Replica can't interact with the keyspace");
+        (argv, false)
+    } else {
+        dispatch(server, client, env, argv)
+    };
     if (client.reply_off || skip) && client.blocked.is_none() && !subscribes(&argv) {
         // CLIENT REPLY OFF or SKIP: the reply goes nowhere. (Subscription
         // confirmations are pushes, which Redis sends all the same.)
         client.out.buf.truncate(reply_start);
     }
     if !executed {
-        server.stats.total_error_replies += client.out.errors - errors_before;
+        let written = (client.out.errors - errors_before) as usize;
+        if written > 0 {
+            let errors = observing::reply_errors(&client.out.buf[reply_start..]);
+            for message in &errors[errors.len().saturating_sub(written)..] {
+                server.stats.count_error(message);
+            }
+            if let Some((spec, full_name)) = spec_of(commands(&server.config), &argv) {
+                server.stats.command(spec, &full_name).rejected_calls += 1;
+            }
+        }
         if !server.loading {
             env.trace(&Trace::Rejected {
                 conn: client.id,
@@ -918,6 +938,36 @@ fn subscribes(argv: &[Vec<u8>]) -> bool {
     ];
     argv.first()
         .is_some_and(|name| NAMES.iter().any(|n| name.eq_ignore_ascii_case(n)))
+}
+
+/// The command or subcommand `argv` names, whatever its arity, for
+/// counting a refusal (`rejected_calls`); `None` for an unknown one.
+fn spec_of(
+    commands: Commands<'_>,
+    argv: &[Vec<u8>],
+) -> Option<(&'static CommandSpec, Cow<'static, str>)> {
+    let spec = commands.get(argv.first()?)?;
+    if spec.subcommands.is_empty() || argv.len() < 2 {
+        return Some((spec, Cow::Borrowed(spec.name)));
+    }
+    let sub = spec
+        .subcommands
+        .iter()
+        .find(|sub| sub.name.as_bytes().eq_ignore_ascii_case(&argv[1]))?;
+    Some((sub, Cow::Owned(format!("{}|{}", spec.name, sub.name))))
+}
+
+/// Whether `argv` reads or writes the dataset, or may propagate (what a
+/// client in MONITOR mode may not run, as Redis's `may_replicate`, write
+/// and read flags say).
+fn touches_keyspace(commands: Commands<'_>, argv: &[Vec<u8>]) -> bool {
+    commands.resolve(argv).is_ok_and(|r| {
+        r.spec.flags & (flag::WRITE | flag::READONLY) != 0
+            || matches!(
+                r.spec.name,
+                "publish" | "eval" | "evalsha" | "fcall" | "eval_ro" | "evalsha_ro" | "fcall_ro"
+            )
+    })
 }
 
 /// Whether `argv` waits while writes are paused (a shutdown waits for its
@@ -1184,9 +1234,11 @@ fn write_refusal(
     };
     let queued_writes = resolved.spec.name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
-            m.queued
-                .iter()
-                .any(|argv| resolve(table(), argv).is_ok_and(|r| r.spec.is_write()))
+            m.queued.iter().any(|argv| {
+                commands(&server.config)
+                    .resolve(argv)
+                    .is_ok_and(|r| r.spec.is_write())
+            })
         });
     (resolved.spec.is_write() || queued_writes).then_some(refusal)
 }
@@ -1226,9 +1278,11 @@ fn stale_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Optio
     // since they were queued), as Redis's `cmd_inv_flags` does.
     let queued_not_stale = resolved.spec.name == "exec"
         && client.multi.as_ref().is_some_and(|m| {
-            m.queued
-                .iter()
-                .any(|argv| resolve(table(), argv).is_ok_and(|r| not_stale(r.spec)))
+            m.queued.iter().any(|argv| {
+                commands(&server.config)
+                    .resolve(argv)
+                    .is_ok_and(|r| not_stale(r.spec))
+            })
         });
     (down
         && !client.is_master
@@ -1239,30 +1293,62 @@ fn stale_refusal(server: &Server, client: &Client, resolved: &Resolved) -> Optio
         )
 }
 
-/// Runs a resolved command and reports it: statistics, expired keys, WATCH
-/// invalidations and the trace.
+/// Runs a resolved command and reports it: statistics, the slow log, the
+/// latency monitor, MONITOR clients, expired keys, WATCH invalidations and
+/// the trace.
 pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
     let reply_start = ctx.client.out.buf.len();
     let errors_before = ctx.client.out.errors;
+    // A script's commands reply into the script, not to its caller.
+    let from_script = ctx.server.script_running;
+    // A blocked command run again was shown to MONITOR when it arrived.
+    let rerun = ctx.client.blocked.is_some();
+    let monitor_first = runs_script(resolved.spec);
+    if monitor_first && !from_script {
+        ctx.server.observe.script_errors.clear();
+    }
+    if monitor_first && !rerun {
+        feed_monitors(ctx, resolved, from_script);
+    }
     ctx.client.last_command.clear();
     ctx.client.last_command.push_str(&resolved.full_name);
     let dirty_before = ctx.server.dirty;
     ctx.server.propagate_override = None;
     ctx.server.force_propagation = false;
+    ctx.server.observe.nested_errors.push(0);
+    let started_us = ctx.env.monotonic_us();
     if let Err(error) = (resolved.spec.handler)(ctx) {
         ctx.client.out.error(error.text());
     }
+    let duration_us = ctx.env.monotonic_us().saturating_sub(started_us);
+    let nested_errors = ctx.server.observe.nested_errors.pop().unwrap_or(0);
+    let shown_after = !monitor_first && !rerun && !ctx.server.loading;
     if ctx.server.block_request.is_some() {
         // Blocked: it runs again, and is counted and traced, when served.
+        if shown_after {
+            feed_monitors(ctx, resolved, from_script);
+        }
         ctx.server.after_command(Some(ctx.client), ctx.env);
         return;
     }
     ctx.server.stats.total_commands_processed += 1;
-    ctx.server.stats.total_error_replies += ctx.client.out.errors - errors_before;
+    let written = ctx.client.out.errors - errors_before;
+    let failed = count_errors(
+        ctx,
+        resolved,
+        reply_start,
+        written,
+        nested_errors,
+        from_script,
+    );
     ctx.server.after_command(Some(ctx.client), ctx.env);
     let rewritten = ctx.server.propagate_override.take();
     if ctx.server.loading {
         return;
+    }
+    observe_command(ctx, resolved, duration_us, failed, from_script);
+    if shown_after {
+        feed_monitors(ctx, resolved, from_script);
     }
     let forced = std::mem::take(&mut ctx.server.force_propagation);
     let wanted = ctx.server.propagation_wanted();
@@ -1285,6 +1371,158 @@ pub fn call(ctx: &mut Ctx<'_>, resolved: &Resolved, in_transaction: bool) {
         in_transaction,
         after_block: ctx.client.blocked.is_some(),
     });
+}
+
+/// Counts the error replies the command itself wrote (`written` in all,
+/// `nested` of them by commands it ran, EXEC's, which counted their own)
+/// in `total_error_replies` and errorstats, each once. A script's commands
+/// count theirs when they get them, even if the script catches them, and
+/// the script's own error reply then counts only if it is not one of
+/// those passed on (Redis marks them so). Returns whether the command
+/// failed (answered an error).
+fn count_errors(
+    ctx: &mut Ctx<'_>,
+    resolved: &Resolved,
+    reply_start: usize,
+    written: u64,
+    nested: u64,
+    from_script: bool,
+) -> bool {
+    if !from_script {
+        if let Some(parent) = ctx.server.observe.nested_errors.last_mut() {
+            *parent += written;
+        }
+    }
+    let own = written.saturating_sub(nested) as usize;
+    let passed_on = if runs_script(resolved.spec) {
+        std::mem::take(&mut ctx.server.observe.script_errors)
+    } else {
+        Vec::new()
+    };
+    if own > 0 {
+        let errors = observing::reply_errors(&ctx.client.out.buf[reply_start..]);
+        let found = &errors[errors.len().saturating_sub(own)..];
+        for message in found {
+            if passed_on.iter().any(|seen| message.starts_with(seen)) {
+                continue;
+            }
+            ctx.server.stats.count_error(message);
+            if from_script {
+                ctx.server.observe.note_script_error(message);
+            }
+        }
+        for _ in found.len()..own {
+            ctx.server.stats.count_error(b"ERR");
+        }
+    }
+    own > 0
+}
+
+/// The commands that run a script or function. MONITOR shows them before
+/// they run, so that the script's commands follow them (Redis feeds them
+/// from their handlers).
+fn runs_script(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// INFO commandstats, the latency monitor (`command`, `fast-command`) and
+/// the slow log, for a command that ran for `duration_us`.
+fn observe_command(
+    ctx: &mut Ctx<'_>,
+    resolved: &Resolved,
+    duration_us: u64,
+    failed: bool,
+    from_script: bool,
+) {
+    let server = &mut *ctx.server;
+    let stat = server.stats.command(resolved.spec, &resolved.full_name);
+    stat.calls += 1;
+    stat.usec += duration_us;
+    stat.failed_calls += u64::from(failed);
+    stat.record_latency(duration_us);
+    let latency_ms = duration_us / 1000;
+    let threshold_ms = server.config.latency_monitor_threshold_ms;
+    if threshold_ms > 0 && latency_ms >= threshold_ms {
+        let event = if resolved.spec.flags & flag::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        let now_s = ctx.env.wall_ms().div_euclid(1000);
+        server
+            .observe
+            .latency
+            .add_if_needed(threshold_ms, event, latency_ms, now_s);
+    }
+    let threshold_us = server.config.slowlog_log_slower_than_us;
+    // EXEC is not logged itself: the commands it ran are.
+    if threshold_us < 0 || resolved.spec.name == "exec" {
+        return;
+    }
+    let max_len = server.config.slowlog_max_len;
+    if duration_us < threshold_us as u64 {
+        server.observe.slowlog.trim(max_len);
+        return;
+    }
+    let hidden = observing::redacted(&resolved.full_name, ctx.argv);
+    let argv = hidden.as_deref().unwrap_or(ctx.argv);
+    let (addr, name) = if from_script {
+        ("?:0", &b""[..])
+    } else {
+        (
+            ctx.client.info.peer_addr.as_str(),
+            ctx.client.name.as_deref().unwrap_or_default(),
+        )
+    };
+    let now_s = ctx.env.wall_ms().div_euclid(1000);
+    let entry = SlowEntry::new(duration_us, argv, now_s, addr, name);
+    server.observe.slowlog.push(entry, max_len);
+}
+
+/// Sends the command to every client in MONITOR mode, as Redis's
+/// `replicationFeedMonitors` does: not administrative commands, not while
+/// loading; a script's commands with `lua` as their address.
+fn feed_monitors(ctx: &mut Ctx<'_>, resolved: &Resolved, from_script: bool) {
+    let server = &mut *ctx.server;
+    if server.observe.monitors.is_empty()
+        || server.loading
+        || resolved.spec.flags & flag::ADMIN != 0
+    {
+        return;
+    }
+    let hidden = observing::redacted(&resolved.full_name, ctx.argv);
+    let argv = hidden.as_deref().unwrap_or(ctx.argv);
+    let addr = if from_script {
+        "lua"
+    } else {
+        ctx.client.info.peer_addr.as_str()
+    };
+    let line = observing::monitor_line(ctx.env.wall_us(), ctx.client.db, addr, argv);
+    for &conn in server.observe.monitors.conns() {
+        let monitor = if conn == ctx.client.id {
+            if from_script {
+                continue;
+            }
+            &mut *ctx.client
+        } else if let Some(monitor) = server.clients.get_mut(&conn) {
+            monitor
+        } else {
+            continue;
+        };
+        if monitor.close_after_reply {
+            continue;
+        }
+        monitor.out.buf.push(b'+');
+        monitor.out.buf.extend_from_slice(&line);
+        monitor.out.buf.extend_from_slice(b"\r\n");
+        if !monitor.pending_write {
+            monitor.pending_write = true;
+            server.pending_writes.push(conn);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, LASTSAVE, SHUTDOWN.
 //!
 //! INFO uses Redis's section and field names so monitoring and load
-//! balancers read it unchanged (`role:master` included). Sections this
-//! server cannot report truthfully yet (cpu, commandstats, errorstats) are
-//! left out rather than filled with invented numbers.
+//! balancers read it unchanged (`role:master` included). Its cpu,
+//! commandstats and errorstats sections read what `cmd::call` counted and
+//! the host's `getrusage` (see `crate::observe`).
 
 use std::fmt::Write;
 
@@ -187,6 +187,11 @@ const SECTIONS: &[(&str, bool)] = &[
     ("persistence", true),
     ("stats", true),
     ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -219,6 +224,11 @@ fn info_section(ctx: &mut Ctx<'_>, name: &str, text: &mut String) {
         "persistence" => info_persistence(ctx, text),
         "stats" => info_stats(ctx, text),
         "replication" => info_replication(ctx, text),
+        "cpu" => info_cpu(ctx, text),
+        "modules" => text.push_str("# Modules\r\n"),
+        "commandstats" => info_commandstats(ctx, text),
+        "errorstats" => info_errorstats(ctx, text),
+        "latencystats" => info_latencystats(ctx, text),
         "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         _ => info_keyspace(ctx, text),
     }
@@ -550,6 +560,97 @@ fn info_stats(ctx: &mut Ctx<'_>, text: &mut String) {
             ("total_error_replies", stats.total_error_replies.to_string()),
         ],
     );
+}
+
+/// CPU seconds as Redis prints a `timeval`: `seconds.micros`.
+fn cpu_seconds(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+fn info_cpu(ctx: &mut Ctx<'_>, text: &mut String) {
+    let cpu = ctx.env.cpu_usage();
+    text.push_str("# CPU\r\n");
+    fields(
+        text,
+        &[
+            ("used_cpu_sys", cpu_seconds(cpu.sys_us)),
+            ("used_cpu_user", cpu_seconds(cpu.user_us)),
+            ("used_cpu_sys_children", cpu_seconds(cpu.children_sys_us)),
+            ("used_cpu_user_children", cpu_seconds(cpu.children_user_us)),
+            (
+                "used_cpu_sys_main_thread",
+                cpu_seconds(cpu.main_thread_sys_us),
+            ),
+            (
+                "used_cpu_user_main_thread",
+                cpu_seconds(cpu.main_thread_user_us),
+            ),
+        ],
+    );
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,
+/// failed_calls=..` for every command that ran or was refused, by name.
+fn info_commandstats(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Commandstats\r\n");
+    let mut commands: Vec<_> = ctx.server.stats.commands.values().collect();
+    commands.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, stat) in commands {
+        let per_call = if stat.calls == 0 {
+            0.0
+        } else {
+            stat.usec as f64 / stat.calls as f64
+        };
+        let _ = write!(
+            text,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            stat.calls, stat.usec, stat.rejected_calls, stat.failed_calls
+        );
+    }
+}
+
+/// `errorstat_<CODE>:count=N` for every error code replied, by code.
+fn info_errorstats(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Errorstats\r\n");
+    for (code, count) in &ctx.server.stats.errors {
+        let _ = write!(
+            text,
+            "errorstat_{}:count={count}\r\n",
+            String::from_utf8_lossy(code)
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..` for every
+/// command that ran, at the percentiles `latency-tracking-info-percentiles`
+/// names. Each value is the upper bound, in microseconds, of the
+/// power-of-two bucket the percentile falls in (see LATENCY HISTOGRAM).
+fn info_latencystats(ctx: &mut Ctx<'_>, text: &mut String) {
+    text.push_str("# Latencystats\r\n");
+    let percentiles: Vec<f64> = ctx
+        .server
+        .config
+        .get("latency-tracking-info-percentiles")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let mut commands: Vec<_> = ctx.server.stats.commands.values().collect();
+    commands.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, stat) in commands {
+        if stat.histogram.is_empty() {
+            continue;
+        }
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| format!("p{p}={:.3}", stat.percentile_bound_ns(p) as f64 / 1000.0))
+            .collect();
+        let _ = write!(
+            text,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            values.join(",")
+        );
+    }
 }
 
 fn info_replication(ctx: &mut Ctx<'_>, text: &mut String) {

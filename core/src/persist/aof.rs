@@ -79,6 +79,23 @@ struct InFlight {
     covers: u64,
     /// The INCR file's size when it was submitted.
     covers_bytes: u64,
+    /// `Clock::monotonic_us` when it was submitted, and whether the policy
+    /// was `always` (its duration is then the `aof-fsync-always` latency).
+    started_us: u64,
+    always: bool,
+}
+
+/// Keeps a latency sample for LATENCY to read, dropping it when
+/// [`crate::observe::PENDING_SAMPLES_MAX`] wait already.
+fn record_latency(
+    samples: &mut Vec<(&'static str, i64, u64)>,
+    event: &'static str,
+    now_s: i64,
+    latency_ms: u64,
+) {
+    if samples.len() < crate::observe::PENDING_SAMPLES_MAX {
+        samples.push((event, now_s, latency_ms));
+    }
 }
 
 /// The append-only file's state while the server runs.
@@ -86,6 +103,11 @@ struct InFlight {
 pub struct Aof {
     /// Commands not yet written (Redis's `aof_buf`).
     pub buffer: Vec<u8>,
+    /// Latency monitor samples not yet read by LATENCY: (event, Unix
+    /// second, milliseconds), at most `observe::PENDING_SAMPLES_MAX`.
+    pub latency_samples: Vec<(&'static str, i64, u64)>,
+    /// `latency-monitor-threshold` as of the last flush.
+    latency_threshold_ms: u64,
     selected_db: Option<usize>,
     pub appended: u64,
     pub written: u64,
@@ -249,6 +271,7 @@ impl Aof {
             return;
         }
         let now = env.monotonic_ms();
+        self.latency_threshold_ms = config.latency_monitor_threshold_ms;
         if !self.buffer.is_empty() && !self.postpone(env, config, now) {
             self.write_batch(env, config);
         }
@@ -298,7 +321,20 @@ impl Aof {
         batch.extend_from_slice(&self.buffer);
         let synced = Some(incr.synced_bytes);
         batch.extend_from_slice(&batch_trailer(self.batch_seq + 1, &batch, synced));
+        let started_us = env.monotonic_us();
         let result = env.write(incr.file, &batch);
+        let latency_ms = env.monotonic_us().saturating_sub(started_us) / 1000;
+        if self.latency_threshold_ms > 0 && latency_ms >= self.latency_threshold_ms {
+            let now_s = env.wall_ms().div_euclid(1000);
+            let event = if self.in_flight.is_some() {
+                "aof-write-pending-fsync"
+            } else {
+                "aof-write-alone"
+            };
+            for event in [event, "aof-write"] {
+                record_latency(&mut self.latency_samples, event, now_s, latency_ms);
+            }
+        }
         match result {
             Ok(n) if n == batch.len() => {
                 incr.size += n as u64;
@@ -374,6 +410,8 @@ impl Aof {
                         op,
                         covers: self.written,
                         covers_bytes: size,
+                        started_us: env.monotonic_us(),
+                        always: policy == AppendFsync::Always,
                     });
                     self.last_fsync_ms = now_ms;
                 }
@@ -432,6 +470,13 @@ impl Aof {
         match self.in_flight {
             Some(in_flight) if in_flight.op == op => {
                 self.in_flight = None;
+                let latency_ms = env.monotonic_us().saturating_sub(in_flight.started_us) / 1000;
+                let threshold_ms = self.latency_threshold_ms;
+                if in_flight.always && threshold_ms > 0 && latency_ms >= threshold_ms {
+                    let now_s = env.wall_ms().div_euclid(1000);
+                    let samples = &mut self.latency_samples;
+                    record_latency(samples, "aof-fsync-always", now_s, latency_ms);
+                }
                 match result {
                     // A poisoned file proves nothing durable any more, even
                     // by an fsync that reports success: the pages an
