@@ -381,3 +381,67 @@ fn check_aof_truncates_redoubt_files_to_a_timestamp() {
         stop(server);
     }
 }
+
+// With aof-timestamp-enabled and a RESP BASE, a rewrite's BASE starts with
+// a `#TS:` line, as Redis's does; redoubt's passes redis-check-aof and
+// loads back.
+#[test]
+fn rewritten_resp_base_starts_with_a_timestamp() {
+    redoubt_tests::require_redis_tools();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+        "--save",
+        "",
+    ];
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let dir = ScratchDir::new("aof-base-timestamp");
+        let server = Server::start_in(flavor, Some(&dir.path), &args);
+        let mut client = server.connect();
+        assert_eq!(command(&mut client, &["SET", "k", "v"]), b"+OK\r\n");
+        command(&mut client, &["BGREWRITEAOF"]);
+        for _ in 0..100 {
+            let info = String::from_utf8_lossy(&command(&mut client, &["INFO", "persistence"]))
+                .into_owned();
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrites:1") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop(server);
+        let entries = manifest_entries(&dir.path);
+        assert_eq!(
+            entries[0], "file appendonly.aof.2.base.aof seq 2 type b",
+            "{flavor:?}"
+        );
+        let base = std::fs::read(dir.path.join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+        assert!(
+            base.starts_with(b"#TS:"),
+            "{flavor:?}: {}",
+            redoubt_tests::show(&base)
+        );
+        let manifest = dir.path.join("appendonlydir/appendonly.aof.manifest");
+        let check = redoubt_tests::run_bounded(
+            "redis-check-aof",
+            &[manifest.to_str().unwrap()],
+            EXIT_TIMEOUT,
+        );
+        assert!(
+            check.status.success(),
+            "{flavor:?}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let server = Server::start_in(flavor, Some(&dir.path), &args);
+        let mut client = server.connect();
+        assert_eq!(
+            command(&mut client, &["GET", "k"]),
+            b"$1\r\nv\r\n",
+            "{flavor:?}"
+        );
+        stop(server);
+    }
+}

@@ -866,7 +866,8 @@ pub fn base_encoding(env: &mut dyn Env, config: &Config, dataset_bytes: u64) -> 
             aux: rdb_aux(env, true, dataset_bytes),
         }
     } else {
-        Encoding::Resp
+        let timestamp_s = config.aof_timestamp_enabled.then(|| env.wall_ms() / 1000);
+        Encoding::Resp { timestamp_s }
     }
 }
 

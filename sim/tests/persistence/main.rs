@@ -1498,3 +1498,42 @@ fn unknown_command_in_the_aof_is_refused() {
         "Unknown command 'bla' reading the append only file appendonly.aof.1.incr.aof"
     );
 }
+
+// A RESP BASE starts with its marker even when function libraries come
+// first, so it is checked from its first command: a flipped bit in a
+// library's code is refused, never loaded as different code.
+#[test]
+fn resp_base_with_functions_is_checked() {
+    let mut h = Harness::new(
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-use-rdb-preamble", "no"),
+        ],
+        DiskOptions::default(),
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    let library =
+        "#!lua name=mylib\nredis.register_function('myfunc', function() return 'first' end)";
+    assert_eq!(h.send(c, &["FUNCTION", "LOAD", library]), "$5\r\nmylib\r\n");
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    h.advance(100);
+    assert_eq!(h.info_field("aof_last_bgrewrite_status"), "ok");
+    let base = Harness::aof_path("appendonly.aof.2.base.aof");
+    let marker = redoubt_core::persist::aof_format::marker();
+    assert!(
+        h.file(&base).starts_with(&marker),
+        "the BASE starts with its marker"
+    );
+    h.crash(CrashKind::Process);
+    let mut bytes = h.file(&base);
+    let at = bytes.windows(5).position(|w| w == b"first").unwrap();
+    bytes[at] ^= 0x20;
+    h.disk().overwrite(&base, &bytes).unwrap();
+    let error = h.start().unwrap_err();
+    assert!(error.contains("Checksum mismatch"), "{error}");
+}
