@@ -292,12 +292,23 @@ stop_server() {
     server_pid=""
 }
 
+# runtest listens for its test clients just below --baseport and, in spawn
+# mode, starts servers from it upward; its defaults (21079, 21111) collide
+# when two runs share the machine. Each unit gets a block of its own, drawn
+# at random among 300: the suite itself steps over a port found busy
+# within the block.
+suite_ports() {
+    local base=$((30100 + (RANDOM % 300) * 100))
+    rt_args+=(--baseport "$base" --portcount 64)
+}
+
 # The runtest flags for a spawn run: no --host/--port; --clients 1 because
 # the machine is shared and the units start servers of their own anyway.
 # A server that does not start within the suite's wait is reported by the
 # suite itself.
 spawn_runtest_args() {
     rt_args=(--clients 1 --timeout "$((unit_timeout / 2))")
+    suite_ports
     if [ "$all_tags" = 0 ]; then rt_args+=(--tags -needs:debug); fi
     if [ "$durable" = 1 ]; then rt_args+=(--durable); fi
     rt_args+=("${extra_args[@]}")
@@ -318,6 +329,7 @@ spawn_runtest_args() {
 #   --clients 1     external mode uses one client anyway; said for clarity
 runtest_args() {
     rt_args=(--host 127.0.0.1 --port "$port" --clients 1 --timeout "$((unit_timeout / 2))")
+    suite_ports
     if [ "$all_tags" = 0 ]; then rt_args+=(--tags -needs:debug); fi
     if [ "$durable" = 1 ]; then rt_args+=(--durable); fi
     rt_args+=("${extra_args[@]}")
