@@ -261,7 +261,10 @@ fn verify_manifest_checksum(text: &[u8]) -> Result<(), String> {
 /// comment lines as Redis does, with that line's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestRefusal {
+    /// Redis's words for what is wrong (`Invalid AOF manifest file format`).
     pub reason: String,
+    /// The 1-based line number and the line, trimmed; `None` when the
+    /// refusal concerns the whole file (empty, a too long line, a checksum).
     pub line: Option<(usize, Vec<u8>)>,
 }
 
