@@ -91,11 +91,12 @@ impl<E: Env> Node<E> {
                 let untrusted = report.untrusted.clone();
                 server.aof_load = report;
                 match untrusted {
-                    None => {
-                        server
-                            .aof
-                            .open_new_incr(&mut self.env, &server.config, manifest, sizes)?
-                    }
+                    None => server.aof.open_incr_on_start(
+                        &mut self.env,
+                        &server.config,
+                        manifest,
+                        sizes,
+                    )?,
                     Some(why) => {
                         self.env.log(
                             LogLevel::Warning,

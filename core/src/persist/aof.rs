@@ -22,7 +22,7 @@
 use std::io;
 
 use super::aof_format::{
-    base_name, batch_trailer, encode_command, incr_name, manifest_name, temp_manifest_name,
+    base_name, batch_trailer, encode_command, incr_name, manifest_name, marker, temp_manifest_name,
     AofFile, FileKind, Manifest,
 };
 use super::job::{Encoding, Job};
@@ -806,10 +806,59 @@ impl Aof {
         self.size_before_rotation = sizes.1;
     }
 
-    /// After loading: keep the loaded files and append to a new INCR file,
-    /// so every file this server writes to starts with its own marker.
+    /// After loading: go on appending to the manifest's last INCR file, as
+    /// Redis does, or create the first one when the manifest lists none.
     /// `sizes` are the loaded BASE's bytes and all loaded bytes.
-    pub fn open_new_incr(
+    ///
+    /// The loaded files are durable by now (the loader fsynced them, and cut
+    /// and fsynced a torn tail), and files whose fsync ever failed never get
+    /// here (they are replaced by a fresh BASE). The continued file gets a
+    /// marker, fsynced before any write: what follows it is checked batch by
+    /// batch even in a file Redis wrote, and every later batch's `synced`
+    /// field counts the whole loaded file as durable, which it is.
+    pub fn open_incr_on_start(
+        &mut self,
+        env: &mut dyn Env,
+        config: &Config,
+        manifest: Manifest,
+        sizes: (u64, u64),
+    ) -> Result<(), String> {
+        let Some(last) = manifest.incrs.last().cloned() else {
+            return self.open_new_incr(env, config, manifest, sizes);
+        };
+        let path = join(&aof_dir(config), &last.name);
+        let file = env
+            .open(&path, OpenMode::Append)
+            .map_err(|error| format!("Can't open the append-only file {}: {error}", last.name))?;
+        let size = match append_marker(env, file) {
+            Ok(size) => size,
+            Err(error) => {
+                let _ = env.close_file(file);
+                // The write may have failed in its fsync: the next start
+                // must not trust the file's pages (see fsync_error_marker).
+                let _ = leave_fsync_error_marker(env, &fsync_error_marker(config));
+                return Err(format!(
+                    "Error writing the AOF incr file {}: {error}",
+                    last.name
+                ));
+            }
+        };
+        env.log(
+            LogLevel::Notice,
+            &format!("Opening AOF incr file {} on server start", last.name),
+        );
+        let marker_bytes = marker().len() as u64;
+        self.switch_to(env, file, last.name, size);
+        self.base_size = sizes.0;
+        self.current_size = sizes.1 + marker_bytes;
+        self.manifest = manifest;
+        self.marker_path = Some(fsync_error_marker(config));
+        Ok(())
+    }
+
+    /// After loading a manifest that lists no INCR file: append to a new
+    /// one. `sizes` are the loaded BASE's bytes and all loaded bytes.
+    fn open_new_incr(
         &mut self,
         env: &mut dyn Env,
         config: &Config,
@@ -862,7 +911,8 @@ pub fn base_encoding(env: &mut dyn Env, config: &Config, dataset_bytes: u64) -> 
             aux: rdb_aux(env, true, dataset_bytes),
         }
     } else {
-        Encoding::Resp
+        let timestamp_s = config.aof_timestamp_enabled.then(|| env.wall_ms() / 1000);
+        Encoding::Resp { timestamp_s }
     }
 }
 
@@ -902,13 +952,28 @@ fn create_incr(env: &mut dyn Env, dir: &str, name: &str) -> Result<(FileId, u64)
     let file = env
         .open(&path, OpenMode::CreateTruncate)
         .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
-    let marker = batch_trailer(0, b"", None);
+    let marker = marker();
     if let Err(error) = write_whole(env, file, &marker).and_then(|()| env.fsync(file)) {
         let _ = env.close_file(file);
         let _ = env.remove(&path);
         return Err(format!("Error writing the AOF incr file {name}: {error}"));
     }
     Ok((file, marker.len() as u64))
+}
+
+/// Appends a marker to a file opened for appending and fsyncs it. Returns
+/// the file's size after it. A failed write is cut off again, so the file
+/// ends where it ended.
+fn append_marker(env: &mut dyn Env, file: FileId) -> io::Result<u64> {
+    let size = env.size(file)?;
+    let written = write_whole(env, file, &marker()).and_then(|()| env.fsync(file));
+    match written {
+        Ok(()) => Ok(size + marker().len() as u64),
+        Err(error) => {
+            let _ = env.truncate(file, size);
+            Err(error)
+        }
+    }
 }
 
 fn write_whole(env: &mut dyn Env, file: FileId, data: &[u8]) -> io::Result<()> {
@@ -922,7 +987,8 @@ fn write_whole(env: &mut dyn Env, file: FileId, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn ensure_dir(env: &mut dyn Env, dir: &str) -> Result<(), String> {
+/// Creates the AOF directory if it is missing, and fsyncs its parent.
+pub fn ensure_dir(env: &mut dyn Env, dir: &str) -> Result<(), String> {
     match env.create_dir(dir) {
         Ok(()) => env
             .fsync_dir(if dir.contains('/') {

@@ -32,8 +32,8 @@ pub static CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
 pub const TRAILER_PREFIX: &[u8] = b"#CK:";
 /// Longest annotation line Redis's loader reads (AOF_ANNOTATION_LINE_MAX_LEN).
 pub const ANNOTATION_BYTES_MAX: usize = 1024;
-/// Longest manifest line we accept.
-const MANIFEST_LINE_BYTES_MAX: usize = 1024;
+/// Longest manifest line, its `\n` included (Redis's MANIFEST_MAX_LINE).
+pub const MANIFEST_LINE_BYTES_MAX: usize = 1024;
 
 /// Appends one command as RESP multibulk.
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
@@ -141,41 +141,53 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Parses manifest text with Redis's rules: `#` lines are comments,
-    /// each line is `key value` pairs (`file`, `seq`, `type` required),
-    /// one base at most, INCR sequence numbers increasing. A manifest
-    /// redoubt wrote starts with its checksum line, which must verify: one
-    /// flipped bit turns `type i` into `type h` and would silently drop an
-    /// INCR file. Redis writes no comment lines, so a manifest whose first
-    /// line is a comment but no valid checksum is damaged.
-    pub fn parse(text: &[u8]) -> Result<Manifest, String> {
+    /// Parses manifest text with Redis's rules (aof.c's
+    /// aofLoadManifestFromFile), refusing with Redis's reasons: `#` lines
+    /// are comments; every other line ends in `\n` within
+    /// [`MANIFEST_LINE_BYTES_MAX`] bytes and holds `key value` pairs
+    /// (`file`, `seq`, `type` required, other keys ignored); one base at
+    /// most, INCR sequence numbers increasing. A manifest redoubt wrote
+    /// starts with its checksum line, which must verify: one flipped bit
+    /// turns `type i` into `type h` and would silently drop an INCR file.
+    /// Redis writes no comment lines, so a manifest whose first line is a
+    /// comment but no valid checksum is damaged.
+    pub fn parse(text: &[u8]) -> Result<Manifest, ManifestRefusal> {
         if text.first() == Some(&b'#') {
-            verify_manifest_checksum(text)?;
+            verify_manifest_checksum(text)
+                .map_err(|reason| ManifestRefusal { reason, line: None })?;
         }
         let mut manifest = Manifest::default();
         let mut lines = 0;
         for line in text.split_inclusive(|&b| b == b'\n') {
+            lines += 1;
             if line.first() == Some(&b'#') {
                 continue;
             }
+            let refuse = |reason: &str| ManifestRefusal {
+                reason: reason.to_string(),
+                line: Some((lines, trim_manifest_line(line).to_vec())),
+            };
             if line.len() > MANIFEST_LINE_BYTES_MAX || line.last() != Some(&b'\n') {
-                return Err("The AOF manifest file is invalid format".to_string());
+                return Err(ManifestRefusal {
+                    reason: "The AOF manifest file contains too long line".to_string(),
+                    line: None,
+                });
             }
-            let file = parse_manifest_line(&line[..line.len() - 1])?;
-            lines += 1;
-            manifest.add(file)?;
+            let file = parse_manifest_line(trim_manifest_line(line)).map_err(refuse)?;
+            manifest.add(file).map_err(refuse)?;
         }
         if lines == 0 {
-            return Err("Found an empty AOF manifest".to_string());
+            return Err(ManifestRefusal {
+                reason: "Found an empty AOF manifest".to_string(),
+                line: None,
+            });
         }
         Ok(manifest)
     }
 
-    fn add(&mut self, file: AofFile) -> Result<(), String> {
+    fn add(&mut self, file: AofFile) -> Result<(), &'static str> {
         match file.kind {
-            FileKind::Base if self.base.is_some() => {
-                Err("Found duplicate base file information".to_string())
-            }
+            FileKind::Base if self.base.is_some() => Err("Found duplicate base file information"),
             FileKind::Base => {
                 self.base = Some(file);
                 Ok(())
@@ -186,7 +198,7 @@ impl Manifest {
             }
             FileKind::Incr => {
                 if self.incrs.last().is_some_and(|last| last.seq >= file.seq) {
-                    return Err("Found a non-monotonic sequence number".to_string());
+                    return Err("Found a non-monotonic sequence number");
                 }
                 self.incrs.push(file);
                 Ok(())
@@ -244,36 +256,71 @@ fn verify_manifest_checksum(text: &[u8]) -> Result<(), String> {
     }
 }
 
-fn parse_manifest_line(line: &[u8]) -> Result<AofFile, String> {
-    let invalid = || "Invalid AOF manifest file format".to_string();
-    let words = split_args(line).ok_or_else(invalid)?;
+/// Why a manifest was refused: Redis's reason (what its log says last,
+/// and what the tests look for), and the line it was found at, counting
+/// comment lines as Redis does, with that line's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRefusal {
+    /// Redis's words for what is wrong (`Invalid AOF manifest file format`).
+    pub reason: String,
+    /// The 1-based line number and the line, trimmed; `None` when the
+    /// refusal concerns the whole file (empty, a too long line, a checksum).
+    pub line: Option<(usize, Vec<u8>)>,
+}
+
+impl std::fmt::Display for ManifestRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// A manifest line without the blanks and line end around it.
+fn trim_manifest_line(line: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |at| at + 1);
+    &line[start..end]
+}
+
+/// One trimmed manifest line. Keys are matched without case, the type by
+/// its first letter, and keys Redis does not know are skipped (it added
+/// them for forward compatibility), as aofLoadManifestFromFile does.
+fn parse_manifest_line(line: &[u8]) -> Result<AofFile, &'static str> {
+    const INVALID: &str = "Invalid AOF manifest file format";
+    let words = split_args(line).ok_or(INVALID)?;
     if words.len() < 6 || !words.len().is_multiple_of(2) {
-        return Err(invalid());
+        return Err(INVALID);
     }
     let (mut name, mut seq, mut kind) = (None, None, None);
     for pair in words.chunks(2) {
-        match pair[0].as_slice() {
+        let key = pair[0].to_ascii_lowercase();
+        match key.as_slice() {
+            b"file" if pair[1].contains(&b'/') => {
+                return Err("File can't be a path, just a filename")
+            }
             b"file" => name = Some(String::from_utf8_lossy(&pair[1]).into_owned()),
             b"seq" => seq = parse_i64(&pair[1]).filter(|&n| n > 0),
-            b"type" => {
-                kind = match pair[1].as_slice() {
-                    b"b" => Some(FileKind::Base),
-                    b"h" => Some(FileKind::History),
-                    b"i" => Some(FileKind::Incr),
-                    _ => None,
-                }
-            }
+            b"type" => kind = pair[1].first().copied(),
             _ => {}
         }
     }
-    match (name, seq, kind) {
-        (Some(name), Some(seq), Some(kind)) if !name.contains('/') => Ok(AofFile {
-            name,
-            seq: seq as u64,
-            kind,
-        }),
-        _ => Err(invalid()),
-    }
+    let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+        return Err(INVALID);
+    };
+    let kind = match kind {
+        b'b' => FileKind::Base,
+        b'h' => FileKind::History,
+        b'i' => FileKind::Incr,
+        _ => return Err("Unknown AOF file type"),
+    };
+    Ok(AofFile {
+        name,
+        seq: seq as u64,
+        kind,
+    })
 }
 
 /// Quotes a file name the way Redis's manifest writer does when it holds
@@ -714,6 +761,57 @@ mod tests {
         assert_eq!(scan(&redis), (1, false));
     }
 
+    // A marker after a Redis stretch (a file redoubt went on appending to)
+    // turns checking on: what follows is released only once its trailer
+    // verifies, and a flipped bit in it is damage, not a command.
+    #[test]
+    fn marker_mid_file_checks_the_rest() {
+        let mut file = Vec::new();
+        encode_command(&mut file, &["SET", "a", "1"]);
+        let redis_end = file.len();
+        file.extend_from_slice(&marker());
+        let batch_start = file.len();
+        encode_command(&mut file, &["SET", "k", "first"]);
+        let batch = file[batch_start..].to_vec();
+        file.extend_from_slice(&batch_trailer(1, &batch, Some(batch_start as u64)));
+        let scan = |bytes: &[u8]| -> (Vec<Vec<u8>>, Option<Damage>, bool) {
+            let mut scanner = Scanner::default();
+            let (mut at, mut keys) = (0, Vec::new());
+            while at < bytes.len() {
+                let (item, used) = next_item(&bytes[at..], at as u64, 1 << 20).unwrap();
+                match scanner.accept(item, &bytes[at..at + used], at as u64) {
+                    Ok(released) => {
+                        keys.extend(released.into_iter().map(|(argv, _)| argv[1].clone()))
+                    }
+                    Err(damage) => return (keys, Some(damage), scanner.is_checked()),
+                }
+                at += used;
+            }
+            (keys, None, scanner.is_checked())
+        };
+        assert_eq!(
+            scan(&file),
+            (vec![b"a".to_vec(), b"k".to_vec()], None, true)
+        );
+        assert!(
+            !scan(&file[..redis_end]).2,
+            "a Redis file alone is unchecked"
+        );
+        let mut flipped = file.clone();
+        let value_at = batch_start + batch.len() - 4;
+        flipped[value_at] ^= 1;
+        let (keys, damage, _) = scan(&flipped);
+        assert_eq!(
+            keys,
+            vec![b"a".to_vec()],
+            "the damaged batch is never released"
+        );
+        assert!(
+            matches!(damage, Some(Damage::Checksum { .. })),
+            "{damage:?}"
+        );
+    }
+
     // The manifest round-trips in Redis's format and enforces its rules.
     #[test]
     fn manifest() {
@@ -735,26 +833,38 @@ mod tests {
         assert_eq!(manifest.next_incr_seq(), 5);
         assert_eq!(manifest.next_base_seq(), 3);
         assert_eq!(manifest.load_order().len(), 3);
+        let reason = |text: &[u8]| Manifest::parse(text).map_err(|refusal| refusal.reason);
+        assert_eq!(reason(b""), Err("Found an empty AOF manifest".to_string()));
         assert_eq!(
-            Manifest::parse(b""),
-            Err("Found an empty AOF manifest".to_string())
-        );
-        assert_eq!(
-            Manifest::parse(b"file a seq 1 type b\nfile b seq 2 type b\n"),
+            reason(b"file a seq 1 type b\nfile b seq 2 type b\n"),
             Err("Found duplicate base file information".to_string())
         );
         assert_eq!(
-            Manifest::parse(b"file a seq 2 type i\nfile b seq 1 type i\n"),
+            reason(b"file a seq 2 type i\nfile b seq 1 type i\n"),
             Err("Found a non-monotonic sequence number".to_string())
         );
         assert_eq!(
-            Manifest::parse(b"file a seq 1\n"),
+            reason(b"file a seq 1\n"),
             Err("Invalid AOF manifest file format".to_string())
         );
         assert_eq!(
-            Manifest::parse(b"file a seq 1 type i"),
-            Err("The AOF manifest file is invalid format".to_string())
+            reason(b"file a seq 1 type i"),
+            Err("The AOF manifest file contains too long line".to_string())
         );
+        assert_eq!(
+            reason(b"file a seq 1 type x\n"),
+            Err("Unknown AOF file type".to_string())
+        );
+        assert_eq!(
+            reason(b"file ../a seq 1 type i\n"),
+            Err("File can't be a path, just a filename".to_string())
+        );
+        // Comment lines count, keys ignore case, unknown keys are skipped.
+        let refusal = Manifest::parse(b"file a seq 1 type b\n# a comment\n\n").unwrap_err();
+        assert_eq!(refusal.reason, "Invalid AOF manifest file format");
+        assert_eq!(refusal.line, Some((3, Vec::new())));
+        let parsed = Manifest::parse(b"FILE a SEQ 1 Type base newkey newvalue\n").unwrap();
+        assert_eq!(parsed.base.map(|base| base.name), Some("a".to_string()));
         let odd = Manifest {
             base: None,
             incrs: vec![AofFile {
@@ -811,6 +921,19 @@ fn starts_checked_file(item: &Item, bytes: &[u8], start: u64) -> bool {
     }
 }
 
+/// The marker trailer (`#CK:0:0:00000000`): a batch of no bytes, which
+/// starts every stretch of a file that redoubt appends to.
+pub fn marker() -> Vec<u8> {
+    batch_trailer(0, b"", None)
+}
+
+fn is_marker(trailer: &Trailer) -> bool {
+    trailer.seq == 0
+        && trailer.len == 0
+        && trailer.synced.is_none()
+        && trailer.crc == CRC32C.checksum(b"")
+}
+
 /// A Redis `#TS:<digits>` annotation line (with its line end).
 fn is_timestamp_annotation(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -827,7 +950,8 @@ pub type Released = (Vec<Vec<u8>>, u64);
 /// A file that starts with a trailer marker is checked: its commands are
 /// held until their batch's trailer verifies, so a damaged batch is never
 /// applied. Other files (written by Redis) release each command as soon as
-/// it is complete. Either way `good_end` is where the file is known good:
+/// it is complete, until a marker says that redoubt went on appending to
+/// the file at a start: the rest of it is checked. Either way `good_end` is where the file is known good:
 /// after the last released command outside a MULTI block, so cutting there
 /// never leaves half a transaction. The loader and `redoubt-check-aof`
 /// both read files through this one type.
@@ -913,6 +1037,18 @@ impl Scanner {
                     self.good_end = end;
                 }
                 Ok(released)
+            }
+            // A marker in a file read unchecked so far: the server went on
+            // appending to a file it did not write (or whose first stretch
+            // is a Redis one) and checks everything after it.
+            Item::Trailer { trailer, end, .. } if !checked && is_marker(&trailer) => {
+                self.checked = Some(true);
+                self.batch_start = end;
+                self.digest = CRC32C.digest();
+                if self.multi_start.is_none() {
+                    self.good_end = end;
+                }
+                Ok(Vec::new())
             }
             Item::Command { argv, end } => {
                 self.digest.update(bytes);

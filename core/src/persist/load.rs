@@ -12,11 +12,17 @@
 //! marker, commands are applied only once their batch's checksum is
 //! verified, so flipped bits are never loaded.
 
-use super::aof::{aof_dir, join, read_file, LoadReport, READ_CHUNK_BYTES};
-use super::aof_format::{damage_proven_durable, next_item, Damage, Manifest, Scanner, Stop};
+use super::aof::{
+    aof_dir, ensure_dir, join, persist_manifest, read_file, LoadReport, READ_CHUNK_BYTES,
+};
+use super::aof_format::{
+    damage_proven_durable, next_item, AofFile, Damage, FileKind, Manifest, ManifestRefusal,
+    Scanner, Stop,
+};
 use super::rdb::{DiskSource, RdbEvent, RdbReader};
 use crate::client::{Client, ConnInfo};
 use crate::cmd;
+use crate::config::Config;
 use crate::env::{Env, LogLevel, OpenMode};
 use crate::planted::{self, PlantedBug};
 use crate::server::Server;
@@ -75,16 +81,24 @@ pub fn load_aof(
         &dir,
         &super::aof_format::manifest_name(&server.config.appendfilename),
     );
-    let text = match read_file(env, &manifest_path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let manifest = match read_file(env, &manifest_path) {
+        Ok(text) => {
+            Some(Manifest::parse(&text).map_err(|refusal| log_manifest_refusal(env, refusal))?)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => {
             return Err(format!(
                 "Unable to open the AOF manifest file {manifest_path}: {error}"
             ))
         }
     };
-    let manifest = Manifest::parse(&text)?;
+    let manifest = match manifest {
+        manifest if needs_upgrade(env, &server.config, manifest.as_ref()) => {
+            upgrade_old_style(env, &server.config)?
+        }
+        Some(manifest) if manifest.base.is_some() || !manifest.incrs.is_empty() => manifest,
+        _ => return Ok(None),
+    };
     let started_ms = env.monotonic_ms();
     let mut report = LoadReport::default();
     server.set_loading(true);
@@ -140,6 +154,109 @@ pub fn load_aof(
         &format!("DB loaded from append only file: {seconds:.3} seconds"),
     );
     Ok(Some((manifest, report)))
+}
+
+/// Whether a file exists (can be opened for reading).
+fn file_exists(env: &mut dyn Env, path: &str) -> bool {
+    match env.open(path, OpenMode::Read) {
+        Ok(file) => {
+            let _ = env.close_file(file);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether the start must first move a pre-7 AOF (`appendfilename` in
+/// `dir`) into the AOF directory, as Redis 7's loadAppendOnlyFiles does:
+/// the file exists and either no manifest lists anything (none was
+/// written yet), or the manifest is the one an interrupted upgrade left
+/// (only a BASE by that very name, not yet moved into the directory).
+fn needs_upgrade(env: &mut dyn Env, config: &Config, manifest: Option<&Manifest>) -> bool {
+    if !file_exists(env, &join(&config.dir, &config.appendfilename)) {
+        return false;
+    }
+    let Some(manifest) = manifest else {
+        return true;
+    };
+    match &manifest.base {
+        None => manifest.incrs.is_empty(),
+        Some(base) => {
+            manifest.incrs.is_empty()
+                && base.name == config.appendfilename
+                && !file_exists(env, &join(&aof_dir(config), &base.name))
+        }
+    }
+}
+
+/// Redis 7's upgrade of a pre-7 AOF: creates the AOF directory, installs
+/// a manifest naming the old file as the BASE (sequence 1), then moves
+/// the file into the directory. Each step is safe to repeat: a crash
+/// between them leaves a layout the next start upgrades again.
+fn upgrade_old_style(env: &mut dyn Env, config: &Config) -> Result<Manifest, String> {
+    let dir = aof_dir(config);
+    ensure_dir(env, &dir)?;
+    let manifest = Manifest {
+        base: Some(AofFile {
+            name: config.appendfilename.clone(),
+            seq: 1,
+            kind: FileKind::Base,
+        }),
+        incrs: Vec::new(),
+        history: Vec::new(),
+    };
+    persist_manifest(env, config, &manifest).map_err(String::from)?;
+    let old = join(&config.dir, &config.appendfilename);
+    env.rename(&old, &join(&dir, &config.appendfilename))
+        .map_err(|error| {
+            format!(
+                "Error trying to move the old AOF file {} into dir {}: {}",
+                config.appendfilename,
+                config.appenddirname,
+                strerror(&error)
+            )
+        })?;
+    let parent = if config.dir.is_empty() {
+        "."
+    } else {
+        &config.dir
+    };
+    env.fsync_dir(&dir)
+        .and_then(|()| env.fsync_dir(parent))
+        .map_err(|error| format!("Can't fsync the directories of the upgraded AOF: {error}"))?;
+    env.log(
+        LogLevel::Notice,
+        &format!(
+            "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
+            config.appendfilename, config.appenddirname
+        ),
+    );
+    Ok(manifest)
+}
+
+/// Logs a refused manifest as Redis does (a banner, the line and its
+/// text), and returns the reason, which the caller logs last.
+fn log_manifest_refusal(env: &mut dyn Env, refusal: ManifestRefusal) -> String {
+    env.log(LogLevel::Warning, "*** FATAL AOF MANIFEST FILE ERROR ***");
+    if let Some((number, text)) = &refusal.line {
+        let text = String::from_utf8_lossy(text);
+        env.log(
+            LogLevel::Warning,
+            &format!("Reading the manifest file, at line {number}"),
+        );
+        env.log(LogLevel::Warning, &format!(">>> '{text}'"));
+    }
+    refusal.reason
+}
+
+/// An I/O error's text without Rust's ` (os error N)` suffix: what
+/// strerror says, as Redis's log lines quote it.
+pub fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.split_once(" (os error ") {
+        Some((message, _)) => message.to_string(),
+        None => text,
+    }
 }
 
 /// Leaves the fsync-error marker, so that the next start does not trust
@@ -200,7 +317,16 @@ fn load_file(
 ) -> Result<u64, String> {
     let file = env
         .open(path, OpenMode::Read)
-        .map_err(|e| format!("Unable to open the append only file {name}: {e}"))?;
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "The append log file {name} doesn't exist: {}",
+                strerror(&error)
+            ),
+            _ => format!(
+                "Fatal error: can't open the append log file {name} for reading: {}",
+                strerror(&error)
+            ),
+        })?;
     // Like Redis, the content decides: an RDB preamble, then RESP.
     let mut magic = [0u8; 5];
     let starts_with_rdb = matches!(env.read_at(file, 0, &mut magic), Ok(5)) && &magic == b"REDIS";
@@ -321,6 +447,13 @@ fn apply(
     reader: &FileReader,
     report: &mut LoadReport,
 ) -> Result<(), String> {
+    if cmd::table().get(&argv[0]).is_none() {
+        return Err(format!(
+            "Unknown command '{}' reading the append only file {}",
+            String::from_utf8_lossy(&argv[0]),
+            reader.name
+        ));
+    }
     fake.out.buf.clear();
     cmd::process(server, fake, env, argv);
     report.commands += 1;
@@ -368,6 +501,13 @@ fn handle_damage(
     };
     if !last {
         return Err(format!("{described}: only the last file may have a damaged tail. Make a backup of your AOF directory, then use redoubt-check-aof."));
+    }
+    // Without trailers nothing tells torn bytes from corrupt ones: a
+    // format error in such a file (one Redis wrote, or the stretch of it
+    // before redoubt's marker, fsynced before anything was appended) is
+    // fatal, as it is to Redis; only a short read may be cut.
+    if !checked && matches!(damage, Damage::BadFormat(_)) {
+        return Err(format!("Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>", reader.name));
     }
     // Even a command that seems merely cut short may be a corrupt length
     // running over later, valid batches: look before cutting anything. A

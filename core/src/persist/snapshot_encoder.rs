@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::aof_format::{batch_trailer, encode_command};
+use super::aof_format::{batch_trailer, encode_command, marker};
 use super::rdb::RdbWriter;
 use crate::db::value::Cursor;
 use crate::db::{Keyspace, SnapshotEntry, Value};
@@ -32,8 +32,11 @@ pub enum Encoding {
         checksum: bool,
         aux: Vec<(String, Vec<u8>)>,
     },
-    /// A RESP BASE in checked batches, one per step.
-    Resp,
+    /// A RESP BASE in checked batches, one per step, after a marker;
+    /// `timestamp_s` (`aof-timestamp-enabled`) puts Redis's
+    /// `#TS:<unix seconds>` line before it, at the top of the file, as
+    /// Redis's rewrite does.
+    Resp { timestamp_s: Option<i64> },
 }
 
 enum Format {
@@ -124,12 +127,22 @@ impl SnapshotEncoder {
                 }
                 Format::Rdb(Some(writer))
             }
-            Encoding::Resp => {
+            Encoding::Resp { timestamp_s } => {
+                if let Some(timestamp_s) = timestamp_s {
+                    header.extend_from_slice(format!("#TS:{timestamp_s}\r\n").as_bytes());
+                }
+                // The marker first, so that the file is checked from its
+                // first command on (a first line that is a command would
+                // make it a Redis file, read unchecked).
+                header.extend_from_slice(&marker());
+                let start = header.len();
                 for code in functions.values() {
                     encode_command(&mut header, &[&b"FUNCTION"[..], b"LOAD", code]);
                 }
-                let trailer = batch_trailer(0, &header, None);
-                header.extend_from_slice(&trailer);
+                if header.len() > start {
+                    let trailer = batch_trailer(0, &header[start..], None);
+                    header.extend_from_slice(&trailer);
+                }
                 Format::Resp { batch_seq: 0 }
             }
         };
@@ -559,9 +572,17 @@ mod tests {
     #[test]
     fn resp_commands_do_not_depend_on_the_budget() {
         let mut keyspace = keyspace();
-        let (whole, whole_batches) = resp_commands(&snapshot(&mut keyspace, Encoding::Resp, WHOLE));
+        let (whole, whole_batches) = resp_commands(&snapshot(
+            &mut keyspace,
+            Encoding::Resp { timestamp_s: None },
+            WHOLE,
+        ));
         for budget in BUDGETS {
-            let (parts, batches) = resp_commands(&snapshot(&mut keyspace, Encoding::Resp, budget));
+            let (parts, batches) = resp_commands(&snapshot(
+                &mut keyspace,
+                Encoding::Resp { timestamp_s: None },
+                budget,
+            ));
             assert!(parts == whole, "budget {budget}");
             assert!(batches > whole_batches, "budget {budget} takes more steps");
         }
@@ -606,7 +627,7 @@ mod tests {
                 Value::String(_) => unreachable!("a string is never part-written"),
             }
         };
-        for encoding in [rdb(true), Encoding::Resp] {
+        for encoding in [rdb(true), Encoding::Resp { timestamp_s: None }] {
             let whole = snapshot(&mut keyspace(), encoding.clone(), WHOLE);
             let (written, _) = snapshot_with(&mut keyspace(), encoding, 100, &mut change);
             assert!(
@@ -623,7 +644,7 @@ mod tests {
     #[test]
     fn a_large_value_is_spread_over_steps() {
         let limits = Encodings::default();
-        for encoding in [rdb(false), Encoding::Resp] {
+        for encoding in [rdb(false), Encoding::Resp { timestamp_s: None }] {
             let mut keyspace = Keyspace::new(1, (3, 5));
             keyspace.dbs[0].set(b"z", zset(20_000, &limits));
             let (mut encoder, _) = SnapshotEncoder::new(encoding, SLICE_ELEMENTS, &BTreeMap::new());

@@ -1194,3 +1194,346 @@ fn start_after_failed_fsync_recovers_from_cron() {
         "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
     );
 }
+
+/// Lays down a file as another program (Redis, an operator) would: created,
+/// written whole and fsynced.
+fn put_file(h: &mut Harness, path: &str, bytes: &[u8]) {
+    use redoubt_core::env::OpenMode;
+    let disk = h.disk();
+    let dir = match path.rsplit_once('/') {
+        Some((dir, _)) => {
+            let _ = disk.create_dir(dir);
+            disk.fsync_dir(".").unwrap();
+            dir
+        }
+        None => ".",
+    };
+    let file = disk.open(path, OpenMode::CreateTruncate).unwrap();
+    assert_eq!(disk.write(file, bytes).unwrap(), bytes.len());
+    disk.fsync(file).unwrap();
+    disk.close_file(file).unwrap();
+    disk.fsync_dir(dir).unwrap();
+}
+
+/// Commands as RESP, as Redis writes them to an AOF.
+fn resp(commands: &[&[&str]]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for argv in commands {
+        redoubt_core::persist::aof_format::encode_command(&mut bytes, argv);
+    }
+    bytes
+}
+
+/// A harness with the AOF on whose node is not started yet.
+fn unstarted_aof() -> Harness {
+    Harness::new(
+        &[("appendonly", "yes"), ("appendfsync", "always")],
+        DiskOptions::default(),
+    )
+}
+
+// A restart goes on appending to the last INCR file, as Redis 7 does: the
+// manifest is unchanged, the file gets a marker and then the new batches,
+// and what was written before and after survives power loss.
+#[test]
+fn restart_continues_the_last_incr_file() {
+    let mut h = Harness::aof("always");
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "a", "1"]), "+OK\r\n");
+    let manifest = h.manifest();
+    let incr = h.last_incr_path();
+    let before = h.file(&incr).len();
+    h.restart(CrashKind::Process).unwrap();
+    assert_eq!(h.manifest(), manifest, "no new INCR file on a start");
+    assert!(
+        h.logged("Opening AOF incr file appendonly.aof.1.incr.aof on server start"),
+        "{:?}",
+        h.logs
+    );
+    let marker = redoubt_core::persist::aof_format::marker();
+    assert_eq!(
+        h.file(&incr)[before..],
+        marker[..],
+        "a fsynced marker starts the new stretch"
+    );
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "b", "2"]), "+OK\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    h.restart(CrashKind::PowerLoss).unwrap();
+    assert_eq!(h.manifest(), manifest);
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "b"]),
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+}
+
+// An INCR file Redis wrote is continued too, and everything appended after
+// the marker is checked batch by batch: a flipped bit in it, followed by a
+// valid batch, is refused rather than loaded.
+#[test]
+fn continued_redis_file_is_checked_after_its_marker() {
+    let mut h = unstarted_aof();
+    put_file(
+        &mut h,
+        "appendonlydir/appendonly.aof.1.incr.aof",
+        &resp(&[&["SELECT", "0"], &["SET", "a", "1"]]),
+    );
+    put_file(
+        &mut h,
+        "appendonlydir/appendonly.aof.manifest",
+        b"file appendonly.aof.1.incr.aof seq 1 type i\n",
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "k", "first"]), "+OK\r\n");
+    assert_eq!(h.send(c, &["SET", "j", "second"]), "+OK\r\n");
+    h.restart(CrashKind::Process).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "a", "k", "j"]),
+        "*3\r\n$1\r\n1\r\n$5\r\nfirst\r\n$6\r\nsecond\r\n"
+    );
+    h.crash(CrashKind::Process);
+    flip_in_first_batch(&mut h);
+    let error = h.start().unwrap_err();
+    assert!(error.contains("Checksum mismatch"), "{error}");
+}
+
+// A refused manifest is logged as Redis logs it (a banner, the line number
+// counting comments, the line) and the reason is Redis's, word for word:
+// the suite's aof-multi-part tests count these lines.
+#[test]
+fn manifest_refusals_in_redis_words() {
+    let long_line = format!("file {} seq 1 type b\n", "x".repeat(1024));
+    let cases: [(&[u8], &str, Option<&str>); 7] = [
+        (b"", "Found an empty AOF manifest", None),
+        (
+            b"file appendonly.aof.1.incr.aof seq 1 type i\n\nfile appendonly.aof.3.incr.aof seq 3 type i\n",
+            "Invalid AOF manifest file format",
+            Some("at line 2"),
+        ),
+        (
+            b"file appendonly.aof.1.base.aof seq 1 type x\n",
+            "Unknown AOF file type",
+            Some(">>> 'file appendonly.aof.1.base.aof seq 1 type x'"),
+        ),
+        (
+            b"filx appendonly.aof.1.base.aof seq 1 type b\n",
+            "Invalid AOF manifest file format",
+            Some("at line 1"),
+        ),
+        (
+            b"file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i newkey\n",
+            "Invalid AOF manifest file format",
+            Some("at line 2"),
+        ),
+        (
+            long_line.as_bytes(),
+            "The AOF manifest file contains too long line",
+            None,
+        ),
+        (
+            b"file appendonly.aof.2.incr.aof seq 2 type i\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+            "Found a non-monotonic sequence number",
+            Some("at line 2"),
+        ),
+    ];
+    for (text, reason, detail) in cases {
+        let mut h = unstarted_aof();
+        put_file(&mut h, "appendonlydir/appendonly.aof.manifest", text);
+        assert_eq!(h.start().unwrap_err(), reason);
+        assert!(
+            h.logged("*** FATAL AOF MANIFEST FILE ERROR ***"),
+            "{reason}"
+        );
+        if let Some(detail) = detail {
+            assert!(h.logged(detail), "{reason}: {:?}", h.logs);
+        }
+    }
+}
+
+// A file the manifest names but the disk lacks is a refusal in Redis's
+// words (the suite looks for the name followed by the system's message).
+#[test]
+fn missing_file_named_by_the_manifest_is_refused() {
+    let mut h = unstarted_aof();
+    put_file(
+        &mut h,
+        "appendonlydir/appendonly.aof.manifest",
+        b"file appendonly.aof.1.incr.aof seq 1 type i\n",
+    );
+    let error = h.start().unwrap_err();
+    assert!(
+        error.starts_with("The append log file appendonly.aof.1.incr.aof doesn't exist: "),
+        "{error}"
+    );
+}
+
+// A pre-7 `appendonly.aof` in `dir`, with no AOF directory, is moved into
+// one under a manifest naming it the BASE, as Redis 7 does; the start
+// then appends to a first INCR file, and both survive power loss.
+#[test]
+fn pre_7_aof_is_upgraded_into_the_directory() {
+    let mut h = unstarted_aof();
+    put_file(&mut h, "appendonly.aof", &resp(&[&["SET", "k1", "v1"]]));
+    h.start().unwrap();
+    assert!(
+        h.logged("Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."),
+        "{:?}",
+        h.logs
+    );
+    assert!(h.disk().contents("appendonly.aof").is_none(), "moved");
+    assert!(h.disk().contents("appendonlydir/appendonly.aof").is_some());
+    let body: Vec<String> = h.manifest().lines().skip(1).map(str::to_string).collect();
+    assert_eq!(
+        body,
+        [
+            "file appendonly.aof seq 1 type b",
+            "file appendonly.aof.1.incr.aof seq 1 type i"
+        ]
+    );
+    let c = h.connect();
+    assert_eq!(h.send(c, &["SET", "k2", "v2"]), "+OK\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(
+        h.send(c, &["MGET", "k1", "k2"]),
+        "*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n"
+    );
+}
+
+// An upgrade interrupted after its manifest and before the move (the
+// manifest names only `appendonly.aof` as BASE, the file is still in
+// `dir`) is finished by the next start.
+#[test]
+fn interrupted_upgrade_is_finished() {
+    let mut h = unstarted_aof();
+    put_file(&mut h, "appendonly.aof", &resp(&[&["SET", "k1", "v1"]]));
+    put_file(
+        &mut h,
+        "appendonlydir/appendonly.aof.manifest",
+        b"file appendonly.aof seq 1 type b\n",
+    );
+    h.start().unwrap();
+    assert!(h.disk().contents("appendonly.aof").is_none(), "moved");
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "k1"]), "$2\r\nv1\r\n");
+}
+
+/// A harness whose AOF directory holds one INCR file with `bytes`, written
+/// as Redis would (no marker, no trailers), under a manifest naming it.
+fn with_redis_incr(bytes: &[u8], load_truncated: &str) -> Harness {
+    let mut h = Harness::new(
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-load-truncated", load_truncated),
+        ],
+        DiskOptions::default(),
+    );
+    put_file(&mut h, "appendonlydir/appendonly.aof.1.incr.aof", bytes);
+    put_file(
+        &mut h,
+        "appendonlydir/appendonly.aof.manifest",
+        b"file appendonly.aof.1.incr.aof seq 1 type i\n",
+    );
+    h
+}
+
+// In a file without trailers a format error cannot be told from a torn
+// write: it is fatal, as it is to Redis, even with aof-load-truncated yes,
+// and named in Redis's words (the suite reads the last log line).
+#[test]
+fn format_error_in_a_redis_file_is_refused() {
+    let mut bytes = resp(&[&["SET", "foo", "hello"]]);
+    bytes.extend_from_slice(b"!!!");
+    bytes.extend_from_slice(&resp(&[&["SET", "foo", "hello"]]));
+    let mut h = with_redis_incr(&bytes, "yes");
+    let error = h.start().unwrap_err();
+    assert!(
+        error.starts_with("Bad file format reading the append only file appendonly.aof.1.incr.aof: make a backup of your AOF file"),
+        "{error}"
+    );
+    assert_eq!(
+        h.file("appendonlydir/appendonly.aof.1.incr.aof"),
+        bytes,
+        "left as it was"
+    );
+}
+
+// A short read at the end of a Redis file is cut with aof-load-truncated
+// yes, and the start goes on appending to that file: the next start loads
+// the cut file and what came after.
+#[test]
+fn short_read_in_a_redis_file_is_cut_and_continued() {
+    let mut bytes = resp(&[&["INCR", "foo"], &["INCR", "foo"]]);
+    let good = bytes.len();
+    bytes.extend_from_slice(&resp(&[&["INCR", "foo"]])[..10]);
+    let mut h = with_redis_incr(&bytes, "yes");
+    h.start().unwrap();
+    assert_eq!(h.info_field("aof_load_truncated_offset"), good.to_string());
+    let c = h.connect();
+    assert_eq!(h.send(c, &["INCR", "foo"]), ":3\r\n");
+    h.restart(CrashKind::PowerLoss).unwrap();
+    let c = h.connect();
+    assert_eq!(h.send(c, &["GET", "foo"]), "$1\r\n3\r\n");
+    assert!(
+        h.manifest()
+            .ends_with("file appendonly.aof.1.incr.aof seq 1 type i\n"),
+        "still one INCR file: {}\n{:?}",
+        h.manifest(),
+        h.logs
+    );
+}
+
+// A command the server does not know is a refusal naming it, in Redis's
+// words.
+#[test]
+fn unknown_command_in_the_aof_is_refused() {
+    let bytes = resp(&[&["bla", "foo", "hello"], &["SET", "foo", "hello"]]);
+    let mut h = with_redis_incr(&bytes, "yes");
+    assert_eq!(
+        h.start().unwrap_err(),
+        "Unknown command 'bla' reading the append only file appendonly.aof.1.incr.aof"
+    );
+}
+
+// A RESP BASE starts with its marker even when function libraries come
+// first, so it is checked from its first command: a flipped bit in a
+// library's code is refused, never loaded as different code.
+#[test]
+fn resp_base_with_functions_is_checked() {
+    let mut h = Harness::new(
+        &[
+            ("appendonly", "yes"),
+            ("appendfsync", "always"),
+            ("aof-use-rdb-preamble", "no"),
+        ],
+        DiskOptions::default(),
+    );
+    h.start().unwrap();
+    let c = h.connect();
+    let library =
+        "#!lua name=mylib\nredis.register_function('myfunc', function() return 'first' end)";
+    assert_eq!(h.send(c, &["FUNCTION", "LOAD", library]), "$5\r\nmylib\r\n");
+    assert_eq!(
+        h.send(c, &["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    h.advance(100);
+    assert_eq!(h.info_field("aof_last_bgrewrite_status"), "ok");
+    let base = Harness::aof_path("appendonly.aof.2.base.aof");
+    let marker = redoubt_core::persist::aof_format::marker();
+    assert!(
+        h.file(&base).starts_with(&marker),
+        "the BASE starts with its marker"
+    );
+    h.crash(CrashKind::Process);
+    let mut bytes = h.file(&base);
+    let at = bytes.windows(5).position(|w| w == b"first").unwrap();
+    bytes[at] ^= 0x20;
+    h.disk().overwrite(&base, &bytes).unwrap();
+    let error = h.start().unwrap_err();
+    assert!(error.contains("Checksum mismatch"), "{error}");
+}
