@@ -447,7 +447,7 @@ fn apply(
     reader: &FileReader,
     report: &mut LoadReport,
 ) -> Result<(), String> {
-    if cmd::table().get(&argv[0]).is_none() {
+    if cmd::commands(&server.config).get(&argv[0]).is_none() {
         return Err(format!(
             "Unknown command '{}' reading the append only file {}",
             String::from_utf8_lossy(&argv[0]),
