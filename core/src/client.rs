@@ -104,6 +104,9 @@ pub struct Client {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: the next command's reply is dropped.
     pub reply_skip_next: bool,
+    /// The running command's reply is dropped (it follows a SKIP), unless
+    /// it is CLIENT REPLY ON.
+    pub reply_skip_this: bool,
     /// In MONITOR mode: it receives every command others run.
     pub monitor: bool,
 }
@@ -141,6 +144,7 @@ impl Client {
             hello: ReplicaHello::default(),
             reply_off: false,
             reply_skip_next: false,
+            reply_skip_this: false,
             monitor: false,
         }
     }

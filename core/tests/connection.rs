@@ -205,6 +205,10 @@ fn client_reply_off_and_skip() {
     assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "SKIP"]), "");
     assert_eq!(t.cmd(c, &["GET", "k"]), "");
     assert_eq!(t.cmd(c, &["GET", "k"]), "$1\r\nv\r\n");
+    // ON right after SKIP is answered: it ends the skipping.
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "SKIP"]), "");
+    assert_eq!(t.cmd(c, &["CLIENT", "REPLY", "ON"]), "+OK\r\n");
+    assert_eq!(t.cmd(c, &["PING"]), "+PONG\r\n");
     assert_eq!(
         t.cmd(c, &["CLIENT", "REPLY", "MAYBE"]),
         "-ERR syntax error\r\n"

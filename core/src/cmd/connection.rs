@@ -686,6 +686,7 @@ fn client_reply(ctx: &mut Ctx<'_>) -> Outcome {
     if word.eq_ignore_ascii_case(b"ON") {
         ctx.client.reply_off = false;
         ctx.client.reply_skip_next = false;
+        ctx.client.reply_skip_this = false;
         ctx.out().ok();
     } else if word.eq_ignore_ascii_case(b"OFF") {
         ctx.client.reply_off = true;

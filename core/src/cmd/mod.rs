@@ -888,7 +888,7 @@ pub fn process(
 ) -> Vec<Vec<u8>> {
     let reply_start = client.out.buf.len();
     let errors_before = client.out.errors;
-    let skip = std::mem::take(&mut client.reply_skip_next);
+    client.reply_skip_this = std::mem::take(&mut client.reply_skip_next);
     let (argv, executed) = if client.monitor && touches_keyspace(commands(&server.config), &argv) {
         // A client in MONITOR mode is a replica to Redis, kept off the data.
         client
@@ -898,6 +898,7 @@ pub fn process(
     } else {
         dispatch(server, client, env, argv)
     };
+    let skip = std::mem::take(&mut client.reply_skip_this);
     if (client.reply_off || skip) && client.blocked.is_none() && !subscribes(&argv) {
         // CLIENT REPLY OFF or SKIP: the reply goes nowhere. (Subscription
         // confirmations are pushes, which Redis sends all the same.)
