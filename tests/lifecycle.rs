@@ -308,3 +308,47 @@ fn missing_dir_is_refused_at_start() {
         );
     }
 }
+
+/// One field of an INFO reply.
+fn info_field(info: &str, field: &str) -> String {
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .to_string()
+}
+
+// After loading a dump, INFO persistence says how many keys were loaded
+// and how many were skipped as expired, as Redis does; with no fork,
+// nothing was copied on write.
+#[test]
+fn info_reports_the_last_dump_loaded() {
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let dir = ScratchDir::new("last-load");
+        let args = ["--save", "", "--appendonly", "no"];
+        let mut server = Server::start_in(flavor, Some(&dir.path), &args);
+        let mut client = server.connect();
+        command(&mut client, &["SET", "kept", "1"]);
+        command(&mut client, &["SET", "gone", "1", "PX", "200"]);
+        assert_eq!(command(&mut client, &["SAVE"]), b"+OK\r\n");
+        server.signal(libc::SIGTERM);
+        server.wait_exit(EXIT_TIMEOUT).expect("exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(300));
+        let server = Server::start_in(flavor, Some(&dir.path), &args);
+        let mut client = server.connect();
+        let reply = command(&mut client, &["INFO", "persistence"]);
+        let info = String::from_utf8_lossy(&reply);
+        assert_eq!(
+            info_field(&info, "rdb_last_load_keys_loaded"),
+            "1",
+            "{flavor:?}"
+        );
+        assert_eq!(
+            info_field(&info, "rdb_last_load_keys_expired"),
+            "1",
+            "{flavor:?}"
+        );
+        assert_eq!(info_field(&info, "current_cow_size"), "0", "{flavor:?}");
+    }
+}

@@ -290,6 +290,9 @@ pub struct Server {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call commands flagged
     /// `noscript` (Redis's test suite calls DEBUG PROTOCOL from scripts).
     pub scripts_may_call_noscript: bool,
+    /// Keys loaded and keys skipped as expired by the last dump loaded
+    /// (INFO `rdb_last_load_keys_loaded`, `rdb_last_load_keys_expired`).
+    pub rdb_last_load: (u64, u64),
     /// CLIENT PAUSE in force (see `pause`).
     pub client_pause: Option<crate::pause::ClientPause>,
     /// Keys past their time are removed by the cron's sampling too, not
@@ -373,6 +376,7 @@ impl Server {
             out_of_memory: false,
             active_expire_enabled: true,
             client_pause: None,
+            rdb_last_load: (0, 0),
             scripts_may_call_noscript: false,
             load_merges: false,
             aof_start_deferred: false,

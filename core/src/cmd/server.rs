@@ -386,6 +386,12 @@ fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
         &[
             ("loading", "0".to_string()),
             ("async_loading", "0".to_string()),
+            // Snapshots are taken without fork: nothing is copied on write
+            // by the kernel (values a snapshot still needs are kept by the
+            // keyspace, see `db::snapshot`).
+            ("current_cow_peak", "0".to_string()),
+            ("current_cow_size", "0".to_string()),
+            ("current_cow_size_age", "0".to_string()),
             ("rdb_changes_since_last_save", server.dirty.to_string()),
             ("rdb_bgsave_in_progress", (bgsave_running as u8).to_string()),
             ("rdb_last_save_time", server.lastsave_s.to_string()),
@@ -402,6 +408,14 @@ fn info_persistence(ctx: &mut Ctx<'_>, text: &mut String) {
                 background.running_seconds(true, now_ms).to_string(),
             ),
             ("rdb_saves", background.rdb_saves.to_string()),
+            (
+                "rdb_last_load_keys_expired",
+                server.rdb_last_load.1.to_string(),
+            ),
+            (
+                "rdb_last_load_keys_loaded",
+                server.rdb_last_load.0.to_string(),
+            ),
             ("aof_enabled", (server.aof_on as u8).to_string()),
             (
                 "aof_rewrite_in_progress",

@@ -783,6 +783,7 @@ pub fn load_dump(server: &mut Server, env: &mut dyn Env) -> Result<Option<RdbLoa
     let report = load_rdb(server, env, &path, &name, keep_expired);
     server.set_loading(false);
     let report = report?;
+    server.rdb_last_load = (report.keys_loaded, report.keys_expired);
     let seconds = (env.monotonic_ms() - started) as f64 / 1000.0;
     env.log(
         LogLevel::Notice,
