@@ -352,3 +352,39 @@ fn info_reports_the_last_dump_loaded() {
         assert_eq!(info_field(&info, "current_cow_size"), "0", "{flavor:?}");
     }
 }
+
+// `rdb-key-save-delay` slows a BGSAVE down as Redis's testing knob does
+// (0.1 s a key here: twenty keys keep it running for two seconds), and
+// setting it back to 0 lets the save finish at once.
+#[test]
+fn rdb_key_save_delay_paces_a_bgsave() {
+    for flavor in [Flavor::Redis, Flavor::Redoubt] {
+        let args = ["--save", "", "--appendonly", "no"];
+        let server = Server::start(flavor, &args);
+        let mut client = server.connect();
+        for i in 0..20 {
+            command(&mut client, &["SET", &format!("k{i}"), "v"]);
+        }
+        let set = command(
+            &mut client,
+            &["CONFIG", "SET", "rdb-key-save-delay", "100000"],
+        );
+        assert_eq!(set, b"+OK\r\n", "{flavor:?}");
+        command(&mut client, &["BGSAVE"]);
+        std::thread::sleep(Duration::from_millis(500));
+        let in_progress = |client: &mut std::net::TcpStream| {
+            let reply = command(client, &["INFO", "persistence"]);
+            info_field(&String::from_utf8_lossy(&reply), "rdb_bgsave_in_progress")
+        };
+        assert_eq!(in_progress(&mut client), "1", "{flavor:?} still saving");
+        command(&mut client, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while in_progress(&mut client) == "1" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{flavor:?} never finished"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

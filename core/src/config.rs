@@ -78,6 +78,9 @@ pub struct Config {
     /// `latency-monitor-threshold`: milliseconds an event must take to be
     /// recorded for LATENCY (0: the monitor is off).
     pub latency_monitor_threshold_ms: u64,
+    /// `rdb-key-save-delay`: microseconds a background snapshot spends per
+    /// element (Redis's testing knob for a slow BGSAVE; 0: none).
+    pub rdb_key_save_delay_us: u64,
     /// Redis directives kept as text.
     passive: BTreeMap<&'static str, String>,
     /// Absolute path of the config file the server was started with, for
@@ -545,6 +548,15 @@ const DIRECTIVES: &[Directive] = &[
         get: |c| c.slowlog_max_len.to_string(),
         set: |c, v| {
             c.slowlog_max_len = int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "rdb-key-save-delay",
+        mutable: true,
+        get: |c| c.rdb_key_save_delay_us.to_string(),
+        set: |c, v| {
+            c.rdb_key_save_delay_us = int(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },
@@ -1247,6 +1259,7 @@ impl Default for Config {
             slowlog_log_slower_than_us: 10_000,
             slowlog_max_len: 128,
             latency_monitor_threshold_ms: 0,
+            rdb_key_save_delay_us: 0,
             passive,
             config_file: String::new(),
             launch_dir: String::new(),

@@ -50,6 +50,9 @@ pub struct Background {
     /// How the last PIPESAVE ended (INFO persistence).
     pub pipesave_last: Option<super::pipesave::PipeSaveOutcome>,
     pub(crate) next_pipe: crate::env::PipeId,
+    /// Under `rdb-key-save-delay`: the monotonic time (µs) up to which the
+    /// running job's delay has been paid for.
+    pub(crate) key_delay_paid_us: Option<u64>,
 }
 
 impl Background {

@@ -6,7 +6,7 @@
 
 use super::aof::{aof_dir, base_encoding, join};
 use super::background::{JobKind, Started};
-use super::job::{Encoding, Job, Progress, JOB_OP_BIT};
+use super::job::{Encoding, Job, Progress, JOB_OP_BIT, SLICE_ELEMENTS};
 use crate::env::{DiskOpId, Env, LogLevel};
 use crate::planted::{self, PlantedBug};
 use crate::server::Server;
@@ -161,6 +161,13 @@ impl Server {
             planted::active(&self.config, PlantedBug::ResumedValueSkipsElement),
             planted::active(&self.config, PlantedBug::RewriteScoresRounded),
         );
+        if let Some(elements) = self.key_delay_budget(env) {
+            if elements == 0 {
+                self.background.job = Some((kind, job, started));
+                return;
+            }
+            job.set_slice_elements(elements);
+        }
         let split_before = job.values_split();
         let stepped = job.step(env, &mut self.keyspace, true);
         self.stats.snapshot_values_split += job.values_split() - split_before;
@@ -177,7 +184,29 @@ impl Server {
 
     /// Whether the running job has steps left to write (the node then
     /// wants `on_tick` at once rather than at the next cron).
+    /// Under `rdb-key-save-delay` (Redis's knob for a slow BGSAVE: its
+    /// child sleeps that long per key), how many elements the running job
+    /// may write now: the time passed since the job started, less what the
+    /// elements already written paid for, over the delay. `None` without
+    /// the knob (the job writes its ordinary slices).
+    fn key_delay_budget(&mut self, env: &dyn Env) -> Option<usize> {
+        let delay_us = self.config.rdb_key_save_delay_us;
+        if delay_us == 0 {
+            self.background.key_delay_paid_us = None;
+            return None;
+        }
+        let now_us = env.monotonic_us();
+        let paid_us = *self.background.key_delay_paid_us.get_or_insert(now_us);
+        let elements = (now_us.saturating_sub(paid_us) / delay_us).min(SLICE_ELEMENTS as u64);
+        self.background.key_delay_paid_us = Some(paid_us + elements * delay_us);
+        Some(elements as usize)
+    }
+
     pub fn background_wants_slices(&self, env: &dyn Env) -> bool {
+        if self.config.rdb_key_save_delay_us > 0 {
+            // The cron's ticks step the job: it is paced, not busy.
+            return false;
+        }
         match &self.background.job {
             Some((JobKind::Sync, job, _)) => {
                 job.progress == Progress::Writing && !self.sync_throttled(env)
@@ -218,6 +247,7 @@ impl Server {
         started: u64,
         outcome: Result<(), String>,
     ) {
+        self.background.key_delay_paid_us = None;
         match outcome {
             Ok(()) => {
                 let seconds = ((env.monotonic_ms() - started) / 1000) as i64;
@@ -429,6 +459,7 @@ impl Server {
 
     /// Cancels the running job (its temp file is removed).
     pub fn abort_background(&mut self, env: &mut dyn Env) {
+        self.background.key_delay_paid_us = None;
         if let Some((kind, job, _)) = self.background.job.take() {
             job.abort(env, &mut self.keyspace);
             let what = match kind {

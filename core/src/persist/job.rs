@@ -112,6 +112,11 @@ impl Job {
         Ok(Progress::Writing)
     }
 
+    /// Sets how many elements the next steps take (`rdb-key-save-delay`).
+    pub fn set_slice_elements(&mut self, elements: usize) {
+        self.encoder.set_slice_elements(elements);
+    }
+
     /// Plants the bugs `resumed-value-skips-element` and
     /// `rewrite-scores-rounded` in this job's encoder, as asked.
     pub fn plant(&mut self, skip_on_resume: bool, round_scores: bool) {

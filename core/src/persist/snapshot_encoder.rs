@@ -99,6 +99,11 @@ pub struct SnapshotEncoder {
 }
 
 impl SnapshotEncoder {
+    /// Sets how many elements the next steps take (at least one).
+    pub(crate) fn set_slice_elements(&mut self, elements: usize) {
+        self.slice_elements = elements.max(1);
+    }
+
     /// An encoder whose steps take about `slice_elements` elements each,
     /// and the header of its file (RDB's magic and AUX fields, or a RESP
     /// BASE's opening trailer).
