@@ -225,6 +225,27 @@ impl TestNode {
         String::from_utf8_lossy(&self.raw(conn, &request)).into_owned()
     }
 
+    /// Connects a replica, runs its full sync to the end and sends its
+    /// first acknowledgement: from here on the replication stream flows to
+    /// the returned connection (`take_sent` reads it). The node's
+    /// `repl-diskless-sync-delay` must be 0.
+    pub fn attach_replica(&mut self) -> ConnId {
+        let replica = self.connect();
+        self.cmd(replica, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
+        self.cmd(replica, &["PSYNC", "?", "-1"]);
+        for _ in 0..1000 {
+            if self.node.server().background.running().is_none() {
+                break;
+            }
+            self.node.on_tick();
+        }
+        self.node.before_sleep();
+        self.take_sent(replica);
+        self.cmd(replica, &["REPLCONF", "ACK", "0"]);
+        self.take_sent(replica);
+        replica
+    }
+
     /// A node and one connected client.
     pub fn with_client() -> (Self, ConnId) {
         let mut t = TestNode::new();

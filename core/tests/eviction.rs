@@ -239,18 +239,7 @@ fn evictions_reach_the_stream_as_del() {
     let (mut t, c) = node("volatile-ttl");
     t.cmd(c, &["SET", "old", "v", "EX", "100"]);
     t.cmd(c, &["SET", "new", "v", "EX", "1000"]);
-    let r = t.connect();
-    t.cmd(r, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
-    t.raw(r, &resp(&["PSYNC", "?", "-1"]));
-    for _ in 0..1000 {
-        if t.node.server().background.running().is_none() {
-            break;
-        }
-        t.node.on_tick();
-    }
-    t.node.before_sleep();
-    t.take_sent(r);
-    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let r = t.attach_replica();
     let limit = used_memory(&t) - 10;
     set_maxmemory(&mut t, c, limit);
     let mut expected = resp(&["SELECT", "0"]);
@@ -450,18 +439,7 @@ fn small_integers_are_not_shared_under_lru_with_maxmemory() {
 #[test]
 fn maxmemory_set_inside_exec_evicts_after_it() {
     let (mut t, c) = node("allkeys-lru");
-    let r = t.connect();
-    t.cmd(r, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
-    t.raw(r, &resp(&["PSYNC", "?", "-1"]));
-    for _ in 0..1000 {
-        if t.node.server().background.running().is_none() {
-            break;
-        }
-        t.node.on_tick();
-    }
-    t.node.before_sleep();
-    t.take_sent(r);
-    t.raw(r, &resp(&["REPLCONF", "ACK", "0"]));
+    let r = t.attach_replica();
     t.cmd(c, &["MULTI"]);
     t.cmd(c, &["INCR", "x"]);
     t.cmd(c, &["CONFIG", "SET", "maxmemory", "1"]);

@@ -699,18 +699,7 @@ fn lazy_expiries_of_a_scan_are_not_wrapped() {
     config.repl.diskless_sync_delay_s = 0;
     let mut t = TestNode::with_config(config);
     let c = t.connect();
-    let replica = t.connect();
-    t.cmd(replica, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
-    t.cmd(replica, &["PSYNC", "?", "-1"]);
-    for _ in 0..1000 {
-        if t.node.server().background.running().is_none() {
-            break;
-        }
-        t.node.on_tick();
-    }
-    t.node.before_sleep();
-    t.take_sent(replica);
-    t.cmd(replica, &["REPLCONF", "ACK", "0"]);
+    let replica = t.attach_replica();
     t.cmd(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     t.cmd(c, &["SET", "a", "1", "PX", "10"]);
     t.cmd(c, &["SET", "b", "1", "PX", "10"]);

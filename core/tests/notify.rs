@@ -233,19 +233,7 @@ fn a_resp3_client_hears_its_own_change_first() {
 #[test]
 fn notifications_stay_off_the_stream() {
     let (mut t, sub, c) = node("KEA");
-    let replica = t.connect();
-    t.cmd(replica, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
-    t.cmd(replica, &["PSYNC", "?", "-1"]);
-    for _ in 0..1000 {
-        if t.node.server().background.running().is_none() {
-            break;
-        }
-        t.node.on_tick();
-    }
-    t.node.before_sleep();
-    t.take_sent(replica);
-    t.cmd(replica, &["REPLCONF", "ACK", "0"]);
-    t.take_sent(replica);
+    let replica = t.attach_replica();
     t.cmd(c, &["LPUSH", "l", "a"]);
     t.cmd(c, &["LPOP", "l"]);
     assert_eq!(messages(&mut t, sub).len(), 6, "lpush, lpop, del");
