@@ -78,7 +78,7 @@ fn startup_log_lines() {
         &format!("Port: {}", server.port),
         "PID: ",
         "Server initialized",
-        "Ready to accept connections tcp",
+        "* Ready to accept connections\n",
     ] {
         assert!(log.contains(needle), "missing {needle:?} in:\n{log}");
     }

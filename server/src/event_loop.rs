@@ -109,7 +109,8 @@ fn start(config: Config, pidfile: Option<String>) -> Result<EventLoop, Aborted> 
         );
         Aborted
     })?;
-    logging::log(LogLevel::Notice, "Ready to accept connections tcp");
+    // Redis 7.0.15's words (7.2 added " tcp").
+    logging::log(LogLevel::Notice, "Ready to accept connections");
     let unixsocket = node.config().get("unixsocket").unwrap_or_default();
     if !unixsocket.is_empty() {
         logging::log(
