@@ -375,6 +375,11 @@ fn debug_is_gated_and_its_knobs_work() {
     assert_eq!(t.cmd(c, &["DEBUG", "CHANGE-REPL-ID"]), "+OK\r\n");
     assert_ne!(t.node.server().repl.replid, replid);
     assert_eq!(t.node.server().repl.replid2, "0".repeat(40));
+    let sizes = t.cmd(c, &["DEBUG", "STRUCTSIZE"]);
+    assert!(
+        sizes.contains("bits:64 value:") && sizes.contains(" client:"),
+        "{sizes}"
+    );
     assert_eq!(
         t.cmd(c, &["DEBUG", "JMAP"]),
         "-ERR unknown subcommand or wrong number of arguments for 'JMAP'. Try DEBUG HELP.\r\n"

@@ -14,7 +14,8 @@
 //! - DIGEST, DIGEST-VALUE: Redis's own signature of the data (see
 //!   `db::digest`), equal to Redis's for the same dataset.
 //! - OBJECT, SDSLEN, LISTPACK, QUICKLIST, HTSTATS, HTSTATS-KEY,
-//!   STRUCTSIZE: what the encodings look like, in Redis's words.
+//!   STRUCTSIZE (redoubt's own structures): what the encodings look like,
+//!   in Redis's words.
 //! - SLEEP, SET-ACTIVE-EXPIRE, CHANGE-REPL-ID, PROTOCOL, ERROR, LOG,
 //!   REPLICATE, POPULATE, STRINGMATCH-TEST, and the knobs the suite turns
 //!   (SET-DISABLE-DENY-SCRIPTS, which lets scripts call `noscript`
@@ -224,7 +225,14 @@ fn debug(ctx: &mut Ctx<'_>) -> Outcome {
                 .simple("Apparently Redis did not crash: test passed");
         }
         ("structsize", 2) => {
-            ctx.out().bulk(b"bits:64 robj:16 dictentry:24 sdshdr5:1 sdshdr8:3 sdshdr16:5 sdshdr32:9 sdshdr64:17 ");
+            // Redis's line names its C structures; these are redoubt's own.
+            let sizes = format!(
+                "bits:{} value:{} client:{} ",
+                usize::BITS,
+                std::mem::size_of::<Value>(),
+                std::mem::size_of::<Client>()
+            );
+            ctx.out().bulk(sizes.as_bytes());
         }
         ("htstats", 3) => return htstats(ctx),
         ("htstats-key", 3) => return htstats_key(ctx),
