@@ -300,24 +300,12 @@ fn memory_text(bytes: u64) -> String {
     }
 }
 
-/// Redis's `sdscatrepr`: double quotes, C escapes, `\xNN` for the rest.
+/// Redis's `sdscatrepr` of `value` (see `observe::repr`).
 fn quote(value: &str) -> String {
-    let mut quoted = String::from("\"");
-    for byte in value.bytes() {
-        match byte {
-            b'\\' => quoted.push_str("\\\\"),
-            b'"' => quoted.push_str("\\\""),
-            b'\n' => quoted.push_str("\\n"),
-            b'\r' => quoted.push_str("\\r"),
-            b'\t' => quoted.push_str("\\t"),
-            0x07 => quoted.push_str("\\a"),
-            0x08 => quoted.push_str("\\b"),
-            0x20..=0x7e => quoted.push(byte as char),
-            other => quoted.push_str(&format!("\\x{other:02x}")),
-        }
-    }
-    quoted.push('"');
-    quoted
+    let mut quoted = Vec::new();
+    crate::observe::repr(&mut quoted, value.as_bytes());
+    // Every byte outside printable ASCII is escaped: the text is ASCII.
+    String::from_utf8_lossy(&quoted).into_owned()
 }
 
 #[cfg(test)]
